@@ -1,0 +1,63 @@
+package ai.scaigrid.commons.security;
+
+import ai.scaigrid.commons.error.ApiException;
+import ai.scaigrid.commons.error.ErrorCode;
+import io.smallrye.mutiny.Uni;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.inject.Instance;
+import jakarta.inject.Inject;
+
+import java.util.Map;
+
+/**
+ * Authentication inside gRPC service methods. Call it at the start of the method (the bearer token
+ * is read from the call's context there). Node and service RPCs take service tokens only; tenant
+ * RPCs take API keys and user JWTs only: the two are never interchangeable.
+ */
+@ApplicationScoped
+public class GrpcCallers {
+
+    @Inject
+    Instance<CallerResolver> resolver;
+
+    /** A service token carrying {@code scope}; anything else is UNAUTHENTICATED, a wrong scope PERMISSION_DENIED. */
+    public Uni<Caller> requireService(String scope) {
+        return resolve(ErrorCode.SERVICE_TOKEN_INVALID).map(caller -> {
+            if (caller.credentialType() != CredentialType.SERVICE_TOKEN) {
+                throw new ApiException(ErrorCode.SERVICE_TOKEN_INVALID, "This RPC needs a service token");
+            }
+            if (!caller.serviceScopes().contains(scope)) {
+                throw new ApiException(ErrorCode.PERMISSION_DENIED, "Service token lacks scope " + scope,
+                        Map.of("required_scope", scope));
+            }
+            return caller;
+        });
+    }
+
+    /** An API key or user JWT holding {@code permission}; service tokens are UNAUTHENTICATED here. */
+    public Uni<Caller> requireUser(String permission) {
+        return resolve(ErrorCode.AUTH_TOKEN_INVALID).map(caller -> {
+            if (caller.credentialType() == CredentialType.SERVICE_TOKEN) {
+                throw new ApiException(ErrorCode.AUTH_TOKEN_INVALID);
+            }
+            if (permission != null) {
+                caller.require(permission);
+            }
+            return caller;
+        });
+    }
+
+    private Uni<Caller> resolve(ErrorCode invalid) {
+        String token = GrpcBearerInterceptor.BEARER.get();
+        if (token == null) {
+            ErrorCode code = Boolean.TRUE.equals(GrpcBearerInterceptor.MALFORMED.get()) ? invalid : ErrorCode.AUTH_TOKEN_MISSING;
+            return Uni.createFrom().failure(new ApiException(code));
+        }
+        if (!resolver.isResolvable()) {
+            return Uni.createFrom().failure(new ApiException(ErrorCode.SERVICE_UNAVAILABLE, "Authentication is not configured"));
+        }
+        return resolver.get().resolve(token, CallerResolver.Channel.GRPC)
+                .onFailure(e -> e instanceof ApiException api && api.httpStatus() == 401)
+                .transform(e -> new ApiException(invalid));
+    }
+}
