@@ -1,0 +1,42 @@
+package ai.scaigrid.nodeagent;
+
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import org.eclipse.microprofile.health.HealthCheck;
+import org.eclipse.microprofile.health.HealthCheckResponse;
+import org.eclipse.microprofile.health.Readiness;
+
+import java.util.Locale;
+
+/**
+ * Ready only with a usable configuration: at least one model, each with a known backend, and a
+ * base URL for models served by a local OpenAI-compatible server.
+ */
+@Readiness
+@ApplicationScoped
+public class NodeConfigHealthCheck implements HealthCheck {
+
+    @Inject
+    NodeAgentConfig config;
+
+    @Override
+    public HealthCheckResponse call() {
+        var builder = HealthCheckResponse.named("node-config")
+                .withData("gateway", config.gatewayGrpcAddress())
+                .withData("models", config.models().size());
+        if (config.models().isEmpty()) {
+            return builder.down().withData("problem", "no models configured (scaigrid.node.models)").build();
+        }
+        for (NodeAgentConfig.Model model : config.models()) {
+            String backend = model.backend().toLowerCase(Locale.ROOT);
+            if (!backend.equals("simulated") && !backend.equals("openai")) {
+                return builder.down().withData("problem", "model " + model.name() + ": unknown backend " + backend).build();
+            }
+            if (backend.equals("openai") && model.baseUrl().isEmpty()) {
+                return builder.down().withData("problem", "model " + model.name() + ": openai backend needs base-url").build();
+            }
+            builder.withData("model." + model.name(), backend);
+        }
+        return builder.up().build();
+    }
+}
