@@ -1,0 +1,63 @@
+package ai.scaigrid.gateway.catalog;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import java.math.BigDecimal;
+import java.time.OffsetDateTime;
+import java.util.List;
+import java.util.Map;
+
+/** Wire shapes of the catalogue (snake_case through the global Jackson naming strategy). */
+public final class CatalogModels {
+    private CatalogModels() {
+    }
+
+    public record FrontendModel(String id, String slug, String displayName, String description, String modality,
+                                Integer contextWindow, Integer maxOutputTokens, Map<String, Object> capabilities,
+                                String systemPromptTemplate, String avatarUrl, Map<String, Object> metadata,
+                                Map<String, Object> defaultParams, String inputPricePerMtok, String outputPricePerMtok,
+                                String status, String ownerScope, String ownerPartnerId, String ownerTenantId,
+                                int activeBackendCount, int totalBackendCount, OffsetDateTime createdAt,
+                                OffsetDateTime updatedAt) {
+    }
+
+    public record FrontendModelRequest(String slug, String displayName, String description, String modality,
+                                       Integer contextWindow, Integer maxOutputTokens, Map<String, Object> capabilities,
+                                       String systemPromptTemplate, String avatarUrl, Map<String, Object> metadata,
+                                       Map<String, Object> defaultParams, BigDecimal inputPricePerMtok,
+                                       BigDecimal outputPricePerMtok, String status, String ownerScope,
+                                       String ownerPartnerId, String ownerTenantId) {
+    }
+
+    public record BackendModel(String id, String name, String providerType, String modelName,
+                               Map<String, Object> connectionConfig, List<String> secretFields, String status,
+                               String ownerScope, String ownerPartnerId, String ownerTenantId,
+                               OffsetDateTime createdAt, OffsetDateTime updatedAt) {
+    }
+
+    /** {@code connection_config} may carry secrets (api_key ...): they are split off and sealed on write. */
+    public record BackendModelRequest(String name, String providerType, String modelName, JsonNode connectionConfig,
+                                      String status, String ownerScope, String ownerPartnerId, String ownerTenantId) {
+    }
+
+    public record Link(String frontendModelId, String backendModelId, int priority, int weight, boolean enabled,
+                       String backendName, String providerType, String backendStatus) {
+    }
+
+    public record LinkRequest(String backendId, Integer priority, Integer weight, Boolean enabled) {
+    }
+
+    public record ModelGroup(String id, String name, String description, String scope, String partnerId, String tenantId,
+                             boolean isDefault, List<String> members, OffsetDateTime createdAt) {
+    }
+
+    public record ModelGroupRequest(String name, String description, String scope, String partnerId, String tenantId,
+                                    Boolean isDefault, List<String> members) {
+    }
+
+    public record MembersRequest(List<String> slugs) {
+    }
+
+    public record Page<T>(List<T> items, String nextCursor) {
+    }
+}

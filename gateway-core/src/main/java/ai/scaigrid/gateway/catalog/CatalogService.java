@@ -1,0 +1,467 @@
+package ai.scaigrid.gateway.catalog;
+
+import ai.scaigrid.commons.crypto.PlatformKek;
+import ai.scaigrid.commons.error.ApiException;
+import ai.scaigrid.commons.error.ErrorCode;
+import ai.scaigrid.commons.paging.PageTokens;
+import ai.scaigrid.commons.security.Caller;
+import ai.scaigrid.gateway.catalog.CatalogModels.BackendModel;
+import ai.scaigrid.gateway.catalog.CatalogModels.BackendModelRequest;
+import ai.scaigrid.gateway.catalog.CatalogModels.FrontendModel;
+import ai.scaigrid.gateway.catalog.CatalogModels.FrontendModelRequest;
+import ai.scaigrid.gateway.catalog.CatalogModels.Link;
+import ai.scaigrid.gateway.catalog.CatalogModels.LinkRequest;
+import ai.scaigrid.gateway.catalog.CatalogModels.Page;
+import ai.scaigrid.gateway.identity.ApiKeys;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.smallrye.mutiny.Uni;
+import io.vertx.core.json.JsonObject;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.Tuple;
+import io.vertx.pgclient.PgException;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+
+import java.math.BigDecimal;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * Frontend and backend models and the links between them. Ownership scopes: a global model is
+ * managed by super admins; a partner model by that partner's admins; a tenant model by admins of
+ * that tenant (with {@code models:manage}). A model outside the caller's sight is "not found".
+ */
+@ApplicationScoped
+public class CatalogService {
+    static final Pattern SLUG = Pattern.compile("[a-z0-9][a-z0-9._-]{0,62}(/[a-z0-9][a-z0-9._-]{0,62}){0,3}");
+    static final Set<String> MODALITIES = Set.of("chat", "embedding", "image", "audio");
+    static final Set<String> PROVIDERS = Set.of("openai", "scaiinfer", "scaicore", "anthropic", "azure", "mistral", "qwen",
+            "google", "custom");
+    /** connection_config keys that are secrets: sealed on write, never returned. */
+    static final Set<String> SECRET_KEYS = Set.of("api_key", "token", "password", "secret", "authorization", "client_secret");
+    private static final int MAX_PAGE = 200;
+
+    @Inject
+    Pool pool;
+
+    @Inject
+    PlatformKek kek;
+
+    @Inject
+    ObjectMapper json;
+
+    @Inject
+    ModelAccess access;
+
+    // ------------------------------------------------------------------ frontend models
+
+    public Uni<Page<FrontendModel>> listVisible(Caller caller, String modality, String status, Integer limit, String cursor) {
+        int size = limit == null ? 50 : limit;
+        if (size < 1 || size > MAX_PAGE) {
+            throw ApiException.validation("limit", "limit must be between 1 and " + MAX_PAGE);
+        }
+        if (modality != null && !MODALITIES.contains(modality)) {
+            throw ApiException.validation("modality", "modality must be one of " + MODALITIES);
+        }
+        if (status != null && !Set.of("active", "deprecated").contains(status)) {
+            throw ApiException.validation("status", "status must be active or deprecated");
+        }
+        String after = PageTokens.decode(cursor, "cursor").getOrDefault("slug", "");
+        return access.visibleSlugFilter(caller).flatMap(filter -> pool.preparedQuery(FRONTEND_SELECT + """
+                         WHERE f.slug > $1
+                           AND ($2::text IS NULL OR f.modality = $2)
+                           AND ($3::text IS NULL OR f.status = $3)
+                           AND """ + ModelAccess.VISIBLE_SQL + """
+                         GROUP BY f.id ORDER BY f.slug LIMIT $8""")
+                .execute(Tuple.from(Arrays.asList(after, modality, status, filter.superAdmin(), caller.partnerId(),
+                        caller.tenantId(), filter.groupIds(), size + 1)))
+                .map(rows -> {
+                    List<FrontendModel> items = new ArrayList<>();
+                    for (Row r : rows) {
+                        items.add(frontend(r));
+                    }
+                    String next = null;
+                    if (items.size() > size) {
+                        items = items.subList(0, size);
+                        next = PageTokens.encode(Map.of("slug", items.get(size - 1).slug()));
+                    }
+                    return new Page<>(List.copyOf(items), next);
+                }));
+    }
+
+    /** A model the caller can see, by slug or id; otherwise MODEL_NOT_FOUND (or MODEL_ACCESS_DENIED for a key's group restriction). */
+    public Uni<FrontendModel> getVisible(Caller caller, String slugOrId) {
+        return pool.preparedQuery(FRONTEND_SELECT + " WHERE f.slug = $1 OR f.id = $1 GROUP BY f.id")
+                .execute(Tuple.of(slugOrId))
+                .flatMap(rows -> {
+                    FrontendModel model = rows.size() == 0 ? null : frontend(rows.iterator().next());
+                    if (model == null || !ModelAccess.inScope(caller, model.ownerScope(), model.ownerPartnerId(), model.ownerTenantId())) {
+                        return Uni.createFrom().failure(modelNotFound(slugOrId));
+                    }
+                    return access.checkGroups(caller, model.slug()).replaceWith(model);
+                });
+    }
+
+    public Uni<FrontendModel> createFrontend(Caller caller, FrontendModelRequest r) {
+        if (r == null) {
+            throw ApiException.validation("body", "A JSON body is required");
+        }
+        if (r.slug() == null || !SLUG.matcher(r.slug()).matches()) {
+            throw ApiException.validation("slug", "slug must look like provider/model (lower-case letters, digits, . _ -)");
+        }
+        requireText("display_name", r.displayName(), 200);
+        validateFrontend(r);
+        String scope = r.ownerScope() == null ? "global" : r.ownerScope();
+        return access.requireManage(caller, scope, r.ownerPartnerId(), r.ownerTenantId()).flatMap(owner -> pool.preparedQuery("""
+                        INSERT INTO frontend_models (id, slug, display_name, description, modality, context_window,
+                            max_output_tokens, capabilities, system_prompt_template, avatar_url, metadata, default_params,
+                            input_price_per_mtok, output_price_per_mtok, status, owner_scope, owner_partner_id, owner_tenant_id)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id""")
+                .execute(Tuple.from(Arrays.asList(ApiKeys.newId("fm"), r.slug(), r.displayName().trim(), r.description(),
+                        r.modality() == null ? "chat" : r.modality(), r.contextWindow(), r.maxOutputTokens(),
+                        jsonObject(r.capabilities()), r.systemPromptTemplate(), r.avatarUrl(), jsonObject(r.metadata()),
+                        jsonObject(r.defaultParams()), r.inputPricePerMtok(), r.outputPricePerMtok(),
+                        r.status() == null ? "active" : r.status(), owner.scope(), owner.partnerId(), owner.tenantId())))
+                .onFailure(CatalogService::isUniqueViolation).transform(e -> new ApiException(ErrorCode.SLUG_CONFLICT,
+                        "Slug already exists", Map.of("slug", r.slug())))
+                .flatMap(rows -> getAny(rows.iterator().next().getString("id"))));
+    }
+
+    /** Partial update: fields present in the body replace the stored ones; the slug and owner never change. */
+    public Uni<FrontendModel> updateFrontend(Caller caller, String id, FrontendModelRequest r) {
+        if (r == null) {
+            throw ApiException.validation("body", "A JSON body is required");
+        }
+        if (r.slug() != null) {
+            throw ApiException.validation("slug", "the slug of a model cannot change");
+        }
+        if (r.displayName() != null) {
+            requireText("display_name", r.displayName(), 200);
+        }
+        validateFrontend(r);
+        return manageableFrontend(caller, id).flatMap(existing -> pool.preparedQuery("""
+                        UPDATE frontend_models SET
+                            display_name = coalesce($2, display_name), description = coalesce($3, description),
+                            modality = coalesce($4, modality), context_window = coalesce($5, context_window),
+                            max_output_tokens = coalesce($6, max_output_tokens), capabilities = coalesce($7, capabilities),
+                            system_prompt_template = coalesce($8, system_prompt_template), avatar_url = coalesce($9, avatar_url),
+                            metadata = coalesce($10, metadata), default_params = coalesce($11, default_params),
+                            input_price_per_mtok = coalesce($12, input_price_per_mtok),
+                            output_price_per_mtok = coalesce($13, output_price_per_mtok), status = coalesce($14, status),
+                            updated_at = now()
+                        WHERE id = $1""")
+                .execute(Tuple.from(Arrays.asList(existing.id(), r.displayName(), r.description(), r.modality(),
+                        r.contextWindow(), r.maxOutputTokens(), r.capabilities() == null ? null : jsonObject(r.capabilities()),
+                        r.systemPromptTemplate(), r.avatarUrl(), r.metadata() == null ? null : jsonObject(r.metadata()),
+                        r.defaultParams() == null ? null : jsonObject(r.defaultParams()), r.inputPricePerMtok(),
+                        r.outputPricePerMtok(), r.status())))
+                .flatMap(x -> getAny(existing.id())));
+    }
+
+    /** Refused with 409 while enabled backend links exist (remove or disable them first). */
+    public Uni<Void> deleteFrontend(Caller caller, String id) {
+        return manageableFrontend(caller, id).flatMap(existing -> {
+            if (existing.activeBackendCount() > 0) {
+                return Uni.createFrom().failure(new ApiException(ErrorCode.CONFLICT,
+                        "Model still has active backend links", Map.of("active_backend_count", existing.activeBackendCount())));
+            }
+            return pool.withTransaction(conn -> conn.preparedQuery("DELETE FROM model_group_members WHERE model_slug = $1")
+                    .execute(Tuple.of(existing.slug()))
+                    .flatMap(x -> conn.preparedQuery("DELETE FROM frontend_models WHERE id = $1").execute(Tuple.of(existing.id()))))
+                    .replaceWithVoid();
+        });
+    }
+
+    Uni<FrontendModel> manageableFrontend(Caller caller, String id) {
+        return pool.preparedQuery(FRONTEND_SELECT + " WHERE f.id = $1 OR f.slug = $1 GROUP BY f.id").execute(Tuple.of(id))
+                .flatMap(rows -> {
+                    FrontendModel model = rows.size() == 0 ? null : frontend(rows.iterator().next());
+                    if (model == null || !ModelAccess.inScope(caller, model.ownerScope(), model.ownerPartnerId(), model.ownerTenantId())) {
+                        return Uni.createFrom().failure(modelNotFound(id));
+                    }
+                    return access.requireManage(caller, model.ownerScope(), model.ownerPartnerId(), model.ownerTenantId())
+                            .replaceWith(model);
+                });
+    }
+
+    private Uni<FrontendModel> getAny(String id) {
+        return pool.preparedQuery(FRONTEND_SELECT + " WHERE f.id = $1 GROUP BY f.id").execute(Tuple.of(id))
+                .map(rows -> frontend(rows.iterator().next()));
+    }
+
+    // ------------------------------------------------------------------ backend models
+
+    public Uni<List<BackendModel>> listBackends(Caller caller) {
+        return pool.preparedQuery("SELECT * FROM backend_models b WHERE " + ModelAccess.OWNED_SQL
+                        + " ORDER BY created_at")
+                .execute(Tuple.of(caller.isSuperAdmin(), caller.partnerId(), caller.tenantId()))
+                .map(rows -> {
+                    List<BackendModel> out = new ArrayList<>();
+                    for (Row r : rows) {
+                        out.add(backend(r));
+                    }
+                    return out;
+                });
+    }
+
+    public Uni<BackendModel> getBackend(Caller caller, String id) {
+        return pool.preparedQuery("SELECT * FROM backend_models WHERE id = $1").execute(Tuple.of(id))
+                .map(rows -> {
+                    Row r = rows.size() == 0 ? null : rows.iterator().next();
+                    if (r == null || !backendInScope(caller, r)) {
+                        throw new ApiException(ErrorCode.BACKEND_NOT_FOUND, "Backend not found", Map.of("backend_id", id));
+                    }
+                    return backend(r);
+                });
+    }
+
+    public Uni<BackendModel> createBackend(Caller caller, BackendModelRequest r) {
+        if (r == null) {
+            throw ApiException.validation("body", "A JSON body is required");
+        }
+        requireText("name", r.name(), 200);
+        requireText("model_name", r.modelName(), 200);
+        if (r.providerType() == null || !PROVIDERS.contains(r.providerType())) {
+            throw ApiException.validation("provider_type", "provider_type must be one of " + PROVIDERS);
+        }
+        if (r.status() != null && !Set.of("active", "disabled").contains(r.status())) {
+            throw ApiException.validation("status", "status must be active or disabled");
+        }
+        Split config = split(r.connectionConfig());
+        String id = ApiKeys.newId("bm");
+        String sealed = sealSecrets(id, config.secrets());
+        String scope = r.ownerScope() == null ? "global" : r.ownerScope();
+        return access.requireManage(caller, scope, r.ownerPartnerId(), r.ownerTenantId()).flatMap(owner -> pool.preparedQuery("""
+                        INSERT INTO backend_models (id, name, provider_type, model_name, connection_config, sealed_secrets,
+                                                    secret_fields, status, owner_scope, owner_partner_id, owner_tenant_id)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *""")
+                .execute(Tuple.from(Arrays.asList(id, r.name().trim(), r.providerType(), r.modelName().trim(),
+                        config.plain(), sealed, config.secrets().fieldNames().stream().sorted().toArray(String[]::new),
+                        r.status() == null ? "active" : r.status(), owner.scope(),
+                        owner.partnerId(), owner.tenantId())))
+                .map(rows -> backend(rows.iterator().next())));
+    }
+
+    /** Partial update; a {@code connection_config} in the body replaces the stored one, secrets included. */
+    public Uni<BackendModel> updateBackend(Caller caller, String id, BackendModelRequest r) {
+        if (r == null) {
+            throw ApiException.validation("body", "A JSON body is required");
+        }
+        if (r.providerType() != null && !PROVIDERS.contains(r.providerType())) {
+            throw ApiException.validation("provider_type", "provider_type must be one of " + PROVIDERS);
+        }
+        if (r.status() != null && !Set.of("active", "disabled").contains(r.status())) {
+            throw ApiException.validation("status", "status must be active or disabled");
+        }
+        return getBackend(caller, id).flatMap(existing -> access.requireManage(caller, existing.ownerScope(),
+                existing.ownerPartnerId(), existing.ownerTenantId()).flatMap(owner -> {
+            Split config = r.connectionConfig() == null ? null : split(r.connectionConfig());
+            String sealed = config == null ? null : sealSecrets(id, config.secrets());
+            return pool.preparedQuery("""
+                            UPDATE backend_models SET name = coalesce($2, name), provider_type = coalesce($3, provider_type),
+                                model_name = coalesce($4, model_name), status = coalesce($5, status),
+                                connection_config = CASE WHEN $6 THEN $7 ELSE connection_config END,
+                                sealed_secrets = CASE WHEN $6 THEN $8 ELSE sealed_secrets END,
+                                secret_fields = CASE WHEN $6 THEN $9 ELSE secret_fields END, updated_at = now()
+                            WHERE id = $1 RETURNING *""")
+                    .execute(Tuple.from(Arrays.asList(id, r.name(), r.providerType(), r.modelName(), r.status(),
+                            config != null, config == null ? null : config.plain(), sealed,
+                            config == null ? new String[0] : config.secrets().fieldNames().stream().sorted().toArray(String[]::new))))
+                    .map(rows -> backend(rows.iterator().next()));
+        }));
+    }
+
+    /** Deleting a backend removes its links (reference: delete cascades to routing mappings). */
+    public Uni<Void> deleteBackend(Caller caller, String id) {
+        return getBackend(caller, id).flatMap(existing -> access.requireManage(caller, existing.ownerScope(),
+                        existing.ownerPartnerId(), existing.ownerTenantId()))
+                .flatMap(x -> pool.preparedQuery("DELETE FROM backend_models WHERE id = $1").execute(Tuple.of(id)))
+                .replaceWithVoid();
+    }
+
+    /** The backend's secrets, opened for a provider call (never for a response). */
+    public Map<String, Object> openSecrets(String backendId, String sealed) {
+        if (sealed == null) {
+            return Map.of();
+        }
+        String plain = kek.require(ErrorCode.SERVICE_UNAVAILABLE).open(sealed, "gateway/backend_models/" + backendId);
+        return new JsonObject(plain).getMap();
+    }
+
+    // ------------------------------------------------------------------ links
+
+    public Uni<List<Link>> listLinks(Caller caller, String frontendId) {
+        return manageableFrontend(caller, frontendId).flatMap(model -> pool.preparedQuery("""
+                        SELECT l.*, b.name, b.provider_type, b.status AS backend_status FROM model_links l
+                        JOIN backend_models b ON b.id = l.backend_model_id
+                        WHERE l.frontend_model_id = $1 ORDER BY l.priority, l.weight DESC""")
+                .execute(Tuple.of(model.id()))
+                .map(rows -> {
+                    List<Link> out = new ArrayList<>();
+                    for (Row r : rows) {
+                        out.add(link(r));
+                    }
+                    return out;
+                }));
+    }
+
+    public Uni<Link> link(Caller caller, String frontendId, LinkRequest r) {
+        if (r == null || r.backendId() == null) {
+            throw ApiException.validation("backend_id", "backend_id is required");
+        }
+        if (r.weight() != null && r.weight() < 0) {
+            throw ApiException.validation("weight", "weight must be >= 0");
+        }
+        return manageableFrontend(caller, frontendId).flatMap(model -> getBackend(caller, r.backendId())
+                .flatMap(backend -> pool.preparedQuery("""
+                                INSERT INTO model_links (frontend_model_id, backend_model_id, priority, weight, enabled)
+                                VALUES ($1, $2, $3, $4, $5)
+                                ON CONFLICT (frontend_model_id, backend_model_id) DO UPDATE
+                                SET priority = excluded.priority, weight = excluded.weight, enabled = excluded.enabled""")
+                        .execute(Tuple.of(model.id(), backend.id(), r.priority() == null ? 0 : r.priority(),
+                                r.weight() == null ? 100 : r.weight(), r.enabled() == null || r.enabled()))
+                        .map(x -> new Link(model.id(), backend.id(), r.priority() == null ? 0 : r.priority(),
+                                r.weight() == null ? 100 : r.weight(), r.enabled() == null || r.enabled(), backend.name(),
+                                backend.providerType(), backend.status()))));
+    }
+
+    public Uni<Void> unlink(Caller caller, String frontendId, String backendId) {
+        return manageableFrontend(caller, frontendId).flatMap(model -> pool.preparedQuery(
+                        "DELETE FROM model_links WHERE frontend_model_id = $1 AND backend_model_id = $2")
+                .execute(Tuple.of(model.id(), backendId))
+                .map(rows -> {
+                    if (rows.rowCount() == 0) {
+                        throw new ApiException(ErrorCode.NOT_FOUND, "Link not found", Map.of("backend_id", backendId));
+                    }
+                    return null;
+                }));
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    /** Backends hold connection details: only those who may manage them see them. */
+    private static boolean backendInScope(Caller caller, Row r) {
+        String scope = r.getString("owner_scope");
+        return caller.isSuperAdmin()
+                || ("partner".equals(scope) && caller.isPartnerAdmin() && caller.partnerId().equals(r.getString("owner_partner_id")))
+                || ("tenant".equals(scope) && caller.has(ai.scaigrid.commons.security.Permissions.MODELS_MANAGE)
+                && caller.canSee(r.getString("owner_tenant_id"), r.getString("owner_partner_id")));
+    }
+
+    static final String FRONTEND_SELECT = """
+            SELECT f.*, count(l.backend_model_id) FILTER (WHERE l.enabled AND b.status = 'active') AS active_backends,
+                   count(l.backend_model_id) AS total_backends
+            FROM frontend_models f
+            LEFT JOIN model_links l ON l.frontend_model_id = f.id
+            LEFT JOIN backend_models b ON b.id = l.backend_model_id
+            """;
+
+    private record Split(JsonObject plain, JsonObject secrets) {
+    }
+
+    private Split split(JsonNode config) {
+        JsonObject plain = new JsonObject();
+        JsonObject secrets = new JsonObject();
+        if (config == null || config.isNull()) {
+            return new Split(plain, secrets);
+        }
+        if (!config.isObject()) {
+            throw ApiException.validation("connection_config", "connection_config must be an object");
+        }
+        Iterator<Map.Entry<String, JsonNode>> fields = config.fields();
+        while (fields.hasNext()) {
+            Map.Entry<String, JsonNode> e = fields.next();
+            Object value = json.convertValue(e.getValue(), Object.class);
+            if (SECRET_KEYS.contains(e.getKey())) {
+                secrets.put(e.getKey(), value);
+            } else {
+                plain.put(e.getKey(), value);
+            }
+        }
+        return new Split(plain, secrets);
+    }
+
+    private String sealSecrets(String backendId, JsonObject secrets) {
+        if (secrets.isEmpty()) {
+            return null;
+        }
+        return kek.require(ErrorCode.SERVICE_UNAVAILABLE).seal(secrets.encode(), "gateway/backend_models/" + backendId);
+    }
+
+    private static void validateFrontend(FrontendModelRequest r) {
+        if (r.modality() != null && !MODALITIES.contains(r.modality())) {
+            throw ApiException.validation("modality", "modality must be one of " + MODALITIES);
+        }
+        if (r.contextWindow() != null && r.contextWindow() <= 0) {
+            throw ApiException.validation("context_window", "context_window must be positive");
+        }
+        if (r.maxOutputTokens() != null && r.maxOutputTokens() <= 0) {
+            throw ApiException.validation("max_output_tokens", "max_output_tokens must be positive");
+        }
+        if (r.status() != null && !Set.of("active", "deprecated").contains(r.status())) {
+            throw ApiException.validation("status", "status must be active or deprecated");
+        }
+        for (BigDecimal price : new BigDecimal[]{r.inputPricePerMtok(), r.outputPricePerMtok()}) {
+            if (price != null && (price.signum() < 0 || price.precision() - price.scale() > 8)) {
+                throw ApiException.validation("price", "prices must be non-negative decimals");
+            }
+        }
+    }
+
+    private static void requireText(String field, String value, int max) {
+        if (value == null || value.isBlank() || value.length() > max) {
+            throw ApiException.validation(field, field + " is required (1-" + max + " characters)");
+        }
+    }
+
+    static ApiException modelNotFound(String ref) {
+        return new ApiException(ErrorCode.MODEL_NOT_FOUND, "Model not found: " + ref, Map.of("model", ref));
+    }
+
+    static boolean isUniqueViolation(Throwable t) {
+        return t instanceof PgException pg && "23505".equals(pg.getSqlState());
+    }
+
+    private static JsonObject jsonObject(Map<String, Object> map) {
+        return map == null ? new JsonObject() : new JsonObject(map);
+    }
+
+    private static Map<String, Object> map(Object value) {
+        return value instanceof JsonObject o ? o.getMap() : Map.of();
+    }
+
+    static FrontendModel frontend(Row r) {
+        BigDecimal in = r.getBigDecimal("input_price_per_mtok");
+        BigDecimal out = r.getBigDecimal("output_price_per_mtok");
+        return new FrontendModel(r.getString("id"), r.getString("slug"), r.getString("display_name"),
+                r.getString("description"), r.getString("modality"), r.getInteger("context_window"),
+                r.getInteger("max_output_tokens"), map(r.getValue("capabilities")), r.getString("system_prompt_template"),
+                r.getString("avatar_url"), map(r.getValue("metadata")), map(r.getValue("default_params")),
+                in == null ? null : in.stripTrailingZeros().toPlainString(),
+                out == null ? null : out.stripTrailingZeros().toPlainString(), r.getString("status"),
+                r.getString("owner_scope"), r.getString("owner_partner_id"), r.getString("owner_tenant_id"),
+                r.getLong("active_backends").intValue(), r.getLong("total_backends").intValue(),
+                r.getOffsetDateTime("created_at"), r.getOffsetDateTime("updated_at"));
+    }
+
+    static BackendModel backend(Row r) {
+        String[] secretFields = r.getArrayOfStrings("secret_fields");
+        return new BackendModel(r.getString("id"), r.getString("name"), r.getString("provider_type"), r.getString("model_name"),
+                map(r.getValue("connection_config")), secretFields == null ? List.of() : List.of(secretFields), r.getString("status"), r.getString("owner_scope"),
+                r.getString("owner_partner_id"), r.getString("owner_tenant_id"), r.getOffsetDateTime("created_at"),
+                r.getOffsetDateTime("updated_at"));
+    }
+
+    static Link link(Row r) {
+        return new Link(r.getString("frontend_model_id"), r.getString("backend_model_id"), r.getInteger("priority"),
+                r.getInteger("weight"), r.getBoolean("enabled"), r.getString("name"), r.getString("provider_type"),
+                r.getString("backend_status"));
+    }
+}

@@ -1,0 +1,140 @@
+package ai.scaigrid.gateway.catalog;
+
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import io.restassured.specification.RequestSpecification;
+import io.vertx.mutiny.sqlclient.Pool;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import static ai.scaigrid.gateway.TestKeys.ADMIN;
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasItem;
+import static org.hamcrest.Matchers.not;
+import static org.hamcrest.Matchers.notNullValue;
+import static org.hamcrest.Matchers.nullValue;
+
+/** Catalogue CRUD, secrets, links, visibility by owner scope and by a key's model groups, paging. */
+@QuarkusTest
+class CatalogTest {
+    @Inject
+    Pool pool;
+
+    private static final String RUN = UUID.randomUUID().toString().substring(0, 6);
+
+    private static RequestSpecification as(String key) {
+        return given().header("Authorization", "Bearer " + key).contentType(ContentType.JSON);
+    }
+
+    private static String create(String path, Map<String, Object> body) {
+        return as(ADMIN).body(body).when().post(path).then().statusCode(201).extract().path("data.id");
+    }
+
+    private static String userKey(String tenantId, String role, List<String> groups) {
+        String user = create("/v1/users", Map.of("tenant_id", tenantId, "email", role + "@x.test", "roles", List.of(role)));
+        Map<String, Object> body = groups == null ? Map.of("name", "k", "assigned_user_id", user)
+                : Map.of("name", "k", "assigned_user_id", user, "model_group_ids", groups);
+        return as(ADMIN).body(body).when().post("/v1/api-keys").then().statusCode(201).extract().path("data.key");
+    }
+
+    @Test
+    void frontendLifecycleWithSecretBackendAndLinks() {
+        String slug = "acme-" + RUN + "/gpt-4o";
+        String modelId = create("/v1/models", Map.of("slug", slug, "display_name", "GPT-4o", "modality", "chat",
+                "context_window", 128000, "max_output_tokens", 16384, "capabilities", Map.of("tool_use", true, "streaming", true),
+                "input_price_per_mtok", "2.50"));
+        as(ADMIN).body(Map.of("slug", slug, "display_name", "dup")).when().post("/v1/models")
+                .then().statusCode(409).body("error.code", equalTo("SLUG_CONFLICT"));
+        as(ADMIN).body(Map.of("slug", "Not A Slug", "display_name", "x")).when().post("/v1/models")
+                .then().statusCode(400).body("error.details[0].field", equalTo("slug"));
+
+        var backend = as(ADMIN).body(Map.of("name", "openai main", "provider_type", "openai", "model_name", "gpt-4o",
+                        "connection_config", Map.of("base_url", "http://127.0.0.1:9/v1", "api_key", "sk-very-secret-123")))
+                .when().post("/v1/backends").then().statusCode(201)
+                .body("data.connection_config.base_url", equalTo("http://127.0.0.1:9/v1"))
+                .body("data.connection_config.api_key", nullValue())
+                .body("data.secret_fields", equalTo(List.of("api_key")))
+                .extract();
+        assertThat(backend.asString()).doesNotContain("sk-very-secret-123");
+        String backendId = backend.path("data.id");
+        String stored = pool.preparedQuery("SELECT sealed_secrets || connection_config::text FROM backend_models WHERE id = $1")
+                .execute(io.vertx.mutiny.sqlclient.Tuple.of(backendId)).await().atMost(Duration.ofSeconds(5))
+                .iterator().next().getString(0);
+        assertThat(stored).doesNotContain("sk-very-secret-123");
+
+        as(ADMIN).body(Map.of("backend_id", backendId, "priority", 0, "weight", 100))
+                .when().post("/v1/models/" + modelId + "/backends").then().statusCode(201);
+        as(ADMIN).urlEncodingEnabled(false).when().get("/v1/models/" + slug.replace("/", "%2F")).then().statusCode(200)
+                .body("data.active_backend_count", equalTo(1)).body("data.input_price_per_mtok", equalTo("2.5"));
+        as(ADMIN).when().get("/v1/models/" + slug).then().statusCode(200).body("data.id", equalTo(modelId));
+        as(ADMIN).when().delete("/v1/models/" + modelId).then().statusCode(409).body("error.code", equalTo("CONFLICT"));
+
+        as(ADMIN).body(Map.of("description", "OpenAI's flagship", "max_output_tokens", 8192))
+                .when().put("/v1/models/" + modelId).then().statusCode(200)
+                .body("data.description", equalTo("OpenAI's flagship")).body("data.context_window", equalTo(128000))
+                .body("data.max_output_tokens", equalTo(8192));
+
+        as(ADMIN).when().delete("/v1/models/" + modelId + "/backends/" + backendId).then().statusCode(204);
+        as(ADMIN).when().delete("/v1/models/" + modelId).then().statusCode(204);
+        as(ADMIN).when().get("/v1/models/" + slug).then().statusCode(404).body("error.code", equalTo("MODEL_NOT_FOUND"));
+        as(ADMIN).when().delete("/v1/backends/" + backendId).then().statusCode(204);
+        as(ADMIN).when().get("/v1/backends/" + backendId).then().statusCode(404).body("error.code", equalTo("BACKEND_NOT_FOUND"));
+    }
+
+    @Test
+    void tenantModelsAreInvisibleToOtherTenantsAndGroupsRestrictKeys() {
+        String tenantA = create("/v1/tenants", Map.of("slug", "ca-" + RUN, "display_name", "A"));
+        String tenantB = create("/v1/tenants", Map.of("slug", "cb-" + RUN, "display_name", "B"));
+        String privateSlug = "tenant/ca-" + RUN + "/private";
+        String publicSlug = "shared-" + RUN + "/open";
+        create("/v1/models", Map.of("slug", privateSlug, "display_name", "Private", "owner_scope", "tenant", "owner_tenant_id", tenantA));
+        create("/v1/models", Map.of("slug", publicSlug, "display_name", "Open"));
+        String group = create("/v1/models/groups", Map.of("name", "only-open", "scope", "tenant", "tenant_id", tenantA,
+                "members", List.of(publicSlug)));
+
+        String userA = userKey(tenantA, "tenant_user", null);
+        String userB = userKey(tenantB, "tenant_user", null);
+        String restrictedA = userKey(tenantA, "tenant_user", List.of(group));
+
+        as(userA).when().get("/v1/models?limit=200").then().statusCode(200)
+                .body("data.items.slug", hasItem(privateSlug)).body("data.items.slug", hasItem(publicSlug));
+        as(userB).when().get("/v1/models?limit=200").then().statusCode(200)
+                .body("data.items.slug", not(hasItem(privateSlug))).body("data.items.slug", hasItem(publicSlug));
+        as(userB).when().get("/v1/models/" + privateSlug).then().statusCode(404).body("error.code", equalTo("MODEL_NOT_FOUND"));
+
+        as(restrictedA).when().get("/v1/models?limit=200").then().statusCode(200)
+                .body("data.items.slug", equalTo(List.of(publicSlug)));
+        as(restrictedA).when().get("/v1/models/" + privateSlug).then().statusCode(403).body("error.code", equalTo("MODEL_ACCESS_DENIED"));
+
+        as(userA).body(Map.of("slug", "x-" + RUN + "/y", "display_name", "no")).when().post("/v1/models")
+                .then().statusCode(403).body("error.code", equalTo("PERMISSION_DENIED"));
+        as(ADMIN).body(Map.of("slugs", List.of("does-not/exist"))).when().post("/v1/models/groups/" + group + "/members")
+                .then().statusCode(404).body("error.code", equalTo("MODEL_NOT_FOUND"));
+        as(userB).when().get("/v1/models/groups/" + group).then().statusCode(404);
+        as(ADMIN).when().delete("/v1/models/groups/" + group + "/members/" + publicSlug).then().statusCode(200)
+                .body("data.members", equalTo(List.of()));
+    }
+
+    @Test
+    void listingPagesWithAnOpaqueCursor() {
+        for (int i = 0; i < 3; i++) {
+            create("/v1/models", Map.of("slug", "page-" + RUN + "/m" + i, "display_name", "M" + i));
+        }
+        String cursor = as(ADMIN).when().get("/v1/models?limit=1").then().statusCode(200)
+                .body("data.items.size()", equalTo(1)).body("data.next_cursor", notNullValue())
+                .extract().path("data.next_cursor");
+        String first = as(ADMIN).when().get("/v1/models?limit=1").then().extract().path("data.items[0].slug");
+        as(ADMIN).when().get("/v1/models?limit=1&cursor=" + cursor).then().statusCode(200)
+                .body("data.items[0].slug", not(equalTo(first)));
+        as(ADMIN).when().get("/v1/models?cursor=bogus").then().statusCode(400).body("error.code", equalTo("VALIDATION_ERROR"));
+        as(ADMIN).when().get("/v1/models?limit=0").then().statusCode(400);
+        as(ADMIN).when().get("/v1/models?modality=smell").then().statusCode(400);
+    }
+}
