@@ -1,0 +1,178 @@
+package ai.scaigrid.launcher;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The suite's one slow end-to-end test: the shaded launcher jar, as a real child process without
+ * stdin, starts the embedded PostgreSQL and every REAL service; each must be ready and answer an
+ * unknown path with the shared error envelope; SIGTERM must stop everything (no port open, no child
+ * left); a second start on the same data directory must come up again on the kept data.
+ *
+ * <p>Ports: offset 11000 (HTTP 19080-19090, gRPC 61051-61060, PostgreSQL 65329), clear of the
+ * defaults a developer may be running, of the services' test ports (59051-59060) and of Linux's
+ * ephemeral range (32768-60999). An offset of 20000 would push the gRPC ports past 65535.
+ */
+class LauncherEndToEndIT {
+    private static final int OFFSET = 11000;
+    private static final Duration READY_WITHIN = Duration.ofSeconds(240);
+    private static final Duration STOP_WITHIN = Duration.ofSeconds(60);
+    private static final Pattern KEY_LINE = Pattern.compile("First start: super-admin API key: (sgk_\\S+) ");
+
+    private static Path root;
+    private static Path launcherJar;
+    private static final HttpClient HTTP = HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5))
+            .build();
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path work;
+
+    @BeforeAll
+    static void locate() {
+        root = Path.of(System.getProperty("scaigrid.root", "../..")).toAbsolutePath().normalize();
+        launcherJar = Path.of(System.getProperty("scaigrid.launcher.jar", "target/scaigrid-launcher.jar")).toAbsolutePath();
+        List<String> missing = ServiceSpec.ALL.stream().map(s -> s.jar(root)).filter(j -> !Files.isRegularFile(j))
+                .map(j -> root.relativize(j).toString()).collect(Collectors.toList());
+        assumeTrue(missing.isEmpty(), "end-to-end test skipped: service jars missing (" + String.join(", ", missing)
+                + "); build the whole reactor first: ./mvnw -B -DskipTests install (from " + root + ")");
+        assertThat(launcherJar).as("the shaded launcher jar (built in the package phase)").isRegularFile();
+    }
+
+    private LauncherRun launch(String label, Path dataDir, Map<String, String> env) throws Exception {
+        return LauncherRun.start(label, List.of(LauncherRun.javaBinary(), "-jar", launcherJar.toString(),
+                "up", "--data-dir", dataDir.toString(), "--port-offset", Integer.toString(OFFSET), "--root", root.toString()),
+                env, work);
+    }
+
+    @Test
+    void wholeSuiteStartsServesStopsAndRestartsOnItsData() throws Exception {
+        Path dataDir = work.resolve("data");
+
+        String firstKey;
+        try (LauncherRun run = launch("e2e-1", dataDir, Map.of("LANG", "C.UTF-8"))) {
+            assertThat(run.awaitReady(READY_WITHIN))
+                    .as("launcher ready within %s; output so far:%n%s", READY_WITHIN, run.output()).isTrue();
+            String out = run.output();
+            assertThat(out).contains("▶ starting PostgreSQL 17 (embedded, data in ", "✓ PostgreSQL ready (", "Press Ctrl-C to stop.");
+            for (ServiceSpec s : ServiceSpec.ALL) {
+                assertThat(out).contains("✓ " + s.name() + " ready (", "http://127.0.0.1:" + (s.httpPort() + OFFSET));
+            }
+            firstKey = adminKey(out).orElse(null);
+            assertThat(firstKey).as("the first start shows the generated super-admin key").isNotNull();
+            assertThat(dataDir.resolve(Launcher.KEY_FILE)).exists();
+
+            for (ServiceSpec s : ServiceSpec.ALL) {
+                assertServes(s);
+            }
+
+            Set<ProcessHandle> descendants = run.captureDescendants();
+            assertThat(descendants.stream().filter(LauncherEndToEndIT::isJava).count())
+                    .as("one java process per service").isGreaterThanOrEqualTo(ServiceSpec.ALL.size());
+
+            run.sigterm();
+            assertThat(run.awaitExit(STOP_WITHIN)).as("launcher stopped within %s after SIGTERM; output:%n%s",
+                    STOP_WITHIN, run.output()).isTrue();
+            assertThat(run.lines()).contains("✓ stopped");
+            assertEverythingDown(run);
+        }
+
+        assertThat(dataDir.resolve("postgres/PG_VERSION")).exists();
+        try (LauncherRun run = launch("e2e-2", dataDir, Map.of("LANG", "C"))) {
+            assertThat(run.awaitReady(READY_WITHIN))
+                    .as("second start ready within %s; output so far:%n%s", READY_WITHIN, run.output()).isTrue();
+            assertThat(run.output()).contains("[..] starting PostgreSQL 17 (embedded, data in ", "[ok] PostgreSQL ready (");
+            // the gateway found its data: no second bootstrap, the key file from the first start is unchanged
+            assertThat(adminKey(run.output())).contains(firstKey);
+            assertServes(ServiceSpec.named("gateway-core"));
+
+            run.captureDescendants();
+            run.sigterm();
+            assertThat(run.awaitExit(STOP_WITHIN)).as("second launcher stopped; output:%n%s", run.output()).isTrue();
+            assertThat(run.lines()).contains("[ok] stopped");
+            assertEverythingDown(run);
+        }
+    }
+
+    private static Optional<String> adminKey(String output) {
+        Matcher m = KEY_LINE.matcher(output);
+        return m.find() ? Optional.of(m.group(1)) : Optional.empty();
+    }
+
+    private static void assertServes(ServiceSpec s) throws Exception {
+        String base = "http://127.0.0.1:" + (s.httpPort() + OFFSET);
+        HttpResponse<String> ready = get(base + "/q/health/ready");
+        assertThat(ready.statusCode()).as("%s /q/health/ready: %s", s.name(), ready.body()).isEqualTo(200);
+
+        HttpResponse<String> missing = get(base + "/no-such-path");
+        assertThat(missing.statusCode()).as("%s /no-such-path: %s", s.name(), missing.body()).isEqualTo(404);
+        JsonNode body = JSON.readTree(missing.body());
+        assertThat(body.path("error").path("code").asText()).as("%s error.code in %s", s.name(), missing.body())
+                .isEqualTo("NOT_FOUND");
+        assertThat(body.path("meta").path("request_id").asText()).as("%s meta.request_id in %s", s.name(), missing.body())
+                .isNotBlank();
+    }
+
+    private static HttpResponse<String> get(String url) throws Exception {
+        HttpRequest request = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10))
+                .header("Accept", "application/json").GET().build();
+        return HTTP.send(request, HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static void assertEverythingDown(LauncherRun run) {
+        List<String> open = new ArrayList<>();
+        for (ServiceSpec s : ServiceSpec.ALL) {
+            if (accepts(s.httpPort() + OFFSET)) {
+                open.add(s.name() + " HTTP " + (s.httpPort() + OFFSET));
+            }
+            if (s.hasGrpc() && accepts(s.grpcPort() + OFFSET)) {
+                open.add(s.name() + " gRPC " + (s.grpcPort() + OFFSET));
+            }
+        }
+        if (accepts(ServiceSpec.DEFAULT_PG_PORT + OFFSET)) {
+            open.add("PostgreSQL " + (ServiceSpec.DEFAULT_PG_PORT + OFFSET));
+        }
+        assertThat(open).as("ports still accepting connections after the stop").isEmpty();
+        assertThat(run.survivors()).as("processes of the launcher still alive after the stop")
+                .extracting(h -> h.pid() + " " + h.info().commandLine().orElse("?")).isEmpty();
+    }
+
+    private static boolean isJava(ProcessHandle h) {
+        return h.info().command().map(c -> c.endsWith("/java") || c.endsWith("\\java.exe")).orElse(false);
+    }
+
+    private static boolean accepts(int port) {
+        try (Socket socket = new Socket()) {
+            socket.connect(new InetSocketAddress("127.0.0.1", port), 1000);
+            return true;
+        } catch (Exception e) {
+            return false;
+        }
+    }
+}
