@@ -49,7 +49,7 @@ public class ModelAccess {
     }
 
     /** Is a frontend model in the caller's sight (ignoring key group restrictions)? */
-    static boolean inScope(Caller caller, String scope, String partnerId, String tenantId) {
+    public static boolean inScope(Caller caller, String scope, String partnerId, String tenantId) {
         return caller.isSuperAdmin() || "global".equals(scope)
                 || ("partner".equals(scope) && partnerId != null && partnerId.equals(caller.partnerId()))
                 || ("tenant".equals(scope) && tenantId != null && tenantId.equals(caller.tenantId()))

@@ -1,0 +1,59 @@
+package ai.scaigrid.gateway.inference;
+
+import ai.scaigrid.commons.security.Caller;
+import ai.scaigrid.gateway.inference.provider.BackendTarget;
+
+/** One inference request on its way through the pipeline: who, what, where it went, what it cost. */
+public final class InferenceExchange {
+    public final Caller caller;
+    public final String requestId;
+    /** native | oai | grpc */
+    public final String api;
+    /** chat | generate | embed */
+    public final String endpoint;
+    public final InferenceRequests.Parsed request;
+    public final long startedNanos = System.nanoTime();
+    public final long deadlineNanos;
+
+    ModelRoutes.Route route;
+    Limits.Reservation reservation;
+    Limits.RateState rate;
+    volatile BackendTarget backend;
+    volatile long firstTokenNanos;
+    volatile int promptTokens = -1;
+    volatile int completionTokens = -1;
+    volatile long completionChars;
+    volatile boolean finished;
+
+    InferenceExchange(Caller caller, String requestId, String api, String endpoint, InferenceRequests.Parsed request,
+                      long deadlineNanos) {
+        this.caller = caller;
+        this.requestId = requestId;
+        this.api = api;
+        this.endpoint = endpoint;
+        this.request = request;
+        this.deadlineNanos = deadlineNanos;
+    }
+
+    public ModelRoutes.Route route() {
+        return route;
+    }
+
+    public Limits.RateState rate() {
+        return rate;
+    }
+
+    /** Prompt tokens as reported by the upstream, else our estimate. */
+    public int promptTokens() {
+        return promptTokens >= 0 ? promptTokens : request.promptEstimate();
+    }
+
+    /** Completion tokens as reported by the upstream, else counted (about four characters per token). */
+    public int completionTokens() {
+        return completionTokens >= 0 ? completionTokens : (int) ((completionChars + 3) / 4);
+    }
+
+    public boolean upstreamReportedUsage() {
+        return completionTokens >= 0;
+    }
+}

@@ -1,0 +1,466 @@
+package ai.scaigrid.gateway.inference;
+
+import ai.scaigrid.commons.error.ApiException;
+import ai.scaigrid.commons.error.ErrorCode;
+import ai.scaigrid.commons.security.Caller;
+import ai.scaigrid.commons.security.Permissions;
+import ai.scaigrid.gateway.inference.provider.BackendTarget;
+import ai.scaigrid.gateway.inference.provider.Provider;
+import ai.scaigrid.gateway.inference.provider.ProviderCall;
+import ai.scaigrid.gateway.inference.provider.UpstreamFailure;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+import jakarta.annotation.PostConstruct;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.inject.Instance;
+import jakarta.inject.Inject;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+
+import java.math.BigDecimal;
+import java.math.MathContext;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The inference pipeline shared by the native API, the OpenAI-compatible layer and gRPC:
+ * validate → resolve the model the caller may see → rate limits → budget reservation → dispatch to
+ * backends (priority, then weight; open circuits skipped; failover only before the first token) →
+ * one usage record. API layers only frame requests and responses.
+ */
+@ApplicationScoped
+public class InferencePipeline {
+    private static final Logger LOG = Logger.getLogger(InferencePipeline.class);
+    private static final BigDecimal MILLION = BigDecimal.valueOf(1_000_000);
+
+    @Inject
+    ModelRoutes routes;
+
+    @Inject
+    Limits limits;
+
+    @Inject
+    UsageRecorder usage;
+
+    @Inject
+    Instance<Provider> providerBeans;
+
+    @Inject
+    MeterRegistry registry;
+
+    @ConfigProperty(name = "scaigrid.inference.default-max-output-tokens", defaultValue = "4096")
+    int defaultMaxOutput;
+    @ConfigProperty(name = "scaigrid.inference.circuit.request-volume-threshold", defaultValue = "20")
+    int circuitVolume;
+    @ConfigProperty(name = "scaigrid.inference.circuit.failure-ratio", defaultValue = "0.5")
+    double circuitRatio;
+    @ConfigProperty(name = "scaigrid.inference.circuit.delay", defaultValue = "30s")
+    java.time.Duration circuitDelay;
+    @ConfigProperty(name = "scaigrid.inference.circuit.success-threshold", defaultValue = "1")
+    int circuitSuccesses;
+
+    private final Map<String, Provider> providers = new HashMap<>();
+    private final Map<String, CircuitBreaker> breakers = new ConcurrentHashMap<>();
+
+    @PostConstruct
+    void init() {
+        for (Provider p : providerBeans) {
+            providers.put(p.type(), p);
+        }
+    }
+
+    // ------------------------------------------------------------------ admission
+
+    /** Validation, model resolution, permission, rate limits and budget, in the documented order. */
+    public Uni<InferenceExchange> admit(Caller caller, String requestId, String api, String endpoint, JsonNode body,
+                                        long deadlineNanos) {
+        caller.require(Permissions.MODELS_USE);
+        InferenceRequests.Parsed parsed = switch (endpoint) {
+            case "generate" -> InferenceRequests.generate(body);
+            case "embed" -> InferenceRequests.embed(body);
+            default -> InferenceRequests.chat(body);
+        };
+        InferenceExchange ex = new InferenceExchange(caller, requestId, api, endpoint, parsed, deadlineNanos);
+        return routes.resolve(caller, parsed.model()).flatMap(route -> {
+            ex.route = route;
+            checkModality(route, endpoint);
+            if (route.maxOutputTokens() != null && parsed.maxTokens() != null && parsed.maxTokens() > route.maxOutputTokens()) {
+                throw new ApiException(ErrorCode.VALIDATION_ERROR,
+                        "max_tokens " + parsed.maxTokens() + " is over this model's limit of " + route.maxOutputTokens(),
+                        List.of(Map.of("field", "max_tokens", "message", "must be at most " + route.maxOutputTokens())));
+            }
+            if (route.contextWindow() != null && parsed.promptEstimate() > route.contextWindow()) {
+                throw new ApiException(ErrorCode.VALIDATION_ERROR, "The prompt is longer than this model's context window",
+                        List.of(Map.of("field", "messages", "message", "about " + parsed.promptEstimate()
+                                + " tokens; the context window is " + route.contextWindow())));
+            }
+            return limits.settings(caller.tenantId());
+        }).flatMap(settings -> {
+            ex.rate = limits.admit(caller, settings);
+            long worstTokens = parsed.promptEstimate() + (long) worstOutput(ex);
+            return limits.reserve(caller.tenantId(), settings, worstTokens,
+                    cost(ex.route, parsed.promptEstimate(), worstOutput(ex)));
+        }).map(reservation -> {
+            ex.reservation = reservation;
+            return ex;
+        });
+    }
+
+    private int worstOutput(InferenceExchange ex) {
+        if ("embed".equals(ex.endpoint)) {
+            return 0;
+        }
+        if (ex.request.maxTokens() != null) {
+            return ex.request.maxTokens();
+        }
+        return ex.route.maxOutputTokens() != null ? ex.route.maxOutputTokens() : defaultMaxOutput;
+    }
+
+    private static void checkModality(ModelRoutes.Route route, String endpoint) {
+        boolean embedding = "embedding".equals(route.modality());
+        if ("embed".equals(endpoint) != embedding) {
+            throw new ApiException(ErrorCode.VALIDATION_ERROR, "Model " + route.slug() + " is a " + route.modality()
+                    + " model and cannot serve " + endpoint + " requests",
+                    List.of(Map.of("field", "model", "message", "wrong modality: " + route.modality())));
+        }
+    }
+
+    // ------------------------------------------------------------------ dispatch
+
+    /** A complete (non-streaming) chat: a chat.completion object, model = the frontend slug. */
+    public Uni<ObjectNode> complete(InferenceExchange ex) {
+        return attemptUni(ex, candidates(ex), 0, (p, b) -> p.chat(b, call(ex)))
+                .map(result -> {
+                    ex.firstTokenNanos = System.nanoTime();
+                    JsonNode u = result.path("usage");
+                    if (u.has("completion_tokens")) {
+                        ex.promptTokens = u.path("prompt_tokens").asInt();
+                        ex.completionTokens = u.path("completion_tokens").asInt();
+                    } else {
+                        for (JsonNode choice : result.path("choices")) {
+                            ex.completionChars += choice.path("message").path("content").asText("").length();
+                            ex.completionChars += choice.path("message").path("tool_calls").isMissingNode() ? 0
+                                    : choice.path("message").path("tool_calls").toString().length();
+                        }
+                        result.set("usage", usageNode(ex));
+                    }
+                    return result;
+                })
+                .onItemOrFailure().invoke((item, failure) -> finish(ex, failure));
+    }
+
+    public Uni<ObjectNode> embed(InferenceExchange ex) {
+        return attemptUni(ex, candidates(ex), 0, (p, b) -> p.embed(b, call(ex)))
+                .map(result -> {
+                    ex.firstTokenNanos = System.nanoTime();
+                    JsonNode u = result.path("usage");
+                    ex.promptTokens = u.has("prompt_tokens") ? u.path("prompt_tokens").asInt() : ex.request.promptEstimate();
+                    ex.completionTokens = 0;
+                    if (!u.has("prompt_tokens")) {
+                        result.putObject("usage").put("prompt_tokens", ex.promptTokens).put("total_tokens", ex.promptTokens);
+                    }
+                    return result;
+                })
+                .onItemOrFailure().invoke((item, failure) -> finish(ex, failure));
+    }
+
+    /** Cancellation while waiting for a complete answer (the client went away). */
+    public void cancelled(InferenceExchange ex) {
+        finishAs(ex, "cancelled", null);
+    }
+
+    /**
+     * A streaming chat: chat.completion.chunk objects. Failover happens only before the first chunk;
+     * a failure after it ends the stream with that failure. The last item carries usage (the
+     * upstream's, or counted). Cancelling the subscription cancels the upstream call.
+     */
+    public Multi<ObjectNode> stream(InferenceExchange ex) {
+        List<BackendTarget> candidates = candidates(ex);
+        AtomicBoolean sawUsage = new AtomicBoolean();
+        String[] lastMeta = new String[2]; // id, created
+        return attemptMulti(ex, candidates, 0)
+                .onItem().invoke(chunk -> {
+                    if (ex.firstTokenNanos == 0) {
+                        ex.firstTokenNanos = System.nanoTime();
+                    }
+                    lastMeta[0] = chunk.path("id").asText(null);
+                    lastMeta[1] = chunk.path("created").asText(null);
+                    for (JsonNode choice : chunk.path("choices")) {
+                        JsonNode delta = choice.path("delta");
+                        ex.completionChars += delta.path("content").asText("").length();
+                        if (delta.has("tool_calls")) {
+                            ex.completionChars += delta.get("tool_calls").toString().length();
+                        }
+                    }
+                    JsonNode u = chunk.get("usage");
+                    if (u != null && u.has("completion_tokens")) {
+                        sawUsage.set(true);
+                        ex.promptTokens = u.path("prompt_tokens").asInt();
+                        ex.completionTokens = u.path("completion_tokens").asInt();
+                    }
+                })
+                .onCompletion().switchTo(() -> {
+                    if (sawUsage.get()) {
+                        return Multi.createFrom().empty();
+                    }
+                    // the upstream reported no usage: add a final usage chunk with our own count
+                    ObjectNode last = InferenceRequests.newObject();
+                    last.put("id", lastMeta[0] == null ? "chatcmpl-" + ex.requestId : lastMeta[0]);
+                    last.put("object", "chat.completion.chunk");
+                    last.put("created", lastMeta[1] == null ? System.currentTimeMillis() / 1000 : Long.parseLong(lastMeta[1]));
+                    last.put("model", ex.route.slug());
+                    last.putArray("choices");
+                    last.set("usage", usageNode(ex));
+                    return Multi.createFrom().item(last);
+                })
+                .onTermination().invoke((failure, cancelled) -> {
+                    if (cancelled) {
+                        finishAs(ex, "cancelled", null);
+                    } else {
+                        finish(ex, failure);
+                    }
+                });
+    }
+
+    private ObjectNode usageNode(InferenceExchange ex) {
+        ObjectNode u = InferenceRequests.newObject();
+        u.put("prompt_tokens", ex.promptTokens());
+        u.put("completion_tokens", ex.completionTokens());
+        u.put("total_tokens", ex.promptTokens() + ex.completionTokens());
+        return u;
+    }
+
+    private ProviderCall call(InferenceExchange ex) {
+        return new ProviderCall(ex.requestId, ex.caller.tenantId(), ex.caller.partnerId(), ex.caller.userId(), ex.route.slug(),
+                ex.request.body(), ex.deadlineNanos);
+    }
+
+    /** Backends in the order to try: by priority; within one priority, a weighted random order. */
+    List<BackendTarget> candidates(InferenceExchange ex) {
+        List<BackendTarget> all = ex.route.backends();
+        if (all.isEmpty()) {
+            throw new ApiException(ErrorCode.MODEL_UNAVAILABLE, "Model " + ex.route.slug() + " has no active backend");
+        }
+        List<BackendTarget> ordered = new ArrayList<>(all.size());
+        int i = 0;
+        while (i < all.size()) {
+            int j = i;
+            while (j < all.size() && all.get(j).priority() == all.get(i).priority()) {
+                j++;
+            }
+            List<BackendTarget> tier = new ArrayList<>(all.subList(i, j));
+            while (!tier.isEmpty()) {
+                long total = 0;
+                for (BackendTarget b : tier) {
+                    total += Math.max(0, b.weight());
+                }
+                int pick = 0;
+                if (total > 0) {
+                    long r = ThreadLocalRandom.current().nextLong(total);
+                    for (int k = 0; k < tier.size(); k++) {
+                        r -= Math.max(0, tier.get(k).weight());
+                        if (r < 0) {
+                            pick = k;
+                            break;
+                        }
+                    }
+                }
+                ordered.add(tier.remove(pick));
+            }
+            i = j;
+        }
+        return ordered;
+    }
+
+    CircuitBreaker breaker(String backendId) {
+        return breakers.computeIfAbsent(backendId, id -> {
+            CircuitBreaker b = new CircuitBreaker(circuitVolume, circuitRatio, circuitDelay.toMillis(), circuitSuccesses);
+            registry.gauge("scaigrid_circuit_breaker_state", Tags.of("backend_id", id), b,
+                    cb -> switch (cb.state()) {
+                        case CLOSED -> 0;
+                        case HALF_OPEN -> 1;
+                        case OPEN -> 2;
+                    });
+            return b;
+        });
+    }
+
+    /** The state of a backend's circuit (for health views and tests). */
+    public CircuitBreaker.State circuitState(String backendId) {
+        CircuitBreaker b = breakers.get(backendId);
+        return b == null ? CircuitBreaker.State.CLOSED : b.state();
+    }
+
+    private Uni<ObjectNode> attemptUni(InferenceExchange ex, List<BackendTarget> candidates, int index,
+                                       java.util.function.BiFunction<Provider, BackendTarget, Uni<ObjectNode>> call) {
+        return Uni.createFrom().deferred(() -> {
+            int i = nextPermitted(candidates, index);
+            if (i < 0) {
+                return Uni.createFrom().failure(noBackend(ex, index));
+            }
+            BackendTarget backend = candidates.get(i);
+            ex.backend = backend;
+            CircuitBreaker breaker = breaker(backend.id());
+            Provider provider = providers.get(backend.providerType());
+            return call.apply(provider, backend)
+                    .onItem().invoke(breaker::onSuccess)
+                    .onCancellation().invoke(breaker::onIgnored)
+                    .onFailure().recoverWithUni(failure -> {
+                        UpstreamFailure f = classify(failure);
+                        if (f.countsAsBackendFailure()) {
+                            breaker.onFailure();
+                            LOG.warnf("request %s: backend %s failed (%s), trying the next", ex.requestId, backend.id(), f.getMessage());
+                            return attemptUni(ex, candidates, i + 1, call).onFailure(NoBackendLeft.class)
+                                    .transform(none -> f);
+                        }
+                        breaker.onIgnored();
+                        return Uni.createFrom().failure(f);
+                    });
+        });
+    }
+
+    private Multi<ObjectNode> attemptMulti(InferenceExchange ex, List<BackendTarget> candidates, int index) {
+        return Multi.createFrom().deferred(() -> {
+            int i = nextPermitted(candidates, index);
+            if (i < 0) {
+                return Multi.createFrom().failure(noBackend(ex, index));
+            }
+            BackendTarget backend = candidates.get(i);
+            ex.backend = backend;
+            CircuitBreaker breaker = breaker(backend.id());
+            Provider provider = providers.get(backend.providerType());
+            AtomicBoolean started = new AtomicBoolean();
+            return provider.streamChat(backend, call(ex))
+                    .onItem().invoke(() -> started.set(true))
+                    .onCompletion().invoke(breaker::onSuccess)
+                    .onCancellation().invoke(breaker::onIgnored)
+                    .onFailure().recoverWithMulti(failure -> {
+                        UpstreamFailure f = classify(failure);
+                        if (f.countsAsBackendFailure()) {
+                            breaker.onFailure();
+                        } else {
+                            breaker.onIgnored();
+                        }
+                        if (started.get() || !f.countsAsBackendFailure()) {
+                            // after the first token no other backend may take over: the client sees an error event
+                            return Multi.createFrom().failure(f);
+                        }
+                        LOG.warnf("request %s: backend %s failed before the first token (%s), trying the next",
+                                ex.requestId, backend.id(), f.getMessage());
+                        return attemptMulti(ex, candidates, i + 1).onFailure(NoBackendLeft.class).transform(none -> f);
+                    });
+        });
+    }
+
+    /** Marker: every candidate was tried or skipped; the caller reports the last real failure. */
+    static final class NoBackendLeft extends ApiException {
+        NoBackendLeft(ErrorCode code, String message) {
+            super(code, message);
+        }
+    }
+
+    private NoBackendLeft noBackend(InferenceExchange ex, int index) {
+        return new NoBackendLeft(ErrorCode.MODEL_UNAVAILABLE, "No healthy backend is available for model " + ex.route.slug());
+    }
+
+    private int nextPermitted(List<BackendTarget> candidates, int from) {
+        for (int i = from; i < candidates.size(); i++) {
+            BackendTarget b = candidates.get(i);
+            if (!providers.containsKey(b.providerType())) {
+                continue; // a provider type this build does not serve
+            }
+            if (breaker(b.id()).tryAcquire()) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static UpstreamFailure classify(Throwable failure) {
+        if (failure instanceof UpstreamFailure f) {
+            return f;
+        }
+        if (failure instanceof NoBackendLeft n) {
+            return new UpstreamFailure(n.errorCode(), n.getMessage(), false, null, null);
+        }
+        if (failure instanceof ApiException a) {
+            return new UpstreamFailure(a.errorCode(), a.getMessage(), false, null, a);
+        }
+        LOG.errorf(failure, "provider failed unexpectedly");
+        return UpstreamFailure.unavailable("The backend failed", failure);
+    }
+
+    /** Turns any pipeline failure into the ApiException the API layers render. */
+    public static ApiException toApiException(Throwable failure) {
+        if (failure instanceof NoBackendLeft n) {
+            return n;
+        }
+        if (failure instanceof UpstreamFailure f) {
+            return new ApiException(f.code(), f.getMessage(), null,
+                    f.retryAfterSeconds() == null ? null : f.retryAfterSeconds().longValue(), null);
+        }
+        if (failure instanceof ApiException a) {
+            return a;
+        }
+        return new ApiException(ErrorCode.INTERNAL_ERROR, "An internal error occurred", null, null, failure);
+    }
+
+    // ------------------------------------------------------------------ accounting
+
+    private void finish(InferenceExchange ex, Throwable failure) {
+        if (failure == null) {
+            finishAs(ex, "ok", null);
+        } else {
+            finishAs(ex, "error", toApiException(failure).errorCode().name());
+        }
+    }
+
+    private void finishAs(InferenceExchange ex, String status, String errorCode) {
+        synchronized (ex) {
+            if (ex.finished) {
+                return;
+            }
+            ex.finished = true;
+        }
+        long now = System.nanoTime();
+        boolean produced = ex.firstTokenNanos != 0;
+        int prompt = produced || "ok".equals(status) ? ex.promptTokens() : 0;
+        int completion = produced ? ex.completionTokens() : 0;
+        BigDecimal cost = cost(ex.route, prompt, completion);
+        if (ex.reservation != null) {
+            ex.reservation.settle(prompt + completion, cost);
+        }
+        limits.recordTokens(ex.caller, prompt + completion);
+        BackendTarget backend = ex.backend;
+        usage.record(new UsageRecorder.UsageRecord("usage_" + ex.requestId + "_" + Long.toString(now & 0xffffff, 36),
+                ex.requestId, ex.caller.partnerId(), ex.caller.tenantId(), ex.caller.userId(), ex.caller.credentialId(),
+                ex.route.slug(), backend == null ? null : backend.id(), backend == null ? null : backend.providerType(),
+                ex.endpoint, ex.api, ex.request.stream(), prompt, completion, cost,
+                (int) ((now - ex.startedNanos) / 1_000_000),
+                produced ? Integer.valueOf((int) ((ex.firstTokenNanos - ex.startedNanos) / 1_000_000)) : null,
+                status, errorCode, OffsetDateTime.now(ZoneOffset.UTC)));
+    }
+
+    static BigDecimal cost(ModelRoutes.Route route, long prompt, long completion) {
+        BigDecimal total = BigDecimal.ZERO;
+        if (route.inputPricePerMtok() != null) {
+            total = total.add(route.inputPricePerMtok().multiply(BigDecimal.valueOf(prompt)).divide(MILLION, MathContext.DECIMAL64));
+        }
+        if (route.outputPricePerMtok() != null) {
+            total = total.add(route.outputPricePerMtok().multiply(BigDecimal.valueOf(completion)).divide(MILLION, MathContext.DECIMAL64));
+        }
+        return total;
+    }
+
+}

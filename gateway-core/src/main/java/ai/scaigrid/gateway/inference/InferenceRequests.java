@@ -1,0 +1,276 @@
+package ai.scaigrid.gateway.inference;
+
+import ai.scaigrid.commons.error.ApiException;
+import ai.scaigrid.commons.error.ErrorCode;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Validation and normalisation of inference request bodies (chat, generate, embed). Every problem
+ * is reported at once as VALIDATION_ERROR with {@code details: [{field, message}]}. Fields we do
+ * not know are passed through to OpenAI-style upstreams untouched (response_format, logprobs ...).
+ */
+public final class InferenceRequests {
+    static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
+
+    private InferenceRequests() {
+    }
+
+    /** A validated request: the slug, the body for the provider (no model / stream) and its budget estimate. */
+    public record Parsed(String model, boolean stream, boolean includeUsage, ObjectNode body, int promptEstimate,
+                         Integer maxTokens) {
+    }
+
+    private static final class Problems {
+        final List<Map<String, String>> list = new ArrayList<>();
+
+        void add(String field, String message) {
+            list.add(Map.of("field", field, "message", message));
+        }
+
+        void throwIfAny() {
+            if (!list.isEmpty()) {
+                throw new ApiException(ErrorCode.VALIDATION_ERROR, list.get(0).get("message"), list);
+            }
+        }
+    }
+
+    public static Parsed chat(JsonNode raw) {
+        ObjectNode body = object(raw);
+        Problems p = new Problems();
+        String model = model(body, p);
+        JsonNode messages = body.get("messages");
+        int chars = 0;
+        if (messages == null || !messages.isArray() || messages.isEmpty()) {
+            p.add("messages", "messages must be a non-empty array");
+        } else {
+            for (int i = 0; i < messages.size(); i++) {
+                chars += message(messages.get(i), "messages[" + i + "]", p);
+            }
+        }
+        common(body, p);
+        JsonNode tools = body.get("tools");
+        if (tools != null && !tools.isNull()) {
+            if (!tools.isArray()) {
+                p.add("tools", "tools must be an array");
+            } else {
+                for (int i = 0; i < tools.size(); i++) {
+                    JsonNode t = tools.get(i);
+                    if (!t.isObject() || !"function".equals(t.path("type").asText())
+                            || !t.path("function").path("name").isTextual() || t.path("function").path("name").asText().isBlank()) {
+                        p.add("tools[" + i + "]", "each tool must be {\"type\":\"function\",\"function\":{\"name\":...}}");
+                    }
+                    chars += t.toString().length();
+                }
+            }
+        }
+        JsonNode toolChoice = body.get("tool_choice");
+        if (toolChoice != null && !toolChoice.isNull() && !toolChoice.isTextual() && !toolChoice.isObject()) {
+            p.add("tool_choice", "tool_choice must be a string or an object");
+        }
+        p.throwIfAny();
+        return finish(body, model, chars + 4 * messages.size());
+    }
+
+    /** {@code /v1/inference/generate}: a raw prompt becomes one user message. */
+    public static Parsed generate(JsonNode raw) {
+        ObjectNode body = object(raw);
+        Problems p = new Problems();
+        String model = model(body, p);
+        JsonNode prompt = body.get("prompt");
+        if (prompt == null || !prompt.isTextual() || prompt.asText().isEmpty()) {
+            p.add("prompt", "prompt must be a non-empty string");
+        }
+        common(body, p);
+        p.throwIfAny();
+        ObjectNode chat = body.deepCopy();
+        chat.remove("prompt");
+        ArrayNode messages = chat.putArray("messages");
+        messages.addObject().put("role", "user").put("content", prompt.asText());
+        return finish(chat, model, prompt.asText().length() + 4);
+    }
+
+    public static Parsed embed(JsonNode raw) {
+        ObjectNode body = object(raw);
+        Problems p = new Problems();
+        String model = model(body, p);
+        JsonNode input = body.get("input");
+        int chars = 0;
+        if (input == null || input.isNull()) {
+            p.add("input", "input is required (a string or an array of strings)");
+        } else if (input.isTextual()) {
+            chars = input.asText().length();
+            if (chars == 0) {
+                p.add("input", "input must not be empty");
+            }
+        } else if (input.isArray()) {
+            if (input.isEmpty() || input.size() > 2048) {
+                p.add("input", "input must hold 1 to 2048 items");
+            }
+            for (int i = 0; i < input.size(); i++) {
+                JsonNode item = input.get(i);
+                if (!item.isTextual() || item.asText().isEmpty()) {
+                    p.add("input[" + i + "]", "each input must be a non-empty string");
+                } else {
+                    chars += item.asText().length();
+                }
+            }
+        } else {
+            p.add("input", "input must be a string or an array of strings");
+        }
+        JsonNode dimensions = body.get("dimensions");
+        if (dimensions != null && !dimensions.isNull() && (!dimensions.canConvertToInt() || !dimensions.isIntegralNumber()
+                || dimensions.asInt() < 1 || dimensions.asInt() > 65536)) {
+            p.add("dimensions", "dimensions must be a positive integer");
+        }
+        JsonNode format = body.get("encoding_format");
+        if (format != null && !format.isNull() && !"float".equals(format.asText())) {
+            p.add("encoding_format", "only encoding_format \"float\" is supported");
+        }
+        p.throwIfAny();
+        ObjectNode out = body.deepCopy();
+        out.remove("model");
+        return new Parsed(model, false, false, out, Math.max(1, chars / 4), null);
+    }
+
+    private static Parsed finish(ObjectNode body, String model, int chars) {
+        boolean stream = body.path("stream").asBoolean(false);
+        boolean includeUsage = body.path("stream_options").path("include_usage").asBoolean(false);
+        Integer maxTokens = null;
+        if (body.hasNonNull("max_completion_tokens")) {
+            maxTokens = body.get("max_completion_tokens").asInt();
+        } else if (body.hasNonNull("max_tokens")) {
+            maxTokens = body.get("max_tokens").asInt();
+        }
+        ObjectNode out = body.deepCopy();
+        out.remove("model");
+        out.remove("stream");
+        out.remove("stream_options");
+        return new Parsed(model, stream, includeUsage, out, Math.max(1, chars / 4), maxTokens);
+    }
+
+    private static ObjectNode object(JsonNode raw) {
+        if (raw == null || !raw.isObject()) {
+            throw new ApiException(ErrorCode.VALIDATION_ERROR, "The request body must be a JSON object",
+                    List.of(Map.of("field", "body", "message", "The request body must be a JSON object")));
+        }
+        return (ObjectNode) raw;
+    }
+
+    private static String model(ObjectNode body, Problems p) {
+        JsonNode model = body.get("model");
+        if (model == null || !model.isTextual() || model.asText().isBlank()) {
+            p.add("model", "model is required (a model slug such as openai/gpt-4o)");
+            return null;
+        }
+        if (model.asText().length() > 256) {
+            p.add("model", "model is too long");
+        }
+        return model.asText();
+    }
+
+    private static int message(JsonNode m, String field, Problems p) {
+        if (!m.isObject()) {
+            p.add(field, "each message must be an object with role and content");
+            return 0;
+        }
+        JsonNode role = m.get("role");
+        if (role == null || !role.isTextual() || !ROLES.contains(role.asText())) {
+            p.add(field + ".role", "role must be one of system, developer, user, assistant, tool");
+            return 0;
+        }
+        JsonNode content = m.get("content");
+        boolean hasToolCalls = m.path("tool_calls").isArray() && !m.path("tool_calls").isEmpty();
+        int chars = 0;
+        if (content == null || content.isNull()) {
+            if (!("assistant".equals(role.asText()) && hasToolCalls)) {
+                p.add(field + ".content", "content is required");
+            }
+        } else if (content.isTextual()) {
+            chars += content.asText().length();
+        } else if (content.isArray()) {
+            for (JsonNode part : content) {
+                if (!part.isObject() || !part.path("type").isTextual()) {
+                    p.add(field + ".content", "content parts must be objects with a type");
+                    break;
+                }
+                chars += part.path("text").asText("").length();
+            }
+        } else {
+            p.add(field + ".content", "content must be a string or an array of content parts");
+        }
+        if ("tool".equals(role.asText()) && !m.path("tool_call_id").isTextual()) {
+            p.add(field + ".tool_call_id", "a tool message needs tool_call_id");
+        }
+        if (hasToolCalls) {
+            chars += m.get("tool_calls").toString().length();
+        }
+        return chars;
+    }
+
+    private static void common(ObjectNode body, Problems p) {
+        positiveInt(body, "max_tokens", p);
+        positiveInt(body, "max_completion_tokens", p);
+        range(body, "temperature", 0, 2, p);
+        range(body, "top_p", 0, 1, p);
+        range(body, "presence_penalty", -2, 2, p);
+        range(body, "frequency_penalty", -2, 2, p);
+        JsonNode stream = body.get("stream");
+        if (stream != null && !stream.isNull() && !stream.isBoolean()) {
+            p.add("stream", "stream must be true or false");
+        }
+        JsonNode n = body.get("n");
+        if (n != null && !n.isNull() && (!n.isIntegralNumber() || n.asInt() != 1)) {
+            p.add("n", "only n = 1 is supported");
+        }
+        JsonNode seed = body.get("seed");
+        if (seed != null && !seed.isNull() && !seed.isIntegralNumber()) {
+            p.add("seed", "seed must be an integer");
+        }
+        JsonNode stop = body.get("stop");
+        if (stop != null && !stop.isNull()) {
+            boolean ok = stop.isTextual() || (stop.isArray() && stop.size() <= 4);
+            if (ok && stop.isArray()) {
+                for (JsonNode s : stop) {
+                    ok &= s.isTextual();
+                }
+            }
+            if (!ok) {
+                p.add("stop", "stop must be a string or an array of up to 4 strings");
+            }
+        }
+        JsonNode metadata = body.get("metadata");
+        if (metadata != null && !metadata.isNull() && !metadata.isObject()) {
+            p.add("metadata", "metadata must be an object");
+        }
+    }
+
+    private static void positiveInt(ObjectNode body, String field, Problems p) {
+        JsonNode v = body.get(field);
+        if (v != null && !v.isNull() && (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < 1)) {
+            p.add(field, field + " must be a positive integer");
+        }
+    }
+
+    private static void range(ObjectNode body, String field, double min, double max, Problems p) {
+        JsonNode v = body.get(field);
+        if (v != null && !v.isNull() && (!v.isNumber() || v.asDouble() < min || v.asDouble() > max)) {
+            p.add(field, field + " must be a number from " + trim(min) + " to " + trim(max));
+        }
+    }
+
+    private static String trim(double d) {
+        return d == Math.rint(d) ? Long.toString((long) d) : Double.toString(d);
+    }
+
+    static ObjectNode newObject() {
+        return JsonNodeFactory.instance.objectNode();
+    }
+}

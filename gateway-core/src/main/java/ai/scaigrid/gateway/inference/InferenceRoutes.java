@@ -1,0 +1,528 @@
+package ai.scaigrid.gateway.inference;
+
+import ai.scaigrid.commons.api.ErrorEnvelope;
+import ai.scaigrid.commons.error.ApiException;
+import ai.scaigrid.commons.error.ErrorCode;
+import ai.scaigrid.commons.requestid.RequestIds;
+import ai.scaigrid.commons.security.AuthFailureLimiter;
+import ai.scaigrid.commons.security.Caller;
+import ai.scaigrid.commons.security.CallerResolver;
+import ai.scaigrid.gateway.catalog.CatalogModels.FrontendModel;
+import ai.scaigrid.gateway.catalog.CatalogService;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.subscription.Cancellable;
+import io.smallrye.mutiny.subscription.MultiSubscriber;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+import org.jboss.logging.MDC;
+import java.util.concurrent.Flow.Subscription;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The HTTP inference surface, on Vert.x routes so that streaming is written exactly as specified
+ * (SSE frames, headers only once the first token arrived so failover stays invisible, flow control,
+ * client disconnect cancelling the upstream at once):
+ * <ul>
+ *   <li>native: {@code POST /v1/inference/chat|generate|embed} — enveloped JSON, or SSE with
+ *   {@code event: error} and a final {@code data: [DONE]};</li>
+ *   <li>OpenAI-compatible: {@code POST /oai/v1/chat/completions}, {@code POST /oai/v1/embeddings},
+ *   {@code GET /oai/v1/models}, {@code GET /oai/v1/models/{id}} — OpenAI's own shapes and error
+ *   format, so the official SDKs work unchanged.</li>
+ * </ul>
+ */
+@ApplicationScoped
+public class InferenceRoutes {
+    private static final Logger LOG = Logger.getLogger(InferenceRoutes.class);
+    private static final Buffer DONE = Buffer.buffer("data: [DONE]\n\n");
+
+    enum Api { NATIVE, OAI }
+
+    @Inject
+    InferencePipeline pipeline;
+
+    @Inject
+    CallerResolver resolver;
+
+    @Inject
+    AuthFailureLimiter authLimiter;
+
+    @Inject
+    CatalogService catalog;
+
+    @Inject
+    ObjectMapper mapper;
+
+    @ConfigProperty(name = "scaigrid.inference.max-body-size", defaultValue = "16777216")
+    long maxBody;
+
+    void register(@Observes Router router) {
+        BodyHandler body = BodyHandler.create(false).setBodyLimit(maxBody);
+        router.post("/v1/inference/chat").handler(body).handler(rc -> inference(rc, Api.NATIVE, "chat"));
+        router.post("/v1/inference/generate").handler(body).handler(rc -> inference(rc, Api.NATIVE, "generate"));
+        router.post("/v1/inference/embed").handler(body).handler(rc -> inference(rc, Api.NATIVE, "embed"));
+        router.post("/oai/v1/chat/completions").handler(body).handler(rc -> inference(rc, Api.OAI, "chat"));
+        router.post("/oai/v1/embeddings").handler(body).handler(rc -> inference(rc, Api.OAI, "embed"));
+        router.get("/oai/v1/models").handler(this::oaiModels);
+        router.getWithRegex("/oai/v1/models/(?<id>.+)").handler(this::oaiModel);
+    }
+
+    // ------------------------------------------------------------------ request handling
+
+    private void inference(RoutingContext rc, Api api, String endpoint) {
+        String requestId = begin(rc);
+        authenticate(rc, requestId).subscribe().with(caller -> {
+            if (caller == null) {
+                return; // already answered
+            }
+            JsonNode body;
+            try {
+                Buffer raw = rc.body().buffer();
+                if (raw == null || raw.length() == 0) {
+                    throw new ApiException(ErrorCode.VALIDATION_ERROR, "The request body must be a JSON object");
+                }
+                body = mapper.readTree(raw.getBytes());
+            } catch (ApiException e) {
+                fail(rc, api, requestId, e);
+                return;
+            } catch (Exception e) {
+                fail(rc, api, requestId, new ApiException(ErrorCode.VALIDATION_ERROR, "The request body is not valid JSON"));
+                return;
+            }
+            Uni<InferenceExchange> admitted;
+            try {
+                admitted = pipeline.admit(caller, requestId, api == Api.OAI ? "oai" : "native", endpoint, body, 0);
+            } catch (RuntimeException e) {
+                fail(rc, api, requestId, InferencePipeline.toApiException(e));
+                return;
+            }
+            admitted.subscribe().with(ex -> dispatch(rc, api, ex),
+                    failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
+        }, failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
+    }
+
+    private void dispatch(RoutingContext rc, Api api, InferenceExchange ex) {
+        if (rc.response().closed()) {
+            pipeline.cancelled(ex);
+            return;
+        }
+        if ("embed".equals(ex.endpoint)) {
+            Cancellable c = pipeline.embed(ex).subscribe().with(
+                    result -> json(rc, ex, 200, api == Api.OAI ? result : envelope(result)),
+                    failure -> fail(rc, api, ex.requestId, InferencePipeline.toApiException(failure)));
+            cancelOnClose(rc, () -> {
+                c.cancel();
+                pipeline.cancelled(ex);
+            });
+            return;
+        }
+        if (ex.request.stream()) {
+            Multi<ObjectNode> chunks;
+            try {
+                chunks = pipeline.stream(ex);
+            } catch (RuntimeException e) {
+                fail(rc, api, ex.requestId, InferencePipeline.toApiException(e));
+                return;
+            }
+            chunks.subscribe().withSubscriber(new SseWriter(rc, api, ex));
+            return;
+        }
+        Uni<ObjectNode> result;
+        try {
+            result = pipeline.complete(ex);
+        } catch (RuntimeException e) {
+            fail(rc, api, ex.requestId, InferencePipeline.toApiException(e));
+            return;
+        }
+        Cancellable c = result.subscribe().with(completion -> {
+            ObjectNode out = "generate".equals(ex.endpoint) ? toTextCompletion(completion) : completion;
+            json(rc, ex, 200, api == Api.OAI ? out : envelope(out));
+        }, failure -> fail(rc, api, ex.requestId, InferencePipeline.toApiException(failure)));
+        cancelOnClose(rc, () -> {
+            c.cancel();
+            pipeline.cancelled(ex);
+        });
+    }
+
+    private void cancelOnClose(RoutingContext rc, Runnable onClose) {
+        rc.response().closeHandler(v -> {
+            if (!rc.response().ended()) {
+                onClose.run();
+            }
+        });
+    }
+
+    /** Request id (accepted or generated), bound to logs and echoed in the response header. */
+    private String begin(RoutingContext rc) {
+        String requestId = RequestIds.acceptOrGenerate(rc.request().getHeader(RequestIds.HTTP_HEADER));
+        RequestIds.bind(requestId);
+        rc.response().putHeader(RequestIds.HTTP_HEADER, requestId);
+        return requestId;
+    }
+
+    /** The caller, or null after answering 401/429 in the API's own error format. */
+    private Uni<Caller> authenticate(RoutingContext rc, String requestId) {
+        Api api = rc.request().path().startsWith("/oai/") ? Api.OAI : Api.NATIVE;
+        String source = rc.request().remoteAddress() == null ? "unknown" : rc.request().remoteAddress().hostAddress();
+        if (authLimiter.isBlocked(source)) {
+            fail(rc, api, requestId, new ApiException(ErrorCode.RATE_LIMITED, "Too many failed authentication attempts", null,
+                    authLimiter.retryAfterSeconds(source), null));
+            return Uni.createFrom().nullItem();
+        }
+        String header = rc.request().getHeader("Authorization");
+        if (header == null || header.isBlank()) {
+            fail(rc, api, requestId, new ApiException(ErrorCode.AUTH_TOKEN_MISSING));
+            return Uni.createFrom().nullItem();
+        }
+        if (!header.regionMatches(true, 0, "Bearer ", 0, 7) || header.length() <= 7) {
+            authLimiter.recordFailure(source);
+            fail(rc, api, requestId, new ApiException(ErrorCode.AUTH_TOKEN_INVALID));
+            return Uni.createFrom().nullItem();
+        }
+        return resolver.resolve(header.substring(7).trim(), CallerResolver.Channel.REST)
+                .onFailure().recoverWithUni(failure -> {
+                    ApiException e = failure instanceof ApiException a ? a
+                            : new ApiException(ErrorCode.SERVICE_UNAVAILABLE, "Authentication is temporarily unavailable");
+                    if (e.httpStatus() == 401) {
+                        authLimiter.recordFailure(source);
+                        e = new ApiException(ErrorCode.AUTH_TOKEN_INVALID);
+                    }
+                    fail(rc, api, requestId, e);
+                    return Uni.createFrom().nullItem();
+                })
+                .invoke(caller -> {
+                    if (caller != null) {
+                        MDC.put("tenant_id", caller.tenantId());
+                    }
+                });
+    }
+
+    // ------------------------------------------------------------------ OpenAI models
+
+    private void oaiModels(RoutingContext rc) {
+        String requestId = begin(rc);
+        authenticate(rc, requestId).subscribe().with(caller -> {
+            if (caller == null) {
+                return;
+            }
+            if (!caller.has(ai.scaigrid.commons.security.Permissions.MODELS_LIST)
+                    && !caller.has(ai.scaigrid.commons.security.Permissions.MODELS_USE)) {
+                fail(rc, Api.OAI, requestId, new ApiException(ErrorCode.PERMISSION_DENIED, "Missing permission models:list"));
+                return;
+            }
+            allVisible(caller, null, new ArrayList<>(), 0).subscribe().with(models -> {
+                ObjectNode out = mapper.createObjectNode().put("object", "list");
+                ArrayNode data = out.putArray("data");
+                models.forEach(m -> data.add(oaiModel(m)));
+                json(rc, null, 200, out);
+            }, failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
+        }, failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
+    }
+
+    private Uni<List<FrontendModel>> allVisible(Caller caller, String cursor, List<FrontendModel> acc, int pages) {
+        return catalog.listVisible(caller, null, "active", 200, cursor).flatMap(page -> {
+            acc.addAll(page.items());
+            if (page.nextCursor() == null || pages >= 50) {
+                return Uni.createFrom().item(acc);
+            }
+            return allVisible(caller, page.nextCursor(), acc, pages + 1);
+        });
+    }
+
+    private void oaiModel(RoutingContext rc) {
+        String requestId = begin(rc);
+        String id = java.net.URLDecoder.decode(rc.pathParam("id"), StandardCharsets.UTF_8);
+        authenticate(rc, requestId).subscribe().with(caller -> {
+            if (caller == null) {
+                return;
+            }
+            catalog.getVisible(caller, id).subscribe().with(m -> {
+                if (!caller.modelGroupIds().isEmpty()) {
+                    // group-restricted keys see only their groups' models: route resolution knows the groups
+                    pipeline.routes.resolve(caller, m.slug()).subscribe().with(route -> json(rc, null, 200, oaiModel(m)),
+                            failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
+                    return;
+                }
+                json(rc, null, 200, oaiModel(m));
+            }, failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
+        }, failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
+    }
+
+    private ObjectNode oaiModel(FrontendModel m) {
+        ObjectNode node = mapper.createObjectNode();
+        node.put("id", m.slug());
+        node.put("object", "model");
+        node.put("created", m.createdAt() == null ? 0 : m.createdAt().toEpochSecond());
+        node.put("owned_by", m.slug().contains("/") ? m.slug().substring(0, m.slug().indexOf('/')) : "scaigrid");
+        node.put("display_name", m.displayName());
+        node.put("modality", m.modality());
+        if (m.contextWindow() != null) {
+            node.put("context_window", m.contextWindow());
+        }
+        if (m.maxOutputTokens() != null) {
+            node.put("max_output_tokens", m.maxOutputTokens());
+        }
+        if (m.avatarUrl() != null) {
+            node.put("avatar_url", m.avatarUrl());
+        }
+        return node;
+    }
+
+    // ------------------------------------------------------------------ writing responses
+
+    private ObjectNode envelope(ObjectNode data) {
+        ObjectNode out = mapper.createObjectNode().put("status", "ok");
+        out.set("data", data);
+        return out;
+    }
+
+    private void json(RoutingContext rc, InferenceExchange ex, int status, JsonNode body) {
+        HttpServerResponse response = rc.response();
+        if (response.ended() || response.closed()) {
+            return;
+        }
+        if (ex != null) {
+            rateHeaders(response, ex);
+        }
+        try {
+            response.setStatusCode(status).putHeader("Content-Type", "application/json")
+                    .end(Buffer.buffer(mapper.writeValueAsBytes(body)));
+        } catch (Exception e) {
+            LOG.errorf(e, "writing a response failed");
+            response.setStatusCode(500).end();
+        }
+    }
+
+    private static void rateHeaders(HttpServerResponse response, InferenceExchange ex) {
+        Limits.RateState rate = ex.rate();
+        if (rate != null && rate.limit() > 0) {
+            response.putHeader("X-Scaigrid-Ratelimit-Limit", Long.toString(rate.limit()));
+            response.putHeader("X-Scaigrid-Ratelimit-Remaining", Long.toString(rate.remaining()));
+            response.putHeader("X-Scaigrid-Ratelimit-Reset", Long.toString(rate.resetEpochSecond()));
+        }
+    }
+
+    /** An error before any byte of the answer: the right status, in the API's own error format. */
+    private void fail(RoutingContext rc, Api api, String requestId, ApiException e) {
+        HttpServerResponse response = rc.response();
+        if (response.ended() || response.closed()) {
+            return;
+        }
+        if (e.httpStatus() >= 500) {
+            LOG.warnf("request %s failed: %s %s", requestId, e.errorCode(), e.getMessage());
+        }
+        if (e.retryAfterSeconds() != null) {
+            response.putHeader("Retry-After", Long.toString(e.retryAfterSeconds()));
+            if (e.errorCode() == ErrorCode.RATE_LIMITED) {
+                response.putHeader("X-Scaigrid-Ratelimit-Remaining", "0");
+                response.putHeader("X-Scaigrid-Ratelimit-Reset",
+                        Long.toString(System.currentTimeMillis() / 1000 + e.retryAfterSeconds()));
+            }
+        }
+        Object body = api == Api.OAI ? oaiError(e) : ErrorEnvelope.of(e, requestId);
+        try {
+            response.setStatusCode(e.httpStatus()).putHeader("Content-Type", "application/json")
+                    .end(Buffer.buffer(mapper.writeValueAsBytes(body)));
+        } catch (Exception ex) {
+            response.setStatusCode(500).end();
+        }
+    }
+
+    /** OpenAI's error shape: {"error":{"message","type","param","code"}}. */
+    private ObjectNode oaiError(ApiException e) {
+        ObjectNode out = mapper.createObjectNode();
+        ObjectNode error = out.putObject("error");
+        error.put("message", e.getMessage());
+        int status = e.httpStatus();
+        String type = switch (status) {
+            case 401 -> "authentication_error";
+            case 403 -> "permission_error";
+            case 404 -> "not_found_error";
+            case 429 -> "rate_limit_error";
+            default -> status >= 500 ? "api_error" : "invalid_request_error";
+        };
+        error.put("type", type);
+        Object details = e.details();
+        if (details instanceof List<?> list && !list.isEmpty() && list.get(0) instanceof java.util.Map<?, ?> first) {
+            error.put("param", String.valueOf(first.get("field")));
+        } else {
+            error.putNull("param");
+        }
+        error.put("code", e.errorCode().name().toLowerCase());
+        return out;
+    }
+
+    private ObjectNode toTextCompletion(ObjectNode chat) {
+        ObjectNode out = mapper.createObjectNode();
+        out.put("id", chat.path("id").asText());
+        out.put("object", "text_completion");
+        out.put("created", chat.path("created").asLong(System.currentTimeMillis() / 1000));
+        out.put("model", chat.path("model").asText());
+        ArrayNode choices = out.putArray("choices");
+        for (JsonNode c : chat.path("choices")) {
+            ObjectNode choice = choices.addObject();
+            choice.put("index", c.path("index").asInt());
+            choice.put("text", c.path("message").path("content").asText(""));
+            choice.set("finish_reason", c.get("finish_reason"));
+        }
+        out.set("usage", chat.get("usage"));
+        return out;
+    }
+
+    // ------------------------------------------------------------------ SSE
+
+    /**
+     * Writes chunks as SSE with flow control (one chunk requested at a time, more once the socket
+     * drains). Headers go out with the first chunk, so errors before it keep their HTTP status;
+     * after it, an error is an event and the stream still ends with [DONE]. A client that goes away
+     * cancels the subscription, which cancels the upstream call.
+     */
+    private final class SseWriter implements MultiSubscriber<ObjectNode> {
+        private final RoutingContext rc;
+        private final Api api;
+        private final InferenceExchange ex;
+        private final AtomicBoolean headersSent = new AtomicBoolean();
+        private volatile Subscription subscription;
+        private volatile boolean closed;
+
+        SseWriter(RoutingContext rc, Api api, InferenceExchange ex) {
+            this.rc = rc;
+            this.api = api;
+            this.ex = ex;
+        }
+
+        @Override
+        public void onSubscribe(Subscription s) {
+            subscription = s;
+            rc.response().closeHandler(v -> {
+                if (!rc.response().ended()) {
+                    closed = true;
+                    s.cancel();
+                }
+            });
+            s.request(1);
+        }
+
+        @Override
+        public void onItem(ObjectNode chunk) {
+            HttpServerResponse response = rc.response();
+            if (closed || response.closed()) {
+                subscription.cancel();
+                return;
+            }
+            sendHeaders(response);
+            ObjectNode out = frame(chunk);
+            if (out != null) {
+                try {
+                    Buffer frame = Buffer.buffer(out.size() * 48 + 16);
+                    frame.appendString("data: ").appendBytes(mapper.writeValueAsBytes(out)).appendString("\n\n");
+                    response.write(frame);
+                } catch (Exception e) {
+                    LOG.errorf(e, "writing a stream chunk failed");
+                }
+            }
+            if (response.writeQueueFull()) {
+                response.drainHandler(v -> subscription.request(1));
+            } else {
+                subscription.request(1);
+            }
+        }
+
+        /** The chunk as this API frames it, or null to skip it. */
+        private ObjectNode frame(ObjectNode chunk) {
+            boolean usageOnly = chunk.path("choices").isEmpty() && chunk.has("usage");
+            if (api == Api.OAI) {
+                if (usageOnly && !ex.request.includeUsage()) {
+                    return null; // OpenAI sends the usage chunk only when asked for it
+                }
+                if (!ex.request.includeUsage()) {
+                    chunk.remove("usage");
+                }
+                return chunk;
+            }
+            if ("generate".equals(ex.endpoint)) {
+                ObjectNode out = mapper.createObjectNode();
+                out.put("id", chunk.path("id").asText());
+                out.put("object", "text_completion.chunk");
+                out.put("created", chunk.path("created").asLong());
+                out.put("model", chunk.path("model").asText());
+                ArrayNode choices = out.putArray("choices");
+                for (JsonNode c : chunk.path("choices")) {
+                    ObjectNode choice = choices.addObject();
+                    choice.put("index", c.path("index").asInt());
+                    choice.put("text", c.path("delta").path("content").asText(""));
+                    choice.set("finish_reason", c.get("finish_reason"));
+                }
+                if (chunk.has("usage")) {
+                    out.set("usage", chunk.get("usage"));
+                }
+                return out;
+            }
+            return chunk;
+        }
+
+        private void sendHeaders(HttpServerResponse response) {
+            if (headersSent.compareAndSet(false, true)) {
+                rateHeaders(response, ex);
+                response.setStatusCode(200)
+                        .putHeader("Content-Type", "text/event-stream; charset=utf-8")
+                        .putHeader("Cache-Control", "no-cache")
+                        .putHeader("X-Accel-Buffering", "no")
+                        .setChunked(true);
+            }
+        }
+
+        @Override
+        public void onFailure(Throwable failure) {
+            ApiException e = InferencePipeline.toApiException(failure);
+            HttpServerResponse response = rc.response();
+            if (closed || response.closed()) {
+                return;
+            }
+            if (!headersSent.get()) {
+                fail(rc, api, ex.requestId, e);
+                return;
+            }
+            try {
+                Buffer frame = Buffer.buffer();
+                if (api == Api.OAI) {
+                    frame.appendString("data: ").appendBytes(mapper.writeValueAsBytes(oaiError(e))).appendString("\n\n");
+                } else {
+                    ObjectNode error = mapper.createObjectNode().put("code", e.errorCode().name()).put("message", e.getMessage())
+                            .put("request_id", ex.requestId);
+                    frame.appendString("event: error\ndata: ").appendBytes(mapper.writeValueAsBytes(error)).appendString("\n\n");
+                }
+                response.write(frame);
+            } catch (Exception ignored) {
+                // nothing more can be told to this client
+            }
+            response.end(DONE);
+        }
+
+        @Override
+        public void onCompletion() {
+            HttpServerResponse response = rc.response();
+            if (closed || response.closed()) {
+                return;
+            }
+            sendHeaders(response);
+            response.end(DONE);
+        }
+    }
+}

@@ -1,0 +1,153 @@
+package ai.scaigrid.gateway.inference;
+
+import ai.scaigrid.commons.error.ApiException;
+import ai.scaigrid.commons.error.ErrorCode;
+import ai.scaigrid.commons.security.Caller;
+import ai.scaigrid.gateway.catalog.CatalogService;
+import ai.scaigrid.gateway.catalog.ModelAccess;
+import ai.scaigrid.gateway.inference.provider.BackendTarget;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+
+import java.math.BigDecimal;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Slug → everything the hot path needs (the frontend model, its enabled backends in priority order,
+ * the model groups that list it), cached in memory for a short TTL so an inference request costs no
+ * database round trip. Catalogue edits reach every replica within the TTL. Concurrent misses for one
+ * slug share a single load.
+ */
+@ApplicationScoped
+public class ModelRoutes {
+    private static final Logger LOG = Logger.getLogger(ModelRoutes.class);
+
+    /** What a request for one slug resolves to. */
+    public record Route(String frontendId, String slug, String modality, String status, Integer contextWindow,
+                        Integer maxOutputTokens, BigDecimal inputPricePerMtok, BigDecimal outputPricePerMtok,
+                        String ownerScope, String ownerPartnerId, String ownerTenantId, Set<String> groupIds,
+                        List<BackendTarget> backends) {
+    }
+
+    private record Entry(Uni<Route> value, long expiresAt) {
+    }
+
+    private static final Route MISSING = new Route(null, null, null, null, null, null, null, null, null, null, null,
+            Set.of(), List.of());
+
+    @Inject
+    Pool pool;
+
+    @Inject
+    CatalogService catalog;
+
+    @Inject
+    ObjectMapper mapper;
+
+    @ConfigProperty(name = "scaigrid.inference.route-cache-ttl", defaultValue = "3s")
+    Duration ttl;
+
+    private final Map<String, Entry> cache = new ConcurrentHashMap<>();
+
+    /**
+     * The route for a slug the caller may use. Unknown or out-of-sight: MODEL_NOT_FOUND; a key
+     * restricted to model groups that do not list it: MODEL_ACCESS_DENIED.
+     */
+    public Uni<Route> resolve(Caller caller, String slug) {
+        return cached(slug).map(route -> {
+            if (route == MISSING || !ModelAccess.inScope(caller, route.ownerScope(), route.ownerPartnerId(), route.ownerTenantId())) {
+                throw new ApiException(ErrorCode.MODEL_NOT_FOUND, "No model named " + slug, Map.of("model", slug));
+            }
+            if (!caller.modelGroupIds().isEmpty() && caller.modelGroupIds().stream().noneMatch(route.groupIds()::contains)) {
+                throw new ApiException(ErrorCode.MODEL_ACCESS_DENIED, "This key may not use model " + slug, Map.of("model", slug));
+            }
+            return route;
+        });
+    }
+
+    /** Drops every cached route (catalogue tests and admin edits on this replica). */
+    public void invalidateAll() {
+        cache.clear();
+    }
+
+    private Uni<Route> cached(String slug) {
+        long now = System.nanoTime();
+        Entry entry = cache.get(slug);
+        if (entry != null && entry.expiresAt() - now > 0) {
+            return entry.value();
+        }
+        Uni<Route> load = load(slug).memoize().indefinitely();
+        Entry fresh = new Entry(load, now + ttl.toNanos());
+        cache.put(slug, fresh);
+        if (cache.size() > 50_000) {
+            cache.clear(); // unbounded slugs from callers: never let misses grow the map without limit
+        }
+        return load.onFailure().invoke(() -> cache.remove(slug, fresh));
+    }
+
+    private Uni<Route> load(String slug) {
+        return pool.preparedQuery("""
+                        SELECT f.id, f.slug, f.modality, f.status, f.context_window, f.max_output_tokens,
+                               f.input_price_per_mtok, f.output_price_per_mtok, f.owner_scope, f.owner_partner_id, f.owner_tenant_id,
+                               ARRAY(SELECT group_id FROM model_group_members m WHERE m.model_slug = f.slug) AS group_ids
+                        FROM frontend_models f WHERE f.slug = $1""")
+                .execute(Tuple.of(slug))
+                .flatMap(rows -> {
+                    if (rows.size() == 0) {
+                        return Uni.createFrom().item(MISSING);
+                    }
+                    Row f = rows.iterator().next();
+                    String frontendId = f.getString("id");
+                    return pool.preparedQuery("""
+                                    SELECT b.id, b.name, b.provider_type, b.model_name, b.connection_config, b.sealed_secrets,
+                                           l.priority, l.weight
+                                    FROM model_links l JOIN backend_models b ON b.id = l.backend_model_id
+                                    WHERE l.frontend_model_id = $1 AND l.enabled AND b.status = 'active'
+                                    ORDER BY l.priority, b.id""")
+                            .execute(Tuple.of(frontendId))
+                            .map(backendRows -> {
+                                List<BackendTarget> backends = new ArrayList<>();
+                                for (Row b : backendRows) {
+                                    backends.add(toTarget(b));
+                                }
+                                String[] groups = f.getArrayOfStrings("group_ids");
+                                return new Route(frontendId, f.getString("slug"), f.getString("modality"), f.getString("status"),
+                                        f.getInteger("context_window"), f.getInteger("max_output_tokens"),
+                                        f.getBigDecimal("input_price_per_mtok"), f.getBigDecimal("output_price_per_mtok"),
+                                        f.getString("owner_scope"), f.getString("owner_partner_id"), f.getString("owner_tenant_id"),
+                                        groups == null ? Set.of() : new HashSet<>(List.of(groups)), List.copyOf(backends));
+                            });
+                });
+    }
+
+    private BackendTarget toTarget(Row b) {
+        String id = b.getString("id");
+        Map<String, Object> secrets;
+        try {
+            secrets = catalog.openSecrets(id, b.getString("sealed_secrets"));
+        } catch (RuntimeException e) {
+            // a backend whose secrets cannot be opened (KEK rotated away) is still listed; its calls fail upstream
+            LOG.errorf("secrets of backend %s cannot be opened: %s", id, e.getMessage());
+            secrets = Map.of();
+        }
+        Object config = b.getValue("connection_config");
+        ObjectNode connection = config == null ? mapper.createObjectNode()
+                : (ObjectNode) mapper.valueToTree(((io.vertx.core.json.JsonObject) config).getMap());
+        return new BackendTarget(id, b.getString("name"), b.getString("provider_type"), b.getString("model_name"),
+                connection, secrets, b.getInteger("priority"), b.getInteger("weight"));
+    }
+}

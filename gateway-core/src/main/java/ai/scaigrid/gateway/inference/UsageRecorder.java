@@ -1,0 +1,176 @@
+package ai.scaigrid.gateway.inference;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.scheduler.Scheduled;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.annotation.PostConstruct;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+
+import java.math.BigDecimal;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Usage records leave the hot path at once: {@link #record} only enqueues. A flusher writes them in
+ * batches (multi-row INSERT) every {@code scaigrid.usage.flush-interval} or as soon as a batch is
+ * full; on graceful shutdown, after in-flight requests finished, everything left is written before
+ * the database pool closes. A failed batch is put back and retried, so nothing is dropped while the
+ * database is briefly away (the queue is bounded only by memory; its size is exported as a gauge).
+ */
+@ApplicationScoped
+public class UsageRecorder {
+    private static final Logger LOG = Logger.getLogger(UsageRecorder.class);
+
+    public record UsageRecord(String id, String requestId, String partnerId, String tenantId, String userId, String apiKeyId,
+                              String model, String backendId, String providerType, String endpoint, String api,
+                              boolean stream, int promptTokens, int completionTokens, BigDecimal cost, int latencyMs,
+                              Integer ttftMs, String status, String errorCode, OffsetDateTime createdAt) {
+    }
+
+    public record Pending(long tokens, BigDecimal cost) {
+    }
+
+    @Inject
+    Pool pool;
+
+    @Inject
+    MeterRegistry registry;
+
+    @ConfigProperty(name = "scaigrid.usage.batch-size", defaultValue = "500")
+    int batchSize;
+
+    private final ConcurrentLinkedQueue<UsageRecord> queue = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger queued = new AtomicInteger();
+    private final AtomicBoolean flushing = new AtomicBoolean();
+    private final Map<String, long[]> pendingTokens = new ConcurrentHashMap<>();
+    private final Map<String, BigDecimal> pendingCost = new ConcurrentHashMap<>();
+    private Counter written;
+
+    @PostConstruct
+    void metrics() {
+        registry.gauge("scaigrid_usage_queue_size", queued);
+        written = registry.counter("scaigrid_usage_records_written_total");
+    }
+
+    public void record(UsageRecord record) {
+        queue.add(record);
+        pendingTokens.computeIfAbsent(record.tenantId(), k -> new long[1]);
+        synchronized (pendingTokens.get(record.tenantId())) {
+            pendingTokens.get(record.tenantId())[0] += record.promptTokens() + record.completionTokens();
+        }
+        pendingCost.merge(record.tenantId(), record.cost(), BigDecimal::add);
+        if (queued.incrementAndGet() >= batchSize) {
+            flush().subscribe().with(n -> { }, t -> { });
+        }
+    }
+
+    /** Spend enqueued for a tenant but not yet in the database (for budget checks). */
+    public Pending pending(String tenantId) {
+        long[] tokens = pendingTokens.get(tenantId);
+        long t;
+        if (tokens == null) {
+            t = 0;
+        } else {
+            synchronized (tokens) {
+                t = tokens[0];
+            }
+        }
+        return new Pending(t, pendingCost.getOrDefault(tenantId, BigDecimal.ZERO));
+    }
+
+    @Scheduled(every = "${scaigrid.usage.flush-interval:1s}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    Uni<Void> scheduledFlush() {
+        return flush().replaceWithVoid().onFailure().recoverWithNull();
+    }
+
+    /** Writes what is queued, batch by batch; returns the number written. */
+    public Uni<Integer> flush() {
+        if (queue.isEmpty() || !flushing.compareAndSet(false, true)) {
+            return Uni.createFrom().item(0);
+        }
+        List<UsageRecord> batch = new ArrayList<>(Math.min(batchSize, Math.max(1, queued.get())));
+        UsageRecord next;
+        while (batch.size() < batchSize && (next = queue.poll()) != null) {
+            batch.add(next);
+        }
+        queued.addAndGet(-batch.size());
+        return write(batch)
+                .invoke(() -> {
+                    forgetPending(batch);
+                    written.increment(batch.size());
+                })
+                .onFailure().invoke(t -> {
+                    LOG.warnf("writing %d usage records failed, will retry: %s", batch.size(), t.getMessage());
+                    queue.addAll(batch);
+                    queued.addAndGet(batch.size());
+                })
+                .eventually(() -> flushing.set(false))
+                .flatMap(v -> queue.isEmpty() ? Uni.createFrom().item(batch.size())
+                        : flush().map(more -> more + batch.size()));
+    }
+
+    private void forgetPending(List<UsageRecord> batch) {
+        for (UsageRecord r : batch) {
+            long[] tokens = pendingTokens.get(r.tenantId());
+            if (tokens != null) {
+                synchronized (tokens) {
+                    tokens[0] -= r.promptTokens() + r.completionTokens();
+                }
+            }
+            pendingCost.computeIfPresent(r.tenantId(), (k, v) -> v.subtract(r.cost()));
+        }
+    }
+
+    private Uni<Void> write(List<UsageRecord> batch) {
+        List<Tuple> tuples = new ArrayList<>(batch.size());
+        for (UsageRecord r : batch) {
+            tuples.add(Tuple.from(new Object[]{r.id(), r.requestId(), r.partnerId(), r.tenantId(), r.userId(), r.apiKeyId(),
+                    r.model(), r.backendId(), r.providerType(), r.endpoint(), r.api(), r.stream(), r.promptTokens(),
+                    r.completionTokens(), r.promptTokens() + r.completionTokens(), r.cost(), r.latencyMs(), r.ttftMs(),
+                    r.status(), r.errorCode(), r.createdAt()}));
+        }
+        return pool.preparedQuery("""
+                        INSERT INTO usage_records (id, request_id, partner_id, tenant_id, user_id, api_key_id, model, backend_id,
+                            provider_type, endpoint, api, stream, prompt_tokens, completion_tokens, total_tokens, cost, latency_ms,
+                            ttft_ms, status, error_code, created_at)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+                        ON CONFLICT (id) DO NOTHING""")
+                .executeBatch(tuples).replaceWithVoid();
+    }
+
+    /** Graceful shutdown: in-flight requests are done (quarkus.shutdown.timeout); write the rest. */
+    void onStop(@Observes ShutdownEvent event) {
+        int attempts = 0;
+        while (!queue.isEmpty() && attempts++ < 5) {
+            try {
+                flushing.set(false);
+                Integer n = flush().await().atMost(Duration.ofSeconds(10));
+                LOG.infof("wrote %d usage records on shutdown", n);
+            } catch (RuntimeException e) {
+                LOG.errorf("writing usage records on shutdown failed (attempt %d): %s", attempts, e.getMessage());
+            }
+        }
+        if (!queue.isEmpty()) {
+            LOG.errorf("%d usage records could not be written before shutdown", queued.get());
+        }
+    }
+
+    int queued() {
+        return queued.get();
+    }
+}

@@ -1,0 +1,29 @@
+package ai.scaigrid.gateway.inference.provider;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+
+/**
+ * One provider type ({@code openai}, {@code scaiinfer}, {@code scaicore} ...): turns a normalised
+ * request into calls on one concrete backend. The dispatcher picks backends, fails over, keeps
+ * circuit breakers and writes usage; a provider only talks to its upstream.
+ *
+ * <p>Shapes are OpenAI's, so every upstream looks the same to the dispatcher: {@link #chat} yields a
+ * {@code chat.completion} object, {@link #streamChat} {@code chat.completion.chunk} objects (the last
+ * one carries {@code usage} when the upstream reports it), {@link #embed} an embeddings list.
+ *
+ * <p>Failures are {@link UpstreamFailure}s. All three methods are lazy: nothing is sent before
+ * subscription, and cancelling the subscription aborts the upstream call at once.
+ */
+public interface Provider {
+
+    /** The {@code provider_type} this provider serves. */
+    String type();
+
+    Uni<ObjectNode> chat(BackendTarget backend, ProviderCall call);
+
+    Multi<ObjectNode> streamChat(BackendTarget backend, ProviderCall call);
+
+    Uni<ObjectNode> embed(BackendTarget backend, ProviderCall call);
+}

@@ -1,0 +1,14 @@
+package ai.scaigrid.gateway.inference.provider;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+/**
+ * One call on a backend. {@code body} is the validated OpenAI-style request body (messages or input,
+ * sampling parameters, tools ...) without {@code model} and {@code stream}: the provider sets those
+ * for its upstream. {@code frontendSlug} is the model name callers see in responses.
+ *
+ * @param deadlineNanos absolute {@link System#nanoTime()} deadline of the caller, or 0 for none
+ */
+public record ProviderCall(String requestId, String tenantId, String partnerId, String userId, String frontendSlug,
+                           ObjectNode body, long deadlineNanos) {
+}

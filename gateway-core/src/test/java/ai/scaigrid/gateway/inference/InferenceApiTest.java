@@ -1,0 +1,320 @@
+package ai.scaigrid.gateway.inference;
+
+import ai.scaigrid.gateway.inference.provider.UpstreamFailure;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.RestAssured;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.Test;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+import static ai.scaigrid.gateway.TestKeys.ADMIN;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.as;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.chat;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.chatModel;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.key;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.parseSse;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.tenant;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.with;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.matchesPattern;
+import static org.hamcrest.Matchers.notNullValue;
+import static org.hamcrest.Matchers.startsWith;
+
+/** The native and OpenAI-compatible inference APIs against a local OpenAI-style upstream. */
+@QuarkusTest
+class InferenceApiTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Inject
+    Pool pool;
+
+    @Inject
+    InferencePipeline pipeline;
+
+    @Inject
+    UsageRecorder usage;
+
+    @Test
+    void nativeChatNonStreaming() {
+        String model = chatModel("echo");
+        String userKey = key(tenant(), "tenant_user", null);
+        as(userKey).header("X-Request-Id", "req_native_1").body(with(chat(model, "hi there"), "max_tokens", 50))
+                .when().post("/v1/inference/chat").then().statusCode(200)
+                .header("X-Request-Id", "req_native_1")
+                .header("X-Scaigrid-Ratelimit-Limit", notNullValue())
+                .body("status", equalTo("ok"))
+                .body("data.object", equalTo("chat.completion"))
+                .body("data.model", equalTo(model))
+                .body("data.choices[0].message.role", equalTo("assistant"))
+                .body("data.choices[0].message.content", equalTo("echo: hi there"))
+                .body("data.choices[0].finish_reason", equalTo("stop"))
+                .body("data.usage.prompt_tokens", equalTo(7))
+                .body("data.usage.completion_tokens", equalTo(3))
+                .body("data.usage.total_tokens", equalTo(10));
+        JsonNode sent = OpenAiTestUpstream.get().requests.stream().map(j -> JSON.valueToTree(j.getMap()))
+                .map(JsonNode.class::cast).filter(j -> j.path("messages").toString().contains("hi there")).findFirst().orElseThrow();
+        assertThat(sent.path("model").asText()).isEqualTo("echo");
+        assertThat(sent.path("_auth").asText()).isEqualTo("Bearer sk-upstream-secret");
+        assertThat(sent.path("max_tokens").asInt()).isEqualTo(50);
+    }
+
+    @Test
+    void nativeChatStreamingSseShape() throws Exception {
+        String model = chatModel("echo");
+        String body = as(ADMIN).body(with(chat(model, "stream me"), "stream", true))
+                .when().post("/v1/inference/chat").then().statusCode(200)
+                .header("Content-Type", startsWith("text/event-stream"))
+                .extract().asString();
+        InferenceFixtures.Sse sse = parseSse(body);
+        assertThat(sse.events()).isEmpty();
+        assertThat(sse.data().get(sse.data().size() - 1)).isEqualTo("[DONE]");
+        StringBuilder text = new StringBuilder();
+        JsonNode last = null;
+        for (String d : sse.data().subList(0, sse.data().size() - 1)) {
+            JsonNode chunk = JSON.readTree(d);
+            assertThat(chunk.path("object").asText()).isEqualTo("chat.completion.chunk");
+            assertThat(chunk.path("model").asText()).isEqualTo(model);
+            assertThat(chunk.has("status")).as("chunks are not enveloped").isFalse();
+            text.append(chunk.path("choices").path(0).path("delta").path("content").asText(""));
+            last = chunk;
+        }
+        assertThat(text.toString()).isEqualTo("echo: stream me");
+        assertThat(last.path("usage").path("total_tokens").asInt()).isEqualTo(10);
+    }
+
+    @Test
+    void streamingWithoutUpstreamUsageIsCounted() throws Exception {
+        String model = chatModel("nousage");
+        String body = as(ADMIN).body(with(chat(model, "count these words please"), "stream", true))
+                .when().post("/v1/inference/chat").then().statusCode(200).extract().asString();
+        List<String> data = parseSse(body).data();
+        JsonNode usageChunk = JSON.readTree(data.get(data.size() - 2));
+        assertThat(usageChunk.path("usage").path("completion_tokens").asInt()).isPositive();
+        assertThat(usageChunk.path("usage").path("prompt_tokens").asInt()).isPositive();
+    }
+
+    @Test
+    void generateAndToolCalls() {
+        String model = chatModel("echo");
+        as(ADMIN).body(Map.of("model", model, "prompt", "complete this")).when().post("/v1/inference/generate")
+                .then().statusCode(200).body("data.object", equalTo("text_completion"))
+                .body("data.choices[0].text", equalTo("echo: complete this"));
+        String tools = chatModel("tools");
+        Map<String, Object> req = with(chat(tools, "weather?"), "tools", List.of(Map.of("type", "function",
+                "function", Map.of("name", "get_weather", "parameters", Map.of("type", "object")))));
+        as(ADMIN).body(req).when().post("/v1/inference/chat").then().statusCode(200)
+                .body("data.choices[0].finish_reason", equalTo("tool_calls"))
+                .body("data.choices[0].message.tool_calls[0].function.name", equalTo("get_weather"))
+                .body("data.choices[0].message.tool_calls[0].function.arguments", equalTo("{\"city\":\"Oslo\"}"));
+        JsonNode sent = OpenAiTestUpstream.get().requests.stream().map(j -> (JsonNode) JSON.valueToTree(j.getMap()))
+                .filter(j -> j.path("messages").toString().contains("weather?")).findFirst().orElseThrow();
+        assertThat(sent.path("tools").path(0).path("function").path("name").asText()).isEqualTo("get_weather");
+        String streamed = as(ADMIN).body(with(req, "stream", true)).when().post("/v1/inference/chat")
+                .then().statusCode(200).extract().asString();
+        assertThat(streamed).contains("\"tool_calls\"").contains("get_weather").endsWith("data: [DONE]\n\n");
+    }
+
+    @Test
+    void embeddings() {
+        String model = InferenceFixtures.model("test-" + InferenceFixtures.run() + "/embed", "embedding", null, "embed");
+        as(ADMIN).body(Map.of("model", model, "input", List.of("a", "b"))).when().post("/v1/inference/embed")
+                .then().statusCode(200).body("status", equalTo("ok"))
+                .body("data.data.size()", equalTo(2)).body("data.data[1].index", equalTo(1))
+                .body("data.model", equalTo(model)).body("data.usage.prompt_tokens", equalTo(8));
+        as(ADMIN).body(Map.of("model", model, "input", "one")).when().post("/oai/v1/embeddings")
+                .then().statusCode(200).body("object", equalTo("list")).body("data[0].embedding.size()", equalTo(3));
+        as(ADMIN).body(chat(model, "x")).when().post("/v1/inference/chat").then().statusCode(400)
+                .body("error.code", equalTo("VALIDATION_ERROR"));
+    }
+
+    @Test
+    void validationErrorsArePrecise() {
+        String model = chatModel("echo");
+        as(ADMIN).body(chat("nobody/such-model", "x")).when().post("/v1/inference/chat").then().statusCode(404)
+                .body("error.code", equalTo("MODEL_NOT_FOUND")).body("meta.request_id", startsWith("req_"));
+        as(ADMIN).body(Map.of("model", model, "messages", List.of(Map.of("role", "wizard", "content", "x"))))
+                .when().post("/v1/inference/chat").then().statusCode(400)
+                .body("error.code", equalTo("VALIDATION_ERROR")).body("error.details[0].field", equalTo("messages[0].role"));
+        as(ADMIN).body(Map.of("model", model, "messages", List.of())).when().post("/v1/inference/chat").then().statusCode(400)
+                .body("error.details[0].field", equalTo("messages"));
+        as(ADMIN).body(with(chat(model, "x"), "max_tokens", 5000)).when().post("/v1/inference/chat").then().statusCode(400)
+                .body("error.code", equalTo("VALIDATION_ERROR")).body("error.details[0].field", equalTo("max_tokens"));
+        as(ADMIN).body(with(chat(model, "x"), "temperature", 7)).when().post("/v1/inference/chat").then().statusCode(400)
+                .body("error.details[0].field", equalTo("temperature"));
+        as(ADMIN).body("{\"model\": ").when().post("/v1/inference/chat").then().statusCode(400)
+                .body("error.code", equalTo("VALIDATION_ERROR"));
+        as(ADMIN).body("[1,2]").when().post("/v1/inference/chat").then().statusCode(400)
+                .body("error.code", equalTo("VALIDATION_ERROR"));
+        RestAssured.given().contentType("application/json").body(chat(model, "x")).when().post("/v1/inference/chat")
+                .then().statusCode(401).body("error.code", equalTo("AUTH_TOKEN_MISSING"));
+        as("sgk_NotARealKey0000000000000000000000000").body(chat(model, "x")).when().post("/v1/inference/chat")
+                .then().statusCode(401).body("error.code", equalTo("AUTH_TOKEN_INVALID"));
+        // a tenant viewer may list models but not use them
+        as(key(tenant(), "tenant_viewer", null)).body(chat(model, "x")).when().post("/v1/inference/chat")
+                .then().statusCode(403).body("error.code", equalTo("PERMISSION_DENIED"));
+    }
+
+    @Test
+    void tenantModelsAndGroupRestrictions() {
+        String tenantA = tenant();
+        String tenantB = tenant();
+        String slug = "tenant/" + InferenceFixtures.run() + "/private";
+        String id = InferenceFixtures.create("/v1/models", Map.of("slug", slug, "display_name", "p", "owner_scope", "tenant",
+                "owner_tenant_id", tenantA));
+        String backend = InferenceFixtures.create("/v1/backends", Map.of("name", "e", "provider_type", "openai", "model_name", "echo",
+                "connection_config", Map.of("base_url", OpenAiTestUpstream.get().baseUrl())));
+        as(ADMIN).body(Map.of("backend_id", backend)).when().post("/v1/models/" + id + "/backends").then().statusCode(201);
+        as(key(tenantA, "tenant_user", null)).body(chat(slug, "mine")).when().post("/v1/inference/chat").then().statusCode(200);
+        as(key(tenantB, "tenant_user", null)).body(chat(slug, "theirs")).when().post("/v1/inference/chat").then().statusCode(404)
+                .body("error.code", equalTo("MODEL_NOT_FOUND"));
+        as(key(tenantB, "tenant_user", null)).when().get("/oai/v1/models/" + slug).then().statusCode(404)
+                .body("error.type", equalTo("not_found_error"));
+
+        String open = chatModel("echo");
+        String other = chatModel("echo");
+        String group = InferenceFixtures.create("/v1/models/groups", Map.of("name", "g", "scope", "tenant", "tenant_id", tenantA));
+        as(ADMIN).body(Map.of("slugs", List.of(open))).when().post("/v1/models/groups/" + group + "/members").then().statusCode(200);
+        String restricted = key(tenantA, "tenant_user", List.of(group));
+        as(restricted).body(chat(open, "ok")).when().post("/v1/inference/chat").then().statusCode(200);
+        as(restricted).body(chat(other, "no")).when().post("/v1/inference/chat").then().statusCode(403)
+                .body("error.code", equalTo("MODEL_ACCESS_DENIED"));
+        List<String> ids = as(restricted).when().get("/oai/v1/models").then().statusCode(200).extract().path("data.id");
+        assertThat(ids).contains(open).doesNotContain(other);
+    }
+
+    @Test
+    void openAiLayerShapes() throws Exception {
+        String model = chatModel("echo");
+        as(ADMIN).body(chat(model, "oai")).when().post("/oai/v1/chat/completions").then().statusCode(200)
+                .body("object", equalTo("chat.completion")).body("model", equalTo(model))
+                .body("choices[0].message.content", equalTo("echo: oai")).body("usage.total_tokens", equalTo(10));
+        String plain = as(ADMIN).body(with(chat(model, "oai stream"), "stream", true)).when().post("/oai/v1/chat/completions")
+                .then().statusCode(200).extract().asString();
+        assertThat(plain).doesNotContain("\"usage\"").endsWith("data: [DONE]\n\n");
+        String withUsage = as(ADMIN).body(with(with(chat(model, "oai stream"), "stream", true), "stream_options",
+                Map.of("include_usage", true))).when().post("/oai/v1/chat/completions").then().statusCode(200).extract().asString();
+        assertThat(withUsage).contains("\"usage\"");
+        as(ADMIN).body(chat("missing/model", "x")).when().post("/oai/v1/chat/completions").then().statusCode(404)
+                .body("error.type", equalTo("not_found_error")).body("error.code", equalTo("model_not_found"))
+                .body("error.message", notNullValue());
+        as(ADMIN).when().get("/oai/v1/models").then().statusCode(200).body("object", equalTo("list"))
+                .body("data.find { it.id == '" + model + "' }.object", equalTo("model"))
+                .body("data.find { it.id == '" + model + "' }.max_output_tokens", equalTo(1000));
+        as(ADMIN).when().get("/oai/v1/models/" + model).then().statusCode(200).body("id", equalTo(model));
+        RestAssured.given().when().get("/oai/v1/models").then().statusCode(401).body("error.type", equalTo("authentication_error"));
+    }
+
+    @Test
+    void failoverBeforeTheFirstToken() {
+        String model = chatModel("drop", "echo");
+        as(ADMIN).body(chat(model, "failover")).when().post("/v1/inference/chat").then().statusCode(200)
+                .body("data.choices[0].message.content", equalTo("echo: failover"));
+        String body = as(ADMIN).body(with(chat(model, "failover stream"), "stream", true)).when().post("/v1/inference/chat")
+                .then().statusCode(200).extract().asString();
+        assertThat(parseSse(body).events()).isEmpty();
+        assertThat(body).contains("failover").endsWith("data: [DONE]\n\n");
+        String only500 = chatModel("fail500");
+        String error = as(ADMIN).body(chat(only500, "x")).when().post("/v1/inference/chat").then().statusCode(502)
+                .body("error.code", equalTo("BACKEND_ERROR")).extract().asString();
+        assertThat(error).doesNotContain("SELECT").doesNotContain("kaboom");
+        as(ADMIN).body(chat(chatModel("badrequest"), "x")).when().post("/v1/inference/chat").then().statusCode(400)
+                .body("error.code", equalTo("VALIDATION_ERROR"));
+        as(ADMIN).body(chat(chatModel("ratelimited"), "x")).when().post("/v1/inference/chat").then().statusCode(429)
+                .body("error.code", equalTo("BACKEND_RATE_LIMITED")).header("Retry-After", "7");
+        as(ADMIN).body(with(chat(chatModel("hang"), "x"), "stream", true)).when().post("/v1/inference/chat").then().statusCode(504)
+                .body("error.code", equalTo("BACKEND_TIMEOUT"));
+    }
+
+    @Test
+    void errorEventAfterTheFirstToken() {
+        String model = chatModel("midfail", "echo");
+        String body = as(ADMIN).body(with(chat(model, "x"), "stream", true)).when().post("/v1/inference/chat")
+                .then().statusCode(200).extract().asString();
+        InferenceFixtures.Sse sse = parseSse(body);
+        assertThat(sse.events()).containsExactly("error");
+        assertThat(body).contains("Hello").contains("\"code\":\"BACKEND_ERROR\"").endsWith("data: [DONE]\n\n");
+        assertThat(body).as("no failover after the first token").doesNotContain("echo:");
+        String oai = as(ADMIN).body(with(chat(model, "x"), "stream", true)).when().post("/oai/v1/chat/completions")
+                .then().statusCode(200).extract().asString();
+        assertThat(oai).contains("\"error\"").endsWith("data: [DONE]\n\n");
+    }
+
+    @Test
+    void circuitOpensAndCloses() {
+        OpenAiTestUpstream up = OpenAiTestUpstream.get();
+        up.flakyFailing.set(true);
+        String model = chatModel("flaky");
+        int before = up.calls("flaky");
+        for (int i = 0; i < 4; i++) { // request-volume-threshold in the test profile
+            as(ADMIN).body(chat(model, "x")).when().post("/v1/inference/chat").then().statusCode(502);
+        }
+        assertThat(up.calls("flaky") - before).isEqualTo(4);
+        as(ADMIN).body(chat(model, "x")).when().post("/v1/inference/chat").then().statusCode(503)
+                .body("error.code", equalTo("MODEL_UNAVAILABLE"));
+        assertThat(up.calls("flaky") - before).as("an open circuit sends nothing upstream").isEqualTo(4);
+        up.flakyFailing.set(false);
+        await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(100)).untilAsserted(() ->
+                as(ADMIN).body(chat(model, "x")).when().post("/v1/inference/chat").then().statusCode(200));
+        String backendId = pool.preparedQuery("SELECT b.id FROM backend_models b JOIN model_links l ON l.backend_model_id = b.id "
+                        + "JOIN frontend_models f ON f.id = l.frontend_model_id WHERE f.slug = $1").execute(Tuple.of(model))
+                .await().atMost(Duration.ofSeconds(5)).iterator().next().getString(0);
+        assertThat(pipeline.circuitState(backendId)).isEqualTo(CircuitBreaker.State.CLOSED);
+    }
+
+    @Test
+    void clientDisconnectCancelsTheUpstreamAtOnce() throws Exception {
+        OpenAiTestUpstream up = OpenAiTestUpstream.get();
+        String model = chatModel("slow");
+        int cancelledBefore = up.cancelledStreams.get();
+        String body = JSON.writeValueAsString(with(chat(model, "long"), "stream", true));
+        try (Socket socket = new Socket("127.0.0.1", RestAssured.port)) {
+            OutputStream out = socket.getOutputStream();
+            out.write(("POST /v1/inference/chat HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + ADMIN
+                    + "\r\nContent-Type: application/json\r\nX-Request-Id: req_disconnect_1\r\nContent-Length: "
+                    + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8));
+            out.flush();
+            InputStream in = socket.getInputStream();
+            StringBuilder seen = new StringBuilder();
+            byte[] buf = new byte[1024];
+            while (!seen.toString().contains("tick")) {
+                int n = in.read(buf);
+                assertThat(n).isPositive();
+                seen.append(new String(buf, 0, n, StandardCharsets.UTF_8));
+            }
+        }
+        await().atMost(Duration.ofSeconds(3)).until(() -> up.cancelledStreams.get() > cancelledBefore);
+        usage.flush().await().atMost(Duration.ofSeconds(5));
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            usage.flush().await().atMost(Duration.ofSeconds(5));
+            var rows = pool.preparedQuery("SELECT status FROM usage_records WHERE request_id = 'req_disconnect_1'")
+                    .execute().await().atMost(Duration.ofSeconds(5));
+            assertThat(rows.size()).isEqualTo(1);
+            assertThat(rows.iterator().next().getString("status")).isEqualTo("cancelled");
+        });
+    }
+
+    @Test
+    void upstreamFailureIsClassified() {
+        assertThat(UpstreamFailure.timeout("t").countsAsBackendFailure()).isTrue();
+    }
+
+    @Test
+    void requestIdsAreValidatedAndGenerated() {
+        String model = chatModel("echo");
+        as(ADMIN).header("X-Request-Id", "bad id with spaces").body(chat(model, "x")).when().post("/v1/inference/chat")
+                .then().statusCode(200).header("X-Request-Id", matchesPattern("req_[A-Za-z0-9]{24}"));
+    }
+}

@@ -1,0 +1,205 @@
+package ai.scaigrid.gateway.inference;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A local OpenAI-style upstream (a system we do not own) whose behaviour is chosen by the model
+ * name the gateway sends: {@code echo}, {@code nousage}, {@code tools}, {@code fail500},
+ * {@code drop} (connection reset before any answer), {@code midfail} (two chunks, then the
+ * connection dies), {@code slow} (a chunk every 50 ms for 10 s), {@code hang} (never answers),
+ * {@code badrequest}, {@code ratelimited}, {@code flaky} (fails while {@link #flakyFailing} is set),
+ * and {@code embed} on /embeddings. Counts calls and records stream cancellations.
+ */
+public final class OpenAiTestUpstream {
+    private static OpenAiTestUpstream instance;
+
+    public final Map<String, AtomicInteger> calls = new ConcurrentHashMap<>();
+    public final AtomicInteger cancelledStreams = new AtomicInteger();
+    public final AtomicBoolean flakyFailing = new AtomicBoolean(true);
+    public final CopyOnWriteArrayList<JsonObject> requests = new CopyOnWriteArrayList<>();
+    private final Vertx vertx = Vertx.vertx();
+    private final HttpServer server;
+
+    private OpenAiTestUpstream() throws Exception {
+        server = vertx.createHttpServer().requestHandler(this::handle).listen(0, "127.0.0.1")
+                .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+
+    public static synchronized OpenAiTestUpstream get() {
+        if (instance == null) {
+            try {
+                instance = new OpenAiTestUpstream();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        return instance;
+    }
+
+    public String baseUrl() {
+        return "http://127.0.0.1:" + server.actualPort() + "/v1";
+    }
+
+    public int calls(String model) {
+        return calls.computeIfAbsent(model, k -> new AtomicInteger()).get();
+    }
+
+    private void handle(HttpServerRequest req) {
+        req.body().onSuccess(buf -> {
+            JsonObject body = buf.length() == 0 ? new JsonObject() : buf.toJsonObject();
+            requests.add(body.put("_path", req.path()).put("_auth", req.getHeader("authorization")));
+            String model = body.getString("model", "");
+            calls.computeIfAbsent(model, k -> new AtomicInteger()).incrementAndGet();
+            HttpServerResponse res = req.response();
+            if (req.path().endsWith("/embeddings")) {
+                embed(body, res);
+                return;
+            }
+            boolean stream = body.getBoolean("stream", false);
+            switch (model) {
+                case "fail500" -> res.setStatusCode(500).end(new JsonObject().put("error", new JsonObject()
+                        .put("message", "kaboom: SELECT secret FROM internal_table at db.py:12")).encode());
+                case "drop" -> req.connection().close();
+                case "hang" -> { }
+                case "badrequest" -> res.setStatusCode(400).end(new JsonObject().put("error", new JsonObject()
+                        .put("message", "This model's maximum context length is 10 tokens")).encode());
+                case "ratelimited" -> res.setStatusCode(429).putHeader("retry-after", "7").end("{}");
+                case "flaky" -> {
+                    if (flakyFailing.get()) {
+                        res.setStatusCode(503).end("{}");
+                    } else {
+                        complete(body, res, stream, true, false);
+                    }
+                }
+                case "midfail" -> {
+                    res.setChunked(true).putHeader("content-type", "text/event-stream");
+                    res.write(chunk("Hello", null));
+                    res.write(chunk(" wor", null));
+                    vertx.setTimer(20, t -> req.connection().close());
+                }
+                case "slow" -> {
+                    res.setChunked(true).putHeader("content-type", "text/event-stream");
+                    AtomicInteger n = new AtomicInteger();
+                    AtomicBoolean ended = new AtomicBoolean();
+                    long timer = vertx.setPeriodic(50, id -> {
+                        if (ended.get()) {
+                            vertx.cancelTimer(id);
+                            return;
+                        }
+                        if (n.incrementAndGet() > 200) {
+                            vertx.cancelTimer(id);
+                            ended.set(true);
+                            res.end("data: [DONE]\n\n");
+                            return;
+                        }
+                        res.write(chunk("tick ", null));
+                    });
+                    res.closeHandler(v -> {
+                        if (!ended.getAndSet(true)) {
+                            vertx.cancelTimer(timer);
+                            cancelledStreams.incrementAndGet();
+                        }
+                    });
+                }
+                case "nousage" -> complete(body, res, stream, false, false);
+                case "tools" -> complete(body, res, stream, true, true);
+                default -> complete(body, res, stream, true, false);
+            }
+        });
+    }
+
+    private static String lastUserText(JsonObject body) {
+        JsonArray messages = body.getJsonArray("messages", new JsonArray());
+        for (int i = messages.size() - 1; i >= 0; i--) {
+            JsonObject m = messages.getJsonObject(i);
+            if ("user".equals(m.getString("role"))) {
+                return String.valueOf(m.getValue("content"));
+            }
+        }
+        return "";
+    }
+
+    private void complete(JsonObject body, HttpServerResponse res, boolean stream, boolean usage, boolean tools) {
+        String text = "echo: " + lastUserText(body);
+        JsonObject toolCall = new JsonObject().put("id", "call_1").put("type", "function")
+                .put("function", new JsonObject().put("name", "get_weather").put("arguments", "{\"city\":\"Oslo\"}"));
+        if (!stream) {
+            JsonObject message = new JsonObject().put("role", "assistant").put("content", tools ? null : text);
+            if (tools) {
+                message.put("tool_calls", new JsonArray().add(toolCall));
+            }
+            JsonObject out = new JsonObject().put("id", "chatcmpl-up1").put("object", "chat.completion")
+                    .put("created", 1700000000).put("model", body.getString("model"))
+                    .put("choices", new JsonArray().add(new JsonObject().put("index", 0).put("message", message)
+                            .put("finish_reason", tools ? "tool_calls" : "stop")));
+            if (usage) {
+                out.put("usage", new JsonObject().put("prompt_tokens", 7).put("completion_tokens", 3).put("total_tokens", 10));
+            }
+            res.putHeader("content-type", "application/json").end(out.encode());
+            return;
+        }
+        res.setChunked(true).putHeader("content-type", "text/event-stream");
+        if (tools) {
+            JsonObject delta = new JsonObject().put("role", "assistant").put("tool_calls",
+                    new JsonArray().add(toolCall.copy().put("index", 0)));
+            res.write("data: " + new JsonObject().put("id", "chatcmpl-up1").put("object", "chat.completion.chunk")
+                    .put("created", 1700000000).put("model", body.getString("model"))
+                    .put("choices", new JsonArray().add(new JsonObject().put("index", 0).put("delta", delta)
+                            .putNull("finish_reason"))).encode() + "\n\n");
+            res.write(chunk(null, "tool_calls"));
+        } else {
+            for (String word : text.split("(?<= )")) {
+                res.write(chunk(word, null));
+            }
+            res.write(chunk(null, "stop"));
+        }
+        boolean wantsUsage = body.getJsonObject("stream_options", new JsonObject()).getBoolean("include_usage", false);
+        if (usage && wantsUsage) {
+            res.write("data: " + new JsonObject().put("id", "chatcmpl-up1").put("object", "chat.completion.chunk")
+                    .put("created", 1700000000).put("model", body.getString("model")).put("choices", new JsonArray())
+                    .put("usage", new JsonObject().put("prompt_tokens", 7).put("completion_tokens", 3).put("total_tokens", 10))
+                    .encode() + "\n\n");
+        }
+        res.end("data: [DONE]\n\n");
+    }
+
+    private static String chunk(String content, String finish) {
+        JsonObject delta = new JsonObject();
+        if (content != null) {
+            delta.put("content", content);
+        }
+        JsonObject choice = new JsonObject().put("index", 0).put("delta", delta);
+        if (finish == null) {
+            choice.putNull("finish_reason");
+        } else {
+            choice.put("finish_reason", finish);
+        }
+        return "data: " + new JsonObject().put("id", "chatcmpl-up1").put("object", "chat.completion.chunk")
+                .put("created", 1700000000).put("model", "upstream-name").put("choices", new JsonArray().add(choice)).encode()
+                + "\n\n";
+    }
+
+    private void embed(JsonObject body, HttpServerResponse res) {
+        Object input = body.getValue("input");
+        int n = input instanceof JsonArray a ? a.size() : 1;
+        JsonArray data = new JsonArray();
+        for (int i = 0; i < n; i++) {
+            data.add(new JsonObject().put("object", "embedding").put("index", i).put("embedding", new JsonArray().add(0.1 * (i + 1)).add(0.2).add(0.3)));
+        }
+        res.putHeader("content-type", "application/json").end(new JsonObject().put("object", "list").put("data", data)
+                .put("model", body.getString("model")).put("usage", new JsonObject().put("prompt_tokens", 4 * n).put("total_tokens", 4 * n))
+                .encode());
+    }
+}
