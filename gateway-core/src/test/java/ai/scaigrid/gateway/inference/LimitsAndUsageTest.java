@@ -1,0 +1,189 @@
+package ai.scaigrid.gateway.inference;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.RestAssured;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.Test;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+import static ai.scaigrid.gateway.TestKeys.ADMIN;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.as;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.chat;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.chatModel;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.key;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.tenant;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.with;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasSize;
+import static org.hamcrest.Matchers.notNullValue;
+
+/** Rate limits and budgets under concurrency, usage records after a burst, usage summaries, limit permissions. */
+@QuarkusTest
+class LimitsAndUsageTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Inject
+    Pool pool;
+
+    @Inject
+    UsageRecorder usage;
+
+    private record Result(int status, String body, String retryAfter, String requestId) {
+    }
+
+    /** Fires n identical requests at once from many threads; returns every response. */
+    private static List<Result> burst(String key, Object body, int n) throws Exception {
+        HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        ExecutorService pool = Executors.newFixedThreadPool(Math.min(n, 64));
+        try {
+            String json = JSON.writeValueAsString(body);
+            List<CompletableFuture<Result>> futures = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                HttpRequest request = HttpRequest.newBuilder(URI.create("http://localhost:" + RestAssured.port + "/v1/inference/chat"))
+                        .header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
+                        .timeout(Duration.ofSeconds(30)).POST(HttpRequest.BodyPublishers.ofString(json)).build();
+                futures.add(CompletableFuture.supplyAsync(() -> {
+                    try {
+                        HttpResponse<String> r = client.send(request, HttpResponse.BodyHandlers.ofString());
+                        return new Result(r.statusCode(), r.body(), r.headers().firstValue("Retry-After").orElse(null),
+                                r.headers().firstValue("X-Request-Id").orElse(null));
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                }, pool));
+            }
+            List<Result> results = new ArrayList<>();
+            for (CompletableFuture<Result> f : futures) {
+                results.add(f.get());
+            }
+            return results;
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void perKeyRateLimitHoldsUnderConcurrency() throws Exception {
+        String model = chatModel("echo");
+        String tenantId = tenant();
+        as(ADMIN).body(Map.of("key_requests_per_minute", 10)).when().put("/v1/tenants/" + tenantId + "/limits")
+                .then().statusCode(200).body("data.key_requests_per_minute", equalTo(10));
+        String userKey = key(tenantId, "tenant_user", null);
+        List<Result> results = burst(userKey, chat(model, "burst"), 30);
+        assertThat(results.stream().filter(r -> r.status() == 200).count()).isEqualTo(10);
+        List<Result> limited = results.stream().filter(r -> r.status() == 429).toList();
+        assertThat(limited).hasSize(20);
+        assertThat(limited.get(0).body()).contains("\"code\":\"RATE_LIMITED\"").contains("\"retry_after\"");
+        assertThat(Integer.parseInt(limited.get(0).retryAfter())).isBetween(1, 60);
+        // another key of the same tenant has its own key budget of requests
+        as(key(tenantId, "tenant_user", null)).body(chat(model, "fresh key")).when().post("/v1/inference/chat").then().statusCode(200)
+                .header("X-Scaigrid-Ratelimit-Limit", "10").header("X-Scaigrid-Ratelimit-Remaining", "9");
+    }
+
+    @Test
+    void tenantRequestLimit() throws Exception {
+        String model = chatModel("echo");
+        String tenantId = tenant();
+        as(ADMIN).body(Map.of("requests_per_minute", 5)).when().put("/v1/tenants/" + tenantId + "/limits").then().statusCode(200);
+        List<Result> a = burst(key(tenantId, "tenant_user", null), chat(model, "a"), 4);
+        List<Result> b = burst(key(tenantId, "tenant_user", null), chat(model, "b"), 4);
+        long ok = a.stream().filter(r -> r.status() == 200).count() + b.stream().filter(r -> r.status() == 200).count();
+        assertThat(ok).isEqualTo(5);
+    }
+
+    @Test
+    void budgetIsNeverOvershotByMoreThanOneRequestUnderConcurrency() throws Exception {
+        String model = chatModel("echo");
+        String tenantId = tenant();
+        long budget = 1000;
+        as(ADMIN).body(Map.of("budget_tokens", budget, "budget_period", "day")).when().put("/v1/tenants/" + tenantId + "/limits")
+                .then().statusCode(200).body("data.budget_tokens", equalTo(1000));
+        String userKey = key(tenantId, "tenant_user", null);
+        List<Result> results = burst(userKey, with(chat(model, "spend"), "max_tokens", 10), 200);
+        long ok = results.stream().filter(r -> r.status() == 200).count();
+        List<Result> refused = results.stream().filter(r -> r.status() == 402).toList();
+        assertThat(ok + refused.size()).isEqualTo(200);
+        assertThat(ok).isPositive();
+        assertThat(refused).isNotEmpty();
+        assertThat(refused.get(0).body()).contains("\"code\":\"BUDGET_EXCEEDED\"");
+        usage.flush().await().atMost(Duration.ofSeconds(10));
+        Row spent = pool.preparedQuery("SELECT coalesce(sum(total_tokens), 0) AS t, count(*) AS n FROM usage_records "
+                + "WHERE tenant_id = $1 AND status = 'ok'").execute(Tuple.of(tenantId)).await().atMost(Duration.ofSeconds(5))
+                .iterator().next();
+        long oneRequest = 10 + 10; // the upstream reports 10 tokens per request; max_tokens 10 + prompt
+        assertThat(spent.getLong("t")).isLessThanOrEqualTo(budget + oneRequest);
+        assertThat(spent.getLong("n")).isEqualTo(ok);
+        as(ADMIN).when().get("/v1/tenants/" + tenantId + "/limits").then().statusCode(200)
+                .body("data.spent.tokens", equalTo((int) spent.getLong("t").longValue()));
+    }
+
+    @Test
+    void everyRequestOfABurstLeavesOneUsageRecord() throws Exception {
+        String model = chatModel("echo");
+        String tenantId = tenant();
+        String userKey = key(tenantId, "tenant_user", null);
+        List<Result> results = burst(userKey, chat(model, "count me"), 50);
+        assertThat(results).allMatch(r -> r.status() == 200);
+        usage.flush().await().atMost(Duration.ofSeconds(10));
+        var rows = pool.preparedQuery("SELECT request_id, prompt_tokens, completion_tokens, latency_ms, ttft_ms, backend_id, "
+                        + "api_key_id, user_id, status FROM usage_records WHERE tenant_id = $1").execute(Tuple.of(tenantId))
+                .await().atMost(Duration.ofSeconds(5));
+        assertThat(rows.size()).isEqualTo(50);
+        List<String> ids = new ArrayList<>();
+        for (Row r : rows) {
+            ids.add(r.getString("request_id"));
+            assertThat(r.getInteger("prompt_tokens")).isEqualTo(7);
+            assertThat(r.getInteger("completion_tokens")).isEqualTo(3);
+            assertThat(r.getString("backend_id")).isNotNull();
+            assertThat(r.getString("api_key_id")).isNotNull();
+            assertThat(r.getString("user_id")).isNotNull();
+            assertThat(r.getString("status")).isEqualTo("ok");
+            assertThat(r.getInteger("ttft_ms")).isNotNull();
+        }
+        assertThat(ids).containsExactlyInAnyOrderElementsOf(results.stream().map(Result::requestId).toList());
+
+        String adminOfTenant = key(tenantId, "tenant_admin", null);
+        as(adminOfTenant).when().get("/v1/usage?model=" + model).then().statusCode(200)
+                .body("data.items", hasSize(1))
+                .body("data.items[0].tenant_id", equalTo(tenantId))
+                .body("data.items[0].request_count", equalTo(50))
+                .body("data.items[0].total_tokens", equalTo(500))
+                .body("data.items[0].day", notNullValue());
+        // another tenant's admin sees none of it
+        as(key(tenant(), "tenant_admin", null)).when().get("/v1/usage?model=" + model).then().statusCode(200)
+                .body("data.items", hasSize(0));
+        as(key(tenantId, "tenant_user", null)).when().get("/v1/usage").then().statusCode(403);
+        as(adminOfTenant).when().get("/v1/usage?start=yesterday").then().statusCode(400).body("error.details[0].field", equalTo("start"));
+    }
+
+    @Test
+    void limitPermissions() {
+        String tenantId = tenant();
+        String tenantAdmin = key(tenantId, "tenant_admin", null);
+        // tenant admins manage budgets but not their own rate limits
+        as(tenantAdmin).body(Map.of("budget_tokens", 5000)).when().put("/v1/tenants/" + tenantId + "/limits").then().statusCode(200);
+        as(tenantAdmin).body(Map.of("requests_per_minute", 100000)).when().put("/v1/tenants/" + tenantId + "/limits")
+                .then().statusCode(403).body("error.code", equalTo("PERMISSION_DENIED"));
+        as(key(tenantId, "tenant_user", null)).when().get("/v1/tenants/" + tenantId + "/limits").then().statusCode(403);
+        as(key(tenant(), "tenant_admin", null)).when().get("/v1/tenants/" + tenantId + "/limits").then().statusCode(404);
+        as(ADMIN).body(Map.of("budget_period", "year")).when().put("/v1/tenants/" + tenantId + "/limits").then().statusCode(400)
+                .body("error.details[0].field", equalTo("budget_period"));
+        as(ADMIN).body(Map.of("requests_per_minute", 0)).when().put("/v1/tenants/" + tenantId + "/limits").then().statusCode(400);
+    }
+}
