@@ -1,0 +1,59 @@
+package ai.scaigrid.gateway.inference;
+
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.RestAssured;
+import org.junit.jupiter.api.Test;
+
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static ai.scaigrid.gateway.TestKeys.ADMIN;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * A real client: the official {@code openai} npm SDK (pinned in src/test/node/openai-check, installed
+ * by this test with {@code npm ci}) calls /oai/v1 streaming and not, lists models and meets errors.
+ */
+@QuarkusTest
+class OpenAiSdkCompatibilityTest {
+    private static final Path DIR = Path.of("src/test/node/openai-check");
+
+    @Test
+    void officialOpenAiSdkWorksUnchanged() throws Exception {
+        if (!Files.isDirectory(DIR.resolve("node_modules/openai"))) {
+            run(List.of("npm", "ci", "--no-audit", "--no-fund"), null, 300);
+        }
+        String model = InferenceFixtures.chatModel("echo");
+        String output = run(List.of("node", "check.mjs"), new String[]{
+                "OPENAI_BASE_URL=http://localhost:" + RestAssured.port + "/oai/v1",
+                "OPENAI_API_KEY=" + ADMIN,
+                "MODEL=" + model}, 120);
+        assertThat(output).contains("non-streaming: echo: sdk says hi").contains("streaming: echo: sdk streams")
+                .contains("unknown model: 404").contains("wrong key: 401").contains("OK");
+    }
+
+    private static String run(List<String> command, String[] env, int timeoutSeconds) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(command).directory(DIR.toFile()).redirectErrorStream(true);
+        if (env != null) {
+            for (String kv : env) {
+                int eq = kv.indexOf('=');
+                pb.environment().put(kv.substring(0, eq), kv.substring(eq + 1));
+            }
+        }
+        File log = Files.createTempFile("node-check", ".log").toFile();
+        pb.redirectOutput(log);
+        Process p = pb.start();
+        boolean done = p.waitFor(timeoutSeconds, TimeUnit.SECONDS);
+        String output = Files.readString(log.toPath(), StandardCharsets.UTF_8);
+        if (!done) {
+            p.destroyForcibly();
+        }
+        assertThat(done).as("%s timed out:%n%s", command, output).isTrue();
+        assertThat(p.exitValue()).as("%s failed:%n%s", command, output).isZero();
+        return output;
+    }
+}

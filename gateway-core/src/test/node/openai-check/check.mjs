@@ -1,0 +1,52 @@
+// Drives gateway-core's OpenAI-compatible layer with the official `openai` SDK, unchanged.
+// Env: OPENAI_BASE_URL (…/oai/v1), OPENAI_API_KEY (an sgk_ key), MODEL (a chat model slug).
+// Exits non-zero with a message on the first mismatch.
+import OpenAI from 'openai';
+
+const client = new OpenAI({ baseURL: process.env.OPENAI_BASE_URL, apiKey: process.env.OPENAI_API_KEY, maxRetries: 0 });
+const model = process.env.MODEL;
+const fail = (msg) => { console.error('FAIL: ' + msg); process.exit(1); };
+
+const models = await client.models.list();
+const ids = [];
+for await (const m of models) ids.push(m.id);
+if (!ids.includes(model)) fail(`models.list() lacks ${model}: ${ids}`);
+const one = await client.models.retrieve(model);
+if (one.id !== model) fail(`models.retrieve() returned ${one.id}`);
+
+const completion = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'sdk says hi' }] });
+const text = completion.choices[0].message.content;
+if (text !== 'echo: sdk says hi') fail(`non-streaming content was ${JSON.stringify(text)}`);
+if (completion.usage?.total_tokens !== 10) fail(`usage was ${JSON.stringify(completion.usage)}`);
+console.log('non-streaming:', text);
+
+const stream = await client.chat.completions.create({
+  model, stream: true, stream_options: { include_usage: true },
+  messages: [{ role: 'user', content: 'sdk streams' }],
+});
+let streamed = '';
+let usage = null;
+for await (const chunk of stream) {
+  streamed += chunk.choices[0]?.delta?.content ?? '';
+  if (chunk.usage) usage = chunk.usage;
+}
+if (streamed !== 'echo: sdk streams') fail(`streamed content was ${JSON.stringify(streamed)}`);
+if (!usage || usage.total_tokens <= 0) fail(`no usage chunk in the stream`);
+console.log('streaming:', streamed, usage);
+
+try {
+  await client.chat.completions.create({ model: 'no/such-model', messages: [{ role: 'user', content: 'x' }] });
+  fail('an unknown model did not fail');
+} catch (e) {
+  if (!(e instanceof OpenAI.NotFoundError)) fail(`unknown model raised ${e?.constructor?.name}: ${e?.message}`);
+  console.log('unknown model:', e.status, e.message);
+}
+try {
+  await new OpenAI({ baseURL: process.env.OPENAI_BASE_URL, apiKey: 'sgk_wrong000000000000000000000000000000', maxRetries: 0 })
+    .chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }] });
+  fail('a wrong key did not fail');
+} catch (e) {
+  if (!(e instanceof OpenAI.AuthenticationError)) fail(`wrong key raised ${e?.constructor?.name}`);
+  console.log('wrong key:', e.status);
+}
+console.log('OK');
