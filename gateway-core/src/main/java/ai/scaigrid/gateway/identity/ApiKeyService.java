@@ -102,11 +102,24 @@ public class ApiKeyService {
                 });
     }
 
+    private final java.util.Map<String, Long> lastTouched = new java.util.concurrent.ConcurrentHashMap<>();
+
     /** Records use at most once a minute per key, off the request path. */
     private void touch(Lookup lookup) {
         OffsetDateTime now = OffsetDateTime.now(ZoneOffset.UTC);
         if (lookup.lastUsedAt() != null && lookup.lastUsedAt().plus(LAST_USED_RESOLUTION).isAfter(now)) {
             return;
+        }
+        // the cached lookup's last_used_at is stale once we touched it: remember our own touches so a
+        // busy key costs one UPDATE a minute, not one per request
+        long nowMillis = System.currentTimeMillis();
+        Long touched = lastTouched.get(lookup.keyId());
+        if (touched != null && nowMillis - touched < LAST_USED_RESOLUTION.toMillis()) {
+            return;
+        }
+        lastTouched.put(lookup.keyId(), nowMillis);
+        if (lastTouched.size() > 100_000) {
+            lastTouched.clear();
         }
         pool.preparedQuery("UPDATE api_keys SET last_used_at = now() WHERE id = $1 "
                         + "AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')")

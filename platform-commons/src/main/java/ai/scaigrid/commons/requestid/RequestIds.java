@@ -4,7 +4,7 @@ import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import org.jboss.logging.MDC;
 
-import java.security.SecureRandom;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Pattern;
 
 /**
@@ -19,15 +19,17 @@ public final class RequestIds {
     private static final String CONTEXT_KEY = "scaigrid.request-id";
     private static final Pattern ACCEPTED = Pattern.compile("[A-Za-z0-9._:\\-]{1,128}");
     private static final char[] ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".toCharArray();
-    private static final SecureRandom RANDOM = new SecureRandom();
 
     private RequestIds() {
     }
 
     public static String generate() {
+        // ids must be unique, not secret: a thread-local generator keeps this off any lock (24 base-62
+        // characters are ~143 bits, so collisions are not a concern)
+        ThreadLocalRandom random = ThreadLocalRandom.current();
         char[] out = new char[24];
         for (int i = 0; i < out.length; i++) {
-            out[i] = ALPHABET[RANDOM.nextInt(ALPHABET.length)];
+            out[i] = ALPHABET[random.nextInt(ALPHABET.length)];
         }
         return "req_" + new String(out);
     }

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Gateway overhead benchmark, all in one run: a fast local OpenAI-style upstream called directly,
+# through gateway-core (/oai/v1) and through the Portkey gateway, at a fixed request rate, then the
+# highest sustained rate of each. gateway-core (with its embedded PostgreSQL) and Portkey run pinned
+# to CPU 1; the load generator and the mock upstream to CPU 0.
+#   bench/gateway/run.sh                  # defaults: RATE=1000 SECONDS=15
+#   RATE=2000 SECONDS=30 bench/gateway/run.sh
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+
+if [[ ! -f deploy/launcher/target/scaigrid-launcher.jar || ! -f gateway-core/target/quarkus-app/quarkus-run.jar \
+      || ! -f bench/target/scaigrid-bench.jar ]]; then
+  echo "building gateway-core, the launcher and the bench harness ..."
+  ./mvnw -q -B -DskipTests package -pl gateway-core,deploy/launcher,bench -am
+fi
+if [[ ! -d bench/gateway/node_modules/@portkey-ai/gateway ]]; then
+  (cd bench/gateway && npm ci --no-audit --no-fund)
+fi
+
+DATA="$(mktemp -d)"
+OFFSET="${OFFSET:-7000}"
+GATEWAY_URL="http://127.0.0.1:$((8080 + OFFSET))"
+PORTKEY_PORT="${PORTKEY_PORT:-8787}"
+# the benchmark measures the gateway, not its limiter defaults
+export SCAIGRID_LIMIT_KEY_RPM=100000000 SCAIGRID_LIMIT_USER_RPM=100000000 \
+       SCAIGRID_LIMIT_TENANT_RPM=100000000 SCAIGRID_LIMIT_PARTNER_RPM=100000000
+export QUARKUS_LOG_CONSOLE_LEVEL=WARN
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$DATA"; }
+trap cleanup EXIT
+
+taskset -c 1 java -jar deploy/launcher/target/scaigrid-launcher.jar up --only gateway-core \
+  --data-dir "$DATA" --port-offset "$OFFSET" > "$DATA/launcher.log" 2>&1 &
+pids+=($!)
+taskset -c 1 node bench/gateway/node_modules/@portkey-ai/gateway/build/start-server.js \
+  --port="$PORTKEY_PORT" --headless > "$DATA/portkey.log" 2>&1 &
+pids+=($!)
+
+for _ in $(seq 1 120); do
+  if curl -fs "$GATEWAY_URL/q/health/ready" > /dev/null 2>&1 && curl -fs "http://127.0.0.1:$PORTKEY_PORT/" > /dev/null 2>&1; then
+    break
+  fi
+  sleep 1
+done
+curl -fs "$GATEWAY_URL/q/health/ready" > /dev/null || { echo "gateway-core did not start:"; tail -50 "$DATA/launcher.log"; exit 1; }
+PORTKEY_URL="http://127.0.0.1:$PORTKEY_PORT"
+curl -fs "$PORTKEY_URL/" > /dev/null || { echo "Portkey did not start (continuing without it):"; tail -20 "$DATA/portkey.log"; PORTKEY_URL=""; }
+
+ADMIN_KEY="$(cat "$DATA/bootstrap-admin-key.txt")" GATEWAY_URL="$GATEWAY_URL" PORTKEY_URL="$PORTKEY_URL" \
+  taskset -c 0 java -Xmx512m -jar bench/target/scaigrid-bench.jar
+echo "gateway-core RSS after the run: $(ps -o rss= -p "$(pgrep -f 'gateway-core/target/quarkus-app' | head -1)" | awk '{printf "%.0f MiB", $1/1024}')"

@@ -1,0 +1,148 @@
+package ai.scaigrid.bench;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.buffer.Buffer;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Gateway overhead on the chat path, in one run: the same fixed-rate load sent (1) straight to a
+ * fast local OpenAI-style upstream, (2) through gateway-core's /oai/v1 and (3) through the Portkey
+ * gateway pointed at the same upstream; then the highest sustained rate of each with under 1% errors.
+ * Started by bench/gateway/run.sh, which starts gateway-core (and Portkey) pinned to their own core.
+ *
+ * <p>Environment: GATEWAY_URL, ADMIN_KEY, PORTKEY_URL (optional), RATE (default 1000),
+ * SECONDS (default 15), RAMP (comma-separated rates), MOCK_PORT (default 0 = any).
+ */
+public final class GatewayOverheadBench {
+
+    public static void main(String[] args) throws Exception {
+        String gateway = env("GATEWAY_URL", "http://127.0.0.1:28080");
+        String adminKey = env("ADMIN_KEY", null);
+        String portkey = env("PORTKEY_URL", "");
+        int rate = Integer.parseInt(env("RATE", "1000"));
+        int seconds = Integer.parseInt(env("SECONDS", "15"));
+        int rampSeconds = Integer.parseInt(env("RAMP_SECONDS", "5"));
+        String ramp = env("RAMP", "1000,2000,3000,4000,5000,6000,8000");
+        if (adminKey == null) {
+            throw new IllegalArgumentException("ADMIN_KEY is required");
+        }
+        Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(2));
+        MockUpstream mock = new MockUpstream(vertx, Integer.parseInt(env("MOCK_PORT", "0")));
+        String mockBase = "http://127.0.0.1:" + mock.port() + "/v1";
+        String slug = "bench/mock-" + UUID.randomUUID().toString().substring(0, 6);
+        setUp(gateway, adminKey, slug, mockBase);
+
+        LoadGenerator load = new LoadGenerator(vertx);
+        List<Target> targets = new ArrayList<>();
+        targets.add(new Target("direct", mockBase + "/chat/completions", Map.of("content-type", "application/json"), "mock"));
+        targets.add(new Target("gateway-core", gateway + "/oai/v1/chat/completions",
+                Map.of("content-type", "application/json", "authorization", "Bearer " + adminKey), slug));
+        if (!portkey.isBlank()) {
+            targets.add(new Target("portkey", portkey + "/v1/chat/completions", Map.of("content-type", "application/json",
+                    "authorization", "Bearer sk-bench", "x-portkey-provider", "openai", "x-portkey-custom-host", mockBase), "mock"));
+        }
+
+        System.out.printf("mock upstream %s, gateway %s, portkey %s, %d req/s for %d s per phase%n", mockBase, gateway,
+                portkey.isBlank() ? "(not running)" : portkey, rate, seconds);
+        for (Target t : targets) { // warm-up of both paths: JIT, connection pools
+            load.run(t.name, t.url, t.headers, t.body(false), Math.min(rate, 500), 8, 2000);
+            load.run(t.name, t.url, t.headers, t.body(true), Math.min(rate, 500), 8, 2000);
+        }
+        List<LoadGenerator.Result> fixed = new ArrayList<>();
+        for (boolean stream : new boolean[]{false, true}) {
+            for (Target t : targets) {
+                LoadGenerator.Result r = load.run(t.name + (stream ? " stream" : ""), t.url, t.headers, t.body(stream), rate,
+                        seconds, 5000);
+                fixed.add(r);
+                print(r);
+            }
+        }
+        System.out.println();
+        System.out.printf("== added latency at %d req/s (gateway minus direct, full response) ==%n", rate);
+        for (boolean stream : new boolean[]{false, true}) {
+            String suffix = stream ? " stream" : "";
+            LoadGenerator.Result direct = find(fixed, "direct" + suffix);
+            for (Target t : targets.subList(1, targets.size())) {
+                LoadGenerator.Result r = find(fixed, t.name + suffix);
+                System.out.printf("%-22s added p50 %7.3f ms   added p99 %7.3f ms   errors %d%n", t.name + suffix,
+                        r.p50() - direct.p50(), r.p99() - direct.p99(), r.errors());
+            }
+        }
+
+        System.out.println();
+        System.out.println("== highest sustained rate (non-streaming, " + rampSeconds + " s per step, < 1% errors, p99 < 1 s) ==");
+        Map<String, Integer> best = new LinkedHashMap<>();
+        for (Target t : targets) {
+            int sustained = 0;
+            for (String step : ramp.isBlank() || "none".equals(ramp) ? new String[0] : ramp.split(",")) {
+                int stepRate = Integer.parseInt(step.trim());
+                LoadGenerator.Result r = load.run(t.name, t.url, t.headers, t.body(false), stepRate, rampSeconds, 2000);
+                print(r);
+                if (r.errorRatio() >= 0.01 || r.p99() > 1000) {
+                    break;
+                }
+                sustained = stepRate;
+            }
+            best.put(t.name, sustained);
+        }
+        best.forEach((name, r) -> System.out.printf("%-14s sustained %6d req/s%n", name, r));
+        if (best.containsKey("portkey") && best.get("portkey") > 0) {
+            System.out.printf("gateway-core / portkey = %.2fx%n", best.get("gateway-core") / (double) best.get("portkey"));
+        }
+        vertx.close();
+        System.exit(0);
+    }
+
+    private record Target(String name, String url, Map<String, String> headers, String model) {
+        Buffer body(boolean stream) {
+            return Buffer.buffer("{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":"
+                    + "\"Say hello to the benchmark.\"}],\"max_tokens\":64" + (stream ? ",\"stream\":true" : "") + "}");
+        }
+    }
+
+    private static LoadGenerator.Result find(List<LoadGenerator.Result> results, String name) {
+        return results.stream().filter(r -> r.name().equals(name)).findFirst().orElseThrow();
+    }
+
+    private static void print(LoadGenerator.Result r) {
+        System.out.printf("%-22s rate %5d  sent %6d  ok %6d  errors %5d  p50 %8.3f ms  p90 %8.3f ms  p99 %8.3f ms  mean %8.3f ms%n",
+                r.name(), r.rate(), r.sent(), r.ok(), r.errors(), r.p50(), r.p90(), r.p99(), r.mean());
+    }
+
+    private static void setUp(String gateway, String adminKey, String slug, String mockBase) throws Exception {
+        HttpClient http = HttpClient.newHttpClient();
+        String model = post(http, gateway + "/v1/models", adminKey, "{\"slug\":\"" + slug + "\",\"display_name\":\"Bench mock\","
+                + "\"modality\":\"chat\",\"max_output_tokens\":4096}");
+        String backend = post(http, gateway + "/v1/backends", adminKey, "{\"name\":\"bench mock\",\"provider_type\":\"openai\","
+                + "\"model_name\":\"mock\",\"connection_config\":{\"base_url\":\"" + mockBase + "\",\"api_key\":\"sk-bench\"}}");
+        post(http, gateway + "/v1/models/" + model + "/backends", adminKey, "{\"backend_id\":\"" + backend + "\"}");
+    }
+
+    private static String post(HttpClient http, String url, String key, String json) throws Exception {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url)).header("Authorization", "Bearer " + key)
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(json)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() / 100 != 2) {
+            throw new IllegalStateException(url + " -> " + r.statusCode() + " " + r.body());
+        }
+        Matcher m = Pattern.compile("\"id\"\\s*:\\s*\"([^\"]+)\"").matcher(r.body());
+        return m.find() ? m.group(1) : null;
+    }
+
+    private static String env(String name, String fallback) {
+        String v = System.getenv(name);
+        return v == null || v.isBlank() ? fallback : v;
+    }
+}
