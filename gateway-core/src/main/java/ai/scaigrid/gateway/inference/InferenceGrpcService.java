@@ -1,0 +1,327 @@
+package ai.scaigrid.gateway.inference;
+
+import ai.scaigrid.commons.error.ApiException;
+import ai.scaigrid.commons.error.ErrorCode;
+import ai.scaigrid.commons.requestid.RequestIds;
+import ai.scaigrid.commons.security.Caller;
+import ai.scaigrid.commons.security.GrpcCallers;
+import ai.scaigrid.commons.security.Permissions;
+import ai.scaigrid.gateway.catalog.CatalogModels.FrontendModel;
+import ai.scaigrid.gateway.catalog.CatalogService;
+import ai.scaigrid.proto.scaiinfer.v1.ChatMessage;
+import ai.scaigrid.proto.scaiinfer.v1.ChunkDelta;
+import ai.scaigrid.proto.scaiinfer.v1.EmbedRequest;
+import ai.scaigrid.proto.scaiinfer.v1.EmbedResponse;
+import ai.scaigrid.proto.scaiinfer.v1.Embedding;
+import ai.scaigrid.proto.scaiinfer.v1.FunctionCall;
+import ai.scaigrid.proto.scaiinfer.v1.InferenceChunk;
+import ai.scaigrid.proto.scaiinfer.v1.InferenceError;
+import ai.scaigrid.proto.scaiinfer.v1.InferenceRequest;
+import ai.scaigrid.proto.scaiinfer.v1.InferenceResponse;
+import ai.scaigrid.proto.scaiinfer.v1.InferenceService;
+import ai.scaigrid.proto.scaiinfer.v1.ListModelsRequest;
+import ai.scaigrid.proto.scaiinfer.v1.ListModelsResponse;
+import ai.scaigrid.proto.scaiinfer.v1.ModelInfo;
+import ai.scaigrid.proto.scaiinfer.v1.Tool;
+import ai.scaigrid.proto.scaiinfer.v1.ToolCall;
+import ai.scaigrid.proto.scaiinfer.v1.ToolCallDelta;
+import ai.scaigrid.proto.scaiinfer.v1.Usage;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.google.protobuf.Timestamp;
+import io.grpc.Context;
+import io.grpc.Deadline;
+import io.quarkus.grpc.GrpcService;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+import jakarta.inject.Inject;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * {@code scaiinfer.v1.InferenceService} served by gateway-core on its gRPC port to high-throughput
+ * clients: the same pipeline as the HTTP API (catalogue, permissions, limits, budgets, accounting),
+ * with API keys or user JWTs as bearer tokens. The caller's deadline bounds the upstream call;
+ * cancelling the call cancels the upstream at once. An error before the first token is a gRPC status
+ * with {@code scaigrid-error-code}; after it, a final chunk with {@code finish_reason = "error"}.
+ */
+@GrpcService
+public class InferenceGrpcService implements InferenceService {
+
+    @Inject
+    GrpcCallers callers;
+
+    @Inject
+    InferencePipeline pipeline;
+
+    @Inject
+    CatalogService catalog;
+
+    @Inject
+    ObjectMapper mapper;
+
+    @Override
+    public Multi<InferenceChunk> streamInference(InferenceRequest request) {
+        String requestId = RequestIds.currentOrGenerate();
+        long deadline = deadlineNanos();
+        return callers.requireUser(Permissions.MODELS_USE)
+                .flatMap(caller -> admit(caller, requestId, request, deadline))
+                .onItem().transformToMulti(ex -> {
+                    AtomicBoolean started = new AtomicBoolean();
+                    return pipeline.stream(ex)
+                            .map(chunk -> {
+                                started.set(true);
+                                return toChunk(chunk);
+                            })
+                            .onFailure(f -> started.get()).recoverWithItem(f -> {
+                                ApiException e = InferencePipeline.toApiException(f);
+                                return InferenceChunk.newBuilder().setFinishReason("error")
+                                        .setError(InferenceError.newBuilder().setCode(e.errorCode().name()).setMessage(e.getMessage()))
+                                        .build();
+                            })
+                            .onFailure().transform(InferencePipeline::toApiException);
+                });
+    }
+
+    @Override
+    public Uni<InferenceResponse> infer(InferenceRequest request) {
+        String requestId = RequestIds.currentOrGenerate();
+        long deadline = deadlineNanos();
+        return callers.requireUser(Permissions.MODELS_USE)
+                .flatMap(caller -> admit(caller, requestId, request, deadline))
+                .flatMap(ex -> pipeline.complete(ex)
+                        .onCancellation().invoke(() -> pipeline.cancelled(ex)))
+                .map(this::toResponse)
+                .onFailure().transform(InferencePipeline::toApiException);
+    }
+
+    @Override
+    public Uni<EmbedResponse> embed(EmbedRequest request) {
+        String requestId = RequestIds.currentOrGenerate();
+        long deadline = deadlineNanos();
+        return callers.requireUser(Permissions.MODELS_USE).flatMap(caller -> {
+            ObjectNode body = mapper.createObjectNode().put("model", request.getModel());
+            ArrayNode input = body.putArray("input");
+            request.getInputList().forEach(input::add);
+            if (request.hasDimensions()) {
+                body.put("dimensions", request.getDimensions());
+            }
+            return pipeline.admit(caller, requestId, "grpc", "embed", body, deadline);
+        }).flatMap(pipeline::embed).map(result -> {
+            EmbedResponse.Builder out = EmbedResponse.newBuilder().setModel(result.path("model").asText());
+            for (JsonNode item : result.path("data")) {
+                Embedding.Builder e = Embedding.newBuilder().setIndex(item.path("index").asInt());
+                item.path("embedding").forEach(v -> e.addEmbedding((float) v.asDouble()));
+                out.addData(e);
+            }
+            JsonNode u = result.path("usage");
+            out.setUsage(Usage.newBuilder().setPromptTokens(u.path("prompt_tokens").asInt())
+                    .setTotalTokens(u.path("total_tokens").asInt(u.path("prompt_tokens").asInt())));
+            return out.build();
+        }).onFailure().transform(InferencePipeline::toApiException);
+    }
+
+    @Override
+    public Uni<ListModelsResponse> listModels(ListModelsRequest request) {
+        return callers.requireUser(null).flatMap(caller -> {
+            if (!caller.has(Permissions.MODELS_LIST) && !caller.has(Permissions.MODELS_USE)) {
+                throw new ApiException(ErrorCode.PERMISSION_DENIED, "Missing permission models:list");
+            }
+            String modality = request.getModality().isBlank() ? null : request.getModality();
+            return allVisible(caller, modality, null, new ArrayList<>(), 0);
+        }).map(models -> {
+            ListModelsResponse.Builder out = ListModelsResponse.newBuilder();
+            for (FrontendModel m : models) {
+                out.addModels(ModelInfo.newBuilder().setId(m.slug()).setDisplayName(m.displayName()).setModality(m.modality())
+                        .setContextWindow(m.contextWindow() == null ? 0 : m.contextWindow())
+                        .setMaxOutputTokens(m.maxOutputTokens() == null ? 0 : m.maxOutputTokens())
+                        .setOwnedBy(m.slug().contains("/") ? m.slug().substring(0, m.slug().indexOf('/')) : "scaigrid"));
+            }
+            return out.build();
+        });
+    }
+
+    private Uni<List<FrontendModel>> allVisible(Caller caller, String modality, String cursor, List<FrontendModel> acc, int pages) {
+        return catalog.listVisible(caller, modality, "active", 200, cursor).flatMap(page -> {
+            // listVisible already applies owner scopes and a key's model-group restriction
+            acc.addAll(page.items());
+            if (page.nextCursor() == null || pages >= 50) {
+                return Uni.createFrom().item(acc);
+            }
+            return allVisible(caller, modality, page.nextCursor(), acc, pages + 1);
+        });
+    }
+
+    private Uni<InferenceExchange> admit(Caller caller, String requestId, InferenceRequest request, long deadline) {
+        ObjectNode body = toJson(request);
+        String endpoint = request.getMessagesCount() == 0 && request.hasPrompt() ? "generate" : "chat";
+        return pipeline.admit(caller, requestId, "grpc", endpoint, body, deadline);
+    }
+
+    private static long deadlineNanos() {
+        Deadline deadline = Context.current().getDeadline();
+        return deadline == null ? 0 : System.nanoTime() + Math.max(1, deadline.timeRemaining(TimeUnit.NANOSECONDS));
+    }
+
+    // ------------------------------------------------------------------ proto <-> OpenAI JSON
+
+    ObjectNode toJson(InferenceRequest r) {
+        ObjectNode body = mapper.createObjectNode();
+        body.put("model", r.getModel());
+        if (r.getMessagesCount() > 0) {
+            ArrayNode messages = body.putArray("messages");
+            for (ChatMessage m : r.getMessagesList()) {
+                ObjectNode node = messages.addObject().put("role", m.getRole());
+                if (!m.getContent().isEmpty() || m.getToolCallsCount() == 0) {
+                    node.put("content", m.getContent());
+                } else {
+                    node.putNull("content");
+                }
+                if (!m.getName().isEmpty()) {
+                    node.put("name", m.getName());
+                }
+                if (!m.getToolCallId().isEmpty()) {
+                    node.put("tool_call_id", m.getToolCallId());
+                }
+                if (m.getToolCallsCount() > 0) {
+                    ArrayNode calls = node.putArray("tool_calls");
+                    for (ToolCall c : m.getToolCallsList()) {
+                        calls.addObject().put("id", c.getId()).put("type", c.getType().isEmpty() ? "function" : c.getType())
+                                .putObject("function").put("name", c.getFunction().getName())
+                                .put("arguments", c.getFunction().getArguments());
+                    }
+                }
+            }
+        }
+        if (r.hasPrompt()) {
+            body.put("prompt", r.getPrompt());
+        }
+        if (r.hasMaxTokens()) {
+            body.put("max_tokens", r.getMaxTokens());
+        }
+        if (r.hasTemperature()) {
+            body.put("temperature", r.getTemperature());
+        }
+        if (r.hasTopP()) {
+            body.put("top_p", r.getTopP());
+        }
+        if (r.getStopCount() > 0) {
+            ArrayNode stop = body.putArray("stop");
+            r.getStopList().forEach(stop::add);
+        }
+        if (r.hasSeed()) {
+            body.put("seed", r.getSeed());
+        }
+        if (r.hasPresencePenalty()) {
+            body.put("presence_penalty", r.getPresencePenalty());
+        }
+        if (r.hasFrequencyPenalty()) {
+            body.put("frequency_penalty", r.getFrequencyPenalty());
+        }
+        if (r.getToolsCount() > 0) {
+            ArrayNode tools = body.putArray("tools");
+            for (Tool t : r.getToolsList()) {
+                ObjectNode fn = tools.addObject().put("type", t.getType().isEmpty() ? "function" : t.getType()).putObject("function");
+                fn.put("name", t.getFunction().getName());
+                if (!t.getFunction().getDescription().isEmpty()) {
+                    fn.put("description", t.getFunction().getDescription());
+                }
+                if (!t.getFunction().getParametersJson().isEmpty()) {
+                    fn.set("parameters", parse("tools.function.parameters_json", t.getFunction().getParametersJson()));
+                }
+                if (t.getFunction().getStrict()) {
+                    fn.put("strict", true);
+                }
+            }
+        }
+        if (r.hasToolChoice() && !r.getToolChoice().getMode().isEmpty()) {
+            if ("function".equals(r.getToolChoice().getMode())) {
+                body.putObject("tool_choice").put("type", "function").putObject("function")
+                        .put("name", r.getToolChoice().getFunctionName());
+            } else {
+                body.put("tool_choice", r.getToolChoice().getMode());
+            }
+        }
+        if (r.hasResponseFormat() && !r.getResponseFormat().getType().isEmpty()) {
+            ObjectNode format = body.putObject("response_format").put("type", r.getResponseFormat().getType());
+            if ("json_schema".equals(r.getResponseFormat().getType())) {
+                ObjectNode schema = format.putObject("json_schema");
+                schema.put("name", r.getResponseFormat().getSchemaName().isEmpty() ? "schema" : r.getResponseFormat().getSchemaName());
+                schema.set("schema", parse("response_format.json_schema", r.getResponseFormat().getJsonSchema()));
+            }
+        }
+        if (r.getMetadataCount() > 0) {
+            ObjectNode metadata = body.putObject("metadata");
+            r.getMetadataMap().forEach(metadata::put);
+        }
+        if (r.hasStreamOptions() && r.getStreamOptions().getIncludeUsage()) {
+            body.putObject("stream_options").put("include_usage", true);
+        }
+        return body;
+    }
+
+    private JsonNode parse(String field, String json) {
+        try {
+            return mapper.readTree(json);
+        } catch (Exception e) {
+            throw new ApiException(ErrorCode.VALIDATION_ERROR, field + " is not valid JSON",
+                    List.of(Map.of("field", field, "message", "not valid JSON")));
+        }
+    }
+
+    InferenceChunk toChunk(ObjectNode chunk) {
+        InferenceChunk.Builder out = InferenceChunk.newBuilder().setId(chunk.path("id").asText(""))
+                .setModel(chunk.path("model").asText(""))
+                .setCreated(Timestamp.newBuilder().setSeconds(chunk.path("created").asLong()));
+        JsonNode choice = chunk.path("choices").path(0);
+        if (!choice.isMissingNode()) {
+            JsonNode delta = choice.path("delta");
+            ChunkDelta.Builder d = ChunkDelta.newBuilder().setRole(delta.path("role").asText(""))
+                    .setContent(delta.path("content").asText(""));
+            for (JsonNode call : delta.path("tool_calls")) {
+                ToolCallDelta.Builder c = ToolCallDelta.newBuilder().setIndex(call.path("index").asInt())
+                        .setId(call.path("id").asText("")).setType(call.path("type").asText(""));
+                JsonNode fn = call.path("function");
+                c.setFunction(FunctionCall.newBuilder().setName(fn.path("name").asText("")).setArguments(fn.path("arguments").asText("")));
+                d.addToolCalls(c);
+            }
+            out.setDelta(d);
+            if (choice.hasNonNull("finish_reason")) {
+                out.setFinishReason(choice.get("finish_reason").asText());
+            }
+        }
+        JsonNode u = chunk.get("usage");
+        if (u != null && u.isObject()) {
+            out.setUsage(usage(u));
+        }
+        return out.build();
+    }
+
+    private static Usage usage(JsonNode u) {
+        return Usage.newBuilder().setPromptTokens(u.path("prompt_tokens").asInt()).setCompletionTokens(u.path("completion_tokens").asInt())
+                .setTotalTokens(u.path("total_tokens").asInt()).build();
+    }
+
+    InferenceResponse toResponse(ObjectNode completion) {
+        JsonNode choice = completion.path("choices").path(0);
+        JsonNode message = choice.path("message");
+        ChatMessage.Builder m = ChatMessage.newBuilder().setRole(message.path("role").asText("assistant"))
+                .setContent(message.path("content").asText(""));
+        for (JsonNode call : message.path("tool_calls")) {
+            m.addToolCalls(ToolCall.newBuilder().setId(call.path("id").asText("")).setType(call.path("type").asText("function"))
+                    .setFunction(FunctionCall.newBuilder().setName(call.path("function").path("name").asText(""))
+                            .setArguments(call.path("function").path("arguments").asText(""))));
+        }
+        return InferenceResponse.newBuilder().setId(completion.path("id").asText("")).setModel(completion.path("model").asText(""))
+                .setMessage(m).setFinishReason(choice.path("finish_reason").asText(""))
+                .setUsage(usage(completion.path("usage")))
+                .setCreated(Timestamp.newBuilder().setSeconds(completion.path("created").asLong()))
+                .build();
+    }
+}

@@ -1,0 +1,189 @@
+package ai.scaigrid.gateway.inference;
+
+import ai.scaigrid.proto.scaiinfer.v1.ChatMessage;
+import ai.scaigrid.proto.scaiinfer.v1.InferenceChunk;
+import ai.scaigrid.proto.scaiinfer.v1.InferenceRequest;
+import ai.scaigrid.proto.scaiinfer.v1.InferenceResponse;
+import ai.scaigrid.proto.scaiinfer.v1.InferenceServiceGrpc;
+import ai.scaigrid.proto.scaiinfer.v1.ListModelsRequest;
+import ai.scaigrid.proto.scaiinfer.v1.StreamOptions;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import io.grpc.stub.MetadataUtils;
+import io.quarkus.test.junit.QuarkusTest;
+import io.vertx.mutiny.sqlclient.Pool;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import static ai.scaigrid.gateway.TestKeys.ADMIN;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+/** scaiinfer.v1.InferenceService on the gateway's gRPC port: streaming, unary, errors, deadlines, cancellation. */
+@QuarkusTest
+class InferenceGrpcTest {
+    private static final Metadata.Key<String> AUTH = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+    private static final Metadata.Key<String> REQUEST_ID = Metadata.Key.of("x-request-id", Metadata.ASCII_STRING_MARSHALLER);
+    private static final Metadata.Key<String> ERROR_CODE = Metadata.Key.of("scaigrid-error-code", Metadata.ASCII_STRING_MARSHALLER);
+    private static ManagedChannel channel;
+
+    @Inject
+    Pool pool;
+
+    @Inject
+    UsageRecorder usage;
+
+    @BeforeAll
+    static void connect() {
+        channel = ManagedChannelBuilder.forAddress("127.0.0.1", 59051).usePlaintext().build();
+    }
+
+    @AfterAll
+    static void close() {
+        channel.shutdownNow();
+    }
+
+    private static InferenceServiceGrpc.InferenceServiceBlockingStub blocking(String token, String requestId) {
+        Metadata headers = new Metadata();
+        if (token != null) {
+            headers.put(AUTH, "Bearer " + token);
+        }
+        if (requestId != null) {
+            headers.put(REQUEST_ID, requestId);
+        }
+        return InferenceServiceGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
+    }
+
+    private static InferenceRequest request(String model, String text) {
+        return InferenceRequest.newBuilder().setModel(model)
+                .addMessages(ChatMessage.newBuilder().setRole("user").setContent(text)).build();
+    }
+
+    @Test
+    void streamsDeltasThenUsage() {
+        String model = InferenceFixtures.chatModel("echo");
+        Iterator<InferenceChunk> chunks = blocking(ADMIN, "req_grpc_stream_1").streamInference(request(model, "grpc hi").toBuilder()
+                .setStreamOptions(StreamOptions.newBuilder().setIncludeUsage(true)).build());
+        StringBuilder text = new StringBuilder();
+        List<InferenceChunk> all = new ArrayList<>();
+        chunks.forEachRemaining(c -> {
+            all.add(c);
+            text.append(c.getDelta().getContent());
+        });
+        assertThat(text.toString()).isEqualTo("echo: grpc hi");
+        assertThat(all).anyMatch(c -> c.getFinishReason().equals("stop"));
+        assertThat(all.get(all.size() - 1).getUsage().getTotalTokens()).isEqualTo(10);
+        assertThat(all.get(0).getModel()).isEqualTo(model);
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            usage.flush().await().atMost(Duration.ofSeconds(5));
+            assertThat(pool.preparedQuery("SELECT api FROM usage_records WHERE request_id = 'req_grpc_stream_1'").execute()
+                    .await().atMost(Duration.ofSeconds(5)).iterator().next().getString("api")).isEqualTo("grpc");
+        });
+    }
+
+    @Test
+    void unaryInferAndListModels() {
+        String model = InferenceFixtures.chatModel("echo");
+        InferenceResponse r = blocking(ADMIN, null).infer(request(model, "unary"));
+        assertThat(r.getMessage().getContent()).isEqualTo("echo: unary");
+        assertThat(r.getFinishReason()).isEqualTo("stop");
+        assertThat(r.getUsage().getPromptTokens()).isEqualTo(7);
+        assertThat(blocking(ADMIN, null).listModels(ListModelsRequest.newBuilder().setModality("chat").build()).getModelsList())
+                .anyMatch(m -> m.getId().equals(model) && m.getMaxOutputTokens() == 1000);
+    }
+
+    @Test
+    void errorsCarryTheScaigridCode() {
+        String model = InferenceFixtures.chatModel("echo");
+        assertStatus(() -> blocking(null, null).infer(request(model, "x")), Status.Code.UNAUTHENTICATED, "AUTH_TOKEN_MISSING");
+        assertStatus(() -> blocking("sgk_NotARealKey0000000000000000000000000", null).infer(request(model, "x")),
+                Status.Code.UNAUTHENTICATED, "AUTH_TOKEN_INVALID");
+        assertStatus(() -> blocking(ADMIN, null).infer(request("no/such-model", "x")), Status.Code.NOT_FOUND, "MODEL_NOT_FOUND");
+        assertStatus(() -> blocking(ADMIN, null).infer(InferenceRequest.newBuilder().setModel(model)
+                .addMessages(ChatMessage.newBuilder().setRole("wizard").setContent("x")).build()), Status.Code.INVALID_ARGUMENT,
+                "VALIDATION_ERROR");
+        assertStatus(() -> blocking(ADMIN, null).streamInference(request(InferenceFixtures.chatModel("fail500"), "x"))
+                .forEachRemaining(c -> { }), Status.Code.UNAVAILABLE, "BACKEND_ERROR");
+    }
+
+    @Test
+    void failureAfterTheFirstTokenIsAFinalErrorChunk() {
+        List<InferenceChunk> all = new ArrayList<>();
+        blocking(ADMIN, null).streamInference(request(InferenceFixtures.chatModel("midfail"), "x")).forEachRemaining(all::add);
+        InferenceChunk last = all.get(all.size() - 1);
+        assertThat(last.getFinishReason()).isEqualTo("error");
+        assertThat(last.getError().getCode()).isEqualTo("BACKEND_ERROR");
+        assertThat(all.get(0).getDelta().getContent()).isEqualTo("Hello");
+    }
+
+    @Test
+    void deadlineIsHonouredAndCancelsTheUpstream() {
+        OpenAiTestUpstream up = OpenAiTestUpstream.get();
+        int before = up.cancelledStreams.get();
+        String model = InferenceFixtures.chatModel("slow");
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> blocking(ADMIN, null).withDeadlineAfter(400, TimeUnit.MILLISECONDS)
+                .streamInference(request(model, "x")).forEachRemaining(c -> { }))
+                .isInstanceOfSatisfying(StatusRuntimeException.class,
+                        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED));
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(3));
+        await().atMost(Duration.ofSeconds(3)).until(() -> up.cancelledStreams.get() > before);
+    }
+
+    @Test
+    void clientCancellationReachesTheUpstream() throws Exception {
+        OpenAiTestUpstream up = OpenAiTestUpstream.get();
+        int before = up.cancelledStreams.get();
+        String model = InferenceFixtures.chatModel("slow");
+        Metadata headers = new Metadata();
+        headers.put(AUTH, "Bearer " + ADMIN);
+        CountDownLatch firstChunk = new CountDownLatch(1);
+        ClientCallStreamObserver<?>[] call = new ClientCallStreamObserver<?>[1];
+        InferenceServiceGrpc.newStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
+                .streamInference(request(model, "x"), new ClientResponseObserver<InferenceRequest, InferenceChunk>() {
+                    @Override
+                    public void beforeStart(ClientCallStreamObserver<InferenceRequest> requestStream) {
+                        call[0] = requestStream;
+                    }
+
+                    @Override
+                    public void onNext(InferenceChunk value) {
+                        firstChunk.countDown();
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                    }
+                });
+        assertThat(firstChunk.await(5, TimeUnit.SECONDS)).isTrue();
+        call[0].cancel("client went away", null);
+        await().atMost(Duration.ofSeconds(3)).until(() -> up.cancelledStreams.get() > before);
+    }
+
+    private static void assertStatus(Runnable call, Status.Code code, String scaigridCode) {
+        assertThatThrownBy(call::run).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(code);
+            assertThat(e.getTrailers().get(ERROR_CODE)).isEqualTo(scaigridCode);
+        });
+    }
+
+}
