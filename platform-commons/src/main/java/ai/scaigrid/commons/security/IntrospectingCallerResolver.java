@@ -9,6 +9,7 @@ import io.quarkus.arc.DefaultBean;
 import io.quarkus.grpc.GrpcClient;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
@@ -24,7 +25,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@code scaigrid.v1.IdentityService}, and the answer (positive or negative) is cached for the
  * time the gateway allows (seconds, capped by {@code scaigrid.identity.max-cache}) under a hash
  * of the credential, so a revocation is visible within that window. When the gateway cannot be
- * reached the request gets 503 SERVICE_UNAVAILABLE, never a 401. Service tokens are accepted on
+ * reached the request gets 503 SERVICE_UNAVAILABLE, never a 401. User JWTs are first checked
+ * locally when {@link LocalJwtVerifier} is configured. Service tokens are accepted on
  * gRPC only. gateway-core itself replaces this bean with its own resolver.
  */
 @DefaultBean
@@ -35,6 +37,9 @@ public class IntrospectingCallerResolver implements CallerResolver {
 
     @GrpcClient("scaigrid-identity")
     IdentityService identity;
+
+    @Inject
+    LocalJwtVerifier jwts;
 
     @ConfigProperty(name = "scaigrid.identity.timeout", defaultValue = "3s")
     Duration timeout;
@@ -54,6 +59,14 @@ public class IntrospectingCallerResolver implements CallerResolver {
         if (cached != null && cached.expiresAtNanos() > System.nanoTime()) {
             return Uni.createFrom().item(() -> toCaller(cached.answer(), channel));
         }
+        if (jwts != null && jwts.active() && LocalJwtVerifier.looksLikeJwt(bearerToken)) {
+            // forged, expired or foreign JWTs stop here, without a round trip to gateway-core
+            return jwts.verify(bearerToken).flatMap(ok -> introspect(bearerToken, key, channel));
+        }
+        return introspect(bearerToken, key, channel);
+    }
+
+    private Uni<Caller> introspect(String bearerToken, String key, Channel channel) {
         return identity.introspect(IntrospectRequest.newBuilder().setToken(bearerToken).build())
                 .ifNoItem().after(timeout).fail()
                 .onFailure().transform(e -> {
