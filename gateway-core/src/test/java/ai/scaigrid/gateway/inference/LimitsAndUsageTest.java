@@ -108,6 +108,20 @@ class LimitsAndUsageTest {
     }
 
     @Test
+    void tokensPerMinuteCountWhatWasUsed() {
+        String model = chatModel("echo");
+        String tenantId = tenant();
+        as(ADMIN).body(Map.of("tokens_per_minute", 25)).when().put("/v1/tenants/" + tenantId + "/limits").then().statusCode(200);
+        String userKey = key(tenantId, "tenant_user", null);
+        // the upstream reports 10 tokens per request: 0, 10, 20 used before the first three; 30 >= 25 before the fourth
+        for (int i = 0; i < 3; i++) {
+            as(userKey).body(chat(model, "t" + i)).when().post("/v1/inference/chat").then().statusCode(200);
+        }
+        as(userKey).body(chat(model, "t3")).when().post("/v1/inference/chat").then().statusCode(429)
+                .body("error.code", equalTo("RATE_LIMITED")).header("Retry-After", notNullValue());
+    }
+
+    @Test
     void budgetIsNeverOvershotByMoreThanOneRequestUnderConcurrency() throws Exception {
         String model = chatModel("echo");
         String tenantId = tenant();
