@@ -312,6 +312,14 @@ class InferenceApiTest {
     }
 
     @Test
+    void openApiDescribesTheInferenceRoutes() {
+        String doc = RestAssured.given().accept("application/json").when().get("/q/openapi").then().statusCode(200)
+                .extract().asString();
+        assertThat(doc).contains("/v1/inference/chat").contains("/oai/v1/chat/completions").contains("/v1/models")
+                .contains("/v1/usage");
+    }
+
+    @Test
     void requestIdsAreValidatedAndGenerated() {
         String model = chatModel("echo");
         as(ADMIN).header("X-Request-Id", "bad id with spaces").body(chat(model, "x")).when().post("/v1/inference/chat")
