@@ -5,6 +5,7 @@ import io.smallrye.config.WithDefault;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /** Node agent configuration (file or environment, e.g. {@code SCAIGRID_NODE_ID}). */
@@ -21,19 +22,61 @@ public interface NodeAgentConfig {
     /** Service token (scope {@code scaiinfer.node}) presented to the gateway as a bearer token. */
     Optional<String> serviceToken();
 
+    /** A file holding the service token; read when {@link #serviceToken()} is unset, re-read until it has one. */
+    Optional<String> serviceTokenFile();
+
+    /**
+     * A shared secret the gateway may present when it calls this node (besides this node's own service
+     * token, which the gateway learns from the heartbeats). Unset: only the node's own token is accepted.
+     */
+    Optional<String> inboundToken();
+
     /** host:port the gateway uses to reach this node's gRPC server; defaults to the gRPC host and port. */
     Optional<String> advertisedAddress();
 
-    /** How often to heartbeat. */
+    /** How often to heartbeat until the gateway says otherwise (HeartbeatAck.next_heartbeat_interval). */
     @WithDefault("2s")
     Duration heartbeatInterval();
 
-    /** Maximum concurrent generations this node accepts. */
+    /**
+     * {@code stream}: one long-lived HeartbeatStream (cheapest for the gateway, and operator drains arrive at
+     * once), falling back to unary calls when the gateway does not offer it; {@code unary}: one Heartbeat call
+     * per interval.
+     */
+    @WithDefault("stream")
+    String heartbeatMode();
+
+    /** Maximum concurrent generations this node accepts; more are refused with RESOURCE_EXHAUSTED. */
     @WithDefault("16")
     int maxConcurrency();
 
+    /** On SIGTERM: how long to wait for in-flight generations before stopping anyway. */
+    @WithDefault("30s")
+    Duration drainTimeout();
+
+    /** Free-form routing labels reported in heartbeats (e.g. {@code region=eu-west}). */
+    Map<String, String> labels();
+
+    /** TLS towards the gateway's gRPC port. */
+    GatewayTls gatewayTls();
+
     /** The models this node serves. */
     List<Model> models();
+
+    interface GatewayTls {
+        /** Use TLS for the connection to the gateway. */
+        @WithDefault("false")
+        boolean enabled();
+
+        /** PEM file with the CA (or server certificate) to trust; unset = the JVM's default trust store. */
+        Optional<String> trustCertificate();
+
+        /** PEM client certificate chain, for mTLS. */
+        Optional<String> clientCertificate();
+
+        /** PEM (PKCS#8) private key of the client certificate, for mTLS. */
+        Optional<String> clientKey();
+    }
 
     interface Model {
         /** Model name as the gateway's backend refers to it. */
@@ -43,13 +86,24 @@ public interface NodeAgentConfig {
         @WithDefault("simulated")
         String backend();
 
-        /** Base URL of the local OpenAI-compatible server (llama.cpp, vLLM, Ollama) for the {@code openai} backend. */
+        /** Base URL of the local OpenAI-compatible server (llama.cpp, vLLM, Ollama), up to and including {@code /v1}. */
         Optional<String> baseUrl();
 
         /** Model name at the local server, when it differs from {@link #name()}. */
         Optional<String> upstreamModel();
 
-        /** Simulated backend: tokens per second. */
+        /** Bearer key for the local server, if it wants one. */
+        Optional<String> apiKey();
+
+        /** Per-request limit towards the local server (no byte for this long = failure). */
+        @WithDefault("120s")
+        Duration upstreamTimeout();
+
+        /** {@code chat} or {@code embedding}. */
+        @WithDefault("chat")
+        String modality();
+
+        /** Simulated backend: tokens per second (0 = as fast as possible). */
         @WithDefault("200")
         int tokensPerSecond();
 
@@ -57,10 +111,21 @@ public interface NodeAgentConfig {
         @WithDefault("20ms")
         Duration timeToFirstToken();
 
+        /** Simulated backend: tokens in an answer when max_tokens does not cut it short. */
+        @WithDefault("64")
+        int outputTokens();
+
+        /** Simulated backend: size of the embedding vectors. */
+        @WithDefault("64")
+        int embeddingDimensions();
+
         @WithDefault("8192")
         int contextWindow();
 
         @WithDefault("2048")
         int maxOutputTokens();
+
+        /** Weight quantisation reported to the gateway (e.g. Q4_K_M); empty = unknown. */
+        Optional<String> quantization();
     }
 }

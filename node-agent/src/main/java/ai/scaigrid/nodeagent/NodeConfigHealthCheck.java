@@ -10,7 +10,8 @@ import java.util.Locale;
 
 /**
  * Ready only with a usable configuration: at least one model, each with a known backend, and a
- * base URL for models served by a local OpenAI-compatible server.
+ * base URL for models served by a local OpenAI-compatible server. Also shows the live load and the
+ * link to the gateway (a node that cannot reach the gateway still serves; the gateway decides).
  */
 @Readiness
 @ApplicationScoped
@@ -19,10 +20,21 @@ public class NodeConfigHealthCheck implements HealthCheck {
     @Inject
     NodeAgentConfig config;
 
+    @Inject
+    NodeRuntime runtime;
+
+    @Inject
+    GatewayLink gateway;
+
     @Override
     public HealthCheckResponse call() {
         var builder = HealthCheckResponse.named("node-config")
+                .withData("node_id", runtime.nodeId())
                 .withData("gateway", config.gatewayGrpcAddress())
+                .withData("gateway_state", gateway.gatewayState().name().replace("NODE_STATE_", ""))
+                .withData("gateway_problem", gateway.lastProblem())
+                .withData("in_flight", runtime.inFlight())
+                .withData("draining", runtime.isDraining())
                 .withData("models", config.models().size());
         if (config.models().isEmpty()) {
             return builder.down().withData("problem", "no models configured (scaigrid.node.models)").build();
@@ -34,6 +46,9 @@ public class NodeConfigHealthCheck implements HealthCheck {
             }
             if (backend.equals("openai") && model.baseUrl().isEmpty()) {
                 return builder.down().withData("problem", "model " + model.name() + ": openai backend needs base-url").build();
+            }
+            if (!model.modality().equals("chat") && !model.modality().equals("embedding")) {
+                return builder.down().withData("problem", "model " + model.name() + ": modality must be chat or embedding").build();
             }
             builder.withData("model." + model.name(), backend);
         }

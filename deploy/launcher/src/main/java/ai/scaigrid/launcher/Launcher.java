@@ -38,6 +38,8 @@ import java.util.stream.Collectors;
 public final class Launcher {
     static final String READY_MARKER = "SCAIGRID READY";
     static final String KEY_FILE = "bootstrap-admin-key.txt";
+    /** Written by gateway-core at each start (scaigrid.local-node.token-file), read by node-agent. */
+    static final String NODE_TOKEN_FILE = "node-service-token.txt";
     static final String KEK_FILE = "platform-kek.txt";
     static final String POSTGRES_VERSION = "17";
     static final Duration DEFAULT_READY_TIMEOUT = Duration.ofSeconds(180);
@@ -411,10 +413,14 @@ public final class Launcher {
         e.put("SCAIGRID_SCAICORE_GRPC_ADDRESS", host + ":" + plan.grpc(ServiceSpec.named(ServiceSpec.SCAICORE)));
         if (spec.name().equals(ServiceSpec.GATEWAY)) {
             e.put("SCAIGRID_BOOTSTRAP_KEY_FILE", dataDir.resolve(KEY_FILE).toString());
+            // the local node-agent's service token, and the catalogue entry for its simulated model
+            e.put("SCAIGRID_LOCAL_NODE_TOKEN_FILE", dataDir.resolve(NODE_TOKEN_FILE).toString());
+            e.put("SCAIGRID_NODES_REGISTER_SIMULATED_CATALOGUE", "true");
         }
         if (spec.name().equals("node-agent")) {
             // node-agent's own config key for the same address (scaigrid.node.gateway-grpc-address)
             e.put("SCAIGRID_NODE_GATEWAY_GRPC_ADDRESS", host + ":" + plan.grpc(gateway));
+            e.put("SCAIGRID_NODE_SERVICE_TOKEN_FILE", dataDir.resolve(NODE_TOKEN_FILE).toString());
         }
         if (kek != null) {
             e.put("SCAIGRID_KEK", kek);

@@ -58,6 +58,10 @@ class LauncherHelpersTest {
                 entry("SCAIGRID_SCAIMIND_GRPC_ADDRESS", "127.0.0.1:50152"),
                 entry("SCAIGRID_SCAICORE_GRPC_ADDRESS", "127.0.0.1:50153"),
                 entry("SCAIGRID_BOOTSTRAP_KEY_FILE", "/data/bootstrap-admin-key.txt"),
+                entry("SCAIGRID_GATEWAY_GRPC_HOST", "127.0.0.1"),
+                entry("SCAIGRID_GATEWAY_GRPC_PORT", "50151"),
+                entry("SCAIGRID_LOCAL_NODE_TOKEN_FILE", "/data/node-service-token.txt"),
+                entry("SCAIGRID_NODES_REGISTER_SIMULATED_CATALOGUE", "true"),
                 entry("SCAIGRID_KEK", "KEK"),
                 entry("QUARKUS_LOG_CONSOLE_JSON_ENABLED", "false"));
     }
@@ -76,6 +80,7 @@ class LauncherHelpersTest {
                 EXTERNAL, Path.of("/data"), null, Map.of());
         assertThat(node).containsEntry("QUARKUS_GRPC_SERVER_PORT", "50060")
                 .containsEntry("SCAIGRID_NODE_GATEWAY_GRPC_ADDRESS", "127.0.0.1:50051")
+                .containsEntry("SCAIGRID_NODE_SERVICE_TOKEN_FILE", "/data/node-service-token.txt")
                 .doesNotContainKeys("QUARKUS_DATASOURCE_JDBC_URL", "QUARKUS_DATASOURCE_REACTIVE_URL");
     }
 

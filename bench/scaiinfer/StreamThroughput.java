@@ -1,0 +1,134 @@
+import ai.scaigrid.proto.scaiinfer.v1.ChatMessage;
+import ai.scaigrid.proto.scaiinfer.v1.InferenceChunk;
+import ai.scaigrid.proto.scaiinfer.v1.InferenceRequest;
+import ai.scaigrid.proto.scaiinfer.v1.InferenceServiceGrpc;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.MetadataUtils;
+import io.grpc.stub.StreamObserver;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * node-agent simulated streaming throughput: a fixed number of StreamInference calls with a fixed
+ * concurrency against one node; reports requests/s, chunks (tokens)/s, time to first token and the
+ * node's CPU (from /proc/<pid>/stat). Bounded in count; loopback only.
+ *
+ *   java -cp "node-agent/target/quarkus-app/lib/main/*" bench/scaiinfer/StreamThroughput.java \
+ *        --node 127.0.0.1:50060 --token <inbound token> --model bench-fast --node-pid <pid> \
+ *        [--concurrency 64] [--requests 2000]
+ */
+public class StreamThroughput {
+    public static void main(String[] argv) throws Exception {
+        Map<String, String> a = new HashMap<>();
+        for (int i = 0; i + 1 < argv.length; i += 2) {
+            a.put(argv[i].replaceFirst("^--", ""), argv[i + 1]);
+        }
+        int concurrency = Integer.parseInt(a.getOrDefault("concurrency", "64"));
+        int requests = Integer.parseInt(a.getOrDefault("requests", "2000"));
+        long pid = Long.parseLong(a.getOrDefault("node-pid", "0"));
+        if (requests < 1 || requests > 200_000 || concurrency < 1 || concurrency > 2000) {
+            throw new IllegalArgumentException("1 <= --requests <= 200000, 1 <= --concurrency <= 2000");
+        }
+        Metadata md = new Metadata();
+        md.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + a.get("token"));
+        ManagedChannel channel = NettyChannelBuilder.forTarget(a.getOrDefault("node", "127.0.0.1:50060")).usePlaintext().build();
+        InferenceServiceGrpc.InferenceServiceStub stub = InferenceServiceGrpc.newStub(channel)
+                .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md));
+        String model = a.getOrDefault("model", "scaigrid-sim-1");
+
+        // warm-up: a few calls so that class loading and JIT are not measured
+        run(stub, model, 200, Math.min(concurrency, 16), new ArrayList<>(), new AtomicLong(), new AtomicInteger());
+
+        List<Long> ttft = Collections.synchronizedList(new ArrayList<>());
+        AtomicLong chunks = new AtomicLong();
+        AtomicInteger failures = new AtomicInteger();
+        long cpu0 = HeartbeatTicks.cpu(pid);
+        long t0 = System.nanoTime();
+        run(stub, model, requests, concurrency, ttft, chunks, failures);
+        double wall = (System.nanoTime() - t0) / 1e9;
+        long cpu1 = HeartbeatTicks.cpu(pid);
+        channel.shutdownNow();
+        List<Long> sorted = new ArrayList<>(ttft);
+        Collections.sort(sorted);
+        System.out.printf("%d streams (%d failed) at concurrency %d in %.2f s: %.0f streams/s, %.0f chunks/s%n", requests, failures.get(),
+                concurrency, wall, requests / wall, chunks.get() / wall);
+        if (!sorted.isEmpty()) {
+            System.out.printf("time to first token: p50 %.1f ms, p99 %.1f ms%n", sorted.get(sorted.size() / 2) / 1e6,
+                    sorted.get((int) (sorted.size() * 0.99)) / 1e6);
+        }
+        if (pid > 0) {
+            double cpu = (cpu1 - cpu0) / 100.0;
+            System.out.printf("node-agent CPU: %.2f s = %.0f%% of one core (%.1f us per chunk)%n", cpu, 100 * cpu / wall,
+                    cpu * 1e6 / Math.max(1, chunks.get()));
+        }
+    }
+
+    static void run(InferenceServiceGrpc.InferenceServiceStub stub, String model, int requests, int concurrency, List<Long> ttft,
+                    AtomicLong chunks, AtomicInteger failures) throws InterruptedException {
+        CountDownLatch done = new CountDownLatch(requests);
+        AtomicInteger next = new AtomicInteger();
+        Runnable[] launch = new Runnable[1];
+        launch[0] = () -> {
+            int i = next.getAndIncrement();
+            if (i >= requests) {
+                return;
+            }
+            long start = System.nanoTime();
+            InferenceRequest r = InferenceRequest.newBuilder().setModel(model).setSeed(i)
+                    .addMessages(ChatMessage.newBuilder().setRole("user").setContent("benchmark prompt " + i)).build();
+            stub.withDeadlineAfter(60, TimeUnit.SECONDS).streamInference(r, new StreamObserver<InferenceChunk>() {
+                boolean first = true;
+
+                @Override
+                public void onNext(InferenceChunk c) {
+                    if (first) {
+                        first = false;
+                        ttft.add(System.nanoTime() - start);
+                    }
+                    chunks.incrementAndGet();
+                }
+
+                @Override
+                public void onError(Throwable t) {
+                    failures.incrementAndGet();
+                    done.countDown();
+                    launch[0].run();
+                }
+
+                @Override
+                public void onCompleted() {
+                    done.countDown();
+                    launch[0].run();
+                }
+            });
+        };
+        for (int c = 0; c < concurrency; c++) {
+            launch[0].run();
+        }
+        if (!done.await(10, TimeUnit.MINUTES)) {
+            throw new IllegalStateException("the run did not finish in 10 minutes");
+        }
+    }
+
+    /** utime + stime of a process, in clock ticks. */
+    static final class HeartbeatTicks {
+        static long cpu(long pid) throws Exception {
+            if (pid <= 0) {
+                return 0;
+            }
+            String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc", Long.toString(pid), "stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+        }
+    }
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# ScaiInfer benchmarks (run by hand; not part of ./mvnw verify). Loopback only, bounded in time.
+#   1. heartbeat ingestion cost: NODES simulated nodes heartbeat every second to a real gateway-core
+#      (on an embedded PostgreSQL, started through the launcher); the gateway's CPU time is measured.
+#   2. node-agent streaming throughput: StreamInference against a real node-agent's simulated model.
+# Needs the built jars: ./scaigrid build (or ./mvnw -o install -DskipTests).
+# Settings (environment): NODES (1000), SECONDS_MEASURED (60), PORT_OFFSET (3000), CONCURRENCY (64), REQUESTS (3000)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+NODES="${NODES:-1000}"
+SECONDS_MEASURED="${SECONDS_MEASURED:-60}"
+PORT_OFFSET="${PORT_OFFSET:-3000}"
+CONCURRENCY="${CONCURRENCY:-64}"
+REQUESTS="${REQUESTS:-3000}"
+HTTP=$((8080 + PORT_OFFSET))
+GRPC=$((50051 + PORT_OFFSET))
+NODE_HTTP=$((8090 + PORT_OFFSET))
+NODE_GRPC=$((50060 + PORT_OFFSET))
+for jar in gateway-core/target/quarkus-app/quarkus-run.jar node-agent/target/quarkus-app/quarkus-run.jar \
+           deploy/launcher/target/scaigrid-launcher.jar; do
+  [[ -f "$jar" ]] || { echo "missing $jar: run ./scaigrid build first" >&2; exit 1; }
+done
+
+DATA="$(mktemp -d -t scaiinfer-bench.XXXXXX)"
+LAUNCHER_PID=""
+NODE_PID=""
+cleanup() {
+  [[ -n "$NODE_PID" ]] && kill "$NODE_PID" 2>/dev/null && wait "$NODE_PID" 2>/dev/null || true
+  [[ -n "$LAUNCHER_PID" ]] && kill "$LAUNCHER_PID" 2>/dev/null && wait "$LAUNCHER_PID" 2>/dev/null || true
+  rm -rf "$DATA"
+}
+trap cleanup EXIT
+
+listener_pid() { ss -ltnpH "sport = :$1" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2; }
+
+echo "== starting gateway-core + embedded PostgreSQL (port offset $PORT_OFFSET, data $DATA)"
+java -jar deploy/launcher/target/scaigrid-launcher.jar up --only gateway-core --data-dir "$DATA" \
+  --port-offset "$PORT_OFFSET" > "$DATA/launcher.log" 2>&1 &
+LAUNCHER_PID=$!
+for _ in $(seq 1 240); do
+  grep -q "SCAIGRID READY" "$DATA/launcher.log" 2>/dev/null && break
+  kill -0 "$LAUNCHER_PID" 2>/dev/null || { cat "$DATA/launcher.log"; exit 1; }
+  sleep 1
+done
+grep -q "SCAIGRID READY" "$DATA/launcher.log" || { echo "gateway did not get ready" >&2; tail -40 "$DATA/launcher.log"; exit 1; }
+ADMIN="$(grep -ho 'sgk_[A-Za-z0-9]*' "$DATA"/bootstrap-admin-key.txt "$DATA/launcher.log" 2>/dev/null | head -1)"
+GATEWAY_PID="$(listener_pid "$GRPC")"
+TOKEN="$(curl -sf -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' \
+  -d '{"name":"bench-nodes","scopes":["scaiinfer.node"],"ttl_seconds":7200}' \
+  "http://127.0.0.1:$HTTP/v1/service-tokens" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')"
+[[ -n "$TOKEN" && -n "$GATEWAY_PID" ]] || { echo "could not get a service token / the gateway pid" >&2; exit 1; }
+
+idle_cpu() {
+  local t0 t1
+  sleep 15 # let start-up JIT work settle
+  t0=$(awk '{print $14+$15}' "/proc/$GATEWAY_PID/stat")
+  sleep 20
+  t1=$(awk '{print $14+$15}' "/proc/$GATEWAY_PID/stat")
+  echo "gateway idle CPU ($1): $(awk -v d=$((t1 - t0)) 'BEGIN{printf "%.1f", d/20}')% of one core"
+}
+idle_cpu "no nodes"
+
+for mode in stream unary; do
+  echo "== heartbeat ingestion: $NODES nodes x 1/s, $mode"
+  java -cp "gateway-core/target/quarkus-app/lib/main/*" bench/scaiinfer/HeartbeatLoad.java \
+    --gateway "127.0.0.1:$GRPC" --token "$TOKEN" --gateway-pid "$GATEWAY_PID" --nodes "$NODES" \
+    --interval-ms 1000 --warmup-s 40 --seconds "$SECONDS_MEASURED" --mode "$mode"
+done
+idle_cpu "$NODES registered nodes gone silent"
+curl -sf -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$HTTP/v1/nodes" \
+  | grep -o '"id":"bench-node-[0-9]*"' | wc -l | xargs -I{} echo "nodes in the shared registry: {}"
+
+echo "== node-agent streaming throughput"
+java -Xmx384m -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$NODE_HTTP" -Dquarkus.grpc.server.port="$NODE_GRPC" \
+  -Dquarkus.log.console.json.enabled=false -Dscaigrid.node.id=bench-node -Dscaigrid.node.inbound-token=bench-inbound \
+  -Dscaigrid.node.gateway-grpc-address="127.0.0.1:$GRPC" -Dscaigrid.node.service-token="$TOKEN" \
+  -Dscaigrid.node.max-concurrency=1024 \
+  "-Dscaigrid.node.models[0].name=bench-unpaced" "-Dscaigrid.node.models[0].tokens-per-second=0" \
+  "-Dscaigrid.node.models[0].time-to-first-token=1ms" "-Dscaigrid.node.models[0].output-tokens=64" \
+  "-Dscaigrid.node.models[1].name=bench-paced" "-Dscaigrid.node.models[1].tokens-per-second=200" \
+  "-Dscaigrid.node.models[1].time-to-first-token=20ms" "-Dscaigrid.node.models[1].output-tokens=64" \
+  -jar node-agent/target/quarkus-app/quarkus-run.jar > "$DATA/node-agent.log" 2>&1 &
+NODE_PID=$!
+for _ in $(seq 1 120); do
+  curl -sf "http://127.0.0.1:$NODE_HTTP/q/health/ready" > /dev/null 2>&1 && break
+  sleep 0.5
+done
+for model in bench-unpaced bench-paced; do
+  echo "-- $model (64 tokens per stream), $REQUESTS streams at concurrency $CONCURRENCY"
+  java -cp "node-agent/target/quarkus-app/lib/main/*" bench/scaiinfer/StreamThroughput.java \
+    --node "127.0.0.1:$NODE_GRPC" --token bench-inbound --model "$model" --node-pid "$NODE_PID" \
+    --concurrency "$CONCURRENCY" --requests "$REQUESTS"
+done

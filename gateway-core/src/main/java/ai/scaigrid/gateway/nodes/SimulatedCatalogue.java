@@ -1,0 +1,72 @@
+package ai.scaigrid.gateway.nodes;
+
+import ai.scaigrid.gateway.identity.ApiKeys;
+import io.quarkus.runtime.StartupEvent;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.annotation.Priority;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import org.jboss.logging.Logger;
+
+import java.time.Duration;
+
+/**
+ * Makes the node-agent's simulated model usable right away in a local run ({@code ./scaigrid up}
+ * sets {@code scaigrid.nodes.register-simulated-catalogue=true}): a global frontend model
+ * {@code scaigrid/sim-1} routed to a {@code scaiinfer} backend with model name {@code scaigrid-sim-1}
+ * ("any healthy node that has it loaded"). Idempotent and safe with several replicas starting at
+ * once: nothing is touched when the slug already exists.
+ */
+@ApplicationScoped
+public class SimulatedCatalogue {
+    private static final Logger LOG = Logger.getLogger(SimulatedCatalogue.class);
+
+    @Inject
+    NodesConfig config;
+
+    @Inject
+    Pool pool;
+
+    void onStart(@Observes @Priority(5000) StartupEvent event) {
+        if (config.registerSimulatedCatalogue()) {
+            ensure().await().atMost(Duration.ofSeconds(30));
+        }
+    }
+
+    /** True when it created the model now. */
+    public Uni<Boolean> ensure() {
+        String slug = config.simulatedSlug();
+        String model = config.simulatedModel();
+        return pool.withTransaction(conn -> conn.preparedQuery("""
+                        INSERT INTO frontend_models (id, slug, display_name, description, modality, context_window,
+                            max_output_tokens, capabilities, owner_scope)
+                        VALUES ($1, $2, $3, $4, 'chat', 8192, 2048, '{"streaming": true, "tool_use": true}'::jsonb, 'global')
+                        ON CONFLICT (slug) DO NOTHING RETURNING id""")
+                .execute(Tuple.of(ApiKeys.newId("fm"), slug, "ScaiGrid simulated model",
+                        "Deterministic simulated model served by the local node-agent (for demos, tests and benchmarks)"))
+                .flatMap(rows -> {
+                    if (rows.size() == 0) {
+                        return Uni.createFrom().item(false);
+                    }
+                    String frontendId = rows.iterator().next().getString("id");
+                    String backendId = ApiKeys.newId("bm");
+                    return conn.preparedQuery("""
+                                    INSERT INTO backend_models (id, name, provider_type, model_name, owner_scope)
+                                    VALUES ($1, $2, 'scaiinfer', $3, 'global')""")
+                            .execute(Tuple.of(backendId, "ScaiInfer " + model, model))
+                            .flatMap(x -> conn.preparedQuery("""
+                                            INSERT INTO model_links (frontend_model_id, backend_model_id, priority, weight)
+                                            VALUES ($1, $2, 0, 100)""")
+                                    .execute(Tuple.of(frontendId, backendId)))
+                            .replaceWith(true);
+                }))
+                .invoke(created -> {
+                    if (created) {
+                        LOG.infof("created the model %s on ScaiInfer nodes serving %s", slug, model);
+                    }
+                });
+    }
+}

@@ -1,0 +1,308 @@
+package ai.scaigrid.gateway.nodes;
+
+import ai.scaigrid.commons.error.GrpcErrors;
+import ai.scaigrid.gateway.inference.provider.BackendTarget;
+import ai.scaigrid.gateway.inference.provider.ProviderCall;
+import ai.scaigrid.gateway.inference.provider.ScaiInferProvider;
+import ai.scaigrid.gateway.inference.provider.UpstreamFailure;
+import ai.scaigrid.proto.scaiinfer.v1.Capacity;
+import ai.scaigrid.proto.scaiinfer.v1.HeartbeatAck;
+import ai.scaigrid.proto.scaiinfer.v1.HeartbeatRequest;
+import ai.scaigrid.proto.scaiinfer.v1.HeartbeatServiceGrpc;
+import ai.scaigrid.proto.scaiinfer.v1.LoadedModel;
+import ai.scaigrid.proto.scaiinfer.v1.ModelState;
+import ai.scaigrid.proto.scaiinfer.v1.NodeHealth;
+import ai.scaigrid.proto.scaiinfer.v1.NodeInstruction;
+import ai.scaigrid.proto.scaiinfer.v1.NodeState;
+import ai.scaigrid.commons.error.ErrorCode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.Timestamp;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.MetadataUtils;
+import io.grpc.stub.StreamObserver;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import io.restassured.specification.RequestSpecification;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static ai.scaigrid.gateway.TestKeys.ADMIN;
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasItem;
+
+/**
+ * The node registry through its real surfaces: scaiinfer.v1.HeartbeatService over gRPC (as a node
+ * calls it) and the admin REST API; routing effects are checked through the registry and the provider.
+ */
+@QuarkusTest
+class NodeRegistryTest {
+    private static final String RUN = UUID.randomUUID().toString().substring(0, 6);
+    private static final AtomicLong SEQUENCE = new AtomicLong();
+    private static final Instant STARTED = Instant.now();
+    private static ManagedChannel channel;
+
+    @Inject
+    NodeRegistry registry;
+
+    @Inject
+    ScaiInferProvider provider;
+
+    @Inject
+    SimulatedCatalogue simulated;
+
+    @Inject
+    ObjectMapper mapper;
+
+    @BeforeAll
+    static void open() {
+        channel = ManagedChannelBuilder.forAddress("127.0.0.1", 59051).usePlaintext().build();
+    }
+
+    @AfterAll
+    static void close() {
+        channel.shutdownNow();
+    }
+
+    static String serviceToken(String scope) {
+        return given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
+                .body(Map.of("name", "node-" + RUN, "scopes", List.of(scope), "ttl_seconds", 3600))
+                .when().post("/v1/service-tokens").then().statusCode(201).extract().path("data.token");
+    }
+
+    private static HeartbeatServiceGrpc.HeartbeatServiceBlockingStub stub(String authorization) {
+        Metadata md = new Metadata();
+        if (authorization != null) {
+            md.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), authorization);
+        }
+        return HeartbeatServiceGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md))
+                .withDeadlineAfter(10, TimeUnit.SECONDS);
+    }
+
+    static HeartbeatRequest report(String nodeId, String model, NodeHealth health) {
+        return HeartbeatRequest.newBuilder().setNodeId(nodeId).setAddress("127.0.0.1:1").setVersion("9.9.9").setEngine("simulated")
+                .setCapacity(Capacity.newBuilder().setMaxConcurrency(8).setInFlight(2).setQueueDepth(0))
+                .addLoadedModels(LoadedModel.newBuilder().setName(model).setState(ModelState.MODEL_STATE_READY).setModality("chat")
+                        .setContextWindow(4096).setInFlight(2))
+                .putLabels("region", "test")
+                .setHealth(health)
+                .setStartedAt(Timestamp.newBuilder().setSeconds(STARTED.getEpochSecond()).setNanos(STARTED.getNano()))
+                .setSequence(SEQUENCE.incrementAndGet())
+                .build();
+    }
+
+    private static RequestSpecification admin() {
+        return given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON);
+    }
+
+    private static String code(StatusRuntimeException e) {
+        return e.getTrailers() == null ? null : e.getTrailers().get(GrpcErrors.ERROR_CODE_KEY);
+    }
+
+
+    private BackendTarget backend(String model) {
+        return new BackendTarget("bm_" + model, model, "scaiinfer", model, mapper.createObjectNode(), Map.of(), 0, 100);
+    }
+
+    private UpstreamFailure providerFailure(String model) {
+        ProviderCall call = new ProviderCall("req-" + model, null, null, null, "test/" + model,
+                (com.fasterxml.jackson.databind.node.ObjectNode) mapper.createObjectNode().set("messages",
+                        mapper.createArrayNode().add(mapper.createObjectNode().put("role", "user").put("content", "hi"))), 0);
+        Throwable t = org.junit.jupiter.api.Assertions.assertThrows(Throwable.class,
+                () -> provider.streamChat(backend(model), call).collect().asList().await().atMost(Duration.ofSeconds(10)));
+        assertThat(t).isInstanceOf(UpstreamFailure.class);
+        return (UpstreamFailure) t;
+    }
+
+    @Test
+    void theFirstHeartbeatRegistersTheNodeAndAdminsSeeIt() {
+        String token = serviceToken("scaiinfer.node");
+        String node = "reg-" + RUN;
+        HeartbeatAck ack = stub("Bearer " + token).heartbeat(report(node, "m-reg-" + RUN, NodeHealth.NODE_HEALTH_HEALTHY));
+        assertThat(ack.getAccepted()).isTrue();
+        assertThat(ack.getNodeId()).isEqualTo(node);
+        assertThat(ack.getNodeState()).isEqualTo(NodeState.NODE_STATE_ACTIVE);
+        assertThat(ack.getInstruction()).isEqualTo(NodeInstruction.NODE_INSTRUCTION_NONE);
+        assertThat(ack.getNextHeartbeatInterval().getNanos()).isEqualTo(500_000_000);
+        assertThat(ack.getHeartbeatTimeout().getSeconds()).isEqualTo(4);
+        assertThat(ack.getAckedSequence()).isEqualTo(SEQUENCE.get());
+
+        admin().when().get("/v1/nodes").then().statusCode(200).body("data.id", hasItem(node));
+        admin().when().get("/v1/nodes/" + node).then().statusCode(200)
+                .body("data.state", equalTo("ACTIVE"))
+                .body("data.health", equalTo("HEALTHY"))
+                .body("data.address", equalTo("127.0.0.1:1"))
+                .body("data.version", equalTo("9.9.9"))
+                .body("data.labels.region", equalTo("test"))
+                .body("data.capacity.max_concurrency", equalTo(8))
+                .body("data.capacity.in_flight", equalTo(2))
+                .body("data.loaded_models[0].name", equalTo("m-reg-" + RUN))
+                .body("data.loaded_models[0].state", equalTo("READY"))
+                .body("data.loaded_models[0].context_window", equalTo(4096));
+        assertThat(registry.node(node)).isPresent();
+
+        // a replayed (older) report is refused and changes nothing
+        HeartbeatRequest old = report(node, "other-model", NodeHealth.NODE_HEALTH_HEALTHY).toBuilder().setSequence(1).build();
+        HeartbeatAck stale = stub("Bearer " + token).heartbeat(old);
+        assertThat(stale.getAccepted()).isFalse();
+        assertThat(stale.getMessage()).contains("sequence");
+        admin().when().get("/v1/nodes/" + node).then().body("data.loaded_models[0].name", equalTo("m-reg-" + RUN));
+    }
+
+    @Test
+    void aSilentNodeBecomesUnavailableAndGetsNoWorkUntilItReportsAgain() {
+        String token = serviceToken("scaiinfer.node");
+        String node = "quiet-" + RUN;
+        String model = "m-quiet-" + RUN;
+        stub("Bearer " + token).heartbeat(report(node, model, NodeHealth.NODE_HEALTH_HEALTHY));
+        assertThat(registry.pick(model, null, Set.of(), id -> true)).map(NodeSnapshot::id).hasValue(node);
+
+        // heartbeat-timeout is 4 s in tests
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(250)).until(() ->
+                "UNAVAILABLE".equals(admin().when().get("/v1/nodes/" + node).then().extract().path("data.state")));
+        assertThat(registry.pick(model, null, Set.of(), id -> true)).isEmpty();
+        assertThat(providerFailure(model).code()).isEqualTo(ErrorCode.MODEL_UNAVAILABLE);
+
+        HeartbeatAck back = stub("Bearer " + token).heartbeat(report(node, model, NodeHealth.NODE_HEALTH_HEALTHY));
+        assertThat(back.getNodeState()).isEqualTo(NodeState.NODE_STATE_ACTIVE);
+        assertThat(registry.pick(model, null, Set.of(), id -> true)).isPresent();
+    }
+
+    @Test
+    void aDrainedNodeGetsNoNewWorkAndIsToldSoUntilReEnabled() {
+        String token = serviceToken("scaiinfer.node");
+        String node = "drain-" + RUN;
+        String model = "m-drain-" + RUN;
+        stub("Bearer " + token).heartbeat(report(node, model, NodeHealth.NODE_HEALTH_HEALTHY));
+
+        // a node holding a HeartbeatStream open hears about the drain at once
+        LinkedBlockingQueue<HeartbeatAck> pushed = new LinkedBlockingQueue<>();
+        Metadata md = new Metadata();
+        md.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
+        StreamObserver<HeartbeatRequest> stream = HeartbeatServiceGrpc.newStub(channel)
+                .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md))
+                .heartbeatStream(new StreamObserver<>() {
+                    @Override
+                    public void onNext(HeartbeatAck value) {
+                        pushed.add(value);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                    }
+                });
+        stream.onNext(report(node, model, NodeHealth.NODE_HEALTH_HEALTHY));
+        await().atMost(Duration.ofSeconds(5)).until(() -> !pushed.isEmpty());
+        assertThat(pushed.poll().getInstruction()).isEqualTo(NodeInstruction.NODE_INSTRUCTION_NONE);
+
+        admin().body(Map.of("reason", "maintenance")).when().post("/v1/nodes/" + node + "/drain").then().statusCode(200)
+                .body("data.state", equalTo("DRAINING")).body("data.admin_state", equalTo("DRAINING"))
+                .body("data.admin_reason", equalTo("maintenance"));
+        await().atMost(Duration.ofSeconds(5)).until(() -> pushed.stream()
+                .anyMatch(a -> a.getInstruction() == NodeInstruction.NODE_INSTRUCTION_DRAIN));
+        stream.onCompleted();
+
+        HeartbeatAck ack = stub("Bearer " + token).heartbeat(report(node, model, NodeHealth.NODE_HEALTH_HEALTHY));
+        assertThat(ack.getNodeState()).isEqualTo(NodeState.NODE_STATE_DRAINING);
+        assertThat(ack.getInstruction()).isEqualTo(NodeInstruction.NODE_INSTRUCTION_DRAIN);
+        assertThat(ack.getMessage()).contains("maintenance");
+        assertThat(registry.pick(model, null, Set.of(), id -> true)).isEmpty();
+        assertThat(providerFailure(model).code()).isEqualTo(ErrorCode.MODEL_UNAVAILABLE);
+
+        // the node obeys and reports DRAINING; re-enabled, it is told to resume and gets work again
+        stub("Bearer " + token).heartbeat(report(node, model, NodeHealth.NODE_HEALTH_DRAINING));
+        admin().when().post("/v1/nodes/" + node + "/enable").then().statusCode(200).body("data.admin_state", equalTo("ACTIVE"));
+        HeartbeatAck resumed = stub("Bearer " + token).heartbeat(report(node, model, NodeHealth.NODE_HEALTH_DRAINING));
+        assertThat(resumed.getInstruction()).isEqualTo(NodeInstruction.NODE_INSTRUCTION_RESUME);
+        assertThat(registry.pick(model, null, Set.of(), id -> true)).isEmpty(); // still draining by its own report
+        HeartbeatAck healthy = stub("Bearer " + token).heartbeat(report(node, model, NodeHealth.NODE_HEALTH_HEALTHY));
+        assertThat(healthy.getNodeState()).isEqualTo(NodeState.NODE_STATE_ACTIVE);
+        assertThat(healthy.getInstruction()).isEqualTo(NodeInstruction.NODE_INSTRUCTION_NONE);
+        assertThat(registry.pick(model, null, Set.of(), id -> true)).map(NodeSnapshot::id).hasValue(node);
+    }
+
+    @Test
+    void heartbeatsNeedAServiceTokenWithTheNodeScope() {
+        HeartbeatRequest r = report("auth-" + RUN, "m", NodeHealth.NODE_HEALTH_HEALTHY);
+        assertThatThrownBy(() -> stub(null).heartbeat(r)).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+            assertThat(code(e)).isEqualTo("AUTH_TOKEN_MISSING");
+        });
+        assertThatThrownBy(() -> stub("Bearer " + ADMIN).heartbeat(r)).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+            assertThat(code(e)).isEqualTo("SERVICE_TOKEN_INVALID");
+        });
+        assertThatThrownBy(() -> stub("Bearer not.a.jwt").heartbeat(r)).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+            assertThat(code(e)).isEqualTo("SERVICE_TOKEN_INVALID");
+        });
+        String mindToken = serviceToken("scaimind.node");
+        assertThatThrownBy(() -> stub("Bearer " + mindToken).heartbeat(r)).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+            assertThat(code(e)).isEqualTo("PERMISSION_DENIED");
+        });
+        admin().when().get("/v1/nodes/auth-" + RUN).then().statusCode(404).body("error.code", equalTo("NOT_FOUND"));
+
+        String token = serviceToken("scaiinfer.node");
+        assertThatThrownBy(() -> stub("Bearer " + token).heartbeat(r.toBuilder().setNodeId("").build()))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+                    assertThat(code(e)).isEqualTo("VALIDATION_ERROR");
+                });
+        assertThatThrownBy(() -> stub("Bearer " + token).heartbeat(r.toBuilder().setAddress("no-port").build()))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode())
+                        .isEqualTo(Status.Code.INVALID_ARGUMENT));
+    }
+
+    @Test
+    void onlySuperAdminsManageNodes() {
+        String tenant = admin().body(Map.of("slug", "nodes-" + RUN, "display_name", "Nodes")).when().post("/v1/tenants")
+                .then().statusCode(201).extract().path("data.id");
+        String user = admin().body(Map.of("tenant_id", tenant, "email", "admin-" + RUN + "@x.test", "roles", List.of("tenant_admin")))
+                .when().post("/v1/users").then().statusCode(201).extract().path("data.id");
+        String key = admin().body(Map.of("name", "k", "assigned_user_id", user)).when().post("/v1/api-keys")
+                .then().statusCode(201).extract().path("data.key");
+        given().header("Authorization", "Bearer " + key).when().get("/v1/nodes").then().statusCode(403)
+                .body("error.code", equalTo("PERMISSION_DENIED"));
+        given().header("Authorization", "Bearer " + key).contentType(ContentType.JSON).when().post("/v1/nodes/x/drain")
+                .then().statusCode(403);
+        given().when().get("/v1/nodes").then().statusCode(401);
+        admin().when().post("/v1/nodes/no-such-node/drain").then().statusCode(404).body("error.code", equalTo("NOT_FOUND"));
+        admin().body(Map.of("reason", "x".repeat(501))).when().post("/v1/nodes/no-such-node/drain").then().statusCode(400)
+                .body("error.details[0].field", equalTo("reason"));
+    }
+
+    @Test
+    void theSimulatedModelIsRegisteredOnceForLocalRuns() {
+        Boolean first = simulated.ensure().await().atMost(Duration.ofSeconds(10));
+        Boolean second = simulated.ensure().await().atMost(Duration.ofSeconds(10));
+        assertThat(List.of(first, second)).containsExactlyInAnyOrder(first, false);
+        admin().when().get("/v1/models/scaigrid/sim-1").then().statusCode(200)
+                .body("data.active_backend_count", equalTo(1));
+        admin().when().get("/v1/backends").then().body("data.findAll { it.model_name == 'scaigrid-sim-1' }.provider_type",
+                equalTo(List.of("scaiinfer")));
+    }
+}

@@ -1,0 +1,258 @@
+package ai.scaigrid.gateway.nodes;
+
+import ai.scaigrid.commons.error.ErrorCode;
+import ai.scaigrid.gateway.inference.provider.BackendTarget;
+import ai.scaigrid.gateway.inference.provider.ProviderCall;
+import ai.scaigrid.gateway.inference.provider.ScaiInferProvider;
+import ai.scaigrid.gateway.inference.provider.UpstreamFailure;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import io.smallrye.mutiny.helpers.test.AssertSubscriber;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.stream.Collectors;
+
+import static ai.scaigrid.gateway.TestKeys.ADMIN;
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The scaiinfer provider against REAL node-agents (the built jar, started as child processes on free
+ * ports, heartbeating to this gateway with a service token it issued): streaming, failover before the
+ * first token, a node dying mid-stream, cancellation and deadlines reaching the node, operator drain
+ * and re-enable, and a node draining on SIGTERM.
+ */
+@QuarkusTest
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ScaiInferProviderTest {
+    private static final String RUN = UUID.randomUUID().toString().substring(0, 6);
+    private static final String FAST = "m-fast-" + RUN;
+    private static final String SLOW = "m-slow-" + RUN;
+    private static final String FAILOVER = "m-fo-" + RUN;
+    private static final String MID = "m-mid-" + RUN;
+    private static final String DRAIN = "m-term-" + RUN;
+
+    @Inject
+    ScaiInferProvider provider;
+
+    @Inject
+    NodeRegistry registry;
+
+    @Inject
+    ObjectMapper mapper;
+
+    private final List<NodeAgentProcess> processes = new ArrayList<>();
+    private NodeAgentProcess main;
+    private NodeAgentProcess big;
+    private NodeAgentProcess small;
+    private NodeAgentProcess mid;
+    private NodeAgentProcess terminating;
+
+    @BeforeEach
+    void startNodes() throws Exception {
+        if (main != null) {
+            return; // once for the class (RestAssured is only set up per test, hence not @BeforeAll)
+        }
+        String token = given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
+                .body(Map.of("name", "provider-test-nodes", "scopes", List.of("scaiinfer.node"), "ttl_seconds", 3600))
+                .when().post("/v1/service-tokens").then().statusCode(201).extract().path("data.token");
+        main = start("main-" + RUN, token, 8, List.of(new NodeAgentProcess.Model(FAST, 400, "10ms", 24),
+                new NodeAgentProcess.Model(SLOW, 10, "10ms", 200)));
+        // failover pair: with equal load the larger headroom wins, so "big" (slow to answer) is tried first
+        big = start("big-" + RUN, token, 16, List.of(new NodeAgentProcess.Model(FAILOVER, 200, "8s", 20)));
+        small = start("small-" + RUN, token, 4, List.of(new NodeAgentProcess.Model(FAILOVER, 200, "10ms", 20)));
+        mid = start("mid-" + RUN, token, 4, List.of(new NodeAgentProcess.Model(MID, 10, "10ms", 200)));
+        terminating = start("term-" + RUN, token, 4, List.of(new NodeAgentProcess.Model(DRAIN, 20, "10ms", 40)));
+        for (NodeAgentProcess p : processes) {
+            await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200))
+                    .failFast("node-agent " + p.id + " exited:\n" + p.logText(), () -> !p.process.isAlive())
+                    .until(() -> registry.node(p.id).map(n -> "ACTIVE".equals(n.state(System.nanoTime(), 4000))).orElse(false));
+        }
+    }
+
+    private NodeAgentProcess start(String id, String token, int capacity, List<NodeAgentProcess.Model> models) throws Exception {
+        NodeAgentProcess p = NodeAgentProcess.start(id, token, capacity, models);
+        processes.add(p);
+        return p;
+    }
+
+    @AfterAll
+    void stopNodes() {
+        processes.forEach(NodeAgentProcess::close);
+    }
+
+    private BackendTarget backend(String model) {
+        return new BackendTarget("bm_" + model, model, "scaiinfer", model, mapper.createObjectNode(), Map.of(), 0, 100);
+    }
+
+    private ProviderCall call(String text, long timeoutMillis) {
+        ObjectNode body = mapper.createObjectNode();
+        body.putArray("messages").addObject().put("role", "user").put("content", text);
+        body.put("seed", 11);
+        return new ProviderCall("req-" + UUID.randomUUID(), "tenant_x", "partner_x", "user_x", "test/scaiinfer", body,
+                timeoutMillis <= 0 ? 0 : System.nanoTime() + timeoutMillis * 1_000_000L);
+    }
+
+    private static String text(List<ObjectNode> chunks) {
+        return chunks.stream().map(c -> c.path("choices").path(0).path("delta").path("content").asText(""))
+                .collect(Collectors.joining());
+    }
+
+    @Test
+    void streamsDeltasInOrderWithUsageAtTheEnd() {
+        List<ObjectNode> chunks = provider.streamChat(backend(FAST), call("hello nodes", 0))
+                .collect().asList().await().atMost(Duration.ofSeconds(20));
+        assertThat(chunks).hasSize(25);
+        ObjectNode first = chunks.get(0);
+        assertThat(first.get("object").asText()).isEqualTo("chat.completion.chunk");
+        assertThat(first.get("model").asText()).isEqualTo("test/scaiinfer");
+        assertThat(first.at("/choices/0/delta/role").asText()).isEqualTo("assistant");
+        assertThat(chunks.stream().map(c -> c.get("id").asText()).distinct()).hasSize(1);
+        assertThat(chunks.subList(0, 24)).allSatisfy(c -> {
+            assertThat(c.at("/choices/0/finish_reason").isNull()).isTrue();
+            assertThat(c.has("usage")).isFalse();
+        });
+        ObjectNode last = chunks.get(24);
+        assertThat(last.at("/choices/0/finish_reason").asText()).isEqualTo("stop");
+        assertThat(last.at("/usage/completion_tokens").asInt()).isEqualTo(24);
+        assertThat(last.at("/usage/total_tokens").asInt()).isEqualTo(24 + last.at("/usage/prompt_tokens").asInt());
+        // deltas in order: the same deterministic text as the node's non-streaming answer
+        ObjectNode whole = provider.chat(backend(FAST), call("hello nodes", 0)).await().atMost(Duration.ofSeconds(20));
+        assertThat(whole.get("object").asText()).isEqualTo("chat.completion");
+        assertThat(whole.at("/choices/0/message/content").asText()).isEqualTo(text(chunks)).hasSizeGreaterThan(24);
+        assertThat(whole.at("/usage/completion_tokens").asInt()).isEqualTo(24);
+        assertThat(whole.get("model").asText()).isEqualTo("test/scaiinfer");
+    }
+
+    @Test
+    void embeddingsAndPinnedNodes() {
+        ObjectNode body = mapper.createObjectNode();
+        body.putArray("input").add("alpha").add("beta");
+        JsonNode list = provider.embed(backend(FAST), new ProviderCall("req-e", null, null, null, "test/embed", body, 0))
+                .await().atMost(Duration.ofSeconds(20));
+        assertThat(list.get("object").asText()).isEqualTo("list");
+        assertThat(list.get("data")).hasSize(2);
+        assertThat(list.at("/data/1/index").asInt()).isEqualTo(1);
+        assertThat(list.at("/data/0/embedding")).hasSize(64);
+        assertThat(list.at("/usage/prompt_tokens").asInt()).isPositive();
+
+        ObjectNode pin = mapper.createObjectNode().put("node_id", "nobody-" + RUN);
+        BackendTarget pinned = new BackendTarget("bm_pin", "pin", "scaiinfer", FAST, pin, Map.of(), 0, 100);
+        Throwable none = org.junit.jupiter.api.Assertions.assertThrows(Throwable.class,
+                () -> provider.chat(pinned, call("x", 0)).await().atMost(Duration.ofSeconds(10)));
+        assertThat(none).isInstanceOfSatisfying(UpstreamFailure.class, f -> {
+            assertThat(f.code()).isEqualTo(ErrorCode.MODEL_UNAVAILABLE);
+            assertThat(f.countsAsBackendFailure()).isTrue();
+        });
+    }
+
+    @Test
+    void aNodeKilledBeforeTheFirstTokenIsReplacedByAnother() {
+        AssertSubscriber<ObjectNode> sub = provider.streamChat(backend(FAILOVER), call("fail over", 0))
+                .subscribe().withSubscriber(AssertSubscriber.create(Long.MAX_VALUE));
+        // the call sits on "big" (8 s to the first token); kill it there
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50)).until(() -> big.inFlight() == 1);
+        assertThat(sub.getItems()).isEmpty();
+        big.kill();
+        sub.awaitCompletion(Duration.ofSeconds(15));
+        assertThat(sub.getItems()).hasSize(21);
+        assertThat(sub.getItems().get(20).at("/choices/0/finish_reason").asText()).isEqualTo("stop");
+        assertThat(small.logText()).doesNotContain("ERROR");
+    }
+
+    @Test
+    void aNodeKilledMidStreamEndsTheStreamWithAnErrorPromptly() {
+        AssertSubscriber<ObjectNode> sub = provider.streamChat(backend(MID), call("mid stream", 0))
+                .subscribe().withSubscriber(AssertSubscriber.create(Long.MAX_VALUE));
+        await().atMost(Duration.ofSeconds(10)).until(() -> sub.getItems().size() >= 3);
+        long killedAt = System.nanoTime();
+        mid.kill();
+        sub.awaitFailure(Duration.ofSeconds(5));
+        assertThat((System.nanoTime() - killedAt) / 1_000_000).isLessThan(3000);
+        assertThat(sub.getFailure()).isInstanceOfSatisfying(UpstreamFailure.class, f -> {
+            assertThat(f.code()).isEqualTo(ErrorCode.BACKEND_ERROR);
+            assertThat(f.getMessage()).doesNotContain("127.0.0.1");
+        });
+        assertThat(sub.getItems().size()).isLessThan(201);
+    }
+
+    @Test
+    void cancellationReachesTheNodeWithinMilliseconds() {
+        AssertSubscriber<ObjectNode> sub = provider.streamChat(backend(SLOW), call("cancel me", 0))
+                .subscribe().withSubscriber(AssertSubscriber.create(Long.MAX_VALUE));
+        await().atMost(Duration.ofSeconds(10)).until(() -> sub.getItems().size() >= 2);
+        assertThat(main.inFlight()).isEqualTo(1);
+        long cancelledAt = System.nanoTime();
+        sub.cancel();
+        await().atMost(Duration.ofSeconds(2)).pollInterval(Duration.ofMillis(10)).until(() -> main.inFlight() == 0);
+        long millis = (System.nanoTime() - cancelledAt) / 1_000_000;
+        assertThat(millis).as("cancellation to free node slot (ms)").isLessThan(1000);
+        assertThat(registry.localInFlight(main.id)).isZero();
+    }
+
+    @Test
+    void theCallersDeadlineTravelsToTheNode() {
+        AssertSubscriber<ObjectNode> sub = provider.streamChat(backend(SLOW), call("deadline", 1200))
+                .subscribe().withSubscriber(AssertSubscriber.create(Long.MAX_VALUE));
+        sub.awaitFailure(Duration.ofSeconds(10));
+        assertThat(sub.getItems()).isNotEmpty();
+        assertThat(sub.getFailure()).isInstanceOfSatisfying(UpstreamFailure.class,
+                f -> assertThat(f.code()).isEqualTo(ErrorCode.BACKEND_TIMEOUT));
+        // the node stopped generating too: its slot is free
+        await().atMost(Duration.ofSeconds(2)).pollInterval(Duration.ofMillis(20)).until(() -> main.inFlight() == 0);
+    }
+
+    @Test
+    void anOperatorDrainReachesTheNodeAndReEnablingBringsItBack() {
+        given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON).body(Map.of("reason", "test"))
+                .when().post("/v1/nodes/" + main.id + "/drain").then().statusCode(200);
+        // the node hears DRAIN in its next ack and reports DRAINING itself
+        await().atMost(Duration.ofSeconds(10)).until(() -> registry.node(main.id).map(n -> "DRAINING".equals(n.health())).orElse(false));
+        Throwable refused = org.junit.jupiter.api.Assertions.assertThrows(Throwable.class,
+                () -> provider.chat(backend(FAST), call("while drained", 0)).await().atMost(Duration.ofSeconds(10)));
+        assertThat(refused).isInstanceOfSatisfying(UpstreamFailure.class, f -> assertThat(f.code()).isEqualTo(ErrorCode.MODEL_UNAVAILABLE));
+
+        given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
+                .when().post("/v1/nodes/" + main.id + "/enable").then().statusCode(200);
+        await().atMost(Duration.ofSeconds(10)).until(() -> registry.node(main.id)
+                .map(n -> "ACTIVE".equals(n.state(System.nanoTime(), 4000))).orElse(false));
+        assertThat(provider.chat(backend(FAST), call("back", 0)).await().atMost(Duration.ofSeconds(20))
+                .at("/choices/0/finish_reason").asText()).isEqualTo("stop");
+    }
+
+    @Test
+    void sigtermDrainsTheNodeAfterItsInFlightStream() throws Exception {
+        AssertSubscriber<ObjectNode> sub = provider.streamChat(backend(DRAIN), call("finish me", 0))
+                .subscribe().withSubscriber(AssertSubscriber.create(Long.MAX_VALUE));
+        await().atMost(Duration.ofSeconds(10)).until(() -> sub.getItems().size() >= 2);
+        terminating.terminate();
+        // it tells the gateway at once that it drains: no new work goes there
+        await().atMost(Duration.ofSeconds(5)).until(() -> registry.node(terminating.id)
+                .map(n -> "DRAINING".equals(n.health())).orElse(false));
+        Throwable refused = org.junit.jupiter.api.Assertions.assertThrows(Throwable.class,
+                () -> provider.chat(backend(DRAIN), call("new work", 0)).await().atMost(Duration.ofSeconds(10)));
+        assertThat(refused).isInstanceOf(UpstreamFailure.class);
+        // the stream it was running finishes normally
+        sub.awaitCompletion(Duration.ofSeconds(15));
+        assertThat(sub.getItems()).hasSize(41);
+        assertThat(sub.getItems().get(40).at("/choices/0/finish_reason").asText()).isEqualTo("stop");
+        assertThat(terminating.process.waitFor(20, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        assertThat(registry.node(terminating.id).map(NodeSnapshot::inFlight)).hasValue(0);
+        given().header("Authorization", "Bearer " + ADMIN).when().get("/v1/nodes/" + terminating.id).then().statusCode(200)
+                .body("data.health", org.hamcrest.Matchers.equalTo("DRAINING"))
+                .body("data.state", org.hamcrest.Matchers.equalTo("DRAINING"));
+    }
+}

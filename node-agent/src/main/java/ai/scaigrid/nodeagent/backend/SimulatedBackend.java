@@ -1,0 +1,291 @@
+package ai.scaigrid.nodeagent.backend;
+
+import ai.scaigrid.proto.scaiinfer.v1.EmbedRequest;
+import ai.scaigrid.proto.scaiinfer.v1.EmbedResponse;
+import ai.scaigrid.proto.scaiinfer.v1.Embedding;
+import ai.scaigrid.proto.scaiinfer.v1.FunctionCall;
+import ai.scaigrid.proto.scaiinfer.v1.InferenceChunk;
+import ai.scaigrid.proto.scaiinfer.v1.InferenceRequest;
+import ai.scaigrid.proto.scaiinfer.v1.Tool;
+import ai.scaigrid.proto.scaiinfer.v1.ToolCallDelta;
+import com.google.protobuf.Timestamp;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.subscription.MultiEmitter;
+import io.vertx.core.Vertx;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The built-in model for demos, tests and benchmarks: deterministic text (same model, prompt and seed
+ * give the same answer) streamed at a configured token rate after a configured time to first token.
+ * Timing comes from Vert.x timers, never from a sleeping thread; each tick emits every token that is
+ * due by then, so high rates keep their average without a timer per token.
+ */
+public final class SimulatedBackend implements InferenceBackend {
+    private static final String[] WORDS = {
+            "grid", "signal", "model", "token", "river", "stone", "light", "engine", "harbor", "garden", "pattern",
+            "window", "orbit", "measure", "quiet", "bright", "steady", "simple", "careful", "rapid", "north",
+            "answer", "question", "network", "packet", "thread", "cluster", "node", "stream", "vector", "layer",
+            "matrix", "kernel", "cache", "record", "ledger", "bridge", "canvas", "mirror", "compass", "lantern",
+            "meadow", "summit", "valley", "forest", "ember", "glacier", "horizon", "island", "journey", "keystone",
+            "lattice", "mosaic", "nebula", "oasis", "prism", "quartz", "relay", "sextant", "tide", "umbra", "vertex",
+            "willow", "zenith", "and", "the", "of", "with", "through", "across", "beyond", "under", "over"};
+
+    private final Vertx vertx;
+    private final String modelName;
+    private final int tokensPerSecond;
+    private final Duration timeToFirstToken;
+    private final int outputTokens;
+    private final int maxOutputTokens;
+    private final int embeddingDimensions;
+
+    public SimulatedBackend(Vertx vertx, String modelName, int tokensPerSecond, Duration timeToFirstToken, int outputTokens,
+                            int maxOutputTokens, int embeddingDimensions) {
+        this.vertx = vertx;
+        this.modelName = modelName;
+        this.tokensPerSecond = tokensPerSecond;
+        this.timeToFirstToken = timeToFirstToken;
+        this.outputTokens = outputTokens;
+        this.maxOutputTokens = maxOutputTokens;
+        this.embeddingDimensions = embeddingDimensions;
+    }
+
+    @Override
+    public String engine() {
+        return "simulated";
+    }
+
+    /** What a request will produce: the token texts (or one tool call), the finish reason and prompt size. */
+    public record Plan(List<String> tokens, ToolCallDelta toolCall, String finishReason, int promptTokens) {
+        public String text() {
+            return String.join("", tokens);
+        }
+
+        int completionTokens() {
+            return toolCall == null ? tokens.size() : Chunks.estimateTokens(toolCall.getFunction().getArguments()) + 1;
+        }
+    }
+
+    public Plan plan(InferenceRequest request) {
+        String prompt = Chunks.promptText(request);
+        SplittableRandom rng = new SplittableRandom(seedOf(prompt, request.hasSeed() ? request.getSeed() : null));
+        int promptTokens = Chunks.estimateTokens(prompt);
+
+        String mode = request.hasToolChoice() ? request.getToolChoice().getMode() : "";
+        if (request.getToolsCount() > 0 && (mode.equals("required") || mode.equals("function"))) {
+            String name = mode.equals("function") && !request.getToolChoice().getFunctionName().isEmpty()
+                    ? request.getToolChoice().getFunctionName() : firstFunction(request.getToolsList());
+            ToolCallDelta call = ToolCallDelta.newBuilder().setIndex(0)
+                    .setId("call_" + Long.toHexString(rng.nextLong() & Long.MAX_VALUE))
+                    .setType("function")
+                    .setFunction(FunctionCall.newBuilder().setName(name).setArguments("{}"))
+                    .build();
+            return new Plan(List.of(), call, "tool_calls", promptTokens);
+        }
+
+        int limit = request.hasMaxTokens() ? Math.max(0, Math.min(request.getMaxTokens(), maxOutputTokens)) : maxOutputTokens;
+        int count = Math.min(outputTokens, limit);
+        String finish = outputTokens > limit ? "length" : "stop";
+        List<String> tokens = new ArrayList<>(count);
+        boolean capital = true;
+        int sentenceLeft = 6 + rng.nextInt(9);
+        for (int i = 0; i < count; i++) {
+            String word = WORDS[rng.nextInt(WORDS.length)];
+            if (capital) {
+                word = Character.toUpperCase(word.charAt(0)) + word.substring(1);
+                capital = false;
+            }
+            if (--sentenceLeft == 0 || (i == count - 1 && finish.equals("stop"))) {
+                word = word + ".";
+                capital = true;
+                sentenceLeft = 6 + rng.nextInt(9);
+            }
+            tokens.add(i == 0 ? word : " " + word);
+        }
+        return applyStops(new Plan(tokens, null, finish, promptTokens), request.getStopList());
+    }
+
+    /** Cuts the text before the first stop sequence it contains (finish_reason "stop"). */
+    private static Plan applyStops(Plan plan, List<String> stops) {
+        if (stops.isEmpty()) {
+            return plan;
+        }
+        String text = plan.text();
+        int cut = -1;
+        for (String stop : stops) {
+            int at = stop.isEmpty() ? -1 : text.indexOf(stop);
+            if (at >= 0 && (cut < 0 || at < cut)) {
+                cut = at;
+            }
+        }
+        if (cut < 0) {
+            return plan;
+        }
+        List<String> kept = new ArrayList<>();
+        int used = 0;
+        for (String token : plan.tokens()) {
+            if (used + token.length() <= cut) {
+                kept.add(token);
+                used += token.length();
+            } else {
+                if (cut > used) {
+                    kept.add(token.substring(0, cut - used));
+                }
+                break;
+            }
+        }
+        return new Plan(kept, null, "stop", plan.promptTokens());
+    }
+
+    private static String firstFunction(List<Tool> tools) {
+        for (Tool t : tools) {
+            if (t.hasFunction() && !t.getFunction().getName().isEmpty()) {
+                return t.getFunction().getName();
+            }
+        }
+        return "tool";
+    }
+
+    private long seedOf(String prompt, Long seed) {
+        try {
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            sha.update(modelName.getBytes(StandardCharsets.UTF_8));
+            sha.update((byte) 0);
+            sha.update(prompt.getBytes(StandardCharsets.UTF_8));
+            sha.update((byte) 0);
+            sha.update((seed == null ? "-" : Long.toString(seed)).getBytes(StandardCharsets.UTF_8));
+            return ByteBuffer.wrap(sha.digest()).getLong();
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Override
+    public Multi<InferenceChunk> stream(InferenceRequest request) {
+        return Multi.createFrom().emitter(emitter -> new Run(plan(request), emitter).start());
+    }
+
+    /** One generation in progress: emits due tokens on each timer tick. */
+    private final class Run {
+        private final Plan plan;
+        private final MultiEmitter<? super InferenceChunk> emitter;
+        private final String id = Chunks.newCompletionId();
+        private final Timestamp created = Chunks.now();
+        private final AtomicBoolean done = new AtomicBoolean();
+        private final AtomicLong timer = new AtomicLong(-1);
+        private final int steps;
+        private long startNanos;
+        private int next;
+
+        Run(Plan plan, MultiEmitter<? super InferenceChunk> emitter) {
+            this.plan = plan;
+            this.emitter = emitter;
+            this.steps = plan.toolCall() != null ? 1 : plan.tokens().size();
+        }
+
+        void start() {
+            startNanos = System.nanoTime();
+            emitter.onTermination(this::stop);
+            long ttftMillis = Math.max(1, timeToFirstToken.toMillis());
+            timer.set(vertx.setTimer(ttftMillis, t -> {
+                if (tick()) {
+                    return;
+                }
+                long period = tokensPerSecond <= 0 ? 1 : Math.max(1, 1000L / tokensPerSecond);
+                timer.set(vertx.setPeriodic(period, p -> tick()));
+                if (done.get()) {
+                    stop();
+                }
+            }));
+        }
+
+        private long dueNanos(int step) {
+            long perToken = tokensPerSecond <= 0 ? 0 : 1_000_000_000L / tokensPerSecond;
+            return startNanos + timeToFirstToken.toNanos() + step * perToken;
+        }
+
+        /** Emits what is due; true when the generation is over. */
+        private synchronized boolean tick() {
+            if (done.get()) {
+                return true;
+            }
+            long now = System.nanoTime();
+            while (next < steps && (next == 0 || dueNanos(next) <= now)) {
+                var delta = Chunks.delta();
+                if (next == 0) {
+                    delta.setRole("assistant");
+                }
+                if (plan.toolCall() != null) {
+                    delta.addToolCalls(plan.toolCall());
+                } else {
+                    delta.setContent(plan.tokens().get(next));
+                }
+                next++;
+                emitter.emit(Chunks.base(id, modelName, created).setDelta(delta).build());
+                if (done.get()) {
+                    return true;
+                }
+            }
+            if (next < steps) {
+                return false;
+            }
+            var last = Chunks.base(id, modelName, created).setFinishReason(plan.finishReason())
+                    .setUsage(Chunks.usage(plan.promptTokens(), plan.completionTokens()));
+            if (steps == 0) {
+                last.setDelta(Chunks.delta().setRole("assistant"));
+            }
+            if (done.compareAndSet(false, true)) {
+                emitter.emit(last.build());
+                emitter.complete();
+                stop();
+            }
+            return true;
+        }
+
+        private void stop() {
+            done.set(true);
+            long t = timer.get();
+            if (t >= 0) {
+                vertx.cancelTimer(t);
+            }
+        }
+    }
+
+    @Override
+    public Uni<EmbedResponse> embed(EmbedRequest request) {
+        return Uni.createFrom().item(() -> {
+            int dims = request.hasDimensions() && request.getDimensions() > 0
+                    ? Math.min(request.getDimensions(), embeddingDimensions) : embeddingDimensions;
+            EmbedResponse.Builder out = EmbedResponse.newBuilder().setModel(modelName);
+            int tokens = 0;
+            for (int i = 0; i < request.getInputCount(); i++) {
+                String text = request.getInput(i);
+                tokens += Chunks.estimateTokens(text);
+                SplittableRandom rng = new SplittableRandom(seedOf(text, null));
+                float[] v = new float[dims];
+                double norm = 0;
+                for (int d = 0; d < dims; d++) {
+                    v[d] = (float) (rng.nextDouble() * 2 - 1);
+                    norm += v[d] * v[d];
+                }
+                norm = Math.sqrt(norm);
+                Embedding.Builder e = Embedding.newBuilder().setIndex(i);
+                for (float x : v) {
+                    e.addEmbedding((float) (x / norm));
+                }
+                out.addData(e);
+            }
+            return out.setUsage(Chunks.usage(tokens, 0)).build();
+        });
+    }
+}

@@ -1,0 +1,168 @@
+package ai.scaigrid.nodeagent.backend;
+
+import ai.scaigrid.commons.error.ApiException;
+import ai.scaigrid.commons.error.ErrorCode;
+import ai.scaigrid.proto.scaiinfer.v1.ChatMessage;
+import ai.scaigrid.proto.scaiinfer.v1.EmbedRequest;
+import ai.scaigrid.proto.scaiinfer.v1.FunctionDefinition;
+import ai.scaigrid.proto.scaiinfer.v1.InferenceChunk;
+import ai.scaigrid.proto.scaiinfer.v1.InferenceRequest;
+import ai.scaigrid.proto.scaiinfer.v1.InferenceResponse;
+import ai.scaigrid.proto.scaiinfer.v1.ResponseFormat;
+import ai.scaigrid.proto.scaiinfer.v1.Tool;
+import ai.scaigrid.proto.scaiinfer.v1.ToolChoice;
+import io.smallrye.mutiny.helpers.test.AssertSubscriber;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.Collectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+/** The OpenAI-compatible backend against a local server speaking SSE as llama-server / vLLM do. */
+class OpenAiCompatibleBackendTest {
+    private static SseUpstream upstream;
+    private static Vertx vertx;
+
+    @BeforeAll
+    static void start() {
+        upstream = new SseUpstream();
+        vertx = Vertx.vertx();
+    }
+
+    @AfterAll
+    static void stop() {
+        upstream.close();
+        vertx.close();
+    }
+
+    private static OpenAiCompatibleBackend backend(String upstreamModel) {
+        return new OpenAiCompatibleBackend(vertx, "local-llama", upstreamModel, upstream.baseUrl() + "/", "sk-local", Duration.ofSeconds(10));
+    }
+
+    private static InferenceRequest chat(String text) {
+        return InferenceRequest.newBuilder().setModel("local-llama")
+                .addMessages(ChatMessage.newBuilder().setRole("system").setContent("Be brief."))
+                .addMessages(ChatMessage.newBuilder().setRole("user").setContent(text)).build();
+    }
+
+    private static List<InferenceChunk> run(OpenAiCompatibleBackend b, InferenceRequest r) {
+        return b.stream(r).collect().asList().await().atMost(Duration.ofSeconds(10));
+    }
+
+    @Test
+    void relaysDeltasAndPutsUsageOnTheFinalChunk() {
+        List<InferenceChunk> chunks = run(backend("llama-ok"), chat("hi"));
+        assertThat(chunks.stream().map(c -> c.getDelta().getContent()).collect(Collectors.joining())).isEqualTo("Hello world");
+        assertThat(chunks.get(0).getDelta().getRole()).isEqualTo("assistant");
+        assertThat(chunks.get(0).getId()).isEqualTo("chatcmpl-up1");
+        assertThat(chunks.get(0).getModel()).isEqualTo("local-llama");
+        InferenceChunk last = chunks.get(chunks.size() - 1);
+        assertThat(last.getFinishReason()).isEqualTo("stop");
+        assertThat(last.getUsage().getPromptTokens()).isEqualTo(9);
+        assertThat(last.getUsage().getCompletionTokens()).isEqualTo(2);
+        assertThat(chunks.subList(0, chunks.size() - 1)).allSatisfy(c -> assertThat(c.getFinishReason()).isEmpty());
+        // exactly one final chunk
+        assertThat(chunks.stream().filter(c -> !c.getFinishReason().isEmpty())).hasSize(1);
+    }
+
+    @Test
+    void translatesTheRequestFieldByField() {
+        InferenceRequest r = chat("weather in Paris?").toBuilder().setMaxTokens(50).setTemperature(0.5f).setTopP(0.9f)
+                .addStop("END").setSeed(42).setUserId("user_1")
+                .addTools(Tool.newBuilder().setType("function").setFunction(FunctionDefinition.newBuilder()
+                        .setName("get_weather").setDescription("Weather by city")
+                        .setParametersJson("{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}")))
+                .setToolChoice(ToolChoice.newBuilder().setMode("function").setFunctionName("get_weather"))
+                .setResponseFormat(ResponseFormat.newBuilder().setType("json_object"))
+                .build();
+        run(backend("llama-ok"), r);
+        JsonObject body = upstream.lastBody.get();
+        assertThat(body.getString("model")).isEqualTo("llama-ok");
+        assertThat(body.getBoolean("stream")).isTrue();
+        assertThat(body.getJsonObject("stream_options").getBoolean("include_usage")).isTrue();
+        assertThat(body.getJsonArray("messages").getJsonObject(1).getString("content")).isEqualTo("weather in Paris?");
+        assertThat(body.getInteger("max_tokens")).isEqualTo(50);
+        assertThat(body.getDouble("temperature")).isEqualTo(0.5);
+        assertThat(body.getJsonArray("stop").getString(0)).isEqualTo("END");
+        assertThat(body.getLong("seed")).isEqualTo(42L);
+        assertThat(body.getJsonArray("tools").getJsonObject(0).getJsonObject("function").getJsonObject("parameters")
+                .getJsonObject("properties").containsKey("city")).isTrue();
+        assertThat(body.getJsonObject("tool_choice").getJsonObject("function").getString("name")).isEqualTo("get_weather");
+        assertThat(body.getJsonObject("response_format").getString("type")).isEqualTo("json_object");
+        assertThat(upstream.lastAuthorization.get()).isEqualTo("Bearer sk-local");
+    }
+
+    @Test
+    void toolCallFragmentsArriveAndFoldIntoOneCall() {
+        List<InferenceChunk> chunks = run(backend("llama-tools"), chat("weather?"));
+        assertThat(chunks.get(chunks.size() - 1).getFinishReason()).isEqualTo("tool_calls");
+        InferenceResponse folded = Chunks.fold(chunks);
+        assertThat(folded.getMessage().getToolCalls(0).getId()).isEqualTo("call_abc");
+        assertThat(folded.getMessage().getToolCalls(0).getFunction().getName()).isEqualTo("get_weather");
+        assertThat(folded.getMessage().getToolCalls(0).getFunction().getArguments()).isEqualTo("{\"city\":\"Paris\"}");
+    }
+
+    @Test
+    void rawPromptsUseTheCompletionsEndpoint() {
+        List<InferenceChunk> chunks = run(backend("llama-ok"), InferenceRequest.newBuilder().setModel("local-llama")
+                .setPrompt("Once").build());
+        assertThat(chunks.stream().map(c -> c.getDelta().getContent()).collect(Collectors.joining())).isEqualTo("Once upon a time");
+        assertThat(chunks.get(chunks.size() - 1).getFinishReason()).isEqualTo("length");
+        assertThat(chunks.get(chunks.size() - 1).getUsage().getTotalTokens()).isEqualTo(7);
+        assertThat(upstream.lastBody.get().getString("prompt")).isEqualTo("Once");
+    }
+
+    @Test
+    void upstreamErrorsBecomeScaigridCodesWithoutInternals() {
+        assertThatThrownBy(() -> run(backend("llama-bad"), chat("x")))
+                .isInstanceOfSatisfying(ApiException.class, e -> {
+                    assertThat(e.errorCode()).isEqualTo(ErrorCode.VALIDATION_ERROR);
+                    assertThat(e.getMessage()).contains("context length exceeded");
+                });
+        assertThatThrownBy(() -> run(backend("llama-down"), chat("x")))
+                .isInstanceOfSatisfying(ApiException.class, e -> {
+                    assertThat(e.errorCode()).isEqualTo(ErrorCode.BACKEND_ERROR);
+                    assertThat(e.getMessage()).doesNotContain("Foo.java");
+                });
+        OpenAiCompatibleBackend nowhere = new OpenAiCompatibleBackend(vertx, "m", "m", "http://127.0.0.1:1/v1", null, Duration.ofSeconds(5));
+        assertThatThrownBy(() -> run(nowhere, chat("x")))
+                .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.errorCode()).isEqualTo(ErrorCode.BACKEND_ERROR));
+    }
+
+    @Test
+    void aStreamCutMidwayFails() {
+        AssertSubscriber<InferenceChunk> sub = backend("llama-broken").stream(chat("x"))
+                .subscribe().withSubscriber(AssertSubscriber.create(Long.MAX_VALUE));
+        sub.awaitFailure(Duration.ofSeconds(10));
+        assertThat(sub.getItems()).hasSize(1);
+        assertThat(sub.getFailure()).isInstanceOf(ApiException.class);
+    }
+
+    @Test
+    void cancellingResetsTheUpstreamRequest() {
+        int before = upstream.abandonedStreams.get();
+        AssertSubscriber<InferenceChunk> sub = backend("llama-slow").stream(chat("x"))
+                .subscribe().withSubscriber(AssertSubscriber.create(Long.MAX_VALUE));
+        await().atMost(Duration.ofSeconds(5)).until(() -> sub.getItems().size() >= 3);
+        sub.cancel();
+        await().atMost(Duration.ofSeconds(2)).until(() -> upstream.abandonedStreams.get() == before + 1);
+    }
+
+    @Test
+    void embeddings() {
+        var response = backend("embedder").embed(EmbedRequest.newBuilder().setModel("local-llama").addInput("a").addInput("b").build())
+                .await().atMost(Duration.ofSeconds(10));
+        assertThat(response.getDataList()).hasSize(2);
+        assertThat(response.getData(1).getEmbeddingList()).containsExactly(0.5f, -0.25f, 1f);
+        assertThat(response.getUsage().getPromptTokens()).isEqualTo(7);
+        assertThat(response.getModel()).isEqualTo("local-llama");
+    }
+}

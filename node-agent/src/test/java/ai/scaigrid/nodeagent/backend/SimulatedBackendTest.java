@@ -1,0 +1,154 @@
+package ai.scaigrid.nodeagent.backend;
+
+import ai.scaigrid.proto.scaiinfer.v1.ChatMessage;
+import ai.scaigrid.proto.scaiinfer.v1.EmbedRequest;
+import ai.scaigrid.proto.scaiinfer.v1.EmbedResponse;
+import ai.scaigrid.proto.scaiinfer.v1.FunctionDefinition;
+import ai.scaigrid.proto.scaiinfer.v1.InferenceChunk;
+import ai.scaigrid.proto.scaiinfer.v1.InferenceRequest;
+import ai.scaigrid.proto.scaiinfer.v1.Tool;
+import ai.scaigrid.proto.scaiinfer.v1.ToolChoice;
+import io.smallrye.mutiny.helpers.test.AssertSubscriber;
+import io.vertx.core.Vertx;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.Collectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** The simulated model: same prompt and seed give the same text; the configured rate and TTFT hold. */
+class SimulatedBackendTest {
+    private static Vertx vertx;
+
+    @BeforeAll
+    static void start() {
+        vertx = Vertx.vertx();
+    }
+
+    @AfterAll
+    static void stop() {
+        vertx.close();
+    }
+
+    private static SimulatedBackend backend(int rate, Duration ttft, int tokens) {
+        return new SimulatedBackend(vertx, "sim", rate, ttft, tokens, 4096, 32);
+    }
+
+    private static InferenceRequest chat(String text, Long seed) {
+        InferenceRequest.Builder b = InferenceRequest.newBuilder().setModel("sim")
+                .addMessages(ChatMessage.newBuilder().setRole("user").setContent(text));
+        if (seed != null) {
+            b.setSeed(seed);
+        }
+        return b.build();
+    }
+
+    private static List<InferenceChunk> run(SimulatedBackend backend, InferenceRequest request) {
+        return backend.stream(request).collect().asList().await().atMost(Duration.ofSeconds(20));
+    }
+
+    private static String text(List<InferenceChunk> chunks) {
+        return chunks.stream().map(c -> c.getDelta().getContent()).collect(Collectors.joining());
+    }
+
+    @Test
+    void samePromptAndSeedGiveTheSameTextAndChangingEitherChangesIt() {
+        SimulatedBackend b = backend(0, Duration.ofMillis(1), 40);
+        String first = text(run(b, chat("Tell me about grids", 7L)));
+        String again = text(run(b, chat("Tell me about grids", 7L)));
+        assertThat(first).isEqualTo(again).isNotBlank();
+        assertThat(first.split(" ")).hasSize(40);
+        assertThat(text(run(b, chat("Tell me about grids", 8L)))).isNotEqualTo(first);
+        assertThat(text(run(b, chat("Tell me about rivers", 7L)))).isNotEqualTo(first);
+        // a second backend instance (another node) with the same model answers the same
+        assertThat(text(run(backend(0, Duration.ofMillis(1), 40), chat("Tell me about grids", 7L)))).isEqualTo(first);
+    }
+
+    @Test
+    void chunksFollowTheContract() {
+        List<InferenceChunk> chunks = run(backend(0, Duration.ofMillis(1), 12), chat("hello", 1L));
+        assertThat(chunks).hasSize(13);
+        assertThat(chunks.get(0).getDelta().getRole()).isEqualTo("assistant");
+        assertThat(chunks.subList(1, 13)).allSatisfy(c -> assertThat(c.getDelta().getRole()).isEmpty());
+        assertThat(chunks.subList(0, 12)).allSatisfy(c -> assertThat(c.getFinishReason()).isEmpty());
+        assertThat(chunks.stream().map(InferenceChunk::getId).distinct()).hasSize(1);
+        InferenceChunk last = chunks.get(12);
+        assertThat(last.getFinishReason()).isEqualTo("stop");
+        assertThat(last.getUsage().getCompletionTokens()).isEqualTo(12);
+        assertThat(last.getUsage().getTotalTokens()).isEqualTo(12 + last.getUsage().getPromptTokens());
+    }
+
+    @Test
+    void tokenRateAndTimeToFirstTokenHold() {
+        // 60 tokens at 200 tokens/s after 150 ms: first token at ~150 ms, the last at ~150 + 59 * 5 = 445 ms
+        SimulatedBackend b = backend(200, Duration.ofMillis(150), 60);
+        long start = System.nanoTime();
+        long[] firstAt = {0};
+        List<InferenceChunk> chunks = b.stream(chat("rate", 1L))
+                .onItem().invoke(c -> {
+                    if (firstAt[0] == 0) {
+                        firstAt[0] = System.nanoTime();
+                    }
+                })
+                .collect().asList().await().atMost(Duration.ofSeconds(10));
+        long ttftMs = (firstAt[0] - start) / 1_000_000;
+        long totalMs = (System.nanoTime() - start) / 1_000_000;
+        assertThat(chunks).hasSize(61);
+        assertThat(ttftMs).isBetween(140L, 400L);
+        assertThat(totalMs).isBetween(430L, 1500L);
+    }
+
+    @Test
+    void maxTokensCutsWithLengthAndStopSequencesCutBeforeTheStop() {
+        SimulatedBackend b = backend(0, Duration.ofMillis(1), 30);
+        List<InferenceChunk> cut = run(b, chat("long", 3L).toBuilder().setMaxTokens(5).build());
+        assertThat(cut).hasSize(6);
+        assertThat(cut.get(5).getFinishReason()).isEqualTo("length");
+
+        String full = text(run(b, chat("stops", 3L)));
+        String stop = full.substring(10, 14);
+        String stopped = text(run(b, chat("stops", 3L).toBuilder().addStop(stop).build()));
+        assertThat(stopped).isEqualTo(full.substring(0, full.indexOf(stop)));
+    }
+
+    @Test
+    void requiredToolChoiceYieldsAToolCall() {
+        InferenceRequest r = chat("weather?", 1L).toBuilder()
+                .addTools(Tool.newBuilder().setType("function").setFunction(FunctionDefinition.newBuilder().setName("get_weather")))
+                .setToolChoice(ToolChoice.newBuilder().setMode("required")).build();
+        List<InferenceChunk> chunks = run(backend(0, Duration.ofMillis(1), 10), r);
+        assertThat(chunks.get(0).getDelta().getToolCalls(0).getFunction().getName()).isEqualTo("get_weather");
+        assertThat(chunks.get(chunks.size() - 1).getFinishReason()).isEqualTo("tool_calls");
+        assertThat(Chunks.fold(chunks).getMessage().getToolCalls(0).getId()).startsWith("call_");
+    }
+
+    @Test
+    void cancellingStopsTheGeneration() {
+        SimulatedBackend b = backend(50, Duration.ofMillis(1), 1000);
+        AssertSubscriber<InferenceChunk> sub = b.stream(chat("cancel me", 1L)).subscribe().withSubscriber(AssertSubscriber.create(Long.MAX_VALUE));
+        await().atMost(Duration.ofSeconds(5)).until(() -> sub.getItems().size() >= 3);
+        sub.cancel();
+        int seen = sub.getItems().size();
+        // nothing more arrives and the stream never completes: the timers are gone
+        await().during(Duration.ofMillis(400)).atMost(Duration.ofSeconds(2))
+                .until(() -> sub.getItems().size() <= seen + 1 && !sub.hasCompleted());
+    }
+
+    @Test
+    void embeddingsAreDeterministicUnitVectors() {
+        SimulatedBackend b = backend(0, Duration.ofMillis(1), 1);
+        EmbedRequest r = EmbedRequest.newBuilder().setModel("sim").addInput("a").addInput("b").build();
+        EmbedResponse one = b.embed(r).await().atMost(Duration.ofSeconds(5));
+        EmbedResponse two = b.embed(r).await().atMost(Duration.ofSeconds(5));
+        assertThat(one.getDataList()).hasSize(2);
+        assertThat(one.getData(0).getEmbeddingList()).hasSize(32).isEqualTo(two.getData(0).getEmbeddingList());
+        assertThat(one.getData(0).getEmbeddingList()).isNotEqualTo(one.getData(1).getEmbeddingList());
+        double norm = one.getData(1).getEmbeddingList().stream().mapToDouble(x -> x * x).sum();
+        assertThat(norm).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-3));
+    }
+}
