@@ -111,6 +111,57 @@ class ScaiInferProviderTest {
                 .collect(Collectors.joining());
     }
 
+    /** The whole path: HTTP client → gateway (/v1/inference/chat, SSE) → node-agent (simulated) → back; and gRPC. */
+    @Test
+    void endToEndThroughTheHttpAndGrpcApis() throws Exception {
+        String slug = "e2e-" + RUN + "/sim";
+        String modelId = given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
+                .body(Map.of("slug", slug, "display_name", "sim", "modality", "chat")).when().post("/v1/models")
+                .then().statusCode(201).extract().path("data.id");
+        String backendId = given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
+                .body(Map.of("name", "nodes", "provider_type", "scaiinfer", "model_name", FAST)).when().post("/v1/backends")
+                .then().statusCode(201).extract().path("data.id");
+        given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON).body(Map.of("backend_id", backendId))
+                .when().post("/v1/models/" + modelId + "/backends").then().statusCode(201);
+        Map<String, Object> chat = Map.of("model", slug, "stream", true, "seed", 11,
+                "messages", List.of(Map.of("role", "user", "content", "hello nodes")));
+        String sse = given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON).body(chat)
+                .when().post("/v1/inference/chat").then().statusCode(200)
+                .header("Content-Type", org.hamcrest.Matchers.startsWith("text/event-stream")).extract().asString();
+        assertThat(sse).startsWith("data: {").endsWith("data: [DONE]\n\n").doesNotContain("event: error");
+        List<String> frames = java.util.Arrays.stream(sse.split("\n\n")).map(f -> f.substring("data: ".length())).toList();
+        StringBuilder streamed = new StringBuilder();
+        for (String frame : frames.subList(0, frames.size() - 1)) {
+            ObjectNode chunk = (ObjectNode) mapper.readTree(frame);
+            assertThat(chunk.get("object").asText()).isEqualTo("chat.completion.chunk");
+            assertThat(chunk.get("model").asText()).isEqualTo(slug);
+            streamed.append(chunk.at("/choices/0/delta/content").asText(""));
+        }
+        ObjectNode usageChunk = (ObjectNode) mapper.readTree(frames.get(frames.size() - 2));
+        assertThat(usageChunk.at("/usage/completion_tokens").asInt()).isEqualTo(24);
+        // the node's text is deterministic for the same prompt and seed: streamed = non-streamed
+        String whole = given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
+                .body(Map.of("model", slug, "seed", 11, "messages", List.of(Map.of("role", "user", "content", "hello nodes"))))
+                .when().post("/oai/v1/chat/completions").then().statusCode(200).extract().path("choices[0].message.content");
+        assertThat(streamed.toString()).isEqualTo(whole).isNotEmpty();
+
+        io.grpc.ManagedChannel channel = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", 59051).usePlaintext().build();
+        try {
+            io.grpc.Metadata headers = new io.grpc.Metadata();
+            headers.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "Bearer " + ADMIN);
+            StringBuilder viaGrpc = new StringBuilder();
+            ai.scaigrid.proto.scaiinfer.v1.InferenceServiceGrpc.newBlockingStub(channel)
+                    .withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers))
+                    .streamInference(ai.scaigrid.proto.scaiinfer.v1.InferenceRequest.newBuilder().setModel(slug).setSeed(11)
+                            .addMessages(ai.scaigrid.proto.scaiinfer.v1.ChatMessage.newBuilder().setRole("user").setContent("hello nodes"))
+                            .build())
+                    .forEachRemaining(c -> viaGrpc.append(c.getDelta().getContent()));
+            assertThat(viaGrpc.toString()).isEqualTo(whole);
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+
     @Test
     void streamsDeltasInOrderWithUsageAtTheEnd() {
         List<ObjectNode> chunks = provider.streamChat(backend(FAST), call("hello nodes", 0))
