@@ -91,6 +91,8 @@ class LauncherEndToEndIT {
             for (ServiceSpec s : ServiceSpec.ALL) {
                 assertServes(s);
             }
+            assertFirstChatWorksOutOfTheBox(firstKey);
+            assertModuleAuthenticatesThroughTheGateway(firstKey);
 
             Set<ProcessHandle> descendants = run.captureDescendants();
             assertThat(descendants.stream().filter(LauncherEndToEndIT::isJava).count())
@@ -118,6 +120,46 @@ class LauncherEndToEndIT {
             assertThat(run.lines()).contains("[ok] stopped");
             assertEverythingDown(run);
         }
+    }
+
+    /** The local node-agent registers its simulated model: a first chat completion works with no setup. */
+    private static void assertFirstChatWorksOutOfTheBox(String key) throws Exception {
+        String gateway = "http://127.0.0.1:" + (ServiceSpec.named("gateway-core").httpPort() + OFFSET);
+        String body = "{\"model\":\"scaigrid/sim-1\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}";
+        HttpResponse<String> last = null;
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (System.nanoTime() < deadline) {
+            last = post(gateway + "/v1/inference/chat", key, body);
+            if (last.statusCode() == 200) {
+                break;
+            }
+            // the node registers within a heartbeat or two of starting
+            Thread.sleep(500);
+        }
+        assertThat(last.statusCode()).as("first chat completion: %s", last.body()).isEqualTo(200);
+        assertThat(last.body()).contains("\"chat.completion.chunk\"").contains("\"usage\"").endsWith("data: [DONE]\n\n");
+    }
+
+    /** A module service authenticates the same key by introspection at gateway-core and reads the real catalogue. */
+    private static void assertModuleAuthenticatesThroughTheGateway(String key) throws Exception {
+        String lookup = "http://127.0.0.1:" + (ServiceSpec.named("lookup-proxy").httpPort() + OFFSET);
+        HttpResponse<String> noKey = post(lookup + "/v1/tenants/me/scaigrid_credentials", "sgk_wrong00000000000000000000000000000000",
+                "{\"api_key\":\"" + key + "\"}");
+        assertThat(noKey.statusCode()).as("a wrong key at lookup-proxy: %s", noKey.body()).isEqualTo(401);
+        HttpResponse<String> stored = post(lookup + "/v1/tenants/me/scaigrid_credentials", key, "{\"api_key\":\"" + key + "\"}");
+        assertThat(stored.statusCode()).as("storing the tenant key: %s", stored.body()).isBetween(200, 204);
+        HttpRequest request = HttpRequest.newBuilder(URI.create(lookup + "/api/v1/scaigrid/models")).timeout(Duration.ofSeconds(10))
+                .header("Authorization", "Bearer " + key).GET().build();
+        HttpResponse<String> models = HTTP.send(request, HttpResponse.BodyHandlers.ofString());
+        assertThat(models.statusCode()).as("model picker: %s", models.body()).isEqualTo(200);
+        assertThat(models.body()).contains("\"slug\":\"scaigrid/sim-1\"");
+    }
+
+    private static HttpResponse<String> post(String url, String key, String json) throws Exception {
+        HttpRequest request = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(30))
+                .header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(json)).build();
+        return HTTP.send(request, HttpResponse.BodyHandlers.ofString());
     }
 
     private static Optional<String> adminKey(String output) {
