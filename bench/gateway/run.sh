@@ -31,7 +31,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$DATA"; }
 trap cleanup EXIT
 
-taskset -c 1 java -jar deploy/launcher/target/scaigrid-launcher.jar up --only gateway-core \
+taskset -c 1 java ${LAUNCHER_JAVA_OPTS:-} -jar deploy/launcher/target/scaigrid-launcher.jar up --only gateway-core \
   --data-dir "$DATA" --port-offset "$OFFSET" > "$DATA/launcher.log" 2>&1 &
 pids+=($!)
 taskset -c 1 node bench/gateway/node_modules/@portkey-ai/gateway/build/start-server.js \

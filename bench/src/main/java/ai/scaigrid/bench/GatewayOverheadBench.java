@@ -34,7 +34,7 @@ public final class GatewayOverheadBench {
         int rate = Integer.parseInt(env("RATE", "1000"));
         int seconds = Integer.parseInt(env("SECONDS", "15"));
         int rampSeconds = Integer.parseInt(env("RAMP_SECONDS", "5"));
-        String ramp = env("RAMP", "1000,2000,3000,4000,5000,6000,8000");
+        String ramp = env("RAMP", "250,500,1000,2000,3000,4000,5000,6000,8000");
         if (adminKey == null) {
             throw new IllegalArgumentException("ADMIN_KEY is required");
         }
