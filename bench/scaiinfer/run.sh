@@ -3,6 +3,9 @@
 #   1. heartbeat ingestion cost: NODES simulated nodes heartbeat every second to a real gateway-core
 #      (on an embedded PostgreSQL, started through the launcher); the gateway's CPU time is measured.
 #   2. node-agent streaming throughput: StreamInference against a real node-agent's simulated model.
+#   3. gateway relay: the same streams through gateway-core's InferenceService (API key, catalogue,
+#      limits, accounting, scaiinfer provider) versus straight to the node, in one run: relayed
+#      tokens/s and the time to first token added by the gateway (p50/p99).
 # Needs the built jars: ./scaigrid build (or ./mvnw -o install -DskipTests).
 # Settings (environment): NODES (1000), SECONDS_MEASURED (60), PORT_OFFSET (3000), CONCURRENCY (64), REQUESTS (3000)
 set -euo pipefail
@@ -34,6 +37,9 @@ trap cleanup EXIT
 
 listener_pid() { ss -ltnpH "sport = :$1" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2; }
 
+# the relay benchmark measures the gateway, not its default per-key limits
+export SCAIGRID_LIMIT_KEY_RPM=100000000 SCAIGRID_LIMIT_USER_RPM=100000000 \
+       SCAIGRID_LIMIT_TENANT_RPM=100000000 SCAIGRID_LIMIT_PARTNER_RPM=100000000
 echo "== starting gateway-core + embedded PostgreSQL (port offset $PORT_OFFSET, data $DATA)"
 java -jar deploy/launcher/target/scaigrid-launcher.jar up --only gateway-core --data-dir "$DATA" \
   --port-offset "$PORT_OFFSET" > "$DATA/launcher.log" 2>&1 &
@@ -91,4 +97,28 @@ for model in bench-unpaced bench-paced; do
   java -cp "node-agent/target/quarkus-app/lib/main/*" bench/scaiinfer/StreamThroughput.java \
     --node "127.0.0.1:$NODE_GRPC" --token bench-inbound --model "$model" --node-pid "$NODE_PID" \
     --concurrency "$CONCURRENCY" --requests "$REQUESTS"
+done
+
+echo "== gateway relay versus direct (scaiinfer provider, simulated node)"
+RELAY_CONCURRENCY="${RELAY_CONCURRENCY:-200}"
+for _ in $(seq 1 60); do
+  curl -sf -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$HTTP/v1/nodes/bench-node" | grep -q '"ACTIVE"' && break
+  sleep 0.5
+done
+post() { curl -sf -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' -d "$2" "http://127.0.0.1:$HTTP$1"; }
+id_of() { sed -n 's/.*"id":"\([^"]*\)".*/\1/p' | head -1; }
+for model in bench-unpaced bench-paced; do
+  MID="$(post /v1/models "{\"slug\":\"bench/$model\",\"display_name\":\"$model\",\"modality\":\"chat\"}" | id_of)"
+  BID="$(post /v1/backends "{\"name\":\"$model\",\"provider_type\":\"scaiinfer\",\"model_name\":\"$model\"}" | id_of)"
+  post "/v1/models/$MID/backends" "{\"backend_id\":\"$BID\"}" > /dev/null
+done
+for model in bench-paced bench-unpaced; do
+  echo "-- $model, $REQUESTS streams at concurrency $RELAY_CONCURRENCY: direct to the node"
+  java -cp "node-agent/target/quarkus-app/lib/main/*" bench/scaiinfer/StreamThroughput.java \
+    --node "127.0.0.1:$NODE_GRPC" --token bench-inbound --model "$model" --node-pid "$NODE_PID" \
+    --concurrency "$RELAY_CONCURRENCY" --requests "$REQUESTS"
+  echo "-- $model, same load through gateway-core (gateway CPU shown as node-pid)"
+  java -cp "node-agent/target/quarkus-app/lib/main/*" bench/scaiinfer/StreamThroughput.java \
+    --node "127.0.0.1:$GRPC" --token "$ADMIN" --model "bench/$model" --node-pid "$GATEWAY_PID" \
+    --concurrency "$RELAY_CONCURRENCY" --requests "$REQUESTS"
 done
