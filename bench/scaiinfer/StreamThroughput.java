@@ -28,6 +28,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *        [--concurrency 64] [--requests 2000]
  */
 public class StreamThroughput {
+    static final Map<String, Integer> ERRORS = new java.util.concurrent.ConcurrentHashMap<>();
     public static void main(String[] argv) throws Exception {
         Map<String, String> a = new HashMap<>();
         for (int i = 0; i + 1 < argv.length; i += 2) {
@@ -48,6 +49,7 @@ public class StreamThroughput {
 
         // warm-up: a few calls so that class loading and JIT are not measured
         run(stub, model, 200, Math.min(concurrency, 16), new ArrayList<>(), new AtomicLong(), new AtomicInteger());
+        ERRORS.clear();
 
         List<Long> ttft = Collections.synchronizedList(new ArrayList<>());
         AtomicLong chunks = new AtomicLong();
@@ -62,6 +64,8 @@ public class StreamThroughput {
         Collections.sort(sorted);
         System.out.printf("%d streams (%d failed) at concurrency %d in %.2f s: %.0f streams/s, %.0f chunks/s%n", requests, failures.get(),
                 concurrency, wall, requests / wall, chunks.get() / wall);
+        ERRORS.entrySet().stream().sorted((x, y) -> y.getValue() - x.getValue()).limit(3)
+                .forEach(e -> System.out.printf("  failed x%d: %s%n", e.getValue(), e.getKey()));
         if (!sorted.isEmpty()) {
             System.out.printf("time to first token: p50 %.1f ms, p99 %.1f ms%n", sorted.get(sorted.size() / 2) / 1e6,
                     sorted.get((int) (sorted.size() * 0.99)) / 1e6);
@@ -101,6 +105,11 @@ public class StreamThroughput {
                 @Override
                 public void onError(Throwable t) {
                     failures.incrementAndGet();
+                    io.grpc.Status st = io.grpc.Status.fromThrowable(t);
+                    Metadata trailers = io.grpc.Status.trailersFromThrowable(t);
+                    String code = trailers == null ? null
+                            : trailers.get(Metadata.Key.of("scaigrid-error-code", Metadata.ASCII_STRING_MARSHALLER));
+                    ERRORS.merge(st.getCode() + " " + code + ": " + st.getDescription(), 1, Integer::sum);
                     done.countDown();
                     launch[0].run();
                 }

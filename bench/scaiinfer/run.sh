@@ -7,7 +7,8 @@
 #      limits, accounting, scaiinfer provider) versus straight to the node, in one run: relayed
 #      tokens/s and the time to first token added by the gateway (p50/p99).
 # Needs the built jars: ./scaigrid build (or ./mvnw -o install -DskipTests).
-# Settings (environment): NODES (1000), SECONDS_MEASURED (60), PORT_OFFSET (3000), CONCURRENCY (64), REQUESTS (3000)
+# Settings (environment): NODES (1000), SECONDS_MEASURED (60), PORT_OFFSET (3000), CONCURRENCY (64), REQUESTS (3000),
+# RELAY_CONCURRENCY (200), SECTIONS ("heartbeat node relay": which parts to run)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -16,6 +17,7 @@ SECONDS_MEASURED="${SECONDS_MEASURED:-60}"
 PORT_OFFSET="${PORT_OFFSET:-3000}"
 CONCURRENCY="${CONCURRENCY:-64}"
 REQUESTS="${REQUESTS:-3000}"
+SECTIONS="${SECTIONS:-heartbeat node relay}"
 HTTP=$((8080 + PORT_OFFSET))
 GRPC=$((50051 + PORT_OFFSET))
 NODE_HTTP=$((8090 + PORT_OFFSET))
@@ -65,6 +67,7 @@ idle_cpu() {
   t1=$(awk '{print $14+$15}' "/proc/$GATEWAY_PID/stat")
   echo "gateway idle CPU ($1): $(awk -v d=$((t1 - t0)) 'BEGIN{printf "%.1f", d/20}')% of one core"
 }
+if [[ " $SECTIONS " == *" heartbeat "* ]]; then
 idle_cpu "no nodes"
 
 for mode in stream unary; do
@@ -77,7 +80,8 @@ idle_cpu "$NODES registered nodes gone silent"
 curl -sf -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$HTTP/v1/nodes" \
   | grep -o '"id":"bench-node-[0-9]*"' | wc -l | xargs -I{} echo "nodes in the shared registry: {}"
 
-echo "== node-agent streaming throughput"
+fi
+echo "== starting a node-agent (simulated models bench-unpaced and bench-paced)"
 java -Xmx384m -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$NODE_HTTP" -Dquarkus.grpc.server.port="$NODE_GRPC" \
   -Dquarkus.log.console.json.enabled=false -Dscaigrid.node.id=bench-node -Dscaigrid.node.inbound-token=bench-inbound \
   -Dscaigrid.node.gateway-grpc-address="127.0.0.1:$GRPC" -Dscaigrid.node.service-token="$TOKEN" \
@@ -92,13 +96,17 @@ for _ in $(seq 1 120); do
   curl -sf "http://127.0.0.1:$NODE_HTTP/q/health/ready" > /dev/null 2>&1 && break
   sleep 0.5
 done
+if [[ " $SECTIONS " == *" node "* ]]; then
+echo "== node-agent streaming throughput"
 for model in bench-unpaced bench-paced; do
   echo "-- $model (64 tokens per stream), $REQUESTS streams at concurrency $CONCURRENCY"
   java -cp "node-agent/target/quarkus-app/lib/main/*" bench/scaiinfer/StreamThroughput.java \
     --node "127.0.0.1:$NODE_GRPC" --token bench-inbound --model "$model" --node-pid "$NODE_PID" \
     --concurrency "$CONCURRENCY" --requests "$REQUESTS"
 done
+fi
 
+if [[ " $SECTIONS " == *" relay "* ]]; then
 echo "== gateway relay versus direct (scaiinfer provider, simulated node)"
 RELAY_CONCURRENCY="${RELAY_CONCURRENCY:-200}"
 for _ in $(seq 1 60); do
@@ -122,3 +130,7 @@ for model in bench-paced bench-unpaced; do
     --node "127.0.0.1:$GRPC" --token "$ADMIN" --model "bench/$model" --node-pid "$GATEWAY_PID" \
     --concurrency "$RELAY_CONCURRENCY" --requests "$REQUESTS"
 done
+
+echo "-- gateway warnings during the run (last 10):"
+grep -hE '"level":"(WARN|ERROR)"|WARN|ERROR' "$DATA"/logs/gateway-core.log 2>/dev/null | tail -10 | cut -c1-400 || true
+fi

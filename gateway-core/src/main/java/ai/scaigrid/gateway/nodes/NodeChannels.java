@@ -24,6 +24,9 @@ public class NodeChannels {
     @Inject
     NodesConfig config;
 
+    @Inject
+    io.vertx.core.Vertx vertx;
+
     private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
 
     public ManagedChannel channel(String address) {
@@ -35,7 +38,13 @@ public class NodeChannels {
     }
 
     private ManagedChannel build(String address) {
+        // Callbacks run on the I/O thread that read the chunk (directExecutor: our observers only emit
+        // downstream, never block) and the channel shares Vert.x's event loops, so a relayed token does
+        // not hop through an executor and a second event loop group on its way to the client.
         NettyChannelBuilder builder = NettyChannelBuilder.forTarget(address)
+                .directExecutor()
+                .eventLoopGroup(vertx.nettyEventLoopGroup())
+                .channelType(io.netty.channel.socket.nio.NioSocketChannel.class)
                 .keepAliveTime(30, TimeUnit.SECONDS)
                 .keepAliveTimeout(10, TimeUnit.SECONDS)
                 .maxInboundMessageSize(16 * 1024 * 1024);

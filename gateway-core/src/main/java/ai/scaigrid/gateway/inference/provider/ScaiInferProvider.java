@@ -233,12 +233,18 @@ public class ScaiInferProvider implements Provider {
             }
             attempts++;
             current = attempt;
+            // Start the node call detached from whatever io.grpc.Context this thread carries: under load
+            // that may be ANOTHER inbound call's context, whose normal completion would cancel this call.
+            // Deadline and cancellation travel explicitly (the stub's deadline, cancelled()).
+            io.grpc.Context previous = io.grpc.Context.ROOT.attach();
             try {
                 invoke(attempt, stub(attempt.node));
             } catch (RuntimeException e) {
                 attempt.settle(Outcome.FAILURE);
                 last = UpstreamFailure.unavailable("The inference node could not be reached", e);
                 next();
+            } finally {
+                io.grpc.Context.ROOT.detach(previous);
             }
         }
 
@@ -471,7 +477,11 @@ public class ScaiInferProvider implements Provider {
             case UNAVAILABLE -> "SERVICE_DRAINING".equals(code)
                     ? new Classified(UpstreamFailure.unavailable("The inference node is draining", null), true, Outcome.IGNORED)
                     : new Classified(UpstreamFailure.unavailable("The inference node could not be reached", null), true, Outcome.FAILURE);
-            default -> new Classified(UpstreamFailure.unavailable("The inference node failed", null), true, Outcome.FAILURE);
+            default -> {
+                LOG.warnf("node %s failed the call: %s %s", node.id(), status.getCode(),
+                        description == null ? "" : truncate(description));
+                yield new Classified(UpstreamFailure.unavailable("The inference node failed", null), true, Outcome.FAILURE);
+            }
         };
     }
 
