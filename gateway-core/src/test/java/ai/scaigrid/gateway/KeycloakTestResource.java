@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -203,10 +202,8 @@ public class KeycloakTestResource implements QuarkusTestResourceLifecycleManager
         return 0;
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
+    private static int freePort() {
+        return ai.scaigrid.commons.testing.TestPorts.free();
     }
 
     private static void deleteRecursively(Path dir) throws IOException {

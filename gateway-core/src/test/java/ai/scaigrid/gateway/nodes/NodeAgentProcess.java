@@ -1,7 +1,6 @@
 package ai.scaigrid.gateway.nodes;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -85,11 +84,8 @@ final class NodeAgentProcess implements AutoCloseable {
         return new NodeAgentProcess(id, grpc, http, process, log);
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            s.setReuseAddress(true);
-            return s.getLocalPort();
-        }
+    private static int freePort() {
+        return ai.scaigrid.commons.testing.TestPorts.free();
     }
 
     /** The node's own count of generations in flight (its Prometheus gauge), or -1 when it does not answer. */
