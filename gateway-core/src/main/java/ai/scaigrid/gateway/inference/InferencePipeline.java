@@ -296,6 +296,13 @@ public class InferencePipeline {
         });
     }
 
+    /** Every backend circuit this replica has seen, by backend id (for the detailed health view). */
+    public Map<String, CircuitBreaker.State> circuitStates() {
+        Map<String, CircuitBreaker.State> out = new java.util.TreeMap<>();
+        breakers.forEach((id, b) -> out.put(id, b.state()));
+        return out;
+    }
+
     /** The state of a backend's circuit (for health views and tests). */
     public CircuitBreaker.State circuitState(String backendId) {
         CircuitBreaker b = breakers.get(backendId);

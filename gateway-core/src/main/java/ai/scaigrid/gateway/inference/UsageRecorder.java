@@ -170,7 +170,7 @@ public class UsageRecorder {
         }
     }
 
-    int queued() {
+    public int queued() {
         return queued.get();
     }
 }

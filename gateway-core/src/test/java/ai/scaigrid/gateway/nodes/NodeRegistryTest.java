@@ -296,6 +296,39 @@ class NodeRegistryTest {
     }
 
     @Test
+    void healthEndpointsAreOpenAndTheDetailedViewShowsLastHeartbeatsToSuperAdminsOnly() {
+        String token = serviceToken("scaiinfer.node");
+        String node = "health-" + RUN;
+        stub("Bearer " + token).heartbeat(report(node, "m-health-" + RUN, NodeHealth.NODE_HEALTH_HEALTHY));
+
+        given().when().get("/health").then().statusCode(200).body("status", equalTo("ok"));
+        given().when().get("/health/ready").then().statusCode(200)
+                .body("status", equalTo("ready")).body("checks.database", equalTo("ok"));
+
+        given().when().get("/health/detailed").then().statusCode(401).body("error.code", equalTo("AUTH_TOKEN_MISSING"));
+        String tenant = admin().body(Map.of("slug", "health-" + RUN, "display_name", "Health")).when().post("/v1/tenants")
+                .then().statusCode(201).extract().path("data.id");
+        String user = admin().body(Map.of("tenant_id", tenant, "email", "health-" + RUN + "@x.test", "roles", List.of("tenant_admin")))
+                .when().post("/v1/users").then().statusCode(201).extract().path("data.id");
+        String key = admin().body(Map.of("name", "k", "assigned_user_id", user)).when().post("/v1/api-keys")
+                .then().statusCode(201).extract().path("data.key");
+        given().header("Authorization", "Bearer " + key).when().get("/health/detailed").then().statusCode(403)
+                .body("error.code", equalTo("PERMISSION_DENIED")).body("meta.request_id", org.hamcrest.Matchers.notNullValue());
+
+        List<Map<String, Object>> nodes = admin().when().get("/health/detailed").then().statusCode(200)
+                .body("status", equalTo("ok"))
+                .body("checks.database.status", equalTo("ok"))
+                .body("checks.database.latency_ms", org.hamcrest.Matchers.greaterThanOrEqualTo(0))
+                .body("checks.usage_queue.pending_records", org.hamcrest.Matchers.greaterThanOrEqualTo(0))
+                .body("open_circuits", org.hamcrest.Matchers.notNullValue())
+                .extract().path("inference_nodes.findAll { it.id == '" + node + "' }");
+        assertThat(nodes).hasSize(1);
+        assertThat(nodes.get(0)).containsEntry("state", "ACTIVE").containsEntry("health", "HEALTHY");
+        assertThat(nodes.get(0).get("last_heartbeat_at")).isNotNull();
+        assertThat(((Number) nodes.get(0).get("seconds_since_heartbeat")).doubleValue()).isLessThan(60);
+    }
+
+    @Test
     void theSimulatedModelIsRegisteredOnceForLocalRuns() {
         Boolean first = simulated.ensure().await().atMost(Duration.ofSeconds(10));
         Boolean second = simulated.ensure().await().atMost(Duration.ofSeconds(10));
