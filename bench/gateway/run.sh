@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Gateway overhead benchmark, all in one run: a fast local OpenAI-style upstream called directly,
 # through gateway-core (/oai/v1) and through the Portkey gateway, at a fixed request rate, then the
-# highest sustained rate of each. gateway-core (with its embedded PostgreSQL) and Portkey run pinned
-# to CPU 1; the load generator and the mock upstream to CPU 0.
-#   bench/gateway/run.sh                  # defaults: RATE=1000 SECONDS=15
-#   RATE=2000 SECONDS=30 bench/gateway/run.sh
+# highest sustained rate of each. Every path is warmed up at the measured rate first (WARMUP seconds per
+# target and mode, default 30: on one or two cores the JIT needs that long to compile the hot path).
+# By default every process shares both cores, as on a 2-core host; PIN=1 pins gateway-core (with its
+# embedded PostgreSQL) and Portkey to CPU 1 and the load generator and the mock upstream to CPU 0.
+#   bench/gateway/run.sh                  # defaults: RATE=1000 SECONDS=15 WARMUP=30 PIN=0
+#   RATE=2000 SECONDS=30 PIN=1 bench/gateway/run.sh
+# SCAIGRID_SERVICE_JAVA_OPTS reaches gateway-core's JVM (e.g. "-Xlog:gc:file=/tmp/gc.log").
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -27,14 +30,16 @@ export SCAIGRID_LIMIT_KEY_RPM=100000000 SCAIGRID_LIMIT_USER_RPM=100000000 \
        SCAIGRID_LIMIT_TENANT_RPM=100000000 SCAIGRID_LIMIT_PARTNER_RPM=100000000
 export QUARKUS_LOG_CONSOLE_LEVEL=WARN
 
+if [[ "${PIN:-0}" == 1 ]]; then SERVER_CPUS=1; LOAD_CPUS=0; else SERVER_CPUS=0-$(($(nproc) - 1)); LOAD_CPUS=$SERVER_CPUS; fi
+
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$DATA"; }
 trap cleanup EXIT
 
-taskset -c 1 java ${LAUNCHER_JAVA_OPTS:-} -jar deploy/launcher/target/scaigrid-launcher.jar up --only gateway-core \
+taskset -c "$SERVER_CPUS" java ${LAUNCHER_JAVA_OPTS:-} -jar deploy/launcher/target/scaigrid-launcher.jar up --only gateway-core \
   --data-dir "$DATA" --port-offset "$OFFSET" > "$DATA/launcher.log" 2>&1 &
 pids+=($!)
-taskset -c 1 node bench/gateway/node_modules/@portkey-ai/gateway/build/start-server.js \
+taskset -c "$SERVER_CPUS" node bench/gateway/node_modules/@portkey-ai/gateway/build/start-server.js \
   --port="$PORTKEY_PORT" --headless > "$DATA/portkey.log" 2>&1 &
 pids+=($!)
 
@@ -49,5 +54,5 @@ PORTKEY_URL="http://127.0.0.1:$PORTKEY_PORT"
 curl -fs "$PORTKEY_URL/" > /dev/null || { echo "Portkey did not start (continuing without it):"; tail -20 "$DATA/portkey.log"; PORTKEY_URL=""; }
 
 ADMIN_KEY="$(cat "$DATA/bootstrap-admin-key.txt")" GATEWAY_URL="$GATEWAY_URL" PORTKEY_URL="$PORTKEY_URL" \
-  taskset -c 0 java -Xmx512m -jar bench/target/scaigrid-bench.jar
+  taskset -c "$LOAD_CPUS" java -Xmx512m -jar bench/target/scaigrid-bench.jar
 echo "gateway-core RSS after the run: $(ps -o rss= -p "$(pgrep -f 'gateway-core/target/quarkus-app' | head -1)" | awk '{printf "%.0f MiB", $1/1024}')"

@@ -23,7 +23,8 @@ import java.util.regex.Pattern;
  * Started by bench/gateway/run.sh, which starts gateway-core (and Portkey) pinned to their own core.
  *
  * <p>Environment: GATEWAY_URL, ADMIN_KEY, PORTKEY_URL (optional), RATE (default 1000),
- * SECONDS (default 15), RAMP (comma-separated rates), MOCK_PORT (default 0 = any).
+ * SECONDS (default 15), WARMUP (seconds per target and mode, default 30), RAMP (comma-separated rates),
+ * MOCK_PORT (default 0 = any).
  */
 public final class GatewayOverheadBench {
 
@@ -56,9 +57,14 @@ public final class GatewayOverheadBench {
 
         System.out.printf("mock upstream %s, gateway %s, portkey %s, %d req/s for %d s per phase%n", mockBase, gateway,
                 portkey.isBlank() ? "(not running)" : portkey, rate, seconds);
-        for (Target t : targets) { // warm-up of both paths: JIT, connection pools
-            load.run(t.name, t.url, t.headers, t.body(false), Math.min(rate, 500), 8, 2000);
-            load.run(t.name, t.url, t.headers, t.body(true), Math.min(rate, 500), 8, 2000);
+        // warm-up of every path at the measured rate, so the JIT has compiled the hot path and pools are
+        // open before anything is recorded (WARMUP seconds per target and mode)
+        int warmup = Integer.parseInt(env("WARMUP", "30"));
+        for (Target t : targets) {
+            if (warmup > 0) {
+                load.run(t.name, t.url, t.headers, t.body(false), rate, warmup, 2000);
+                load.run(t.name, t.url, t.headers, t.body(true), rate, warmup, 2000);
+            }
         }
         List<LoadGenerator.Result> fixed = new ArrayList<>();
         for (boolean stream : new boolean[]{false, true}) {

@@ -57,6 +57,22 @@ public final class Launcher {
     private volatile RunState runState;
     private boolean stopping;
 
+    /**
+     * The service JVM's command line: the default heap, then SCAIGRID_SERVICE_JAVA_OPTS (whitespace
+     * separated, e.g. a larger heap, another GC or -Xlog:gc for profiling) so operators can tune every
+     * service without editing the launcher.
+     */
+    static List<String> javaCommand(String javaBin, String jar, Map<String, String> env) {
+        List<String> command = new ArrayList<>(List.of(javaBin, SERVICE_HEAP));
+        String extra = env.getOrDefault("SCAIGRID_SERVICE_JAVA_OPTS", "").trim();
+        if (!extra.isEmpty()) {
+            command.addAll(List.of(extra.split("\\s+")));
+        }
+        command.add("-jar");
+        command.add(jar);
+        return command;
+    }
+
     Launcher(Options options, Map<String, String> env, Term term) {
         this.options = options;
         this.env = env;
@@ -164,7 +180,7 @@ public final class Launcher {
                     if (stopping) {
                         return 1;
                     }
-                    sp.start(List.of(javaBin, SERVICE_HEAP, "-jar", spec.jar(root).toString()), serviceEnv, dataDir);
+                    sp.start(javaCommand(javaBin, spec.jar(root).toString(), env), serviceEnv, dataDir);
                     started.add(sp);
                     runState.recordService(spec.name(), sp.process());
                 }

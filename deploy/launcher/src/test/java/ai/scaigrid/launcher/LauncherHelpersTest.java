@@ -175,4 +175,12 @@ class LauncherHelpersTest {
             assertThat(problems).singleElement().satisfies(p -> assertThat(p.port().owner()).isEqualTo("gateway-core HTTP"));
         }
     }
+
+    @Test
+    void serviceJvmOptionsComeFromTheEnvironmentAfterTheDefaultHeap() {
+        assertThat(Launcher.javaCommand("java", "svc.jar", Map.of()))
+                .containsExactly("java", Launcher.SERVICE_HEAP, "-jar", "svc.jar");
+        assertThat(Launcher.javaCommand("java", "svc.jar", Map.of("SCAIGRID_SERVICE_JAVA_OPTS", "  -Xmx1g   -XX:+UseParallelGC ")))
+                .containsExactly("java", Launcher.SERVICE_HEAP, "-Xmx1g", "-XX:+UseParallelGC", "-jar", "svc.jar");
+    }
 }
