@@ -2,7 +2,7 @@
 # lookup-proxy overhead benchmark: builds the bench classes (offline) and runs them.
 # Needs gateway-core and lookup-proxy packaged first:
 #   ./mvnw -o -q install -DskipTests -pl platform-commons,gateway-core,lookup-proxy -am
-# Options (all optional): --rate 500 --seconds 15 --warmup-seconds 5
+# Options (all optional): --rate 500 --seconds 15 --warmup-seconds 30 (the JIT needs that long on 2 cores)
 # BENCH_PROXY_JVM: the proxy JVM's options (default -Xmx256m), e.g. "-Xmx256m -Xlog:gc:file=/tmp/gc.log"
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

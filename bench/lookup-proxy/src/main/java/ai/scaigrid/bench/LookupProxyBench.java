@@ -50,7 +50,7 @@ public final class LookupProxyBench {
         Map<String, String> options = parse(args);
         int rate = Integer.parseInt(options.getOrDefault("rate", "500"));
         int seconds = Integer.parseInt(options.getOrDefault("seconds", "15"));
-        int warmup = Integer.parseInt(options.getOrDefault("warmup-seconds", "5"));
+        int warmup = Integer.parseInt(options.getOrDefault("warmup-seconds", "30"));
         Path proxyJar = Path.of(System.getProperty("scaigrid.lookup-proxy.app",
                 "../../lookup-proxy/target/quarkus-app/quarkus-run.jar")).toAbsolutePath().normalize();
 
