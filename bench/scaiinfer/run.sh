@@ -8,7 +8,7 @@
 #      tokens/s and the time to first token added by the gateway (p50/p99).
 # Needs the built jars: ./scaigrid build (or ./mvnw -o install -DskipTests).
 # Settings (environment): NODES (1000), SECONDS_MEASURED (60), PORT_OFFSET (3000), CONCURRENCY (64), REQUESTS (3000),
-# RELAY_CONCURRENCY (200), SECTIONS ("heartbeat node relay": which parts to run)
+# RELAY_CONCURRENCY (200), RELAY_MODELS, SECTIONS ("heartbeat node relay": which parts to run)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -90,6 +90,8 @@ java -Xmx384m -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$NODE_HTTP" -Dq
   "-Dscaigrid.node.models[0].time-to-first-token=1ms" "-Dscaigrid.node.models[0].output-tokens=64" \
   "-Dscaigrid.node.models[1].name=bench-paced" "-Dscaigrid.node.models[1].tokens-per-second=200" \
   "-Dscaigrid.node.models[1].time-to-first-token=20ms" "-Dscaigrid.node.models[1].output-tokens=64" \
+  "-Dscaigrid.node.models[2].name=bench-llm" "-Dscaigrid.node.models[2].tokens-per-second=50" \
+  "-Dscaigrid.node.models[2].time-to-first-token=20ms" "-Dscaigrid.node.models[2].output-tokens=64" \
   -jar node-agent/target/quarkus-app/quarkus-run.jar > "$DATA/node-agent.log" 2>&1 &
 NODE_PID=$!
 for _ in $(seq 1 120); do
@@ -115,12 +117,14 @@ for _ in $(seq 1 60); do
 done
 post() { curl -sf -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' -d "$2" "http://127.0.0.1:$HTTP$1"; }
 id_of() { sed -n 's/.*"id":"\([^"]*\)".*/\1/p' | head -1; }
-for model in bench-unpaced bench-paced; do
+for model in bench-unpaced bench-paced bench-llm; do
   MID="$(post /v1/models "{\"slug\":\"bench/$model\",\"display_name\":\"$model\",\"modality\":\"chat\"}" | id_of)"
   BID="$(post /v1/backends "{\"name\":\"$model\",\"provider_type\":\"scaiinfer\",\"model_name\":\"$model\"}" | id_of)"
   post "/v1/models/$MID/backends" "{\"backend_id\":\"$BID\"}" > /dev/null
 done
-for model in bench-paced bench-unpaced; do
+# bench-llm streams at 50 tokens/s like a real model (the gateway is not saturated: a fair added time
+# to first token); bench-paced (200 tokens/s) and bench-unpaced push the relay to its limit
+for model in ${RELAY_MODELS:-bench-llm bench-paced bench-unpaced}; do
   echo "-- $model, $REQUESTS streams at concurrency $RELAY_CONCURRENCY: direct to the node"
   java -cp "node-agent/target/quarkus-app/lib/main/*" bench/scaiinfer/StreamThroughput.java \
     --node "127.0.0.1:$NODE_GRPC" --token bench-inbound --model "$model" --node-pid "$NODE_PID" \
