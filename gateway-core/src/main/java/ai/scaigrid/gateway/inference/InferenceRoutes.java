@@ -86,6 +86,7 @@ public class InferenceRoutes {
     // ------------------------------------------------------------------ request handling
 
     private void inference(RoutingContext rc, Api api, String endpoint) {
+        io.vertx.core.Context requestContext = io.vertx.core.Vertx.currentContext();
         String requestId = begin(rc);
         authenticate(rc, requestId).subscribe().with(caller -> {
             if (caller == null) {
@@ -112,12 +113,12 @@ public class InferenceRoutes {
                 fail(rc, api, requestId, InferencePipeline.toApiException(e));
                 return;
             }
-            admitted.subscribe().with(ex -> dispatch(rc, api, ex),
+            admitted.subscribe().with(ex -> dispatch(rc, api, ex, requestContext),
                     failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
         }, failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
     }
 
-    private void dispatch(RoutingContext rc, Api api, InferenceExchange ex) {
+    private void dispatch(RoutingContext rc, Api api, InferenceExchange ex, io.vertx.core.Context requestContext) {
         if (rc.response().closed()) {
             pipeline.cancelled(ex);
             return;
@@ -140,7 +141,7 @@ public class InferenceRoutes {
                 fail(rc, api, ex.requestId, InferencePipeline.toApiException(e));
                 return;
             }
-            chunks.subscribe().withSubscriber(new SseWriter(rc, api, ex));
+            chunks.subscribe().withSubscriber(new SseWriter(rc, api, ex, requestContext));
             return;
         }
         Uni<ObjectNode> result;
@@ -400,11 +401,69 @@ public class InferenceRoutes {
         private final AtomicBoolean headersSent = new AtomicBoolean();
         private volatile Subscription subscription;
         private volatile boolean closed;
+        /** The request's event-loop context: every write to the client happens there, in order. */
+        private final io.vertx.core.Context context;
+        // Frames not yet written (guarded by this): chunks that arrive within one task of the upstream
+        // (an SSE read often carries several events) leave as one write, one HTTP chunk and one syscall.
+        private Buffer pending;
+        private boolean flushScheduled;
 
-        SseWriter(RoutingContext rc, Api api, InferenceExchange ex) {
+        SseWriter(RoutingContext rc, Api api, InferenceExchange ex, io.vertx.core.Context context) {
             this.rc = rc;
             this.api = api;
             this.ex = ex;
+            this.context = context;
+        }
+
+        private void onContext(Runnable task) {
+            if (context == null) {
+                task.run();
+            } else {
+                context.runOnContext(v -> task.run());
+            }
+        }
+
+        /** Queues a frame; it is written at the end of the current task on the request's context. */
+        private void enqueue(Buffer frame) {
+            boolean schedule;
+            synchronized (this) {
+                if (pending == null) {
+                    pending = Buffer.buffer(Math.max(256, frame.length() * 4));
+                }
+                pending.appendBuffer(frame);
+                schedule = !flushScheduled;
+                flushScheduled = true;
+            }
+            if (schedule) {
+                onContext(this::flush);
+            }
+        }
+
+        private synchronized Buffer takePending() {
+            Buffer out = pending;
+            pending = null;
+            flushScheduled = false;
+            return out;
+        }
+
+        private void flush() {
+            Buffer out = takePending();
+            HttpServerResponse response = rc.response();
+            if (out != null && out.length() > 0 && !response.closed() && !response.ended()) {
+                response.write(out);
+            }
+        }
+
+        /** Writes what is queued plus {@code last} and ends the response, after every earlier frame. */
+        private void endWith(Buffer last) {
+            onContext(() -> {
+                Buffer out = takePending();
+                HttpServerResponse response = rc.response();
+                if (response.closed() || response.ended()) {
+                    return;
+                }
+                response.end(out == null ? last : out.appendBuffer(last));
+            });
         }
 
         @Override
@@ -432,7 +491,7 @@ public class InferenceRoutes {
                 try {
                     Buffer frame = Buffer.buffer(out.size() * 48 + 16);
                     frame.appendString("data: ").appendBytes(mapper.writeValueAsBytes(out)).appendString("\n\n");
-                    response.write(frame);
+                    enqueue(frame);
                 } catch (Exception e) {
                     LOG.errorf(e, "writing a stream chunk failed");
                 }
@@ -508,11 +567,11 @@ public class InferenceRoutes {
                             .put("request_id", ex.requestId);
                     frame.appendString("event: error\ndata: ").appendBytes(mapper.writeValueAsBytes(error)).appendString("\n\n");
                 }
-                response.write(frame);
+                endWith(frame.appendBuffer(DONE));
             } catch (Exception ignored) {
                 // nothing more can be told to this client
+                endWith(DONE.copy());
             }
-            response.end(DONE);
         }
 
         @Override
@@ -522,7 +581,7 @@ public class InferenceRoutes {
                 return;
             }
             sendHeaders(response);
-            response.end(DONE);
+            endWith(DONE.copy());
         }
     }
 }
