@@ -1,5 +1,6 @@
 package ai.scaigrid.gateway;
 
+import ai.scaigrid.commons.testing.TestPorts;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
@@ -47,7 +48,7 @@ public class KeycloakTestResource implements QuarkusTestResourceLifecycleManager
                 "Keycloak needs a JDK 21+; none found under /usr/lib/jvm (set KEYCLOAK_JAVA_HOME)"));
         try {
             deleteRecursively(home.resolve("data"));
-            int port = freePort();
+            int port = TestPorts.free();
             ProcessBuilder pb = new ProcessBuilder(home.resolve("bin/kc.sh").toString(), "start-dev",
                     "--http-port=" + port, "--http-host=127.0.0.1", "--health-enabled=false", "--cache=local")
                     .redirectErrorStream(true)
@@ -202,9 +203,6 @@ public class KeycloakTestResource implements QuarkusTestResourceLifecycleManager
         return 0;
     }
 
-    private static int freePort() {
-        return ai.scaigrid.commons.testing.TestPorts.free();
-    }
 
     private static void deleteRecursively(Path dir) throws IOException {
         if (!Files.exists(dir)) {

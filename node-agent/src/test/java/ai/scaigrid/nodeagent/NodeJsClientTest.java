@@ -1,9 +1,9 @@
 package ai.scaigrid.nodeagent;
 
+import ai.scaigrid.commons.testing.NodeScripts;
 import ai.scaigrid.proto.scaiinfer.v1.ChatMessage;
 import ai.scaigrid.proto.scaiinfer.v1.InferenceRequest;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.quarkus.test.common.QuarkusTestResource;
@@ -11,11 +11,7 @@ import io.quarkus.test.junit.QuarkusTest;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -31,51 +27,21 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 @QuarkusTestResource(LocalUpstreamResource.class)
 class NodeJsClientTest {
     private static final Path DIR = Path.of("src", "test", "node").toAbsolutePath();
-    private static final ObjectMapper JSON = new ObjectMapper();
-
-    record Run(int exit, List<JsonNode> lines, String raw) {
-    }
 
     @BeforeAll
     static void installClient() throws Exception {
-        assumeTrue(onPath("node"), "node (Node.js) is not installed: the Node.js gRPC client check is skipped");
-        if (!Files.isDirectory(DIR.resolve("node_modules").resolve("@grpc").resolve("grpc-js"))) {
-            Process npm = new ProcessBuilder("npm", "ci", "--no-audit", "--no-fund").directory(DIR.toFile())
-                    .redirectErrorStream(true).start();
-            String out = new String(npm.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertThat(npm.waitFor(300, TimeUnit.SECONDS)).as("npm ci finished").isTrue();
-            assertThat(npm.exitValue()).as("npm ci: " + out).isZero();
-        }
+        assumeTrue(NodeScripts.nodeAvailable(), "node (Node.js) is not installed: the Node.js gRPC client check is skipped");
+        NodeScripts.npmCi(DIR, "node_modules/@grpc/grpc-js");
     }
 
-    private static boolean onPath(String tool) {
-        try {
-            Process p = new ProcessBuilder(tool, "--version").redirectErrorStream(true).start();
-            p.getInputStream().readAllBytes();
-            return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
-        } catch (IOException | InterruptedException e) {
-            return false;
-        }
-    }
-
-    private static Run stream(String token, String model, String prompt) throws Exception {
-        List<String> command = List.of("node", "stream.js", "--address", "127.0.0.1:59060", "--token", token,
-                "--model", model, "--prompt", prompt, "--seed", "5");
-        Process p = new ProcessBuilder(command).directory(DIR.toFile()).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-        List<JsonNode> lines = new ArrayList<>();
-        for (String line : out.split("\n")) {
-            if (line.startsWith("{")) {
-                lines.add(JSON.readTree(line));
-            }
-        }
-        return new Run(p.exitValue(), lines, out);
+    private static NodeScripts.Run stream(String token, String model, String prompt) throws Exception {
+        return NodeScripts.run(DIR, List.of("stream.js", "--address", "127.0.0.1:59060", "--token", token,
+                "--model", model, "--prompt", prompt, "--seed", "5"));
     }
 
     @Test
     void streamsDeltasWithABearerToken() throws Exception {
-        Run run = stream(NodeInferenceGrpcTest.TOKEN, "scaigrid-sim-1", "Hello from Node.js");
+        NodeScripts.Run run = stream(NodeInferenceGrpcTest.TOKEN, "scaigrid-sim-1", "Hello from Node.js");
         assertThat(run.exit()).as(run.raw()).isZero();
         List<JsonNode> deltas = run.lines().stream().filter(l -> l.has("delta")).toList();
         JsonNode last = run.lines().get(run.lines().size() - 1);
@@ -104,13 +70,13 @@ class NodeJsClientTest {
 
     @Test
     void readsTheScaigridErrorCodeFromTheTrailers() throws Exception {
-        Run denied = stream("not-the-gateway", "scaigrid-sim-1", "x");
+        NodeScripts.Run denied = stream("not-the-gateway", "scaigrid-sim-1", "x");
         assertThat(denied.exit()).isEqualTo(2);
         JsonNode error = denied.lines().get(0).get("error");
         assertThat(error.get("grpc_status").asText()).isEqualTo("UNAUTHENTICATED");
         assertThat(error.get("scaigrid_error_code").asText()).isEqualTo("SERVICE_TOKEN_INVALID");
 
-        Run unknown = stream(NodeInferenceGrpcTest.TOKEN, "no-such-model", "x");
+        NodeScripts.Run unknown = stream(NodeInferenceGrpcTest.TOKEN, "no-such-model", "x");
         assertThat(unknown.exit()).isEqualTo(2);
         assertThat(unknown.lines().get(0).at("/error/grpc_status").asText()).isEqualTo("NOT_FOUND");
         assertThat(unknown.lines().get(0).at("/error/scaigrid_error_code").asText()).isEqualTo("MODEL_NOT_FOUND");

@@ -570,7 +570,7 @@ public class InferenceRoutes {
                 endWith(frame.appendBuffer(DONE));
             } catch (Exception ignored) {
                 // nothing more can be told to this client
-                endWith(DONE.copy());
+                endWith(DONE);
             }
         }
 
@@ -581,7 +581,7 @@ public class InferenceRoutes {
                 return;
             }
             sendHeaders(response);
-            endWith(DONE.copy());
+            endWith(DONE);
         }
     }
 }

@@ -1,5 +1,6 @@
 package ai.scaigrid.gateway.inference;
 
+import ai.scaigrid.commons.testing.NodeScripts;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.RestAssured;
 import org.junit.jupiter.api.Test;
@@ -24,9 +25,7 @@ class OpenAiSdkCompatibilityTest {
 
     @Test
     void officialOpenAiSdkWorksUnchanged() throws Exception {
-        if (!Files.isDirectory(DIR.resolve("node_modules/openai"))) {
-            run(List.of("npm", "ci", "--no-audit", "--no-fund"), null, 300);
-        }
+        NodeScripts.npmCi(DIR, "node_modules/openai");
         String model = InferenceFixtures.chatModel("echo");
         String output = run(List.of("node", "check.mjs"), new String[]{
                 "OPENAI_BASE_URL=http://localhost:" + RestAssured.port + "/oai/v1",

@@ -1,5 +1,7 @@
 package ai.scaigrid.gateway.nodes;
 
+import ai.scaigrid.commons.testing.TestPorts;
+
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -45,8 +47,8 @@ final class NodeAgentProcess implements AutoCloseable {
             throw new IllegalStateException("node-agent is not built: " + JAR
                     + " is missing (build it first: ./mvnw -o install -DskipTests -pl node-agent -am)");
         }
-        int grpc = freePort();
-        int http = freePort();
+        int grpc = TestPorts.free();
+        int http = TestPorts.free();
         Map<String, String> props = new LinkedHashMap<>();
         props.put("quarkus.http.host", "127.0.0.1");
         props.put("quarkus.http.port", Integer.toString(http));
@@ -84,9 +86,6 @@ final class NodeAgentProcess implements AutoCloseable {
         return new NodeAgentProcess(id, grpc, http, process, log);
     }
 
-    private static int freePort() {
-        return ai.scaigrid.commons.testing.TestPorts.free();
-    }
 
     /** The node's own count of generations in flight (its Prometheus gauge), or -1 when it does not answer. */
     int inFlight() {

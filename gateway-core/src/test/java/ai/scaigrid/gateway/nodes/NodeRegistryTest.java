@@ -133,6 +133,16 @@ class NodeRegistryTest {
         return (UpstreamFailure) t;
     }
 
+    /** An API key of a tenant admin in a new tenant: allowed much, but not platform infrastructure. */
+    private static String tenantAdminKey(String tenantSlug, String userName) {
+        String tenant = admin().body(Map.of("slug", tenantSlug + "-" + RUN, "display_name", tenantSlug)).when().post("/v1/tenants")
+                .then().statusCode(201).extract().path("data.id");
+        String user = admin().body(Map.of("tenant_id", tenant, "email", userName + "-" + RUN + "@x.test", "roles", List.of("tenant_admin")))
+                .when().post("/v1/users").then().statusCode(201).extract().path("data.id");
+        return admin().body(Map.of("name", "k", "assigned_user_id", user)).when().post("/v1/api-keys")
+                .then().statusCode(201).extract().path("data.key");
+    }
+
     @Test
     void theFirstHeartbeatRegistersTheNodeAndAdminsSeeIt() {
         String token = serviceToken("scaiinfer.node");
@@ -279,12 +289,7 @@ class NodeRegistryTest {
 
     @Test
     void onlySuperAdminsManageNodes() {
-        String tenant = admin().body(Map.of("slug", "nodes-" + RUN, "display_name", "Nodes")).when().post("/v1/tenants")
-                .then().statusCode(201).extract().path("data.id");
-        String user = admin().body(Map.of("tenant_id", tenant, "email", "admin-" + RUN + "@x.test", "roles", List.of("tenant_admin")))
-                .when().post("/v1/users").then().statusCode(201).extract().path("data.id");
-        String key = admin().body(Map.of("name", "k", "assigned_user_id", user)).when().post("/v1/api-keys")
-                .then().statusCode(201).extract().path("data.key");
+        String key = tenantAdminKey("nodes", "admin");
         given().header("Authorization", "Bearer " + key).when().get("/v1/nodes").then().statusCode(403)
                 .body("error.code", equalTo("PERMISSION_DENIED"));
         given().header("Authorization", "Bearer " + key).contentType(ContentType.JSON).when().post("/v1/nodes/x/drain")
@@ -306,12 +311,7 @@ class NodeRegistryTest {
                 .body("status", equalTo("ready")).body("checks.database", equalTo("ok"));
 
         given().when().get("/health/detailed").then().statusCode(401).body("error.code", equalTo("AUTH_TOKEN_MISSING"));
-        String tenant = admin().body(Map.of("slug", "health-" + RUN, "display_name", "Health")).when().post("/v1/tenants")
-                .then().statusCode(201).extract().path("data.id");
-        String user = admin().body(Map.of("tenant_id", tenant, "email", "health-" + RUN + "@x.test", "roles", List.of("tenant_admin")))
-                .when().post("/v1/users").then().statusCode(201).extract().path("data.id");
-        String key = admin().body(Map.of("name", "k", "assigned_user_id", user)).when().post("/v1/api-keys")
-                .then().statusCode(201).extract().path("data.key");
+        String key = tenantAdminKey("health", "health");
         given().header("Authorization", "Bearer " + key).when().get("/health/detailed").then().statusCode(403)
                 .body("error.code", equalTo("PERMISSION_DENIED")).body("meta.request_id", org.hamcrest.Matchers.notNullValue());
 

@@ -1,6 +1,7 @@
 package ai.scaigrid.gateway.nodes;
 
 import ai.scaigrid.commons.error.ErrorCode;
+import ai.scaigrid.commons.testing.NodeScripts;
 import ai.scaigrid.gateway.inference.provider.BackendTarget;
 import ai.scaigrid.gateway.inference.provider.ProviderCall;
 import ai.scaigrid.gateway.inference.provider.ScaiInferProvider;
@@ -113,18 +114,23 @@ class ScaiInferProviderTest {
                 .collect(Collectors.joining());
     }
 
-    /** The whole path: HTTP client → gateway (/v1/inference/chat, SSE) → node-agent (simulated) → back; and gRPC. */
-    @Test
-    void endToEndThroughTheHttpAndGrpcApis() throws Exception {
-        String slug = "e2e-" + RUN + "/sim";
+    /** A frontend model {@code slug} served by the scaiinfer backend for the nodes' model {@code nodeModel}. */
+    private static void publish(String slug, String nodeModel) {
         String modelId = given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
                 .body(Map.of("slug", slug, "display_name", "sim", "modality", "chat")).when().post("/v1/models")
                 .then().statusCode(201).extract().path("data.id");
         String backendId = given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
-                .body(Map.of("name", "nodes", "provider_type", "scaiinfer", "model_name", FAST)).when().post("/v1/backends")
+                .body(Map.of("name", "nodes", "provider_type", "scaiinfer", "model_name", nodeModel)).when().post("/v1/backends")
                 .then().statusCode(201).extract().path("data.id");
         given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON).body(Map.of("backend_id", backendId))
                 .when().post("/v1/models/" + modelId + "/backends").then().statusCode(201);
+    }
+
+    /** The whole path: HTTP client → gateway (/v1/inference/chat, SSE) → node-agent (simulated) → back; and gRPC. */
+    @Test
+    void endToEndThroughTheHttpAndGrpcApis() throws Exception {
+        String slug = "e2e-" + RUN + "/sim";
+        publish(slug, FAST);
         Map<String, Object> chat = Map.of("model", slug, "stream", true, "seed", 11,
                 "messages", List.of(Map.of("role", "user", "content", "hello nodes")));
         String sse = given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON).body(chat)
@@ -164,20 +170,20 @@ class ScaiInferProviderTest {
         }
 
         // a real non-Java client (Node.js, @grpc/grpc-js, the project's .proto files) against the gateway
-        org.junit.jupiter.api.Assumptions.assumeTrue(NodeJsGrpcClient.available(), "node is not installed");
+        org.junit.jupiter.api.Assumptions.assumeTrue(NodeScripts.nodeAvailable(), "node is not installed");
         NodeJsGrpcClient.install();
-        NodeJsGrpcClient.Run run = NodeJsGrpcClient.stream("127.0.0.1:59051", ADMIN, slug, "hello nodes", 11);
+        NodeScripts.Run run = NodeJsGrpcClient.stream("127.0.0.1:59051", ADMIN, slug, "hello nodes", 11);
         assertThat(run.exit()).as(run.raw()).isZero();
-        assertThat(run.deltas()).hasSize(24);
-        assertThat(run.deltas().stream().map(d -> d.get("delta").asText()).collect(Collectors.joining())).isEqualTo(whole);
+        assertThat(run.with("delta")).hasSize(24);
+        assertThat(run.with("delta").stream().map(d -> d.get("delta").asText()).collect(Collectors.joining())).isEqualTo(whole);
         assertThat(run.last().get("finish_reason").asText()).isEqualTo("stop");
         assertThat(run.last().at("/usage/completion_tokens").asInt()).isEqualTo(24);
         // errors: the ScaiGrid code travels in the trailers
-        NodeJsGrpcClient.Run unknown = NodeJsGrpcClient.stream("127.0.0.1:59051", ADMIN, "no-such/model-" + RUN, "hi", 1);
+        NodeScripts.Run unknown = NodeJsGrpcClient.stream("127.0.0.1:59051", ADMIN, "no-such/model-" + RUN, "hi", 1);
         assertThat(unknown.exit()).as(unknown.raw()).isEqualTo(2);
         assertThat(unknown.last().at("/error/grpc_status").asText()).isEqualTo("NOT_FOUND");
         assertThat(unknown.last().at("/error/scaigrid_error_code").asText()).isEqualTo("MODEL_NOT_FOUND");
-        NodeJsGrpcClient.Run denied = NodeJsGrpcClient.stream("127.0.0.1:59051", "sgk_NotARealKey000000000000000000000000", slug, "hi", 1);
+        NodeScripts.Run denied = NodeJsGrpcClient.stream("127.0.0.1:59051", "sgk_NotARealKey000000000000000000000000", slug, "hi", 1);
         assertThat(denied.exit()).as(denied.raw()).isEqualTo(2);
         assertThat(denied.last().at("/error/grpc_status").asText()).isEqualTo("UNAUTHENTICATED");
         assertThat(denied.last().at("/error/scaigrid_error_code").asText()).isEqualTo("AUTH_TOKEN_INVALID");
@@ -194,14 +200,7 @@ class ScaiInferProviderTest {
     @Test
     void concurrentGrpcStreamsThroughTheGatewayDoNotCancelEachOther() throws Exception {
         String slug = "conc-" + RUN + "/sim";
-        String modelId = given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
-                .body(Map.of("slug", slug, "display_name", "sim", "modality", "chat")).when().post("/v1/models")
-                .then().statusCode(201).extract().path("data.id");
-        String backendId = given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
-                .body(Map.of("name", "nodes", "provider_type", "scaiinfer", "model_name", WIDE)).when().post("/v1/backends")
-                .then().statusCode(201).extract().path("data.id");
-        given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON).body(Map.of("backend_id", backendId))
-                .when().post("/v1/models/" + modelId + "/backends").then().statusCode(201);
+        publish(slug, WIDE);
 
         int total = 600;
         int concurrency = 150;

@@ -97,9 +97,7 @@ class MutualTlsTest {
                 return new StreamObserver<>() {
                     @Override
                     public void onNext(HeartbeatRequest r) {
-                        HEARTBEATS_FROM.add(r.getNodeId() + " as " + PEER.get());
-                        acks.onNext(HeartbeatAck.newBuilder().setAccepted(true).setNodeId(r.getNodeId())
-                                .setNodeState(NodeState.NODE_STATE_ACTIVE).setAckedSequence(r.getSequence()).build());
+                        acks.onNext(record(r));
                     }
 
                     @Override
@@ -115,9 +113,7 @@ class MutualTlsTest {
 
             @Override
             public void heartbeat(HeartbeatRequest r, StreamObserver<HeartbeatAck> ack) {
-                HEARTBEATS_FROM.add(r.getNodeId() + " as " + PEER.get());
-                ack.onNext(HeartbeatAck.newBuilder().setAccepted(true).setNodeId(r.getNodeId())
-                        .setNodeState(NodeState.NODE_STATE_ACTIVE).setAckedSequence(r.getSequence()).build());
+                ack.onNext(record(r));
                 ack.onCompleted();
             }
         };
@@ -126,6 +122,13 @@ class MutualTlsTest {
                         gatewayCert.key().toFile())).trustManager(certs.caCert.toFile()).clientAuth(ClientAuth.REQUIRE).build())
                 .addService(ServerInterceptors.intercept(service, new PeerRecorder()))
                 .build().start();
+    }
+
+    /** Notes which node sent a heartbeat with which client certificate, and accepts it. */
+    static HeartbeatAck record(HeartbeatRequest r) {
+        HEARTBEATS_FROM.add(r.getNodeId() + " as " + PEER.get());
+        return HeartbeatAck.newBuilder().setAccepted(true).setNodeId(r.getNodeId())
+                .setNodeState(NodeState.NODE_STATE_ACTIVE).setAckedSequence(r.getSequence()).build();
     }
 
     /** The subject of the client certificate of the call being served. */

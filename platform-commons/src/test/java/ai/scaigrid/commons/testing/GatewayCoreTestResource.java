@@ -82,8 +82,8 @@ public class GatewayCoreTestResource implements QuarkusTestResourceLifecycleMana
         } catch (Exception e) {
             throw new IllegalStateException("could not create the gateway's test database", e);
         }
-        int httpPort = freePort();
-        int grpcPort = freePort();
+        int httpPort = TestPorts.free();
+        int grpcPort = TestPorts.free();
 
         Map<String, String> env = new LinkedHashMap<>();
         env.put("QUARKUS_DATASOURCE_REACTIVE_URL", postgres.reactiveUrl(database));
@@ -282,9 +282,6 @@ public class GatewayCoreTestResource implements QuarkusTestResourceLifecycleMana
         }
     }
 
-    private static int freePort() {
-        return TestPorts.free();
-    }
 
     private static byte[] randomBytes() {
         byte[] bytes = new byte[32];
