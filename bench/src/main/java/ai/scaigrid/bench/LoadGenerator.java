@@ -40,6 +40,7 @@ public final class LoadGenerator {
                 .setMaxWaitQueueSize(-1), new PoolOptions().setHttp1MaxSize(512));
         int total = rate * seconds;
         long[] latencies = new long[total];
+        long[] dueOffsets = new long[total];
         AtomicInteger done = new AtomicInteger();
         AtomicInteger errors = new AtomicInteger();
         AtomicInteger recorded = new AtomicInteger();
@@ -62,7 +63,9 @@ public final class LoadGenerator {
                         .onComplete(ar -> {
                             long latency = System.nanoTime() - due;
                             if (ar.succeeded() && ar.result() / 100 == 2) {
-                                latencies[recorded.getAndIncrement()] = latency;
+                                int slot = recorded.getAndIncrement();
+                                latencies[slot] = latency;
+                                dueOffsets[slot] = due - start;
                             } else {
                                 errors.incrementAndGet();
                             }
@@ -79,11 +82,33 @@ public final class LoadGenerator {
         double elapsed = (System.nanoTime() - start) / 1e9;
         client.close();
         int ok = recorded.get();
+        printSlow(name, latencies, dueOffsets, ok);
         long[] sorted = Arrays.copyOf(latencies, ok);
         Arrays.sort(sorted);
         double mean = ok == 0 ? Double.NaN : Arrays.stream(sorted).average().orElse(0) / 1e6;
         return new Result(name, rate, total, ok, total - ok, pct(sorted, 50), pct(sorted, 90), pct(sorted, 99), mean,
                 done.get() / elapsed);
+    }
+
+    /**
+     * With SLOW_MS set, lists when (ms after the start) the requests slower than that were due, so a
+     * periodic stall (a timer, a flush, a GC) shows as a regular spacing.
+     */
+    private static void printSlow(String name, long[] latencies, long[] dueOffsets, int ok) {
+        String threshold = System.getenv("SLOW_MS");
+        if (threshold == null || threshold.isBlank()) {
+            return;
+        }
+        long limit = (long) (Double.parseDouble(threshold) * 1e6);
+        StringBuilder line = new StringBuilder();
+        int count = 0;
+        for (int i = 0; i < ok; i++) {
+            if (latencies[i] > limit) {
+                count++;
+                line.append(String.format(" %d:%.1f", dueOffsets[i] / 1_000_000, latencies[i] / 1e6));
+            }
+        }
+        System.out.printf("[slow > %s ms] %s: %d requests (due ms:latency ms)%s%n", threshold, name, count, line);
     }
 
     private static double pct(long[] sorted, double p) {
