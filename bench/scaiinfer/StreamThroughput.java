@@ -25,7 +25,13 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  *   java -cp "node-agent/target/quarkus-app/lib/main/*" bench/scaiinfer/StreamThroughput.java \
  *        --node 127.0.0.1:50060 --token <inbound token> --model bench-fast --node-pid <pid> \
- *        [--concurrency 64] [--requests 2000]
+ *        [--concurrency 64] [--requests 2000] [--stagger-ms 1000] [--warmup-requests N]
+ *
+ * The first {@code concurrency} streams start spread evenly over {@code --stagger-ms}, as the starts of
+ * that many independent clients would be; started all at once, every stream of an equally long
+ * generation would restart in the same instant, and the time to first token would measure that
+ * synchronised wave instead of the server. Tokens are counted from each stream's final usage
+ * (completion_tokens), chunks as messages received: a relay may carry several tokens in one chunk.
  */
 public class StreamThroughput {
     static final Map<String, Integer> ERRORS = new java.util.concurrent.ConcurrentHashMap<>();
@@ -46,24 +52,28 @@ public class StreamThroughput {
         InferenceServiceGrpc.InferenceServiceStub stub = InferenceServiceGrpc.newStub(channel)
                 .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md));
         String model = a.getOrDefault("model", "scaigrid-sim-1");
+        long staggerMillis = Long.parseLong(a.getOrDefault("stagger-ms", "1000"));
+        int warmupRequests = Integer.parseInt(a.getOrDefault("warmup-requests", Integer.toString(Math.max(200, requests / 3))));
 
-        // warm-up: a few calls so that class loading and JIT are not measured
-        run(stub, model, 200, Math.min(concurrency, 16), new ArrayList<>(), new AtomicLong(), new AtomicInteger());
+        // warm-up at the measured concurrency, so that class loading and the JIT are not measured
+        run(stub, model, warmupRequests, concurrency, staggerMillis, new ArrayList<>(), new AtomicLong(), new AtomicLong(),
+                new AtomicInteger());
         ERRORS.clear();
 
         List<Long> ttft = Collections.synchronizedList(new ArrayList<>());
         AtomicLong chunks = new AtomicLong();
+        AtomicLong tokens = new AtomicLong();
         AtomicInteger failures = new AtomicInteger();
         long cpu0 = HeartbeatTicks.cpu(pid);
         long t0 = System.nanoTime();
-        run(stub, model, requests, concurrency, ttft, chunks, failures);
+        run(stub, model, requests, concurrency, staggerMillis, ttft, chunks, tokens, failures);
         double wall = (System.nanoTime() - t0) / 1e9;
         long cpu1 = HeartbeatTicks.cpu(pid);
         channel.shutdownNow();
         List<Long> sorted = new ArrayList<>(ttft);
         Collections.sort(sorted);
-        System.out.printf("%d streams (%d failed) at concurrency %d in %.2f s: %.0f streams/s, %.0f chunks/s%n", requests, failures.get(),
-                concurrency, wall, requests / wall, chunks.get() / wall);
+        System.out.printf("%d streams (%d failed) at concurrency %d in %.2f s: %.0f streams/s, %.0f tokens/s in %.0f chunks/s%n",
+                requests, failures.get(), concurrency, wall, requests / wall, tokens.get() / wall, chunks.get() / wall);
         ERRORS.entrySet().stream().sorted((x, y) -> y.getValue() - x.getValue()).limit(3)
                 .forEach(e -> System.out.printf("  failed x%d: %s%n", e.getValue(), e.getKey()));
         if (!sorted.isEmpty()) {
@@ -72,13 +82,13 @@ public class StreamThroughput {
         }
         if (pid > 0) {
             double cpu = (cpu1 - cpu0) / 100.0;
-            System.out.printf("node-agent CPU: %.2f s = %.0f%% of one core (%.1f us per chunk)%n", cpu, 100 * cpu / wall,
-                    cpu * 1e6 / Math.max(1, chunks.get()));
+            System.out.printf("server CPU: %.2f s = %.0f%% of one core (%.1f us per token, %.1f us per chunk)%n", cpu,
+                    100 * cpu / wall, cpu * 1e6 / Math.max(1, tokens.get()), cpu * 1e6 / Math.max(1, chunks.get()));
         }
     }
 
-    static void run(InferenceServiceGrpc.InferenceServiceStub stub, String model, int requests, int concurrency, List<Long> ttft,
-                    AtomicLong chunks, AtomicInteger failures) throws InterruptedException {
+    static void run(InferenceServiceGrpc.InferenceServiceStub stub, String model, int requests, int concurrency, long staggerMillis,
+                    List<Long> ttft, AtomicLong chunks, AtomicLong tokens, AtomicInteger failures) throws InterruptedException {
         CountDownLatch done = new CountDownLatch(requests);
         AtomicInteger next = new AtomicInteger();
         Runnable[] launch = new Runnable[1];
@@ -89,6 +99,7 @@ public class StreamThroughput {
             }
             long start = System.nanoTime();
             InferenceRequest r = InferenceRequest.newBuilder().setModel(model).setSeed(i)
+                    .setStreamOptions(ai.scaigrid.proto.scaiinfer.v1.StreamOptions.newBuilder().setIncludeUsage(true))
                     .addMessages(ChatMessage.newBuilder().setRole("user").setContent("benchmark prompt " + i)).build();
             stub.withDeadlineAfter(60, TimeUnit.SECONDS).streamInference(r, new StreamObserver<InferenceChunk>() {
                 boolean first = true;
@@ -100,6 +111,9 @@ public class StreamThroughput {
                         ttft.add(System.nanoTime() - start);
                     }
                     chunks.incrementAndGet();
+                    if (c.hasUsage()) {
+                        tokens.addAndGet(c.getUsage().getCompletionTokens());
+                    }
                 }
 
                 @Override
@@ -121,10 +135,13 @@ public class StreamThroughput {
                 }
             });
         };
+        java.util.concurrent.ScheduledExecutorService starter = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
         for (int c = 0; c < concurrency; c++) {
-            launch[0].run();
+            starter.schedule(launch[0], staggerMillis * 1000 * c / concurrency, TimeUnit.MICROSECONDS);
         }
-        if (!done.await(10, TimeUnit.MINUTES)) {
+        boolean finished = done.await(10, TimeUnit.MINUTES);
+        starter.shutdownNow();
+        if (!finished) {
             throw new IllegalStateException("the run did not finish in 10 minutes");
         }
     }

@@ -2,6 +2,7 @@ package ai.scaigrid.nodeagent;
 
 import ai.scaigrid.commons.error.ApiException;
 import ai.scaigrid.commons.error.ErrorCode;
+import ai.scaigrid.commons.scaiinfer.ChunkCoalescer;
 import ai.scaigrid.commons.security.GrpcCallers;
 import ai.scaigrid.commons.security.ServiceScopes;
 import ai.scaigrid.nodeagent.backend.Backends;
@@ -46,7 +47,10 @@ public class InferenceGrpcService implements InferenceService {
 
     @Override
     public Multi<InferenceChunk> streamInference(InferenceRequest request) {
-        return callers.requireService(ServiceScopes.SCAIINFER_NODE).onItem().transformToMulti(c -> generate(request, true));
+        io.vertx.core.Context callContext = io.vertx.core.Vertx.currentContext();
+        // tokens generated in one step (or read from the local server in one read) leave as one message
+        return callers.requireService(ServiceScopes.SCAIINFER_NODE).onItem()
+                .transformToMulti(c -> ChunkCoalescer.coalesce(generate(request, true), callContext));
     }
 
     @Override

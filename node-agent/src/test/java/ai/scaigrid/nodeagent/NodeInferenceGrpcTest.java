@@ -95,10 +95,11 @@ class NodeInferenceGrpcTest {
     @Test
     void streamsTheSimulatedModelToTheGateway() {
         List<InferenceChunk> chunks = drain(stub("Bearer " + TOKEN).streamInference(chat("scaigrid-sim-1", "hello")));
-        assertThat(chunks).hasSizeGreaterThan(2);
+        assertThat(chunks).hasSizeGreaterThanOrEqualTo(2);
         InferenceChunk last = chunks.get(chunks.size() - 1);
         assertThat(last.getFinishReason()).isEqualTo("stop");
-        assertThat(last.getUsage().getCompletionTokens()).isEqualTo(chunks.size() - 1);
+        // tokens of one generation step share a chunk (ChunkCoalescer): at most one chunk per token
+        assertThat(last.getUsage().getCompletionTokens()).isGreaterThanOrEqualTo(chunks.size() - 1);
         assertThat(chunks.get(0).getModel()).isEqualTo("scaigrid-sim-1");
         // Infer folds the same deterministic text
         var whole = stub("Bearer " + TOKEN).infer(chat("scaigrid-sim-1", "hello"));
@@ -167,7 +168,8 @@ class NodeInferenceGrpcTest {
 
         List<InferenceChunk> rest = drain(running);
         assertThat(rest.get(rest.size() - 1).getFinishReason()).isEqualTo("stop");
-        assertThat(rest).hasSize(40);
+        assertThat(rest.size()).isBetween(2, 40);
+        assertThat(rest.get(rest.size() - 1).getUsage().getCompletionTokens()).isEqualTo(40);
         await().atMost(Duration.ofSeconds(2)).until(() -> runtime.inFlight() == 0);
 
         runtime.resume();

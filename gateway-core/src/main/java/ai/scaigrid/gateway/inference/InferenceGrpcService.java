@@ -34,6 +34,7 @@ import com.google.protobuf.Timestamp;
 import io.grpc.Context;
 import io.grpc.Deadline;
 import io.quarkus.grpc.GrpcService;
+import ai.scaigrid.commons.scaiinfer.ChunkCoalescer;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import jakarta.inject.Inject;
@@ -70,11 +71,13 @@ public class InferenceGrpcService implements InferenceService {
     public Multi<InferenceChunk> streamInference(InferenceRequest request) {
         String requestId = RequestIds.currentOrGenerate();
         long deadline = deadlineNanos();
+        io.vertx.core.Context callContext = io.vertx.core.Vertx.currentContext();
         return callers.requireUser(Permissions.MODELS_USE)
                 .flatMap(caller -> admit(caller, requestId, request, deadline))
                 .onItem().transformToMulti(ex -> {
                     AtomicBoolean started = new AtomicBoolean();
-                    return pipeline.stream(ex)
+                    // deltas that reach us in one task (one read from the node) leave as one message
+                    return ChunkCoalescer.coalesce(pipeline.stream(ex)
                             .map(chunk -> {
                                 started.set(true);
                                 return toChunk(chunk);
@@ -84,7 +87,7 @@ public class InferenceGrpcService implements InferenceService {
                                 return InferenceChunk.newBuilder().setFinishReason("error")
                                         .setError(InferenceError.newBuilder().setCode(e.errorCode().name()).setMessage(e.getMessage()))
                                         .build();
-                            })
+                            }), callContext)
                             .onFailure().transform(InferencePipeline::toApiException);
                 });
     }

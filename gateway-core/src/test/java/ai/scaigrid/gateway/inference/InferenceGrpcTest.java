@@ -128,7 +128,9 @@ class InferenceGrpcTest {
         InferenceChunk last = all.get(all.size() - 1);
         assertThat(last.getFinishReason()).isEqualTo("error");
         assertThat(last.getError().getCode()).isEqualTo("BACKEND_ERROR");
-        assertThat(all.get(0).getDelta().getContent()).isEqualTo("Hello");
+        // text that reached the gateway in one read may leave as one chunk (ChunkCoalescer)
+        assertThat(all.get(0).getDelta().getContent()).startsWith("Hello");
+        assertThat(all.subList(0, all.size() - 1)).allSatisfy(c -> assertThat(c.getFinishReason()).isEmpty());
     }
 
     @Test

@@ -1,0 +1,119 @@
+package ai.scaigrid.commons.scaiinfer;
+
+import ai.scaigrid.proto.scaiinfer.v1.ChunkDelta;
+import ai.scaigrid.proto.scaiinfer.v1.InferenceChunk;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.subscription.Cancellable;
+import io.smallrye.mutiny.subscription.MultiEmitter;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.internal.ThreadExecutorMap;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+
+/**
+ * Merges the text deltas of a {@code StreamInference} stream that become available within one
+ * event-loop task into one chunk, the way an inference engine hands a lagging consumer everything
+ * generated since its last read. No token waits: what arrived is sent at the end of the current task,
+ * so an idle stream still goes out chunk by chunk, while a burst (a node that produced several tokens
+ * at once, one network read carrying many messages) costs one gRPC message instead of one per token.
+ * Only plain text deltas merge; role, tool calls, finish reason, usage and errors keep their own
+ * chunks and their order. The flush runs on the event loop that delivered the chunk (no thread hop),
+ * else on the given Vert.x context; with neither, chunks pass through as they are.
+ */
+public final class ChunkCoalescer {
+    private ChunkCoalescer() {
+    }
+
+    /** The stream with same-task text deltas merged; flushes on the caller's current Vert.x context. */
+    public static Multi<InferenceChunk> coalesce(Multi<InferenceChunk> upstream) {
+        return coalesce(upstream, Vertx.currentContext());
+    }
+
+    /** The stream with same-task text deltas merged; {@code context} flushes chunks that arrive off an event loop. */
+    public static Multi<InferenceChunk> coalesce(Multi<InferenceChunk> upstream, Context context) {
+        return Multi.createFrom().emitter(emitter -> {
+            Merger merger = new Merger(emitter, context);
+            Cancellable subscription = upstream.subscribe().with(merger::onItem, merger::onFailure, merger::onComplete);
+            emitter.onTermination(subscription::cancel);
+        });
+    }
+
+    /** True when {@code next} only appends text to {@code pending} and nothing else distinguishes them. */
+    static boolean mergeable(InferenceChunk pending, InferenceChunk next) {
+        return isPlainText(pending) && isPlainText(next) && next.getDelta().getRole().isEmpty()
+                && pending.getId().equals(next.getId()) && pending.getModel().equals(next.getModel());
+    }
+
+    private static boolean isPlainText(InferenceChunk c) {
+        return c.getFinishReason().isEmpty() && !c.hasUsage() && !c.hasError() && c.getDelta().getToolCallsCount() == 0;
+    }
+
+    static InferenceChunk merge(InferenceChunk pending, InferenceChunk next) {
+        ChunkDelta delta = pending.getDelta().toBuilder()
+                .setContent(pending.getDelta().getContent() + next.getDelta().getContent()).build();
+        return pending.toBuilder().setDelta(delta).build();
+    }
+
+    private static final class Merger {
+        private final MultiEmitter<? super InferenceChunk> emitter;
+        private final Context context;
+        // guarded by this; emissions also happen under the lock, so chunks leave in arrival order
+        private InferenceChunk pending;
+        private boolean flushScheduled;
+
+        Merger(MultiEmitter<? super InferenceChunk> emitter, Context context) {
+            this.emitter = emitter;
+            this.context = context;
+        }
+
+        void onItem(InferenceChunk chunk) {
+            EventExecutor loop = ThreadExecutorMap.currentExecutor();
+            if (loop == null && context == null) {
+                synchronized (this) {
+                    flush();
+                    emitter.emit(chunk);
+                }
+                return;
+            }
+            boolean schedule;
+            synchronized (this) {
+                if (pending != null && mergeable(pending, chunk)) {
+                    pending = merge(pending, chunk);
+                } else {
+                    if (pending != null) {
+                        emitter.emit(pending);
+                    }
+                    pending = chunk;
+                }
+                schedule = !flushScheduled;
+                flushScheduled = true;
+            }
+            if (schedule) {
+                if (loop != null) {
+                    loop.execute(this::flush); // after everything this event-loop task delivers
+                } else {
+                    context.runOnContext(v -> flush());
+                }
+            }
+        }
+
+        private synchronized void flush() {
+            flushScheduled = false;
+            if (pending != null) {
+                InferenceChunk out = pending;
+                pending = null;
+                emitter.emit(out);
+            }
+        }
+
+        synchronized void onComplete() {
+            flush();
+            emitter.complete();
+        }
+
+        synchronized void onFailure(Throwable failure) {
+            flush();
+            emitter.fail(failure);
+        }
+    }
+}
