@@ -94,6 +94,8 @@ java -Xmx384m -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$NODE_HTTP" -Dq
   "-Dscaigrid.node.models[2].time-to-first-token=20ms" "-Dscaigrid.node.models[2].output-tokens=64" \
   "-Dscaigrid.node.models[3].name=bench-1k" "-Dscaigrid.node.models[3].tokens-per-second=1000" \
   "-Dscaigrid.node.models[3].time-to-first-token=20ms" "-Dscaigrid.node.models[3].output-tokens=512" \
+  "-Dscaigrid.node.models[4].name=bench-2k" "-Dscaigrid.node.models[4].tokens-per-second=2000" \
+  "-Dscaigrid.node.models[4].time-to-first-token=20ms" "-Dscaigrid.node.models[4].output-tokens=1024" \
   -jar node-agent/target/quarkus-app/quarkus-run.jar > "$DATA/node-agent.log" 2>&1 &
 NODE_PID=$!
 for _ in $(seq 1 120); do
@@ -119,7 +121,7 @@ for _ in $(seq 1 60); do
 done
 post() { curl -sf -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' -d "$2" "http://127.0.0.1:$HTTP$1"; }
 id_of() { sed -n 's/.*"id":"\([^"]*\)".*/\1/p' | head -1; }
-for model in bench-unpaced bench-paced bench-llm bench-1k; do
+for model in bench-unpaced bench-paced bench-llm bench-1k bench-2k; do
   MID="$(post /v1/models "{\"slug\":\"bench/$model\",\"display_name\":\"$model\",\"modality\":\"chat\"}" | id_of)"
   BID="$(post /v1/backends "{\"name\":\"$model\",\"provider_type\":\"scaiinfer\",\"model_name\":\"$model\"}" | id_of)"
   post "/v1/models/$MID/backends" "{\"backend_id\":\"$BID\"}" > /dev/null
@@ -128,7 +130,7 @@ done
 # to first token); bench-paced (200 tokens/s) and bench-unpaced push the relay to its limit; bench-1k
 # offers 1,000 tokens/s on each of the concurrent streams (200k tokens/s at 200 streams), long answers.
 # Tokens a node generates in one step travel in one chunk (ChunkCoalescer): tokens/s and chunks/s differ.
-for model in ${RELAY_MODELS:-bench-llm bench-paced bench-unpaced bench-1k}; do
+for model in ${RELAY_MODELS:-bench-llm bench-paced bench-unpaced bench-1k bench-2k}; do
   echo "-- $model, $REQUESTS streams at concurrency $RELAY_CONCURRENCY: direct to the node"
   java -cp "node-agent/target/quarkus-app/lib/main/*" bench/scaiinfer/StreamThroughput.java \
     --node "127.0.0.1:$NODE_GRPC" --token bench-inbound --model "$model" --node-pid "$NODE_PID" \
