@@ -8,7 +8,6 @@ import io.smallrye.mutiny.subscription.MultiEmitter;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.internal.ThreadExecutorMap;
 import io.vertx.core.Context;
-import io.vertx.core.Vertx;
 
 /**
  * Merges the text deltas of a {@code StreamInference} stream that become available within one
@@ -22,11 +21,6 @@ import io.vertx.core.Vertx;
  */
 public final class ChunkCoalescer {
     private ChunkCoalescer() {
-    }
-
-    /** The stream with same-task text deltas merged; flushes on the caller's current Vert.x context. */
-    public static Multi<InferenceChunk> coalesce(Multi<InferenceChunk> upstream) {
-        return coalesce(upstream, Vertx.currentContext());
     }
 
     /** The stream with same-task text deltas merged; {@code context} flushes chunks that arrive off an event loop. */
@@ -48,17 +42,13 @@ public final class ChunkCoalescer {
         return c.getFinishReason().isEmpty() && !c.hasUsage() && !c.hasError() && c.getDelta().getToolCallsCount() == 0;
     }
 
-    static InferenceChunk merge(InferenceChunk pending, InferenceChunk next) {
-        ChunkDelta delta = pending.getDelta().toBuilder()
-                .setContent(pending.getDelta().getContent() + next.getDelta().getContent()).build();
-        return pending.toBuilder().setDelta(delta).build();
-    }
-
     private static final class Merger {
         private final MultiEmitter<? super InferenceChunk> emitter;
         private final Context context;
-        // guarded by this; emissions also happen under the lock, so chunks leave in arrival order
+        // guarded by this; emissions also happen under the lock, so chunks leave in arrival order.
+        // The text merged into the pending chunk is collected here and the chunk is rebuilt once, at the flush.
         private InferenceChunk pending;
+        private final StringBuilder appended = new StringBuilder();
         private boolean flushScheduled;
 
         Merger(MultiEmitter<? super InferenceChunk> emitter, Context context) {
@@ -70,7 +60,7 @@ public final class ChunkCoalescer {
             EventExecutor loop = ThreadExecutorMap.currentExecutor();
             if (loop == null && context == null) {
                 synchronized (this) {
-                    flush();
+                    emitPending();
                     emitter.emit(chunk);
                 }
                 return;
@@ -78,11 +68,9 @@ public final class ChunkCoalescer {
             boolean schedule;
             synchronized (this) {
                 if (pending != null && mergeable(pending, chunk)) {
-                    pending = merge(pending, chunk);
+                    appended.append(chunk.getDelta().getContent());
                 } else {
-                    if (pending != null) {
-                        emitter.emit(pending);
-                    }
+                    emitPending();
                     pending = chunk;
                 }
                 schedule = !flushScheduled;
@@ -99,11 +87,22 @@ public final class ChunkCoalescer {
 
         private synchronized void flush() {
             flushScheduled = false;
-            if (pending != null) {
-                InferenceChunk out = pending;
-                pending = null;
-                emitter.emit(out);
+            emitPending();
+        }
+
+        /** Emits the pending chunk with the text merged into it, if there is one (caller holds the lock). */
+        private void emitPending() {
+            if (pending == null) {
+                return;
             }
+            InferenceChunk out = pending;
+            pending = null;
+            if (appended.length() > 0) {
+                ChunkDelta delta = out.getDelta().toBuilder().setContent(out.getDelta().getContent() + appended).build();
+                out = out.toBuilder().setDelta(delta).build();
+                appended.setLength(0);
+            }
+            emitter.emit(out);
         }
 
         synchronized void onComplete() {

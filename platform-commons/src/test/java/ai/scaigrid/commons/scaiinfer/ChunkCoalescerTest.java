@@ -62,7 +62,7 @@ class ChunkCoalescerTest {
         context.runOnContext(v -> {
             AtomicReference<MultiEmitter<? super InferenceChunk>> upstream = new AtomicReference<>();
             Multi<InferenceChunk> source = Multi.createFrom().<InferenceChunk>emitter(e -> upstream.set(e));
-            ChunkCoalescer.coalesce(source).subscribe().with(out::add, t -> {
+            ChunkCoalescer.coalesce(source, context).subscribe().with(out::add, t -> {
                 failure.set(t);
                 done.complete(null);
             }, () -> done.complete(null));
@@ -113,7 +113,7 @@ class ChunkCoalescerTest {
         List<InferenceChunk> seen = new CopyOnWriteArrayList<>();
         AtomicBoolean completed = new AtomicBoolean();
         AtomicReference<MultiEmitter<? super InferenceChunk>> upstream = new AtomicReference<>();
-        context.runOnContext(v -> ChunkCoalescer.coalesce(Multi.createFrom().<InferenceChunk>emitter(e -> upstream.set(e)))
+        context.runOnContext(v -> ChunkCoalescer.coalesce(Multi.createFrom().<InferenceChunk>emitter(e -> upstream.set(e)), context)
                 .subscribe().with(seen::add, t -> { }, () -> completed.set(true)));
         await().atMost(Duration.ofSeconds(5)).until(() -> upstream.get() != null);
         context.runOnContext(v -> upstream.get().emit(first("x")));
@@ -167,7 +167,7 @@ class ChunkCoalescerTest {
         AtomicBoolean upstreamCancelled = new AtomicBoolean();
         AtomicReference<io.smallrye.mutiny.subscription.Cancellable> subscription = new AtomicReference<>();
         context.runOnContext(v -> subscription.set(ChunkCoalescer.coalesce(Multi.createFrom().<InferenceChunk>emitter(e -> { })
-                        .onCancellation().invoke(() -> upstreamCancelled.set(true)))
+                        .onCancellation().invoke(() -> upstreamCancelled.set(true)), context)
                 .subscribe().with(c -> { })));
         await().atMost(Duration.ofSeconds(5)).until(() -> subscription.get() != null);
         subscription.get().cancel();
