@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.subscription.MultiEmitter;
+import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
@@ -25,6 +26,8 @@ import org.jboss.logging.Logger;
 
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -59,7 +62,16 @@ public class OpenAiProvider implements Provider {
     @ConfigProperty(name = "scaigrid.inference.upstream-pool-size", defaultValue = "500")
     int poolSize;
 
-    private volatile HttpClient client;
+    /**
+     * One client (and so one connection pool) per event-loop thread. Vert.x hands a pooled
+     * connection to whichever caller asks, and a connection owned by another event loop delivers
+     * every response event through that loop's task queue: a thread wake-up per event, and on a
+     * busy two-core host a request waits whenever either loop is descheduled. Kept per loop, a
+     * request's upstream connection runs on the loop that serves the client.
+     */
+    private final ThreadLocal<HttpClient> loopClient = new ThreadLocal<>();
+    private final List<HttpClient> clients = new CopyOnWriteArrayList<>();
+    private volatile HttpClient shared;
 
     @Override
     public String type() {
@@ -67,28 +79,40 @@ public class OpenAiProvider implements Provider {
     }
 
     private HttpClient client() {
-        HttpClient c = client;
+        if (Context.isOnEventLoopThread()) {
+            HttpClient c = loopClient.get();
+            if (c == null) {
+                c = newClient();
+                loopClient.set(c);
+            }
+            return c;
+        }
+        HttpClient c = shared;
         if (c == null) {
             synchronized (this) {
-                if (client == null) {
-                    client = vertx.createHttpClient(new HttpClientOptions()
-                                    .setKeepAlive(true)
-                                    .setTcpNoDelay(true)
-                                    .setMaxInitialLineLength(8192)
-                                    .setDecompressionSupported(true),
-                            new PoolOptions().setHttp1MaxSize(poolSize));
+                if (shared == null) {
+                    shared = newClient();
                 }
-                c = client;
+                c = shared;
             }
         }
         return c;
     }
 
+    private HttpClient newClient() {
+        HttpClient c = vertx.createHttpClient(new HttpClientOptions()
+                        .setKeepAlive(true)
+                        .setTcpNoDelay(true)
+                        .setMaxInitialLineLength(8192)
+                        .setDecompressionSupported(true),
+                new PoolOptions().setHttp1MaxSize(poolSize));
+        clients.add(c);
+        return c;
+    }
+
     @PreDestroy
     void close() {
-        if (client != null) {
-            client.close();
-        }
+        clients.forEach(HttpClient::close);
     }
 
     @Override
