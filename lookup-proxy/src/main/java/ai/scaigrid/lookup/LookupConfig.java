@@ -44,7 +44,7 @@ public interface LookupConfig {
     @WithDefault("1s")
     Duration connectTimeout();
 
-    /** Pooled connections per upstream host. */
+    /** Pooled connections per upstream host, per event loop (each loop has its own pool). */
     @WithDefault("64")
     int maxConnections();
 
