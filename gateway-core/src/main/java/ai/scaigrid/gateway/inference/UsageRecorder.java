@@ -52,7 +52,7 @@ public class UsageRecorder {
     @Inject
     MeterRegistry registry;
 
-    @ConfigProperty(name = "scaigrid.usage.batch-size", defaultValue = "500")
+    @ConfigProperty(name = "scaigrid.usage.batch-size", defaultValue = "100")
     int batchSize;
 
     private final ConcurrentLinkedQueue<UsageRecord> queue = new ConcurrentLinkedQueue<>();
@@ -94,7 +94,7 @@ public class UsageRecorder {
         return new Pending(t, pendingCost.getOrDefault(tenantId, BigDecimal.ZERO));
     }
 
-    @Scheduled(every = "${scaigrid.usage.flush-interval:1s}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    @Scheduled(every = "${scaigrid.usage.flush-interval:100ms}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     Uni<Void> scheduledFlush() {
         return flush().replaceWithVoid().onFailure().recoverWithNull();
     }
