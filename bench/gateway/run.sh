@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Gateway overhead benchmark, all in one run: a fast local OpenAI-style upstream called directly,
 # through gateway-core (/oai/v1) and through the Portkey gateway, at a fixed request rate, then the
-# highest sustained rate of each. Every path is warmed up at the measured rate first (WARMUP seconds per
-# target and mode, default 30: on one or two cores the JIT needs that long to compile the hot path).
+# highest sustained rate of each. Targets are measured one after the other (Portkey last: overloaded,
+# it keeps working off abandoned requests after its phase), each mode right after its own warm-up
+# (rate/20 and rate/5 for 5 s each, then WARMUP seconds at the measured rate, default 30: on one or two
+# cores the JIT needs that long to compile the hot path). Every result line ends with what the host
+# did meanwhile (hiccups, kdamond CPU, steal); bench/tools/profile-gateway-bench.sh attributes the
+# slow requests to their causes with a system-wide perf recording.
 # By default every process shares both cores, as on a 2-core host; PIN=1 pins gateway-core (with its
 # embedded PostgreSQL) and Portkey to CPU 1 and the load generator and the mock upstream to CPU 0.
 #   bench/gateway/run.sh                  # defaults: RATE=1000 SECONDS=15 WARMUP=30 PIN=0

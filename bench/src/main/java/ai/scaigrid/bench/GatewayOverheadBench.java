@@ -57,24 +57,23 @@ public final class GatewayOverheadBench {
 
         System.out.printf("mock upstream %s, gateway %s, portkey %s, %d req/s for %d s per phase%n", mockBase, gateway,
                 portkey.isBlank() ? "(not running)" : portkey, rate, seconds);
-        // Target after target: warm-up (WARMUP seconds per mode at the measured rate, so the JIT has
-        // compiled the hot path and pools are open), then both measured phases. One target's overload
+        // Target after target, mode after mode: warm-up (WARMUP seconds at the measured rate, so the JIT
+        // has compiled the hot path and pools are open), then the measured phase. One target's overload
         // must not spill into another's measurement: Portkey, overloaded at this rate, goes on working
         // off requests its client gave up on long after its phase ends, so it is measured last.
         int warmup = Integer.parseInt(env("WARMUP", "30"));
         List<LoadGenerator.Result> fixed = new ArrayList<>();
         for (Target t : targets) {
-            if (warmup > 0) {
-                for (boolean stream : new boolean[]{false, true}) {
+            for (boolean stream : new boolean[]{false, true}) {
+                if (warmup > 0) {
                     // a gentle start: at full rate a cold JVM answers in seconds, the client opens hundreds
                     // of connections, and when they expire idle a minute later (connection close, JIT
-                    // deoptimisation) it lands in the measured phase
+                    // deoptimisation) it lands in the measured phase. Each mode is warmed up right before
+                    // it is measured: switching modes re-profiles and recompiles the paths both share.
                     load.run(t.name, t.url, t.headers, t.body(stream), Math.max(1, rate / 20), 5, 5000);
                     load.run(t.name, t.url, t.headers, t.body(stream), Math.max(1, rate / 5), 5, 5000);
                     load.run(t.name, t.url, t.headers, t.body(stream), rate, warmup, 2000);
                 }
-            }
-            for (boolean stream : new boolean[]{false, true}) {
                 LoadGenerator.Result r = load.run(t.name + (stream ? " stream" : ""), t.url, t.headers, t.body(stream), rate,
                         seconds, 5000);
                 fixed.add(r);
