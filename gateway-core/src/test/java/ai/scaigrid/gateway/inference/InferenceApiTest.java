@@ -107,6 +107,28 @@ class InferenceApiTest {
     }
 
     @Test
+    void upstreamSseWireVariantsAreRelayed() throws Exception {
+        String model = chatModel("wire");
+        String body = as(ADMIN).body(with(chat(model, "hi"), "stream", true))
+                .when().post("/v1/inference/chat").then().statusCode(200).extract().asString();
+        List<String> data = parseSse(body).data();
+        assertThat(data.get(data.size() - 1)).isEqualTo("[DONE]");
+        StringBuilder text = new StringBuilder();
+        String finish = null;
+        for (String d : data.subList(0, data.size() - 1)) {
+            JsonNode chunk = JSON.readTree(d);
+            JsonNode choice = chunk.path("choices").path(0);
+            text.append(choice.path("delta").path("content").asText(""));
+            if (choice.hasNonNull("finish_reason")) {
+                finish = choice.get("finish_reason").asText();
+            }
+        }
+        assertThat(text.toString()).isEqualTo("Hello ü");
+        assertThat(finish).isEqualTo("stop");
+        assertThat(body).doesNotContain("event: error");
+    }
+
+    @Test
     void generateAndToolCalls() {
         String model = chatModel("echo");
         as(ADMIN).body(Map.of("model", model, "prompt", "complete this")).when().post("/v1/inference/generate")

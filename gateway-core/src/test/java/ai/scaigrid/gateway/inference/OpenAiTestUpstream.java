@@ -113,6 +113,22 @@ public final class OpenAiTestUpstream {
                         }
                     });
                 }
+                case "wire" -> {
+                    // SSE as servers really send it: CRLF line ends, a comment, a named event, one JSON
+                    // event split over two data lines (joined by a newline), split TCP writes, and a
+                    // padded end marker
+                    res.setChunked(true).putHeader("content-type", "text/event-stream");
+                    String first = chunk("Hel", null).replace("\n", "\r\n");
+                    res.write(": keep-alive\r\n\r\n");
+                    res.write(first.substring(0, 10));
+                    res.write(first.substring(10));
+                    String second = chunk("lo ü", null).trim().substring("data: ".length());
+                    int cut = second.indexOf("\"choices\"");
+                    res.write("event: message\r\ndata: " + second.substring(0, cut) + "\r\ndata:" + second.substring(cut)
+                            + "\r\n\r\n");
+                    res.write(chunk(null, "stop"));
+                    res.end("data:  [DONE] \r\n\r\n");
+                }
                 case "nousage" -> complete(body, res, stream, false, false);
                 case "tools" -> complete(body, res, stream, true, true);
                 default -> complete(body, res, stream, true, false);

@@ -26,6 +26,7 @@ import org.jboss.logging.Logger;
 
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeoutException;
@@ -319,16 +320,18 @@ public class OpenAiProvider implements Provider {
                     if (done.get()) {
                         return;
                     }
-                    String text = line.toString(StandardCharsets.UTF_8);
-                    if (text.endsWith("\r")) {
-                        text = text.substring(0, text.length() - 1);
+                    // bytes all the way to the JSON parser: no String per line, per field and per event
+                    int end = line.length();
+                    if (end > 0 && line.getByte(end - 1) == '\r') {
+                        end--;
                     }
-                    if (text.isEmpty()) {
+                    if (end == 0) {
                         state.dispatch(this, call, emitter, done, firstEvent, timer);
-                    } else if (text.startsWith("data:")) {
-                        state.data.append(text.length() > 5 && text.charAt(5) == ' ' ? text.substring(6) : text.substring(5));
-                    } else if (text.startsWith("event:")) {
-                        state.event = text.substring(6).trim();
+                    } else if (startsWith(line, end, DATA)) {
+                        int from = end > 5 && line.getByte(5) == ' ' ? 6 : 5;
+                        state.appendData(line, from, end);
+                    } else if (startsWith(line, end, EVENT)) {
+                        state.event = line.getString(6, end, "UTF-8").trim();
                     }
                 });
                 response.handler(parser);
@@ -349,39 +352,85 @@ public class OpenAiProvider implements Provider {
         });
     }
 
-    /** One SSE event being assembled from its lines. */
+    private static final byte[] DATA = "data:".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] EVENT = "event:".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] DONE = "[DONE]".getBytes(StandardCharsets.US_ASCII);
+
+    private static boolean startsWith(Buffer line, int end, byte[] prefix) {
+        if (end < prefix.length) {
+            return false;
+        }
+        for (int i = 0; i < prefix.length; i++) {
+            if (line.getByte(i) != prefix[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** One SSE event being assembled from its lines (the data as UTF-8 bytes, lines joined by '\n'). */
     private static final class SseState {
-        final StringBuilder data = new StringBuilder();
+        byte[] data = new byte[512];
+        int length;
+        boolean hasData;
         String event;
         boolean sawDone;
 
+        void appendData(Buffer line, int from, int end) {
+            int needed = length + (hasData ? 1 : 0) + (end - from);
+            if (needed > data.length) {
+                data = Arrays.copyOf(data, Math.max(needed, data.length * 2));
+            }
+            if (hasData) {
+                data[length++] = '\n';
+            }
+            line.getBytes(from, end, data, length);
+            length += end - from;
+            hasData = true;
+        }
+
+        /** The event's data is the stream's end marker, [DONE]. */
+        private boolean isDone(int size) {
+            int from = 0;
+            int to = size;
+            while (from < to && data[from] <= ' ') {
+                from++;
+            }
+            while (to > from && data[to - 1] <= ' ') {
+                to--;
+            }
+            return Arrays.equals(data, from, to, DONE, 0, DONE.length);
+        }
+
         void dispatch(OpenAiProvider provider, ProviderCall call, MultiEmitter<? super ObjectNode> emitter,
                       AtomicBoolean done, AtomicBoolean firstEvent, long timer) {
-            if (data.length() == 0) {
+            if (!hasData) {
                 event = null;
                 return;
             }
-            String payload = data.toString();
             String eventName = event;
-            data.setLength(0);
+            int size = length;
+            length = 0;
+            hasData = false;
             event = null;
             if (done.get()) {
                 return;
             }
-            if ("[DONE]".equals(payload.trim())) {
+            if (isDone(size)) {
                 sawDone = true;
                 return;
             }
             JsonNode json;
             try {
-                json = provider.mapper.readTree(payload);
+                json = provider.mapper.readTree(data, 0, size);
             } catch (Exception e) {
                 fail(done, emitter::fail, new UpstreamFailure(ErrorCode.UPSTREAM_SHAPE_MISMATCH,
                         "The upstream sent an unreadable event", true, null, e));
                 return;
             }
             if ("error".equals(eventName) || json.has("error")) {
-                LOG.warnf("upstream stream error for request %s: %s", call.requestId(), truncate(payload));
+                LOG.warnf("upstream stream error for request %s: %s", call.requestId(),
+                        truncate(new String(data, 0, size, StandardCharsets.UTF_8)));
                 fail(done, emitter::fail, new UpstreamFailure(ErrorCode.BACKEND_ERROR,
                         "The upstream reported an error during generation", true, null, null));
                 return;
