@@ -60,6 +60,7 @@ public class OpenAiProvider implements Provider {
     @ConfigProperty(name = "scaigrid.inference.idle-timeout", defaultValue = "60s")
     java.time.Duration defaultIdleTimeout;
 
+    /** Pooled connections per upstream host, per event loop (each loop has its own pool). */
     @ConfigProperty(name = "scaigrid.inference.upstream-pool-size", defaultValue = "500")
     int poolSize;
 
