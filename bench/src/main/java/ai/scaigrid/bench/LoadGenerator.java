@@ -49,8 +49,8 @@ public final class LoadGenerator {
      */
     public Result run(String name, String url, Map<String, String> headers, Buffer body, int rate, int seconds,
                       long timeoutMillis, boolean reuse) throws InterruptedException {
-        // one client per target for the whole run: the warm-up leaves its connections open for the
-        // measured phase, as a long-lived client's would be (opening fresh ones is not what is measured)
+        // reused: one client per target, so the warm-up leaves its connections open for the measured
+        // phase, as a long-lived client's would be (opening fresh ones is not what is measured)
         HttpClient client = reuse ? clients.computeIfAbsent(URI.create(url).getAuthority(), k -> newClient()) : newClient();
         int total = rate * seconds;
         long[] latencies = new long[total];

@@ -1,11 +1,11 @@
 package ai.scaigrid.lookup.upstream;
 
+import ai.scaigrid.commons.vertx.PerEventLoop;
 import ai.scaigrid.lookup.LookupConfig;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.smallrye.faulttolerance.api.TypedGuard;
 import io.smallrye.mutiny.Uni;
-import io.vertx.core.Context;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.ext.web.client.WebClientOptions;
 import io.vertx.mutiny.core.Vertx;
@@ -23,10 +23,8 @@ import org.jboss.logging.Logger;
 import java.net.URI;
 import java.time.temporal.ChronoUnit;
 import java.util.EnumMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * The one outbound HTTP client of lookup-proxy: a non-blocking Vert.x web client with, per upstream,
@@ -41,17 +39,8 @@ public class UpstreamClient {
     private static final Logger LOG = Logger.getLogger(UpstreamClient.class);
 
     private final LookupConfig config;
-    private final Vertx vertx;
-    private final WebClientOptions options;
-    /**
-     * One client (one connection pool) per event-loop thread, plus one for callers off the event loop.
-     * A pooled Vert.x connection belongs to the loop that opened it and delivers its response through
-     * that loop's task queue: shared between loops, most requests cross threads twice more than they
-     * need to. Per loop, a lookup and its upstream call stay on the thread that serves the browser.
-     */
-    private final ThreadLocal<WebClient> loopClient = new ThreadLocal<>();
-    private final List<WebClient> clients = new CopyOnWriteArrayList<>();
-    private final WebClient shared;
+    /** One client (one connection pool) per event loop: see {@link PerEventLoop}. */
+    private final PerEventLoop<WebClient> clients;
     private final MeterRegistry meters;
     private final Map<Upstream, String> baseUrls = new EnumMap<>(Upstream.class);
     private final Map<Upstream, TypedGuard<Uni<UpstreamReply>>> guards = new EnumMap<>(Upstream.class);
@@ -59,8 +48,7 @@ public class UpstreamClient {
     public UpstreamClient(Vertx vertx, LookupConfig config, MeterRegistry meters) {
         this.config = config;
         this.meters = meters;
-        this.vertx = vertx;
-        this.options = new WebClientOptions()
+        WebClientOptions options = new WebClientOptions()
                 .setConnectTimeout((int) Math.max(1, config.connectTimeout().toMillis()))
                 .setMaxPoolSize(config.maxConnections())
                 .setMaxWaitQueueSize(config.maxConnections() * 16)
@@ -68,7 +56,7 @@ public class UpstreamClient {
                 .setKeepAliveTimeout(30)
                 .setFollowRedirects(false)
                 .setUserAgent("scaigrid-lookup-proxy");
-        this.shared = newClient();
+        this.clients = new PerEventLoop<>(() -> WebClient.create(vertx, new WebClientOptions(options)), WebClient::close);
         baseUrl(Upstream.SCAIQUEUE, config.scaiqueueUrl());
         baseUrl(Upstream.SCAIBUNKER, config.scaibunkerUrl());
         baseUrl(Upstream.SCAIGRID, config.scaigridUrl());
@@ -77,27 +65,9 @@ public class UpstreamClient {
         }
     }
 
-    private WebClient newClient() {
-        WebClient c = WebClient.create(vertx, new WebClientOptions(options));
-        clients.add(c);
-        return c;
-    }
-
-    private WebClient client() {
-        if (!Context.isOnEventLoopThread()) {
-            return shared;
-        }
-        WebClient c = loopClient.get();
-        if (c == null) {
-            c = newClient();
-            loopClient.set(c);
-        }
-        return c;
-    }
-
     @PreDestroy
     void close() {
-        clients.forEach(WebClient::close);
+        clients.close();
     }
 
     public boolean isConfigured(Upstream upstream) {
@@ -126,7 +96,7 @@ public class UpstreamClient {
     }
 
     private Uni<UpstreamReply> attempt(Upstream upstream, String url, String credential, String requestId) {
-        HttpRequest<Buffer> request = client().getAbs(url)
+        HttpRequest<Buffer> request = clients.get().getAbs(url)
                 .timeout(config.timeout().toMillis())
                 .putHeader(HttpHeaders.ACCEPT.toString(), "application/json")
                 .putHeader(HttpHeaders.AUTHORIZATION.toString(), "Bearer " + credential);

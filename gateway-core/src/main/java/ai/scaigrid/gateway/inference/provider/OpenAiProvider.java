@@ -1,13 +1,13 @@
 package ai.scaigrid.gateway.inference.provider;
 
 import ai.scaigrid.commons.error.ErrorCode;
+import ai.scaigrid.commons.vertx.PerEventLoop;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.subscription.MultiEmitter;
-import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
@@ -27,8 +27,6 @@ import org.jboss.logging.Logger;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -64,57 +62,22 @@ public class OpenAiProvider implements Provider {
     @ConfigProperty(name = "scaigrid.inference.upstream-pool-size", defaultValue = "500")
     int poolSize;
 
-    /**
-     * One client (and so one connection pool) per event-loop thread. Vert.x hands a pooled
-     * connection to whichever caller asks, and a connection owned by another event loop delivers
-     * every response event through that loop's task queue: a thread wake-up per event, and on a
-     * busy two-core host a request waits whenever either loop is descheduled. Kept per loop, a
-     * request's upstream connection runs on the loop that serves the client.
-     */
-    private final ThreadLocal<HttpClient> loopClient = new ThreadLocal<>();
-    private final List<HttpClient> clients = new CopyOnWriteArrayList<>();
-    private volatile HttpClient shared;
+    /** One upstream client (one connection pool) per event loop: see {@link PerEventLoop}. */
+    private final PerEventLoop<HttpClient> clients = new PerEventLoop<>(() -> vertx.createHttpClient(new HttpClientOptions()
+                    .setKeepAlive(true)
+                    .setTcpNoDelay(true)
+                    .setMaxInitialLineLength(8192)
+                    .setDecompressionSupported(true),
+            new PoolOptions().setHttp1MaxSize(poolSize)), HttpClient::close);
 
     @Override
     public String type() {
         return "openai";
     }
 
-    private HttpClient client() {
-        if (Context.isOnEventLoopThread()) {
-            HttpClient c = loopClient.get();
-            if (c == null) {
-                c = newClient();
-                loopClient.set(c);
-            }
-            return c;
-        }
-        HttpClient c = shared;
-        if (c == null) {
-            synchronized (this) {
-                if (shared == null) {
-                    shared = newClient();
-                }
-                c = shared;
-            }
-        }
-        return c;
-    }
-
-    private HttpClient newClient() {
-        HttpClient c = vertx.createHttpClient(new HttpClientOptions()
-                        .setKeepAlive(true)
-                        .setTcpNoDelay(true)
-                        .setMaxInitialLineLength(8192)
-                        .setDecompressionSupported(true),
-                new PoolOptions().setHttp1MaxSize(poolSize));
-        clients.add(c);
-        return c;
-    }
-
     @PreDestroy
     void close() {
-        clients.forEach(HttpClient::close);
+        clients.close();
     }
 
     @Override
@@ -226,7 +189,7 @@ public class OpenAiProvider implements Provider {
                     current[0].reset(); // the caller went away: abort the upstream call
                 }
             });
-            client().request(options).onComplete(ar -> {
+            clients.get().request(options).onComplete(ar -> {
                 if (ar.failed()) {
                     fail(done, emitter::fail, connectFailure(ar.cause()));
                     return;
@@ -294,7 +257,7 @@ public class OpenAiProvider implements Provider {
                 current[0].reset(); // cancelled by the caller: stop the generation upstream at once
             }
         });
-        client().request(options).onComplete(ar -> {
+        clients.get().request(options).onComplete(ar -> {
             if (ar.failed()) {
                 fail(done, emitter::fail, connectFailure(ar.cause()));
                 return;
