@@ -407,6 +407,7 @@ public class InferenceRoutes {
         // (an SSE read often carries several events) leave as one write, one HTTP chunk and one syscall.
         private Buffer pending;
         private boolean flushScheduled;
+        private boolean endPending;
 
         SseWriter(RoutingContext rc, Api api, InferenceExchange ex, io.vertx.core.Context context) {
             this.rc = rc;
@@ -439,31 +440,47 @@ public class InferenceRoutes {
             }
         }
 
-        private synchronized Buffer takePending() {
-            Buffer out = pending;
-            pending = null;
-            flushScheduled = false;
-            return out;
-        }
-
         private void flush() {
-            Buffer out = takePending();
+            Buffer out;
+            boolean end;
+            synchronized (this) {
+                out = pending;
+                end = endPending;
+                pending = null;
+                flushScheduled = false;
+            }
             HttpServerResponse response = rc.response();
-            if (out != null && out.length() > 0 && !response.closed() && !response.ended()) {
+            if (response.closed() || response.ended()) {
+                return;
+            }
+            if (end) {
+                response.end(out);
+            } else if (out != null && out.length() > 0) {
                 response.write(out);
             }
         }
 
-        /** Writes what is queued plus {@code last} and ends the response, after every earlier frame. */
+        /**
+         * Writes what is queued plus {@code last} and ends the response, after every earlier frame. When
+         * a flush is already scheduled (the stream's last chunks and its end came in one upstream read),
+         * the end rides along with it: one write and one syscall instead of two.
+         */
         private void endWith(Buffer last) {
-            onContext(() -> {
-                Buffer out = takePending();
-                HttpServerResponse response = rc.response();
-                if (response.closed() || response.ended()) {
+            synchronized (this) {
+                if (flushScheduled) {
+                    pending.appendBuffer(last);
+                    endPending = true;
                     return;
                 }
-                response.end(out == null ? last : out.appendBuffer(last));
-            });
+                if (pending == null) {
+                    pending = last.copy(); // last may be a shared constant ([DONE])
+                } else {
+                    pending.appendBuffer(last);
+                }
+                endPending = true;
+                flushScheduled = true;
+            }
+            onContext(this::flush);
         }
 
         @Override
