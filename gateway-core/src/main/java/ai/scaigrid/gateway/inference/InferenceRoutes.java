@@ -424,14 +424,19 @@ public class InferenceRoutes {
             }
         }
 
-        /** Queues a frame; it is written at the end of the current task on the request's context. */
-        private void enqueue(Buffer frame) {
+        /**
+         * Queues a frame; it is written at the end of the current task on the request's context. The
+         * {@code last} frame ends the response with whatever is queued before it: when the stream's last
+         * chunks and its end come in one upstream read, that is one write and one syscall, not two.
+         */
+        private void enqueue(Buffer frame, boolean last) {
             boolean schedule;
             synchronized (this) {
                 if (pending == null) {
                     pending = Buffer.buffer(Math.max(256, frame.length() * 4));
                 }
                 pending.appendBuffer(frame);
+                endPending |= last;
                 schedule = !flushScheduled;
                 flushScheduled = true;
             }
@@ -460,27 +465,9 @@ public class InferenceRoutes {
             }
         }
 
-        /**
-         * Writes what is queued plus {@code last} and ends the response, after every earlier frame. When
-         * a flush is already scheduled (the stream's last chunks and its end came in one upstream read),
-         * the end rides along with it: one write and one syscall instead of two.
-         */
+        /** Writes what is queued plus {@code last} and ends the response, after every earlier frame. */
         private void endWith(Buffer last) {
-            synchronized (this) {
-                if (flushScheduled) {
-                    pending.appendBuffer(last);
-                    endPending = true;
-                    return;
-                }
-                if (pending == null) {
-                    pending = last.copy(); // last may be a shared constant ([DONE])
-                } else {
-                    pending.appendBuffer(last);
-                }
-                endPending = true;
-                flushScheduled = true;
-            }
-            onContext(this::flush);
+            enqueue(last, true);
         }
 
         @Override
@@ -508,7 +495,7 @@ public class InferenceRoutes {
                 try {
                     Buffer frame = Buffer.buffer(out.size() * 48 + 16);
                     frame.appendString("data: ").appendBytes(mapper.writeValueAsBytes(out)).appendString("\n\n");
-                    enqueue(frame);
+                    enqueue(frame, false);
                 } catch (Exception e) {
                     LOG.errorf(e, "writing a stream chunk failed");
                 }
