@@ -89,7 +89,7 @@ public final class GatewayOverheadBench {
                             break;
                         }
                     }
-                    System.out.printf("  (%s%s warmed up %d s at %d req/s; JIT CPU in the last 5 s: %d ms)%n", t.name,
+                    System.out.printf("  (%s%s warmed up %d s at %d req/s; JIT CPU in the last slice: %d ms)%n", t.name,
                             stream ? " stream" : "", warmed, rate, jitSlice);
                 }
                 LoadGenerator.Result r = load.run(t.name + (stream ? " stream" : ""), t.url, t.headers, t.body(stream), rate,

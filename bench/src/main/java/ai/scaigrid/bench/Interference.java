@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 
 /**
@@ -97,79 +98,57 @@ final class Interference {
      * phase takes a core from the code being measured.
      */
     static long jitCpuMillis() {
-        long ticks = 0;
-        List<String> pids = new ArrayList<>();
-        pids.add("self");
-        WATCHED.forEach(p -> pids.add(Long.toString(p)));
-        for (String pid : pids) {
-            try (Stream<Path> tasks = Files.list(Path.of("/proc", pid, "task"))) {
-                for (Path task : tasks.toList()) {
-                    try {
-                        String stat = Files.readString(task.resolve("stat"));
-                        String comm = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-                        if (comm.startsWith("C1 CompilerThre") || comm.startsWith("C2 CompilerThre")) {
-                            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                            ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]);
-                        }
-                    } catch (IOException | RuntimeException gone) {
-                        // the thread ended while we looked
-                    }
-                }
-            } catch (IOException | RuntimeException noProc) {
-                // not Linux, or the process is gone
-            }
-        }
-        return ticks * TICK_MS;
+        List<Path> tasks = new ArrayList<>(entries(Path.of("/proc/self/task")));
+        WATCHED.forEach(pid -> tasks.addAll(entries(Path.of("/proc", Long.toString(pid), "task"))));
+        return cpuTicks(tasks, t -> t.comm().startsWith("C1 CompilerThre") || t.comm().startsWith("C2 CompilerThre"))
+                * TICK_MS;
     }
 
     /** utime + stime of the watched processes and of their direct children (all threads), in clock ticks. */
     private static long watchedTicks() {
-        if (WATCHED.isEmpty()) {
-            return 0;
-        }
-        long total = 0;
-        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
-            for (Path pid : procs.filter(p -> p.getFileName().toString().chars().allMatch(Character::isDigit)).toList()) {
-                try {
-                    String stat = Files.readString(pid.resolve("stat"));
-                    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                    long self = Long.parseLong(pid.getFileName().toString());
-                    long parent = Long.parseLong(f[1]); // field 4: ppid
-                    if (WATCHED.contains(self) || WATCHED.contains(parent)) {
-                        total += Long.parseLong(f[11]) + Long.parseLong(f[12]);
-                    }
-                } catch (IOException | RuntimeException gone) {
-                    // the process ended while we looked
-                }
-            }
-        } catch (IOException | RuntimeException noProc) {
-            return 0;
-        }
-        return total;
+        return WATCHED.isEmpty() ? 0 : cpuTicks(entries(Path.of("/proc")),
+                p -> WATCHED.contains(p.pid()) || WATCHED.contains(p.ppid()));
     }
 
     /** utime + stime of every kdamond thread, in clock ticks; 0 where there is none (or no /proc). */
     private static long kdamondTicks() {
+        return cpuTicks(entries(Path.of("/proc")), p -> p.comm().startsWith("kdamond"));
+    }
+
+    /** The fields of a /proc/[pid]/stat (or task stat) line this class reads. */
+    private record Stat(long pid, String comm, long ppid, long cpuTicks) {
+        static Stat parse(String line) {
+            int close = line.lastIndexOf(')'); // comm may itself contain spaces and parentheses
+            String[] f = line.substring(close + 2).split(" ");
+            // fields 1, 2, 4, 14 and 15: pid, comm, ppid, utime, stime
+            return new Stat(Long.parseLong(line.substring(0, line.indexOf(' '))), line.substring(line.indexOf('(') + 1, close),
+                    Long.parseLong(f[1]), Long.parseLong(f[11]) + Long.parseLong(f[12]));
+        }
+    }
+
+    /** Sum of utime + stime, in clock ticks, over the process or task directories whose stat matches. */
+    private static long cpuTicks(List<Path> dirs, Predicate<Stat> which) {
         long total = 0;
-        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
-            List<Path> pids = new ArrayList<>();
-            procs.filter(p -> p.getFileName().toString().chars().allMatch(Character::isDigit)).forEach(pids::add);
-            for (Path pid : pids) {
-                try {
-                    if (!Files.readString(pid.resolve("comm")).startsWith("kdamond")) {
-                        continue;
-                    }
-                    String stat = Files.readString(pid.resolve("stat"));
-                    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                    total += Long.parseLong(f[11]) + Long.parseLong(f[12]); // fields 14 and 15: utime, stime
-                } catch (IOException | RuntimeException gone) {
-                    // the process ended while we looked
+        for (Path dir : dirs) {
+            try {
+                Stat stat = Stat.parse(Files.readString(dir.resolve("stat")));
+                if (which.test(stat)) {
+                    total += stat.cpuTicks();
                 }
+            } catch (IOException | RuntimeException gone) {
+                // the process or thread ended while we looked
             }
-        } catch (IOException | RuntimeException noProc) {
-            return 0;
         }
         return total;
+    }
+
+    /** The numeric entries (pids or tids) of a /proc directory; none where it is missing (not Linux, process gone). */
+    private static List<Path> entries(Path dir) {
+        try (Stream<Path> list = Files.list(dir)) {
+            return list.filter(p -> p.getFileName().toString().chars().allMatch(Character::isDigit)).toList();
+        } catch (IOException | RuntimeException missing) {
+            return List.of();
+        }
     }
 
     /** Steal time of all CPUs (the hypervisor ran something else), in clock ticks. */
