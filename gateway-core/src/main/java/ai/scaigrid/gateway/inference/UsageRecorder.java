@@ -23,8 +23,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Usage records leave the hot path at once: {@link #record} only enqueues. A flusher writes them in
@@ -57,7 +58,8 @@ public class UsageRecorder {
 
     private final ConcurrentLinkedQueue<UsageRecord> queue = new ConcurrentLinkedQueue<>();
     private final AtomicInteger queued = new AtomicInteger();
-    private final AtomicBoolean flushing = new AtomicBoolean();
+    /** Completes when the batch being written is committed (or failed and re-queued); null when idle. */
+    private final AtomicReference<CompletableFuture<Void>> inFlight = new AtomicReference<>();
     private final Map<String, long[]> pendingTokens = new ConcurrentHashMap<>();
     private final Map<String, BigDecimal> pendingCost = new ConcurrentHashMap<>();
     private Counter written;
@@ -76,7 +78,7 @@ public class UsageRecorder {
         }
         pendingCost.merge(record.tenantId(), record.cost(), BigDecimal::add);
         if (queued.incrementAndGet() >= batchSize) {
-            flush().subscribe().with(n -> { }, t -> { });
+            flushIfIdle();
         }
     }
 
@@ -99,10 +101,23 @@ public class UsageRecorder {
         return flush().replaceWithVoid().onFailure().recoverWithNull();
     }
 
-    /** Writes what is queued, batch by batch; returns the number written. */
+    /**
+     * Writes everything queued before this call, batch by batch; completes once it is in the database
+     * (the number is what this call wrote itself). If a batch is already being written, that write is
+     * awaited first: its rows are out of the queue but not yet committed, and a caller that flushes to
+     * read usage back must not see the gap.
+     */
     public Uni<Integer> flush() {
-        if (queue.isEmpty() || !flushing.compareAndSet(false, true)) {
+        CompletableFuture<Void> running = inFlight.get();
+        if (running != null) {
+            return Uni.createFrom().completionStage(running).onItemOrFailure().transformToUni((v, t) -> flush());
+        }
+        if (queue.isEmpty()) {
             return Uni.createFrom().item(0);
+        }
+        CompletableFuture<Void> mine = new CompletableFuture<>();
+        if (!inFlight.compareAndSet(null, mine)) {
+            return flush();
         }
         List<UsageRecord> batch = new ArrayList<>(Math.min(batchSize, Math.max(1, queued.get())));
         UsageRecord next;
@@ -120,9 +135,19 @@ public class UsageRecorder {
                     queue.addAll(batch);
                     queued.addAndGet(batch.size());
                 })
-                .eventually(() -> flushing.set(false))
+                .eventually(() -> {
+                    inFlight.set(null);
+                    mine.complete(null);
+                })
                 .flatMap(v -> queue.isEmpty() ? Uni.createFrom().item(batch.size())
                         : flush().map(more -> more + batch.size()));
+    }
+
+    /** From the hot path: start a flush unless one is running (that one picks up the rest). */
+    private void flushIfIdle() {
+        if (inFlight.get() == null) {
+            flush().subscribe().with(n -> { }, t -> { });
+        }
     }
 
     private void forgetPending(List<UsageRecord> batch) {
@@ -196,7 +221,6 @@ public class UsageRecorder {
         int attempts = 0;
         while (!queue.isEmpty() && attempts++ < 5) {
             try {
-                flushing.set(false);
                 Integer n = flush().await().atMost(Duration.ofSeconds(10));
                 LOG.infof("wrote %d usage records on shutdown", n);
             } catch (RuntimeException e) {

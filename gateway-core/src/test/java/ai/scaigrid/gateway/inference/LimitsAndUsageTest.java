@@ -9,11 +9,13 @@ import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.inject.Inject;
 import org.junit.jupiter.api.Test;
 
+import java.math.BigDecimal;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -145,6 +147,27 @@ class LimitsAndUsageTest {
         assertThat(spent.getLong("n")).isEqualTo(ok);
         as(ADMIN).when().get("/v1/tenants/" + tenantId + "/limits").then().statusCode(200)
                 .body("data.spent.tokens", equalTo((int) spent.getLong("t").longValue()));
+    }
+
+    /**
+     * A flush that finds a batch already being written waits for it: those rows are out of the queue
+     * but not yet committed, and whoever flushes to read usage back (tests, shutdown) must see them.
+     */
+    @Test
+    void flushWaitsForTheBatchAlreadyBeingWritten() {
+        String tenantId = tenant();
+        for (int round = 0; round < 20; round++) {
+            for (int i = 0; i < 10; i++) {
+                usage.record(new UsageRecorder.UsageRecord("ur_flush_" + round + "_" + i, "req_flush_" + round + "_" + i, null,
+                        tenantId, null, null, "test/model", null, "openai", "chat", "native", false, 1, 2, BigDecimal.ZERO,
+                        5, 1, "ok", null, OffsetDateTime.now()));
+            }
+            usage.flush().subscribe().with(n -> { }, t -> { });
+            usage.flush().await().atMost(Duration.ofSeconds(10));
+            long rows = pool.preparedQuery("SELECT count(*) AS n FROM usage_records WHERE tenant_id = $1").execute(Tuple.of(tenantId))
+                    .await().atMost(Duration.ofSeconds(5)).iterator().next().getLong("n");
+            assertThat(rows).as("rows committed after round %d", round).isEqualTo(10L * (round + 1));
+        }
     }
 
     @Test
