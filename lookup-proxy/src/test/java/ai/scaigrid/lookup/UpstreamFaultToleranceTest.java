@@ -79,6 +79,25 @@ class UpstreamFaultToleranceTest extends LookupTestBase {
         assertThat((System.nanoTime() - started) / 1_000_000).isLessThan(4_000);
     }
 
+    /**
+     * An upstream that keeps sending a byte now and then never trips the client's between-bytes
+     * timeout; the attempt deadline (1 s in the test profile) still ends the wait.
+     */
+    @Test
+    void aTricklingUpstreamIsCutOffAtTheAttemptDeadline() {
+        String caller = viewer();
+        scaiqueue().register(get(urlPathEqualTo("/v1/scopes/sc_trickle/queues"))
+                .willReturn(okJson("{\"data\":[{\"queue_id\":\"q_1\",\"name\":\"slowly\"}]}").withChunkedDribbleDelay(12, 6_000)));
+        long t0 = System.nanoTime();
+        as(caller).when().get("/api/v1/scaiqueue/scopes/sc_trickle/queues").then().statusCode(502)
+                .body("detail.error", equalTo("scaiqueue_api"))
+                .body("detail.code", equalTo("upstream_timeout"));
+        long millis = (System.nanoTime() - t0) / 1_000_000;
+        assertThat(millis).isGreaterThanOrEqualTo(900).isLessThan(3_000);
+        // a timeout is not retried
+        scaiqueue().verifyThat(1, getRequestedFor(urlPathEqualTo("/v1/scopes/sc_trickle/queues")));
+    }
+
     @Test
     void aFailingUpstreamOpensItsCircuitFailsFastAndRecovers() {
         String caller = viewer();

@@ -6,6 +6,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.smallrye.faulttolerance.api.TypedGuard;
 import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.subscription.Cancellable;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.ext.web.client.WebClientOptions;
 import io.vertx.mutiny.core.Vertx;
@@ -17,7 +18,6 @@ import io.quarkus.runtime.Startup;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.util.TypeLiteral;
 import org.eclipse.microprofile.faulttolerance.exceptions.CircuitBreakerOpenException;
-import org.eclipse.microprofile.faulttolerance.exceptions.TimeoutException;
 import org.jboss.logging.Logger;
 
 import java.net.URI;
@@ -28,9 +28,14 @@ import java.util.Optional;
 
 /**
  * The one outbound HTTP client of lookup-proxy: a non-blocking Vert.x web client with, per upstream,
- * a SmallRye Fault Tolerance guard (attempt timeout, circuit breaker, one retry for these idempotent
- * GETs). 4xx answers are results, not failures: one caller's bad credential must not open the
- * breaker for everyone. Redirects are never followed, so a credential never travels to another host.
+ * a SmallRye Fault Tolerance guard (circuit breaker, one retry for these idempotent GETs) around an
+ * attempt with a deadline. 4xx answers are results, not failures: one caller's bad credential must
+ * not open the breaker for everyone. Redirects are never followed, so a credential never travels to
+ * another host.
+ *
+ * <p>The attempt deadline is a timer on the calling event loop, not Fault Tolerance's timeout: that
+ * one schedules on its own timer thread and wakes it (a futex syscall plus a context switch) for every
+ * request, which profiling showed as ~13 % of the proxy's CPU at 500 requests/s.
  */
 // created at start-up: a bad setting fails the start, and the env-fallback warning is logged then
 @Startup
@@ -39,6 +44,7 @@ public class UpstreamClient {
     private static final Logger LOG = Logger.getLogger(UpstreamClient.class);
 
     private final LookupConfig config;
+    private final io.vertx.core.Vertx vertx;
     /** One client (one connection pool) per event loop: see {@link PerEventLoop}. */
     private final PerEventLoop<WebClient> clients;
     private final MeterRegistry meters;
@@ -48,6 +54,7 @@ public class UpstreamClient {
     public UpstreamClient(Vertx vertx, LookupConfig config, MeterRegistry meters) {
         this.config = config;
         this.meters = meters;
+        this.vertx = vertx.getDelegate();
         WebClientOptions options = new WebClientOptions()
                 .setConnectTimeout((int) Math.max(1, config.connectTimeout().toMillis()))
                 .setMaxPoolSize(config.maxConnections())
@@ -88,7 +95,6 @@ public class UpstreamClient {
         Timer.Sample sample = Timer.start(meters);
         return Uni.createFrom().deferred(() -> guards.get(upstream).get(() -> attempt(upstream, url, credential, requestId)))
                 .onFailure(ServerError.class).recoverWithItem(e -> ((ServerError) e).reply)
-                .onFailure(TimeoutException.class).transform(e -> new UpstreamFailure(upstream, UpstreamFailure.Kind.TIMEOUT, e))
                 .onFailure(CircuitBreakerOpenException.class)
                 .transform(e -> new UpstreamFailure(upstream, UpstreamFailure.Kind.CIRCUIT_OPEN, null))
                 .onItemOrFailure().invoke((reply, failure) -> sample.stop(meters.timer("scaigrid.lookup.upstream.requests",
@@ -103,7 +109,7 @@ public class UpstreamClient {
         if (requestId != null) {
             request.putHeader("X-Request-Id", requestId);
         }
-        return request.send()
+        return withDeadline(request.send(), upstream)
                 .onFailure().transform(e -> transportFailure(upstream, e))
                 .map(response -> {
                     Buffer body = response.body() == null ? Buffer.buffer() : response.body();
@@ -117,6 +123,31 @@ public class UpstreamClient {
                     }
                     return reply;
                 });
+    }
+
+    /**
+     * Fails with {@code TIMEOUT} when the whole attempt (connect, headers, body) takes longer than
+     * {@code scaigrid.lookup.timeout}; the web client's own timeout only bounds the time between bytes.
+     * The timer belongs to the event loop the attempt runs on, so arming and cancelling it is a queue
+     * operation on that thread.
+     */
+    private <T> Uni<T> withDeadline(Uni<T> call, Upstream upstream) {
+        long millis = Math.max(1, config.timeout().toMillis());
+        return Uni.createFrom().emitter(emitter -> {
+            long timer = vertx.setTimer(millis,
+                    id -> emitter.fail(new UpstreamFailure(upstream, UpstreamFailure.Kind.TIMEOUT, null)));
+            Cancellable running = call.subscribe().with(item -> {
+                vertx.cancelTimer(timer);
+                emitter.complete(item);
+            }, failure -> {
+                vertx.cancelTimer(timer);
+                emitter.fail(failure);
+            });
+            emitter.onTermination(() -> {
+                vertx.cancelTimer(timer);
+                running.cancel();
+            });
+        });
     }
 
     private static Throwable transportFailure(Upstream upstream, Throwable e) {
@@ -150,9 +181,6 @@ public class UpstreamClient {
                 .when(UpstreamClient::upstreamFault)
                 .onStateChange(state -> LOG.warnf("circuit breaker for %s is now %s", upstream.displayName(), state))
                 .done()
-                .withTimeout()
-                .duration(config.timeout().toMillis(), ChronoUnit.MILLIS)
-                .done()
                 .withThreadOffload(false)
                 .build();
     }
@@ -166,8 +194,7 @@ public class UpstreamClient {
     }
 
     private static boolean upstreamFault(Throwable e) {
-        return e instanceof ServerError || e instanceof TimeoutException
-                || (e instanceof UpstreamFailure failure && failure.upstreamFault());
+        return e instanceof ServerError || (e instanceof UpstreamFailure failure && failure.upstreamFault());
     }
 
     private static String outcome(UpstreamReply reply, Throwable failure) {
