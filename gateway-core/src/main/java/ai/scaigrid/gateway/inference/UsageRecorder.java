@@ -218,15 +218,20 @@ public class UsageRecorder {
 
     /** Graceful shutdown: in-flight requests are done (quarkus.shutdown.timeout); write the rest. */
     void onStop(@Observes ShutdownEvent event) {
+        // at least once even with an empty queue: a batch the scheduler is writing right now is out of
+        // the queue, and flush() waits for it before the pool closes
         int attempts = 0;
-        while (!queue.isEmpty() && attempts++ < 5) {
+        do {
+            attempts++;
             try {
                 Integer n = flush().await().atMost(Duration.ofSeconds(10));
-                LOG.infof("wrote %d usage records on shutdown", n);
+                if (n > 0) {
+                    LOG.infof("wrote %d usage records on shutdown", n);
+                }
             } catch (RuntimeException e) {
                 LOG.errorf("writing usage records on shutdown failed (attempt %d): %s", attempts, e.getMessage());
             }
-        }
+        } while (!queue.isEmpty() && attempts < 5);
         if (!queue.isEmpty()) {
             LOG.errorf("%d usage records could not be written before shutdown", queued.get());
         }
