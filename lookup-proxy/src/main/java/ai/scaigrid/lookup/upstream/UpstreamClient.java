@@ -136,13 +136,8 @@ public class UpstreamClient {
         return Uni.createFrom().emitter(emitter -> {
             long timer = vertx.setTimer(millis,
                     id -> emitter.fail(new UpstreamFailure(upstream, UpstreamFailure.Kind.TIMEOUT, null)));
-            Cancellable running = call.subscribe().with(item -> {
-                vertx.cancelTimer(timer);
-                emitter.complete(item);
-            }, failure -> {
-                vertx.cancelTimer(timer);
-                emitter.fail(failure);
-            });
+            Cancellable running = call.subscribe().with(emitter::complete, emitter::fail);
+            // runs on item, failure (the timer's too) and cancellation, at once if already terminated
             emitter.onTermination(() -> {
                 vertx.cancelTimer(timer);
                 running.cancel();
