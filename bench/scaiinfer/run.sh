@@ -82,7 +82,7 @@ curl -sf -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$HTTP/v1/nodes" \
 
 fi
 echo "== starting a node-agent (simulated models bench-unpaced and bench-paced)"
-java -Xmx384m -XX:+UseSerialGC -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$NODE_HTTP" -Dquarkus.grpc.server.port="$NODE_GRPC" \
+java -Xmx384m -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$NODE_HTTP" -Dquarkus.grpc.server.port="$NODE_GRPC" \
   -Dquarkus.log.console.json.enabled=false -Dscaigrid.node.id=bench-node -Dscaigrid.node.inbound-token=bench-inbound \
   -Dscaigrid.node.gateway-grpc-address="127.0.0.1:$GRPC" -Dscaigrid.node.service-token="$TOKEN" \
   -Dscaigrid.node.max-concurrency=1024 \

@@ -237,7 +237,7 @@ public final class LookupProxyBench {
         Files.createDirectories(log.getParent());
         List<String> command = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         // the proxy's JVM options, run.sh passes BENCH_PROXY_JVM
-        command.addAll(List.of(System.getProperty("bench.proxy-jvm", "-Xmx256m -XX:+UseSerialGC").trim().split("\\s+")));
+        command.addAll(List.of(System.getProperty("bench.proxy-jvm", "-Xmx256m").trim().split("\\s+")));
         command.addAll(List.of("-jar", jar.toString()));
         ProcessBuilder builder = new ProcessBuilder(command)
                 .redirectErrorStream(true).redirectOutput(log.toFile());

@@ -46,14 +46,6 @@ public final class Launcher {
     static final Duration STOP_GRACE = Duration.ofSeconds(20);
     static final int TAIL_LINES = 40;
     static final String SERVICE_HEAP = "-Xmx384m";
-    /**
-     * The services' collector unless SCAIGRID_SERVICE_JAVA_OPTS picks one. Their live heap is 15-20 MB;
-     * measured on 2 vCPUs (docs/performance.md), Serial kept ~40 MB less resident than G1, its pauses
-     * stayed at 2-5 ms where G1's reached 5-13 ms, and lookup-proxy spent less CPU per request.
-     * Native images use Serial too.
-     */
-    static final String SERVICE_GC = "-XX:+UseSerialGC";
-    private static final java.util.regex.Pattern GC_SELECTION = java.util.regex.Pattern.compile("-XX:\\+Use\\w+GC");
 
     private final Options options;
     private final Map<String, String> env;
@@ -66,19 +58,16 @@ public final class Launcher {
     private boolean stopping;
 
     /**
-     * The service JVM's command line: the default heap and collector, then SCAIGRID_SERVICE_JAVA_OPTS
-     * (whitespace separated, e.g. a larger heap, another GC or -Xlog:gc for profiling) so operators can
-     * tune every service without editing the launcher. The default collector is left out when those
-     * options select one: the JVM refuses to start with two.
+     * The service JVM's command line: the default heap, then SCAIGRID_SERVICE_JAVA_OPTS (whitespace
+     * separated, e.g. a larger heap, another GC or -Xlog:gc for profiling) so operators can tune every
+     * service without editing the launcher.
      */
     static List<String> javaCommand(String javaBin, String jar, Map<String, String> env) {
         List<String> command = new ArrayList<>(List.of(javaBin, SERVICE_HEAP));
         String extra = env.getOrDefault("SCAIGRID_SERVICE_JAVA_OPTS", "").trim();
-        List<String> extraOptions = extra.isEmpty() ? List.of() : List.of(extra.split("\\s+"));
-        if (extraOptions.stream().noneMatch(option -> GC_SELECTION.matcher(option).matches())) {
-            command.add(SERVICE_GC);
+        if (!extra.isEmpty()) {
+            command.addAll(List.of(extra.split("\\s+")));
         }
-        command.addAll(extraOptions);
         command.add("-jar");
         command.add(jar);
         return command;
