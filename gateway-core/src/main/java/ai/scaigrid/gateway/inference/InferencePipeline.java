@@ -1,6 +1,7 @@
 package ai.scaigrid.gateway.inference;
 
 import ai.scaigrid.commons.error.ApiException;
+import ai.scaigrid.commons.error.DataErrors;
 import ai.scaigrid.commons.error.ErrorCode;
 import ai.scaigrid.commons.security.Caller;
 import ai.scaigrid.commons.security.Permissions;
@@ -419,6 +420,10 @@ public class InferencePipeline {
         }
         if (failure instanceof ApiException a) {
             return a;
+        }
+        ApiException dataError = DataErrors.asValidationError(failure);
+        if (dataError != null) {
+            return dataError;
         }
         return new ApiException(ErrorCode.INTERNAL_ERROR, "An internal error occurred", null, null, failure);
     }

@@ -42,7 +42,7 @@ public final class GrpcErrors {
         } else if (t instanceof ApiException e) {
             LOG.errorf(e, "gRPC call %s failed: %s", RequestIds.current(), e.getMessage());
             api = new ApiException(e.errorCode());
-        } else {
+        } else if ((api = DataErrors.asValidationError(t)) == null) {
             LOG.errorf(t, "gRPC call %s failed with an unexpected error", RequestIds.current());
             api = new ApiException(ErrorCode.INTERNAL_ERROR);
         }

@@ -1,6 +1,7 @@
 package ai.scaigrid.commons.error;
 
 import ai.scaigrid.commons.api.ErrorEnvelope;
+import ai.scaigrid.commons.api.NulFreeStrings;
 import ai.scaigrid.commons.requestid.RequestIds;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonMappingException;
@@ -67,7 +68,8 @@ public class RestExceptionMappers {
             return mapUnexpected(e);
         }
         String field = e instanceof JsonMappingException jme ? pathOf(jme) : null;
-        String message = e instanceof JsonMappingException && field != null && !field.isEmpty()
+        String message = e instanceof NulFreeStrings.NulInText ? NulFreeStrings.MESSAGE
+                : e instanceof JsonMappingException && field != null && !field.isEmpty()
                 ? "Invalid value for field '" + field + "'"
                 : "Malformed JSON body";
         Object details = List.of(Map.of("field", field == null || field.isEmpty() ? "body" : field, "message", message));
@@ -76,6 +78,10 @@ public class RestExceptionMappers {
 
     @ServerExceptionMapper(priority = 10_000)
     public Response mapUnexpected(Throwable e) {
+        ApiException dataError = DataErrors.asValidationError(e);
+        if (dataError != null) {
+            return toResponse(dataError);
+        }
         LOG.errorf(e, "request %s failed with an unexpected error", RequestIds.current());
         return toResponse(new ApiException(ErrorCode.INTERNAL_ERROR));
     }

@@ -28,6 +28,24 @@ public class EchoBridgeResource {
     @GrpcClient("echo")
     EchoService echo;
 
+    @jakarta.inject.Inject
+    io.vertx.mutiny.sqlclient.Pool pool;
+
+    /** Hands the caller's text to PostgreSQL as a value of the given type, the way a lookup by id does. */
+    @GET
+    @Path("/db/{type}")
+    public Uni<Envelope<String>> db(@PathParam("type") String type, @QueryParam("value") String value) {
+        String cast = switch (type) {
+            case "text" -> "$1::text";
+            case "int" -> "$1::text::int";
+            case "date" -> "$1::text::timestamptz";
+            case "jsonb" -> "$1::text::jsonb";
+            default -> throw ApiException.validation("type", "unknown type");
+        };
+        return pool.preparedQuery("SELECT " + cast + "::text AS v").execute(io.vertx.mutiny.sqlclient.Tuple.of(value))
+                .map(rows -> Envelope.of(rows.iterator().next().getString("v")));
+    }
+
     @GET
     @Path("/echo")
     public Uni<Envelope<Map<String, String>>> echo(@QueryParam("text") String text) {

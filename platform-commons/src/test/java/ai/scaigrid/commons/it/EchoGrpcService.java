@@ -28,6 +28,9 @@ public class EchoGrpcService implements EchoService {
                 .map(caller -> EchoReply.newBuilder().setText(caller.userId()).build());
     }
 
+    @jakarta.inject.Inject
+    io.vertx.mutiny.sqlclient.Pool pool;
+
     @Override
     public Uni<EchoReply> echo(EchoRequest request) {
         return Uni.createFrom().item(() -> EchoReply.newBuilder()
@@ -38,6 +41,11 @@ public class EchoGrpcService implements EchoService {
 
     @Override
     public Uni<EchoReply> fail(FailRequest request) {
+        if ("DB_NUL".equals(request.getCode())) {
+            // a real database refusal: PostgreSQL cannot store NUL in text
+            return pool.preparedQuery("SELECT $1::text AS v").execute(io.vertx.mutiny.sqlclient.Tuple.of("a\u0000b"))
+                    .map(rows -> EchoReply.newBuilder().setText(rows.iterator().next().getString("v")).build());
+        }
         return Uni.createFrom().failure(() -> {
             if ("CRASH".equals(request.getCode())) {
                 return new IllegalStateException("ERROR: relation \"secret_table\" does not exist at org.postgresql.Foo.java:12");

@@ -117,6 +117,40 @@ class ErrorMappingTest {
                 .body("error.message", equalTo(ErrorCode.CONFLICT.defaultMessage()));
     }
 
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', value = {
+            "text     | a%00b                 | Text values must not contain NUL",
+            "int      | 99999999999999999999  | out of range",
+            "int      | twelve                | expected format",
+            "date     | 2026-13-45            | date or time",
+            "jsonb    | %7B%22a%22%3A%22%5Cu0000%22%7D | Text values must not contain NUL"})
+    void aValueTheDatabaseRefusesIsTheCallersError(String type, String value, String message) {
+        given().urlEncodingEnabled(false).header("X-Request-Id", "req_data_" + type)
+                .when().get("/test/db/" + type + "?value=" + value)
+                .then().statusCode(400)
+                .body("error.code", equalTo("VALIDATION_ERROR"))
+                .body("error.message", containsString(message))
+                .body("meta.request_id", equalTo("req_data_" + type))
+                .body(not(containsString("SQLSTATE")))
+                .body(not(containsString("invalid input syntax")))
+                .body(not(containsString("Exception")));
+    }
+
+    @Test
+    void aValueTheDatabaseAcceptsPassesThrough() {
+        given().when().get("/test/db/text?value=plain")
+                .then().statusCode(200).body("data", equalTo("plain"));
+    }
+
+    @Test
+    void databaseDataErrorOverGrpcIsInvalidArgument() {
+        StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class,
+                () -> stub.fail(FailRequest.newBuilder().setCode("DB_NUL").build()));
+        assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.INVALID_ARGUMENT);
+        assertThat(e.getTrailers().get(GrpcErrors.ERROR_CODE_KEY)).isEqualTo("VALIDATION_ERROR");
+        assertThat(String.valueOf(e.getStatus().getDescription())).contains("NUL").doesNotContain("0x00");
+    }
+
     @Test
     void unknownRouteIsAnEnvelopedNotFound() {
         given().when().get("/no/such/route")
@@ -147,6 +181,16 @@ class ErrorMappingTest {
                 .then().statusCode(400)
                 .body("error.code", equalTo("VALIDATION_ERROR"))
                 .body("error.details[0].field", equalTo("count"));
+    }
+
+    @Test
+    void nulInABoundStringIsRejectedOnItsField() {
+        given().contentType("application/json").body("{\"name\": \"a\\u0000b\", \"count\": 1}")
+                .when().post("/test/json")
+                .then().statusCode(400)
+                .body("error.code", equalTo("VALIDATION_ERROR"))
+                .body("error.message", containsString("NUL"))
+                .body("error.details[0].field", equalTo("name"));
     }
 
     @Test
