@@ -237,6 +237,27 @@ public class NodeRegistry {
             if (m.getName().isBlank() || m.getName().length() > 200) {
                 throw ApiException.validation("loaded_models", "every loaded model needs a name (1-200 characters)");
             }
+            noNul("loaded_models.name", m.getName());
+            noNul("loaded_models.quantization", m.getQuantization());
+            noNul("loaded_models.modality", m.getModality());
+        }
+        // reports are stored in batches: one value PostgreSQL cannot store (NUL) would fail every node's row in the batch
+        noNul("address", r.getAddress());
+        noNul("version", r.getVersion());
+        noNul("health_message", r.getHealthMessage());
+        noNul("engine", r.getEngine());
+        for (var gpu : r.getGpusList()) {
+            noNul("gpus.name", gpu.getName());
+        }
+        r.getLabelsMap().forEach((k, v) -> {
+            noNul("labels", k);
+            noNul("labels", v);
+        });
+    }
+
+    private static void noNul(String field, String value) {
+        if (value.indexOf('\0') >= 0) {
+            throw ApiException.validation(field, field + " must not contain NUL (\\u0000) characters");
         }
     }
 

@@ -122,6 +122,25 @@ class InferenceGrpcTest {
     }
 
     @Test
+    void hostileValuesAreInvalidArgumentsNeverInternal() {
+        String model = InferenceFixtures.chatModel("echo");
+        // a model name PostgreSQL cannot even compare (NUL), absurd sizes and malformed embedded JSON
+        assertStatus(() -> blocking(ADMIN, null).infer(request("acme/a\u0000b", "x")), Status.Code.INVALID_ARGUMENT, "VALIDATION_ERROR");
+        assertStatus(() -> blocking(ADMIN, null).streamInference(request("acme/a\u0000b", "x")).forEachRemaining(c -> { }),
+                Status.Code.INVALID_ARGUMENT, "VALIDATION_ERROR");
+        assertStatus(() -> blocking(ADMIN, null).listModels(ListModelsRequest.newBuilder().setModality("chat\u0000").build()),
+                Status.Code.INVALID_ARGUMENT, "VALIDATION_ERROR");
+        assertStatus(() -> blocking(ADMIN, null).infer(request(model, "x").toBuilder().setMaxTokens(-5).build()),
+                Status.Code.INVALID_ARGUMENT, "VALIDATION_ERROR");
+        assertStatus(() -> blocking(ADMIN, null).infer(request(model, "x").toBuilder().addTools(ai.scaigrid.proto.scaiinfer.v1.Tool
+                        .newBuilder().setFunction(ai.scaigrid.proto.scaiinfer.v1.FunctionDefinition.newBuilder().setName("f")
+                                .setParametersJson("{not json"))).build()),
+                Status.Code.INVALID_ARGUMENT, "VALIDATION_ERROR");
+        assertStatus(() -> blocking(ADMIN, null).infer(request("x".repeat(100_000), "x")), Status.Code.INVALID_ARGUMENT,
+                "VALIDATION_ERROR");
+    }
+
+    @Test
     void failureAfterTheFirstTokenIsAFinalErrorChunk() {
         List<InferenceChunk> all = new ArrayList<>();
         blocking(ADMIN, null).streamInference(request(InferenceFixtures.chatModel("midfail"), "x")).forEachRemaining(all::add);

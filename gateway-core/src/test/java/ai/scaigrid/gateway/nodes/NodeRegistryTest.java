@@ -65,6 +65,9 @@ class NodeRegistryTest {
     NodeRegistry registry;
 
     @Inject
+    io.vertx.mutiny.sqlclient.Pool pool;
+
+    @Inject
     ScaiInferProvider provider;
 
     @Inject
@@ -285,6 +288,27 @@ class NodeRegistryTest {
         assertThatThrownBy(() -> stub("Bearer " + token).heartbeat(r.toBuilder().setAddress("no-port").build()))
                 .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode())
                         .isEqualTo(Status.Code.INVALID_ARGUMENT));
+    }
+
+    @Test
+    void aReportWithNulInItIsRefusedAndDoesNotSpoilOtherNodesRows() {
+        String token = serviceToken("scaiinfer.node");
+        HeartbeatRequest good = report("nul-ok-" + RUN, "m", NodeHealth.NODE_HEALTH_HEALTHY);
+        for (HeartbeatRequest bad : List.of(
+                report("nul-a-" + RUN, "m", NodeHealth.NODE_HEALTH_HEALTHY).toBuilder().setHealthMessage("a\u0000b").build(),
+                report("nul-b-" + RUN, "m", NodeHealth.NODE_HEALTH_HEALTHY).toBuilder().putLabels("zone", "eu\u0000").build(),
+                report("nul-c-" + RUN, "m", NodeHealth.NODE_HEALTH_HEALTHY).toBuilder().setVersion("1.0\u0000").build())) {
+            assertThatThrownBy(() -> stub("Bearer " + token).heartbeat(bad)).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+                assertThat(code(e)).isEqualTo("VALIDATION_ERROR");
+                assertThat(e.getStatus().getDescription()).contains("NUL");
+            });
+            admin().when().get("/v1/nodes/" + bad.getNodeId()).then().statusCode(404);
+        }
+        stub("Bearer " + token).heartbeat(good);
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(pool.preparedQuery(
+                        "SELECT count(*) FROM inference_nodes WHERE id = $1").execute(io.vertx.mutiny.sqlclient.Tuple.of(good.getNodeId()))
+                .await().atMost(Duration.ofSeconds(5)).iterator().next().getLong(0)).isEqualTo(1L));
     }
 
     @Test
