@@ -112,6 +112,29 @@ for model in bench-unpaced bench-paced; do
 done
 fi
 
+# what gateway-core measured of itself over one run (scaigrid_gateway_overhead_seconds, api="grpc"):
+# the share of streams whose dispatch (arrival → node call) and relay (node's first token → client
+# stream) took at most each bucket bound
+own_time() {
+  awk -v before="$1" '
+    function parse(line, arr,   m) {
+      if (match(line, /^scaigrid_gateway_overhead_seconds_bucket\{api="grpc",phase="[a-z]+",le="[^"]+"\} /)) {
+        split(line, f, "\""); arr[f[4] " " f[6]] = $NF
+      }
+    }
+    FILENAME == before { parse($0, b); next }
+    { parse($0, a) }
+    END {
+      split("dispatch relay", phases, " "); split("1.0E-4 2.5E-4 5.0E-4 0.001 0.0025", les, " "); split("0.1 0.25 0.5 1 2.5", ms, " ")
+      for (p = 1; p <= 2; p++) {
+        total = a[phases[p] " +Inf"] - b[phases[p] " +Inf"]; if (total <= 0) continue
+        line = sprintf("    gateway-core'"'"'s own %-8s time (its metric, %d streams):", phases[p], total)
+        for (i = 1; i <= 5; i++) line = line sprintf("  <= %s ms %.2f %%", ms[i], 100 * (a[phases[p] " " les[i]] - b[phases[p] " " les[i]]) / total)
+        print line
+      }
+    }' "$1" "$2" 2>/dev/null || true
+}
+
 if [[ " $SECTIONS " == *" relay "* ]]; then
 echo "== gateway relay versus direct (scaiinfer provider, simulated node)"
 RELAY_CONCURRENCY="${RELAY_CONCURRENCY:-200}"
@@ -136,9 +159,12 @@ for model in ${RELAY_MODELS:-bench-llm bench-paced bench-unpaced bench-1k bench-
     --node "127.0.0.1:$NODE_GRPC" --token bench-inbound --model "$model" --node-pid "$NODE_PID" \
     --concurrency "$RELAY_CONCURRENCY" --requests "$REQUESTS"
   echo "-- $model, same load through gateway-core (gateway CPU shown as node-pid)"
+  curl -sf "http://127.0.0.1:$HTTP/q/metrics" > "$DATA/metrics-before" || true
   java -cp "node-agent/target/quarkus-app/lib/main/*" bench/scaiinfer/StreamThroughput.java \
     --node "127.0.0.1:$GRPC" --token "$ADMIN" --model "bench/$model" --node-pid "$GATEWAY_PID" \
     --concurrency "$RELAY_CONCURRENCY" --requests "$REQUESTS"
+  curl -sf "http://127.0.0.1:$HTTP/q/metrics" > "$DATA/metrics-after" || true
+  own_time "$DATA/metrics-before" "$DATA/metrics-after"
 done
 
 echo "-- gateway warnings during the run (last 10):"

@@ -92,10 +92,15 @@ public final class GatewayOverheadBench {
                     System.out.printf("  (%s%s warmed up %d s at %d req/s; JIT CPU in the last slice: %d ms)%n", t.name,
                             stream ? " stream" : "", warmed, rate, jitSlice);
                 }
+                boolean own = t.name.equals("gateway-core");
+                Map<String, Double> before = own ? overheadBuckets(gateway) : Map.of();
                 LoadGenerator.Result r = load.run(t.name + (stream ? " stream" : ""), t.url, t.headers, t.body(stream), rate,
                         seconds, 5000);
                 fixed.add(r);
                 print(r);
+                if (own) {
+                    printOwnTime(before, overheadBuckets(gateway));
+                }
             }
         }
         System.out.println();
@@ -138,6 +143,40 @@ public final class GatewayOverheadBench {
         Buffer body(boolean stream) {
             return Buffer.buffer("{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":"
                     + "\"Say hello to the benchmark.\"}],\"max_tokens\":64" + (stream ? ",\"stream\":true" : "") + "}");
+        }
+    }
+
+    private static final Pattern OVERHEAD = Pattern.compile(
+            "^scaigrid_gateway_overhead_seconds_bucket\\{api=\"oai\",phase=\"(\\w+)\",le=\"([^\"]+)\"} ([0-9.eE+-]+)$");
+
+    /** The gateway's own histogram of the latency it adds (/q/metrics), cumulative counts by "phase le". */
+    private static Map<String, Double> overheadBuckets(String gateway) {
+        Map<String, Double> out = new java.util.TreeMap<>();
+        try {
+            HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(gateway + "/q/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            r.body().lines().map(OVERHEAD::matcher).filter(Matcher::matches)
+                    .forEach(m -> out.put(m.group(1) + " " + m.group(2), Double.parseDouble(m.group(3))));
+        } catch (Exception e) {
+            System.out.println("  (could not read the gateway's metrics: " + e.getMessage() + ")");
+        }
+        return out;
+    }
+
+    /** What the gateway measured of itself in the phase just run: the share of requests under each bucket bound. */
+    private static void printOwnTime(Map<String, Double> before, Map<String, Double> after) {
+        for (String phase : List.of("dispatch", "relay")) {
+            double total = after.getOrDefault(phase + " +Inf", 0.0) - before.getOrDefault(phase + " +Inf", 0.0);
+            if (total <= 0) {
+                continue;
+            }
+            StringBuilder line = new StringBuilder();
+            for (String le : List.of("1.0E-4", "2.5E-4", "5.0E-4", "0.001", "0.0025")) {
+                double n = after.getOrDefault(phase + " " + le, 0.0) - before.getOrDefault(phase + " " + le, 0.0);
+                line.append(String.format("  <= %s ms %.2f %%", new java.math.BigDecimal(le).movePointRight(3).stripTrailingZeros()
+                        .toPlainString(), 100 * n / total));
+            }
+            System.out.printf("    gateway-core's own %-8s time (its metric, %d requests):%s%n", phase, (long) total, line);
         }
     }
 

@@ -13,6 +13,8 @@ public final class InferenceExchange {
     public final String endpoint;
     public final InferenceRequests.Parsed request;
     public final long startedNanos = System.nanoTime();
+    /** When the API layer received the request (before authentication); the exchange's start unless set. */
+    volatile long arrivedNanos = startedNanos;
     public final long deadlineNanos;
 
     ModelRoutes.Route route;
@@ -24,6 +26,8 @@ public final class InferenceExchange {
     volatile int completionTokens = -1;
     volatile long completionChars;
     volatile boolean finished;
+    volatile boolean dispatchRecorded;
+    volatile boolean relayRecorded;
 
     InferenceExchange(Caller caller, String requestId, String api, String endpoint, InferenceRequests.Parsed request,
                       long deadlineNanos) {
@@ -37,6 +41,12 @@ public final class InferenceExchange {
 
     public ModelRoutes.Route route() {
         return route;
+    }
+
+    /** Sets when the request reached the gateway, for the overhead metric (the API layer knows it, the pipeline does not). */
+    public InferenceExchange arrivedAt(long nanos) {
+        arrivedNanos = nanos;
+        return this;
     }
 
     public Limits.RateState rate() {

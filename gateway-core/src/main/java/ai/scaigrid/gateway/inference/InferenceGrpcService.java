@@ -62,6 +62,9 @@ public class InferenceGrpcService implements InferenceService {
     InferencePipeline pipeline;
 
     @Inject
+    GatewayOverhead overhead;
+
+    @Inject
     CatalogService catalog;
 
     @Inject
@@ -69,12 +72,14 @@ public class InferenceGrpcService implements InferenceService {
 
     @Override
     public Multi<InferenceChunk> streamInference(InferenceRequest request) {
+        long arrived = System.nanoTime();
         String requestId = RequestIds.currentOrGenerate();
         long deadline = deadlineNanos();
         io.vertx.core.Context callContext = io.vertx.core.Vertx.currentContext();
         return callers.requireUser(Permissions.MODELS_USE)
                 .flatMap(caller -> admit(caller, requestId, request, deadline))
                 .onItem().transformToMulti(ex -> {
+                    ex.arrivedAt(arrived);
                     AtomicBoolean started = new AtomicBoolean();
                     // deltas that reach us in one task (one read from the node) leave as one message
                     return ChunkCoalescer.coalesce(pipeline.stream(ex)
@@ -88,19 +93,25 @@ public class InferenceGrpcService implements InferenceService {
                                         .setError(InferenceError.newBuilder().setCode(e.errorCode().name()).setMessage(e.getMessage()))
                                         .build();
                             }), callContext)
+                            .onItem().invoke(() -> overhead.relayed(ex)) // handed to the client's stream next
                             .onFailure().transform(InferencePipeline::toApiException);
                 });
     }
 
     @Override
     public Uni<InferenceResponse> infer(InferenceRequest request) {
+        long arrived = System.nanoTime();
         String requestId = RequestIds.currentOrGenerate();
         long deadline = deadlineNanos();
         return callers.requireUser(Permissions.MODELS_USE)
                 .flatMap(caller -> admit(caller, requestId, request, deadline))
-                .flatMap(ex -> pipeline.complete(ex)
-                        .onCancellation().invoke(() -> pipeline.cancelled(ex)))
-                .map(this::toResponse)
+                .flatMap(ex -> pipeline.complete(ex.arrivedAt(arrived))
+                        .onCancellation().invoke(() -> pipeline.cancelled(ex))
+                        .map(completion -> {
+                            InferenceResponse response = toResponse(completion);
+                            overhead.relayed(ex);
+                            return response;
+                        }))
                 .onFailure().transform(InferencePipeline::toApiException);
     }
 

@@ -60,6 +60,9 @@ public class InferencePipeline {
     @Inject
     MeterRegistry registry;
 
+    @Inject
+    GatewayOverhead overhead;
+
     @ConfigProperty(name = "scaigrid.inference.default-max-output-tokens", defaultValue = "4096")
     int defaultMaxOutput;
     @ConfigProperty(name = "scaigrid.inference.circuit.request-volume-threshold", defaultValue = "20")
@@ -321,6 +324,7 @@ public class InferencePipeline {
             ex.backend = backend;
             CircuitBreaker breaker = breaker(backend.id());
             Provider provider = providers.get(backend.providerType());
+            overhead.dispatched(ex);
             return call.apply(provider, backend)
                     .onItem().invoke(breaker::onSuccess)
                     .onCancellation().invoke(breaker::onIgnored)
@@ -349,6 +353,7 @@ public class InferencePipeline {
             CircuitBreaker breaker = breaker(backend.id());
             Provider provider = providers.get(backend.providerType());
             AtomicBoolean started = new AtomicBoolean();
+            overhead.dispatched(ex);
             return provider.streamChat(backend, call(ex))
                     .onItem().invoke(() -> started.set(true))
                     .onCompletion().invoke(breaker::onSuccess)

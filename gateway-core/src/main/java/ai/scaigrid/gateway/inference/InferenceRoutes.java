@@ -58,6 +58,9 @@ public class InferenceRoutes {
     InferencePipeline pipeline;
 
     @Inject
+    GatewayOverhead overhead;
+
+    @Inject
     CallerResolver resolver;
 
     @Inject
@@ -86,6 +89,7 @@ public class InferenceRoutes {
     // ------------------------------------------------------------------ request handling
 
     private void inference(RoutingContext rc, Api api, String endpoint) {
+        long arrived = System.nanoTime();
         io.vertx.core.Context requestContext = io.vertx.core.Vertx.currentContext();
         String requestId = begin(rc);
         authenticate(rc, requestId).subscribe().with(caller -> {
@@ -113,7 +117,7 @@ public class InferenceRoutes {
                 fail(rc, api, requestId, InferencePipeline.toApiException(e));
                 return;
             }
-            admitted.subscribe().with(ex -> dispatch(rc, api, ex, requestContext),
+            admitted.subscribe().with(ex -> dispatch(rc, api, ex.arrivedAt(arrived), requestContext),
                     failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
         }, failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
     }
@@ -304,6 +308,9 @@ public class InferenceRoutes {
         try {
             response.setStatusCode(status).putHeader("Content-Type", "application/json")
                     .end(Buffer.buffer(mapper.writeValueAsBytes(body)));
+            if (ex != null) {
+                overhead.relayed(ex);
+            }
         } catch (Exception e) {
             LOG.errorf(e, "writing a response failed");
             response.setStatusCode(500).end();
@@ -463,6 +470,7 @@ public class InferenceRoutes {
             } else if (out != null && out.length() > 0) {
                 response.write(out);
             }
+            overhead.relayed(ex);
         }
 
         /** Writes what is queued plus {@code last} and ends the response, after every earlier frame. */

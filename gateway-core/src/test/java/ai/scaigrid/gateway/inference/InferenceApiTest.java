@@ -96,6 +96,27 @@ class InferenceApiTest {
     }
 
     @Test
+    void theGatewaysOwnLatencyIsMeasuredPerApiAndPhase() {
+        String model = chatModel("echo");
+        double before = overheadCount("native", "relay");
+        as(ADMIN).body(with(chat(model, "measure me"), "stream", true)).when().post("/v1/inference/chat").then().statusCode(200);
+        as(ADMIN).body(chat(model, "measure me too")).when().post("/oai/v1/chat/completions").then().statusCode(200);
+        assertThat(overheadCount("native", "relay")).isEqualTo(before + 1);
+        assertThat(overheadCount("native", "dispatch")).isGreaterThanOrEqualTo(1);
+        assertThat(overheadCount("oai", "dispatch")).isGreaterThanOrEqualTo(1);
+        assertThat(overheadCount("oai", "relay")).isGreaterThanOrEqualTo(1);
+        // the buckets operators read percentiles from, with the 1 ms boundary among them
+        assertThat(io.restassured.RestAssured.get("/q/metrics").asString())
+                .contains("scaigrid_gateway_overhead_seconds_bucket{api=\"native\",phase=\"dispatch\",le=\"0.001\"}");
+    }
+
+    private static double overheadCount(String api, String phase) {
+        String prefix = "scaigrid_gateway_overhead_seconds_count{api=\"" + api + "\",phase=\"" + phase + "\"}";
+        return io.restassured.RestAssured.get("/q/metrics").asString().lines().filter(l -> l.startsWith(prefix))
+                .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+    }
+
+    @Test
     void streamingWithoutUpstreamUsageIsCounted() throws Exception {
         String model = chatModel("nousage");
         String body = as(ADMIN).body(with(chat(model, "count these words please"), "stream", true))
