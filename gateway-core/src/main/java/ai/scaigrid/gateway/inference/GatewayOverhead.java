@@ -26,13 +26,18 @@ public class GatewayOverhead {
     @Inject
     MeterRegistry registry;
 
-    private final Map<String, Timer> timers = new ConcurrentHashMap<>();
+    private static final String[] PHASES = {"dispatch", "relay"};
+    private static final int DISPATCH = 0;
+    private static final int RELAY = 1;
+
+    /** Per api, the timers of both phases (index into PHASES): no key is built on the request path. */
+    private final Map<String, Timer[]> timers = new ConcurrentHashMap<>();
 
     /** The request went to its first provider now (recorded once per request). */
     void dispatched(InferenceExchange ex) {
         if (!ex.dispatchRecorded) {
             ex.dispatchRecorded = true;
-            record(ex.api, "dispatch", System.nanoTime() - ex.arrivedNanos);
+            record(ex.api, DISPATCH, System.nanoTime() - ex.arrivedNanos);
         }
     }
 
@@ -41,16 +46,21 @@ public class GatewayOverhead {
         long first = ex.firstTokenNanos;
         if (!ex.relayRecorded && first != 0) {
             ex.relayRecorded = true;
-            record(ex.api, "relay", System.nanoTime() - first);
+            record(ex.api, RELAY, System.nanoTime() - first);
         }
     }
 
-    private void record(String api, String phase, long nanos) {
-        timers.computeIfAbsent(api + '/' + phase, k -> Timer.builder("scaigrid.gateway.overhead")
+    private void record(String api, int phase, long nanos) {
+        timers.computeIfAbsent(api, a -> {
+            Timer[] byPhase = new Timer[PHASES.length];
+            for (int i = 0; i < PHASES.length; i++) {
+                byPhase[i] = Timer.builder("scaigrid.gateway.overhead")
                         .description("Latency the gateway adds: dispatch = arrival to provider call, relay = upstream's first token to the client")
-                        .tag("api", api).tag("phase", phase)
+                        .tag("api", a).tag("phase", PHASES[i])
                         .serviceLevelObjectives(BUCKETS)
-                        .register(registry))
-                .record(Math.max(0, nanos), TimeUnit.NANOSECONDS);
+                        .register(registry);
+            }
+            return byPhase;
+        })[phase].record(Math.max(0, nanos), TimeUnit.NANOSECONDS);
     }
 }

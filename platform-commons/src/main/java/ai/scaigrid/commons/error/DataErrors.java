@@ -1,5 +1,6 @@
 package ai.scaigrid.commons.error;
 
+import ai.scaigrid.commons.api.NulFreeStrings;
 import io.vertx.sqlclient.DatabaseException;
 import org.jboss.logging.Logger;
 
@@ -48,7 +49,7 @@ public final class DataErrors {
             return null;
         }
         return switch (sqlState) {
-            case "22021", "22P05" -> "Text values must not contain NUL (\\u0000) characters";
+            case "22021", "22P05" -> NulFreeStrings.MESSAGE;
             case "22001" -> "A value is longer than the field allows";
             case "22003" -> "A number is out of range";
             case "22007", "22008" -> "A date or time value is not valid";
