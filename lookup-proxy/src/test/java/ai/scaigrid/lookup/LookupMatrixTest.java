@@ -226,7 +226,7 @@ class LookupMatrixTest extends LookupTestBase {
         // tenant_user holds no scaicore:view: the standard 403 envelope, and no upstream call
         as(fixture().keyedUser()).when().get(endpoint.proxyPath)
                 .then().statusCode(403)
-                .body("error.code", equalTo("PERMISSION_DENIED"))
+                .body("error.code", equalTo("AUTHZ_PERMISSION_DENIED"))
                 .body("error.details.required_permission", hasItem("scaicore:view"));
         given().when().get(endpoint.proxyPath).then().statusCode(401).body("error.code", equalTo("AUTH_TOKEN_MISSING"));
         as("sgk_" + "x".repeat(36)).when().get(endpoint.proxyPath).then().statusCode(401).body("error.code", equalTo("AUTH_TOKEN_INVALID"));

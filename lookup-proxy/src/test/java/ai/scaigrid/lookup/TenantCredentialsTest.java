@@ -113,7 +113,7 @@ class TenantCredentialsTest extends LookupTestBase {
         for (String role : List.of("tenant_viewer", "tenant_user")) {
             String key = userKey(tenant, role);
             as(key).contentType(ContentType.JSON).body(Map.of("api_key", randomSgk())).when().post(CREDENTIALS)
-                    .then().statusCode(403).body("error.code", equalTo("PERMISSION_DENIED"));
+                    .then().statusCode(403).body("error.code", equalTo("AUTHZ_PERMISSION_DENIED"));
             as(key).when().get(CREDENTIALS).then().statusCode(403);
             as(key).when().delete(CREDENTIALS).then().statusCode(403);
         }

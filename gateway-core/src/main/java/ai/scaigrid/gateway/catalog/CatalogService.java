@@ -44,8 +44,13 @@ public class CatalogService {
     static final Set<String> MODALITIES = Set.of("chat", "embedding", "image", "audio");
     static final Set<String> PROVIDERS = Set.of("openai", "scaiinfer", "scaicore", "anthropic", "azure", "mistral", "qwen",
             "google", "custom");
-    /** connection_config keys that are secrets: sealed on write, never returned. */
-    static final Set<String> SECRET_KEYS = Set.of("api_key", "token", "password", "secret", "authorization", "client_secret");
+    /**
+     * connection_config keys that are secrets: sealed on write, never returned. {@code headers} (extra
+     * upstream headers) is sealed whole: any of them may carry a credential ({@code api-key},
+     * {@code x-api-key}, {@code Authorization}), and their names alone say little.
+     */
+    static final Set<String> SECRET_KEYS = Set.of("api_key", "token", "password", "secret", "authorization", "client_secret",
+            "headers");
     private static final int MAX_PAGE = 200;
 
     @Inject
@@ -378,6 +383,9 @@ public class CatalogService {
         Iterator<Map.Entry<String, JsonNode>> fields = config.fields();
         while (fields.hasNext()) {
             Map.Entry<String, JsonNode> e = fields.next();
+            if (e.getKey().equals("headers") && !isStringMap(e.getValue())) {
+                throw ApiException.validation("connection_config.headers", "headers must be an object of header names to string values");
+            }
             Object value = json.convertValue(e.getValue(), Object.class);
             if (SECRET_KEYS.contains(e.getKey())) {
                 secrets.put(e.getKey(), value);
@@ -386,6 +394,18 @@ public class CatalogService {
             }
         }
         return new Split(plain, secrets);
+    }
+
+    private static boolean isStringMap(JsonNode node) {
+        if (!node.isObject()) {
+            return false;
+        }
+        for (Iterator<JsonNode> values = node.elements(); values.hasNext(); ) {
+            if (!values.next().isTextual()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private String sealSecrets(String backendId, JsonObject secrets) {
@@ -453,8 +473,14 @@ public class CatalogService {
 
     static BackendModel backend(Row r) {
         String[] secretFields = r.getArrayOfStrings("secret_fields");
+        Map<String, Object> config = map(r.getValue("connection_config"));
+        if (config != null && config.containsKey("headers")) {
+            // written before headers were sealed: never shown, whatever they hold
+            config = new java.util.LinkedHashMap<>(config);
+            config.put("headers", "(hidden)");
+        }
         return new BackendModel(r.getString("id"), r.getString("name"), r.getString("provider_type"), r.getString("model_name"),
-                map(r.getValue("connection_config")), secretFields == null ? List.of() : List.of(secretFields), r.getString("status"), r.getString("owner_scope"),
+                config, secretFields == null ? List.of() : List.of(secretFields), r.getString("status"), r.getString("owner_scope"),
                 r.getString("owner_partner_id"), r.getString("owner_tenant_id"), r.getOffsetDateTime("created_at"),
                 r.getOffsetDateTime("updated_at"));
     }

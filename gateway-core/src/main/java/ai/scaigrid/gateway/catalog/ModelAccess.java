@@ -81,7 +81,7 @@ public class ModelAccess {
         switch (scope) {
             case "global":
                 if (!caller.isSuperAdmin()) {
-                    return Uni.createFrom().failure(new ApiException(ErrorCode.PERMISSION_DENIED,
+                    return Uni.createFrom().failure(new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED,
                             "Only super admins manage global catalogue objects"));
                 }
                 return Uni.createFrom().item(new Owner("global", null, null));
@@ -95,7 +95,7 @@ public class ModelAccess {
                         return new Owner("partner", partner, null);
                     });
                 }
-                return Uni.createFrom().failure(new ApiException(ErrorCode.PERMISSION_DENIED,
+                return Uni.createFrom().failure(new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED,
                         "You cannot manage catalogue objects of this partner"));
             }
             default: {

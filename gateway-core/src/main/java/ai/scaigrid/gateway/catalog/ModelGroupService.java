@@ -77,7 +77,7 @@ public class ModelGroupService {
         };
         return owner.flatMap(o -> {
             if (!mayChange(caller, scope, o[0], o[1])) {
-                return Uni.createFrom().failure(new ApiException(ErrorCode.PERMISSION_DENIED,
+                return Uni.createFrom().failure(new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED,
                         "You cannot create " + scope + " groups here"));
             }
             String id = ApiKeys.newId("mg");
@@ -168,7 +168,7 @@ public class ModelGroupService {
         caller.require(Permissions.MODELS_MANAGE);
         return get(caller, id).map(g -> {
             if (!mayChange(caller, g.scope(), g.partnerId(), g.tenantId())) {
-                throw new ApiException(ErrorCode.PERMISSION_DENIED, "You cannot change this group", Map.of("group_id", id));
+                throw new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "You cannot change this group", Map.of("group_id", id));
             }
             return g;
         });

@@ -78,7 +78,7 @@ public class HealthResource {
     @Path("/detailed")
     public Uni<Response> detailed() {
         if (!caller.get().isSuperAdmin()) {
-            throw new ApiException(ErrorCode.PERMISSION_DENIED, "Only super admins may read the detailed health view");
+            throw new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "Only super admins may read the detailed health view");
         }
         return pingDatabase().flatMap(ping -> {
             Map<String, Object> database = new LinkedHashMap<>();

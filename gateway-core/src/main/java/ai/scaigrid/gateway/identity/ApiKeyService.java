@@ -152,7 +152,7 @@ public class ApiKeyService {
                                 Map.of("user_id", userId)));
                     }
                     if (!userId.equals(creator.userId()) && !creator.has(Permissions.USERS_MANAGE)) {
-                        return Uni.createFrom().failure(new ApiException(ErrorCode.PERMISSION_DENIED,
+                        return Uni.createFrom().failure(new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED,
                                 "Creating keys for other users needs users:manage"));
                     }
                     if (!"active".equals(owner.getString("status"))) {

@@ -4,9 +4,20 @@ import ai.scaigrid.commons.error.ApiException;
 import ai.scaigrid.commons.error.ErrorCode;
 import ai.scaigrid.commons.security.Caller;
 import ai.scaigrid.commons.security.CallerResolver;
+import ai.scaigrid.commons.security.CredentialType;
+import ai.scaigrid.commons.security.Permissions;
+import ai.scaigrid.commons.security.ServiceScopes;
+import io.quarkus.cache.Cache;
+import io.quarkus.cache.CacheName;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.Tuple;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+
+import java.util.Optional;
+import java.util.Set;
 
 /**
  * gateway-core is the identity authority: API keys from its own database, ScaiKey user JWTs via
@@ -24,6 +35,13 @@ public class GatewayCallerResolver implements CallerResolver {
     @Inject
     ServiceTokenService serviceTokens;
 
+    @Inject
+    Pool pool;
+
+    /** tenant id → its partner while the tenant is active; as short-lived as the API-key cache. */
+    @CacheName("service-tenants")
+    Cache tenants;
+
     @Override
     public Uni<Caller> resolve(String bearerToken, Channel channel) {
         if (bearerToken.startsWith(ApiKeys.PREFIX)) {
@@ -31,15 +49,46 @@ public class GatewayCallerResolver implements CallerResolver {
         }
         if (serviceTokens.isOwnToken(bearerToken)) {
             // service tokens are for node/service gRPC, never a tenant's REST call
-            return channel == Channel.GRPC ? serviceTokens.verify(bearerToken)
+            return channel == Channel.GRPC ? serviceTokens.verify(bearerToken).flatMap(this::bindInferenceClient)
                     : Uni.createFrom().failure(new ApiException(ErrorCode.AUTH_TOKEN_INVALID));
         }
         return jwtUsers.verify(bearerToken).flatMap(jwt -> {
             if (JwtUserResolver.isServiceToken(jwt)) {
-                return channel == Channel.GRPC ? Uni.createFrom().item(JwtUserResolver.serviceCaller(jwt))
+                return channel == Channel.GRPC ? bindInferenceClient(JwtUserResolver.serviceCaller(jwt))
                         : Uni.createFrom().failure(new ApiException(ErrorCode.AUTH_TOKEN_INVALID));
             }
             return jwtUsers.toCaller(jwt);
         });
+    }
+
+    /**
+     * A service token scoped {@code scaiinfer.inference} acts for the tenant it names: it gets the tenant's
+     * partner (partner-scoped models, partner limits) and the permissions to list and use models, nothing
+     * else; a token naming a tenant that is unknown or suspended is refused like a revoked one.
+     * Other service tokens pass unchanged.
+     */
+    private Uni<Caller> bindInferenceClient(Caller service) {
+        if (!service.serviceScopes().contains(ServiceScopes.SCAIINFER_INFERENCE) || service.tenantId() == null) {
+            return Uni.createFrom().item(service);
+        }
+        return tenants.<String, Optional<String>>getAsync(service.tenantId(), this::activeTenantPartner).map(partner -> {
+            if (partner.isEmpty()) {
+                throw new ApiException(ErrorCode.SERVICE_TOKEN_INVALID);
+            }
+            return new Caller(partner.get(), service.tenantId(), null, Set.of(),
+                    Set.of(Permissions.MODELS_LIST, Permissions.MODELS_USE), CredentialType.SERVICE_TOKEN,
+                    service.credentialId(), Set.of(), service.serviceScopes());
+        });
+    }
+
+    private Uni<Optional<String>> activeTenantPartner(String tenantId) {
+        return pool.preparedQuery("SELECT partner_id, status FROM tenants WHERE id = $1").execute(Tuple.of(tenantId))
+                .map(rows -> {
+                    if (rows.size() == 0) {
+                        return Optional.empty();
+                    }
+                    Row r = rows.iterator().next();
+                    return "active".equals(r.getString("status")) ? Optional.of(r.getString("partner_id")) : Optional.empty();
+                });
     }
 }

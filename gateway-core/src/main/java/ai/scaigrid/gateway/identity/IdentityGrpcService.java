@@ -40,7 +40,7 @@ public class IdentityGrpcService implements IdentityService {
         return resolver.resolve(request.getToken(), CallerResolver.Channel.GRPC)
                 .map(caller -> {
                     if (!request.getRequiredService().isBlank() && !caller.serviceScopes().contains(request.getRequiredService())) {
-                        return inactive("PERMISSION_DENIED");
+                        return inactive("AUTH_INSUFFICIENT_SCOPE");
                     }
                     return active(caller);
                 })

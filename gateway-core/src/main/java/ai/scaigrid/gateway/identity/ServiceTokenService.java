@@ -175,13 +175,17 @@ public class ServiceTokenService {
 
     public Uni<IssuedToken> issue(Caller caller, String name, List<String> scopes, Long ttlSeconds, String tenantId) {
         if (!caller.isSuperAdmin()) {
-            return Uni.createFrom().failure(new ApiException(ErrorCode.PERMISSION_DENIED, "Only super admins issue service tokens"));
+            return Uni.createFrom().failure(new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "Only super admins issue service tokens"));
         }
         if (name == null || name.isBlank() || name.length() > 200) {
             return Uni.createFrom().failure(ApiException.validation("name", "name is required (1-200 characters)"));
         }
         if (scopes == null || scopes.isEmpty() || !ServiceScopes.ALL.containsAll(scopes)) {
             return Uni.createFrom().failure(ApiException.validation("scopes", "scopes must be a non-empty subset of " + ServiceScopes.ALL));
+        }
+        if (scopes.contains(ServiceScopes.SCAIINFER_INFERENCE) && (tenantId == null || tenantId.isBlank())) {
+            return Uni.createFrom().failure(ApiException.validation("tenant_id",
+                    "a token with scope " + ServiceScopes.SCAIINFER_INFERENCE + " acts for a tenant: tenant_id is required"));
         }
         long ttl = ttlSeconds == null ? Duration.ofDays(90).toSeconds() : ttlSeconds;
         if (ttl < 60 || ttl > maxTtl.toSeconds()) {
@@ -240,7 +244,7 @@ public class ServiceTokenService {
 
     public Uni<List<TokenInfo>> list(Caller caller) {
         if (!caller.isSuperAdmin()) {
-            return Uni.createFrom().failure(new ApiException(ErrorCode.PERMISSION_DENIED, "Only super admins manage service tokens"));
+            return Uni.createFrom().failure(new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "Only super admins manage service tokens"));
         }
         return pool.query("SELECT * FROM service_tokens ORDER BY created_at DESC").execute().map(rows -> {
             List<TokenInfo> out = new ArrayList<>();
@@ -255,7 +259,7 @@ public class ServiceTokenService {
 
     public Uni<Void> revoke(Caller caller, String id) {
         if (!caller.isSuperAdmin()) {
-            return Uni.createFrom().failure(new ApiException(ErrorCode.PERMISSION_DENIED, "Only super admins manage service tokens"));
+            return Uni.createFrom().failure(new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "Only super admins manage service tokens"));
         }
         return pool.preparedQuery("UPDATE service_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1")
                 .execute(Tuple.of(id))

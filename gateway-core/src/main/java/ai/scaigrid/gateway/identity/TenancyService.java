@@ -76,7 +76,7 @@ public class TenancyService {
         String targetPartner = partnerId == null ? caller.partnerId() : partnerId;
         if (!caller.isSuperAdmin() && !(caller.isPartnerAdmin() && targetPartner.equals(caller.partnerId()))) {
             if (!caller.isPartnerAdmin()) {
-                throw new ApiException(ErrorCode.PERMISSION_DENIED, "Creating tenants needs a partner or super admin");
+                throw new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "Creating tenants needs a partner or super admin");
             }
             throw new ApiException(ErrorCode.NOT_FOUND, "Partner not found", Map.of("partner_id", targetPartner));
         }
@@ -205,7 +205,7 @@ public class TenancyService {
                     || (caller.isPartnerAdmin() && role != Role.SUPER_ADMIN)
                     || (caller.roles().contains(Role.TENANT_ADMIN.key()) && role.scope() == Role.Scope.TENANT);
             if (!allowed) {
-                throw new ApiException(ErrorCode.PERMISSION_DENIED, "You cannot grant the role " + key);
+                throw new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "You cannot grant the role " + key);
             }
             if (!out.contains(key)) {
                 out.add(key);
@@ -216,7 +216,7 @@ public class TenancyService {
 
     private static void requireSuperAdmin(Caller caller) {
         if (!caller.isSuperAdmin()) {
-            throw new ApiException(ErrorCode.PERMISSION_DENIED, "Only super admins manage partners");
+            throw new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "Only super admins manage partners");
         }
     }
 

@@ -98,7 +98,7 @@ public class AccountingResource {
                 || r.keyTokensPerMinute() != null || r.userRequestsPerMinute() != null;
         return visibleTenant(caller, tenantId).flatMap(partnerId -> {
             if (setsRates && !caller.isSuperAdmin() && !(caller.isPartnerAdmin() && partnerId.equals(caller.partnerId()))) {
-                throw new ApiException(ErrorCode.PERMISSION_DENIED, "Rate limits of a tenant are set by its partner's admins");
+                throw new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "Rate limits of a tenant are set by its partner's admins");
             }
             // PUT replaces the tenant's settings: fields left out fall back to the platform defaults
             return pool.preparedQuery("""

@@ -7,6 +7,7 @@ import ai.scaigrid.commons.scaiinfer.ChunkCoalescer;
 import ai.scaigrid.commons.security.Caller;
 import ai.scaigrid.commons.security.GrpcCallers;
 import ai.scaigrid.commons.security.Permissions;
+import ai.scaigrid.commons.security.ServiceScopes;
 import ai.scaigrid.gateway.catalog.CatalogModels.FrontendModel;
 import ai.scaigrid.gateway.catalog.CatalogService;
 import ai.scaigrid.proto.scaiinfer.v1.ChatMessage;
@@ -76,7 +77,7 @@ public class InferenceGrpcService implements InferenceService {
         String requestId = RequestIds.currentOrGenerate();
         long deadline = deadlineNanos();
         io.vertx.core.Context callContext = io.vertx.core.Vertx.currentContext();
-        return callers.requireUser(Permissions.MODELS_USE)
+        return callers.requireUserOrService(Permissions.MODELS_USE, ServiceScopes.SCAIINFER_INFERENCE)
                 .flatMap(caller -> admit(caller, requestId, request, deadline))
                 .onItem().transformToMulti(ex -> {
                     ex.arrivedAt(arrived);
@@ -103,7 +104,7 @@ public class InferenceGrpcService implements InferenceService {
         long arrived = System.nanoTime();
         String requestId = RequestIds.currentOrGenerate();
         long deadline = deadlineNanos();
-        return callers.requireUser(Permissions.MODELS_USE)
+        return callers.requireUserOrService(Permissions.MODELS_USE, ServiceScopes.SCAIINFER_INFERENCE)
                 .flatMap(caller -> admit(caller, requestId, request, deadline))
                 .flatMap(ex -> pipeline.complete(ex.arrivedAt(arrived))
                         .onCancellation().invoke(() -> pipeline.cancelled(ex))
@@ -119,7 +120,7 @@ public class InferenceGrpcService implements InferenceService {
     public Uni<EmbedResponse> embed(EmbedRequest request) {
         String requestId = RequestIds.currentOrGenerate();
         long deadline = deadlineNanos();
-        return callers.requireUser(Permissions.MODELS_USE).flatMap(caller -> {
+        return callers.requireUserOrService(Permissions.MODELS_USE, ServiceScopes.SCAIINFER_INFERENCE).flatMap(caller -> {
             ObjectNode body = mapper.createObjectNode().put("model", request.getModel());
             ArrayNode input = body.putArray("input");
             request.getInputList().forEach(input::add);
@@ -143,9 +144,9 @@ public class InferenceGrpcService implements InferenceService {
 
     @Override
     public Uni<ListModelsResponse> listModels(ListModelsRequest request) {
-        return callers.requireUser(null).flatMap(caller -> {
+        return callers.requireUserOrService(null, ServiceScopes.SCAIINFER_INFERENCE).flatMap(caller -> {
             if (!caller.has(Permissions.MODELS_LIST) && !caller.has(Permissions.MODELS_USE)) {
-                throw new ApiException(ErrorCode.PERMISSION_DENIED, "Missing permission models:list");
+                throw new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "Missing permission models:list");
             }
             String modality = request.getModality().isBlank() ? null : request.getModality();
             return allVisible(caller, modality, null, new ArrayList<>(), 0);

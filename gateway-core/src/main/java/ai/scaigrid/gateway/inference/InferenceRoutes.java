@@ -77,13 +77,33 @@ public class InferenceRoutes {
 
     void register(@Observes Router router) {
         BodyHandler body = BodyHandler.create(false).setBodyLimit(maxBody);
-        router.post("/v1/inference/chat").handler(body).handler(rc -> inference(rc, Api.NATIVE, "chat"));
-        router.post("/v1/inference/generate").handler(body).handler(rc -> inference(rc, Api.NATIVE, "generate"));
-        router.post("/v1/inference/embed").handler(body).handler(rc -> inference(rc, Api.NATIVE, "embed"));
-        router.post("/oai/v1/chat/completions").handler(body).handler(rc -> inference(rc, Api.OAI, "chat"));
-        router.post("/oai/v1/embeddings").handler(body).handler(rc -> inference(rc, Api.OAI, "embed"));
+        router.post("/v1/inference/chat").handler(body).handler(rc -> inference(rc, Api.NATIVE, "chat"))
+                .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
+        router.post("/v1/inference/generate").handler(body).handler(rc -> inference(rc, Api.NATIVE, "generate"))
+                .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
+        router.post("/v1/inference/embed").handler(body).handler(rc -> inference(rc, Api.NATIVE, "embed"))
+                .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
+        router.post("/oai/v1/chat/completions").handler(body).handler(rc -> inference(rc, Api.OAI, "chat"))
+                .failureHandler(rc -> routeFailure(rc, Api.OAI));
+        router.post("/oai/v1/embeddings").handler(body).handler(rc -> inference(rc, Api.OAI, "embed"))
+                .failureHandler(rc -> routeFailure(rc, Api.OAI));
         router.get("/oai/v1/models").handler(this::oaiModels);
         router.getWithRegex("/oai/v1/models/(?<id>.+)").handler(this::oaiModel);
+    }
+
+    /**
+     * Failures before our handler runs, above all the body handler refusing a body over the limit (413), in
+     * the API's own error format instead of the HTTP server's bare status page.
+     */
+    private void routeFailure(RoutingContext rc, Api api) {
+        String requestId = begin(rc);
+        ApiException e = switch (rc.statusCode()) {
+            case 413 -> new ApiException(ErrorCode.PAYLOAD_TOO_LARGE, "The request body is larger than " + maxBody + " bytes",
+                    java.util.Map.of("max_bytes", maxBody));
+            case 400 -> ApiException.validation("body", "The request body could not be read");
+            default -> rc.failure() != null ? InferencePipeline.toApiException(rc.failure()) : new ApiException(ErrorCode.INTERNAL_ERROR);
+        };
+        fail(rc, api, requestId, e);
     }
 
     // ------------------------------------------------------------------ request handling
@@ -100,14 +120,14 @@ public class InferenceRoutes {
             try {
                 Buffer raw = rc.body().buffer();
                 if (raw == null || raw.length() == 0) {
-                    throw new ApiException(ErrorCode.VALIDATION_ERROR, "The request body must be a JSON object");
+                    throw ApiException.validation("body", "The request body must be a JSON object");
                 }
                 body = mapper.readTree(raw.getBytes());
             } catch (ApiException e) {
                 fail(rc, api, requestId, e);
                 return;
             } catch (Exception e) {
-                fail(rc, api, requestId, new ApiException(ErrorCode.VALIDATION_ERROR, "The request body is not valid JSON"));
+                fail(rc, api, requestId, ApiException.validation("body", "The request body is not valid JSON"));
                 return;
             }
             Uni<InferenceExchange> admitted;
@@ -228,7 +248,7 @@ public class InferenceRoutes {
             }
             if (!caller.has(ai.scaigrid.commons.security.Permissions.MODELS_LIST)
                     && !caller.has(ai.scaigrid.commons.security.Permissions.MODELS_USE)) {
-                fail(rc, Api.OAI, requestId, new ApiException(ErrorCode.PERMISSION_DENIED, "Missing permission models:list"));
+                fail(rc, Api.OAI, requestId, new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "Missing permission models:list"));
                 return;
             }
             allVisible(caller, null, new ArrayList<>(), 0).subscribe().with(models -> {
@@ -338,6 +358,9 @@ public class InferenceRoutes {
         if (e.retryAfterSeconds() != null) {
             response.putHeader("Retry-After", Long.toString(e.retryAfterSeconds()));
             if (e.errorCode() == ErrorCode.RATE_LIMITED) {
+                if (e.details() instanceof java.util.Map<?, ?> d && d.get("limit") != null) {
+                    response.putHeader("X-Scaigrid-Ratelimit-Limit", String.valueOf(d.get("limit")));
+                }
                 response.putHeader("X-Scaigrid-Ratelimit-Remaining", "0");
                 response.putHeader("X-Scaigrid-Ratelimit-Reset",
                         Long.toString(System.currentTimeMillis() / 1000 + e.retryAfterSeconds()));
@@ -352,19 +375,42 @@ public class InferenceRoutes {
         }
     }
 
-    /** OpenAI's error shape: {"error":{"message","type","param","code"}}. */
+    /**
+     * OpenAI's error shape, {"error":{"message","type","param","code"}}, in OpenAI's own vocabulary: client
+     * errors are {@code invalid_request_error} (a bad key is code {@code invalid_api_key}, an unknown model
+     * {@code model_not_found}), a rate limit {@code requests}/{@code tokens} with code
+     * {@code rate_limit_exceeded}, an exhausted budget or quota {@code insufficient_quota}, and 5xx
+     * {@code server_error}; other codes are the ScaiGrid code in lower case.
+     */
     private ObjectNode oaiError(ApiException e) {
         ObjectNode out = mapper.createObjectNode();
         ObjectNode error = out.putObject("error");
         error.put("message", e.getMessage());
-        int status = e.httpStatus();
-        String type = switch (status) {
-            case 401 -> "authentication_error";
-            case 403 -> "permission_error";
-            case 404 -> "not_found_error";
-            case 429 -> "rate_limit_error";
-            default -> status >= 500 ? "api_error" : "invalid_request_error";
-        };
+        ErrorCode code = e.errorCode();
+        String type;
+        String oaiCode;
+        switch (code) {
+            case AUTH_TOKEN_MISSING, AUTH_TOKEN_INVALID, SERVICE_TOKEN_INVALID -> {
+                type = "invalid_request_error";
+                oaiCode = "invalid_api_key";
+            }
+            case MODEL_NOT_FOUND -> {
+                type = "invalid_request_error";
+                oaiCode = "model_not_found";
+            }
+            case RATE_LIMITED, BACKEND_RATE_LIMITED -> {
+                type = e.details() instanceof java.util.Map<?, ?> d && "tokens_per_minute".equals(d.get("unit")) ? "tokens" : "requests";
+                oaiCode = "rate_limit_exceeded";
+            }
+            case BUDGET_EXCEEDED, QUOTA_EXCEEDED -> {
+                type = "insufficient_quota";
+                oaiCode = "insufficient_quota";
+            }
+            default -> {
+                type = e.httpStatus() >= 500 ? "server_error" : "invalid_request_error";
+                oaiCode = code.name().toLowerCase(java.util.Locale.ROOT);
+            }
+        }
         error.put("type", type);
         Object details = e.details();
         if (details instanceof List<?> list && !list.isEmpty() && list.get(0) instanceof java.util.Map<?, ?> first) {
@@ -372,7 +418,7 @@ public class InferenceRoutes {
         } else {
             error.putNull("param");
         }
-        error.put("code", e.errorCode().name().toLowerCase());
+        error.put("code", oaiCode);
         return out;
     }
 

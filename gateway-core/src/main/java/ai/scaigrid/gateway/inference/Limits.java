@@ -168,7 +168,18 @@ public class Limits {
                 for (int j = 0; j < i; j++) {
                     windows.get(keys[j]).release(nowSecond);
                 }
-                throw new ApiException(ErrorCode.RATE_LIMITED, "Rate limit exceeded", null, retryAfter, null);
+                // the level that refused and the per-minute limit it hit (requests or tokens),
+                // for the X-Scaigrid-Ratelimit-Limit header and the envelope's details
+                String level = switch (keys[i].charAt(0)) {
+                    case 'k' -> "key";
+                    case 'u' -> "user";
+                    case 't' -> "tenant";
+                    default -> "partner";
+                };
+                boolean requestsFull = requestLimits[i] > 0 && window.requestCount(nowSecond) + 1 > requestLimits[i];
+                long limit = requestsFull ? requestLimits[i] : tokenLimits[i];
+                throw new ApiException(ErrorCode.RATE_LIMITED, "Rate limit exceeded", Map.of("scope", level, "limit", limit,
+                        "unit", requestsFull ? "requests_per_minute" : "tokens_per_minute"), retryAfter, null);
             }
             if (requestLimits[i] > 0) {
                 long remaining = Math.max(0, requestLimits[i] - window.requestCount(nowSecond));

@@ -40,7 +40,7 @@ public class NodeResource {
 
     private void requireSuperAdmin() {
         if (!caller.get().isSuperAdmin()) {
-            throw new ApiException(ErrorCode.PERMISSION_DENIED, "Only super admins manage platform inference nodes");
+            throw new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "Only super admins manage platform inference nodes");
         }
     }
 

@@ -114,7 +114,7 @@ class CatalogTest {
         as(restrictedA).when().get("/v1/models/" + privateSlug).then().statusCode(403).body("error.code", equalTo("MODEL_ACCESS_DENIED"));
 
         as(userA).body(Map.of("slug", "x-" + RUN + "/y", "display_name", "no")).when().post("/v1/models")
-                .then().statusCode(403).body("error.code", equalTo("PERMISSION_DENIED"));
+                .then().statusCode(403).body("error.code", equalTo("AUTHZ_PERMISSION_DENIED"));
         as(ADMIN).body(Map.of("slugs", List.of("does-not/exist"))).when().post("/v1/models/groups/" + group + "/members")
                 .then().statusCode(404).body("error.code", equalTo("MODEL_NOT_FOUND"));
         as(userB).when().get("/v1/models/groups/" + group).then().statusCode(404);

@@ -73,7 +73,7 @@ class ApiKeyLifecycleTest {
         given().header("Authorization", bearer(key)).when().get("/v1/me")
                 .then().statusCode(200).body("data.permissions", equalTo(List.of("models:use")));
         given().header("Authorization", bearer(key)).when().get("/v1/api-keys")
-                .then().statusCode(403).body("error.code", equalTo("PERMISSION_DENIED"));
+                .then().statusCode(403).body("error.code", equalTo("AUTHZ_PERMISSION_DENIED"));
     }
 
     @Test

@@ -77,7 +77,7 @@ class IdentityIntrospectionTest {
         assertThat(ok.getCaller().getServiceScopesList()).containsExactly("scaimind.node");
         IntrospectResponse wrongScope = introspect(token, "scaiinfer.node");
         assertThat(wrongScope.getActive()).isFalse();
-        assertThat(wrongScope.getErrorCode()).isEqualTo("PERMISSION_DENIED");
+        assertThat(wrongScope.getErrorCode()).isEqualTo("AUTH_INSUFFICIENT_SCOPE");
         // an API key is never a service credential
         assertThat(introspect(ADMIN, "scaimind.node").getActive()).isFalse();
     }

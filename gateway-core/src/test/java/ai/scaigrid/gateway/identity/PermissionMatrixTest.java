@@ -100,7 +100,7 @@ class PermissionMatrixTest {
         var response = method.equals("GET") ? spec.when().get(path) : spec.body(body).when().post(path);
         response.then().statusCode(status);
         if (status == 403) {
-            response.then().body("error.code", equalTo("PERMISSION_DENIED"));
+            response.then().body("error.code", equalTo("AUTHZ_PERMISSION_DENIED"));
         }
     }
 

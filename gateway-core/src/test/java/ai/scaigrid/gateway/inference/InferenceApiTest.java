@@ -71,6 +71,30 @@ class InferenceApiTest {
         assertThat(sent.path("max_tokens").asInt()).isEqualTo(50);
     }
 
+    /** Extra upstream headers can carry credentials: sealed like api_key, sent upstream, never returned. */
+    @Test
+    void extraUpstreamHeadersAreSealedSentAndNeverReturned() {
+        String slug = "test-" + InferenceFixtures.run() + "/hdr";
+        String id = InferenceFixtures.create("/v1/models", Map.of("slug", slug, "display_name", "hdr", "modality", "chat"));
+        var created = as(ADMIN).body(Map.of("name", "hdr", "provider_type", "openai", "model_name", "echo", "connection_config",
+                        Map.of("base_url", OpenAiTestUpstream.get().baseUrl(), "headers", Map.of("x-api-key", "hdr-secret-9"))))
+                .when().post("/v1/backends").then().statusCode(201)
+                .body("data.secret_fields", org.hamcrest.Matchers.hasItem("headers")).extract();
+        assertThat(created.asString()).doesNotContain("hdr-secret-9");
+        String backend = created.path("data.id");
+        as(ADMIN).when().get("/v1/backends/" + backend).then().statusCode(200)
+                .body(org.hamcrest.Matchers.not(org.hamcrest.Matchers.containsString("hdr-secret-9")));
+        as(ADMIN).body(Map.of("backend_id", backend)).when().post("/v1/models/" + id + "/backends").then().statusCode(201);
+        as(ADMIN).body(chat(slug, "with headers")).when().post("/v1/inference/chat").then().statusCode(200);
+        JsonNode sent = OpenAiTestUpstream.get().requests.stream().map(j -> JSON.valueToTree(j.getMap()))
+                .map(JsonNode.class::cast).filter(j -> j.path("messages").toString().contains("with headers")).findFirst().orElseThrow();
+        assertThat(sent.path("_x_api_key").asText()).isEqualTo("hdr-secret-9");
+        as(ADMIN).body(Map.of("name", "bad", "provider_type", "openai", "model_name", "echo", "connection_config",
+                        Map.of("base_url", "http://127.0.0.1:9/v1", "headers", Map.of("x-n", 5))))
+                .when().post("/v1/backends").then().statusCode(400)
+                .body("error.details[0].field", equalTo("connection_config.headers"));
+    }
+
     @Test
     void nativeChatStreamingSseShape() throws Exception {
         String model = chatModel("echo");
@@ -198,7 +222,14 @@ class InferenceApiTest {
         as(ADMIN).body(with(chat(model, "x"), "temperature", 7)).when().post("/v1/inference/chat").then().statusCode(400)
                 .body("error.details[0].field", equalTo("temperature"));
         as(ADMIN).body("{\"model\": ").when().post("/v1/inference/chat").then().statusCode(400)
-                .body("error.code", equalTo("VALIDATION_ERROR"));
+                .body("error.code", equalTo("VALIDATION_ERROR")).body("error.details[0].field", equalTo("body"));
+        // over the body limit (2 MiB in tests): the envelope, or OpenAI's shape, never the server's bare 413
+        String huge = "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"" + "x".repeat(3_000_000) + "\"}]}";
+        as(ADMIN).body(huge).when().post("/v1/inference/chat").then().statusCode(413)
+                .body("error.code", equalTo("PAYLOAD_TOO_LARGE")).body("meta.request_id", startsWith("req_"))
+                .header("X-Request-Id", startsWith("req_"));
+        as(ADMIN).body(huge).when().post("/oai/v1/chat/completions").then().statusCode(413)
+                .body("error.type", equalTo("invalid_request_error")).body("error.code", equalTo("payload_too_large"));
         as(ADMIN).body("[1,2]").when().post("/v1/inference/chat").then().statusCode(400)
                 .body("error.code", equalTo("VALIDATION_ERROR"));
         RestAssured.given().contentType("application/json").body(chat(model, "x")).when().post("/v1/inference/chat")
@@ -207,7 +238,7 @@ class InferenceApiTest {
                 .then().statusCode(401).body("error.code", equalTo("AUTH_TOKEN_INVALID"));
         // a tenant viewer may list models but not use them
         as(key(tenant(), "tenant_viewer", null)).body(chat(model, "x")).when().post("/v1/inference/chat")
-                .then().statusCode(403).body("error.code", equalTo("PERMISSION_DENIED"));
+                .then().statusCode(403).body("error.code", equalTo("AUTHZ_PERMISSION_DENIED"));
     }
 
     @Test
@@ -224,7 +255,7 @@ class InferenceApiTest {
         as(key(tenantB, "tenant_user", null)).body(chat(slug, "theirs")).when().post("/v1/inference/chat").then().statusCode(404)
                 .body("error.code", equalTo("MODEL_NOT_FOUND"));
         as(key(tenantB, "tenant_user", null)).when().get("/oai/v1/models/" + slug).then().statusCode(404)
-                .body("error.type", equalTo("not_found_error"));
+                .body("error.type", equalTo("invalid_request_error"));
 
         String open = chatModel("echo");
         String other = chatModel("echo");
@@ -251,13 +282,14 @@ class InferenceApiTest {
                 Map.of("include_usage", true))).when().post("/oai/v1/chat/completions").then().statusCode(200).extract().asString();
         assertThat(withUsage).contains("\"usage\"");
         as(ADMIN).body(chat("missing/model", "x")).when().post("/oai/v1/chat/completions").then().statusCode(404)
-                .body("error.type", equalTo("not_found_error")).body("error.code", equalTo("model_not_found"))
+                .body("error.type", equalTo("invalid_request_error")).body("error.code", equalTo("model_not_found"))
                 .body("error.message", notNullValue());
         as(ADMIN).when().get("/oai/v1/models").then().statusCode(200).body("object", equalTo("list"))
                 .body("data.find { it.id == '" + model + "' }.object", equalTo("model"))
                 .body("data.find { it.id == '" + model + "' }.max_output_tokens", equalTo(1000));
         as(ADMIN).when().get("/oai/v1/models/" + model).then().statusCode(200).body("id", equalTo(model));
-        RestAssured.given().when().get("/oai/v1/models").then().statusCode(401).body("error.type", equalTo("authentication_error"));
+        RestAssured.given().when().get("/oai/v1/models").then().statusCode(401).body("error.type", equalTo("invalid_request_error"))
+                .body("error.code", equalTo("invalid_api_key"));
     }
 
     @Test

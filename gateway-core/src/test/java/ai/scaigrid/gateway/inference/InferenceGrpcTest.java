@@ -200,6 +200,51 @@ class InferenceGrpcTest {
         await().atMost(Duration.ofSeconds(3)).until(() -> up.cancelledStreams.get() > before);
     }
 
+    private static String serviceToken(java.util.Map<String, Object> body) {
+        return InferenceFixtures.as(ADMIN).body(body).when().post("/v1/service-tokens").then().statusCode(201)
+                .extract().path("data.token");
+    }
+
+    /**
+     * Seed 000: gRPC clients authenticate with a service token. One scoped {@code scaiinfer.inference} acts
+     * for its tenant (catalogue, accounting); other scopes, a token without a tenant and a suspended
+     * tenant are refused, and such tokens still never work on REST.
+     */
+    @Test
+    void aTenantsServiceTokenStreamsAsThatTenant() {
+        String model = InferenceFixtures.chatModel("echo");
+        String tenant = InferenceFixtures.tenant();
+        String token = serviceToken(java.util.Map.of("name", "svc-client", "scopes", List.of("scaiinfer.inference"),
+                "tenant_id", tenant));
+        StringBuilder text = new StringBuilder();
+        blocking(token, "req_grpc_svc_1").streamInference(request(model, "svc hi")).forEachRemaining(c -> text.append(c.getDelta().getContent()));
+        assertThat(text.toString()).isEqualTo("echo: svc hi");
+        assertThat(blocking(token, null).listModels(ListModelsRequest.getDefaultInstance()).getModelsList())
+                .anyMatch(m -> m.getId().equals(model));
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            usage.flush().await().atMost(Duration.ofSeconds(5));
+            var row = pool.preparedQuery("SELECT tenant_id, user_id, api_key_id FROM usage_records WHERE request_id = 'req_grpc_svc_1'")
+                    .execute().await().atMost(Duration.ofSeconds(5)).iterator().next();
+            assertThat(row.getString("tenant_id")).isEqualTo(tenant);
+            assertThat(row.getString("user_id")).isNull();
+            assertThat(row.getString("api_key_id")).startsWith("svt_");
+        });
+        InferenceFixtures.as(token).when().get("/v1/models").then().statusCode(401);
+
+        String nodeToken = serviceToken(java.util.Map.of("name", "svc-node", "scopes", List.of("scaiinfer.node")));
+        assertStatus(() -> blocking(nodeToken, null).infer(request(model, "x")), Status.Code.PERMISSION_DENIED, "AUTH_INSUFFICIENT_SCOPE");
+        InferenceFixtures.as(ADMIN).body(java.util.Map.of("name", "no-tenant", "scopes", List.of("scaiinfer.inference")))
+                .when().post("/v1/service-tokens").then().statusCode(400).body("error.details[0].field",
+                        org.hamcrest.Matchers.equalTo("tenant_id"));
+
+        String suspended = InferenceFixtures.tenant();
+        String suspendedToken = serviceToken(java.util.Map.of("name", "svc-susp", "scopes", List.of("scaiinfer.inference"),
+                "tenant_id", suspended));
+        pool.preparedQuery("UPDATE tenants SET status = 'suspended' WHERE id = $1").execute(io.vertx.mutiny.sqlclient.Tuple.of(suspended))
+                .await().atMost(Duration.ofSeconds(5));
+        assertStatus(() -> blocking(suspendedToken, null).infer(request(model, "x")), Status.Code.UNAUTHENTICATED, "AUTH_TOKEN_INVALID");
+    }
+
     private static void assertStatus(Runnable call, Status.Code code, String scaigridCode) {
         assertThatThrownBy(call::run).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
             assertThat(e.getStatus().getCode()).isEqualTo(code);

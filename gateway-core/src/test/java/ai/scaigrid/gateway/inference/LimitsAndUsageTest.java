@@ -120,7 +120,11 @@ class LimitsAndUsageTest {
             as(userKey).body(chat(model, "t" + i)).when().post("/v1/inference/chat").then().statusCode(200);
         }
         as(userKey).body(chat(model, "t3")).when().post("/v1/inference/chat").then().statusCode(429)
-                .body("error.code", equalTo("RATE_LIMITED")).header("Retry-After", notNullValue());
+                .body("error.code", equalTo("RATE_LIMITED")).header("Retry-After", notNullValue())
+                .header("X-Scaigrid-Ratelimit-Limit", "25").header("X-Scaigrid-Ratelimit-Remaining", "0")
+                .body("error.details.scope", equalTo("tenant")).body("error.details.unit", equalTo("tokens_per_minute"));
+        as(userKey).body(chat(model, "t4")).when().post("/oai/v1/chat/completions").then().statusCode(429)
+                .body("error.type", equalTo("tokens")).body("error.code", equalTo("rate_limit_exceeded"));
     }
 
     @Test
@@ -216,7 +220,7 @@ class LimitsAndUsageTest {
         // tenant admins manage budgets but not their own rate limits
         as(tenantAdmin).body(Map.of("budget_tokens", 5000)).when().put("/v1/tenants/" + tenantId + "/limits").then().statusCode(200);
         as(tenantAdmin).body(Map.of("requests_per_minute", 100000)).when().put("/v1/tenants/" + tenantId + "/limits")
-                .then().statusCode(403).body("error.code", equalTo("PERMISSION_DENIED"));
+                .then().statusCode(403).body("error.code", equalTo("AUTHZ_PERMISSION_DENIED"));
         as(key(tenantId, "tenant_user", null)).when().get("/v1/tenants/" + tenantId + "/limits").then().statusCode(403);
         as(key(tenant(), "tenant_admin", null)).when().get("/v1/tenants/" + tenantId + "/limits").then().statusCode(404);
         as(ADMIN).body(Map.of("budget_period", "year")).when().put("/v1/tenants/" + tenantId + "/limits").then().statusCode(400)

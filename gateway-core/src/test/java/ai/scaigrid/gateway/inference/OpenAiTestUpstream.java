@@ -59,7 +59,8 @@ public final class OpenAiTestUpstream {
     private void handle(HttpServerRequest req) {
         req.body().onSuccess(buf -> {
             JsonObject body = buf.length() == 0 ? new JsonObject() : buf.toJsonObject();
-            requests.add(body.put("_path", req.path()).put("_auth", req.getHeader("authorization")));
+            requests.add(body.put("_path", req.path()).put("_auth", req.getHeader("authorization"))
+                    .put("_x_api_key", req.getHeader("x-api-key")));
             String model = body.getString("model", "");
             calls.computeIfAbsent(model, k -> new AtomicInteger()).incrementAndGet();
             HttpServerResponse res = req.response();

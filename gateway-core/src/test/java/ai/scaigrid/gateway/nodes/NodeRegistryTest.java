@@ -275,7 +275,7 @@ class NodeRegistryTest {
         String mindToken = serviceToken("scaimind.node");
         assertThatThrownBy(() -> stub("Bearer " + mindToken).heartbeat(r)).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
             assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
-            assertThat(code(e)).isEqualTo("PERMISSION_DENIED");
+            assertThat(code(e)).isEqualTo("AUTH_INSUFFICIENT_SCOPE");
         });
         admin().when().get("/v1/nodes/auth-" + RUN).then().statusCode(404).body("error.code", equalTo("NOT_FOUND"));
 
@@ -315,7 +315,7 @@ class NodeRegistryTest {
     void onlySuperAdminsManageNodes() {
         String key = tenantAdminKey("nodes", "admin");
         given().header("Authorization", "Bearer " + key).when().get("/v1/nodes").then().statusCode(403)
-                .body("error.code", equalTo("PERMISSION_DENIED"));
+                .body("error.code", equalTo("AUTHZ_PERMISSION_DENIED"));
         given().header("Authorization", "Bearer " + key).contentType(ContentType.JSON).when().post("/v1/nodes/x/drain")
                 .then().statusCode(403);
         given().when().get("/v1/nodes").then().statusCode(401);
@@ -337,7 +337,7 @@ class NodeRegistryTest {
         given().when().get("/health/detailed").then().statusCode(401).body("error.code", equalTo("AUTH_TOKEN_MISSING"));
         String key = tenantAdminKey("health", "health");
         given().header("Authorization", "Bearer " + key).when().get("/health/detailed").then().statusCode(403)
-                .body("error.code", equalTo("PERMISSION_DENIED")).body("meta.request_id", org.hamcrest.Matchers.notNullValue());
+                .body("error.code", equalTo("AUTHZ_PERMISSION_DENIED")).body("meta.request_id", org.hamcrest.Matchers.notNullValue());
 
         List<Map<String, Object>> nodes = admin().when().get("/health/detailed").then().statusCode(200)
                 .body("status", equalTo("ok"))

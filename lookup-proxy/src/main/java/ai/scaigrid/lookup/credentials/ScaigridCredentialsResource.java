@@ -101,7 +101,7 @@ public class ScaigridCredentialsResource {
 
     private static String tenantOf(Caller c) {
         if (c.tenantId() == null) {
-            throw new ApiException(ErrorCode.PERMISSION_DENIED, "This credential belongs to no tenant");
+            throw new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "This credential belongs to no tenant");
         }
         return c.tenantId();
     }

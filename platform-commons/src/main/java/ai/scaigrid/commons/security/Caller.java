@@ -53,7 +53,7 @@ public record Caller(String partnerId, String tenantId, String userId, Set<Strin
     /** Throws 403 PERMISSION_DENIED (gRPC PERMISSION_DENIED) unless the caller holds the permission. */
     public void require(String permission) {
         if (!has(permission)) {
-            throw new ApiException(ErrorCode.PERMISSION_DENIED, "Missing permission: " + permission,
+            throw new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "Missing permission: " + permission,
                     Map.of("required_permission", permission));
         }
     }
@@ -65,7 +65,7 @@ public record Caller(String partnerId, String tenantId, String userId, Set<Strin
                 return;
             }
         }
-        throw new ApiException(ErrorCode.PERMISSION_DENIED, "Missing permission: one of " + anyOf,
+        throw new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "Missing permission: one of " + anyOf,
                 Map.of("required_permission", anyOf));
     }
 

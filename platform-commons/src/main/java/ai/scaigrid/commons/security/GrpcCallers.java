@@ -12,7 +12,8 @@ import java.util.Map;
 /**
  * Authentication inside gRPC service methods. Call it at the start of the method (the bearer token
  * is read from the call's context there). Node and service RPCs take service tokens only; tenant
- * RPCs take API keys and user JWTs only: the two are never interchangeable.
+ * RPCs take API keys and user JWTs, and the inference RPCs also a tenant's service token
+ * ({@link ServiceScopes#SCAIINFER_INFERENCE}); a token never unlocks a surface its scope does not name.
  */
 @ApplicationScoped
 public class GrpcCallers {
@@ -27,7 +28,7 @@ public class GrpcCallers {
                 throw new ApiException(ErrorCode.SERVICE_TOKEN_INVALID, "This RPC needs a service token");
             }
             if (!caller.serviceScopes().contains(scope)) {
-                throw new ApiException(ErrorCode.PERMISSION_DENIED, "Service token lacks scope " + scope,
+                throw new ApiException(ErrorCode.AUTH_INSUFFICIENT_SCOPE, "Service token lacks scope " + scope,
                         Map.of("required_scope", scope));
             }
             return caller;
@@ -39,6 +40,29 @@ public class GrpcCallers {
         return resolve(ErrorCode.AUTH_TOKEN_INVALID).map(caller -> {
             if (caller.credentialType() == CredentialType.SERVICE_TOKEN) {
                 throw new ApiException(ErrorCode.AUTH_TOKEN_INVALID);
+            }
+            if (permission != null) {
+                caller.require(permission);
+            }
+            return caller;
+        });
+    }
+
+    /**
+     * The tenant inference RPCs: an API key or user JWT, or a service token carrying {@code scope} (the
+     * identity layer binds it to its tenant and grants it that tenant's inference permissions); either way
+     * the caller must hold {@code permission} (null: no check).
+     */
+    public Uni<Caller> requireUserOrService(String permission, String scope) {
+        return resolve(ErrorCode.AUTH_TOKEN_INVALID).map(caller -> {
+            if (caller.credentialType() == CredentialType.SERVICE_TOKEN) {
+                if (!caller.serviceScopes().contains(scope)) {
+                    throw new ApiException(ErrorCode.AUTH_INSUFFICIENT_SCOPE, "Service token lacks scope " + scope,
+                            Map.of("required_scope", scope));
+                }
+                if (caller.tenantId() == null) {
+                    throw new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "Service token is not bound to a tenant");
+                }
             }
             if (permission != null) {
                 caller.require(permission);

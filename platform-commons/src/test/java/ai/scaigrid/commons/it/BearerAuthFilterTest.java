@@ -37,7 +37,7 @@ class BearerAuthFilterTest {
     @Test
     void permissionIsEnforced() {
         given().header("Authorization", "Bearer token-user").when().get("/secured/manage")
-                .then().statusCode(403).body("error.code", equalTo("PERMISSION_DENIED"));
+                .then().statusCode(403).body("error.code", equalTo("AUTHZ_PERMISSION_DENIED"));
         given().header("Authorization", "bearer token-admin").when().get("/secured/manage")
                 .then().statusCode(200).body("data", equalTo("managed"));
     }

@@ -72,7 +72,7 @@ class GrpcAuthTest {
     void wronglyScopedServiceTokenIsPermissionDenied() {
         StatusRuntimeException e = fails(() -> stub("Bearer svc-mind").nodeOnly(REQ));
         assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
-        assertThat(e.getTrailers().get(GrpcErrors.ERROR_CODE_KEY)).isEqualTo("PERMISSION_DENIED");
+        assertThat(e.getTrailers().get(GrpcErrors.ERROR_CODE_KEY)).isEqualTo("AUTH_INSUFFICIENT_SCOPE");
     }
 
     @Test

@@ -33,7 +33,7 @@ class CallerTest {
         Caller user = caller("p1", "t1", "tenant_user");
         user.require("models:use");
         ApiException e = catchThrowableOfType(ApiException.class, () -> user.require("models:manage"));
-        assertThat(e.errorCode()).isEqualTo(ErrorCode.PERMISSION_DENIED);
+        assertThat(e.errorCode()).isEqualTo(ErrorCode.AUTHZ_PERMISSION_DENIED);
         assertThat(e.httpStatus()).isEqualTo(403);
     }
 

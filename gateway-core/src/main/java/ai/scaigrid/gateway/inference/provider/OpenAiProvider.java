@@ -27,6 +27,7 @@ import org.jboss.logging.Logger;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.Map;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -34,7 +35,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * Any OpenAI-compatible HTTP upstream: OpenAI itself, vLLM, llama.cpp's llama-server, Ollama.
  * {@code connection_config}: {@code base_url} (up to and including {@code /v1}), optional
  * {@code connect_timeout_ms}, {@code first_token_timeout_ms}, {@code idle_timeout_ms},
- * {@code headers} (extra non-secret headers); secret {@code api_key} (sent as a bearer token).
+ * secret {@code headers} (extra headers, sealed like every secret) and {@code api_key} (sent as a bearer token).
  *
  * <p>Non-blocking end to end (Vert.x HTTP client); SSE is relayed event by event as it arrives;
  * cancelling the subscription resets the upstream request at once.
@@ -142,9 +143,18 @@ public class OpenAiProvider implements Provider {
         if (key != null && !key.isBlank()) {
             options.putHeader("authorization", "Bearer " + key);
         }
-        JsonNode headers = backend.connectionConfig() == null ? null : backend.connectionConfig().get("headers");
-        if (headers != null && headers.isObject()) {
-            headers.fields().forEachRemaining(e -> options.putHeader(e.getKey(), e.getValue().asText()));
+        // extra headers are sealed with the other secrets; backends written before that keep them in the config
+        Object sealedHeaders = backend.secrets() == null ? null : backend.secrets().get("headers");
+        if (sealedHeaders instanceof io.vertx.core.json.JsonObject object) {
+            sealedHeaders = object.getMap();
+        }
+        if (sealedHeaders instanceof Map<?, ?> extra) {
+            extra.forEach((name, value) -> options.putHeader(String.valueOf(name), String.valueOf(value)));
+        } else {
+            JsonNode headers = backend.connectionConfig() == null ? null : backend.connectionConfig().get("headers");
+            if (headers != null && headers.isObject()) {
+                headers.fields().forEachRemaining(e -> options.putHeader(e.getKey(), e.getValue().asText()));
+            }
         }
         return options;
     }
