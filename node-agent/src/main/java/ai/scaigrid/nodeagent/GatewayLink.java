@@ -36,7 +36,9 @@ import java.util.concurrent.TimeUnit;
  * then reports live load every interval (the gateway may change it in its ack), and follows the
  * gateway's instructions (DRAIN, RESUME, SHUTDOWN). On SIGTERM it drains: no new work, in-flight
  * generations finish (up to {@code scaigrid.node.drain-timeout}), and a final heartbeat says
- * DRAINING so the gateway routes nothing more here.
+ * DRAINING so the gateway routes nothing more here. Reports carry the GPUs {@link GpuProbe} last saw.
+ * A service token rotated in its file is sent from the next heartbeat on; the stream, whose token is
+ * fixed when it opens, is then replaced by one opened with the new token.
  */
 @ApplicationScoped
 public class GatewayLink {
@@ -56,6 +58,9 @@ public class GatewayLink {
     ServiceTokenSource token;
 
     @Inject
+    GpuProbe gpus;
+
+    @Inject
     Vertx vertx;
 
     @ConfigProperty(name = "quarkus.grpc.server.host", defaultValue = "0.0.0.0")
@@ -70,6 +75,8 @@ public class GatewayLink {
     private ManagedChannel channel;
     private volatile UnicastProcessor<HeartbeatRequest> stream;
     private volatile Cancellable streamSubscription;
+    /** The bearer token the open stream presented: its metadata is fixed for the life of the call. */
+    private volatile String streamToken;
     private volatile boolean streamUnsupported;
     private volatile long lastAckNanos;
     private volatile boolean stopping;
@@ -176,6 +183,13 @@ public class GatewayLink {
             closeStream();
             s = null;
         }
+        if (s != null && !token.current().get().equals(streamToken)) {
+            // the gateway keeps the token a stream was opened with (it also calls this node with it), so a
+            // rotated token only reaches it on a new stream: switch now rather than at the next failure
+            LOG.info("the service token changed; reopening the heartbeat stream with the new one");
+            retireStream();
+            s = null;
+        }
         if (s == null) {
             s = openStream();
         }
@@ -184,10 +198,12 @@ public class GatewayLink {
     }
 
     private UnicastProcessor<HeartbeatRequest> openStream() {
+        String bearer = token.current().orElseThrow();
         Metadata headers = new Metadata();
-        headers.put(AUTHORIZATION, "Bearer " + token.current().orElseThrow());
+        headers.put(AUTHORIZATION, "Bearer " + bearer);
         UnicastProcessor<HeartbeatRequest> requests = UnicastProcessor.create();
         lastAckNanos = System.nanoTime();
+        streamToken = bearer;
         stream = requests;
         streamSubscription = MutinyHeartbeatServiceGrpc.newMutinyStub(channel)
                 .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
@@ -198,9 +214,11 @@ public class GatewayLink {
                             apply(ack);
                         },
                         failure -> {
-                            if (stream == requests) {
-                                stream = null;
+                            if (stream != requests) { // a stream already closed or retired: its end says nothing about the link
+                                LOG.debugf("a replaced heartbeat stream ended: %s", failure.getMessage());
+                                return;
                             }
+                            stream = null;
                             if (io.grpc.Status.fromThrowable(failure).getCode() == io.grpc.Status.Code.UNIMPLEMENTED) {
                                 streamUnsupported = true; // an older gateway: unary calls from now on
                             }
@@ -219,6 +237,22 @@ public class GatewayLink {
                             }
                         });
         return requests;
+    }
+
+    /**
+     * Ends the open stream the graceful way, by half-closing it: the gateway completes its side and the call
+     * ends without an error on either end. Acks still on their way are applied as usual.
+     */
+    private void retireStream() {
+        UnicastProcessor<HeartbeatRequest> s = stream;
+        Cancellable c = streamSubscription;
+        stream = null;
+        if (s != null) {
+            s.onComplete();
+        }
+        if (c != null) { // a gateway that never completes its side must not keep the old call open
+            vertx.setTimer(10_000, t -> c.cancel());
+        }
     }
 
     private void closeStream() {
@@ -277,6 +311,7 @@ public class GatewayLink {
                 .setStartedAt(timestamp(runtime.startedAt()))
                 .setSequence(runtime.nextSequence());
         backends.all().forEach(s -> r.addLoadedModels(NodeModels.loaded(s, runtime.inFlight(s.name()))));
+        r.addAllGpus(gpus.current()); // cached by GpuProbe: building a report never waits for nvidia-smi
         if (runtime.isDraining()) {
             r.setHealth(NodeHealth.NODE_HEALTH_DRAINING).setHealthMessage("draining: " + runtime.drainReason());
         } else if (backends.all().isEmpty()) {

@@ -1,5 +1,7 @@
 package ai.scaigrid.nodeagent;
 
+import ai.scaigrid.nodeagent.backend.SimulatedBackend;
+
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 
@@ -63,6 +65,9 @@ public interface NodeAgentConfig {
     /** The models this node serves. */
     List<Model> models();
 
+    /** GPU figures reported in heartbeats (from nvidia-smi). */
+    Gpu gpu();
+
     interface GatewayTls {
         /** Use TLS for the connection to the gateway. */
         @WithDefault("false")
@@ -76,6 +81,24 @@ public interface NodeAgentConfig {
 
         /** PEM (PKCS#8) private key of the client certificate, for mTLS. */
         Optional<String> clientKey();
+    }
+
+    interface Gpu {
+        /** Report GPUs at all; off: heartbeats carry none and nvidia-smi is never run. */
+        @WithDefault("true")
+        boolean enabled();
+
+        /** nvidia-smi to run: a path, or a name looked up on PATH. Not found: the node reports no GPUs. */
+        @WithDefault("nvidia-smi")
+        String nvidiaSmi();
+
+        /** How often nvidia-smi runs; heartbeats carry the last result. */
+        @WithDefault("5s")
+        Duration interval();
+
+        /** A run taking longer is killed and counts as failed (a wedged driver can hang nvidia-smi). */
+        @WithDefault("3s")
+        Duration timeout();
     }
 
     interface Model {
@@ -110,6 +133,14 @@ public interface NodeAgentConfig {
         /** Simulated backend: time to first token. */
         @WithDefault("20ms")
         Duration timeToFirstToken();
+
+        /**
+         * Simulated backend: {@code shared} advances every running generation on one decode step per model
+         * (continuous batching, as vLLM or llama.cpp with parallel slots); {@code per-stream} gives each
+         * generation its own timer.
+         */
+        @WithDefault("shared")
+        SimulatedBackend.DecodeClock decodeClock();
 
         /** Simulated backend: tokens in an answer when max_tokens does not cut it short. */
         @WithDefault("64")

@@ -11,7 +11,8 @@ import java.util.Locale;
 /**
  * Ready only with a usable configuration: at least one model, each with a known backend, and a
  * base URL for models served by a local OpenAI-compatible server. Also shows the live load and the
- * link to the gateway (a node that cannot reach the gateway still serves; the gateway decides).
+ * link to the gateway (a node that cannot reach the gateway still serves; the gateway decides), and the
+ * GPUs the heartbeats report (none without nvidia-smi; {@code gpu_probe} says why).
  */
 @Readiness
 @ApplicationScoped
@@ -26,6 +27,9 @@ public class NodeConfigHealthCheck implements HealthCheck {
     @Inject
     GatewayLink gateway;
 
+    @Inject
+    GpuProbe gpus;
+
     @Override
     public HealthCheckResponse call() {
         var builder = HealthCheckResponse.named("node-config")
@@ -35,7 +39,19 @@ public class NodeConfigHealthCheck implements HealthCheck {
                 .withData("gateway_problem", gateway.lastProblem())
                 .withData("in_flight", runtime.inFlight())
                 .withData("draining", runtime.isDraining())
-                .withData("models", config.models().size());
+                .withData("models", config.models().size())
+                .withData("gpu_probe", gpus.status())
+                .withData("gpus", gpus.gpus().size());
+        for (GpuProbe.Gpu gpu : gpus.gpus()) {
+            String key = "gpu." + gpu.index() + ".";
+            builder.withData(key + "name", gpu.name() == null ? "" : gpu.name());
+            if (gpu.memoryTotalMib() != null) {
+                builder.withData(key + "memory_total_mib", gpu.memoryTotalMib());
+            }
+            if (gpu.memoryUsedMib() != null) {
+                builder.withData(key + "memory_used_mib", gpu.memoryUsedMib());
+            }
+        }
         if (config.models().isEmpty()) {
             return builder.down().withData("problem", "no models configured (scaigrid.node.models)").build();
         }

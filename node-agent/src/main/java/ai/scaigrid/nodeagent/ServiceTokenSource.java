@@ -9,6 +9,8 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
 import java.util.Optional;
 
 /**
@@ -24,7 +26,14 @@ public class ServiceTokenSource {
     NodeAgentConfig config;
 
     private volatile String token;
-    private volatile long fileStamp = Long.MIN_VALUE;
+    private volatile Stamp fileStamp;
+
+    /**
+     * One version of the token file, compared field by field so that two versions never look alike; the file
+     * key (inode) also tells a secret mount's new file behind a symlink apart within the time resolution.
+     */
+    private record Stamp(FileTime modified, long size, Object fileKey) {
+    }
 
     @PostConstruct
     void init() {
@@ -48,8 +57,9 @@ public class ServiceTokenSource {
             if (!Files.isRegularFile(file)) {
                 return;
             }
-            long stamp = Files.getLastModifiedTime(file).toMillis() ^ Files.size(file);
-            if (stamp == fileStamp) {
+            BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class);
+            Stamp stamp = new Stamp(attributes.lastModifiedTime(), attributes.size(), attributes.fileKey());
+            if (stamp.equals(fileStamp)) {
                 return;
             }
             String read = Files.readString(file, StandardCharsets.UTF_8).trim();
@@ -57,6 +67,8 @@ public class ServiceTokenSource {
             if (!read.isEmpty()) {
                 if (token == null) {
                     LOG.infof("service token read from %s", file);
+                } else if (!token.equals(read)) {
+                    LOG.infof("service token in %s changed (rotated)", file);
                 }
                 token = read;
             }

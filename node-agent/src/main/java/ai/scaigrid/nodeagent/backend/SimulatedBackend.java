@@ -21,7 +21,9 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -30,6 +32,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * give the same answer) streamed at a configured token rate after a configured time to first token.
  * Timing comes from Vert.x timers, never from a sleeping thread; each tick emits every token that is
  * due by then, so high rates keep their average without a timer per token.
+ *
+ * <p>By default ({@link DecodeClock#SHARED}) the model decodes the way a serving engine with continuous
+ * batching does (vLLM, llama.cpp with parallel slots, TGI): each generation gets its first token after
+ * its own time to first token (its prefill), then every running generation advances on the same decode
+ * step, one clock per model. {@link DecodeClock#PER_STREAM} gives every generation its own timer, as
+ * independent single-stream servers would, which spreads the same tokens over many more wake-ups.
  */
 public final class SimulatedBackend implements InferenceBackend {
     private static final String[] WORDS = {
@@ -48,9 +56,28 @@ public final class SimulatedBackend implements InferenceBackend {
     private final int outputTokens;
     private final int maxOutputTokens;
     private final int embeddingDimensions;
+    private final DecodeClock decodeClock;
+    /** Generations past their first token, advanced by the shared decode clock. */
+    private final Set<Run> decoding = ConcurrentHashMap.newKeySet();
+    private long clockTimer = -1; // guarded by decoding
+
+    /** How the generations of one model are timed after their first token. */
+    public enum DecodeClock {
+        /** One decode step for all running generations (continuous batching). */
+        SHARED,
+        /** A timer per generation. */
+        PER_STREAM
+    }
 
     public SimulatedBackend(Vertx vertx, String modelName, int tokensPerSecond, Duration timeToFirstToken, int outputTokens,
                             int maxOutputTokens, int embeddingDimensions) {
+        this(vertx, modelName, tokensPerSecond, timeToFirstToken, outputTokens, maxOutputTokens, embeddingDimensions,
+                DecodeClock.SHARED);
+    }
+
+    public SimulatedBackend(Vertx vertx, String modelName, int tokensPerSecond, Duration timeToFirstToken, int outputTokens,
+                            int maxOutputTokens, int embeddingDimensions, DecodeClock decodeClock) {
+        this.decodeClock = decodeClock;
         this.vertx = vertx;
         this.modelName = modelName;
         this.tokensPerSecond = tokensPerSecond;
@@ -201,8 +228,15 @@ public final class SimulatedBackend implements InferenceBackend {
                 if (tick()) {
                     return;
                 }
-                long period = tokensPerSecond <= 0 ? 1 : Math.max(1, 1000L / tokensPerSecond);
-                timer.set(vertx.setPeriodic(period, p -> tick()));
+                if (decodeClock == DecodeClock.SHARED) {
+                    timer.set(-1);
+                    joinDecoding(this);
+                    if (done.get()) {
+                        decoding.remove(this);
+                    }
+                    return;
+                }
+                timer.set(vertx.setPeriodic(decodePeriodMillis(), p -> tick()));
                 if (done.get()) {
                     stop();
                 }
@@ -245,9 +279,9 @@ public final class SimulatedBackend implements InferenceBackend {
                 last.setDelta(Chunks.delta().setRole("assistant"));
             }
             if (done.compareAndSet(false, true)) {
+                stop(); // off the decode step and its timers before the subscriber hears the end
                 emitter.emit(last.build());
                 emitter.complete();
-                stop();
             }
             return true;
         }
@@ -257,6 +291,43 @@ public final class SimulatedBackend implements InferenceBackend {
             long t = timer.get();
             if (t >= 0) {
                 vertx.cancelTimer(t);
+            }
+            decoding.remove(this);
+        }
+    }
+
+    /** Generations currently on the shared decode step (for tests). */
+    int decodingGenerations() {
+        return decoding.size();
+    }
+
+    private long decodePeriodMillis() {
+        return tokensPerSecond <= 0 ? 1 : Math.max(1, 1000L / tokensPerSecond);
+    }
+
+    /** Adds a generation to the shared decode step, starting the model's clock if it is not running. */
+    private void joinDecoding(Run run) {
+        synchronized (decoding) {
+            decoding.add(run);
+            if (clockTimer < 0) {
+                clockTimer = vertx.setPeriodic(decodePeriodMillis(), id -> decodeStep());
+            }
+        }
+    }
+
+    /** One decode step: every running generation emits what is due; the clock stops when none runs. */
+    private void decodeStep() {
+        for (Run run : decoding) {
+            if (run.tick()) {
+                decoding.remove(run);
+            }
+        }
+        if (decoding.isEmpty()) {
+            synchronized (decoding) {
+                if (decoding.isEmpty() && clockTimer >= 0) {
+                    vertx.cancelTimer(clockTimer);
+                    clockTimer = -1;
+                }
             }
         }
     }

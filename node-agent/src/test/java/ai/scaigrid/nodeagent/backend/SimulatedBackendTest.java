@@ -13,8 +13,12 @@ import io.vertx.core.Vertx;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.stream.Collectors;
 
@@ -83,10 +87,11 @@ class SimulatedBackendTest {
         assertThat(last.getUsage().getTotalTokens()).isEqualTo(12 + last.getUsage().getPromptTokens());
     }
 
-    @Test
-    void tokenRateAndTimeToFirstTokenHold() {
+    @ParameterizedTest
+    @EnumSource(SimulatedBackend.DecodeClock.class)
+    void tokenRateAndTimeToFirstTokenHold(SimulatedBackend.DecodeClock clock) {
         // 60 tokens at 200 tokens/s after 150 ms: first token at ~150 ms, the last at ~150 + 59 * 5 = 445 ms
-        SimulatedBackend b = backend(200, Duration.ofMillis(150), 60);
+        SimulatedBackend b = new SimulatedBackend(vertx, "sim", 200, Duration.ofMillis(150), 60, 4096, 32, clock);
         long start = System.nanoTime();
         long[] firstAt = {0};
         List<InferenceChunk> chunks = b.stream(chat("rate", 1L))
@@ -99,8 +104,48 @@ class SimulatedBackendTest {
         long ttftMs = (firstAt[0] - start) / 1_000_000;
         long totalMs = (System.nanoTime() - start) / 1_000_000;
         assertThat(chunks).hasSize(61);
-        assertThat(ttftMs).isBetween(140L, 400L);
-        assertThat(totalMs).isBetween(430L, 1500L);
+        // lower bounds are the contract; the upper ones only catch a runaway (a loaded CI machine is slow)
+        assertThat(ttftMs).isBetween(140L, 1500L);
+        assertThat(totalMs).isBetween(430L, 3000L);
+        assertThat(b.decodingGenerations()).isZero();
+    }
+
+    /**
+     * Three generations started 7 ms apart at 50 tokens/s: on the shared clock, after their first tokens
+     * they advance together, so their tokens arrive in about as many bursts as one generation has tokens;
+     * with a timer each, three times as many.
+     */
+    @ParameterizedTest
+    @EnumSource(SimulatedBackend.DecodeClock.class)
+    void theSharedClockAdvancesConcurrentGenerationsOnTheSameStep(SimulatedBackend.DecodeClock clock) {
+        SimulatedBackend b = new SimulatedBackend(vertx, "sim", 50, Duration.ofMillis(5), 30, 4096, 32, clock);
+        List<Long> emittedAt = Collections.synchronizedList(new ArrayList<>());
+        List<AssertSubscriber<InferenceChunk>> subs = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            subs.add(b.stream(chat("batch " + i, 1L)).onItem().invoke(c -> emittedAt.add(System.nanoTime()))
+                    .subscribe().withSubscriber(AssertSubscriber.create(Long.MAX_VALUE)));
+            long until = System.nanoTime() + 7_000_000;
+            while (System.nanoTime() < until) {
+                Thread.onSpinWait();
+            }
+        }
+        subs.forEach(s -> s.awaitCompletion(Duration.ofSeconds(10)));
+        assertThat(subs).allSatisfy(s -> assertThat(s.getItems()).hasSize(31));
+
+        List<Long> times = new ArrayList<>(emittedAt);
+        Collections.sort(times);
+        int bursts = 1;
+        for (int i = 1; i < times.size(); i++) {
+            if (times.get(i) - times.get(i - 1) > 3_000_000) {
+                bursts++;
+            }
+        }
+        if (clock == SimulatedBackend.DecodeClock.SHARED) {
+            assertThat(bursts).as("bursts of 93 chunks").isLessThanOrEqualTo(40);
+        } else {
+            assertThat(bursts).as("bursts of 93 chunks").isGreaterThanOrEqualTo(60);
+        }
+        assertThat(b.decodingGenerations()).isZero();
     }
 
     @Test
@@ -137,6 +182,7 @@ class SimulatedBackendTest {
         // nothing more arrives and the stream never completes: the timers are gone
         await().during(Duration.ofMillis(400)).atMost(Duration.ofSeconds(2))
                 .until(() -> sub.getItems().size() <= seen + 1 && !sub.hasCompleted());
+        assertThat(b.decodingGenerations()).as("the cancelled generation left the decode step").isZero();
     }
 
     @Test
