@@ -26,6 +26,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *   java -cp "node-agent/target/quarkus-app/lib/main/*" bench/scaiinfer/StreamThroughput.java \
  *        --node 127.0.0.1:50060 --token <inbound token> --model bench-fast --node-pid <pid> \
  *        [--concurrency 64] [--requests 2000] [--stagger-ms 1000] [--warmup-requests N]
+ *        [--jit-pids pid,pid] [--jit-quiet-ms 100] [--warmup-max-s 90] [--metrics-url URL --metrics-out FILE]
  *
  * The first {@code concurrency} streams start spread evenly over {@code --stagger-ms}, as the starts of
  * that many independent clients would be; started all at once, every stream of an equally long
@@ -55,10 +56,37 @@ public class StreamThroughput {
         long staggerMillis = Long.parseLong(a.getOrDefault("stagger-ms", "1000"));
         int warmupRequests = Integer.parseInt(a.getOrDefault("warmup-requests", Integer.toString(Math.max(200, requests / 3))));
 
-        // warm-up at the measured concurrency, so that class loading and the JIT are not measured
-        run(stub, model, warmupRequests, concurrency, staggerMillis, new ArrayList<>(), new AtomicLong(), new AtomicLong(),
-                new AtomicInteger());
+        // warm-up at the measured concurrency, so that class loading and the JIT are not measured; then more
+        // warm-up rounds while the JIT compilers (this client's and the servers' in --jit-pids) still used more
+        // than --jit-quiet-ms of CPU in the last round: a C2 compilation during the measured run takes a core
+        // from the code being measured (profiles of a single warm-up round showed C1+C2 at half the gateway's CPU)
+        List<Long> jitPids = new ArrayList<>();
+        jitPids.add(ProcessHandle.current().pid());
+        for (String p : a.getOrDefault("jit-pids", pid > 0 ? Long.toString(pid) : "").split(",")) {
+            if (!p.isBlank()) {
+                jitPids.add(Long.parseLong(p.trim()));
+            }
+        }
+        long jitQuietMs = Long.parseLong(a.getOrDefault("jit-quiet-ms", "100"));
+        long warmupMaxNanos = Long.parseLong(a.getOrDefault("warmup-max-s", "90")) * 1_000_000_000L;
+        long warmStart = System.nanoTime();
+        int rounds = 0;
+        long jitRound;
+        do {
+            long jit0 = HeartbeatTicks.jitMillis(jitPids);
+            run(stub, model, warmupRequests, concurrency, staggerMillis, new ArrayList<>(), new AtomicLong(), new AtomicLong(),
+                    new AtomicInteger());
+            jitRound = HeartbeatTicks.jitMillis(jitPids) - jit0;
+            rounds++;
+        } while (jitRound > jitQuietMs && System.nanoTime() - warmStart < warmupMaxNanos);
+        System.out.printf("(warmed up: %d rounds of %d streams in %.0f s; JIT CPU in the last round %d ms)%n", rounds,
+                warmupRequests, (System.nanoTime() - warmStart) / 1e9, jitRound);
         ERRORS.clear();
+        if (a.containsKey("metrics-url")) { // the server's metrics right before the measured run, for its own-time share
+            var http = java.net.http.HttpClient.newHttpClient();
+            http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(a.get("metrics-url"))).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofFile(java.nio.file.Path.of(a.get("metrics-out"))));
+        }
 
         List<Long> ttft = Collections.synchronizedList(new ArrayList<>());
         AtomicLong chunks = new AtomicLong();
@@ -155,6 +183,27 @@ public class StreamThroughput {
             String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc", Long.toString(pid), "stat"));
             String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
             return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+        }
+
+        /** CPU (ms) the C1/C2 compiler threads of these processes have used so far. */
+        static long jitMillis(List<Long> pids) {
+            long ticks = 0;
+            for (long pid : pids) {
+                java.io.File[] tasks = new java.io.File("/proc/" + pid + "/task").listFiles();
+                for (java.io.File t : tasks == null ? new java.io.File[0] : tasks) {
+                    try {
+                        String stat = java.nio.file.Files.readString(t.toPath().resolve("stat"));
+                        String comm = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+                        if (comm.startsWith("C1 CompilerThre") || comm.startsWith("C2 CompilerThre")) {
+                            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                            ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]);
+                        }
+                    } catch (Exception gone) {
+                        // the thread ended between listing and reading
+                    }
+                }
+            }
+            return ticks * 10; // USER_HZ = 100
         }
     }
 }

@@ -96,6 +96,9 @@ java -Xmx384m -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$NODE_HTTP" -Dq
   "-Dscaigrid.node.models[3].time-to-first-token=20ms" "-Dscaigrid.node.models[3].output-tokens=512" \
   "-Dscaigrid.node.models[4].name=bench-2k" "-Dscaigrid.node.models[4].tokens-per-second=2000" \
   "-Dscaigrid.node.models[4].time-to-first-token=20ms" "-Dscaigrid.node.models[4].output-tokens=1024" \
+  "-Dscaigrid.node.models[5].name=bench-llm-ps" "-Dscaigrid.node.models[5].tokens-per-second=50" \
+  "-Dscaigrid.node.models[5].time-to-first-token=20ms" "-Dscaigrid.node.models[5].output-tokens=64" \
+  "-Dscaigrid.node.models[5].decode-clock=per-stream" \
   -jar node-agent/target/quarkus-app/quarkus-run.jar > "$DATA/node-agent.log" 2>&1 &
 NODE_PID=$!
 for _ in $(seq 1 120); do
@@ -144,7 +147,7 @@ for _ in $(seq 1 60); do
 done
 post() { curl -sf -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' -d "$2" "http://127.0.0.1:$HTTP$1"; }
 id_of() { sed -n 's/.*"id":"\([^"]*\)".*/\1/p' | head -1; }
-for model in bench-unpaced bench-paced bench-llm bench-1k bench-2k; do
+for model in bench-unpaced bench-paced bench-llm bench-llm-ps bench-1k bench-2k; do
   MID="$(post /v1/models "{\"slug\":\"bench/$model\",\"display_name\":\"$model\",\"modality\":\"chat\"}" | id_of)"
   BID="$(post /v1/backends "{\"name\":\"$model\",\"provider_type\":\"scaiinfer\",\"model_name\":\"$model\"}" | id_of)"
   post "/v1/models/$MID/backends" "{\"backend_id\":\"$BID\"}" > /dev/null
@@ -153,16 +156,16 @@ done
 # to first token); bench-paced (200 tokens/s) and bench-unpaced push the relay to its limit; bench-1k
 # offers 1,000 tokens/s on each of the concurrent streams (200k tokens/s at 200 streams), long answers.
 # Tokens a node generates in one step travel in one chunk (ChunkCoalescer): tokens/s and chunks/s differ.
-for model in ${RELAY_MODELS:-bench-llm bench-paced bench-unpaced bench-1k bench-2k}; do
+for model in ${RELAY_MODELS:-bench-llm bench-llm-ps bench-paced bench-unpaced bench-1k bench-2k}; do
   echo "-- $model, $REQUESTS streams at concurrency $RELAY_CONCURRENCY: direct to the node"
   java -cp "node-agent/target/quarkus-app/lib/main/*" bench/scaiinfer/StreamThroughput.java \
     --node "127.0.0.1:$NODE_GRPC" --token bench-inbound --model "$model" --node-pid "$NODE_PID" \
-    --concurrency "$RELAY_CONCURRENCY" --requests "$REQUESTS"
+    --concurrency "$RELAY_CONCURRENCY" --requests "$REQUESTS" --jit-pids "$NODE_PID"
   echo "-- $model, same load through gateway-core (gateway CPU shown as node-pid)"
-  curl -sf "http://127.0.0.1:$HTTP/q/metrics" > "$DATA/metrics-before" || true
   java -cp "node-agent/target/quarkus-app/lib/main/*" bench/scaiinfer/StreamThroughput.java \
     --node "127.0.0.1:$GRPC" --token "$ADMIN" --model "bench/$model" --node-pid "$GATEWAY_PID" \
-    --concurrency "$RELAY_CONCURRENCY" --requests "$REQUESTS"
+    --concurrency "$RELAY_CONCURRENCY" --requests "$REQUESTS" --jit-pids "$GATEWAY_PID,$NODE_PID" \
+    --metrics-url "http://127.0.0.1:$HTTP/q/metrics" --metrics-out "$DATA/metrics-before"
   curl -sf "http://127.0.0.1:$HTTP/q/metrics" > "$DATA/metrics-after" || true
   own_time "$DATA/metrics-before" "$DATA/metrics-after"
 done
