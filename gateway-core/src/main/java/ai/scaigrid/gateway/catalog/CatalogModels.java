@@ -17,7 +17,7 @@ public final class CatalogModels {
                                 String systemPromptTemplate, String avatarUrl, Map<String, Object> metadata,
                                 Map<String, Object> defaultParams, String inputPricePerMtok, String outputPricePerMtok,
                                 String status, String ownerScope, String ownerPartnerId, String ownerTenantId,
-                                int activeBackendCount, int totalBackendCount, OffsetDateTime createdAt,
+                                int activeBackendCount, int totalBackendCount, String healthStatus, OffsetDateTime createdAt,
                                 OffsetDateTime updatedAt) {
     }
 

@@ -57,6 +57,9 @@ public class CatalogService {
     Pool pool;
 
     @Inject
+    jakarta.enterprise.inject.Instance<BackendHealth> health;
+
+    @Inject
     PlatformKek kek;
 
     @Inject
@@ -362,7 +365,10 @@ public class CatalogService {
 
     static final String FRONTEND_SELECT = """
             SELECT f.*, count(l.backend_model_id) FILTER (WHERE l.enabled AND b.status = 'active') AS active_backends,
-                   count(l.backend_model_id) AS total_backends
+                   count(l.backend_model_id) AS total_backends,
+                   array_agg(b.id || chr(31) || b.provider_type || chr(31) || b.model_name || chr(31)
+                             || coalesce(b.connection_config ->> 'node_id', ''))
+                       FILTER (WHERE l.enabled AND b.status = 'active') AS active_backend_refs
             FROM frontend_models f
             LEFT JOIN model_links l ON l.frontend_model_id = f.id
             LEFT JOIN backend_models b ON b.id = l.backend_model_id
@@ -416,6 +422,7 @@ public class CatalogService {
     }
 
     private static void validateFrontend(FrontendModelRequest r) {
+        ai.scaigrid.gateway.inference.ModelDefaults.validate(r.defaultParams());
         if (r.modality() != null && !MODALITIES.contains(r.modality())) {
             throw ApiException.validation("modality", "modality must be one of " + MODALITIES);
         }
@@ -457,7 +464,21 @@ public class CatalogService {
         return value instanceof JsonObject o ? o.getMap() : Map.of();
     }
 
-    static FrontendModel frontend(Row r) {
+    /** health_status from this replica's dispatcher; without one (tests of the catalogue alone) every backend counts as up. */
+    private String healthOf(Row r) {
+        String[] refs = r.getArrayOfStrings("active_backend_refs");
+        int active = refs == null ? 0 : refs.length;
+        int available = 0;
+        for (int i = 0; i < active; i++) {
+            String[] p = refs[i].split("\u001f", -1);
+            if (!health.isResolvable() || health.get().available(p[0], p[1], p[2], p[3])) {
+                available++;
+            }
+        }
+        return BackendHealth.of(active, available);
+    }
+
+    FrontendModel frontend(Row r) {
         BigDecimal in = r.getBigDecimal("input_price_per_mtok");
         BigDecimal out = r.getBigDecimal("output_price_per_mtok");
         return new FrontendModel(r.getString("id"), r.getString("slug"), r.getString("display_name"),
@@ -467,7 +488,7 @@ public class CatalogService {
                 in == null ? null : in.stripTrailingZeros().toPlainString(),
                 out == null ? null : out.stripTrailingZeros().toPlainString(), r.getString("status"),
                 r.getString("owner_scope"), r.getString("owner_partner_id"), r.getString("owner_tenant_id"),
-                r.getLong("active_backends").intValue(), r.getLong("total_backends").intValue(),
+                r.getLong("active_backends").intValue(), r.getLong("total_backends").intValue(), healthOf(r),
                 r.getOffsetDateTime("created_at"), r.getOffsetDateTime("updated_at"));
     }
 

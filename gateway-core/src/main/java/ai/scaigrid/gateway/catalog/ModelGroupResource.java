@@ -14,6 +14,7 @@ import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
+import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
@@ -51,6 +52,13 @@ public class ModelGroupResource {
     @RequiresPermission(Permissions.MODELS_LIST)
     public Uni<Envelope<ModelGroup>> get(@PathParam("groupId") String groupId) {
         return groups.get(caller.get(), groupId).map(Envelope::of);
+    }
+
+    @PUT
+    @Path("/{groupId}")
+    @RequiresPermission(Permissions.MODELS_MANAGE)
+    public Uni<Envelope<ModelGroup>> update(@PathParam("groupId") String groupId, ModelGroupRequest body) {
+        return groups.update(caller.get(), groupId, body).map(Envelope::of);
     }
 
     @DELETE

@@ -109,6 +109,51 @@ public class ModelGroupService {
                 });
     }
 
+    /**
+     * Changes a group's name, description, default flag and (when {@code members} is given) replaces its
+     * members; fields left out stay as they are. Scope and owner are fixed at creation: a group that should
+     * live elsewhere is a new group.
+     */
+    public Uni<ModelGroup> update(Caller caller, String id, ModelGroupRequest r) {
+        if (r == null) {
+            throw ApiException.validation("body", "a JSON object with the fields to change is required");
+        }
+        if (r.name() != null && (r.name().isBlank() || r.name().length() > 200)) {
+            throw ApiException.validation("name", "name must be 1-200 characters");
+        }
+        return changeable(caller, id).flatMap(g -> {
+            if ((r.scope() != null && !r.scope().equals(g.scope())) || (r.partnerId() != null && !r.partnerId().equals(g.partnerId()))
+                    || (r.tenantId() != null && !r.tenantId().equals(g.tenantId()))) {
+                return Uni.createFrom().failure(ApiException.validation("scope",
+                        "a group's scope and owner cannot change; create a new group instead"));
+            }
+            Uni<Void> known = r.members() == null || r.members().isEmpty() ? Uni.createFrom().voidItem()
+                    : pool.preparedQuery("SELECT slug FROM frontend_models WHERE slug = ANY($1)")
+                    .execute(Tuple.of(r.members().toArray(String[]::new))).map(rows -> {
+                        List<String> found = new ArrayList<>();
+                        rows.forEach(row -> found.add(row.getString("slug")));
+                        List<String> unknown = r.members().stream().filter(slug -> !found.contains(slug)).toList();
+                        if (!unknown.isEmpty()) {
+                            throw new ApiException(ErrorCode.MODEL_NOT_FOUND, "Unknown model slug(s): " + unknown, Map.of("slugs", unknown));
+                        }
+                        return null;
+                    });
+            return known.flatMap(x -> pool.withTransaction(conn -> conn.preparedQuery("""
+                            UPDATE model_groups SET name = coalesce($2, name),
+                                   description = CASE WHEN $3 THEN $4 ELSE description END,
+                                   is_default = coalesce($5, is_default), updated_at = now()
+                            WHERE id = $1""")
+                    .execute(Tuple.from(Arrays.asList(id, r.name() == null ? null : r.name().trim(), r.description() != null,
+                            r.description(), r.isDefault())))
+                    .flatMap(updated -> r.members() == null ? Uni.createFrom().voidItem()
+                            : conn.preparedQuery("DELETE FROM model_group_members WHERE group_id = $1").execute(Tuple.of(id))
+                            .flatMap(d -> r.members().isEmpty() ? Uni.createFrom().voidItem()
+                                    : conn.preparedQuery("INSERT INTO model_group_members (group_id, model_slug) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING")
+                                    .execute(Tuple.of(id, r.members().toArray(String[]::new))).replaceWithVoid()))))
+                    .flatMap(x -> get(caller, id));
+        });
+    }
+
     public Uni<Void> delete(Caller caller, String id) {
         return changeable(caller, id).flatMap(g -> pool.preparedQuery("DELETE FROM model_groups WHERE id = $1")
                 .execute(Tuple.of(g.id()))).replaceWithVoid();

@@ -79,6 +79,8 @@ public class ServiceTokenService {
     private volatile JwtConsumer consumer;
     /** Revoked token ids seen by this replica; others are checked against the database. */
     private final Set<String> revoked = ConcurrentHashMap.newKeySet();
+    /** Token id → its subject ({@code svc:<name>}), learnt when a token is verified. */
+    private final Map<String, String> subjects = new ConcurrentHashMap<>();
 
     public record IssuedToken(String id, String name, String token, List<String> scopes, String tenantId,
                               OffsetDateTime expiresAt) {
@@ -226,6 +228,12 @@ public class ServiceTokenService {
             id = claims.getJwtId();
             scopes = new HashSet<>(Arrays.asList(String.valueOf(claims.getClaimValueAsString("scope")).split(" ")));
             tenantId = claims.getClaimValueAsString("tenant_id");
+            if (id != null && claims.getSubject() != null) {
+                if (subjects.size() > 100_000) {
+                    subjects.clear();
+                }
+                subjects.put(id, claims.getSubject());
+            }
         } catch (org.jose4j.jwt.MalformedClaimException e) {
             return Uni.createFrom().failure(new ApiException(ErrorCode.SERVICE_TOKEN_INVALID));
         }
@@ -240,6 +248,16 @@ public class ServiceTokenService {
                     }
                     return new Caller(null, tenantId, null, Set.of(), Set.of(), CredentialType.SERVICE_TOKEN, id, null, scopes);
                 });
+    }
+
+    /**
+     * Who a service-token caller is, beyond one token: the subject of our own tokens ({@code svc:<name>},
+     * the same for every token issued under that name, so reissuing rotates without changing identity),
+     * or the credential id (a ScaiKey token's subject) otherwise.
+     */
+    public String identityOf(Caller caller) {
+        String subject = caller.credentialId() == null ? null : subjects.get(caller.credentialId());
+        return subject != null ? subject : caller.credentialId();
     }
 
     public Uni<List<TokenInfo>> list(Caller caller) {

@@ -11,7 +11,8 @@ public final class InferenceExchange {
     public final String api;
     /** chat | generate | embed */
     public final String endpoint;
-    public final InferenceRequests.Parsed request;
+    /** The request as sent, replaced once during admission by the request with the model's defaults applied. */
+    public InferenceRequests.Parsed request;
     public final long startedNanos = System.nanoTime();
     /** When the API layer received the request (before authentication); the exchange's start unless set. */
     volatile long arrivedNanos = startedNanos;

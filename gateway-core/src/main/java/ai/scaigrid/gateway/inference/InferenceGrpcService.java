@@ -83,11 +83,11 @@ public class InferenceGrpcService implements InferenceService {
                     ex.arrivedAt(arrived);
                     AtomicBoolean started = new AtomicBoolean();
                     // deltas that reach us in one task (one read from the node) leave as one message
-                    return ChunkCoalescer.coalesce(pipeline.stream(ex)
+                    return ChunkCoalescer.coalesce(finalChunkWithUsage(pipeline.stream(ex)
                             .map(chunk -> {
                                 started.set(true);
                                 return toChunk(chunk);
-                            })
+                            }))
                             .onFailure(f -> started.get()).recoverWithItem(f -> {
                                 ApiException e = InferencePipeline.toApiException(f);
                                 return InferenceChunk.newBuilder().setFinishReason("error")
@@ -288,6 +288,49 @@ public class InferenceGrpcService implements InferenceService {
             throw new ApiException(ErrorCode.VALIDATION_ERROR, field + " is not valid JSON",
                     List.of(Map.of("field", field, "message", "not valid JSON")));
         }
+    }
+
+    /**
+     * One final chunk carrying finish_reason and usage (inference.proto), also when the upstream sends its
+     * usage in a chunk of its own after the finish, as OpenAI-style servers do: the finishing chunk waits
+     * for the next one and takes a usage-only follower's usage. Anything else lets it go unchanged.
+     */
+    static Multi<InferenceChunk> finalChunkWithUsage(Multi<InferenceChunk> chunks) {
+        return Multi.createFrom().emitter(emitter -> {
+            InferenceChunk[] held = new InferenceChunk[1]; // the stream's items arrive serially
+            var subscription = chunks.subscribe().with(chunk -> {
+                InferenceChunk finishing = held[0];
+                held[0] = null;
+                if (finishing != null) {
+                    if (isUsageOnly(chunk)) {
+                        emitter.emit(finishing.toBuilder().setUsage(chunk.getUsage()).build());
+                        return;
+                    }
+                    emitter.emit(finishing);
+                }
+                if (!chunk.getFinishReason().isEmpty() && !chunk.hasUsage() && !chunk.hasError()) {
+                    held[0] = chunk;
+                } else {
+                    emitter.emit(chunk);
+                }
+            }, failure -> {
+                if (held[0] != null) {
+                    emitter.emit(held[0]);
+                }
+                emitter.fail(failure);
+            }, () -> {
+                if (held[0] != null) {
+                    emitter.emit(held[0]);
+                }
+                emitter.complete();
+            });
+            emitter.onTermination(subscription::cancel);
+        });
+    }
+
+    private static boolean isUsageOnly(InferenceChunk c) {
+        return c.hasUsage() && c.getFinishReason().isEmpty() && !c.hasError() && c.getDelta().getContent().isEmpty()
+                && c.getDelta().getRole().isEmpty() && c.getDelta().getToolCallsCount() == 0;
     }
 
     InferenceChunk toChunk(ObjectNode chunk) {

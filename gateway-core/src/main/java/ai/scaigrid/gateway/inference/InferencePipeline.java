@@ -99,22 +99,24 @@ public class InferencePipeline {
         return routes.resolve(caller, parsed.model()).flatMap(route -> {
             ex.route = route;
             checkModality(route, endpoint);
-            if (route.maxOutputTokens() != null && parsed.maxTokens() != null && parsed.maxTokens() > route.maxOutputTokens()) {
+            InferenceRequests.Parsed effective = ModelDefaults.apply(parsed, route, endpoint);
+            ex.request = effective;
+            if (route.maxOutputTokens() != null && effective.maxTokens() != null && effective.maxTokens() > route.maxOutputTokens()) {
                 throw new ApiException(ErrorCode.VALIDATION_ERROR,
-                        "max_tokens " + parsed.maxTokens() + " is over this model's limit of " + route.maxOutputTokens(),
+                        "max_tokens " + effective.maxTokens() + " is over this model's limit of " + route.maxOutputTokens(),
                         List.of(Map.of("field", "max_tokens", "message", "must be at most " + route.maxOutputTokens())));
             }
-            if (route.contextWindow() != null && parsed.promptEstimate() > route.contextWindow()) {
+            if (route.contextWindow() != null && effective.promptEstimate() > route.contextWindow()) {
                 throw new ApiException(ErrorCode.VALIDATION_ERROR, "The prompt is longer than this model's context window",
-                        List.of(Map.of("field", "messages", "message", "about " + parsed.promptEstimate()
+                        List.of(Map.of("field", "messages", "message", "about " + effective.promptEstimate()
                                 + " tokens; the context window is " + route.contextWindow())));
             }
             return limits.settings(caller.tenantId());
         }).flatMap(settings -> {
             ex.rate = limits.admit(caller, settings);
-            long worstTokens = parsed.promptEstimate() + (long) worstOutput(ex);
+            long worstTokens = ex.request.promptEstimate() + (long) worstOutput(ex);
             return limits.reserve(caller.tenantId(), settings, worstTokens,
-                    cost(ex.route, parsed.promptEstimate(), worstOutput(ex)));
+                    cost(ex.route, ex.request.promptEstimate(), worstOutput(ex)));
         }).map(reservation -> {
             ex.reservation = reservation;
             return ex;

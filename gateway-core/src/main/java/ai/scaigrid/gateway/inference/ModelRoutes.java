@@ -40,14 +40,14 @@ public class ModelRoutes {
     public record Route(String frontendId, String slug, String modality, String status, Integer contextWindow,
                         Integer maxOutputTokens, BigDecimal inputPricePerMtok, BigDecimal outputPricePerMtok,
                         String ownerScope, String ownerPartnerId, String ownerTenantId, Set<String> groupIds,
-                        List<BackendTarget> backends) {
+                        List<BackendTarget> backends, String systemPromptTemplate, ObjectNode defaultParams) {
     }
 
     private record Entry(Uni<Route> value, long expiresAt) {
     }
 
     private static final Route MISSING = new Route(null, null, null, null, null, null, null, null, null, null, null,
-            Set.of(), List.of());
+            Set.of(), List.of(), null, null);
 
     @Inject
     Pool pool;
@@ -103,6 +103,7 @@ public class ModelRoutes {
         return pool.preparedQuery("""
                         SELECT f.id, f.slug, f.modality, f.status, f.context_window, f.max_output_tokens,
                                f.input_price_per_mtok, f.output_price_per_mtok, f.owner_scope, f.owner_partner_id, f.owner_tenant_id,
+                               f.system_prompt_template, f.default_params,
                                ARRAY(SELECT group_id FROM model_group_members m WHERE m.model_slug = f.slug) AS group_ids
                         FROM frontend_models f WHERE f.slug = $1""")
                 .execute(Tuple.of(slug))
@@ -129,9 +130,21 @@ public class ModelRoutes {
                                         f.getInteger("context_window"), f.getInteger("max_output_tokens"),
                                         f.getBigDecimal("input_price_per_mtok"), f.getBigDecimal("output_price_per_mtok"),
                                         f.getString("owner_scope"), f.getString("owner_partner_id"), f.getString("owner_tenant_id"),
-                                        groups == null ? Set.of() : new HashSet<>(List.of(groups)), List.copyOf(backends));
+                                        groups == null ? Set.of() : new HashSet<>(List.of(groups)), List.copyOf(backends),
+                                        blankToNull(f.getString("system_prompt_template")), defaults(f.getValue("default_params")));
                             });
                 });
+    }
+
+    private static String blankToNull(String s) {
+        return s == null || s.isBlank() ? null : s;
+    }
+
+    private ObjectNode defaults(Object value) {
+        if (!(value instanceof io.vertx.core.json.JsonObject o) || o.isEmpty()) {
+            return null;
+        }
+        return (ObjectNode) mapper.valueToTree(o.getMap());
     }
 
     private BackendTarget toTarget(Row b) {

@@ -1,6 +1,10 @@
 package ai.scaigrid.gateway.nodes;
 
+import ai.scaigrid.commons.error.ApiException;
+import ai.scaigrid.commons.error.ErrorCode;
 import ai.scaigrid.commons.security.Caller;
+import ai.scaigrid.commons.security.CallerResolver;
+import ai.scaigrid.commons.security.CredentialType;
 import ai.scaigrid.commons.security.GrpcCallers;
 import ai.scaigrid.commons.security.ServiceScopes;
 import ai.scaigrid.proto.scaiinfer.v1.HeartbeatAck;
@@ -12,16 +16,20 @@ import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.subscription.Cancellable;
 import jakarta.inject.Inject;
+import ai.scaigrid.gateway.identity.ServiceTokenService;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * {@code scaiinfer.v1.HeartbeatService}: inference nodes register and report here with a service
  * token of scope {@code scaiinfer.node} (anything else: UNAUTHENTICATED, a wrong scope:
  * PERMISSION_DENIED, both with {@code scaigrid-error-code}). A verified token is trusted for
- * {@code scaigrid.nodes.auth-cache-ttl} before it is checked again.
+ * {@code scaigrid.nodes.auth-cache-ttl} before it is checked again, on an open HeartbeatStream too.
+ * Reports are filed under the token's identity (its name), which owns the node ids it registers.
  */
 @GrpcService
 @RegisterInterceptor(NodeTokenInterceptor.class)
@@ -36,6 +44,12 @@ public class HeartbeatGrpcService implements HeartbeatService {
 
     @Inject
     NodesConfig config;
+
+    @Inject
+    ServiceTokenService serviceTokens;
+
+    @Inject
+    CallerResolver resolver;
 
     private record Verified(Caller caller, long untilNanos) {
     }
@@ -64,7 +78,21 @@ public class HeartbeatGrpcService implements HeartbeatService {
     @Override
     public Uni<HeartbeatAck> heartbeat(HeartbeatRequest request) {
         String token = NodeTokenInterceptor.TOKEN.get();
-        return authenticate().map(caller -> registry.ingest(request, caller.credentialId(), token));
+        return authenticate().map(caller -> registry.ingest(request, serviceTokens.identityOf(caller), token));
+    }
+
+    /**
+     * The stream's token checked again (revoked, expired, scope gone), outside the call's context: a stream
+     * lives for days, so its token is re-verified once per auth-cache-ttl while it sends.
+     */
+    private Uni<Caller> reverify(String token) {
+        return resolver.resolve(token, CallerResolver.Channel.GRPC).map(caller -> {
+            if (caller.credentialType() != CredentialType.SERVICE_TOKEN || !caller.serviceScopes().contains(ServiceScopes.SCAIINFER_NODE)) {
+                throw new ApiException(ErrorCode.SERVICE_TOKEN_INVALID);
+            }
+            return caller;
+        }).onFailure(e -> e instanceof ApiException api && api.httpStatus() == 401)
+                .transform(e -> new ApiException(ErrorCode.SERVICE_TOKEN_INVALID));
     }
 
     @Override
@@ -73,10 +101,21 @@ public class HeartbeatGrpcService implements HeartbeatService {
         return authenticate().onItem().transformToMulti(caller -> Multi.createFrom().<HeartbeatAck>emitter(emitter -> {
             AtomicReference<Runnable> unlisten = new AtomicReference<>();
             AtomicReference<String> nodeId = new AtomicReference<>();
+            AtomicLong verifiedAt = new AtomicLong(System.nanoTime());
+            AtomicBoolean checking = new AtomicBoolean();
+            String identity = serviceTokens.identityOf(caller);
             Cancellable upstream = requests.subscribe().with(
                     request -> {
+                        long now = System.nanoTime();
+                        if (token != null && now - verifiedAt.get() > config.authCacheTtl().toNanos() && checking.compareAndSet(false, true)) {
+                            // reports go on meanwhile; a token found revoked ends the stream (UNAUTHENTICATED)
+                            reverify(token).subscribe().with(ok -> {
+                                verifiedAt.set(System.nanoTime());
+                                checking.set(false);
+                            }, emitter::fail);
+                        }
                         try {
-                            HeartbeatAck ack = registry.ingest(request, caller.credentialId(), token);
+                            HeartbeatAck ack = registry.ingest(request, identity, token);
                             if (nodeId.compareAndSet(null, request.getNodeId())) {
                                 // from now on, operator changes reach this node at once
                                 unlisten.set(registry.listen(request.getNodeId(), emitter::emit));

@@ -145,8 +145,12 @@ public class NodeRegistry {
     // ------------------------------------------------------------------ heartbeats
 
     /**
-     * Registers or refreshes a node from its heartbeat and answers it. {@code reporter} is the service
-     * token's id, {@code rawToken} the token itself (kept to call the node back with it).
+     * Registers or refreshes a node from its heartbeat and answers it. {@code reporter} is the identity
+     * of the service token (its name, which survives reissuing it), {@code rawToken} the token itself
+     * (kept to call the node back with it). A node id belongs to the identity that registered it: while
+     * that registration is live another identity's report for the id is refused (PERMISSION_DENIED), so
+     * one node's token cannot redirect another node's traffic; once the node has been silent past the
+     * heartbeat timeout the id may be registered again.
      */
     public HeartbeatAck ingest(HeartbeatRequest report, String reporter, String rawToken) {
         NodeSnapshot known = nodes.get(report.getNodeId());
@@ -154,6 +158,12 @@ public class NodeRegistry {
             validate(report);
         } else {
             validateFigures(report);
+        }
+        if (known != null && known.owner() != null && reporter != null && !known.owner().equals(reporter)
+                && !known.owner().startsWith("svt_") // rows written before identities were recorded hold a token id
+                && known.live(System.nanoTime(), config.heartbeatTimeout().toMillis())) {
+            throw new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "Node id " + report.getNodeId()
+                    + " is registered to another service identity", Map.of("node_id", report.getNodeId()));
         }
         if (heartbeats != null) {
             heartbeats.increment();
@@ -184,7 +194,7 @@ public class NodeRegistry {
                 report.getHealthMessage(), previous == null ? NodeSnapshot.ACTIVE : previous.adminState(),
                 previous == null ? null : previous.adminReason(), report.getCapacity().getMaxConcurrency(),
                 report.getCapacity().getInFlight(), report.getCapacity().getQueueDepth(), List.copyOf(models),
-                report.getSequence(), startedMillis, now, sealed);
+                report.getSequence(), startedMillis, now, sealed, reporter);
         nodes.put(id, next);
         // Write-behind with coalescing: a report that says nothing new is written only when the stored
         // liveness would otherwise age past a quarter of the timeout (other replicas judge liveness by it).
@@ -346,7 +356,7 @@ public class NodeRegistry {
                 models = EXCLUDED.models, gpus = EXCLUDED.gpus, max_concurrency = EXCLUDED.max_concurrency,
                 in_flight = EXCLUDED.in_flight, queue_depth = EXCLUDED.queue_depth, health = EXCLUDED.health,
                 health_message = EXCLUDED.health_message, sequence = EXCLUDED.sequence, started_at = EXCLUDED.started_at,
-                sent_at = EXCLUDED.sent_at, reported_by = EXCLUDED.reported_by,
+                sent_at = EXCLUDED.sent_at, reported_by = EXCLUDED.reported_by, registered_by = EXCLUDED.registered_by,
                 call_token_sealed = coalesce(EXCLUDED.call_token_sealed, n.call_token_sealed),
                 reporter_replica = EXCLUDED.reporter_replica, last_heartbeat_at = now(), updated_at = now()
             WHERE n.started_at IS DISTINCT FROM EXCLUDED.started_at OR n.sequence < EXCLUDED.sequence
@@ -452,7 +462,8 @@ public class NodeRegistry {
     private static final String SELECT_FULL = """
             SELECT id, address, version, engine, health, health_message, admin_state, admin_reason, max_concurrency,
                    in_flight, queue_depth, models, sequence, floor(extract(epoch FROM started_at) * 1000)::bigint AS started_ms,
-                   (extract(epoch FROM (now() - last_heartbeat_at)) * 1000)::bigint AS silent_ms, call_token_sealed
+                   (extract(epoch FROM (now() - last_heartbeat_at)) * 1000)::bigint AS silent_ms, call_token_sealed,
+                   registered_by
             FROM inference_nodes WHERE id = ANY($1)""";
 
     /**
@@ -523,7 +534,8 @@ public class NodeRegistry {
             NodeSnapshot next = new NodeSnapshot(id, r.getString("address"), r.getString("version"), r.getString("engine"),
                     r.getString("health"), r.getString("health_message"), r.getString("admin_state"), r.getString("admin_reason"),
                     r.getInteger("max_concurrency"), r.getInteger("in_flight"), r.getInteger("queue_depth"), List.copyOf(models),
-                    sequence, startedMs, local == null ? heard : Math.max(heard, local.heardNanos()), r.getString("call_token_sealed"));
+                    sequence, startedMs, local == null ? heard : Math.max(heard, local.heardNanos()), r.getString("call_token_sealed"),
+                    r.getString("registered_by"));
             nodes.put(id, next);
             if (local != null && !local.adminState().equals(next.adminState())) {
                 push(next);

@@ -12,7 +12,8 @@ import java.util.List;
  */
 public record NodeSnapshot(String id, String address, String version, String engine, String health, String healthMessage,
                            String adminState, String adminReason, int maxConcurrency, int inFlight, int queueDepth,
-                           List<Model> models, long sequence, long startedAtMillis, long heardNanos, String sealedCallToken) {
+                           List<Model> models, long sequence, long startedAtMillis, long heardNanos, String sealedCallToken,
+                           String owner) {
 
     /** A model on the node, as routing needs it. */
     public record Model(String name, String state, String modality) {
@@ -41,6 +42,11 @@ public record NodeSnapshot(String id, String address, String version, String eng
         return state(adminState, health, (nowNanos - heardNanos) / 1_000_000L, timeoutMillis);
     }
 
+    /** Heard from within the timeout: its registration is in use and no other identity may take the id over. */
+    public boolean live(long nowNanos, long timeoutMillis) {
+        return (nowNanos - heardNanos) / 1_000_000L <= timeoutMillis;
+    }
+
     public boolean serves(String model) {
         for (Model m : models) {
             if (m.name().equals(model) && "READY".equals(m.state())) {
@@ -52,6 +58,6 @@ public record NodeSnapshot(String id, String address, String version, String eng
 
     public NodeSnapshot withAdmin(String state, String reason) {
         return new NodeSnapshot(id, address, version, engine, health, healthMessage, state, reason, maxConcurrency, inFlight,
-                queueDepth, models, sequence, startedAtMillis, heardNanos, sealedCallToken);
+                queueDepth, models, sequence, startedAtMillis, heardNanos, sealedCallToken, owner);
     }
 }

@@ -50,6 +50,7 @@ class CatalogTest {
         String modelId = create("/v1/models", Map.of("slug", slug, "display_name", "GPT-4o", "modality", "chat",
                 "context_window", 128000, "max_output_tokens", 16384, "capabilities", Map.of("tool_use", true, "streaming", true),
                 "input_price_per_mtok", "2.50"));
+        as(ADMIN).when().get("/v1/models/" + slug).then().statusCode(200).body("data.health_status", equalTo("unavailable"));
         as(ADMIN).body(Map.of("slug", slug, "display_name", "dup")).when().post("/v1/models")
                 .then().statusCode(409).body("error.code", equalTo("SLUG_CONFLICT"));
         as(ADMIN).body(Map.of("slug", "Not A Slug", "display_name", "x")).when().post("/v1/models")
@@ -72,7 +73,8 @@ class CatalogTest {
         as(ADMIN).body(Map.of("backend_id", backendId, "priority", 0, "weight", 100))
                 .when().post("/v1/models/" + modelId + "/backends").then().statusCode(201);
         as(ADMIN).urlEncodingEnabled(false).when().get("/v1/models/" + slug.replace("/", "%2F")).then().statusCode(200)
-                .body("data.active_backend_count", equalTo(1)).body("data.input_price_per_mtok", equalTo("2.5"));
+                .body("data.active_backend_count", equalTo(1)).body("data.input_price_per_mtok", equalTo("2.5"))
+                .body("data.health_status", equalTo("healthy"));
         as(ADMIN).when().get("/v1/models/" + slug).then().statusCode(200).body("data.id", equalTo(modelId));
         as(ADMIN).when().delete("/v1/models/" + modelId).then().statusCode(409).body("error.code", equalTo("CONFLICT"));
 
@@ -120,6 +122,22 @@ class CatalogTest {
         as(userB).when().get("/v1/models/groups/" + group).then().statusCode(404);
         as(ADMIN).when().delete("/v1/models/groups/" + group + "/members/" + publicSlug).then().statusCode(200)
                 .body("data.members", equalTo(List.of()));
+
+        // update: name, description and the whole member list; scope and owner stay; strangers cannot
+        as(ADMIN).body(Map.of("name", "renamed", "description", "both", "members", List.of(publicSlug, privateSlug)))
+                .when().put("/v1/models/groups/" + group).then().statusCode(200)
+                .body("data.name", equalTo("renamed")).body("data.description", equalTo("both"))
+                .body("data.members", org.hamcrest.Matchers.containsInAnyOrder(publicSlug, privateSlug))
+                .body("data.scope", equalTo("tenant"));
+        as(ADMIN).body(Map.of("members", List.of(publicSlug))).when().put("/v1/models/groups/" + group).then().statusCode(200)
+                .body("data.name", equalTo("renamed")).body("data.members", equalTo(List.of(publicSlug)));
+        as(ADMIN).body(Map.of("scope", "global")).when().put("/v1/models/groups/" + group).then().statusCode(400)
+                .body("error.details[0].field", equalTo("scope"));
+        as(ADMIN).body(Map.of("members", List.of("does-not/exist"))).when().put("/v1/models/groups/" + group).then().statusCode(404)
+                .body("error.code", equalTo("MODEL_NOT_FOUND"));
+        as(ADMIN).when().get("/v1/models/groups/" + group).then().body("data.members", equalTo(List.of(publicSlug)));
+        as(userA).body(Map.of("name", "mine now")).when().put("/v1/models/groups/" + group).then().statusCode(403);
+        as(userB).body(Map.of("name", "theirs")).when().put("/v1/models/groups/" + group).then().statusCode(403);
     }
 
     @Test

@@ -71,6 +71,37 @@ class InferenceApiTest {
         assertThat(sent.path("max_tokens").asInt()).isEqualTo(50);
     }
 
+    /** A model's system_prompt_template leads every chat; its default_params fill what the caller left out. */
+    @Test
+    void theModelsTemplateAndDefaultsShapeTheUpstreamRequest() {
+        String slug = "test-" + InferenceFixtures.run() + "/persona";
+        String id = InferenceFixtures.create("/v1/models", Map.of("slug", slug, "display_name", "persona", "modality", "chat",
+                "system_prompt_template", "You are {{model}}. Be brief.", "default_params", Map.of("temperature", 0.3, "max_tokens", 20)));
+        String backend = InferenceFixtures.create("/v1/backends", Map.of("name", "p", "provider_type", "openai", "model_name", "echo",
+                "connection_config", Map.of("base_url", OpenAiTestUpstream.get().baseUrl())));
+        as(ADMIN).body(Map.of("backend_id", backend)).when().post("/v1/models/" + id + "/backends").then().statusCode(201);
+
+        as(ADMIN).body(chat(slug, "persona one")).when().post("/v1/inference/chat").then().statusCode(200);
+        JsonNode first = sentContaining("persona one");
+        assertThat(first.path("messages").get(0).path("role").asText()).isEqualTo("system");
+        assertThat(first.path("messages").get(0).path("content").asText()).isEqualTo("You are " + slug + ". Be brief.");
+        assertThat(first.path("messages").get(1).path("content").asText()).isEqualTo("persona one");
+        assertThat(first.path("temperature").asDouble()).isEqualTo(0.3);
+        assertThat(first.path("max_tokens").asInt()).isEqualTo(20);
+
+        as(ADMIN).body(with(chat(slug, "persona two"), "temperature", 0.9)).when().post("/oai/v1/chat/completions").then().statusCode(200);
+        assertThat(sentContaining("persona two").path("temperature").asDouble()).isEqualTo(0.9);
+
+        as(ADMIN).body(Map.of("slug", slug + "-bad", "display_name", "x", "default_params", Map.of("temperature", 7, "stream", true)))
+                .when().post("/v1/models").then().statusCode(400)
+                .body("error.details.field", org.hamcrest.Matchers.hasItems("default_params.temperature", "default_params.stream"));
+    }
+
+    private static JsonNode sentContaining(String text) {
+        return OpenAiTestUpstream.get().requests.stream().map(j -> JSON.valueToTree(j.getMap()))
+                .map(JsonNode.class::cast).filter(j -> j.path("messages").toString().contains(text)).findFirst().orElseThrow();
+    }
+
     /** Extra upstream headers can carry credentials: sealed like api_key, sent upstream, never returned. */
     @Test
     void extraUpstreamHeadersAreSealedSentAndNeverReturned() {
@@ -332,6 +363,7 @@ class InferenceApiTest {
         OpenAiTestUpstream up = OpenAiTestUpstream.get();
         up.flakyFailing.set(true);
         String model = chatModel("flaky");
+        as(ADMIN).when().get("/v1/models/" + model).then().body("data.health_status", equalTo("healthy"));
         int before = up.calls("flaky");
         for (int i = 0; i < 4; i++) { // request-volume-threshold in the test profile
             as(ADMIN).body(chat(model, "x")).when().post("/v1/inference/chat").then().statusCode(502);
@@ -340,6 +372,8 @@ class InferenceApiTest {
         as(ADMIN).body(chat(model, "x")).when().post("/v1/inference/chat").then().statusCode(503)
                 .body("error.code", equalTo("MODEL_UNAVAILABLE"));
         assertThat(up.calls("flaky") - before).as("an open circuit sends nothing upstream").isEqualTo(4);
+        // its only backend's circuit is open (for 1 s in tests): the catalogue says so
+        as(ADMIN).when().get("/v1/models/" + model).then().body("data.health_status", equalTo("unhealthy"));
         up.flakyFailing.set(false);
         await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(100)).untilAsserted(() ->
                 as(ADMIN).body(chat(model, "x")).when().post("/v1/inference/chat").then().statusCode(200));

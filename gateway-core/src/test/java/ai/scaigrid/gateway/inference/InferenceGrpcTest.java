@@ -86,7 +86,12 @@ class InferenceGrpcTest {
             text.append(c.getDelta().getContent());
         });
         assertThat(text.toString()).isEqualTo("echo: grpc hi");
-        assertThat(all).anyMatch(c -> c.getFinishReason().equals("stop"));
+        // the upstream sends its usage in a chunk after the finish (OpenAI's way): one final chunk carries both
+        assertThat(all.stream().filter(c -> !c.getFinishReason().isEmpty() || c.hasUsage()).toList()).singleElement()
+                .satisfies(last -> {
+                    assertThat(last.getFinishReason()).isEqualTo("stop");
+                    assertThat(last.getUsage().getTotalTokens()).isEqualTo(10);
+                });
         assertThat(all.get(all.size() - 1).getUsage().getTotalTokens()).isEqualTo(10);
         assertThat(all.get(0).getModel()).isEqualTo(model);
         await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {

@@ -257,6 +257,68 @@ class NodeRegistryTest {
         assertThat(registry.pick(model, null, Set.of(), id -> true)).map(NodeSnapshot::id).hasValue(node);
     }
 
+    private static io.restassured.path.json.JsonPath issue(String name) {
+        return admin().body(Map.of("name", name, "scopes", List.of("scaiinfer.node"), "ttl_seconds", 3600))
+                .when().post("/v1/service-tokens").then().statusCode(201).extract().jsonPath();
+    }
+
+    /** A node id belongs to the token identity (name) that registered it; another one cannot redirect it. */
+    @Test
+    void anotherIdentityCannotTakeOverALiveNode() {
+        String node = "owned-" + RUN;
+        String owner = issue("owner-" + RUN).getString("data.token");
+        String intruder = issue("intruder-" + RUN).getString("data.token");
+        assertThat(stub("Bearer " + owner).heartbeat(report(node, "m-owned", NodeHealth.NODE_HEALTH_HEALTHY)).getAccepted()).isTrue();
+        HeartbeatRequest hijack = report(node, "m-owned", NodeHealth.NODE_HEALTH_HEALTHY).toBuilder().setAddress("10.9.9.9:50060").build();
+        assertThatThrownBy(() -> stub("Bearer " + intruder).heartbeat(hijack)).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+            assertThat(code(e)).isEqualTo("AUTHZ_PERMISSION_DENIED");
+        });
+        admin().when().get("/v1/nodes/" + node).then().statusCode(200).body("data.address", equalTo("127.0.0.1:1"));
+        // the owner's token reissued under the same name (a rotation) keeps the node
+        String rotated = issue("owner-" + RUN).getString("data.token");
+        assertThat(stub("Bearer " + rotated).heartbeat(report(node, "m-owned", NodeHealth.NODE_HEALTH_HEALTHY)).getAccepted()).isTrue();
+    }
+
+    /** A HeartbeatStream lives for days: a token revoked while it is open ends it within the auth cache TTL. */
+    @Test
+    void aRevokedTokenEndsAnOpenHeartbeatStream() {
+        var issued = issue("revoked-" + RUN);
+        String token = issued.getString("data.token");
+        String node = "revoked-" + RUN;
+        Metadata md = new Metadata();
+        md.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
+        LinkedBlockingQueue<HeartbeatAck> acks = new LinkedBlockingQueue<>();
+        java.util.concurrent.atomic.AtomicReference<Throwable> ended = new java.util.concurrent.atomic.AtomicReference<>();
+        StreamObserver<HeartbeatRequest> stream = HeartbeatServiceGrpc.newStub(channel)
+                .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md))
+                .heartbeatStream(new StreamObserver<>() {
+                    @Override
+                    public void onNext(HeartbeatAck value) {
+                        acks.add(value);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        ended.set(t);
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                    }
+                });
+        stream.onNext(report(node, "m-revoked", NodeHealth.NODE_HEALTH_HEALTHY));
+        await().atMost(Duration.ofSeconds(5)).until(() -> !acks.isEmpty());
+        admin().when().delete("/v1/service-tokens/" + issued.getString("data.id")).then().statusCode(204);
+        await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(200)).until(() -> {
+            if (ended.get() == null) {
+                stream.onNext(report(node, "m-revoked", NodeHealth.NODE_HEALTH_HEALTHY));
+            }
+            return ended.get() != null;
+        });
+        assertThat(Status.fromThrowable(ended.get()).getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+    }
+
     @Test
     void heartbeatsNeedAServiceTokenWithTheNodeScope() {
         HeartbeatRequest r = report("auth-" + RUN, "m", NodeHealth.NODE_HEALTH_HEALTHY);
