@@ -1,6 +1,7 @@
 package ai.scaigrid.gateway.catalog;
 
 import ai.scaigrid.commons.api.Envelope;
+import ai.scaigrid.commons.api.Items;
 import ai.scaigrid.commons.security.CurrentCaller;
 import ai.scaigrid.commons.security.Permissions;
 import ai.scaigrid.commons.security.RequiresPermission;
@@ -35,8 +36,8 @@ public class BackendResource {
     CurrentCaller caller;
 
     @GET
-    public Uni<Envelope<List<BackendModel>>> list() {
-        return catalog.listBackends(caller.get()).map(Envelope::of);
+    public Uni<Envelope<Items<BackendModel>>> list() {
+        return catalog.listBackends(caller.get()).map(Items::envelope);
     }
 
     @POST

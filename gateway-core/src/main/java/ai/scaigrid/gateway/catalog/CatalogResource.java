@@ -1,6 +1,7 @@
 package ai.scaigrid.gateway.catalog;
 
 import ai.scaigrid.commons.api.Envelope;
+import ai.scaigrid.commons.api.Items;
 import ai.scaigrid.commons.security.CurrentCaller;
 import ai.scaigrid.commons.security.Permissions;
 import ai.scaigrid.commons.security.RequiresPermission;
@@ -77,8 +78,8 @@ public class CatalogResource {
     @GET
     @Path("/{modelId}/backends")
     @RequiresPermission(Permissions.MODELS_MANAGE)
-    public Uni<Envelope<List<Link>>> links(@PathParam("modelId") String modelId) {
-        return catalog.listLinks(caller.get(), modelId).map(Envelope::of);
+    public Uni<Envelope<Items<Link>>> links(@PathParam("modelId") String modelId) {
+        return catalog.listLinks(caller.get(), modelId).map(Items::envelope);
     }
 
     @POST

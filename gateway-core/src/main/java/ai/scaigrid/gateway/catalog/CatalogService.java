@@ -127,7 +127,8 @@ public class CatalogService {
         requireText("display_name", r.displayName(), 200);
         validateFrontend(r);
         String scope = r.ownerScope() == null ? "global" : r.ownerScope();
-        return access.requireManage(caller, scope, r.ownerPartnerId(), r.ownerTenantId()).flatMap(owner -> pool.preparedQuery("""
+        return access.requireManage(caller, scope, r.ownerPartnerId(), r.ownerTenantId())
+                .call(owner -> checkNamespace(r.slug(), owner)).flatMap(owner -> pool.preparedQuery("""
                         INSERT INTO frontend_models (id, slug, display_name, description, modality, context_window,
                             max_output_tokens, capabilities, system_prompt_template, avatar_url, metadata, default_params,
                             input_price_per_mtok, output_price_per_mtok, status, owner_scope, owner_partner_id, owner_tenant_id)
@@ -140,6 +141,47 @@ public class CatalogService {
                 .onFailure(CatalogService::isUniqueViolation).transform(e -> new ApiException(ErrorCode.SLUG_CONFLICT,
                         "Slug already exists", Map.of("slug", r.slug())))
                 .flatMap(rows -> getAny(rows.iterator().next().getString("id"))));
+    }
+
+    /** Slug namespaces of the platform (reference §1.3): only global (super admin) models live under them. */
+    static final Set<String> PLATFORM_NAMESPACES = Set.of("openai", "scailabs");
+
+    /**
+     * Reference §1.3 slug conventions, enforced where they protect someone: {@code openai/...} and
+     * {@code scailabs/...} are the platform's (global models only), {@code partner/{partner_slug}/...} that
+     * partner's and {@code tenant/{tenant_slug}/...} (and a published Core's {@code scaicore/{tenant_slug}/...})
+     * that tenant's. So no tenant can take a platform slug, or another owner's, before its owner does.
+     * Other slugs are free.
+     */
+    private Uni<Void> checkNamespace(String slug, ModelAccess.Owner owner) {
+        String[] parts = slug.split("/");
+        String first = parts[0];
+        if (PLATFORM_NAMESPACES.contains(first)) {
+            return "global".equals(owner.scope()) ? Uni.createFrom().voidItem()
+                    : Uni.createFrom().failure(ApiException.validation("slug", "slugs under " + first + "/ belong to the platform (owner_scope global)"));
+        }
+        boolean tenantSpace = first.equals("tenant") || first.equals("scaicore");
+        if (!tenantSpace && !first.equals("partner")) {
+            return Uni.createFrom().voidItem();
+        }
+        String kind = tenantSpace ? "tenant" : "partner";
+        if (parts.length < 3) {
+            return Uni.createFrom().failure(ApiException.validation("slug", "slugs under " + first + "/ look like " + first
+                    + "/{" + kind + "_slug}/{model}"));
+        }
+        if (!kind.equals(owner.scope())) {
+            return Uni.createFrom().failure(ApiException.validation("slug", "slugs under " + first + "/{" + kind
+                    + "_slug}/ belong to that " + kind + " (owner_scope " + kind + ")"));
+        }
+        String sql = tenantSpace ? "SELECT slug FROM tenants WHERE id = $1" : "SELECT slug FROM partners WHERE id = $1";
+        return pool.preparedQuery(sql).execute(Tuple.of(tenantSpace ? owner.tenantId() : owner.partnerId())).map(rows -> {
+            String ownSlug = rows.size() == 0 ? null : rows.iterator().next().getString("slug");
+            if (!parts[1].equals(ownSlug)) {
+                throw ApiException.validation("slug", first + "/" + parts[1] + "/ is not this " + kind + "'s namespace ("
+                        + first + "/" + ownSlug + "/)");
+            }
+            return null;
+        });
     }
 
     /** Partial update: fields present in the body replace the stored ones; the slug and owner never change. */

@@ -1,6 +1,7 @@
 package ai.scaigrid.gateway.catalog;
 
 import ai.scaigrid.commons.api.Envelope;
+import ai.scaigrid.commons.api.Items;
 import ai.scaigrid.commons.error.ApiException;
 import ai.scaigrid.commons.security.CurrentCaller;
 import ai.scaigrid.commons.security.Permissions;
@@ -37,8 +38,8 @@ public class ModelGroupResource {
 
     @GET
     @RequiresPermission(Permissions.MODELS_LIST)
-    public Uni<Envelope<List<ModelGroup>>> list() {
-        return groups.list(caller.get()).map(Envelope::of);
+    public Uni<Envelope<Items<ModelGroup>>> list() {
+        return groups.list(caller.get()).map(Items::envelope);
     }
 
     @POST

@@ -1,6 +1,7 @@
 package ai.scaigrid.gateway.identity;
 
 import ai.scaigrid.commons.api.Envelope;
+import ai.scaigrid.commons.api.Items;
 import ai.scaigrid.commons.security.CurrentCaller;
 import ai.scaigrid.commons.security.Permissions;
 import ai.scaigrid.commons.security.RequiresPermission;
@@ -49,8 +50,8 @@ public class ApiKeyResource {
 
     /** The caller's keys; {@code ?scope=tenant} lists the whole tenant's keys for holders of users:manage. */
     @GET
-    public Uni<Envelope<List<ApiKeyService.KeyInfo>>> list(@QueryParam("scope") String scope) {
-        return keys.list(caller.get(), "tenant".equals(scope)).map(Envelope::of);
+    public Uni<Envelope<Items<ApiKeyService.KeyInfo>>> list(@QueryParam("scope") String scope) {
+        return keys.list(caller.get(), "tenant".equals(scope)).map(Items::envelope);
     }
 
     @DELETE

@@ -1,6 +1,7 @@
 package ai.scaigrid.gateway.identity;
 
 import ai.scaigrid.commons.api.Envelope;
+import ai.scaigrid.commons.api.Items;
 import ai.scaigrid.commons.error.ApiException;
 import ai.scaigrid.commons.security.CurrentCaller;
 import ai.scaigrid.commons.security.Permissions;
@@ -47,8 +48,8 @@ public class ServiceTokenResource {
     @GET
     @Produces(MediaType.APPLICATION_JSON)
     @RequiresPermission(Permissions.ADMIN_ACCESS)
-    public Uni<Envelope<List<ServiceTokenService.TokenInfo>>> list() {
-        return tokens.list(caller.get()).map(Envelope::of);
+    public Uni<Envelope<Items<ServiceTokenService.TokenInfo>>> list() {
+        return tokens.list(caller.get()).map(Items::envelope);
     }
 
     @DELETE

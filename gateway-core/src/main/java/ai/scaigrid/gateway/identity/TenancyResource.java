@@ -1,6 +1,7 @@
 package ai.scaigrid.gateway.identity;
 
 import ai.scaigrid.commons.api.Envelope;
+import ai.scaigrid.commons.api.Items;
 import ai.scaigrid.commons.error.ApiException;
 import ai.scaigrid.commons.security.CurrentCaller;
 import ai.scaigrid.commons.security.Permissions;
@@ -56,8 +57,8 @@ public class TenancyResource {
     @GET
     @Path("/partners")
     @RequiresPermission(Permissions.ADMIN_ACCESS)
-    public Uni<Envelope<List<TenancyService.Partner>>> listPartners() {
-        return tenancy.listPartners(caller.get()).map(Envelope::of);
+    public Uni<Envelope<Items<TenancyService.Partner>>> listPartners() {
+        return tenancy.listPartners(caller.get()).map(Items::envelope);
     }
 
     @POST
@@ -71,8 +72,8 @@ public class TenancyResource {
     @GET
     @Path("/tenants")
     @RequiresPermission(Permissions.ADMIN_ACCESS)
-    public Uni<Envelope<List<TenancyService.Tenant>>> listTenants() {
-        return tenancy.listTenants(caller.get()).map(Envelope::of);
+    public Uni<Envelope<Items<TenancyService.Tenant>>> listTenants() {
+        return tenancy.listTenants(caller.get()).map(Items::envelope);
     }
 
     @GET
@@ -94,8 +95,8 @@ public class TenancyResource {
     @GET
     @Path("/users")
     @RequiresPermission(Permissions.USERS_MANAGE)
-    public Uni<Envelope<List<TenancyService.User>>> listUsers(@QueryParam("tenant_id") String tenantId) {
-        return tenancy.listUsers(caller.get(), tenantId).map(Envelope::of);
+    public Uni<Envelope<Items<TenancyService.User>>> listUsers(@QueryParam("tenant_id") String tenantId) {
+        return tenancy.listUsers(caller.get(), tenantId).map(Items::envelope);
     }
 
     @GET

@@ -176,7 +176,7 @@ public class AccountingResource {
         if (caller.isSuperAdmin()) {
             scopeSql = "($5::text IS NULL OR tenant_id = $5)";
             scopeValue = null;
-        } else if (caller.has(Permissions.ACCOUNTING_VIEW_PARTNER) && caller.isPartnerAdmin()) {
+        } else if (caller.has(Permissions.ACCOUNTING_VIEW_PARTNER) && caller.partnerId() != null) { // partner admins and viewers
             scopeSql = "partner_id = $5";
             scopeValue = caller.partnerId();
         } else {

@@ -1,6 +1,7 @@
 package ai.scaigrid.gateway.nodes;
 
 import ai.scaigrid.commons.api.Envelope;
+import ai.scaigrid.commons.api.Items;
 import ai.scaigrid.commons.error.ApiException;
 import ai.scaigrid.commons.error.ErrorCode;
 import ai.scaigrid.commons.security.CurrentCaller;
@@ -45,9 +46,9 @@ public class NodeResource {
     }
 
     @GET
-    public Uni<Envelope<List<NodeRegistry.NodeView>>> list() {
+    public Uni<Envelope<Items<NodeRegistry.NodeView>>> list() {
         requireSuperAdmin();
-        return registry.list().map(Envelope::of);
+        return registry.list().map(Items::envelope);
     }
 
     @GET

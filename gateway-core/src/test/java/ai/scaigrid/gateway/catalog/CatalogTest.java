@@ -97,6 +97,13 @@ class CatalogTest {
         String privateSlug = "tenant/ca-" + RUN + "/private";
         String publicSlug = "shared-" + RUN + "/open";
         create("/v1/models", Map.of("slug", privateSlug, "display_name", "Private", "owner_scope", "tenant", "owner_tenant_id", tenantA));
+        // reference §1.3 namespaces: no tenant takes a platform slug or another tenant's namespace
+        as(ADMIN).body(Map.of("slug", "openai/gpt-" + RUN, "display_name", "squat", "owner_scope", "tenant", "owner_tenant_id", tenantA))
+                .when().post("/v1/models").then().statusCode(400).body("error.details[0].field", equalTo("slug"));
+        as(ADMIN).body(Map.of("slug", "tenant/cb-" + RUN + "/x", "display_name", "x", "owner_scope", "tenant", "owner_tenant_id", tenantA))
+                .when().post("/v1/models").then().statusCode(400).body("error.details[0].field", equalTo("slug"));
+        as(ADMIN).body(Map.of("slug", "tenant/ca-" + RUN + "/global", "display_name", "x")).when().post("/v1/models")
+                .then().statusCode(400).body("error.details[0].field", equalTo("slug"));
         create("/v1/models", Map.of("slug", publicSlug, "display_name", "Open"));
         String group = create("/v1/models/groups", Map.of("name", "only-open", "scope", "tenant", "tenant_id", tenantA,
                 "members", List.of(publicSlug)));

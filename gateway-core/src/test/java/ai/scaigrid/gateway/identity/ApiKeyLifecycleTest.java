@@ -54,7 +54,7 @@ class ApiKeyLifecycleTest {
                 .then().statusCode(200).body("data.credential_id", equalTo(id));
 
         String listing = given().header("Authorization", bearer(ADMIN)).when().get("/v1/api-keys")
-                .then().statusCode(200).body("data.id", hasItem(id)).extract().asString();
+                .then().statusCode(200).body("data.items.id", hasItem(id)).extract().asString();
         assertThat(listing).doesNotContain(key).doesNotContain("key_hash");
 
         given().header("Authorization", bearer(ADMIN)).when().delete("/v1/api-keys/" + id).then().statusCode(204);
@@ -62,7 +62,7 @@ class ApiKeyLifecycleTest {
                 given().header("Authorization", bearer(key)).when().get("/v1/me")
                         .then().statusCode(401).body("error.code", equalTo("AUTH_TOKEN_INVALID")));
         given().header("Authorization", bearer(ADMIN)).when().get("/v1/api-keys")
-                .then().body("data.find { it.id == '" + id + "' }.revoked_at", not(equalTo(null)));
+                .then().body("data.items.find { it.id == '" + id + "' }.revoked_at", not(equalTo(null)));
     }
 
     @Test

@@ -34,8 +34,8 @@ class ServiceTokenTest {
         given().header("Authorization", "Bearer " + token).when().get("/v1/me")
                 .then().statusCode(401).body("error.code", equalTo("AUTH_TOKEN_INVALID"));
         given().header("Authorization", "Bearer " + ADMIN).when().get("/v1/service-tokens")
-                .then().statusCode(200).body("data.id", hasItem(issued.getString("data.id")))
-                .body("data[0].token", equalTo(null));
+                .then().statusCode(200).body("data.items.id", hasItem(issued.getString("data.id")))
+                .body("data.items[0].token", equalTo(null));
     }
 
     @Test
@@ -53,7 +53,7 @@ class ServiceTokenTest {
         String id = issue(Map.of("name", "temp", "scopes", List.of("scaicore.runtime"))).getString("data.id");
         given().header("Authorization", "Bearer " + ADMIN).when().delete("/v1/service-tokens/" + id).then().statusCode(204);
         given().header("Authorization", "Bearer " + ADMIN).when().get("/v1/service-tokens")
-                .then().body("data.find { it.id == '" + id + "' }.revoked_at", notNullValue());
+                .then().body("data.items.find { it.id == '" + id + "' }.revoked_at", notNullValue());
         given().header("Authorization", "Bearer " + ADMIN).when().delete("/v1/service-tokens/svt_unknown").then().statusCode(404);
     }
 }

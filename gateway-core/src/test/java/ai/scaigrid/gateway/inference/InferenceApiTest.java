@@ -276,7 +276,8 @@ class InferenceApiTest {
     void tenantModelsAndGroupRestrictions() {
         String tenantA = tenant();
         String tenantB = tenant();
-        String slug = "tenant/" + InferenceFixtures.run() + "/private";
+        String slugA = as(ADMIN).when().get("/v1/tenants/" + tenantA).then().statusCode(200).extract().path("data.slug");
+        String slug = "tenant/" + slugA + "/private";
         String id = InferenceFixtures.create("/v1/models", Map.of("slug", slug, "display_name", "p", "owner_scope", "tenant",
                 "owner_tenant_id", tenantA));
         String backend = InferenceFixtures.create("/v1/backends", Map.of("name", "e", "provider_type", "openai", "model_name", "echo",

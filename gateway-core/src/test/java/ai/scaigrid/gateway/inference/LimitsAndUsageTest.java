@@ -213,6 +213,53 @@ class LimitsAndUsageTest {
         as(adminOfTenant).when().get("/v1/usage?start=yesterday").then().statusCode(400).body("error.details[0].field", equalTo("start"));
     }
 
+    /** Reference §3.4: per-request items paged by cursor, summaries grouped four ways, and who may see whose. */
+    @Test
+    void accountingApiListsPagesAndSummarises() {
+        String model = chatModel("echo");
+        String tenantId = tenant();
+        String user = key(tenantId, "tenant_user", null);
+        String colleague = key(tenantId, "tenant_user", null);
+        for (int i = 0; i < 3; i++) {
+            as(user).body(chat(model, "mine " + i)).when().post("/v1/inference/chat").then().statusCode(200);
+        }
+        as(colleague).body(chat(model, "theirs")).when().post("/v1/inference/chat").then().statusCode(200);
+        usage.flush().await().atMost(Duration.ofSeconds(10));
+
+        // the caller's own requests, newest first, two per page
+        var first = as(user).when().get("/v1/accounting/usage?limit=2").then().statusCode(200)
+                .body("status", equalTo("ok")).body("data.items", hasSize(2))
+                .body("data.items[0].tokens_in", equalTo(7)).body("data.items[0].tokens_out", equalTo(3))
+                .body("data.items[0].model", equalTo(model)).body("data.items[0].id", org.hamcrest.Matchers.startsWith("usage_"))
+                .body("data.items[0].cost", notNullValue()).body("data.items[0].latency_ms", notNullValue())
+                .body("pagination.has_more", equalTo(true)).extract();
+        String cursor = first.path("pagination.next_cursor");
+        as(user).when().get("/v1/accounting/usage?limit=2&cursor=" + cursor).then().statusCode(200)
+                .body("data.items", hasSize(1)).body("pagination.has_more", equalTo(false))
+                .body("data.items[0].id", org.hamcrest.Matchers.not(org.hamcrest.Matchers.isIn(List.<String>of(
+                        first.path("data.items[0].id"), first.path("data.items[1].id")))));
+        // the whole tenant needs view_tenant: a user may not, its admin may
+        as(user).when().get("/v1/accounting/usage?tenant_id=" + tenantId).then().statusCode(403);
+        String admin = key(tenantId, "tenant_admin", null);
+        as(admin).when().get("/v1/accounting/usage?tenant_id=" + tenantId + "&model=" + model).then().statusCode(200)
+                .body("data.items", hasSize(4));
+        as(admin).when().get("/v1/accounting/usage/summary?group_by=user&tenant_id=" + tenantId).then().statusCode(200)
+                .body("data.group_by", equalTo("user")).body("data.items", hasSize(2))
+                .body("data.items.request_count", org.hamcrest.Matchers.containsInAnyOrder(3, 1))
+                .body("data.items[0].total_tokens", equalTo(30)).body("data.items[0].input_tokens", equalTo(21));
+        as(admin).when().get("/v1/accounting/usage/summary?group_by=model&tenant_id=" + tenantId).then().statusCode(200)
+                .body("data.items[0].group_key", equalTo(model)).body("data.items[0].request_count", equalTo(4));
+        // another tenant's admin: view_partner is needed, and never a glimpse
+        as(key(tenant(), "tenant_admin", null)).when().get("/v1/accounting/usage?tenant_id=" + tenantId).then().statusCode(403);
+        as(key(tenant(), "tenant_admin", null)).when().get("/v1/accounting/usage/summary?group_by=tenant").then().statusCode(200)
+                .body("data.items", hasSize(0));
+        as(admin).when().get("/v1/accounting/usage/summary?group_by=color").then().statusCode(400)
+                .body("error.details[0].field", equalTo("group_by"));
+        as(admin).when().get("/v1/accounting/usage?limit=5000").then().statusCode(400).body("error.details[0].field", equalTo("limit"));
+        as(admin).when().get("/v1/accounting/usage?cursor=garbage").then().statusCode(400).body("error.details[0].field", equalTo("cursor"));
+        as(admin).when().get("/v1/accounting/usage?period=decade").then().statusCode(400).body("error.details[0].field", equalTo("period"));
+    }
+
     @Test
     void limitPermissions() {
         String tenantId = tenant();

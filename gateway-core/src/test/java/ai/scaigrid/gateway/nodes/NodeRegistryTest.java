@@ -159,7 +159,7 @@ class NodeRegistryTest {
         assertThat(ack.getHeartbeatTimeout().getSeconds()).isEqualTo(4);
         assertThat(ack.getAckedSequence()).isEqualTo(SEQUENCE.get());
 
-        admin().when().get("/v1/nodes").then().statusCode(200).body("data.id", hasItem(node));
+        admin().when().get("/v1/nodes").then().statusCode(200).body("data.items.id", hasItem(node));
         admin().when().get("/v1/nodes/" + node).then().statusCode(200)
                 .body("data.state", equalTo("ACTIVE"))
                 .body("data.health", equalTo("HEALTHY"))
@@ -421,7 +421,7 @@ class NodeRegistryTest {
         assertThat(List.of(first, second)).containsExactlyInAnyOrder(first, false);
         admin().when().get("/v1/models/scaigrid/sim-1").then().statusCode(200)
                 .body("data.active_backend_count", equalTo(1));
-        admin().when().get("/v1/backends").then().body("data.findAll { it.model_name == 'scaigrid-sim-1' }.provider_type",
+        admin().when().get("/v1/backends").then().body("data.items.findAll { it.model_name == 'scaigrid-sim-1' }.provider_type",
                 equalTo(List.of("scaiinfer")));
     }
 }
