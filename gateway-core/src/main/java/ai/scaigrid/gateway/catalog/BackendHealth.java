@@ -9,6 +9,12 @@ public interface BackendHealth {
 
     boolean available(String backendId, String providerType, String modelName, String pinnedNodeId);
 
+    /** What this replica knows about a backend: its circuit, and for ScaiInfer the nodes that could serve it. */
+    record Diagnosis(String circuit, Integer nodesServing, Integer nodesKnown) {
+    }
+
+    Diagnosis diagnose(String backendId, String providerType, String modelName, String pinnedNodeId);
+
     /**
      * {@code healthy} (every active backend can take calls), {@code degraded} (some can),
      * {@code unhealthy} (none can) or {@code unavailable} (no active backend at all).

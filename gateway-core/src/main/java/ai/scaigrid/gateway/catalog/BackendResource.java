@@ -51,6 +51,12 @@ public class BackendResource {
         return catalog.getBackend(caller.get(), backendId).map(Envelope::of);
     }
 
+    @GET
+    @Path("/{backendId}/health")
+    public Uni<Envelope<CatalogService.BackendHealthView>> health(@PathParam("backendId") String backendId) {
+        return catalog.backendHealth(caller.get(), backendId).map(Envelope::of);
+    }
+
     @PUT
     @Path("/{backendId}")
     public Uni<Envelope<BackendModel>> update(@PathParam("backendId") String backendId, BackendModelRequest body) {

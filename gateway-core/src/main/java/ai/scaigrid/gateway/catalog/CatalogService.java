@@ -261,6 +261,35 @@ public class CatalogService {
                 });
     }
 
+    /** {@code GET /v1/backends/{id}/health}: the backend's status as routing sees it, with what it is based on. */
+    public record BackendHealthView(String backendId, String status, String backendStatus, String circuit, Integer nodesServing,
+                                    Integer nodesKnown, int linkedModels) {
+    }
+
+    public Uni<BackendHealthView> backendHealth(Caller caller, String id) {
+        return getBackend(caller, id).flatMap(b -> pool.preparedQuery("SELECT count(*) FROM model_links WHERE backend_model_id = $1 AND enabled")
+                .execute(Tuple.of(id)).map(rows -> {
+                    int linked = rows.iterator().next().getLong(0).intValue();
+                    Object node = b.connectionConfig() == null ? null : b.connectionConfig().get("node_id");
+                    String pinned = node == null ? null : node.toString();
+                    BackendHealth.Diagnosis d = health.isResolvable()
+                            ? health.get().diagnose(b.id(), b.providerType(), b.modelName(), pinned)
+                            : new BackendHealth.Diagnosis("closed", null, null);
+                    String status;
+                    if (!"active".equals(b.status())) {
+                        status = "unavailable";
+                    } else if ("open".equals(d.circuit()) || (d.nodesServing() != null && d.nodesServing() == 0)) {
+                        status = "unhealthy";
+                    } else if ("half_open".equals(d.circuit())
+                            || (d.nodesServing() != null && d.nodesKnown() != null && d.nodesServing() < d.nodesKnown())) {
+                        status = "degraded";
+                    } else {
+                        status = "healthy";
+                    }
+                    return new BackendHealthView(b.id(), status, b.status(), d.circuit(), d.nodesServing(), d.nodesKnown(), linked);
+                }));
+    }
+
     public Uni<BackendModel> getBackend(Caller caller, String id) {
         return pool.preparedQuery("SELECT * FROM backend_models WHERE id = $1").execute(Tuple.of(id))
                 .map(rows -> {

@@ -75,6 +75,9 @@ class CatalogTest {
         as(ADMIN).urlEncodingEnabled(false).when().get("/v1/models/" + slug.replace("/", "%2F")).then().statusCode(200)
                 .body("data.active_backend_count", equalTo(1)).body("data.input_price_per_mtok", equalTo("2.5"))
                 .body("data.health_status", equalTo("healthy"));
+        as(ADMIN).when().get("/v1/backends/" + backendId + "/health").then().statusCode(200)
+                .body("data.status", equalTo("healthy")).body("data.circuit", equalTo("closed"))
+                .body("data.linked_models", equalTo(1)).body("data.backend_status", equalTo("active"));
         as(ADMIN).when().get("/v1/models/" + slug).then().statusCode(200).body("data.id", equalTo(modelId));
         as(ADMIN).when().delete("/v1/models/" + modelId).then().statusCode(409).body("error.code", equalTo("CONFLICT"));
 

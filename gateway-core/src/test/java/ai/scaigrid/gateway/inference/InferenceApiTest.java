@@ -375,6 +375,12 @@ class InferenceApiTest {
         assertThat(up.calls("flaky") - before).as("an open circuit sends nothing upstream").isEqualTo(4);
         // its only backend's circuit is open (for 1 s in tests): the catalogue says so
         as(ADMIN).when().get("/v1/models/" + model).then().body("data.health_status", equalTo("unhealthy"));
+        String flakyBackend = pool.preparedQuery("SELECT b.id FROM backend_models b JOIN model_links l ON l.backend_model_id = b.id "
+                        + "JOIN frontend_models f ON f.id = l.frontend_model_id WHERE f.slug = $1").execute(Tuple.of(model))
+                .await().atMost(Duration.ofSeconds(5)).iterator().next().getString(0);
+        as(ADMIN).when().get("/v1/backends/" + flakyBackend + "/health").then().statusCode(200)
+                .body("data.status", equalTo("unhealthy")).body("data.circuit", equalTo("open"))
+                .body("data.linked_models", equalTo(1));
         up.flakyFailing.set(false);
         await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(100)).untilAsserted(() ->
                 as(ADMIN).body(chat(model, "x")).when().post("/v1/inference/chat").then().statusCode(200));

@@ -126,7 +126,7 @@ class ScaiInferProviderTest {
     }
 
     /** A frontend model {@code slug} served by the scaiinfer backend for the nodes' model {@code nodeModel}. */
-    private static void publish(String slug, String nodeModel) {
+    private static String publish(String slug, String nodeModel) {
         String modelId = given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
                 .body(Map.of("slug", slug, "display_name", "sim", "modality", "chat")).when().post("/v1/models")
                 .then().statusCode(201).extract().path("data.id");
@@ -135,13 +135,20 @@ class ScaiInferProviderTest {
                 .then().statusCode(201).extract().path("data.id");
         given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON).body(Map.of("backend_id", backendId))
                 .when().post("/v1/models/" + modelId + "/backends").then().statusCode(201);
+        return backendId;
     }
 
     /** The whole path: HTTP client → gateway (/v1/inference/chat, SSE) → node-agent (simulated) → back; and gRPC. */
     @Test
     void endToEndThroughTheHttpAndGrpcApis() throws Exception {
         String slug = "e2e-" + RUN + "/sim";
-        publish(slug, FAST);
+        String backendId = publish(slug, FAST);
+        // the backend's health counts the nodes that could serve it; the model is healthy through them
+        given().header("Authorization", "Bearer " + ADMIN).when().get("/v1/backends/" + backendId + "/health").then().statusCode(200)
+                .body("data.status", org.hamcrest.Matchers.equalTo("healthy"))
+                .body("data.nodes_serving", org.hamcrest.Matchers.greaterThanOrEqualTo(1));
+        given().header("Authorization", "Bearer " + ADMIN).when().get("/v1/models/" + slug).then()
+                .body("data.health_status", org.hamcrest.Matchers.equalTo("healthy"));
         Map<String, Object> chat = Map.of("model", slug, "stream", true, "seed", 11,
                 "messages", List.of(Map.of("role", "user", "content", "hello nodes")));
         String sse = given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON).body(chat)
