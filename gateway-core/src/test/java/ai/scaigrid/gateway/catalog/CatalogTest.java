@@ -150,6 +150,32 @@ class CatalogTest {
         as(userB).body(Map.of("name", "theirs")).when().put("/v1/models/groups/" + group).then().statusCode(403);
     }
 
+    /** Reference §1.3: an uploaded avatar becomes the model's avatar_url and is served to anyone, cacheably. */
+    @Test
+    void avatarsUploadAndServePublicly() {
+        String modelId = create("/v1/models", Map.of("slug", "avatar-" + RUN + "/m", "display_name", "Face"));
+        byte[] png = new byte[300];
+        byte[] signature = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+        System.arraycopy(signature, 0, png, 0, signature.length);
+        String url = given().header("Authorization", "Bearer " + ADMIN).multiPart("file", "face.png", png, "image/png")
+                .when().post("/v1/models/" + modelId + "/avatar").then().statusCode(200)
+                .body("data.avatar_url", equalTo("/v1/models/" + modelId + "/avatar")).extract().path("data.avatar_url");
+        var served = given().when().get(url).then().statusCode(200).contentType("image/png")
+                .header("Cache-Control", org.hamcrest.Matchers.containsString("max-age")).extract();
+        assertThat(served.asByteArray()).isEqualTo(png);
+        given().header("If-None-Match", served.header("ETag")).when().get(url).then().statusCode(304);
+
+        // the declared type counts for nothing: a text file is refused whatever it claims to be
+        given().header("Authorization", "Bearer " + ADMIN).multiPart("file", "face.png", "<svg onload=x>".getBytes(), "image/png")
+                .when().post("/v1/models/" + modelId + "/avatar").then().statusCode(400).body("error.details[0].field", equalTo("file"));
+        given().header("Authorization", "Bearer " + ADMIN).multiPart("file", "big.png", new byte[600_000], "image/png")
+                .when().post("/v1/models/" + modelId + "/avatar").then().statusCode(413).body("error.code", equalTo("PAYLOAD_TOO_LARGE"));
+        String tenantId = create("/v1/tenants", Map.of("slug", "av-" + RUN, "display_name", "Av"));
+        given().header("Authorization", "Bearer " + userKey(tenantId, "tenant_user", null)).multiPart("file", "face.png", png, "image/png")
+                .when().post("/v1/models/" + modelId + "/avatar").then().statusCode(403);
+        given().when().get("/v1/models/fm_none/avatar").then().statusCode(404).body("error.code", equalTo("NOT_FOUND"));
+    }
+
     @Test
     void listingPagesWithAnOpaqueCursor() {
         for (int i = 0; i < 3; i++) {
