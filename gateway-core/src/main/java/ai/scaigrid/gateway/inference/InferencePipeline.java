@@ -86,40 +86,45 @@ public class InferencePipeline {
 
     // ------------------------------------------------------------------ admission
 
-    /** Validation, model resolution, permission, rate limits and budget, in the documented order. */
+    /**
+     * Permission, rate limits, validation, model resolution and budget, in that order: the limits come
+     * before anything can fail (reference §2.4 puts them in front of routing), so a caller cannot send
+     * malformed or unknown-model requests without limit; every authenticated request counts.
+     */
     public Uni<InferenceExchange> admit(Caller caller, String requestId, String api, String endpoint, JsonNode body,
                                         long deadlineNanos) {
         caller.require(Permissions.MODELS_USE);
-        InferenceRequests.Parsed parsed = switch (endpoint) {
-            case "generate" -> InferenceRequests.generate(body);
-            case "embed" -> InferenceRequests.embed(body);
-            default -> InferenceRequests.chat(body);
-        };
-        InferenceExchange ex = new InferenceExchange(caller, requestId, api, endpoint, parsed, deadlineNanos);
-        return routes.resolve(caller, parsed.model()).flatMap(route -> {
-            ex.route = route;
-            checkModality(route, endpoint);
-            InferenceRequests.Parsed effective = ModelDefaults.apply(parsed, route, endpoint);
-            ex.request = effective;
-            if (route.maxOutputTokens() != null && effective.maxTokens() != null && effective.maxTokens() > route.maxOutputTokens()) {
-                throw new ApiException(ErrorCode.VALIDATION_ERROR,
-                        "max_tokens " + effective.maxTokens() + " is over this model's limit of " + route.maxOutputTokens(),
-                        List.of(Map.of("field", "max_tokens", "message", "must be at most " + route.maxOutputTokens())));
-            }
-            if (route.contextWindow() != null && effective.promptEstimate() > route.contextWindow()) {
-                throw new ApiException(ErrorCode.VALIDATION_ERROR, "The prompt is longer than this model's context window",
-                        List.of(Map.of("field", "messages", "message", "about " + effective.promptEstimate()
-                                + " tokens; the context window is " + route.contextWindow())));
-            }
-            return limits.settings(caller.tenantId());
-        }).flatMap(settings -> {
-            ex.rate = limits.admit(caller, settings);
-            long worstTokens = ex.request.promptEstimate() + (long) worstOutput(ex);
-            return limits.reserve(caller.tenantId(), settings, worstTokens,
-                    cost(ex.route, ex.request.promptEstimate(), worstOutput(ex)));
-        }).map(reservation -> {
-            ex.reservation = reservation;
-            return ex;
+        return limits.settings(caller.tenantId()).flatMap(settings -> {
+            Limits.RateState rate = limits.admit(caller, settings);
+            InferenceRequests.Parsed parsed = switch (endpoint) {
+                case "generate" -> InferenceRequests.generate(body);
+                case "embed" -> InferenceRequests.embed(body);
+                default -> InferenceRequests.chat(body);
+            };
+            InferenceExchange ex = new InferenceExchange(caller, requestId, api, endpoint, parsed, deadlineNanos);
+            ex.rate = rate;
+            return routes.resolve(caller, parsed.model()).flatMap(route -> {
+                ex.route = route;
+                checkModality(route, endpoint);
+                InferenceRequests.Parsed effective = ModelDefaults.apply(parsed, route, endpoint);
+                ex.request = effective;
+                if (route.maxOutputTokens() != null && effective.maxTokens() != null && effective.maxTokens() > route.maxOutputTokens()) {
+                    throw new ApiException(ErrorCode.VALIDATION_ERROR,
+                            "max_tokens " + effective.maxTokens() + " is over this model's limit of " + route.maxOutputTokens(),
+                            List.of(Map.of("field", "max_tokens", "message", "must be at most " + route.maxOutputTokens())));
+                }
+                if (route.contextWindow() != null && effective.promptEstimate() > route.contextWindow()) {
+                    throw new ApiException(ErrorCode.VALIDATION_ERROR, "The prompt is longer than this model's context window",
+                            List.of(Map.of("field", "messages", "message", "about " + effective.promptEstimate()
+                                    + " tokens; the context window is " + route.contextWindow())));
+                }
+                long worstTokens = effective.promptEstimate() + (long) worstOutput(ex);
+                return limits.reserve(caller.tenantId(), settings, worstTokens,
+                        cost(route, effective.promptEstimate(), worstOutput(ex)));
+            }).map(reservation -> {
+                ex.reservation = reservation;
+                return ex;
+            });
         });
     }
 

@@ -109,6 +109,20 @@ class LimitsAndUsageTest {
         assertThat(ok).isEqualTo(5);
     }
 
+    /** Limits come before validation: requests that fail (unknown model, bad body) still count. */
+    @Test
+    void failingRequestsCountAgainstTheLimit() {
+        String tenantId = tenant();
+        as(ADMIN).body(Map.of("requests_per_minute", 3)).when().put("/v1/tenants/" + tenantId + "/limits").then().statusCode(200);
+        String userKey = key(tenantId, "tenant_user", null);
+        for (int i = 0; i < 3; i++) {
+            as(userKey).body(chat("nobody/such-model-" + i, "x")).when().post("/v1/inference/chat").then().statusCode(404);
+        }
+        as(userKey).body(chat("nobody/such-model", "x")).when().post("/v1/inference/chat").then().statusCode(429)
+                .body("error.code", equalTo("RATE_LIMITED"));
+        as(userKey).body("{\"model\": 5}").when().post("/oai/v1/chat/completions").then().statusCode(429);
+    }
+
     @Test
     void tokensPerMinuteCountWhatWasUsed() {
         String model = chatModel("echo");
