@@ -30,7 +30,7 @@ class KeycloakOidcIT {
                 .body("data.user_id", startsWith("usr_"));
         // the role claim from Keycloak grants tenant-admin permissions in ScaiGrid
         given().header("Authorization", "Bearer " + token).when().get("/v1/users")
-                .then().statusCode(200).body("data.email", hasItem("alice@example.test"));
+                .then().statusCode(200).body("data.items.email", hasItem("alice@example.test"));
     }
 
     @Test

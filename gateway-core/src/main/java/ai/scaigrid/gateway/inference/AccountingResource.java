@@ -201,7 +201,8 @@ public class AccountingResource {
         });
     }
 
-    private static OffsetDateTime time(String field, String value, boolean endOfDay) {
+    /** An ISO date (a whole day, UTC; {@code endOfDay}: its end) or timestamp, else a 400 naming the field. */
+    static OffsetDateTime time(String field, String value, boolean endOfDay) {
         try {
             if (value.length() == 10) {
                 LocalDate d = LocalDate.parse(value);

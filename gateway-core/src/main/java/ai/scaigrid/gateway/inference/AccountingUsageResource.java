@@ -21,7 +21,6 @@ import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 
 import java.math.BigDecimal;
-import java.time.LocalDate;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeParseException;
@@ -167,10 +166,10 @@ public class AccountingUsageResource {
                          String backendId) {
         caller.requireAny(List.of(Permissions.ACCOUNTING_VIEW_OWN, Permissions.ACCOUNTING_VIEW_TENANT,
                 Permissions.ACCOUNTING_VIEW_PARTNER));
-        OffsetDateTime to = end == null ? OffsetDateTime.now(ZoneOffset.UTC) : time("end", end, true);
+        OffsetDateTime to = end == null ? OffsetDateTime.now(ZoneOffset.UTC) : AccountingResource.time("end", end, true);
         OffsetDateTime from;
         if (start != null) {
-            from = time("start", start, false);
+            from = AccountingResource.time("start", start, false);
         } else if (period != null) {
             if (!PERIODS.contains(period)) {
                 throw ApiException.validation("period", "period must be one of hour, day, week, month");
@@ -231,17 +230,5 @@ public class AccountingUsageResource {
 
     private static String decimal(BigDecimal value) {
         return value == null ? "0" : value.stripTrailingZeros().toPlainString();
-    }
-
-    private static OffsetDateTime time(String field, String value, boolean endOfDay) {
-        try {
-            if (value.length() == 10) {
-                LocalDate d = LocalDate.parse(value);
-                return (endOfDay ? d.plusDays(1) : d).atStartOfDay().atOffset(ZoneOffset.UTC);
-            }
-            return OffsetDateTime.parse(value);
-        } catch (DateTimeParseException e) {
-            throw ApiException.validation(field, field + " must be an ISO date (2026-01-31) or timestamp");
-        }
     }
 }
