@@ -27,7 +27,7 @@ function args(argv) {
 
 const opts = args(process.argv);
 const protoRoot = opts['proto-root'] || path.resolve(__dirname, '..', '..', '..', '..', 'proto-contracts', 'src', 'main', 'proto');
-const definition = protoLoader.loadSync('scaiinfer/v1/inference.proto', {
+const definition = protoLoader.loadSync('scaiinfer/v1/scaiinfer.proto', {
   includeDirs: [protoRoot],
   keepCase: true,
   longs: String,

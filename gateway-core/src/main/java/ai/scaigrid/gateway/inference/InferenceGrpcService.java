@@ -291,7 +291,7 @@ public class InferenceGrpcService implements InferenceService {
     }
 
     /**
-     * One final chunk carrying finish_reason and usage (inference.proto), also when the upstream sends its
+     * One final chunk carrying finish_reason and usage (scaiinfer.proto), also when the upstream sends its
      * usage in a chunk of its own after the finish, as OpenAI-style servers do: the finishing chunk waits
      * for the next one and takes a usage-only follower's usage. Anything else lets it go unchanged.
      */
