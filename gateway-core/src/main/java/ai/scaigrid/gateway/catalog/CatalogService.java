@@ -128,7 +128,7 @@ public class CatalogService {
         validateFrontend(r);
         String scope = r.ownerScope() == null ? "global" : r.ownerScope();
         return access.requireManage(caller, scope, r.ownerPartnerId(), r.ownerTenantId())
-                .call(owner -> checkNamespace(r.slug(), owner)).flatMap(owner -> pool.preparedQuery("""
+                .invoke(owner -> checkNamespace(r.slug(), owner)).flatMap(owner -> pool.preparedQuery("""
                         INSERT INTO frontend_models (id, slug, display_name, description, modality, context_window,
                             max_output_tokens, capabilities, system_prompt_template, avatar_url, metadata, default_params,
                             input_price_per_mtok, output_price_per_mtok, status, owner_scope, owner_partner_id, owner_tenant_id)
@@ -153,35 +153,31 @@ public class CatalogService {
      * that tenant's. So no tenant can take a platform slug, or another owner's, before its owner does.
      * Other slugs are free.
      */
-    private Uni<Void> checkNamespace(String slug, ModelAccess.Owner owner) {
+    private static void checkNamespace(String slug, ModelAccess.Owner owner) {
         String[] parts = slug.split("/");
         String first = parts[0];
         if (PLATFORM_NAMESPACES.contains(first)) {
-            return "global".equals(owner.scope()) ? Uni.createFrom().voidItem()
-                    : Uni.createFrom().failure(ApiException.validation("slug", "slugs under " + first + "/ belong to the platform (owner_scope global)"));
+            if (!"global".equals(owner.scope())) {
+                throw ApiException.validation("slug", "slugs under " + first + "/ belong to the platform (owner_scope global)");
+            }
+            return;
         }
         boolean tenantSpace = first.equals("tenant") || first.equals("scaicore");
         if (!tenantSpace && !first.equals("partner")) {
-            return Uni.createFrom().voidItem();
+            return;
         }
         String kind = tenantSpace ? "tenant" : "partner";
         if (parts.length < 3) {
-            return Uni.createFrom().failure(ApiException.validation("slug", "slugs under " + first + "/ look like " + first
-                    + "/{" + kind + "_slug}/{model}"));
+            throw ApiException.validation("slug", "slugs under " + first + "/ look like " + first + "/{" + kind + "_slug}/{model}");
         }
         if (!kind.equals(owner.scope())) {
-            return Uni.createFrom().failure(ApiException.validation("slug", "slugs under " + first + "/{" + kind
-                    + "_slug}/ belong to that " + kind + " (owner_scope " + kind + ")"));
+            throw ApiException.validation("slug", "slugs under " + first + "/{" + kind + "_slug}/ belong to that " + kind
+                    + " (owner_scope " + kind + ")");
         }
-        String sql = tenantSpace ? "SELECT slug FROM tenants WHERE id = $1" : "SELECT slug FROM partners WHERE id = $1";
-        return pool.preparedQuery(sql).execute(Tuple.of(tenantSpace ? owner.tenantId() : owner.partnerId())).map(rows -> {
-            String ownSlug = rows.size() == 0 ? null : rows.iterator().next().getString("slug");
-            if (!parts[1].equals(ownSlug)) {
-                throw ApiException.validation("slug", first + "/" + parts[1] + "/ is not this " + kind + "'s namespace ("
-                        + first + "/" + ownSlug + "/)");
-            }
-            return null;
-        });
+        if (!parts[1].equals(owner.slug())) {
+            throw ApiException.validation("slug", first + "/" + parts[1] + "/ is not this " + kind + "'s namespace ("
+                    + first + "/" + owner.slug() + "/)");
+        }
     }
 
     /** Partial update: fields present in the body replace the stored ones; the slug and owner never change. */

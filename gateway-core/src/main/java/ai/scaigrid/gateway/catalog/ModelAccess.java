@@ -6,6 +6,7 @@ import ai.scaigrid.commons.security.Caller;
 import ai.scaigrid.commons.security.Permissions;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -40,7 +41,8 @@ public class ModelAccess {
     record Filter(boolean superAdmin, String[] groupIds) {
     }
 
-    record Owner(String scope, String partnerId, String tenantId) {
+    /** {@code slug}: the owning partner's or tenant's slug (its slug namespace), null for global objects. */
+    record Owner(String scope, String partnerId, String tenantId, String slug) {
     }
 
     Uni<Filter> visibleSlugFilter(Caller caller) {
@@ -84,15 +86,15 @@ public class ModelAccess {
                     return Uni.createFrom().failure(new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED,
                             "Only super admins manage global catalogue objects"));
                 }
-                return Uni.createFrom().item(new Owner("global", null, null));
+                return Uni.createFrom().item(new Owner("global", null, null, null));
             case "partner": {
                 String partner = partnerId == null ? caller.partnerId() : partnerId;
                 if (caller.isSuperAdmin() || (caller.isPartnerAdmin() && partner.equals(caller.partnerId()))) {
-                    return pool.preparedQuery("SELECT 1 FROM partners WHERE id = $1").execute(Tuple.of(partner)).map(rows -> {
+                    return pool.preparedQuery("SELECT slug FROM partners WHERE id = $1").execute(Tuple.of(partner)).map(rows -> {
                         if (rows.size() == 0) {
                             throw new ApiException(ErrorCode.NOT_FOUND, "Partner not found", Map.of("partner_id", partner));
                         }
-                        return new Owner("partner", partner, null);
+                        return new Owner("partner", partner, null, rows.iterator().next().getString("slug"));
                     });
                 }
                 return Uni.createFrom().failure(new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED,
@@ -100,12 +102,13 @@ public class ModelAccess {
             }
             default: {
                 String tenant = tenantId == null ? caller.tenantId() : tenantId;
-                return pool.preparedQuery("SELECT partner_id FROM tenants WHERE id = $1").execute(Tuple.of(tenant)).map(rows -> {
-                    String partner = rows.size() == 0 ? null : rows.iterator().next().getString("partner_id");
+                return pool.preparedQuery("SELECT partner_id, slug FROM tenants WHERE id = $1").execute(Tuple.of(tenant)).map(rows -> {
+                    Row row = rows.size() == 0 ? null : rows.iterator().next();
+                    String partner = row == null ? null : row.getString("partner_id");
                     if (partner == null || !caller.canSee(tenant, partner)) {
                         throw new ApiException(ErrorCode.NOT_FOUND, "Tenant not found", Map.of("tenant_id", tenant));
                     }
-                    return new Owner("tenant", partner, tenant);
+                    return new Owner("tenant", partner, tenant, row.getString("slug"));
                 });
             }
         }

@@ -3,8 +3,6 @@ package ai.scaigrid.gateway.inference;
 import ai.scaigrid.gateway.catalog.BackendHealth;
 import ai.scaigrid.gateway.inference.provider.ScaiInferProvider;
 import ai.scaigrid.gateway.nodes.NodeRegistry;
-import ai.scaigrid.gateway.nodes.NodeSnapshot;
-import ai.scaigrid.gateway.nodes.NodesConfig;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 
@@ -21,15 +19,12 @@ public class DispatcherBackendHealth implements BackendHealth {
     @Inject
     NodeRegistry nodes;
 
-    @Inject
-    NodesConfig nodesConfig;
-
     @Override
     public boolean available(String backendId, String providerType, String modelName, String pinnedNodeId) {
         if (pipeline.circuitState(backendId) == CircuitBreaker.State.OPEN) {
             return false;
         }
-        return !"scaiinfer".equals(providerType) || scaiinfer.canServe(modelName, pinnedNodeId);
+        return !"scaiinfer".equals(providerType) || coverage(modelName, pinnedNodeId).eligible() > 0;
     }
 
     @Override
@@ -38,22 +33,13 @@ public class DispatcherBackendHealth implements BackendHealth {
         if (!"scaiinfer".equals(providerType)) {
             return new Diagnosis(circuit, null, null);
         }
-        long now = System.nanoTime();
-        long timeout = nodesConfig.heartbeatTimeout().toMillis();
-        int known = 0;
-        int serving = 0;
-        for (NodeSnapshot n : nodes.snapshot()) {
-            if (pinnedNodeId != null && !pinnedNodeId.isBlank() && !pinnedNodeId.equals(n.id())) {
-                continue;
-            }
-            if (n.models().stream().anyMatch(m -> m.name().equals(modelName))) {
-                known++;
-                if (n.serves(modelName) && NodeSnapshot.ACTIVE.equals(n.state(now, timeout))
-                        && scaiinfer.nodeCircuit(n.id()) != CircuitBreaker.State.OPEN) {
-                    serving++;
-                }
-            }
-        }
-        return new Diagnosis(circuit, serving, known);
+        NodeRegistry.Coverage coverage = coverage(modelName, pinnedNodeId);
+        return new Diagnosis(circuit, coverage.eligible(), coverage.known());
+    }
+
+    /** The nodes routing would consider for the model, with the provider's node circuits as it applies them. */
+    private NodeRegistry.Coverage coverage(String modelName, String pinnedNodeId) {
+        String pinned = pinnedNodeId == null || pinnedNodeId.isBlank() ? null : pinnedNodeId;
+        return nodes.coverage(modelName, pinned, id -> scaiinfer.nodeCircuit(id) != CircuitBreaker.State.OPEN);
     }
 }

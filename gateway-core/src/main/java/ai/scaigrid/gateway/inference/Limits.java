@@ -176,7 +176,7 @@ public class Limits {
                     case 't' -> "tenant";
                     default -> "partner";
                 };
-                boolean requestsFull = requestLimits[i] > 0 && window.requestCount(nowSecond) + 1 > requestLimits[i];
+                boolean requestsFull = window.requestsFull(nowSecond, requestLimits[i]);
                 long limit = requestsFull ? requestLimits[i] : tokenLimits[i];
                 throw new ApiException(ErrorCode.RATE_LIMITED, "Rate limit exceeded", Map.of("scope", level, "limit", limit,
                         "unit", requestsFull ? "requests_per_minute" : "tokens_per_minute"), retryAfter, null);

@@ -44,14 +44,23 @@ final class SlidingWindow {
      */
     synchronized long tryAcquire(long nowSecond, long requestLimit, long tokenLimit) {
         advance(nowSecond);
-        boolean requestsFull = requestLimit > 0 && requestTotal + 1 > requestLimit;
         boolean tokensFull = tokenLimit > 0 && tokenTotal >= tokenLimit;
-        if (requestsFull || tokensFull) {
+        if (requestsFull(requestLimit) || tokensFull) {
             return retryAfter(nowSecond);
         }
         requests[(int) Math.floorMod(nowSecond, SECONDS)]++;
         requestTotal++;
         return -1;
+    }
+
+    /** Would one more request go over the request limit (0: none)? What a refusal reports as its cause. */
+    synchronized boolean requestsFull(long nowSecond, long requestLimit) {
+        advance(nowSecond);
+        return requestsFull(requestLimit);
+    }
+
+    private boolean requestsFull(long requestLimit) {
+        return requestLimit > 0 && requestTotal + 1 > requestLimit;
     }
 
     synchronized void release(long nowSecond) {

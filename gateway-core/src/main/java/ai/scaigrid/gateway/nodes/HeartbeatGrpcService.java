@@ -1,10 +1,6 @@
 package ai.scaigrid.gateway.nodes;
 
-import ai.scaigrid.commons.error.ApiException;
-import ai.scaigrid.commons.error.ErrorCode;
 import ai.scaigrid.commons.security.Caller;
-import ai.scaigrid.commons.security.CallerResolver;
-import ai.scaigrid.commons.security.CredentialType;
 import ai.scaigrid.commons.security.GrpcCallers;
 import ai.scaigrid.commons.security.ServiceScopes;
 import ai.scaigrid.proto.scaiinfer.v1.HeartbeatAck;
@@ -48,9 +44,6 @@ public class HeartbeatGrpcService implements HeartbeatService {
     @Inject
     ServiceTokenService serviceTokens;
 
-    @Inject
-    CallerResolver resolver;
-
     private record Verified(Caller caller, long untilNanos) {
     }
 
@@ -81,20 +74,6 @@ public class HeartbeatGrpcService implements HeartbeatService {
         return authenticate().map(caller -> registry.ingest(request, serviceTokens.identityOf(caller), token));
     }
 
-    /**
-     * The stream's token checked again (revoked, expired, scope gone), outside the call's context: a stream
-     * lives for days, so its token is re-verified once per auth-cache-ttl while it sends.
-     */
-    private Uni<Caller> reverify(String token) {
-        return resolver.resolve(token, CallerResolver.Channel.GRPC).map(caller -> {
-            if (caller.credentialType() != CredentialType.SERVICE_TOKEN || !caller.serviceScopes().contains(ServiceScopes.SCAIINFER_NODE)) {
-                throw new ApiException(ErrorCode.SERVICE_TOKEN_INVALID);
-            }
-            return caller;
-        }).onFailure(e -> e instanceof ApiException api && api.httpStatus() == 401)
-                .transform(e -> new ApiException(ErrorCode.SERVICE_TOKEN_INVALID));
-    }
-
     @Override
     public Multi<HeartbeatAck> heartbeatStream(Multi<HeartbeatRequest> requests) {
         String token = NodeTokenInterceptor.TOKEN.get();
@@ -109,7 +88,8 @@ public class HeartbeatGrpcService implements HeartbeatService {
                         long now = System.nanoTime();
                         if (token != null && now - verifiedAt.get() > config.authCacheTtl().toNanos() && checking.compareAndSet(false, true)) {
                             // reports go on meanwhile; a token found revoked ends the stream (UNAUTHENTICATED)
-                            reverify(token).subscribe().with(ok -> {
+                            // (a stream lives for days: its token is verified again once per auth-cache-ttl)
+                            callers.requireService(token, ServiceScopes.SCAIINFER_NODE).subscribe().with(ok -> {
                                 verifiedAt.set(System.nanoTime());
                                 checking.set(false);
                             }, emitter::fail);

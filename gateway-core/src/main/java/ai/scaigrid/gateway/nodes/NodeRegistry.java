@@ -566,8 +566,7 @@ public class NodeRegistry {
         List<NodeSnapshot> healthy = new ArrayList<>();
         List<NodeSnapshot> degraded = new ArrayList<>();
         for (NodeSnapshot n : nodes.values()) {
-            if (excluded.contains(n.id()) || (pinnedNodeId != null && !pinnedNodeId.equals(n.id()))
-                    || !NodeSnapshot.ACTIVE.equals(n.state(now, timeout)) || !n.serves(model) || !permitted.test(n.id())) {
+            if (excluded.contains(n.id()) || !eligible(n, model, pinnedNodeId, permitted, now, timeout)) {
                 continue;
             }
             ("DEGRADED".equals(n.health()) ? degraded : healthy).add(n);
@@ -586,6 +585,33 @@ public class NodeRegistry {
             b++;
         }
         return Optional.of(lessLoaded(candidates.get(a), candidates.get(b)));
+    }
+
+    /** Could {@link #pick} choose this node for the model (pinned: only that node)? */
+    private static boolean eligible(NodeSnapshot n, String model, String pinnedNodeId, Predicate<String> permitted, long now,
+                                    long timeout) {
+        return (pinnedNodeId == null || pinnedNodeId.equals(n.id())) && NodeSnapshot.ACTIVE.equals(n.state(now, timeout))
+                && n.serves(model) && permitted.test(n.id());
+    }
+
+    /** For health views: nodes reporting the model at all, and those {@link #pick} could choose now. */
+    public record Coverage(int known, int eligible) {
+    }
+
+    public Coverage coverage(String model, String pinnedNodeId, Predicate<String> permitted) {
+        long now = System.nanoTime();
+        long timeout = config.heartbeatTimeout().toMillis();
+        int known = 0;
+        int eligible = 0;
+        for (NodeSnapshot n : nodes.values()) {
+            if ((pinnedNodeId == null || pinnedNodeId.equals(n.id())) && n.models().stream().anyMatch(m -> m.name().equals(model))) {
+                known++;
+                if (eligible(n, model, pinnedNodeId, permitted, now, timeout)) {
+                    eligible++;
+                }
+            }
+        }
+        return new Coverage(known, eligible);
     }
 
     private NodeSnapshot lessLoaded(NodeSnapshot a, NodeSnapshot b) {

@@ -50,7 +50,7 @@ public record Caller(String partnerId, String tenantId, String userId, Set<Strin
         return permissions.contains(permission);
     }
 
-    /** Throws 403 PERMISSION_DENIED (gRPC PERMISSION_DENIED) unless the caller holds the permission. */
+    /** Throws 403 AUTHZ_PERMISSION_DENIED (gRPC PERMISSION_DENIED) unless the caller holds the permission. */
     public void require(String permission) {
         if (!has(permission)) {
             throw new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "Missing permission: " + permission,

@@ -23,16 +23,32 @@ public class GrpcCallers {
 
     /** A service token carrying {@code scope}; anything else is UNAUTHENTICATED, a wrong scope PERMISSION_DENIED. */
     public Uni<Caller> requireService(String scope) {
-        return resolve(ErrorCode.SERVICE_TOKEN_INVALID).map(caller -> {
+        return requireService(resolve(ErrorCode.SERVICE_TOKEN_INVALID), scope);
+    }
+
+    /**
+     * The same check for a token already in hand, outside any call's context: a long-lived stream
+     * verifying its token again.
+     */
+    public Uni<Caller> requireService(String bearerToken, String scope) {
+        return requireService(resolve(bearerToken, ErrorCode.SERVICE_TOKEN_INVALID), scope);
+    }
+
+    private static Uni<Caller> requireService(Uni<Caller> resolved, String scope) {
+        return resolved.map(caller -> {
             if (caller.credentialType() != CredentialType.SERVICE_TOKEN) {
                 throw new ApiException(ErrorCode.SERVICE_TOKEN_INVALID, "This RPC needs a service token");
             }
-            if (!caller.serviceScopes().contains(scope)) {
-                throw new ApiException(ErrorCode.AUTH_INSUFFICIENT_SCOPE, "Service token lacks scope " + scope,
-                        Map.of("required_scope", scope));
-            }
+            requireScope(caller, scope);
             return caller;
         });
+    }
+
+    private static void requireScope(Caller caller, String scope) {
+        if (!caller.serviceScopes().contains(scope)) {
+            throw new ApiException(ErrorCode.AUTH_INSUFFICIENT_SCOPE, "Service token lacks scope " + scope,
+                    Map.of("required_scope", scope));
+        }
     }
 
     /** An API key or user JWT holding {@code permission}; service tokens are UNAUTHENTICATED here. */
@@ -56,10 +72,7 @@ public class GrpcCallers {
     public Uni<Caller> requireUserOrService(String permission, String scope) {
         return resolve(ErrorCode.AUTH_TOKEN_INVALID).map(caller -> {
             if (caller.credentialType() == CredentialType.SERVICE_TOKEN) {
-                if (!caller.serviceScopes().contains(scope)) {
-                    throw new ApiException(ErrorCode.AUTH_INSUFFICIENT_SCOPE, "Service token lacks scope " + scope,
-                            Map.of("required_scope", scope));
-                }
+                requireScope(caller, scope);
                 if (caller.tenantId() == null) {
                     throw new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "Service token is not bound to a tenant");
                 }
@@ -77,6 +90,10 @@ public class GrpcCallers {
             ErrorCode code = Boolean.TRUE.equals(GrpcBearerInterceptor.MALFORMED.get()) ? invalid : ErrorCode.AUTH_TOKEN_MISSING;
             return Uni.createFrom().failure(new ApiException(code));
         }
+        return resolve(token, invalid);
+    }
+
+    private Uni<Caller> resolve(String token, ErrorCode invalid) {
         if (!resolver.isResolvable()) {
             return Uni.createFrom().failure(new ApiException(ErrorCode.SERVICE_UNAVAILABLE, "Authentication is not configured"));
         }

@@ -89,12 +89,6 @@ public class ScaiInferProvider implements Provider {
         return "scaiinfer";
     }
 
-    /** Is there a healthy node with this model (the pinned one, if any) whose circuit is not open? For health views. */
-    public boolean canServe(String model, String pinnedNodeId) {
-        String pinned = pinnedNodeId == null || pinnedNodeId.isBlank() ? null : pinnedNodeId;
-        return registry.pick(model, pinned, java.util.Set.of(), id -> nodeCircuit(id) != CircuitBreaker.State.OPEN).isPresent();
-    }
-
     /** The circuit state of one node (for health views and tests). */
     public CircuitBreaker.State nodeCircuit(String nodeId) {
         CircuitBreaker b = breakers.get(nodeId);
