@@ -25,6 +25,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
@@ -76,7 +77,8 @@ class LauncherEndToEndIT {
         Path dataDir = work.resolve("data");
 
         String firstKey;
-        try (LauncherRun run = launch("e2e-1", dataDir, Map.of("LANG", "C.UTF-8"))) {
+        // the simulated model at 20 tokens/s: its 64-token answer runs ~3 s, long enough to stop the suite under it
+        try (LauncherRun run = launch("e2e-1", dataDir, Map.of("LANG", "C.UTF-8", "SCAIGRID_NODE_MODELS_0__TOKENS_PER_SECOND", "20"))) {
             assertThat(run.awaitReady(READY_WITHIN))
                     .as("launcher ready within %s; output so far:%n%s", READY_WITHIN, run.output()).isTrue();
             String out = run.output();
@@ -98,7 +100,7 @@ class LauncherEndToEndIT {
             assertThat(descendants.stream().filter(LauncherEndToEndIT::isJava).count())
                     .as("one java process per service").isGreaterThanOrEqualTo(ServiceSpec.ALL.size());
 
-            run.sigterm();
+            assertStopDrainsTheGateway(run, firstKey); // sends the SIGTERM
             assertThat(run.awaitExit(STOP_WITHIN)).as("launcher stopped within %s after SIGTERM; output:%n%s",
                     STOP_WITHIN, run.output()).isTrue();
             assertThat(run.lines()).contains("✓ stopped");
@@ -138,6 +140,43 @@ class LauncherEndToEndIT {
         }
         assertThat(last.statusCode()).as("first chat completion: %s", last.body()).isEqualTo(200);
         assertThat(last.body()).contains("\"chat.completion.chunk\"").contains("\"usage\"").endsWith("data: [DONE]\n\n");
+    }
+
+    /**
+     * SIGTERM while a chat streams: from then on the gateway refuses new requests with 503 SERVICE_DRAINING
+     * (clients go to another replica), and the stream already running still ends normally.
+     */
+    private static void assertStopDrainsTheGateway(LauncherRun run, String key) throws Exception {
+        String gateway = "http://127.0.0.1:" + (ServiceSpec.named("gateway-core").httpPort() + OFFSET);
+        String body = "{\"model\":\"scaigrid/sim-1\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"drain\"}]}";
+        HttpRequest streaming = HttpRequest.newBuilder(URI.create(gateway + "/v1/inference/chat")).timeout(Duration.ofSeconds(60))
+                .header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build();
+        HttpResponse<java.io.InputStream> running = HTTP.send(streaming, HttpResponse.BodyHandlers.ofInputStream());
+        assertThat(running.statusCode()).as("the stream to be drained started").isEqualTo(200);
+        java.util.concurrent.CompletableFuture<String> rest = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try (java.io.InputStream in = running.body()) {
+                return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            } catch (java.io.IOException e) {
+                return "read failed: " + e;
+            }
+        });
+
+        run.sigterm();
+        HttpRequest poll = HttpRequest.newBuilder(URI.create(gateway + "/v1/models")).timeout(Duration.ofSeconds(5))
+                .header("Authorization", "Bearer " + key).GET().build();
+        HttpResponse<String> refused = await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20))
+                .until(() -> HTTP.send(poll, HttpResponse.BodyHandlers.ofString()), r -> r.statusCode() != 200);
+        assertThat(refused.statusCode()).as("a new request after SIGTERM: %s", refused.body()).isEqualTo(503);
+        assertThat(refused.body()).contains("\"code\":\"SERVICE_DRAINING\"", "\"request_id\":\"req_");
+        assertThat(refused.headers().firstValue("Retry-After")).contains("1");
+        HttpResponse<String> ready = HTTP.send(HttpRequest.newBuilder(URI.create(gateway + "/q/health/ready"))
+                .timeout(Duration.ofSeconds(5)).GET().build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(ready.statusCode()).as("readiness while draining: %s", ready.body()).isEqualTo(503);
+
+        String streamed = rest.get(30, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(streamed).as("the stream running at SIGTERM").doesNotContain("event: error").contains("\"usage\"")
+                .endsWith("data: [DONE]\n\n");
     }
 
     /** A module service authenticates the same key by introspection at gateway-core and reads the real catalogue. */

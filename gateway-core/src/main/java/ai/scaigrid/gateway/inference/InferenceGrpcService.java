@@ -10,6 +10,7 @@ import ai.scaigrid.commons.security.Permissions;
 import ai.scaigrid.commons.security.ServiceScopes;
 import ai.scaigrid.gateway.catalog.CatalogModels.FrontendModel;
 import ai.scaigrid.gateway.catalog.CatalogService;
+import ai.scaigrid.gateway.health.Drain;
 import ai.scaigrid.proto.scaiinfer.v1.ChatMessage;
 import ai.scaigrid.proto.scaiinfer.v1.ChunkDelta;
 import ai.scaigrid.proto.scaiinfer.v1.EmbedRequest;
@@ -36,6 +37,7 @@ import com.google.protobuf.Timestamp;
 import io.grpc.Context;
 import io.grpc.Deadline;
 import io.quarkus.grpc.GrpcService;
+import io.quarkus.grpc.RegisterInterceptor;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import jakarta.inject.Inject;
@@ -54,6 +56,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * with {@code scaigrid-error-code}; after it, a final chunk with {@code finish_reason = "error"}.
  */
 @GrpcService
+@RegisterInterceptor(Drain.GrpcGate.class)
 public class InferenceGrpcService implements InferenceService {
 
     @Inject

@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A local OpenAI-style upstream (a system we do not own) whose behaviour is chosen by the model
  * name the gateway sends: {@code echo}, {@code nousage}, {@code tools}, {@code fail500},
  * {@code drop} (connection reset before any answer), {@code midfail} (two chunks, then the
- * connection dies), {@code slow} (a chunk every 50 ms for 10 s), {@code hang} (never answers),
+ * connection dies), {@code slow} (a chunk every 50 ms for 10 s; {@code slow1s} for 1 s), {@code hang} (never answers),
  * {@code badrequest}, {@code ratelimited}, {@code flaky} (fails while {@link #flakyFailing} is set),
  * and {@code embed} on /embeddings. Counts calls and records stream cancellations.
  */
@@ -90,8 +90,9 @@ public final class OpenAiTestUpstream {
                     res.write(chunk(" wor", null));
                     vertx.setTimer(20, t -> req.connection().close());
                 }
-                case "slow" -> {
+                case "slow", "slow1s" -> {
                     res.setChunked(true).putHeader("content-type", "text/event-stream");
+                    int ticks = "slow".equals(model) ? 200 : 20;
                     AtomicInteger n = new AtomicInteger();
                     AtomicBoolean ended = new AtomicBoolean();
                     long timer = vertx.setPeriodic(50, id -> {
@@ -99,7 +100,7 @@ public final class OpenAiTestUpstream {
                             vertx.cancelTimer(id);
                             return;
                         }
-                        if (n.incrementAndGet() > 200) {
+                        if (n.incrementAndGet() > ticks) {
                             vertx.cancelTimer(id);
                             ended.set(true);
                             res.end("data: [DONE]\n\n");

@@ -1,0 +1,143 @@
+package ai.scaigrid.gateway.health;
+
+import ai.scaigrid.commons.api.ErrorEnvelope;
+import ai.scaigrid.commons.error.ApiException;
+import ai.scaigrid.commons.error.ErrorCode;
+import ai.scaigrid.commons.error.GrpcErrors;
+import ai.scaigrid.commons.requestid.RequestIds;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.StatusException;
+import io.quarkus.runtime.ShutdownDelayInitiatedEvent;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * Graceful shutdown, the gateway's part: once shutdown begins, new requests are refused with
+ * {@code 503 SERVICE_DRAINING} (gRPC {@code UNAVAILABLE} with {@code scaigrid-error-code}), so that
+ * clients retry against another replica at once, while the requests already running finish
+ * (Quarkus waits up to {@code quarkus.shutdown.timeout} for them before it stops the HTTP server,
+ * then the usage recorder writes what is left).
+ *
+ * <p>Quarkus announces the shutdown with {@link ShutdownDelayInitiatedEvent} (it needs
+ * {@code quarkus.shutdown.delay-enabled}); its readiness probe reports DOWN from then on. With a
+ * {@code quarkus.shutdown.delay} (Kubernetes: time for the endpoint to leave the Service) the gateway
+ * keeps serving during the delay and refuses only after it, as Quarkus' shutdown phases intend.
+ *
+ * <p>Refused: every HTTP path but {@code /q/*} (health, metrics), and new calls of
+ * {@code scaiinfer.v1.InferenceService}. Node heartbeats and the identity service that the other
+ * modules call stay open until the server stops, so nodes and modules keep working while in-flight
+ * streams finish.
+ */
+@ApplicationScoped
+public class Drain {
+    private static final Logger LOG = Logger.getLogger(Drain.class);
+    /** Seconds a client should wait before retrying (another replica answers at once). */
+    static final long RETRY_AFTER_SECONDS = 1;
+    private static final String MESSAGE = "This gateway is shutting down and accepts no new requests; retry";
+
+    @Inject
+    ObjectMapper mapper;
+
+    @ConfigProperty(name = "quarkus.shutdown.delay")
+    Optional<Duration> shutdownDelay;
+
+    /** System.nanoTime() from which requests are refused; 0 while serving normally. */
+    private volatile long refuseFrom;
+
+    void onShutdownAnnounced(@Observes ShutdownDelayInitiatedEvent event) {
+        Duration delay = shutdownDelay.filter(d -> !d.isNegative()).orElse(Duration.ZERO);
+        LOG.infof("shutdown begun: refusing new requests %s, in-flight requests finish",
+                delay.isZero() ? "now" : "after the shutdown delay of " + delay);
+        begin(delay);
+    }
+
+    /** Starts draining after {@code delay}; also how tests drive it (the application outlives a test). */
+    public void begin(Duration delay) {
+        long at = System.nanoTime() + delay.toNanos();
+        refuseFrom = at == 0 ? 1 : at;
+    }
+
+    /** Serves normally again. Only tests need this: a real shutdown does not turn back. */
+    public void end() {
+        refuseFrom = 0;
+    }
+
+    public boolean draining() {
+        long from = refuseFrom;
+        return from != 0 && System.nanoTime() - from >= 0;
+    }
+
+    public ApiException refusal() {
+        return new ApiException(ErrorCode.SERVICE_DRAINING, MESSAGE, null, RETRY_AFTER_SECONDS, null);
+    }
+
+    // ------------------------------------------------------------------ HTTP
+
+    /** Ahead of every route (REST resources included): one volatile read while serving. */
+    void register(@Observes Router router) {
+        router.route().order(Integer.MIN_VALUE).handler(this::gate);
+    }
+
+    private void gate(RoutingContext rc) {
+        if (!draining() || rc.normalizedPath().startsWith("/q/")) {
+            rc.next();
+            return;
+        }
+        String requestId = RequestIds.acceptOrGenerate(rc.request().getHeader(RequestIds.HTTP_HEADER));
+        ApiException e = refusal();
+        Object body;
+        if (rc.normalizedPath().startsWith("/oai/")) {
+            // OpenAI's error shape: its SDKs retry a 503 on their own
+            ObjectNode out = mapper.createObjectNode();
+            ObjectNode error = out.putObject("error");
+            error.put("message", e.getMessage()).put("type", "server_error").putNull("param").put("code", "service_draining");
+            body = out;
+        } else {
+            body = ErrorEnvelope.of(e, requestId);
+        }
+        try {
+            rc.response().setStatusCode(e.httpStatus())
+                    .putHeader(RequestIds.HTTP_HEADER, requestId)
+                    .putHeader("Retry-After", Long.toString(RETRY_AFTER_SECONDS))
+                    .putHeader("Content-Type", "application/json")
+                    .end(Buffer.buffer(mapper.writeValueAsBytes(body)));
+        } catch (Exception ex) {
+            rc.response().setStatusCode(e.httpStatus()).end();
+        }
+    }
+
+    // ------------------------------------------------------------------ gRPC
+
+    /** On the inference service: new calls get UNAVAILABLE / SERVICE_DRAINING while draining. */
+    @ApplicationScoped
+    public static class GrpcGate implements ServerInterceptor {
+        @Inject
+        Drain drain;
+
+        @Override
+        public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
+                                                                     ServerCallHandler<ReqT, RespT> next) {
+            if (!drain.draining()) {
+                return next.startCall(call, headers);
+            }
+            StatusException refused = GrpcErrors.toStatusException(drain.refusal());
+            call.close(refused.getStatus(), refused.getTrailers());
+            return new ServerCall.Listener<>() {
+            };
+        }
+    }
+}
