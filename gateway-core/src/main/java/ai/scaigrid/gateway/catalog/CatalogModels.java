@@ -29,14 +29,19 @@ public final class CatalogModels {
                                        String ownerPartnerId, String ownerTenantId) {
     }
 
-    public record BackendModel(String id, String name, String providerType, String modelName,
+    /** {@code uri}: the backend as one string (reference §1), {@code openai:gpt-4o}, {@code scaiinfer:node-eu-01/llama-3.3}. */
+    public record BackendModel(String id, String name, String uri, String providerType, String modelName,
                                Map<String, Object> connectionConfig, List<String> secretFields, String status,
                                String ownerScope, String ownerPartnerId, String ownerTenantId,
                                OffsetDateTime createdAt, OffsetDateTime updatedAt) {
     }
 
-    /** {@code connection_config} may carry secrets (api_key ...): they are split off and sealed on write. */
-    public record BackendModelRequest(String name, String providerType, String modelName, JsonNode connectionConfig,
+    /**
+     * {@code connection_config} may carry secrets (api_key ...): they are split off and sealed on write.
+     * {@code uri} may stand for {@code provider_type} + {@code model_name} (+ the pinned node of a
+     * {@code scaiinfer} backend); see {@link BackendUri}.
+     */
+    public record BackendModelRequest(String name, String uri, String providerType, String modelName, JsonNode connectionConfig,
                                       String status, String ownerScope, String ownerPartnerId, String ownerTenantId) {
     }
 

@@ -302,14 +302,16 @@ public class CatalogService {
             throw ApiException.validation("body", "A JSON body is required");
         }
         requireText("name", r.name(), 200);
-        requireText("model_name", r.modelName(), 200);
-        if (r.providerType() == null || !PROVIDERS.contains(r.providerType())) {
+        Target target = target(r);
+        requireText("model_name", target.modelName(), 200);
+        if (target.providerType() == null || !PROVIDERS.contains(target.providerType())) {
             throw ApiException.validation("provider_type", "provider_type must be one of " + PROVIDERS);
         }
         if (r.status() != null && !Set.of("active", "disabled").contains(r.status())) {
             throw ApiException.validation("status", "status must be active or disabled");
         }
         Split config = split(r.connectionConfig());
+        target.pinNode(config.plain());
         String id = ApiKeys.newId("bm");
         String sealed = sealSecrets(id, config.secrets());
         String scope = r.ownerScope() == null ? "global" : r.ownerScope();
@@ -317,7 +319,7 @@ public class CatalogService {
                         INSERT INTO backend_models (id, name, provider_type, model_name, connection_config, sealed_secrets,
                                                     secret_fields, status, owner_scope, owner_partner_id, owner_tenant_id)
                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *""")
-                .execute(Tuple.from(Arrays.asList(id, r.name().trim(), r.providerType(), r.modelName().trim(),
+                .execute(Tuple.from(Arrays.asList(id, r.name().trim(), target.providerType(), target.modelName().trim(),
                         config.plain(), sealed, config.secrets().fieldNames().stream().sorted().toArray(String[]::new),
                         r.status() == null ? "active" : r.status(), owner.scope(),
                         owner.partnerId(), owner.tenantId())))
@@ -329,26 +331,40 @@ public class CatalogService {
         if (r == null) {
             throw ApiException.validation("body", "A JSON body is required");
         }
-        if (r.providerType() != null && !PROVIDERS.contains(r.providerType())) {
+        Target target = target(r);
+        if (target.providerType() != null && !PROVIDERS.contains(target.providerType())) {
             throw ApiException.validation("provider_type", "provider_type must be one of " + PROVIDERS);
+        }
+        if (target.modelName() != null) {
+            requireText("model_name", target.modelName(), 200);
         }
         if (r.status() != null && !Set.of("active", "disabled").contains(r.status())) {
             throw ApiException.validation("status", "status must be active or disabled");
         }
+        Split config = r.connectionConfig() == null ? null : split(r.connectionConfig());
+        if (config != null) {
+            target.pinNode(config.plain());
+        }
         return getBackend(caller, id).flatMap(existing -> access.requireManage(caller, existing.ownerScope(),
                 existing.ownerPartnerId(), existing.ownerTenantId()).flatMap(owner -> {
-            Split config = r.connectionConfig() == null ? null : split(r.connectionConfig());
             String sealed = config == null ? null : sealSecrets(id, config.secrets());
+            // a scaiinfer uri without a connection_config re-pins the stored config: node_id set, or removed for "*"
+            boolean repin = config == null && target.pinsNode();
             return pool.preparedQuery("""
                             UPDATE backend_models SET name = coalesce($2, name), provider_type = coalesce($3, provider_type),
                                 model_name = coalesce($4, model_name), status = coalesce($5, status),
-                                connection_config = CASE WHEN $6 THEN $7 ELSE connection_config END,
+                                connection_config = CASE WHEN $6 THEN $7
+                                    WHEN $10 AND $11::text IS NULL THEN connection_config - 'node_id'
+                                    WHEN $10 THEN jsonb_set(connection_config, '{node_id}', to_jsonb($11::text))
+                                    ELSE connection_config END,
                                 sealed_secrets = CASE WHEN $6 THEN $8 ELSE sealed_secrets END,
                                 secret_fields = CASE WHEN $6 THEN $9 ELSE secret_fields END, updated_at = now()
                             WHERE id = $1 RETURNING *""")
-                    .execute(Tuple.from(Arrays.asList(id, r.name(), r.providerType(), r.modelName(), r.status(),
+                    .execute(Tuple.from(Arrays.asList(id, r.name(), target.providerType(),
+                            target.modelName() == null ? null : target.modelName().trim(), r.status(),
                             config != null, config == null ? null : config.plain(), sealed,
-                            config == null ? new String[0] : config.secrets().fieldNames().stream().sorted().toArray(String[]::new))))
+                            config == null ? new String[0] : config.secrets().fieldNames().stream().sorted().toArray(String[]::new),
+                            repin, target.nodeId())))
                     .map(rows -> backend(rows.iterator().next()));
         }));
     }
@@ -442,6 +458,42 @@ public class CatalogService {
             """;
 
     private record Split(JsonObject plain, JsonObject secrets) {
+    }
+
+    /**
+     * What a backend body names: {@code provider_type} and {@code model_name}, or a {@code uri} standing for
+     * them (both given: they must agree). A scaiinfer uri also says which node the backend is pinned to.
+     */
+    private record Target(String providerType, String modelName, boolean pinsNode, String nodeId) {
+        /** Puts the uri's node into a connection_config (or takes it out for "*"); a different node_id there is an error. */
+        void pinNode(JsonObject plain) {
+            if (!pinsNode) {
+                return;
+            }
+            Object given = plain.getValue("node_id");
+            if (given != null && !given.equals(nodeId)) {
+                throw ApiException.validation("uri", "the uri's node and connection_config.node_id disagree");
+            }
+            if (nodeId == null) {
+                plain.remove("node_id");
+            } else {
+                plain.put("node_id", nodeId);
+            }
+        }
+    }
+
+    private static Target target(BackendModelRequest r) {
+        if (r.uri() == null) {
+            return new Target(r.providerType(), r.modelName(), false, null);
+        }
+        BackendUri uri = BackendUri.parse(r.uri());
+        if (r.providerType() != null && !r.providerType().equals(uri.providerType())) {
+            throw ApiException.validation("uri", "uri and provider_type disagree");
+        }
+        if (r.modelName() != null && !r.modelName().trim().equals(uri.modelName())) {
+            throw ApiException.validation("uri", "uri and model_name disagree");
+        }
+        return new Target(uri.providerType(), uri.modelName(), "scaiinfer".equals(uri.providerType()), uri.nodeId());
     }
 
     private Split split(JsonNode config) {
@@ -567,7 +619,10 @@ public class CatalogService {
             config = new java.util.LinkedHashMap<>(config);
             config.put("headers", "(hidden)");
         }
-        return new BackendModel(r.getString("id"), r.getString("name"), r.getString("provider_type"), r.getString("model_name"),
+        Object node = config == null ? null : config.get("node_id");
+        return new BackendModel(r.getString("id"), r.getString("name"),
+                BackendUri.format(r.getString("provider_type"), r.getString("model_name"), node == null ? null : node.toString()),
+                r.getString("provider_type"), r.getString("model_name"),
                 config, secretFields == null ? List.of() : List.of(secretFields), r.getString("status"), r.getString("owner_scope"),
                 r.getString("owner_partner_id"), r.getString("owner_tenant_id"), r.getOffsetDateTime("created_at"),
                 r.getOffsetDateTime("updated_at"));

@@ -66,7 +66,7 @@ import java.util.regex.Pattern;
 @ApplicationScoped
 public class NodeRegistry {
     private static final Logger LOG = Logger.getLogger(NodeRegistry.class);
-    static final Pattern NODE_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+    public static final Pattern NODE_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
     private static final String AAD = "gateway/inference_nodes/";
     private static final JsonNodeFactory JSON = JsonNodeFactory.instance;
 

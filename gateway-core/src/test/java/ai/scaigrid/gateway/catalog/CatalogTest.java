@@ -152,6 +152,52 @@ class CatalogTest {
 
     /** Reference §1.3: an uploaded avatar becomes the model's avatar_url and is served to anyone, cacheably. */
     @Test
+    void backendsHaveUrisAndCanBeCreatedFromOne() {
+        // the uri of a backend created from provider_type + model_name
+        as(ADMIN).body(Map.of("name", "u1", "provider_type", "openai", "model_name", "meta-llama/Llama-3.3-70B"))
+                .when().post("/v1/backends").then().statusCode(201).body("data.uri", equalTo("openai:meta-llama/Llama-3.3-70B"));
+        // a uri alone: provider and model from it, the node pinned in connection_config
+        String pinned = as(ADMIN).body(Map.of("name", "u2", "uri", "scaiinfer:node-eu-01/llama-3.3",
+                        "connection_config", Map.of("max_tokens_cap", 100)))
+                .when().post("/v1/backends").then().statusCode(201)
+                .body("data.uri", equalTo("scaiinfer:node-eu-01/llama-3.3"))
+                .body("data.provider_type", equalTo("scaiinfer"))
+                .body("data.model_name", equalTo("llama-3.3"))
+                .body("data.connection_config.node_id", equalTo("node-eu-01"))
+                .body("data.connection_config.max_tokens_cap", equalTo(100))
+                .extract().path("data.id");
+        // "*" (or no node) is any node that has the model; a model name with "/" needs the node segment
+        as(ADMIN).body(Map.of("name", "u3", "uri", "scaiinfer:*/org/model-7b")).when().post("/v1/backends").then().statusCode(201)
+                .body("data.uri", equalTo("scaiinfer:*/org/model-7b")).body("data.model_name", equalTo("org/model-7b"))
+                .body("data.connection_config.node_id", nullValue());
+        as(ADMIN).body(Map.of("name", "u4", "uri", "scaiinfer:model-7b")).when().post("/v1/backends").then().statusCode(201)
+                .body("data.uri", equalTo("scaiinfer:*/model-7b"));
+        // re-pinned by a uri in an update, the rest of the stored config kept; then unpinned
+        as(ADMIN).body(Map.of("uri", "scaiinfer:node-us-02/llama-3.3")).when().put("/v1/backends/" + pinned).then().statusCode(200)
+                .body("data.uri", equalTo("scaiinfer:node-us-02/llama-3.3"))
+                .body("data.connection_config.max_tokens_cap", equalTo(100));
+        as(ADMIN).body(Map.of("uri", "scaiinfer:*/llama-3.3")).when().put("/v1/backends/" + pinned).then().statusCode(200)
+                .body("data.uri", equalTo("scaiinfer:*/llama-3.3"))
+                .body("data.connection_config.node_id", nullValue())
+                .body("data.connection_config.max_tokens_cap", equalTo(100));
+        as(ADMIN).when().get("/v1/backends/" + pinned).then().statusCode(200).body("data.uri", equalTo("scaiinfer:*/llama-3.3"));
+
+        // bad uris and disagreements are 400s on the uri field; nothing is stored or changed by them
+        for (String bad : List.of("gpt-4o", "openai:", ":gpt-4o", "nosuch:gpt-4o", "scaiinfer:bad node/x", "scaiinfer:n1/")) {
+            as(ADMIN).body(Map.of("name", "bad", "uri", bad)).when().post("/v1/backends").then().statusCode(400)
+                    .body("error.code", equalTo("VALIDATION_ERROR")).body("error.details[0].field", equalTo("uri"));
+        }
+        as(ADMIN).body(Map.of("name", "bad", "uri", "openai:gpt-4o", "provider_type", "mistral")).when().post("/v1/backends")
+                .then().statusCode(400).body("error.details[0].field", equalTo("uri"));
+        as(ADMIN).body(Map.of("name", "bad", "uri", "openai:gpt-4o", "model_name", "gpt-4o-mini")).when().post("/v1/backends")
+                .then().statusCode(400).body("error.details[0].field", equalTo("uri"));
+        as(ADMIN).body(Map.of("name", "bad", "uri", "scaiinfer:n1/m", "connection_config", Map.of("node_id", "n2")))
+                .when().post("/v1/backends").then().statusCode(400).body("error.details[0].field", equalTo("uri"));
+        as(ADMIN).body(Map.of("uri", "openai:")).when().put("/v1/backends/" + pinned).then().statusCode(400);
+        as(ADMIN).when().get("/v1/backends/" + pinned).then().statusCode(200).body("data.uri", equalTo("scaiinfer:*/llama-3.3"));
+    }
+
+    @Test
     void avatarsUploadAndServePublicly() {
         String modelId = create("/v1/models", Map.of("slug", "avatar-" + RUN + "/m", "display_name", "Face"));
         byte[] png = new byte[300];
