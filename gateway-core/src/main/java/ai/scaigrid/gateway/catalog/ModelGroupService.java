@@ -61,6 +61,10 @@ public class ModelGroupService {
         if (!ModelAccess.SCOPES.contains(scope)) {
             throw ApiException.validation("scope", "scope must be global, partner or tenant");
         }
+        boolean makeDefault = Boolean.TRUE.equals(r.isDefault());
+        if (makeDefault && !"tenant".equals(scope)) {
+            throw ApiException.validation("is_default", "only a tenant group can be its tenant's default group");
+        }
         Uni<String[]> owner = switch (scope) {
             case "global" -> Uni.createFrom().item(new String[]{null, null});
             case "partner" -> Uni.createFrom().item(new String[]{r.partnerId() == null ? caller.partnerId() : r.partnerId(), null});
@@ -82,11 +86,13 @@ public class ModelGroupService {
             }
             String id = ApiKeys.newId("mg");
             // partner id is only stored for partner groups (the CHECK constraint); tenant groups find theirs via the tenant
-            return pool.preparedQuery("""
+            // a new default replaces the tenant's current one (one default per tenant)
+            return pool.withTransaction(conn -> (makeDefault ? unsetDefault(conn, o[1]) : Uni.createFrom().voidItem())
+                    .flatMap(x -> conn.preparedQuery("""
                             INSERT INTO model_groups (id, name, description, scope, partner_id, tenant_id, is_default)
                             VALUES ($1, $2, $3, $4, $5, $6, $7)""")
                     .execute(Tuple.from(Arrays.asList(id, r.name().trim(), r.description(), scope,
-                            "partner".equals(scope) ? o[0] : null, o[1], Boolean.TRUE.equals(r.isDefault()))))
+                            "partner".equals(scope) ? o[0] : null, o[1], makeDefault)))))
                     .flatMap(x -> r.members() == null || r.members().isEmpty() ? Uni.createFrom().voidItem()
                             : addMembersUnchecked(id, r.members()))
                     .flatMap(x -> get(caller, id));
@@ -127,6 +133,15 @@ public class ModelGroupService {
                 return Uni.createFrom().failure(ApiException.validation("scope",
                         "a group's scope and owner cannot change; create a new group instead"));
             }
+            if (Boolean.TRUE.equals(r.isDefault()) && !"tenant".equals(g.scope())) {
+                return Uni.createFrom().failure(ApiException.validation("is_default",
+                        "only a tenant group can be its tenant's default group"));
+            }
+            if (Boolean.FALSE.equals(r.isDefault()) && g.isDefault()) {
+                return Uni.createFrom().failure(ApiException.validation("is_default",
+                        "a tenant always has a default group: make another group the default instead"));
+            }
+            boolean makeDefault = Boolean.TRUE.equals(r.isDefault()) && !g.isDefault();
             Uni<Void> known = r.members() == null || r.members().isEmpty() ? Uni.createFrom().voidItem()
                     : pool.preparedQuery("SELECT slug FROM frontend_models WHERE slug = ANY($1)")
                     .execute(Tuple.of(r.members().toArray(String[]::new))).map(rows -> {
@@ -138,7 +153,8 @@ public class ModelGroupService {
                         }
                         return null;
                     });
-            return known.flatMap(x -> pool.withTransaction(conn -> conn.preparedQuery("""
+            return known.flatMap(x -> pool.withTransaction(conn -> (makeDefault ? unsetDefault(conn, g.tenantId())
+                    : Uni.createFrom().voidItem()).flatMap(unset -> conn.preparedQuery("""
                             UPDATE model_groups SET name = coalesce($2, name),
                                    description = CASE WHEN $3 THEN $4 ELSE description END,
                                    is_default = coalesce($5, is_default), updated_at = now()
@@ -149,14 +165,25 @@ public class ModelGroupService {
                             : conn.preparedQuery("DELETE FROM model_group_members WHERE group_id = $1").execute(Tuple.of(id))
                             .flatMap(d -> r.members().isEmpty() ? Uni.createFrom().voidItem()
                                     : conn.preparedQuery("INSERT INTO model_group_members (group_id, model_slug) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING")
-                                    .execute(Tuple.of(id, r.members().toArray(String[]::new))).replaceWithVoid()))))
+                                    .execute(Tuple.of(id, r.members().toArray(String[]::new))).replaceWithVoid())))))
                     .flatMap(x -> get(caller, id));
         });
     }
 
     public Uni<Void> delete(Caller caller, String id) {
-        return changeable(caller, id).flatMap(g -> pool.preparedQuery("DELETE FROM model_groups WHERE id = $1")
-                .execute(Tuple.of(g.id()))).replaceWithVoid();
+        return changeable(caller, id).flatMap(g -> {
+            if (g.isDefault()) {
+                return Uni.createFrom().failure(new ApiException(ErrorCode.CONFLICT,
+                        "This is the tenant's default model group; make another group the default before deleting it",
+                        Map.of("group_id", id)));
+            }
+            return pool.preparedQuery("DELETE FROM model_groups WHERE id = $1").execute(Tuple.of(g.id()));
+        }).replaceWithVoid();
+    }
+
+    private static Uni<Void> unsetDefault(io.vertx.mutiny.sqlclient.SqlConnection conn, String tenantId) {
+        return conn.preparedQuery("UPDATE model_groups SET is_default = false, updated_at = now() WHERE tenant_id = $1 AND is_default")
+                .execute(Tuple.of(tenantId)).replaceWithVoid();
     }
 
     public Uni<ModelGroup> addMembers(Caller caller, String id, List<String> slugs) {

@@ -76,7 +76,8 @@ public class ApiKeyService {
         return pool.preparedQuery("""
                         SELECT k.id, k.tenant_id, k.user_id, k.permissions, k.model_group_ids, k.expires_at,
                                k.revoked_at, k.last_used_at, u.roles, u.status AS user_status,
-                               t.partner_id, t.status AS tenant_status
+                               t.partner_id, t.status AS tenant_status,
+                               (SELECT g.id FROM model_groups g WHERE g.tenant_id = k.tenant_id AND g.is_default) AS default_group
                         FROM api_keys k JOIN users u ON u.id = k.user_id JOIN tenants t ON t.id = k.tenant_id
                         WHERE k.key_hash = $1""")
                 .execute(Tuple.of(hash))
@@ -93,13 +94,28 @@ public class ApiKeyService {
                     }
                     Set<String> roles = Set.of(r.getArrayOfStrings("roles"));
                     String[] subset = r.getArrayOfStrings("permissions");
-                    String[] groups = r.getArrayOfStrings("model_group_ids");
+                    Set<String> groups = restrictedGroups(r.getArrayOfStrings("model_group_ids"), r.getString("default_group"));
                     Caller caller = new Caller(r.getString("partner_id"), r.getString("tenant_id"), r.getString("user_id"),
                             roles, Caller.permissionsOf(roles, subset == null ? null : Set.of(subset)),
-                            CredentialType.API_KEY, r.getString("id"), groups == null ? null : Set.of(groups), null);
+                            CredentialType.API_KEY, r.getString("id"), groups, null);
                     return new Lookup(caller, r.getString("id"), r.getOffsetDateTime("expires_at"),
                             r.getOffsetDateTime("last_used_at"));
                 });
+    }
+
+    /**
+     * A key restricted to model groups also sees its tenant's default group: that group is the tenant's
+     * "visible to everyone here" list (seed 003). Unrestricted keys (no groups) see everything anyway.
+     */
+    static Set<String> restrictedGroups(String[] keyGroups, String tenantDefaultGroup) {
+        if (keyGroups == null || keyGroups.length == 0) {
+            return null;
+        }
+        Set<String> groups = new java.util.LinkedHashSet<>(java.util.Arrays.asList(keyGroups));
+        if (tenantDefaultGroup != null) {
+            groups.add(tenantDefaultGroup);
+        }
+        return java.util.Collections.unmodifiableSet(groups);
     }
 
     private final java.util.Map<String, Long> lastTouched = new java.util.concurrent.ConcurrentHashMap<>();

@@ -42,9 +42,14 @@ public class TenancyService {
     public record Partner(String id, String slug, String displayName, String status, OffsetDateTime createdAt) {
     }
 
+    /** {@code defaultModelGroupId}: the tenant's default model group (created with the tenant). */
     public record Tenant(String id, String partnerId, String slug, String displayName, String status,
-                         OffsetDateTime createdAt) {
+                         String defaultModelGroupId, OffsetDateTime createdAt) {
     }
+
+    private static final String TENANT_SELECT = """
+            SELECT t.*, (SELECT g.id FROM model_groups g WHERE g.tenant_id = t.id AND g.is_default) AS default_model_group_id
+            FROM tenants t""";
 
     public record User(String id, String tenantId, String externalId, String email, String displayName,
                        List<String> roles, String status, OffsetDateTime createdAt) {
@@ -88,27 +93,30 @@ public class TenancyService {
                         return Uni.createFrom().failure(new ApiException(ErrorCode.NOT_FOUND, "Partner not found",
                                 Map.of("partner_id", targetPartner)));
                     }
-                    return pool.preparedQuery("INSERT INTO tenants (id, partner_id, slug, display_name) VALUES ($1, $2, $3, $4) RETURNING *")
-                            .execute(Tuple.of(ApiKeys.newId("tnt"), targetPartner, slug, name))
+                    // the insert's trigger creates the default model group: read the tenant back with it
+                    String id = ApiKeys.newId("tnt");
+                    return pool.preparedQuery("INSERT INTO tenants (id, partner_id, slug, display_name) VALUES ($1, $2, $3, $4)")
+                            .execute(Tuple.of(id, targetPartner, slug, name))
                             .onFailure(TenancyService::isUniqueViolation).transform(e -> slugConflict(slug))
+                            .flatMap(x -> pool.preparedQuery(TENANT_SELECT + " WHERE t.id = $1").execute(Tuple.of(id)))
                             .map(r -> tenant(r.iterator().next()));
                 });
     }
 
     public Uni<List<Tenant>> listTenants(Caller caller) {
         if (caller.isSuperAdmin()) {
-            return pool.query("SELECT * FROM tenants ORDER BY created_at").execute().map(rows -> map(rows, TenancyService::tenant));
+            return pool.query(TENANT_SELECT + " ORDER BY t.created_at").execute().map(rows -> map(rows, TenancyService::tenant));
         }
         if (caller.isPartnerAdmin()) {
-            return pool.preparedQuery("SELECT * FROM tenants WHERE partner_id = $1 ORDER BY created_at")
+            return pool.preparedQuery(TENANT_SELECT + " WHERE t.partner_id = $1 ORDER BY t.created_at")
                     .execute(Tuple.of(caller.partnerId())).map(rows -> map(rows, TenancyService::tenant));
         }
-        return pool.preparedQuery("SELECT * FROM tenants WHERE id = $1").execute(Tuple.of(caller.tenantId()))
+        return pool.preparedQuery(TENANT_SELECT + " WHERE t.id = $1").execute(Tuple.of(caller.tenantId()))
                 .map(rows -> map(rows, TenancyService::tenant));
     }
 
     public Uni<Tenant> getTenant(Caller caller, String tenantId) {
-        return pool.preparedQuery("SELECT * FROM tenants WHERE id = $1").execute(Tuple.of(tenantId))
+        return pool.preparedQuery(TENANT_SELECT + " WHERE t.id = $1").execute(Tuple.of(tenantId))
                 .map(rows -> {
                     Tenant t = rows.size() == 0 ? null : tenant(rows.iterator().next());
                     if (t == null || !caller.canSee(t.id(), t.partnerId())) {
@@ -256,7 +264,7 @@ public class TenancyService {
 
     private static Tenant tenant(Row r) {
         return new Tenant(r.getString("id"), r.getString("partner_id"), r.getString("slug"), r.getString("display_name"),
-                r.getString("status"), r.getOffsetDateTime("created_at"));
+                r.getString("status"), r.getString("default_model_group_id"), r.getOffsetDateTime("created_at"));
     }
 
     private static User user(Row r) {

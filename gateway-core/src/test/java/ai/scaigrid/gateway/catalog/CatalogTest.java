@@ -150,6 +150,58 @@ class CatalogTest {
         as(userB).body(Map.of("name", "theirs")).when().put("/v1/models/groups/" + group).then().statusCode(403);
     }
 
+    /** Reference §1 / seed 003: each tenant has a default model group; restricted keys of the tenant see its members too. */
+    @Test
+    void everyTenantHasADefaultGroupThatRestrictedKeysAlsoSee() {
+        String tenant = create("/v1/tenants", Map.of("slug", "dg-" + RUN, "display_name", "DG"));
+        String other = create("/v1/tenants", Map.of("slug", "dh-" + RUN, "display_name", "DH"));
+        String defaultGroup = as(ADMIN).when().get("/v1/tenants/" + tenant).then().statusCode(200)
+                .extract().path("data.default_model_group_id");
+        assertThat(defaultGroup).startsWith("mg_").hasSize(23);
+        as(ADMIN).when().get("/v1/models/groups/" + defaultGroup).then().statusCode(200)
+                .body("data.is_default", equalTo(true)).body("data.scope", equalTo("tenant"))
+                .body("data.tenant_id", equalTo(tenant)).body("data.members", equalTo(List.of()));
+        assertThat(as(ADMIN).when().get("/v1/tenants/" + other).then().extract().<String>path("data.default_model_group_id"))
+                .isNotEqualTo(defaultGroup).startsWith("mg_");
+
+        String everyone = "tenant/dg-" + RUN + "/everyone";
+        String chosen = "tenant/dg-" + RUN + "/chosen";
+        String hidden = "tenant/dg-" + RUN + "/hidden";
+        for (String slug : List.of(everyone, chosen, hidden)) {
+            create("/v1/models", Map.of("slug", slug, "display_name", slug, "owner_scope", "tenant", "owner_tenant_id", tenant));
+        }
+        String group = create("/v1/models/groups", Map.of("name", "chosen", "scope", "tenant", "tenant_id", tenant,
+                "members", List.of(chosen)));
+        String restricted = userKey(tenant, "tenant_user", List.of(group));
+        as(restricted).when().get("/v1/models?limit=200").then().statusCode(200).body("data.items.slug", equalTo(List.of(chosen)));
+
+        // adding a slug to the tenant's default group makes it visible to the tenant's restricted keys (within the auth cache)
+        as(ADMIN).body(Map.of("slugs", List.of(everyone))).when().post("/v1/models/groups/" + defaultGroup + "/members")
+                .then().statusCode(200);
+        String restrictedLater = userKey(tenant, "tenant_admin", List.of(group));
+        as(restrictedLater).when().get("/v1/models?limit=200").then().statusCode(200)
+                .body("data.items.slug", org.hamcrest.Matchers.containsInAnyOrder(chosen, everyone));
+        as(restrictedLater).when().get("/v1/models/" + hidden).then().statusCode(403).body("error.code", equalTo("MODEL_ACCESS_DENIED"));
+
+        // one default per tenant: making another group the default moves the flag; the default cannot be
+        // unflagged or deleted, and global / partner groups cannot be a default
+        as(ADMIN).body(Map.of("is_default", false)).when().put("/v1/models/groups/" + defaultGroup).then().statusCode(400)
+                .body("error.details[0].field", equalTo("is_default"));
+        as(ADMIN).when().delete("/v1/models/groups/" + defaultGroup).then().statusCode(409).body("error.code", equalTo("CONFLICT"));
+        as(ADMIN).body(Map.of("name", "g-" + RUN, "scope", "global", "is_default", true)).when().post("/v1/models/groups")
+                .then().statusCode(400).body("error.details[0].field", equalTo("is_default"));
+        as(ADMIN).body(Map.of("is_default", true)).when().put("/v1/models/groups/" + group).then().statusCode(200)
+                .body("data.is_default", equalTo(true));
+        as(ADMIN).when().get("/v1/models/groups/" + defaultGroup).then().body("data.is_default", equalTo(false));
+        as(ADMIN).when().get("/v1/tenants/" + tenant).then().body("data.default_model_group_id", equalTo(group));
+        as(ADMIN).when().delete("/v1/models/groups/" + defaultGroup).then().statusCode(204);
+        String newest = create("/v1/models/groups", Map.of("name", "newest", "scope", "tenant", "tenant_id", tenant, "is_default", true));
+        as(ADMIN).when().get("/v1/tenants/" + tenant).then().body("data.default_model_group_id", equalTo(newest));
+        assertThat(pool.preparedQuery("SELECT count(*) AS n FROM model_groups WHERE tenant_id = $1 AND is_default")
+                .execute(io.vertx.mutiny.sqlclient.Tuple.of(tenant)).await().atMost(Duration.ofSeconds(5))
+                .iterator().next().getLong("n")).isEqualTo(1);
+    }
+
     /** Reference §1.3: an uploaded avatar becomes the model's avatar_url and is served to anyone, cacheably. */
     @Test
     void backendsHaveUrisAndCanBeCreatedFromOne() {
