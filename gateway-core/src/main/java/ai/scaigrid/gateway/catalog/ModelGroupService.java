@@ -181,9 +181,17 @@ public class ModelGroupService {
         }).replaceWithVoid();
     }
 
+    /**
+     * Clears the tenant's current default inside the caller's transaction. The tenant row is locked first, so
+     * two concurrent moves run one after the other (the second then sees, and clears, the first one's new
+     * default) instead of the second failing on the one-default-per-tenant index.
+     */
     private static Uni<Void> unsetDefault(io.vertx.mutiny.sqlclient.SqlConnection conn, String tenantId) {
-        return conn.preparedQuery("UPDATE model_groups SET is_default = false, updated_at = now() WHERE tenant_id = $1 AND is_default")
-                .execute(Tuple.of(tenantId)).replaceWithVoid();
+        return conn.preparedQuery("SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE").execute(Tuple.of(tenantId))
+                .flatMap(locked -> conn.preparedQuery(
+                        "UPDATE model_groups SET is_default = false, updated_at = now() WHERE tenant_id = $1 AND is_default")
+                        .execute(Tuple.of(tenantId)))
+                .replaceWithVoid();
     }
 
     public Uni<ModelGroup> addMembers(Caller caller, String id, List<String> slugs) {

@@ -197,6 +197,33 @@ class CatalogTest {
         as(ADMIN).when().delete("/v1/models/groups/" + defaultGroup).then().statusCode(204);
         String newest = create("/v1/models/groups", Map.of("name", "newest", "scope", "tenant", "tenant_id", tenant, "is_default", true));
         as(ADMIN).when().get("/v1/tenants/" + tenant).then().body("data.default_model_group_id", equalTo(newest));
+
+        // concurrent moves of the default run one after the other: every one succeeds, one default remains
+        List<String> contenders = new java.util.ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            contenders.add(create("/v1/models/groups", Map.of("name", "c" + i, "scope", "tenant", "tenant_id", tenant)));
+        }
+        java.util.concurrent.ExecutorService pool8 = java.util.concurrent.Executors.newFixedThreadPool(8);
+        try {
+            java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
+            List<java.util.concurrent.Future<Integer>> moves = new java.util.ArrayList<>();
+            for (String c : contenders) {
+                moves.add(pool8.submit(() -> {
+                    start.await();
+                    return as(ADMIN).body(Map.of("is_default", true)).when().put("/v1/models/groups/" + c).statusCode();
+                }));
+            }
+            start.countDown();
+            for (java.util.concurrent.Future<Integer> move : moves) {
+                assertThat(move.get(30, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(200);
+            }
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        } finally {
+            pool8.shutdownNow();
+        }
+        assertThat(contenders).contains(as(ADMIN).when().get("/v1/tenants/" + tenant).then().extract()
+                .<String>path("data.default_model_group_id"));
         assertThat(pool.preparedQuery("SELECT count(*) AS n FROM model_groups WHERE tenant_id = $1 AND is_default")
                 .execute(io.vertx.mutiny.sqlclient.Tuple.of(tenant)).await().atMost(Duration.ofSeconds(5))
                 .iterator().next().getLong("n")).isEqualTo(1);
