@@ -7,9 +7,11 @@ import ai.scaigrid.commons.security.CurrentCaller;
 import ai.scaigrid.commons.security.Permissions;
 import ai.scaigrid.commons.security.PublicEndpoint;
 import ai.scaigrid.commons.security.RequiresPermission;
+import ai.scaigrid.gateway.inference.Limits;
 import io.smallrye.common.annotation.Blocking;
 import io.smallrye.mutiny.Uni;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.Tuple;
@@ -20,6 +22,7 @@ import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
@@ -52,6 +55,9 @@ public class ModelAvatarResource {
 
     @Inject
     CurrentCaller caller;
+
+    @Inject
+    Limits limits;
 
     @ConfigProperty(name = "scaigrid.catalog.avatar-max-bytes", defaultValue = "524288")
     int maxBytes;
@@ -94,7 +100,10 @@ public class ModelAvatarResource {
 
     @GET
     @PublicEndpoint
-    public Uni<Response> get(@PathParam("modelId") String modelId, @HeaderParam("If-None-Match") String ifNoneMatch) {
+    public Uni<Response> get(@PathParam("modelId") String modelId, @HeaderParam("If-None-Match") String ifNoneMatch,
+                             @Context HttpServerRequest http) {
+        // no credential to count against: limited per client address (429 RATE_LIMITED, scope ip)
+        Limits.RateState rate = limits.admitAnonymous(http.remoteAddress() == null ? "unknown" : http.remoteAddress().hostAddress());
         return pool.preparedQuery("""
                         SELECT a.content_type, a.image, a.etag FROM model_avatars a JOIN frontend_models f ON f.id = a.model_id
                         WHERE f.id = $1 OR f.slug = $1""").execute(Tuple.of(modelId))
@@ -104,12 +113,13 @@ public class ModelAvatarResource {
                     }
                     Row r = rows.iterator().next();
                     String etag = "\"" + r.getString("etag") + "\"";
-                    if (etag.equals(ifNoneMatch)) {
-                        return Response.notModified().tag(r.getString("etag")).build();
-                    }
-                    return Response.ok(r.getBuffer("image").getBytes(), r.getString("content_type"))
+                    Response.ResponseBuilder out = etag.equals(ifNoneMatch) ? Response.notModified().tag(r.getString("etag"))
+                            : Response.ok(r.getBuffer("image").getBytes(), r.getString("content_type"))
                             .header("ETag", etag).header("Cache-Control", "public, max-age=300")
-                            .header("X-Content-Type-Options", "nosniff").build();
+                            .header("X-Content-Type-Options", "nosniff");
+                    return out.header("X-Scaigrid-Ratelimit-Limit", rate.limit())
+                            .header("X-Scaigrid-Ratelimit-Remaining", rate.remaining())
+                            .header("X-Scaigrid-Ratelimit-Reset", rate.resetEpochSecond()).build();
                 });
     }
 

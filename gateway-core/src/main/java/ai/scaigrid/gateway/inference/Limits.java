@@ -90,6 +90,9 @@ public class Limits {
     int defaultTenantTpm;
     @ConfigProperty(name = "scaigrid.limits.key-tokens-per-minute", defaultValue = "0")
     int defaultKeyTpm;
+    /** Unauthenticated requests (public avatars) per client address and minute (reference §2.3). */
+    @ConfigProperty(name = "scaigrid.limits.ip-requests-per-minute", defaultValue = "600")
+    int defaultIpRpm;
     @ConfigProperty(name = "scaigrid.limits.settings-cache-ttl", defaultValue = "5s")
     Duration settingsTtl;
     @ConfigProperty(name = "scaigrid.limits.budget-refresh", defaultValue = "30s")
@@ -190,6 +193,21 @@ public class Limits {
             }
         }
         return new RateState(bestLimit, bestRemaining == Long.MAX_VALUE ? 0 : bestRemaining, nowSecond + SlidingWindow.SECONDS);
+    }
+
+    /**
+     * Admits one unauthenticated request from {@code address} or throws RATE_LIMITED (scope {@code ip}):
+     * public endpoints have no key, user or tenant to count against.
+     */
+    public RateState admitAnonymous(String address) {
+        long nowSecond = System.currentTimeMillis() / 1000;
+        SlidingWindow window = windows.computeIfAbsent("ip:" + address, k -> new SlidingWindow());
+        long retryAfter = window.tryAcquire(nowSecond, defaultIpRpm, 0);
+        if (retryAfter >= 0) {
+            throw new ApiException(ErrorCode.RATE_LIMITED, "Rate limit exceeded", Map.of("scope", "ip", "limit", (long) defaultIpRpm,
+                    "unit", "requests_per_minute"), retryAfter, null);
+        }
+        return new RateState(defaultIpRpm, Math.max(0, defaultIpRpm - window.requestCount(nowSecond)), nowSecond + SlidingWindow.SECONDS);
     }
 
     /** Counts the tokens a finished request used against the token-per-minute windows. */

@@ -299,6 +299,29 @@ class CatalogTest {
         given().header("Authorization", "Bearer " + userKey(tenantId, "tenant_user", null)).multiPart("file", "face.png", png, "image/png")
                 .when().post("/v1/models/" + modelId + "/avatar").then().statusCode(403);
         given().when().get("/v1/models/fm_none/avatar").then().statusCode(404).body("error.code", equalTo("NOT_FOUND"));
+
+        // reference §2.3: unauthenticated requests are limited per client address (100/min in tests)
+        var first = given().when().get(url).then().statusCode(200).header("X-Scaigrid-Ratelimit-Limit", equalTo("100")).extract();
+        long remaining = Long.parseLong(first.header("X-Scaigrid-Ratelimit-Remaining"));
+        assertThat(remaining).isBetween(0L, 99L);
+        io.restassured.response.Response refused = null;
+        for (int i = 0; i <= remaining + 1 && refused == null; i++) {
+            var r = given().when().get(url);
+            if (r.statusCode() == 429) {
+                refused = r;
+            } else {
+                assertThat(r.statusCode()).isEqualTo(200);
+            }
+        }
+        assertThat(refused).as("the address's limit was reached").isNotNull();
+        assertThat(refused.jsonPath().getString("error.code")).isEqualTo("RATE_LIMITED");
+        assertThat(refused.jsonPath().getString("error.details.scope")).isEqualTo("ip");
+        assertThat(refused.jsonPath().getString("meta.request_id")).startsWith("req_");
+        assertThat(Long.parseLong(refused.header("Retry-After"))).isBetween(1L, 60L);
+        assertThat(refused.header("X-Scaigrid-Ratelimit-Limit")).isEqualTo("100");
+        assertThat(refused.header("X-Scaigrid-Ratelimit-Remaining")).isEqualTo("0");
+        // authenticated callers are not affected: their limits are their key's, user's and tenant's
+        given().header("Authorization", "Bearer " + ADMIN).when().get("/v1/models/" + modelId).then().statusCode(200);
     }
 
     @Test
