@@ -7,10 +7,13 @@ import ai.scaigrid.commons.error.GrpcErrors;
 import ai.scaigrid.commons.requestid.RequestIds;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.grpc.ForwardingServerCall;
+import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
+import io.grpc.Status;
 import io.grpc.StatusException;
 import io.quarkus.runtime.ShutdownDelayInitiatedEvent;
 import io.vertx.core.buffer.Buffer;
@@ -24,6 +27,8 @@ import org.jboss.logging.Logger;
 
 import java.time.Duration;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Graceful shutdown, the gateway's part: once shutdown begins, new requests are refused with
@@ -33,9 +38,11 @@ import java.util.Optional;
  * then the usage recorder writes what is left).
  *
  * <p>Quarkus announces the shutdown with {@link ShutdownDelayInitiatedEvent} (it needs
- * {@code quarkus.shutdown.delay-enabled}); its readiness probe reports DOWN from then on. With a
- * {@code quarkus.shutdown.delay} (Kubernetes: time for the endpoint to leave the Service) the gateway
- * keeps serving during the delay and refuses only after it, as Quarkus' shutdown phases intend.
+ * {@code quarkus.shutdown.delay-enabled}), on the shutdown thread, before it waits for HTTP requests;
+ * its readiness probe reports DOWN from then on. This bean then keeps serving for
+ * {@code scaigrid.shutdown.delay} (Kubernetes: time for the pod to leave the Service's endpoints),
+ * starts refusing, and waits (up to {@code quarkus.shutdown.timeout}) for the gRPC inference calls in
+ * flight: Quarkus only waits for HTTP requests, and stopping the gRPC server cuts its streams.
  *
  * <p>Refused: every HTTP path but {@code /q/*} (health, metrics), and new calls of
  * {@code scaiinfer.v1.InferenceService}. Node heartbeats and the identity service that the other
@@ -52,17 +59,69 @@ public class Drain {
     @Inject
     ObjectMapper mapper;
 
-    @ConfigProperty(name = "quarkus.shutdown.delay")
-    Optional<Duration> shutdownDelay;
+    @ConfigProperty(name = "scaigrid.shutdown.delay", defaultValue = "0s")
+    Duration shutdownDelay;
+
+    @ConfigProperty(name = "quarkus.shutdown.timeout")
+    Optional<Duration> shutdownTimeout;
 
     /** System.nanoTime() from which requests are refused; 0 while serving normally. */
     private volatile long refuseFrom;
 
+    /** gRPC inference calls started and not yet closed or cancelled. */
+    private final AtomicInteger grpcInFlight = new AtomicInteger();
+    private final Object grpcIdle = new Object();
+
     void onShutdownAnnounced(@Observes ShutdownDelayInitiatedEvent event) {
-        Duration delay = shutdownDelay.filter(d -> !d.isNegative()).orElse(Duration.ZERO);
-        LOG.infof("shutdown begun: refusing new requests %s, in-flight requests finish",
-                delay.isZero() ? "now" : "after the shutdown delay of " + delay);
+        Duration delay = shutdownDelay.isNegative() ? Duration.ZERO : shutdownDelay;
+        LOG.infof("shutdown begun: refusing new requests %s; in-flight requests finish",
+                delay.isZero() ? "now" : "after " + delay);
+        drainAndAwait(delay, shutdownTimeout.orElse(Duration.ofSeconds(20)));
+    }
+
+    /**
+     * Serves on for {@code delay}, then refuses new requests and waits up to {@code timeout} for the gRPC
+     * inference calls in flight. Blocks: the shutdown thread (and tests) only.
+     */
+    public void drainAndAwait(Duration delay, Duration timeout) {
         begin(delay);
+        try {
+            if (!delay.isZero()) {
+                Thread.sleep(delay.toMillis());
+            }
+            long deadline = System.nanoTime() + timeout.toNanos();
+            synchronized (grpcIdle) {
+                while (grpcInFlight.get() > 0) {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0) {
+                        LOG.warnf("shutdown: %d gRPC inference call(s) still running after %s; they are cut", grpcInFlight.get(), timeout);
+                        return;
+                    }
+                    grpcIdle.wait(Math.max(1, left / 1_000_000));
+                }
+            }
+            LOG.info("shutdown: no gRPC inference call in flight");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** gRPC inference calls now in flight (a gauge for tests and operators). */
+    public int grpcInFlight() {
+        return grpcInFlight.get();
+    }
+
+    // methods, not field access: GrpcGate holds a client proxy of this bean, whose own fields are unused
+    void grpcCallStarted() {
+        grpcInFlight.incrementAndGet();
+    }
+
+    void grpcCallEnded() {
+        if (grpcInFlight.decrementAndGet() == 0) {
+            synchronized (grpcIdle) {
+                grpcIdle.notifyAll();
+            }
+        }
     }
 
     /** Starts draining after {@code delay}; also how tests drive it (the application outlives a test). */
@@ -122,7 +181,10 @@ public class Drain {
 
     // ------------------------------------------------------------------ gRPC
 
-    /** On the inference service: new calls get UNAVAILABLE / SERVICE_DRAINING while draining. */
+    /**
+     * On the inference service: new calls get UNAVAILABLE / SERVICE_DRAINING while draining; admitted
+     * calls are counted until they close or are cancelled, so that shutdown can wait for them.
+     */
     @ApplicationScoped
     public static class GrpcGate implements ServerInterceptor {
         @Inject
@@ -131,12 +193,53 @@ public class Drain {
         @Override
         public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
                                                                      ServerCallHandler<ReqT, RespT> next) {
-            if (!drain.draining()) {
-                return next.startCall(call, headers);
+            if (drain.draining()) {
+                StatusException refused = GrpcErrors.toStatusException(drain.refusal());
+                call.close(refused.getStatus(), refused.getTrailers());
+                return new ServerCall.Listener<>() {
+                };
             }
-            StatusException refused = GrpcErrors.toStatusException(drain.refusal());
-            call.close(refused.getStatus(), refused.getTrailers());
-            return new ServerCall.Listener<>() {
+            AtomicBoolean ended = new AtomicBoolean();
+            Runnable end = () -> {
+                if (ended.compareAndSet(false, true)) {
+                    drain.grpcCallEnded();
+                }
+            };
+            drain.grpcCallStarted();
+            ServerCall.Listener<ReqT> listener;
+            try {
+                listener = next.startCall(new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
+                    @Override
+                    public void close(Status status, Metadata trailers) {
+                        try {
+                            super.close(status, trailers);
+                        } finally {
+                            end.run();
+                        }
+                    }
+                }, headers);
+            } catch (RuntimeException e) {
+                end.run();
+                throw e;
+            }
+            return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(listener) {
+                @Override
+                public void onCancel() {
+                    try {
+                        super.onCancel();
+                    } finally {
+                        end.run();
+                    }
+                }
+
+                @Override
+                public void onComplete() {
+                    try {
+                        super.onComplete();
+                    } finally {
+                        end.run();
+                    }
+                }
             };
         }
     }

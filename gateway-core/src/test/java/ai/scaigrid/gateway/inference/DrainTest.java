@@ -36,7 +36,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * Graceful shutdown: once the gateway drains, new requests get 503 SERVICE_DRAINING (gRPC UNAVAILABLE) in
  * each API's own error format, health and metrics still answer, and the streams already running finish
  * normally. The drain is started here the way Quarkus' shutdown announcement starts it ({@link Drain#begin});
- * the real SIGTERM path is checked end to end in deploy/launcher's LauncherEndToEndIT.
+ * the real SIGTERM path is checked end to end in deploy/launcher's LauncherEndToEndIT. Running gRPC inference calls
+ * are waited for (bounded) before the server stops.
  */
 @QuarkusTest
 class DrainTest {
@@ -124,6 +125,76 @@ class DrainTest {
             channel.shutdownNow();
         }
         given().header("Authorization", "Bearer " + ADMIN).get("/v1/models").then().statusCode(200);
+    }
+
+    /** Quarkus waits only for HTTP requests before it stops the gRPC server (which cuts streams): the drain waits for these. */
+    @Test
+    void shutdownWaitsForGrpcInferenceCallsInFlight() throws Exception {
+        String slow = InferenceFixtures.chatModel("slow1s");
+        String endless = InferenceFixtures.chatModel("slow");
+        ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", 59051).usePlaintext().build();
+        try {
+            Metadata headers = new Metadata();
+            headers.put(AUTH, "Bearer " + ADMIN);
+            var async = InferenceServiceGrpc.newStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
+            var blocking = InferenceServiceGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
+            Recorder running = new Recorder();
+            async.streamInference(request(slow), running);
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> running.text.length() > 0);
+            assertThat(drain.grpcInFlight()).isEqualTo(1);
+
+            CompletableFuture<Void> draining = CompletableFuture.runAsync(() -> drain.drainAndAwait(Duration.ZERO, Duration.ofSeconds(15)));
+            assertThatThrownBy(() -> blocking.infer(request(slow)))
+                    .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getTrailers().get(ERROR_CODE)).isEqualTo("SERVICE_DRAINING"));
+            assertThat(draining).as("the drain waits while the stream runs").isNotDone();
+            draining.get(15, TimeUnit.SECONDS);
+            assertThat(drain.grpcInFlight()).isZero();
+            assertThat(running.done.await(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(running.failure).as("the stream ran to its end").isNull();
+            assertThat(running.text.toString()).contains("tick ");
+
+            // bounded: a call that outlives the timeout does not hold the shutdown
+            drain.end();
+            Recorder longOne = new Recorder();
+            async.streamInference(request(endless), longOne);
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> longOne.text.length() > 0);
+            long started = System.nanoTime();
+            drain.drainAndAwait(Duration.ZERO, Duration.ofMillis(300));
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isBetween(Duration.ofMillis(250), Duration.ofSeconds(5));
+            assertThat(drain.grpcInFlight()).isEqualTo(1);
+        } finally {
+            channel.shutdownNow();
+        }
+        // the client went away: its call is no longer counted
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> drain.grpcInFlight() == 0);
+    }
+
+    private static InferenceRequest request(String model) {
+        return InferenceRequest.newBuilder().setModel(model)
+                .addMessages(ChatMessage.newBuilder().setRole("user").setContent("hi")).build();
+    }
+
+    /** Collects a streaming call's text and how it ended. */
+    private static final class Recorder implements io.grpc.stub.StreamObserver<InferenceChunk> {
+        final StringBuffer text = new StringBuffer();
+        final java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+        volatile Throwable failure;
+
+        @Override
+        public void onNext(InferenceChunk chunk) {
+            text.append(chunk.getDelta().getContent());
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            failure = t;
+            done.countDown();
+        }
+
+        @Override
+        public void onCompleted() {
+            done.countDown();
+        }
     }
 
     @Test
