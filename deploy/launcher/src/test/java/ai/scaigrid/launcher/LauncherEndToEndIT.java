@@ -115,6 +115,13 @@ class LauncherEndToEndIT {
             // the gateway found its data: no second bootstrap, the key file from the first start is unchanged
             assertThat(adminKey(run.output())).contains(firstKey);
             assertServes(ServiceSpec.named("gateway-core"));
+            // the stream that ran across the first stop left its usage record (written on the way down)
+            String gateway = "http://127.0.0.1:" + (ServiceSpec.named("gateway-core").httpPort() + OFFSET);
+            HttpResponse<String> usage = HTTP.send(HttpRequest.newBuilder(URI.create(gateway
+                            + "/v1/accounting/usage?model=scaigrid%2Fsim-1&limit=100")).timeout(Duration.ofSeconds(10))
+                    .header("Authorization", "Bearer " + firstKey).GET().build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(usage.statusCode()).as("usage after the restart: %s", usage.body()).isEqualTo(200);
+            assertThat(usage.body()).contains("\"request_id\":\"" + DRAINED_REQUEST + "\"");
 
             run.captureDescendants();
             run.sigterm();
@@ -146,11 +153,14 @@ class LauncherEndToEndIT {
      * SIGTERM while a chat streams: from then on the gateway refuses new requests with 503 SERVICE_DRAINING
      * (clients go to another replica), and the stream already running still ends normally.
      */
+    private static final String DRAINED_REQUEST = "req_e2e_drained_stream";
+
     private static void assertStopDrainsTheGateway(LauncherRun run, String key) throws Exception {
         String gateway = "http://127.0.0.1:" + (ServiceSpec.named("gateway-core").httpPort() + OFFSET);
         String body = "{\"model\":\"scaigrid/sim-1\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"drain\"}]}";
         HttpRequest streaming = HttpRequest.newBuilder(URI.create(gateway + "/v1/inference/chat")).timeout(Duration.ofSeconds(60))
                 .header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
+                .header("X-Request-Id", DRAINED_REQUEST)
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build();
         HttpResponse<java.io.InputStream> running = HTTP.send(streaming, HttpResponse.BodyHandlers.ofInputStream());
         assertThat(running.statusCode()).as("the stream to be drained started").isEqualTo(200);
