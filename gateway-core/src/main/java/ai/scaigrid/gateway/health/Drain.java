@@ -44,7 +44,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * starts refusing, and waits (up to {@code quarkus.shutdown.timeout}) for the gRPC inference calls in
  * flight: Quarkus only waits for HTTP requests, and stopping the gRPC server cuts its streams.
  *
- * <p>Refused: every HTTP path but {@code /q/*} (health, metrics), and new calls of
+ * <p>Refused: every HTTP path but the probes ({@code /q/*}, {@code /health*}), and new calls of
  * {@code scaiinfer.v1.InferenceService}. Node heartbeats and the identity service that the other
  * modules call stay open until the server stops, so nodes and modules keep working while in-flight
  * streams finish.
@@ -67,6 +67,8 @@ public class Drain {
 
     /** System.nanoTime() from which requests are refused; 0 while serving normally. */
     private volatile long refuseFrom;
+    /** Shutdown announced (readiness DOWN), though requests may still be served during the delay. */
+    private volatile boolean shuttingDown;
 
     /** gRPC inference calls started and not yet closed or cancelled. */
     private final AtomicInteger grpcInFlight = new AtomicInteger();
@@ -126,6 +128,7 @@ public class Drain {
 
     /** Starts draining after {@code delay}; also how tests drive it (the application outlives a test). */
     public void begin(Duration delay) {
+        shuttingDown = true;
         long at = System.nanoTime() + delay.toNanos();
         refuseFrom = at == 0 ? 1 : at;
     }
@@ -133,6 +136,12 @@ public class Drain {
     /** Serves normally again. Only tests need this: a real shutdown does not turn back. */
     public void end() {
         refuseFrom = 0;
+        shuttingDown = false;
+    }
+
+    /** True from the shutdown announcement on: the documented readiness endpoint reports not ready. */
+    public boolean shuttingDown() {
+        return shuttingDown;
     }
 
     public boolean draining() {
@@ -151,8 +160,13 @@ public class Drain {
         router.route().order(Integer.MIN_VALUE).handler(this::gate);
     }
 
+    /** Probes keep answering: Quarkus' /q/health/*, and the platform's /health, /health/ready (503 now), /health/detailed. */
+    private static boolean probe(String path) {
+        return path.startsWith("/q/") || path.equals("/health") || path.startsWith("/health/");
+    }
+
     private void gate(RoutingContext rc) {
-        if (!draining() || rc.normalizedPath().startsWith("/q/")) {
+        if (!draining() || probe(rc.normalizedPath())) {
             rc.next();
             return;
         }

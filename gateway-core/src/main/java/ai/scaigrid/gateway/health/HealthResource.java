@@ -52,6 +52,9 @@ public class HealthResource {
     @Inject
     CurrentCaller caller;
 
+    @Inject
+    Drain drain;
+
     @ConfigProperty(name = "quarkus.application.version", defaultValue = "dev")
     String version;
 
@@ -66,11 +69,15 @@ public class HealthResource {
     @PublicEndpoint
     public Uni<Response> ready() {
         return pingDatabase().map(ping -> {
-            boolean ok = ping.error == null;
+            boolean database = ping.error == null;
+            boolean serving = !drain.shuttingDown();
+            Map<String, Object> checks = new LinkedHashMap<>();
+            checks.put("database", database ? "ok" : "unavailable");
+            checks.put("shutdown", serving ? "serving" : "draining");
             Map<String, Object> body = new LinkedHashMap<>();
-            body.put("status", ok ? "ready" : "not_ready");
-            body.put("checks", Map.of("database", ok ? "ok" : "unavailable"));
-            return Response.status(ok ? 200 : 503).entity(body).build();
+            body.put("status", database && serving ? "ready" : "not_ready");
+            body.put("checks", checks);
+            return Response.status(database && serving ? 200 : 503).entity(body).build();
         });
     }
 
@@ -96,6 +103,7 @@ public class HealthResource {
                 Map<String, Object> checks = new LinkedHashMap<>();
                 checks.put("database", database);
                 checks.put("usage_queue", Map.of("pending_records", usage.queued()));
+                checks.put("shutdown", drain.shuttingDown() ? "draining" : "serving");
                 body.put("checks", checks);
                 body.put("inference_nodes", nodeList);
                 List<Map<String, Object>> circuits = new ArrayList<>();

@@ -94,9 +94,15 @@ class DrainTest {
         assertThat(admin.statusCode()).isEqualTo(503);
         assertThat(admin.jsonPath().getString("error.code")).isEqualTo("SERVICE_DRAINING");
 
-        // probes and metrics still answer; readiness itself is Quarkus' (DOWN once shutdown is announced)
+        // probes and metrics still answer; the platform's readiness reports the drain (Quarkus' own is DOWN once
+        // shutdown is announced, checked with a real SIGTERM in LauncherEndToEndIT)
         given().get("/q/health/live").then().statusCode(200);
         given().get("/q/metrics").then().statusCode(200);
+        given().get("/health").then().statusCode(200);
+        given().get("/health/ready").then().statusCode(503)
+                .body("status", org.hamcrest.Matchers.equalTo("not_ready"))
+                .body("checks.shutdown", org.hamcrest.Matchers.equalTo("draining"))
+                .body("checks.database", org.hamcrest.Matchers.equalTo("ok"));
 
         ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", 59051).usePlaintext().build();
         try {
@@ -199,9 +205,12 @@ class DrainTest {
 
     @Test
     void aShutdownDelayKeepsServingUntilItEnds() {
+        given().get("/health/ready").then().statusCode(200).body("checks.shutdown", org.hamcrest.Matchers.equalTo("serving"));
         drain.begin(Duration.ofMinutes(5));
         assertThat(drain.draining()).isFalse();
         given().header("Authorization", "Bearer " + ADMIN).get("/v1/models").then().statusCode(200);
+        // not ready from the announcement on, so the balancer stops sending while requests are still served
+        given().get("/health/ready").then().statusCode(503);
         drain.begin(Duration.ZERO);
         assertThat(drain.draining()).isTrue();
     }
