@@ -108,7 +108,7 @@ public class Drain {
         }
     }
 
-    /** gRPC inference calls now in flight (a gauge for tests and operators). */
+    /** gRPC inference calls now in flight (tests read it). */
     public int grpcInFlight() {
         return grpcInFlight.get();
     }
