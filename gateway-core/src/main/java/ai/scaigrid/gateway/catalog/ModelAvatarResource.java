@@ -117,9 +117,8 @@ public class ModelAvatarResource {
                             : Response.ok(r.getBuffer("image").getBytes(), r.getString("content_type"))
                             .header("ETag", etag).header("Cache-Control", "public, max-age=300")
                             .header("X-Content-Type-Options", "nosniff");
-                    return out.header("X-Scaigrid-Ratelimit-Limit", rate.limit())
-                            .header("X-Scaigrid-Ratelimit-Remaining", rate.remaining())
-                            .header("X-Scaigrid-Ratelimit-Reset", rate.resetEpochSecond()).build();
+                    rate.headers().forEach(out::header);
+                    return out.build();
                 });
     }
 

@@ -61,10 +61,8 @@ public class ModelGroupService {
         if (!ModelAccess.SCOPES.contains(scope)) {
             throw ApiException.validation("scope", "scope must be global, partner or tenant");
         }
+        requireDefaultIsTenantGroup(r.isDefault(), scope);
         boolean makeDefault = Boolean.TRUE.equals(r.isDefault());
-        if (makeDefault && !"tenant".equals(scope)) {
-            throw ApiException.validation("is_default", "only a tenant group can be its tenant's default group");
-        }
         Uni<String[]> owner = switch (scope) {
             case "global" -> Uni.createFrom().item(new String[]{null, null});
             case "partner" -> Uni.createFrom().item(new String[]{r.partnerId() == null ? caller.partnerId() : r.partnerId(), null});
@@ -133,10 +131,7 @@ public class ModelGroupService {
                 return Uni.createFrom().failure(ApiException.validation("scope",
                         "a group's scope and owner cannot change; create a new group instead"));
             }
-            if (Boolean.TRUE.equals(r.isDefault()) && !"tenant".equals(g.scope())) {
-                return Uni.createFrom().failure(ApiException.validation("is_default",
-                        "only a tenant group can be its tenant's default group"));
-            }
+            requireDefaultIsTenantGroup(r.isDefault(), g.scope());
             if (Boolean.FALSE.equals(r.isDefault()) && g.isDefault()) {
                 return Uni.createFrom().failure(ApiException.validation("is_default",
                         "a tenant always has a default group: make another group the default instead"));
@@ -179,6 +174,12 @@ public class ModelGroupService {
             }
             return pool.preparedQuery("DELETE FROM model_groups WHERE id = $1").execute(Tuple.of(g.id()));
         }).replaceWithVoid();
+    }
+
+    private static void requireDefaultIsTenantGroup(Boolean isDefault, String scope) {
+        if (Boolean.TRUE.equals(isDefault) && !"tenant".equals(scope)) {
+            throw ApiException.validation("is_default", "only a tenant group can be its tenant's default group");
+        }
     }
 
     /**

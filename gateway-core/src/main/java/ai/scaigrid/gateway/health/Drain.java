@@ -1,12 +1,10 @@
 package ai.scaigrid.gateway.health;
 
-import ai.scaigrid.commons.api.ErrorEnvelope;
 import ai.scaigrid.commons.error.ApiException;
 import ai.scaigrid.commons.error.ErrorCode;
 import ai.scaigrid.commons.error.GrpcErrors;
 import ai.scaigrid.commons.requestid.RequestIds;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import ai.scaigrid.gateway.inference.InferenceRoutes;
 import io.grpc.ForwardingServerCall;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
@@ -16,7 +14,6 @@ import io.grpc.ServerInterceptor;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.quarkus.runtime.ShutdownDelayInitiatedEvent;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -57,7 +54,7 @@ public class Drain {
     private static final String MESSAGE = "This gateway is shutting down and accepts no new requests; retry";
 
     @Inject
-    ObjectMapper mapper;
+    InferenceRoutes routes;
 
     @ConfigProperty(name = "scaigrid.shutdown.delay", defaultValue = "0s")
     Duration shutdownDelay;
@@ -171,26 +168,9 @@ public class Drain {
             return;
         }
         String requestId = RequestIds.acceptOrGenerate(rc.request().getHeader(RequestIds.HTTP_HEADER));
-        ApiException e = refusal();
-        Object body;
-        if (rc.normalizedPath().startsWith("/oai/")) {
-            // OpenAI's error shape: its SDKs retry a 503 on their own
-            ObjectNode out = mapper.createObjectNode();
-            ObjectNode error = out.putObject("error");
-            error.put("message", e.getMessage()).put("type", "server_error").putNull("param").put("code", "service_draining");
-            body = out;
-        } else {
-            body = ErrorEnvelope.of(e, requestId);
-        }
-        try {
-            rc.response().setStatusCode(e.httpStatus())
-                    .putHeader(RequestIds.HTTP_HEADER, requestId)
-                    .putHeader("Retry-After", Long.toString(RETRY_AFTER_SECONDS))
-                    .putHeader("Content-Type", "application/json")
-                    .end(Buffer.buffer(mapper.writeValueAsBytes(body)));
-        } catch (Exception ex) {
-            rc.response().setStatusCode(e.httpStatus()).end();
-        }
+        rc.response().putHeader(RequestIds.HTTP_HEADER, requestId);
+        // OpenAI's shape under /oai: its SDKs retry a 503 on their own
+        routes.writeError(rc, rc.normalizedPath().startsWith("/oai/"), requestId, refusal());
     }
 
     // ------------------------------------------------------------------ gRPC

@@ -339,34 +339,31 @@ public class InferenceRoutes {
 
     private static void rateHeaders(HttpServerResponse response, InferenceExchange ex) {
         Limits.RateState rate = ex.rate();
-        if (rate != null && rate.limit() > 0) {
-            response.putHeader("X-Scaigrid-Ratelimit-Limit", Long.toString(rate.limit()));
-            response.putHeader("X-Scaigrid-Ratelimit-Remaining", Long.toString(rate.remaining()));
-            response.putHeader("X-Scaigrid-Ratelimit-Reset", Long.toString(rate.resetEpochSecond()));
+        if (rate != null) {
+            rate.headers().forEach(response::putHeader);
         }
     }
 
     /** An error before any byte of the answer: the right status, in the API's own error format. */
     private void fail(RoutingContext rc, Api api, String requestId, ApiException e) {
+        if (e.httpStatus() >= 500 && !rc.response().ended() && !rc.response().closed()) {
+            LOG.warnf("request %s failed: %s %s", requestId, e.errorCode(), e.getMessage());
+        }
+        writeError(rc, api == Api.OAI, requestId, e);
+    }
+
+    /**
+     * Writes an error response in the standard envelope, or in OpenAI's shape ({@code openAi}: the
+     * {@code /oai/v1} paths), with the error's headers; nothing when the response is already ended or gone.
+     * Also the gateway's drain gate writes its refusals with this.
+     */
+    public void writeError(RoutingContext rc, boolean openAi, String requestId, ApiException e) {
         HttpServerResponse response = rc.response();
         if (response.ended() || response.closed()) {
             return;
         }
-        if (e.httpStatus() >= 500) {
-            LOG.warnf("request %s failed: %s %s", requestId, e.errorCode(), e.getMessage());
-        }
-        if (e.retryAfterSeconds() != null) {
-            response.putHeader("Retry-After", Long.toString(e.retryAfterSeconds()));
-            if (e.errorCode() == ErrorCode.RATE_LIMITED) {
-                if (e.details() instanceof java.util.Map<?, ?> d && d.get("limit") != null) {
-                    response.putHeader("X-Scaigrid-Ratelimit-Limit", String.valueOf(d.get("limit")));
-                }
-                response.putHeader("X-Scaigrid-Ratelimit-Remaining", "0");
-                response.putHeader("X-Scaigrid-Ratelimit-Reset",
-                        Long.toString(System.currentTimeMillis() / 1000 + e.retryAfterSeconds()));
-            }
-        }
-        Object body = api == Api.OAI ? oaiError(e) : ErrorEnvelope.of(e, requestId);
+        e.responseHeaders().forEach(response::putHeader);
+        Object body = openAi ? oaiError(e) : ErrorEnvelope.of(e, requestId);
         try {
             response.setStatusCode(e.httpStatus()).putHeader("Content-Type", "application/json")
                     .end(Buffer.buffer(mapper.writeValueAsBytes(body)));

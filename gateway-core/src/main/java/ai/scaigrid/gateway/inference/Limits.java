@@ -43,6 +43,12 @@ public class Limits {
 
     /** The most restrictive level's figures, for the X-Scaigrid-Ratelimit-* headers. */
     public record RateState(long limit, long remaining, long resetEpochSecond) {
+        /** The X-Scaigrid-Ratelimit-* headers of an admitted request (none when no request limit applies). */
+        public Map<String, String> headers() {
+            return limit <= 0 ? Map.of() : Map.of("X-Scaigrid-Ratelimit-Limit", Long.toString(limit),
+                    "X-Scaigrid-Ratelimit-Remaining", Long.toString(remaining),
+                    "X-Scaigrid-Ratelimit-Reset", Long.toString(resetEpochSecond));
+        }
     }
 
     /** A budget reservation; settle exactly once. */
@@ -181,8 +187,7 @@ public class Limits {
                 };
                 boolean requestsFull = window.requestsFull(nowSecond, requestLimits[i]);
                 long limit = requestsFull ? requestLimits[i] : tokenLimits[i];
-                throw new ApiException(ErrorCode.RATE_LIMITED, "Rate limit exceeded", Map.of("scope", level, "limit", limit,
-                        "unit", requestsFull ? "requests_per_minute" : "tokens_per_minute"), retryAfter, null);
+                throw rateLimited(level, limit, requestsFull ? "requests_per_minute" : "tokens_per_minute", retryAfter);
             }
             if (requestLimits[i] > 0) {
                 long remaining = Math.max(0, requestLimits[i] - window.requestCount(nowSecond));
@@ -204,10 +209,15 @@ public class Limits {
         SlidingWindow window = windows.computeIfAbsent("ip:" + address, k -> new SlidingWindow());
         long retryAfter = window.tryAcquire(nowSecond, defaultIpRpm, 0);
         if (retryAfter >= 0) {
-            throw new ApiException(ErrorCode.RATE_LIMITED, "Rate limit exceeded", Map.of("scope", "ip", "limit", (long) defaultIpRpm,
-                    "unit", "requests_per_minute"), retryAfter, null);
+            throw rateLimited("ip", defaultIpRpm, "requests_per_minute", retryAfter);
         }
         return new RateState(defaultIpRpm, Math.max(0, defaultIpRpm - window.requestCount(nowSecond)), nowSecond + SlidingWindow.SECONDS);
+    }
+
+    /** RATE_LIMITED with the level that refused and its per-minute limit (envelope details, 429 headers). */
+    private static ApiException rateLimited(String scope, long limit, String unit, long retryAfter) {
+        return new ApiException(ErrorCode.RATE_LIMITED, "Rate limit exceeded", Map.of("scope", scope, "limit", limit, "unit", unit),
+                retryAfter, null);
     }
 
     /** Counts the tokens a finished request used against the token-per-minute windows. */

@@ -56,6 +56,27 @@ public class ApiException extends RuntimeException {
         return retryAfterSeconds;
     }
 
+    /**
+     * The HTTP headers this error's response carries, for every writer of error responses: {@code Retry-After}
+     * when there is one, and for {@code RATE_LIMITED} (reference §2.3) the limit that refused, nothing left,
+     * and when the window frees up.
+     */
+    public Map<String, String> responseHeaders() {
+        if (retryAfterSeconds == null) {
+            return Map.of();
+        }
+        Map<String, String> headers = new java.util.LinkedHashMap<>();
+        headers.put("Retry-After", Long.toString(retryAfterSeconds));
+        if (errorCode == ErrorCode.RATE_LIMITED) {
+            if (details instanceof Map<?, ?> d && d.get("limit") != null) {
+                headers.put("X-Scaigrid-Ratelimit-Limit", String.valueOf(d.get("limit")));
+            }
+            headers.put("X-Scaigrid-Ratelimit-Remaining", "0");
+            headers.put("X-Scaigrid-Ratelimit-Reset", Long.toString(System.currentTimeMillis() / 1000 + retryAfterSeconds));
+        }
+        return headers;
+    }
+
     public int httpStatus() {
         return errorCode.httpStatus();
     }

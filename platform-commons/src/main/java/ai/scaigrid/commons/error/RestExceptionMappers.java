@@ -103,17 +103,7 @@ public class RestExceptionMappers {
                 .type(MediaType.APPLICATION_JSON_TYPE)
                 .header(RequestIds.HTTP_HEADER, requestId)
                 .entity(ErrorEnvelope.of(e, requestId));
-        if (e.retryAfterSeconds() != null) {
-            builder.header("Retry-After", e.retryAfterSeconds());
-            if (e.errorCode() == ErrorCode.RATE_LIMITED) {
-                // reference §2.3: the limit that refused, nothing left, and when the window frees up
-                if (e.details() instanceof java.util.Map<?, ?> d && d.get("limit") != null) {
-                    builder.header("X-Scaigrid-Ratelimit-Limit", String.valueOf(d.get("limit")));
-                }
-                builder.header("X-Scaigrid-Ratelimit-Remaining", "0")
-                        .header("X-Scaigrid-Ratelimit-Reset", System.currentTimeMillis() / 1000 + e.retryAfterSeconds());
-            }
-        }
+        e.responseHeaders().forEach(builder::header);
         return builder.build();
     }
 }
