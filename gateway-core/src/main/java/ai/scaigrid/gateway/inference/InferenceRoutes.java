@@ -70,6 +70,12 @@ public class InferenceRoutes {
     CatalogService catalog;
 
     @Inject
+    Limits limits;
+
+    @Inject
+    ModelRoutes routes;
+
+    @Inject
     ObjectMapper mapper;
 
     @ConfigProperty(name = "scaigrid.inference.max-body-size", defaultValue = "16777216")
@@ -240,9 +246,22 @@ public class InferenceRoutes {
 
     // ------------------------------------------------------------------ OpenAI models
 
+    /**
+     * Authenticates a model listing and counts it against the caller's request limits (as every REST
+     * request is; a full token window does not refuse it), with the rate headers on the response.
+     */
+    private Uni<Caller> authenticateListing(RoutingContext rc, String requestId) {
+        return authenticate(rc, requestId).flatMap(caller -> caller == null
+                ? Uni.createFrom().item(caller)
+                : limits.admitRequest(caller).map(rate -> {
+                    rate.headers().forEach(rc.response()::putHeader);
+                    return caller;
+                }));
+    }
+
     private void oaiModels(RoutingContext rc) {
         String requestId = begin(rc);
-        authenticate(rc, requestId).subscribe().with(caller -> {
+        authenticateListing(rc, requestId).subscribe().with(caller -> {
             if (caller == null) {
                 return;
             }
@@ -273,14 +292,14 @@ public class InferenceRoutes {
     private void oaiModel(RoutingContext rc) {
         String requestId = begin(rc);
         String id = java.net.URLDecoder.decode(rc.pathParam("id"), StandardCharsets.UTF_8);
-        authenticate(rc, requestId).subscribe().with(caller -> {
+        authenticateListing(rc, requestId).subscribe().with(caller -> {
             if (caller == null) {
                 return;
             }
             catalog.getVisible(caller, id).subscribe().with(m -> {
                 if (!caller.modelGroupIds().isEmpty()) {
                     // group-restricted keys see only their groups' models: route resolution knows the groups
-                    pipeline.routes.resolve(caller, m.slug()).subscribe().with(route -> json(rc, null, 200, oaiModel(m)),
+                    routes.resolve(caller, m.slug()).subscribe().with(route -> json(rc, null, 200, oaiModel(m)),
                             failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
                     return;
                 }

@@ -141,10 +141,25 @@ public class Limits {
     }
 
     /**
-     * Admits one request at every level or throws RATE_LIMITED (with retry_after). Returns the
-     * most restrictive level's state for the response headers.
+     * Admits one inference request at every level or throws RATE_LIMITED (with retry_after): both
+     * the request and the token windows apply. Returns the most restrictive level's state for the
+     * response headers.
      */
     public RateState admit(Caller caller, TenantSettings s) {
+        return admit(caller, s, true);
+    }
+
+    /**
+     * Admits one API request that spends no tokens (catalogue, administration, usage reads): it counts
+     * against the same per-minute request windows as inference (reference §2.3: every request, all
+     * levels), but a full token window does not refuse it, so a tenant out of tokens can still list
+     * models and read its usage.
+     */
+    public Uni<RateState> admitRequest(Caller caller) {
+        return settings(caller.tenantId()).map(s -> admit(caller, s, false));
+    }
+
+    private RateState admit(Caller caller, TenantSettings s, boolean tokensApply) {
         long nowSecond = System.currentTimeMillis() / 1000;
         String[] keys = new String[4];
         long[] requestLimits = new long[4];
@@ -160,9 +175,11 @@ public class Limits {
             requestLimits[n] = pick(s.userRequestsPerMinute(), defaultUserRpm);
             tokenLimits[n++] = 0;
         }
-        keys[n] = "t:" + caller.tenantId();
-        requestLimits[n] = pick(s.requestsPerMinute(), defaultTenantRpm);
-        tokenLimits[n++] = pick(s.tokensPerMinute(), defaultTenantTpm);
+        if (caller.tenantId() != null) {
+            keys[n] = "t:" + caller.tenantId();
+            requestLimits[n] = pick(s.requestsPerMinute(), defaultTenantRpm);
+            tokenLimits[n++] = pick(s.tokensPerMinute(), defaultTenantTpm);
+        }
         if (caller.partnerId() != null) {
             keys[n] = "p:" + caller.partnerId();
             requestLimits[n] = defaultPartnerRpm;
@@ -172,7 +189,7 @@ public class Limits {
         long bestLimit = 0;
         for (int i = 0; i < n; i++) {
             SlidingWindow window = windows.computeIfAbsent(keys[i], k -> new SlidingWindow());
-            long retryAfter = window.tryAcquire(nowSecond, requestLimits[i], tokenLimits[i]);
+            long retryAfter = window.tryAcquire(nowSecond, requestLimits[i], tokensApply ? tokenLimits[i] : 0);
             if (retryAfter >= 0) {
                 for (int j = 0; j < i; j++) {
                     windows.get(keys[j]).release(nowSecond);

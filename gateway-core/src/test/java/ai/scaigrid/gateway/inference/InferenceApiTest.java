@@ -299,6 +299,9 @@ class InferenceApiTest {
                 .body("error.code", equalTo("MODEL_ACCESS_DENIED"));
         List<String> ids = as(restricted).when().get("/oai/v1/models").then().statusCode(200).extract().path("data.id");
         assertThat(ids).contains(open).doesNotContain(other);
+        as(restricted).when().get("/oai/v1/models/" + open).then().statusCode(200).body("id", equalTo(open));
+        as(restricted).when().get("/oai/v1/models/" + other).then().statusCode(403)
+                .body("error.code", equalTo("model_access_denied"));
     }
 
     @Test

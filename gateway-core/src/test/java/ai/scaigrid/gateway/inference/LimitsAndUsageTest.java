@@ -98,6 +98,51 @@ class LimitsAndUsageTest {
                 .header("X-Scaigrid-Ratelimit-Limit", "10").header("X-Scaigrid-Ratelimit-Remaining", "9");
     }
 
+    /**
+     * Every authenticated request counts against the per-minute request limits, not only inference
+     * (reference §2.3): catalogue and identity reads share the key's window with chat completions and
+     * carry the same rate headers; the 429 is the standard envelope on /v1 and OpenAI's on /oai/v1.
+     */
+    @Test
+    void restRequestsShareTheKeysRequestWindow() {
+        String model = chatModel("echo");
+        String tenantId = tenant();
+        as(ADMIN).body(Map.of("key_requests_per_minute", 3)).when().put("/v1/tenants/" + tenantId + "/limits").then().statusCode(200);
+        String userKey = key(tenantId, "tenant_user", null);
+        as(userKey).when().get("/v1/models").then().statusCode(200)
+                .header("X-Scaigrid-Ratelimit-Limit", "3").header("X-Scaigrid-Ratelimit-Remaining", "2")
+                .header("X-Scaigrid-Ratelimit-Reset", notNullValue());
+        as(userKey).body(chat(model, "between")).when().post("/v1/inference/chat").then().statusCode(200)
+                .header("X-Scaigrid-Ratelimit-Remaining", "1");
+        as(userKey).when().get("/oai/v1/models").then().statusCode(200).header("X-Scaigrid-Ratelimit-Remaining", "0");
+        as(userKey).when().get("/v1/me").then().statusCode(429)
+                .body("status", equalTo("error")).body("error.code", equalTo("RATE_LIMITED"))
+                .body("error.details.scope", equalTo("key")).body("error.retry_after", notNullValue())
+                .header("Retry-After", notNullValue()).header("X-Request-Id", notNullValue())
+                .header("X-Scaigrid-Ratelimit-Limit", "3").header("X-Scaigrid-Ratelimit-Remaining", "0");
+        as(userKey).when().get("/oai/v1/models/" + model).then().statusCode(429)
+                .body("error.code", equalTo("rate_limit_exceeded")).header("Retry-After", notNullValue());
+        as(userKey).body(chat(model, "refused")).when().post("/v1/inference/chat").then().statusCode(429);
+        // refused requests take nothing; another key of the tenant has a window of its own
+        as(key(tenantId, "tenant_user", null)).when().get("/v1/models/" + model).then().statusCode(200)
+                .header("X-Scaigrid-Ratelimit-Remaining", "2");
+    }
+
+    /** Listing models and reading limits spend no tokens: a full token window refuses inference only. */
+    @Test
+    void aFullTokenWindowStillAllowsRequestsThatSpendNoTokens() {
+        String model = chatModel("echo");
+        String tenantId = tenant();
+        as(ADMIN).body(Map.of("tokens_per_minute", 5)).when().put("/v1/tenants/" + tenantId + "/limits").then().statusCode(200);
+        String userKey = key(tenantId, "tenant_user", null);
+        as(userKey).body(chat(model, "spend")).when().post("/v1/inference/chat").then().statusCode(200);
+        as(userKey).body(chat(model, "over")).when().post("/v1/inference/chat").then().statusCode(429)
+                .body("error.details.unit", equalTo("tokens_per_minute"));
+        as(userKey).when().get("/v1/models").then().statusCode(200);
+        as(userKey).when().get("/oai/v1/models").then().statusCode(200);
+        as(userKey).when().get("/v1/me").then().statusCode(200);
+    }
+
     @Test
     void tenantRequestLimit() throws Exception {
         String model = chatModel("echo");

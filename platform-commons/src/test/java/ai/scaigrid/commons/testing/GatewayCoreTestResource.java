@@ -96,6 +96,11 @@ public class GatewayCoreTestResource implements QuarkusTestResourceLifecycleMana
         env.put("SCAIGRID_BOOTSTRAP_ADMIN_API_KEY", ADMIN_KEY);
         env.put("SCAIGRID_KEK", Base64.getEncoder().encodeToString(randomBytes()));
         env.put("QUARKUS_LOG_CONSOLE_JSON_ENABLED", "false");
+        // fixture set-up goes through the admin key far faster than the default 60 requests a minute;
+        // gateway-core's own tests cover its limits
+        for (String level : new String[] {"KEY", "USER", "TENANT", "PARTNER"}) {
+            env.put("SCAIGRID_LIMIT_" + level + "_RPM", "1000000");
+        }
         if (oidc) {
             KeyPair pair = rsaKeyPair();
             // a system property is visible to the tests whatever class loader they run in
