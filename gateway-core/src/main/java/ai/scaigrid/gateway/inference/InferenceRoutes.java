@@ -259,23 +259,27 @@ public class InferenceRoutes {
                 }));
     }
 
+    // one chain per request, subscribed once: whatever throws on the way is answered by fail(), never dropped
     private void oaiModels(RoutingContext rc) {
         String requestId = begin(rc);
-        authenticateListing(rc, requestId).subscribe().with(caller -> {
+        authenticateListing(rc, requestId).flatMap(caller -> {
             if (caller == null) {
-                return;
+                return Uni.createFrom().<ObjectNode>nullItem(); // already answered
             }
             if (!caller.has(ai.scaigrid.commons.security.Permissions.MODELS_LIST)
                     && !caller.has(ai.scaigrid.commons.security.Permissions.MODELS_USE)) {
-                fail(rc, Api.OAI, requestId, new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "Missing permission models:list"));
-                return;
+                throw new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "Missing permission models:list");
             }
-            allVisible(caller, null, new ArrayList<>(), 0).subscribe().with(models -> {
+            return allVisible(caller, null, new ArrayList<>(), 0).map(models -> {
                 ObjectNode out = mapper.createObjectNode().put("object", "list");
                 ArrayNode data = out.putArray("data");
                 models.forEach(m -> data.add(oaiModel(m)));
+                return out;
+            });
+        }).subscribe().with(out -> {
+            if (out != null) {
                 json(rc, null, 200, out);
-            }, failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
+            }
         }, failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
     }
 
@@ -291,20 +295,24 @@ public class InferenceRoutes {
 
     private void oaiModel(RoutingContext rc) {
         String requestId = begin(rc);
-        String id = java.net.URLDecoder.decode(rc.pathParam("id"), StandardCharsets.UTF_8);
-        authenticateListing(rc, requestId).subscribe().with(caller -> {
+        authenticateListing(rc, requestId).flatMap(caller -> {
             if (caller == null) {
-                return;
+                return Uni.createFrom().<ObjectNode>nullItem(); // already answered
             }
-            catalog.getVisible(caller, id).subscribe().with(m -> {
-                if (!caller.modelGroupIds().isEmpty()) {
+            String id = rc.pathParam("id");
+            try {
+                id = java.net.URLDecoder.decode(id, StandardCharsets.UTF_8);
+            } catch (IllegalArgumentException notEncoded) {
+                // a stray '%' is part of the id as given: no such model, not a server error
+            }
+            return catalog.getVisible(caller, id).flatMap(m -> caller.modelGroupIds().isEmpty()
+                    ? Uni.createFrom().item(oaiModel(m))
                     // group-restricted keys see only their groups' models: route resolution knows the groups
-                    routes.resolve(caller, m.slug()).subscribe().with(route -> json(rc, null, 200, oaiModel(m)),
-                            failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
-                    return;
-                }
-                json(rc, null, 200, oaiModel(m));
-            }, failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
+                    : routes.resolve(caller, m.slug()).map(route -> oaiModel(m)));
+        }).subscribe().with(out -> {
+            if (out != null) {
+                json(rc, null, 200, out);
+            }
         }, failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
     }
 

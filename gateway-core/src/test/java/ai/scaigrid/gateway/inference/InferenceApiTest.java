@@ -323,6 +323,9 @@ class InferenceApiTest {
                 .body("data.find { it.id == '" + model + "' }.object", equalTo("model"))
                 .body("data.find { it.id == '" + model + "' }.max_output_tokens", equalTo(1000));
         as(ADMIN).when().get("/oai/v1/models/" + model).then().statusCode(200).body("id", equalTo(model));
+        // a '%' that is not an escape is part of an id as given: no such model, not a server error
+        as(ADMIN).urlEncodingEnabled(false).when().get("/oai/v1/models/no%25zz").then().statusCode(404)
+                .body("error.code", equalTo("model_not_found"));
         RestAssured.given().when().get("/oai/v1/models").then().statusCode(401).body("error.type", equalTo("invalid_request_error"))
                 .body("error.code", equalTo("invalid_api_key"));
     }
