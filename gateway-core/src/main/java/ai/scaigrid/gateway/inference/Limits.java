@@ -24,7 +24,8 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>Rate limits: requests and tokens per minute at four levels (API key, user, tenant, partner),
  * all applied, the most restrictive wins; a sliding 60-second window kept in memory on each
- * replica. Defaults come from configuration; a tenant's row in {@code tenant_limits} overrides them.
+ * replica, which also counts what the other replicas admitted for the same keys ({@link RateLimitSync},
+ * through PostgreSQL, about a second behind). Defaults come from configuration; a tenant's row in {@code tenant_limits} overrides them.
  *
  * <p>Budgets: tokens and/or cost per day or month per tenant. Each request reserves its worst case
  * (estimated prompt + the output it may produce) before dispatch and settles to the real figure
@@ -300,6 +301,11 @@ public class Limits {
         OffsetDateTime now = OffsetDateTime.now(ZoneOffset.UTC);
         OffsetDateTime day = now.toLocalDate().atStartOfDay().atOffset(ZoneOffset.UTC);
         return "day".equals(period) ? day : day.withDayOfMonth(1);
+    }
+
+    /** The rate windows by key ({@code k:}, {@code u:}, {@code t:}, {@code p:}, {@code ip:} and an id), for {@link RateLimitSync}. */
+    Map<String, SlidingWindow> windows() {
+        return windows;
     }
 
     /** Drops idle rate windows so keys that stopped calling do not hold memory. */

@@ -3,7 +3,7 @@ package ai.scaigrid.gateway.inference;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.ShutdownEvent;
-import io.quarkus.scheduler.Scheduled;
+import io.quarkus.runtime.StartupEvent;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Tuple;
@@ -56,6 +56,14 @@ public class UsageRecorder {
     @ConfigProperty(name = "scaigrid.usage.batch-size", defaultValue = "100")
     int batchSize;
 
+    @ConfigProperty(name = "scaigrid.usage.flush-interval", defaultValue = "100ms")
+    Duration flushInterval;
+
+    @Inject
+    io.vertx.core.Vertx vertx;
+
+    private long flushTimer = -1;
+
     private final ConcurrentLinkedQueue<UsageRecord> queue = new ConcurrentLinkedQueue<>();
     private final AtomicInteger queued = new AtomicInteger();
     /** Completes when the batch being written is committed (or failed and re-queued); null when idle. */
@@ -96,9 +104,13 @@ public class UsageRecorder {
         return new Pending(t, pendingCost.getOrDefault(tenantId, BigDecimal.ZERO));
     }
 
-    @Scheduled(every = "${scaigrid.usage.flush-interval:100ms}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
-    Uni<Void> scheduledFlush() {
-        return flush().replaceWithVoid().onFailure().recoverWithNull();
+    /**
+     * A Vert.x timer, not {@code @Scheduled}: Quarkus' scheduler does not run jobs more often than once a
+     * second, and the default interval is shorter. A tick while a batch is being written does nothing
+     * (that flush goes on until the queue is empty).
+     */
+    void startFlusher(@Observes StartupEvent event) {
+        flushTimer = vertx.setPeriodic(Math.max(1, flushInterval.toMillis()), id -> flushIfIdle());
     }
 
     /**
@@ -218,6 +230,7 @@ public class UsageRecorder {
 
     /** Graceful shutdown: in-flight requests are done (quarkus.shutdown.timeout); write the rest. */
     void onStop(@Observes ShutdownEvent event) {
+        vertx.cancelTimer(flushTimer);
         // at least once even with an empty queue: a batch the scheduler is writing right now is out of
         // the queue, and flush() waits for it before the pool closes
         int attempts = 0;
