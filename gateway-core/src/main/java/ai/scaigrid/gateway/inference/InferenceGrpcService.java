@@ -72,6 +72,9 @@ public class InferenceGrpcService implements InferenceService {
     CatalogService catalog;
 
     @Inject
+    Limits limits;
+
+    @Inject
     ObjectMapper mapper;
 
     @Override
@@ -152,7 +155,8 @@ public class InferenceGrpcService implements InferenceService {
                 throw new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "Missing permission models:list");
             }
             String modality = request.getModality().isBlank() ? null : request.getModality();
-            return allVisible(caller, modality, null, new ArrayList<>(), 0);
+            // counts against the caller's request limits, as the HTTP model listings do
+            return limits.admitRequest(caller).flatMap(rate -> allVisible(caller, modality, null, new ArrayList<>(), 0));
         }).map(models -> {
             ListModelsResponse.Builder out = ListModelsResponse.newBuilder();
             for (FrontendModel m : models) {

@@ -112,6 +112,19 @@ class InferenceGrpcTest {
                 .anyMatch(m -> m.getId().equals(model) && m.getMaxOutputTokens() == 1000);
     }
 
+    /** ListModels counts against the caller's request limits like every HTTP request: RESOURCE_EXHAUSTED / RATE_LIMITED. */
+    @Test
+    void listModelsCountsAgainstTheRequestLimit() {
+        String tenantId = InferenceFixtures.tenant();
+        InferenceFixtures.as(ADMIN).body(java.util.Map.of("key_requests_per_minute", 2)).when()
+                .put("/v1/tenants/" + tenantId + "/limits").then().statusCode(200);
+        String key = InferenceFixtures.key(tenantId, "tenant_user", null);
+        blocking(key, null).listModels(ListModelsRequest.getDefaultInstance());
+        blocking(key, null).listModels(ListModelsRequest.getDefaultInstance());
+        assertStatus(() -> blocking(key, null).listModels(ListModelsRequest.getDefaultInstance()),
+                Status.Code.RESOURCE_EXHAUSTED, "RATE_LIMITED");
+    }
+
     @Test
     void errorsCarryTheScaigridCode() {
         String model = InferenceFixtures.chatModel("echo");
