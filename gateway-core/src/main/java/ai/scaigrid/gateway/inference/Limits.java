@@ -114,6 +114,9 @@ public class Limits {
 
     /** The tenant's settings (cached briefly). */
     public Uni<TenantSettings> settings(String tenantId) {
+        if (tenantId == null) {
+            return Uni.createFrom().item(TenantSettings.NONE); // a caller outside any tenant: the defaults
+        }
         long now = System.nanoTime();
         CachedSettings cached = settings.get(tenantId);
         if (cached != null && cached.expiresAt() - now > 0) {
