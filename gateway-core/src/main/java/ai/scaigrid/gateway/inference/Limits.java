@@ -108,6 +108,7 @@ public class Limits {
     private final Map<String, SlidingWindow> windows = new ConcurrentHashMap<>();
     private final Map<String, CachedSettings> settings = new ConcurrentHashMap<>();
     private final Map<String, BudgetLedger> ledgers = new ConcurrentHashMap<>();
+    private volatile java.util.function.Consumer<String> newWindowListener;
 
     private record CachedSettings(Uni<TenantSettings> value, long expiresAt) {
     }
@@ -192,7 +193,7 @@ public class Limits {
         long bestRemaining = Long.MAX_VALUE;
         long bestLimit = 0;
         for (int i = 0; i < n; i++) {
-            SlidingWindow window = windows.computeIfAbsent(keys[i], k -> new SlidingWindow());
+            SlidingWindow window = window(keys[i]);
             long retryAfter = window.tryAcquire(nowSecond, requestLimits[i], tokensApply ? tokenLimits[i] : 0);
             if (retryAfter >= 0) {
                 for (int j = 0; j < i; j++) {
@@ -309,6 +310,28 @@ public class Limits {
     /** The rate windows by key ({@code k:}, {@code u:}, {@code t:}, {@code p:}, {@code ip:} and an id), for {@link RateLimitSync}. */
     Map<String, SlidingWindow> windows() {
         return windows;
+    }
+
+    /** Told of each new key window (not per-address ones), so what other replicas counted for it arrives before the next sync round. */
+    void onNewWindow(java.util.function.Consumer<String> listener) {
+        this.newWindowListener = listener;
+    }
+
+    private SlidingWindow window(String key) {
+        SlidingWindow window = windows.get(key);
+        if (window != null) {
+            return window;
+        }
+        SlidingWindow fresh = new SlidingWindow();
+        window = windows.putIfAbsent(key, fresh);
+        if (window != null) {
+            return window;
+        }
+        java.util.function.Consumer<String> listener = newWindowListener;
+        if (listener != null) {
+            listener.accept(key);
+        }
+        return fresh;
     }
 
     /** Drops idle rate windows so keys that stopped calling do not hold memory. */

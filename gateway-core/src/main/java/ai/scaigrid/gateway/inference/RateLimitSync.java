@@ -5,6 +5,8 @@ import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.Tuple;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
@@ -51,11 +53,60 @@ public class RateLimitSync {
     boolean shared;
 
     private final String replicaId = "gw-" + UUID.randomUUID();
+    /** Keys this replica just started counting, whose other-replica counts are fetched at once. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<String> toPull = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final java.util.concurrent.atomic.AtomicBoolean pulling = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile long nextExpiry;
     private volatile boolean failing;
 
     String replicaId() {
         return replicaId;
+    }
+
+    /**
+     * A replica that starts counting a key (traffic moved to it, or it just started) would otherwise
+     * count only its own requests for up to a round; so the others' counts for a new key are read at
+     * once, off the request's path, several new keys in one query.
+     */
+    void listenForNewKeys(@Observes StartupEvent event) {
+        if (shared) {
+            limits.onNewWindow(key -> {
+                toPull.add(key);
+                pullPending();
+            });
+        }
+    }
+
+    private void pullPending() {
+        if (toPull.isEmpty() || !pulling.compareAndSet(false, true)) {
+            return;
+        }
+        List<String> keys = new ArrayList<>();
+        String key;
+        while (keys.size() < 1000 && (key = toPull.poll()) != null) {
+            keys.add(key);
+        }
+        readOthers(keys, System.currentTimeMillis() / 1000)
+                .onFailure().recoverWithNull() // the next round reads them again
+                .subscribe().with(v -> {
+                    pulling.set(false);
+                    pullPending();
+                }, failure -> pulling.set(false));
+    }
+
+    private Uni<Void> readOthers(List<String> keys, long now) {
+        return pool.preparedQuery(READ_OTHERS)
+                .execute(Tuple.of(keys.toArray(String[]::new), now - SlidingWindow.SECONDS, replicaId))
+                .invoke(rows -> {
+                    long current = System.currentTimeMillis() / 1000;
+                    for (Row row : rows) {
+                        SlidingWindow window = limits.windows().get(row.getString("window_key"));
+                        if (window != null) {
+                            window.setRemote(current, row.getLong("second"), row.getLong("requests"), row.getLong("tokens"));
+                        }
+                    }
+                })
+                .replaceWithVoid();
     }
 
     @Scheduled(every = "${scaigrid.limits.sync-interval:1s}", delayed = "1s",
@@ -98,19 +149,7 @@ public class RateLimitSync {
                         seconds.toArray(Long[]::new), replicaId, requests.toArray(Long[]::new), tokens.toArray(Long[]::new)}))
                 .replaceWithVoid()
                 .onFailure().invoke(() -> publishedFrom.forEach(SlidingWindow::unpublished));
-        Uni<Void> read = counting.isEmpty() ? Uni.createFrom().voidItem()
-                : pool.preparedQuery(READ_OTHERS)
-                .execute(Tuple.of(counting.toArray(String[]::new), now - SlidingWindow.SECONDS, replicaId))
-                .invoke(rows -> {
-                    long current = System.currentTimeMillis() / 1000;
-                    for (Row row : rows) {
-                        SlidingWindow window = limits.windows().get(row.getString("window_key"));
-                        if (window != null) {
-                            window.setRemote(current, row.getLong("second"), row.getLong("requests"), row.getLong("tokens"));
-                        }
-                    }
-                })
-                .replaceWithVoid();
+        Uni<Void> read = counting.isEmpty() ? Uni.createFrom().voidItem() : readOthers(counting, now);
         return publish.flatMap(v -> read).flatMap(v -> expireIfDue(now))
                 .invoke(() -> {
                     if (failing) {

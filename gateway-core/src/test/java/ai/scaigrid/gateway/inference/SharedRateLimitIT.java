@@ -33,8 +33,8 @@ import static org.awaitility.Awaitility.await;
 /**
  * Two packaged gateway-core replicas on one PostgreSQL database, the way a Kubernetes deployment
  * runs them: a key's per-minute limit holds over both together. Replica A uses up the key's limit;
- * once A has published its counts, replica B refuses the key within one sync round, having admitted
- * at most what reached it during that round, instead of granting the whole limit again.
+ * once A has published its counts (one sync round), replica B refuses the key right after its first
+ * request of it, instead of granting the whole limit again.
  */
 class SharedRateLimitIT {
     private static final String ADMIN = "sgk_SharedLimitsItAdmin000000000000000000";
@@ -148,8 +148,7 @@ class SharedRateLimitIT {
         await("replica A publishes its counts").atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(100))
                 .until(() -> published(windowKey) == LIMIT);
 
-        // B learns of the key with its first request and refuses it from its next sync round on;
-        // meanwhile a client calls it ten times a second
+        // a client calls B ten times a second
         int[] admittedByB = {0};
         Response[] last = {null};
         await("replica B refuses the key").atMost(Duration.ofSeconds(10)).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(100))
@@ -163,8 +162,8 @@ class SharedRateLimitIT {
         System.out.printf("replica B admitted %d request(s) of the exhausted key before it refused%n", admittedByB[0]);
         assertThat(last[0].jsonPath().getString("error.code")).isEqualTo("RATE_LIMITED");
         assertThat(last[0].header("X-Scaigrid-Ratelimit-Limit")).isEqualTo(Integer.toString(LIMIT));
-        // a round is a second, about ten calls here (8 measured; a late round on a busy machine may add
-        // some): never the whole limit again, as B alone would grant
-        assertThat(admittedByB[0]).isBetween(1, LIMIT * 2 / 3);
+        // B's first request of the key fetches A's counts off its path (without that, B admitted what
+        // reached it within a sync round: 7-8 of these calls); the next one is refused
+        assertThat(admittedByB[0]).isBetween(1, 3);
     }
 }

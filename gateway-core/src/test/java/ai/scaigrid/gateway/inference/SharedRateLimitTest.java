@@ -35,6 +35,9 @@ class SharedRateLimitTest {
     @Inject
     Pool pool;
 
+    @Inject
+    Limits limits;
+
     private record Key(String id, String token) {
     }
 
@@ -73,6 +76,22 @@ class SharedRateLimitTest {
         sync.sync().await().atMost(WAIT);
         assertThat(published("k:" + key.id(), sync.replicaId())).isEqualTo(2);
         assertThat(published("k:" + key.id(), "gw-other")).isEqualTo(3);
+    }
+
+    /** The first request of a key on this replica fetches what the others counted for it, without waiting for a round. */
+    @Test
+    void aKeyNewToThisReplicaLearnsTheOthersCountsAtOnce() {
+        String tenantId = tenant();
+        as(ADMIN).body(Map.of("key_requests_per_minute", 5)).when().put("/v1/tenants/" + tenantId + "/limits").then().statusCode(200);
+        Key key = key(tenantId);
+        long now = System.currentTimeMillis() / 1000;
+        pool.preparedQuery("INSERT INTO rate_limit_counts (window_key, second, replica, requests, tokens) VALUES ($1, $2, 'gw-other', 4, 0)")
+                .execute(Tuple.of("k:" + key.id(), now)).await().atMost(WAIT);
+        as(key.token()).when().get("/v1/models").then().statusCode(200);
+        // the scheduled round is an hour apart in tests: only the pull can bring the other replica's four
+        org.awaitility.Awaitility.await().atMost(WAIT).until(() -> limits.windows().get("k:" + key.id())
+                .requestCount(System.currentTimeMillis() / 1000) == 5);
+        as(key.token()).when().get("/v1/models").then().statusCode(429).body("error.details.scope", equalTo("key"));
     }
 
     @Test
