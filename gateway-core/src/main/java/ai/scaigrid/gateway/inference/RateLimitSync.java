@@ -1,13 +1,13 @@
 package ai.scaigrid.gateway.inference;
 
-import io.quarkus.scheduler.Scheduled;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.Tuple;
-import io.quarkus.runtime.StartupEvent;
-import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
@@ -20,7 +20,7 @@ import java.util.UUID;
 
 /**
  * Makes the per-minute rate limits hold across gateway replicas. The limiter itself stays in memory
- * (a request never waits for the database); once a {@code scaigrid.limits.sync-interval} (1 s) each
+ * (a request never waits for the database); once a {@code scaigrid.limits.sync-interval} (500 ms) each
  * replica writes the per-second counts it admitted since the last round for every key it is
  * counting, and reads the sum of the other replicas' counts for the same keys into its windows.
  * So with N replicas a key can overshoot its limit by at most what the other replicas admit within
@@ -52,6 +52,15 @@ public class RateLimitSync {
     @ConfigProperty(name = "scaigrid.limits.shared", defaultValue = "true")
     boolean shared;
 
+    @ConfigProperty(name = "scaigrid.limits.sync-interval", defaultValue = "500ms")
+    java.time.Duration syncInterval;
+
+    @Inject
+    io.vertx.core.Vertx vertx;
+
+    private long roundTimer = -1;
+    private final java.util.concurrent.atomic.AtomicBoolean roundRunning = new java.util.concurrent.atomic.AtomicBoolean();
+
     private final String replicaId = "gw-" + UUID.randomUUID();
     /** Keys this replica just started counting, whose other-replica counts are fetched at once. */
     private final java.util.concurrent.ConcurrentLinkedQueue<String> toPull = new java.util.concurrent.ConcurrentLinkedQueue<>();
@@ -64,12 +73,13 @@ public class RateLimitSync {
     }
 
     /**
-     * A replica that starts counting a key (traffic moved to it, or it just started) would otherwise
-     * count only its own requests for up to a round; so the others' counts for a new key are read at
-     * once, off the request's path, several new keys in one query.
+     * Starts the rounds, and listens for new keys: a replica that starts counting a key (traffic moved
+     * to it, or it just started) would otherwise count only its own requests for up to a round; so the
+     * others' counts for a new key are read at once, off the request's path, several new keys in one query.
      */
-    void listenForNewKeys(@Observes StartupEvent event) {
+    void start(@Observes StartupEvent event) {
         if (shared) {
+            startRounds();
             limits.onNewWindow(key -> {
                 toPull.add(key);
                 pullPending();
@@ -109,15 +119,22 @@ public class RateLimitSync {
                 .replaceWithVoid();
     }
 
-    @Scheduled(every = "${scaigrid.limits.sync-interval:1s}", delayed = "1s",
-            concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
-    Uni<Void> scheduledSync() {
-        return shared ? sync() : Uni.createFrom().voidItem();
+    /** A Vert.x timer rather than {@code @Scheduled}, which does not run more often than once a second. */
+    private void startRounds() {
+        roundTimer = vertx.setPeriodic(Math.max(1, syncInterval.toMillis()), id -> {
+            if (roundRunning.compareAndSet(false, true)) { // a slow round is not overlapped, the tick skipped
+                sync().subscribe().with(v -> roundRunning.set(false), failure -> roundRunning.set(false));
+            }
+        });
+    }
+
+    void stopRounds(@Observes ShutdownEvent event) {
+        vertx.cancelTimer(roundTimer);
     }
 
     /**
-     * One round: publish this replica's new counts, then take in the others'. Never fails. Rounds do
-     * not overlap (the scheduler skips a tick while one runs).
+     * One round: publish this replica's new counts, then take in the others'. Never fails. Timer
+     * rounds do not overlap (a tick while one runs is skipped).
      */
     Uni<Void> sync() {
         long now = System.currentTimeMillis() / 1000;
