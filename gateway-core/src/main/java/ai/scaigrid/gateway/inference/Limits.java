@@ -25,7 +25,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>Rate limits: requests and tokens per minute at four levels (API key, user, tenant, partner),
  * all applied, the most restrictive wins; a sliding 60-second window kept in memory on each
  * replica, which also counts what the other replicas admitted for the same keys ({@link RateLimitSync},
- * through PostgreSQL, about a second behind). Defaults come from configuration; a tenant's row in {@code tenant_limits} overrides them.
+ * through PostgreSQL, at most one sync round behind). Defaults come from configuration; a tenant's row in {@code tenant_limits} overrides them.
  *
  * <p>Budgets: tokens and/or cost per day or month per tenant. Each request reserves its worst case
  * (estimated prompt + the output it may produce) before dispatch and settles to the real figure

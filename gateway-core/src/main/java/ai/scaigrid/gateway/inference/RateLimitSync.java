@@ -96,12 +96,12 @@ public class RateLimitSync {
         while (keys.size() < 1000 && (key = toPull.poll()) != null) {
             keys.add(key);
         }
-        readOthers(keys, System.currentTimeMillis() / 1000)
-                .onFailure().recoverWithNull() // the next round reads them again
-                .subscribe().with(v -> {
-                    pulling.set(false);
-                    pullPending();
-                }, failure -> pulling.set(false));
+        Runnable next = () -> {
+            pulling.set(false);
+            pullPending();
+        };
+        // a failed read is not retried here: the next round reads these keys again
+        readOthers(keys, System.currentTimeMillis() / 1000).subscribe().with(v -> next.run(), failure -> next.run());
     }
 
     private Uni<Void> readOthers(List<String> keys, long now) {
