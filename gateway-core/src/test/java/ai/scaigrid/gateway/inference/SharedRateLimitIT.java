@@ -1,30 +1,19 @@
 package ai.scaigrid.gateway.inference;
 
-import ai.scaigrid.commons.embedded.EmbeddedPostgresServer;
-import ai.scaigrid.commons.testing.TestPorts;
+import ai.scaigrid.commons.testing.GatewayCoreTestResource;
 import io.restassured.http.ContentType;
 import io.restassured.response.Response;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -37,76 +26,30 @@ import static org.awaitility.Awaitility.await;
  * request of it, instead of granting the whole limit again.
  */
 class SharedRateLimitIT {
-    private static final String ADMIN = "sgk_SharedLimitsItAdmin000000000000000000";
+    private static final String ADMIN = GatewayCoreTestResource.ADMIN_KEY;
     private static final String DATABASE = "shared_limits_it";
     private static final int LIMIT = 30;
 
-    private static EmbeddedPostgresServer postgres;
-    private static final List<Process> replicas = new ArrayList<>();
+    private static final List<GatewayCoreTestResource> replicas = new ArrayList<>();
     private static String a;
     private static String b;
 
     @BeforeAll
-    static void startTwoReplicas() throws Exception {
-        postgres = EmbeddedPostgresServer.start(null, 0);
-        postgres.createDatabaseIfMissing(DATABASE);
-        byte[] kek = new byte[32];
-        new SecureRandom().nextBytes(kek);
-        String kekBase64 = Base64.getEncoder().encodeToString(kek);
-        a = start("a", kekBase64); // first alone: it migrates the schema and bootstraps the admin
-        b = start("b", kekBase64);
+    static void startTwoReplicas() {
+        a = start(); // first alone: it migrates the schema and bootstraps the admin
+        b = start();
     }
 
     @AfterAll
-    static void stop() throws Exception {
-        for (Process p : replicas) {
-            p.destroy();
-            if (!p.waitFor(20, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-            }
-        }
-        if (postgres != null) {
-            postgres.close();
-        }
+    static void stop() {
+        replicas.forEach(GatewayCoreTestResource::stop);
     }
 
-    private static String start(String name, String kek) throws Exception {
-        Path app = Path.of(System.getProperty("scaigrid.gateway-core.app", "target/quarkus-app/quarkus-run.jar")).toAbsolutePath();
-        int httpPort = TestPorts.free();
-        int grpcPort = TestPorts.free();
-        Path log = Path.of("target", "shared-limits-replica-" + name + ".log").toAbsolutePath();
-        Files.createDirectories(log.getParent());
-        ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-jar", app.toString())
-                .directory(app.getParent().toFile()).redirectErrorStream(true).redirectOutput(log.toFile());
-        builder.environment().putAll(Map.of(
-                "QUARKUS_DATASOURCE_REACTIVE_URL", postgres.reactiveUrl(DATABASE),
-                "QUARKUS_DATASOURCE_JDBC_URL", postgres.jdbcUrl(DATABASE),
-                "QUARKUS_DATASOURCE_USERNAME", EmbeddedPostgresServer.USER,
-                "QUARKUS_DATASOURCE_PASSWORD", "",
-                "QUARKUS_HTTP_HOST", "127.0.0.1",
-                "QUARKUS_HTTP_PORT", Integer.toString(httpPort),
-                "QUARKUS_GRPC_SERVER_PORT", Integer.toString(grpcPort),
-                "SCAIGRID_BOOTSTRAP_ADMIN_API_KEY", ADMIN,
-                "SCAIGRID_KEK", kek,
-                "QUARKUS_LOG_CONSOLE_JSON_ENABLED", "false"));
-        Process process = builder.start();
-        replicas.add(process);
-        String url = "http://127.0.0.1:" + httpPort;
-        HttpClient http = HttpClient.newHttpClient();
-        HttpRequest ready = HttpRequest.newBuilder(URI.create(url + "/q/health/ready")).timeout(Duration.ofSeconds(5)).build();
-        await("replica " + name + " ready (log: " + log + ")").atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(250))
-                .until(() -> {
-                    if (!process.isAlive()) {
-                        throw new IllegalStateException("replica " + name + " exited: " + Files.readString(log));
-                    }
-                    try {
-                        return http.send(ready, HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
-                    } catch (IOException notYet) {
-                        return false;
-                    }
-                });
-        return url;
+    private static String start() {
+        GatewayCoreTestResource replica = new GatewayCoreTestResource();
+        replica.init(Map.of("database", DATABASE));
+        replicas.add(replica);
+        return replica.start().get("scaigrid.test.gateway-url");
     }
 
     private static String create(String url, String path, Map<String, Object> body) {
@@ -119,7 +62,7 @@ class SharedRateLimitIT {
     }
 
     private static long published(String windowKey) throws Exception {
-        try (Connection c = postgres.dataSource(DATABASE).getConnection();
+        try (Connection c = GatewayCoreTestResource.dataSource(DATABASE).getConnection();
              PreparedStatement s = c.prepareStatement("SELECT coalesce(sum(requests), 0) FROM rate_limit_counts WHERE window_key = ?")) {
             s.setString(1, windowKey);
             try (ResultSet r = s.executeQuery()) {

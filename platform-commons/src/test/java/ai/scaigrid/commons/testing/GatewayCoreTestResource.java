@@ -64,19 +64,34 @@ public class GatewayCoreTestResource implements QuarkusTestResourceLifecycleMana
 
     private static EmbeddedPostgresServer postgres;
 
+    /** One platform KEK per database: replicas of one database must open each other's secrets. */
+    private static final Map<String, String> KEKS = new java.util.concurrent.ConcurrentHashMap<>();
+
     private boolean oidc;
+    private String sharedDatabase;
     private Process process;
 
+    /**
+     * Init args: {@code oidc=true} (see above); {@code database=<name>} to run this gateway on that
+     * database, which other instances started with the same name share, as replicas of one deployment
+     * do (default: a fresh database per start).
+     */
     @Override
     public void init(Map<String, String> initArgs) {
         oidc = Boolean.parseBoolean(initArgs.getOrDefault("oidc", "false"));
+        sharedDatabase = initArgs.get("database");
+    }
+
+    /** A connection source for one of the test gateways' databases, for tests that look at what a gateway stored. */
+    public static javax.sql.DataSource dataSource(String database) throws IOException {
+        return sharedPostgres().dataSource(database);
     }
 
     @Override
     public Map<String, String> start() {
         Path app = installedApp();
         int run = STARTS.incrementAndGet();
-        String database = "gateway_core_test_" + run;
+        String database = sharedDatabase != null ? sharedDatabase : "gateway_core_test_" + run;
         try {
             sharedPostgres().createDatabaseIfMissing(database);
         } catch (Exception e) {
@@ -94,7 +109,7 @@ public class GatewayCoreTestResource implements QuarkusTestResourceLifecycleMana
         env.put("QUARKUS_HTTP_PORT", Integer.toString(httpPort));
         env.put("QUARKUS_GRPC_SERVER_PORT", Integer.toString(grpcPort));
         env.put("SCAIGRID_BOOTSTRAP_ADMIN_API_KEY", ADMIN_KEY);
-        env.put("SCAIGRID_KEK", Base64.getEncoder().encodeToString(randomBytes()));
+        env.put("SCAIGRID_KEK", KEKS.computeIfAbsent(database, d -> Base64.getEncoder().encodeToString(randomBytes())));
         env.put("QUARKUS_LOG_CONSOLE_JSON_ENABLED", "false");
         // fixture set-up goes through the admin key far faster than the default 60 requests a minute;
         // gateway-core's own tests cover its limits
