@@ -30,7 +30,7 @@ public final class CatalogModels {
     }
 
     /** {@code uri}: the backend as one string (reference §1), {@code openai:gpt-4o}, {@code scaiinfer:node-eu-01/llama-3.3}. */
-    public record BackendModel(String id, String name, String uri, String providerType, String modelName,
+    public record BackendModel(String id, String name, String uri, String providerType, String modelName, String providerId,
                                Map<String, Object> connectionConfig, List<String> secretFields, String status,
                                String ownerScope, String ownerPartnerId, String ownerTenantId,
                                OffsetDateTime createdAt, OffsetDateTime updatedAt) {
@@ -39,10 +39,34 @@ public final class CatalogModels {
     /**
      * {@code connection_config} may carry secrets (api_key ...): they are split off and sealed on write.
      * {@code uri} may stand for {@code provider_type} + {@code model_name} (+ the pinned node of a
-     * {@code scaiinfer} backend); see {@link BackendUri}.
+     * {@code scaiinfer} backend); see {@link BackendUri}. {@code provider_id} names a provider whose
+     * connection settings the backend inherits (an empty string on update detaches it).
      */
-    public record BackendModelRequest(String name, String uri, String providerType, String modelName, JsonNode connectionConfig,
-                                      String status, String ownerScope, String ownerPartnerId, String ownerTenantId) {
+    public record BackendModelRequest(String name, String uri, String providerType, String modelName, String providerId,
+                                      JsonNode connectionConfig, String status, String ownerScope, String ownerPartnerId,
+                                      String ownerTenantId) {
+    }
+
+    /** {@code /v1/providers}: connection settings several backends share; {@code backend_count} backends use it. */
+    public record Provider(String id, String name, String description, String providerType, Map<String, Object> connectionConfig,
+                           List<String> secretFields, String status, String ownerScope, String ownerPartnerId,
+                           String ownerTenantId, int backendCount, OffsetDateTime createdAt, OffsetDateTime updatedAt) {
+    }
+
+    public record ProviderRequest(String name, String description, String providerType, JsonNode connectionConfig, String status,
+                                  String ownerScope, String ownerPartnerId, String ownerTenantId) {
+    }
+
+    /**
+     * One model a provider offers ({@code POST /v1/providers/{id}/discover}), with the ids of this
+     * provider's backends already serving it. OpenAI-style upstreams say who owns it; ScaiInfer nodes
+     * say its modality and on how many available nodes it is ready.
+     */
+    @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+    public record DiscoveredModel(String modelName, String ownedBy, String modality, Integer nodes, List<String> backendIds) {
+    }
+
+    public record Discovery(String providerId, String providerType, List<DiscoveredModel> items) {
     }
 
     public record Link(String frontendModelId, String backendModelId, int priority, int weight, boolean enabled,

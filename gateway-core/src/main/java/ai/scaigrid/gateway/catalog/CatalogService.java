@@ -1,6 +1,5 @@
 package ai.scaigrid.gateway.catalog;
 
-import ai.scaigrid.commons.crypto.PlatformKek;
 import ai.scaigrid.commons.error.ApiException;
 import ai.scaigrid.commons.error.ErrorCode;
 import ai.scaigrid.commons.paging.PageTokens;
@@ -13,8 +12,6 @@ import ai.scaigrid.gateway.catalog.CatalogModels.Link;
 import ai.scaigrid.gateway.catalog.CatalogModels.LinkRequest;
 import ai.scaigrid.gateway.catalog.CatalogModels.Page;
 import ai.scaigrid.gateway.identity.ApiKeys;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.smallrye.mutiny.Uni;
 import io.vertx.core.json.JsonObject;
 import io.vertx.mutiny.sqlclient.Pool;
@@ -27,7 +24,6 @@ import jakarta.inject.Inject;
 import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -44,13 +40,6 @@ public class CatalogService {
     static final Set<String> MODALITIES = Set.of("chat", "embedding", "image", "audio");
     static final Set<String> PROVIDERS = Set.of("openai", "scaiinfer", "scaicore", "anthropic", "azure", "mistral", "qwen",
             "google", "custom");
-    /**
-     * connection_config keys that are secrets: sealed on write, never returned. {@code headers} (extra
-     * upstream headers) is sealed whole: any of them may carry a credential ({@code api-key},
-     * {@code x-api-key}, {@code Authorization}), and their names alone say little.
-     */
-    static final Set<String> SECRET_KEYS = Set.of("api_key", "token", "password", "secret", "authorization", "client_secret",
-            "headers");
     private static final int MAX_PAGE = 200;
 
     @Inject
@@ -60,10 +49,10 @@ public class CatalogService {
     jakarta.enterprise.inject.Instance<BackendHealth> health;
 
     @Inject
-    PlatformKek kek;
+    ConnectionConfigs configs;
 
     @Inject
-    ObjectMapper json;
+    ProviderService providers;
 
     @Inject
     ModelAccess access;
@@ -258,21 +247,26 @@ public class CatalogService {
     }
 
     /** {@code GET /v1/backends/{id}/health}: the backend's status as routing sees it, with what it is based on. */
-    public record BackendHealthView(String backendId, String status, String backendStatus, String circuit, Integer nodesServing,
-                                    Integer nodesKnown, int linkedModels) {
+    public record BackendHealthView(String backendId, String status, String backendStatus, String providerStatus, String circuit,
+                                    Integer nodesServing, Integer nodesKnown, int linkedModels) {
     }
 
     public Uni<BackendHealthView> backendHealth(Caller caller, String id) {
-        return getBackend(caller, id).flatMap(b -> pool.preparedQuery("SELECT count(*) FROM model_links WHERE backend_model_id = $1 AND enabled")
-                .execute(Tuple.of(id)).map(rows -> {
-                    int linked = rows.iterator().next().getLong(0).intValue();
-                    Object node = b.connectionConfig() == null ? null : b.connectionConfig().get("node_id");
-                    String pinned = node == null ? null : node.toString();
+        return getBackend(caller, id).flatMap(b -> pool.preparedQuery("""
+                        SELECT (SELECT count(*) FROM model_links WHERE backend_model_id = $1 AND enabled) AS linked,
+                               p.status, p.connection_config ->> 'node_id' AS node_id
+                        FROM (SELECT 1) one LEFT JOIN providers p ON p.id = $2""")
+                .execute(Tuple.of(id, b.providerId())).map(rows -> {
+                    Row row = rows.iterator().next();
+                    int linked = row.getLong("linked").intValue();
+                    String providerStatus = row.getString("status");
+                    Object node = b.connectionConfig().get("node_id");
+                    String pinned = node != null ? node.toString() : row.getString("node_id");
                     BackendHealth.Diagnosis d = health.isResolvable()
                             ? health.get().diagnose(b.id(), b.providerType(), b.modelName(), pinned)
                             : new BackendHealth.Diagnosis("closed", null, null);
                     String status;
-                    if (!"active".equals(b.status())) {
+                    if (!"active".equals(b.status()) || (providerStatus != null && !"active".equals(providerStatus))) {
                         status = "unavailable";
                     } else if ("open".equals(d.circuit()) || (d.nodesServing() != null && d.nodesServing() == 0)) {
                         status = "unhealthy";
@@ -282,7 +276,7 @@ public class CatalogService {
                     } else {
                         status = "healthy";
                     }
-                    return new BackendHealthView(b.id(), status, b.status(), d.circuit(), d.nodesServing(), d.nodesKnown(), linked);
+                    return new BackendHealthView(b.id(), status, b.status(), providerStatus, d.circuit(), d.nodesServing(), d.nodesKnown(), linked);
                 }));
     }
 
@@ -290,7 +284,7 @@ public class CatalogService {
         return pool.preparedQuery("SELECT * FROM backend_models WHERE id = $1").execute(Tuple.of(id))
                 .map(rows -> {
                     Row r = rows.size() == 0 ? null : rows.iterator().next();
-                    if (r == null || !backendInScope(caller, r)) {
+                    if (r == null || !ModelAccess.manages(caller, r)) {
                         throw new ApiException(ErrorCode.BACKEND_NOT_FOUND, "Backend not found", Map.of("backend_id", id));
                     }
                     return backend(r);
@@ -304,29 +298,46 @@ public class CatalogService {
         requireText("name", r.name(), 200);
         Target target = target(r);
         requireText("model_name", target.modelName(), 200);
-        if (target.providerType() == null || !PROVIDERS.contains(target.providerType())) {
+        String providerId = blankToNull(r.providerId());
+        if (target.providerType() == null ? providerId == null : !PROVIDERS.contains(target.providerType())) {
             throw ApiException.validation("provider_type", "provider_type must be one of " + PROVIDERS);
         }
         if (r.status() != null && !Set.of("active", "disabled").contains(r.status())) {
             throw ApiException.validation("status", "status must be active or disabled");
         }
-        Split config = split(r.connectionConfig());
+        ConnectionConfigs.Split config = configs.split(r.connectionConfig());
         target.pinNode(config.plain());
+        requireOwnEndpointOnly(providerId, config.plain().getMap());
         String id = ApiKeys.newId("bm");
-        String sealed = sealSecrets(id, config.secrets());
+        String sealed = configs.seal("backend_models", id, config.secrets());
         String scope = r.ownerScope() == null ? "global" : r.ownerScope();
-        return access.requireManage(caller, scope, r.ownerPartnerId(), r.ownerTenantId()).flatMap(owner -> pool.preparedQuery("""
-                        INSERT INTO backend_models (id, name, provider_type, model_name, connection_config, sealed_secrets,
-                                                    secret_fields, status, owner_scope, owner_partner_id, owner_tenant_id)
-                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *""")
-                .execute(Tuple.from(Arrays.asList(id, r.name().trim(), target.providerType(), target.modelName().trim(),
-                        config.plain(), sealed, config.secrets().fieldNames().stream().sorted().toArray(String[]::new),
-                        r.status() == null ? "active" : r.status(), owner.scope(),
-                        owner.partnerId(), owner.tenantId())))
-                .map(rows -> backend(rows.iterator().next())));
+        return access.requireManage(caller, scope, r.ownerPartnerId(), r.ownerTenantId()).flatMap(owner -> (providerId == null
+                ? Uni.createFrom().item(target.providerType())
+                : providers.attachable(caller, providerId, owner, target.providerType()).map(CatalogModels.Provider::providerType))
+                .flatMap(type -> pool.preparedQuery("""
+                                INSERT INTO backend_models (id, name, provider_type, model_name, provider_id, connection_config,
+                                                            sealed_secrets, secret_fields, status, owner_scope, owner_partner_id,
+                                                            owner_tenant_id)
+                                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *""")
+                        .execute(Tuple.from(Arrays.asList(id, r.name().trim(), type, target.modelName().trim(), providerId,
+                                config.plain(), sealed, config.secretFields(), r.status() == null ? "active" : r.status(),
+                                owner.scope(), owner.partnerId(), owner.tenantId())))
+                        .map(rows -> backend(rows.iterator().next()))));
     }
 
-    /** Partial update; a {@code connection_config} in the body replaces the stored one, secrets included. */
+    /** A backend that uses a provider reaches the provider's endpoint only: its credentials go nowhere else. */
+    private static void requireOwnEndpointOnly(String providerId, Map<String, Object> plainConfig) {
+        if (providerId != null && plainConfig.containsKey("base_url")) {
+            throw ApiException.validation("connection_config.base_url",
+                    "A backend that uses a provider takes base_url from the provider");
+        }
+    }
+
+    /**
+     * Partial update; a {@code connection_config} in the body replaces the stored one, secrets included.
+     * {@code provider_id} attaches the backend to a provider ({@code ""} detaches it); a backend that
+     * uses a provider is edited only by those who manage that provider.
+     */
     public Uni<BackendModel> updateBackend(Caller caller, String id, BackendModelRequest r) {
         if (r == null) {
             throw ApiException.validation("body", "A JSON body is required");
@@ -341,16 +352,26 @@ public class CatalogService {
         if (r.status() != null && !Set.of("active", "disabled").contains(r.status())) {
             throw ApiException.validation("status", "status must be active or disabled");
         }
-        Split config = r.connectionConfig() == null ? null : split(r.connectionConfig());
+        ConnectionConfigs.Split config = r.connectionConfig() == null ? null : configs.split(r.connectionConfig());
         if (config != null) {
             target.pinNode(config.plain());
         }
         return getBackend(caller, id).flatMap(existing -> access.requireManage(caller, existing.ownerScope(),
                 existing.ownerPartnerId(), existing.ownerTenantId()).flatMap(owner -> {
-            String sealed = config == null ? null : sealSecrets(id, config.secrets());
+            // the provider the backend will use: unchanged, another one, or none ("")
+            String providerId = r.providerId() == null ? existing.providerId() : blankToNull(r.providerId());
+            requireOwnEndpointOnly(providerId, config != null ? config.plain().getMap() : existing.connectionConfig());
+            Uni<Void> current = existing.providerId() == null ? Uni.createFrom().voidItem()
+                    : providers.attachable(caller, existing.providerId(), owner, null).replaceWithVoid()
+                    .onFailure(e -> e instanceof ApiException a && a.errorCode() == ErrorCode.PROVIDER_NOT_FOUND)
+                    .transform(e -> new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED,
+                            "This backend uses a provider you cannot manage", Map.of("provider_id", existing.providerId())));
+            Uni<String> type = providerId == null ? Uni.createFrom().item(target.providerType())
+                    : providers.attachable(caller, providerId, owner, target.providerType()).map(CatalogModels.Provider::providerType);
+            String sealed = config == null ? null : configs.seal("backend_models", id, config.secrets());
             // a scaiinfer uri without a connection_config re-pins the stored config: node_id set, or removed for "*"
             boolean repin = config == null && target.pinsNode();
-            return pool.preparedQuery("""
+            return current.flatMap(x -> type).flatMap(providerType -> pool.preparedQuery("""
                             UPDATE backend_models SET name = coalesce($2, name), provider_type = coalesce($3, provider_type),
                                 model_name = coalesce($4, model_name), status = coalesce($5, status),
                                 connection_config = CASE WHEN $6 THEN $7
@@ -358,14 +379,15 @@ public class CatalogService {
                                     WHEN $10 THEN jsonb_set(connection_config, '{node_id}', to_jsonb($11::text))
                                     ELSE connection_config END,
                                 sealed_secrets = CASE WHEN $6 THEN $8 ELSE sealed_secrets END,
-                                secret_fields = CASE WHEN $6 THEN $9 ELSE secret_fields END, updated_at = now()
+                                secret_fields = CASE WHEN $6 THEN $9 ELSE secret_fields END,
+                                provider_id = CASE WHEN $12 THEN $13 ELSE provider_id END, updated_at = now()
                             WHERE id = $1 RETURNING *""")
-                    .execute(Tuple.from(Arrays.asList(id, r.name(), target.providerType(),
+                    .execute(Tuple.from(Arrays.asList(id, r.name(), providerType,
                             target.modelName() == null ? null : target.modelName().trim(), r.status(),
                             config != null, config == null ? null : config.plain(), sealed,
-                            config == null ? new String[0] : config.secrets().fieldNames().stream().sorted().toArray(String[]::new),
-                            repin, target.nodeId())))
-                    .map(rows -> backend(rows.iterator().next()));
+                            config == null ? new String[0] : config.secretFields(),
+                            repin, target.nodeId(), r.providerId() != null, providerId)))
+                    .map(rows -> backend(rows.iterator().next())));
         }));
     }
 
@@ -375,15 +397,6 @@ public class CatalogService {
                         existing.ownerPartnerId(), existing.ownerTenantId()))
                 .flatMap(x -> pool.preparedQuery("DELETE FROM backend_models WHERE id = $1").execute(Tuple.of(id)))
                 .replaceWithVoid();
-    }
-
-    /** The backend's secrets, opened for a provider call (never for a response). */
-    public Map<String, Object> openSecrets(String backendId, String sealed) {
-        if (sealed == null) {
-            return Map.of();
-        }
-        String plain = kek.require(ErrorCode.SERVICE_UNAVAILABLE).open(sealed, "gateway/backend_models/" + backendId);
-        return new JsonObject(plain).getMap();
     }
 
     // ------------------------------------------------------------------ links
@@ -437,28 +450,19 @@ public class CatalogService {
 
     // ------------------------------------------------------------------ helpers
 
-    /** Backends hold connection details: only those who may manage them see them. */
-    private static boolean backendInScope(Caller caller, Row r) {
-        String scope = r.getString("owner_scope");
-        return caller.isSuperAdmin()
-                || ("partner".equals(scope) && caller.isPartnerAdmin() && caller.partnerId().equals(r.getString("owner_partner_id")))
-                || ("tenant".equals(scope) && caller.has(ai.scaigrid.commons.security.Permissions.MODELS_MANAGE)
-                && caller.canSee(r.getString("owner_tenant_id"), r.getString("owner_partner_id")));
-    }
-
     static final String FRONTEND_SELECT = """
-            SELECT f.*, count(l.backend_model_id) FILTER (WHERE l.enabled AND b.status = 'active') AS active_backends,
+            SELECT f.*, count(l.backend_model_id) FILTER (WHERE l.enabled AND b.status = 'active'
+                                                              AND coalesce(p.status, 'active') = 'active') AS active_backends,
                    count(l.backend_model_id) AS total_backends,
                    array_agg(b.id || chr(31) || b.provider_type || chr(31) || b.model_name || chr(31)
-                             || coalesce(b.connection_config ->> 'node_id', ''))
-                       FILTER (WHERE l.enabled AND b.status = 'active') AS active_backend_refs
+                             || coalesce(b.connection_config ->> 'node_id', p.connection_config ->> 'node_id', ''))
+                       FILTER (WHERE l.enabled AND b.status = 'active' AND coalesce(p.status, 'active') = 'active')
+                       AS active_backend_refs
             FROM frontend_models f
             LEFT JOIN model_links l ON l.frontend_model_id = f.id
             LEFT JOIN backend_models b ON b.id = l.backend_model_id
+            LEFT JOIN providers p ON p.id = b.provider_id
             """;
-
-    private record Split(JsonObject plain, JsonObject secrets) {
-    }
 
     /**
      * What a backend body names: {@code provider_type} and {@code model_name}, or a {@code uri} standing for
@@ -496,50 +500,6 @@ public class CatalogService {
         return new Target(uri.providerType(), uri.modelName(), "scaiinfer".equals(uri.providerType()), uri.nodeId());
     }
 
-    private Split split(JsonNode config) {
-        JsonObject plain = new JsonObject();
-        JsonObject secrets = new JsonObject();
-        if (config == null || config.isNull()) {
-            return new Split(plain, secrets);
-        }
-        if (!config.isObject()) {
-            throw ApiException.validation("connection_config", "connection_config must be an object");
-        }
-        Iterator<Map.Entry<String, JsonNode>> fields = config.fields();
-        while (fields.hasNext()) {
-            Map.Entry<String, JsonNode> e = fields.next();
-            if (e.getKey().equals("headers") && !isStringMap(e.getValue())) {
-                throw ApiException.validation("connection_config.headers", "headers must be an object of header names to string values");
-            }
-            Object value = json.convertValue(e.getValue(), Object.class);
-            if (SECRET_KEYS.contains(e.getKey())) {
-                secrets.put(e.getKey(), value);
-            } else {
-                plain.put(e.getKey(), value);
-            }
-        }
-        return new Split(plain, secrets);
-    }
-
-    private static boolean isStringMap(JsonNode node) {
-        if (!node.isObject()) {
-            return false;
-        }
-        for (Iterator<JsonNode> values = node.elements(); values.hasNext(); ) {
-            if (!values.next().isTextual()) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private String sealSecrets(String backendId, JsonObject secrets) {
-        if (secrets.isEmpty()) {
-            return null;
-        }
-        return kek.require(ErrorCode.SERVICE_UNAVAILABLE).seal(secrets.encode(), "gateway/backend_models/" + backendId);
-    }
-
     private static void validateFrontend(FrontendModelRequest r) {
         ai.scaigrid.gateway.inference.ModelDefaults.validate(r.defaultParams());
         if (r.modality() != null && !MODALITIES.contains(r.modality())) {
@@ -559,6 +519,10 @@ public class CatalogService {
                 throw ApiException.validation("price", "prices must be non-negative decimals");
             }
         }
+    }
+
+    private static String blankToNull(String s) {
+        return s == null || s.isBlank() ? null : s.trim();
     }
 
     private static void requireText(String field, String value, int max) {
@@ -613,16 +577,11 @@ public class CatalogService {
 
     static BackendModel backend(Row r) {
         String[] secretFields = r.getArrayOfStrings("secret_fields");
-        Map<String, Object> config = map(r.getValue("connection_config"));
-        if (config != null && config.containsKey("headers")) {
-            // written before headers were sealed: never shown, whatever they hold
-            config = new java.util.LinkedHashMap<>(config);
-            config.put("headers", "(hidden)");
-        }
-        Object node = config == null ? null : config.get("node_id");
+        Map<String, Object> config = ConnectionConfigs.shown(r.getValue("connection_config"));
+        Object node = config.get("node_id");
         return new BackendModel(r.getString("id"), r.getString("name"),
                 BackendUri.format(r.getString("provider_type"), r.getString("model_name"), node == null ? null : node.toString()),
-                r.getString("provider_type"), r.getString("model_name"),
+                r.getString("provider_type"), r.getString("model_name"), r.getString("provider_id"),
                 config, secretFields == null ? List.of() : List.of(secretFields), r.getString("status"), r.getString("owner_scope"),
                 r.getString("owner_partner_id"), r.getString("owner_tenant_id"), r.getOffsetDateTime("created_at"),
                 r.getOffsetDateTime("updated_at"));

@@ -35,6 +35,18 @@ public class ModelAccess {
             """;
     static final Set<String> SCOPES = Set.of("global", "partner", "tenant");
 
+    /**
+     * Backends and providers hold connection details: only those who may manage them see them (super
+     * admins; a partner's admins for the partner's; holders of models:manage for a tenant's they see).
+     */
+    static boolean manages(Caller caller, Row owned) {
+        String scope = owned.getString("owner_scope");
+        return caller.isSuperAdmin()
+                || ("partner".equals(scope) && caller.isPartnerAdmin() && caller.partnerId().equals(owned.getString("owner_partner_id")))
+                || ("tenant".equals(scope) && caller.has(Permissions.MODELS_MANAGE)
+                && caller.canSee(owned.getString("owner_tenant_id"), owned.getString("owner_partner_id")));
+    }
+
     @Inject
     Pool pool;
 

@@ -80,7 +80,7 @@ public class InferencePipeline {
     @PostConstruct
     void init() {
         for (Provider p : providerBeans) {
-            providers.put(p.type(), p);
+            p.types().forEach(type -> providers.put(type, p));
         }
     }
 

@@ -3,7 +3,7 @@ package ai.scaigrid.gateway.inference;
 import ai.scaigrid.commons.error.ApiException;
 import ai.scaigrid.commons.error.ErrorCode;
 import ai.scaigrid.commons.security.Caller;
-import ai.scaigrid.gateway.catalog.CatalogService;
+import ai.scaigrid.gateway.catalog.ConnectionConfigs;
 import ai.scaigrid.gateway.catalog.ModelAccess;
 import ai.scaigrid.gateway.inference.provider.BackendTarget;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -20,6 +20,7 @@ import org.jboss.logging.Logger;
 import java.math.BigDecimal;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -53,7 +54,7 @@ public class ModelRoutes {
     Pool pool;
 
     @Inject
-    CatalogService catalog;
+    ConnectionConfigs configs;
 
     @Inject
     ObjectMapper mapper;
@@ -114,10 +115,14 @@ public class ModelRoutes {
                     Row f = rows.iterator().next();
                     String frontendId = f.getString("id");
                     return pool.preparedQuery("""
-                                    SELECT b.id, b.name, b.provider_type, b.model_name, b.connection_config, b.sealed_secrets,
+                                    SELECT b.id, b.name, b.provider_type, b.model_name,
+                                           coalesce(p.connection_config, '{}'::jsonb) || b.connection_config AS connection_config,
+                                           b.sealed_secrets, p.id AS provider_id, p.sealed_secrets AS provider_secrets,
                                            l.priority, l.weight
                                     FROM model_links l JOIN backend_models b ON b.id = l.backend_model_id
+                                    LEFT JOIN providers p ON p.id = b.provider_id
                                     WHERE l.frontend_model_id = $1 AND l.enabled AND b.status = 'active'
+                                      AND (p.id IS NULL OR p.status = 'active')
                                     ORDER BY l.priority, b.id""")
                             .execute(Tuple.of(frontendId))
                             .map(backendRows -> {
@@ -147,20 +152,29 @@ public class ModelRoutes {
         return (ObjectNode) mapper.valueToTree(o.getMap());
     }
 
+    /** A backend with its provider's settings underneath its own (the provider's config, then the backend's keys over it). */
     private BackendTarget toTarget(Row b) {
         String id = b.getString("id");
-        Map<String, Object> secrets;
-        try {
-            secrets = catalog.openSecrets(id, b.getString("sealed_secrets"));
-        } catch (RuntimeException e) {
-            // a backend whose secrets cannot be opened (KEK rotated away) is still listed; its calls fail upstream
-            LOG.errorf("secrets of backend %s cannot be opened: %s", id, e.getMessage());
-            secrets = Map.of();
+        Map<String, Object> secrets = new HashMap<>();
+        String providerId = b.getString("provider_id");
+        if (providerId != null) {
+            secrets.putAll(secrets("providers", providerId, b.getString("provider_secrets")));
         }
+        secrets.putAll(secrets("backend_models", id, b.getString("sealed_secrets")));
         Object config = b.getValue("connection_config");
         ObjectNode connection = config == null ? mapper.createObjectNode()
                 : (ObjectNode) mapper.valueToTree(((io.vertx.core.json.JsonObject) config).getMap());
         return new BackendTarget(id, b.getString("name"), b.getString("provider_type"), b.getString("model_name"),
-                connection, secrets, b.getInteger("priority"), b.getInteger("weight"));
+                connection, java.util.Collections.unmodifiableMap(secrets), b.getInteger("priority"), b.getInteger("weight"));
+    }
+
+    private Map<String, Object> secrets(String table, String id, String sealed) {
+        try {
+            return configs.open(table, id, sealed);
+        } catch (RuntimeException e) {
+            // secrets that cannot be opened (KEK rotated away): the backend is still listed; its calls fail upstream
+            LOG.errorf("secrets of %s %s cannot be opened: %s", table, id, e.getMessage());
+            return Map.of();
+        }
     }
 }

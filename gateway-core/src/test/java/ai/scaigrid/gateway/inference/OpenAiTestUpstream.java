@@ -52,11 +52,32 @@ public final class OpenAiTestUpstream {
         return "http://127.0.0.1:" + server.actualPort() + "/v1";
     }
 
+    /** {@code GET /v1/models}: OpenAI's list; 401 without a key or with {@code wrong-key}. */
+    private void listModels(HttpServerRequest req) {
+        String auth = req.getHeader("authorization");
+        requests.add(new JsonObject().put("_path", req.path()).put("_auth", auth));
+        if (auth == null || auth.equals("Bearer wrong-key")) {
+            req.response().setStatusCode(401).end(new JsonObject().put("error", new JsonObject()
+                    .put("message", "Incorrect API key provided: wrong-key (internal ref 0xdeadbeef)")).encode());
+            return;
+        }
+        io.vertx.core.json.JsonArray data = new io.vertx.core.json.JsonArray();
+        for (String id : new String[]{"echo", "slow", "embed"}) {
+            data.add(new JsonObject().put("id", id).put("object", "model").put("owned_by", "test-upstream"));
+        }
+        req.response().putHeader("content-type", "application/json")
+                .end(new JsonObject().put("object", "list").put("data", data).encode());
+    }
+
     public int calls(String model) {
         return calls.computeIfAbsent(model, k -> new AtomicInteger()).get();
     }
 
     private void handle(HttpServerRequest req) {
+        if (req.method() == io.vertx.core.http.HttpMethod.GET && req.path().endsWith("/models")) {
+            listModels(req);
+            return;
+        }
         req.body().onSuccess(buf -> {
             JsonObject body = buf.length() == 0 ? new JsonObject() : buf.toJsonObject();
             requests.add(body.put("_path", req.path()).put("_auth", req.getHeader("authorization"))

@@ -55,7 +55,7 @@ import static org.hamcrest.Matchers.hasItem;
  * calls it) and the admin REST API; routing effects are checked through the registry and the provider.
  */
 @QuarkusTest
-class NodeRegistryTest {
+public class NodeRegistryTest {
     private static final String RUN = UUID.randomUUID().toString().substring(0, 6);
     private static final AtomicLong SEQUENCE = new AtomicLong();
     private static final Instant STARTED = Instant.now();
@@ -86,7 +86,7 @@ class NodeRegistryTest {
         channel.shutdownNow();
     }
 
-    static String serviceToken(String scope) {
+    public static String serviceToken(String scope) {
         return given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
                 .body(Map.of("name", "node-" + RUN, "scopes", List.of(scope), "ttl_seconds", 3600))
                 .when().post("/v1/service-tokens").then().statusCode(201).extract().path("data.token");
@@ -101,7 +101,7 @@ class NodeRegistryTest {
                 .withDeadlineAfter(10, TimeUnit.SECONDS);
     }
 
-    static HeartbeatRequest report(String nodeId, String model, NodeHealth health) {
+    public static HeartbeatRequest report(String nodeId, String model, NodeHealth health) {
         return HeartbeatRequest.newBuilder().setNodeId(nodeId).setAddress("127.0.0.1:1").setVersion("9.9.9").setEngine("simulated")
                 .setCapacity(Capacity.newBuilder().setMaxConcurrency(8).setInFlight(2).setQueueDepth(0))
                 .addLoadedModels(LoadedModel.newBuilder().setName(model).setState(ModelState.MODEL_STATE_READY).setModality("chat")

@@ -76,6 +76,62 @@ public class OpenAiProvider implements Provider {
         return "openai";
     }
 
+    /** {@code custom} is any OpenAI-protocol endpoint (reference §1.3), served the same way. */
+    @Override
+    public java.util.Set<String> types() {
+        return java.util.Set.of("openai", "custom");
+    }
+
+    /**
+     * {@code GET <base_url>/models} with the backend's credentials: the upstream's model list, for
+     * provider discovery. Fails with an {@link UpstreamFailure} whose message names only the status.
+     */
+    public Uni<JsonNode> listModels(BackendTarget provider, java.time.Duration timeout) {
+        return Uni.createFrom().<JsonNode>emitter(emitter -> {
+            RequestOptions options;
+            try {
+                options = options(provider, "/models").setMethod(HttpMethod.GET).removeHeader("content-type");
+            } catch (RuntimeException e) {
+                emitter.fail(e);
+                return;
+            }
+            HttpClientRequest[] current = new HttpClientRequest[1];
+            AtomicBoolean done = new AtomicBoolean();
+            emitter.onTermination(() -> {
+                if (done.compareAndSet(false, true) && current[0] != null) {
+                    current[0].reset(); // timed out or the caller went away
+                }
+            });
+            clients.get().request(options)
+                    .compose(request -> {
+                        current[0] = request;
+                        return request.send();
+                    })
+                    .compose(response -> response.body().map(body -> {
+                        if (response.statusCode() / 100 != 2) {
+                            throw new UpstreamFailure(ErrorCode.PROVIDER_DISCOVERY_ERROR,
+                                    "The provider answered HTTP " + response.statusCode(), false, null, null);
+                        }
+                        try {
+                            return mapper.readTree(body.getBytes());
+                        } catch (Exception e) {
+                            throw new UpstreamFailure(ErrorCode.PROVIDER_DISCOVERY_ERROR,
+                                    "The provider's model list could not be parsed", false, null, e);
+                        }
+                    }))
+                    .onComplete(ar -> {
+                        if (!done.compareAndSet(false, true)) {
+                            return;
+                        }
+                        if (ar.succeeded()) {
+                            emitter.complete(ar.result());
+                        } else {
+                            emitter.fail(ar.cause() instanceof UpstreamFailure f ? f : connectFailure(ar.cause()));
+                        }
+                    });
+        }).ifNoItem().after(timeout).failWith(() -> UpstreamFailure.timeout("The provider did not answer in time"));
+    }
+
     @PreDestroy
     void close() {
         clients.close();

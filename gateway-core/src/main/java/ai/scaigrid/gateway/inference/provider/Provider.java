@@ -21,6 +21,11 @@ public interface Provider {
     /** The {@code provider_type} this provider serves. */
     String type();
 
+    /** Every {@code provider_type} routed to this provider (by default only {@link #type()}). */
+    default java.util.Set<String> types() {
+        return java.util.Set.of(type());
+    }
+
     Uni<ObjectNode> chat(BackendTarget backend, ProviderCall call);
 
     Multi<ObjectNode> streamChat(BackendTarget backend, ProviderCall call);

@@ -1,0 +1,107 @@
+package ai.scaigrid.gateway.catalog;
+
+import ai.scaigrid.commons.crypto.PlatformKek;
+import ai.scaigrid.commons.error.ApiException;
+import ai.scaigrid.commons.error.ErrorCode;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.vertx.core.json.JsonObject;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The {@code connection_config} of backends and providers: secrets split off and sealed with the
+ * platform KEK on write (bound to the owning row, so a sealed value cannot be moved to another one),
+ * opened only for upstream calls, never returned.
+ */
+@ApplicationScoped
+public class ConnectionConfigs {
+    /**
+     * Keys that are secrets. {@code headers} (extra upstream headers) is sealed whole: any of them may
+     * carry a credential ({@code api-key}, {@code x-api-key}, {@code Authorization}), and their names
+     * alone say little.
+     */
+    static final Set<String> SECRET_KEYS = Set.of("api_key", "token", "password", "secret", "authorization", "client_secret",
+            "headers");
+
+    @Inject
+    PlatformKek kek;
+
+    @Inject
+    ObjectMapper json;
+
+    /** A config as given, split into what is stored in the clear and what is sealed. */
+    public record Split(JsonObject plain, JsonObject secrets) {
+        String[] secretFields() {
+            return secrets.fieldNames().stream().sorted().toArray(String[]::new);
+        }
+    }
+
+    Split split(JsonNode config) {
+        JsonObject plain = new JsonObject();
+        JsonObject secrets = new JsonObject();
+        if (config == null || config.isNull()) {
+            return new Split(plain, secrets);
+        }
+        if (!config.isObject()) {
+            throw ApiException.validation("connection_config", "connection_config must be an object");
+        }
+        Iterator<Map.Entry<String, JsonNode>> fields = config.fields();
+        while (fields.hasNext()) {
+            Map.Entry<String, JsonNode> e = fields.next();
+            if (e.getKey().equals("headers") && !isStringMap(e.getValue())) {
+                throw ApiException.validation("connection_config.headers", "headers must be an object of header names to string values");
+            }
+            Object value = json.convertValue(e.getValue(), Object.class);
+            (SECRET_KEYS.contains(e.getKey()) ? secrets : plain).put(e.getKey(), value);
+        }
+        return new Split(plain, secrets);
+    }
+
+    /** Seals the secrets for the row {@code table/id}; null when there are none. */
+    String seal(String table, String id, JsonObject secrets) {
+        if (secrets.isEmpty()) {
+            return null;
+        }
+        return kek.require(ErrorCode.SERVICE_UNAVAILABLE).seal(secrets.encode(), aad(table, id));
+    }
+
+    /** The secrets of the row {@code table/id}, opened for an upstream call (never for a response). */
+    public Map<String, Object> open(String table, String id, String sealed) {
+        if (sealed == null) {
+            return Map.of();
+        }
+        return new JsonObject(kek.require(ErrorCode.SERVICE_UNAVAILABLE).open(sealed, aad(table, id))).getMap();
+    }
+
+    private static String aad(String table, String id) {
+        return "gateway/" + table + "/" + id;
+    }
+
+    /** A stored config as shown to admins: headers written before they were sealed are hidden all the same. */
+    static Map<String, Object> shown(Object stored) {
+        Map<String, Object> config = stored instanceof JsonObject o ? o.getMap() : Map.of();
+        if (config.containsKey("headers")) {
+            config = new LinkedHashMap<>(config);
+            config.put("headers", "(hidden)");
+        }
+        return config;
+    }
+
+    private static boolean isStringMap(JsonNode node) {
+        if (!node.isObject()) {
+            return false;
+        }
+        for (Iterator<JsonNode> values = node.elements(); values.hasNext(); ) {
+            if (!values.next().isTextual()) {
+                return false;
+            }
+        }
+        return true;
+    }
+}
