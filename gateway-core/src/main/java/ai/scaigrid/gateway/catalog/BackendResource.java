@@ -17,6 +17,7 @@ import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 
@@ -35,9 +36,10 @@ public class BackendResource {
     @Inject
     CurrentCaller caller;
 
+    /** {@code ?provider_id=} narrows the list to the backends that use that provider. */
     @GET
-    public Uni<Envelope<Items<BackendModel>>> list() {
-        return catalog.listBackends(caller.get()).map(Items::envelope);
+    public Uni<Envelope<Items<BackendModel>>> list(@QueryParam("provider_id") String providerId) {
+        return catalog.listBackends(caller.get(), providerId).map(Items::envelope);
     }
 
     @POST

@@ -233,10 +233,10 @@ public class CatalogService {
 
     // ------------------------------------------------------------------ backend models
 
-    public Uni<List<BackendModel>> listBackends(Caller caller) {
+    public Uni<List<BackendModel>> listBackends(Caller caller, String providerId) {
         return pool.preparedQuery("SELECT * FROM backend_models b WHERE " + ModelAccess.OWNED_SQL
-                        + " ORDER BY created_at")
-                .execute(Tuple.of(caller.isSuperAdmin(), caller.partnerId(), caller.tenantId()))
+                        + " AND ($4::text IS NULL OR b.provider_id = $4) ORDER BY created_at")
+                .execute(Tuple.of(caller.isSuperAdmin(), caller.partnerId(), caller.tenantId(), providerId))
                 .map(rows -> {
                     List<BackendModel> out = new ArrayList<>();
                     for (Row r : rows) {

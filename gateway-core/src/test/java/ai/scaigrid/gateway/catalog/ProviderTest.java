@@ -133,6 +133,8 @@ class ProviderTest {
                 .then().statusCode(404).body("error.code", equalTo("PROVIDER_NOT_FOUND"));
 
         as(ADMIN).when().get("/v1/providers/" + id).then().statusCode(200).body("data.backend_count", equalTo(1));
+        as(ADMIN).when().get("/v1/backends?provider_id=" + id).then().statusCode(200)
+                .body("data.items.size()", equalTo(1)).body("data.items[0].model_name", equalTo("gpt-4o"));
         as(ADMIN).when().delete("/v1/providers/" + id).then().statusCode(409)
                 .body("error.code", equalTo("PROVIDER_HAS_BACKENDS")).body("error.details.backend_count", equalTo(1));
         as(ADMIN).body(Map.of("provider_type", "scaiinfer")).when().put("/v1/providers/" + id).then().statusCode(409)
