@@ -57,6 +57,9 @@ public class ConnectionConfigs {
             if (e.getKey().equals("headers") && !isStringMap(e.getValue())) {
                 throw ApiException.validation("connection_config.headers", "headers must be an object of header names to string values");
             }
+            if (e.getKey().equals("base_url")) {
+                requireHttpUrl(e.getValue());
+            }
             Object value = json.convertValue(e.getValue(), Object.class);
             (SECRET_KEYS.contains(e.getKey()) ? secrets : plain).put(e.getKey(), value);
         }
@@ -91,6 +94,24 @@ public class ConnectionConfigs {
             config.put("headers", "(hidden)");
         }
         return config;
+    }
+
+    /** An absolute http(s) URL with a host: anything else could never be called, and fails later with less to go on. */
+    private static void requireHttpUrl(JsonNode value) {
+        boolean valid = false;
+        if (value.isTextual()) {
+            try {
+                java.net.URI uri = new java.net.URI(value.asText());
+                valid = ("http".equalsIgnoreCase(uri.getScheme()) || "https".equalsIgnoreCase(uri.getScheme()))
+                        && uri.getHost() != null && uri.getQuery() == null && uri.getFragment() == null;
+            } catch (java.net.URISyntaxException e) {
+                valid = false;
+            }
+        }
+        if (!valid) {
+            throw ApiException.validation("connection_config.base_url",
+                    "base_url must be an absolute http(s) URL without query or fragment, e.g. https://api.openai.com/v1");
+        }
     }
 
     private static boolean isStringMap(JsonNode node) {

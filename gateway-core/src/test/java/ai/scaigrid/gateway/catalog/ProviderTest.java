@@ -151,6 +151,15 @@ class ProviderTest {
         as(ADMIN).when().get("/v1/providers/" + id).then().statusCode(404).body("error.code", equalTo("PROVIDER_NOT_FOUND"));
         as(ADMIN).body(Map.of("name", "x")).when().post("/v1/providers").then().statusCode(400)
                 .body("error.details[0].field", equalTo("provider_type"));
+        // an endpoint that could never be called is refused on write, for providers and backends alike
+        for (Object badUrl : List.of("not a url", "ftp://host/v1", "/v1", "http:///v1", 42)) {
+            as(ADMIN).body(Map.of("name", "x", "provider_type", "openai", "connection_config", Map.of("base_url", badUrl)))
+                    .when().post("/v1/providers").then().statusCode(400)
+                    .body("error.details[0].field", equalTo("connection_config.base_url"));
+            as(ADMIN).body(Map.of("name", "x", "provider_type", "openai", "model_name", "m", "connection_config", Map.of("base_url", badUrl)))
+                    .when().post("/v1/backends").then().statusCode(400)
+                    .body("error.details[0].field", equalTo("connection_config.base_url"));
+        }
     }
 
     @Test
@@ -287,6 +296,11 @@ class ProviderTest {
         String noUrl = create(ADMIN, "/v1/providers", Map.of("name", "no url", "provider_type", "openai"));
         as(ADMIN).when().post("/v1/providers/" + noUrl + "/discover").then().statusCode(502)
                 .body("error.message", containsString("base_url"));
+        // a base_url stored before it was validated on write fails as cleanly
+        pool.preparedQuery("UPDATE providers SET connection_config = '{\"base_url\": \"not a url\"}' WHERE id = $1")
+                .execute(Tuple.of(noUrl)).await().atMost(Duration.ofSeconds(5));
+        as(ADMIN).when().post("/v1/providers/" + noUrl + "/discover").then().statusCode(502)
+                .body("error.code", equalTo("PROVIDER_DISCOVERY_ERROR")).body("error.message", containsString("not a valid URL"));
         String anthropic = create(ADMIN, "/v1/providers", Map.of("name", "a", "provider_type", "anthropic"));
         as(ADMIN).when().post("/v1/providers/" + anthropic + "/discover").then().statusCode(400)
                 .body("error.details[0].field", equalTo("provider_type"));

@@ -91,8 +91,9 @@ public class OpenAiProvider implements Provider {
             RequestOptions options;
             try {
                 options = options(provider, "/models").setMethod(HttpMethod.GET).removeHeader("content-type");
-            } catch (RuntimeException e) {
-                emitter.fail(e);
+            } catch (UpstreamFailure e) {
+                emitter.fail(new UpstreamFailure(ErrorCode.PROVIDER_DISCOVERY_ERROR, e.getMessage().replace("backend", "provider"),
+                        false, null, null));
                 return;
             }
             HttpClientRequest[] current = new HttpClientRequest[1];
@@ -187,7 +188,13 @@ public class OpenAiProvider implements Provider {
         if (base == null || base.isBlank()) {
             throw new UpstreamFailure(ErrorCode.BACKEND_ERROR, "The backend has no base_url configured", true, null, null);
         }
-        URI uri = URI.create(stripSlash(base) + path);
+        URI uri;
+        try {
+            uri = URI.create(stripSlash(base) + path);
+        } catch (IllegalArgumentException e) {
+            // stored before base_url was validated on write
+            throw new UpstreamFailure(ErrorCode.BACKEND_ERROR, "The backend's base_url is not a valid URL", true, null, null);
+        }
         RequestOptions options = new RequestOptions()
                 .setMethod(HttpMethod.POST)
                 .setAbsoluteURI(uri.toString())
