@@ -55,7 +55,7 @@ public class ConnectionConfigs {
         while (fields.hasNext()) {
             Map.Entry<String, JsonNode> e = fields.next();
             if (e.getKey().equals("headers") && !isStringMap(e.getValue())) {
-                throw ApiException.validation("connection_config.headers", "headers must be an object of header names to string values");
+                throw ApiException.validation("connection_config.headers", "headers must be an object of header names (HTTP tokens) to string values without control characters");
             }
             if (e.getKey().equals("base_url")) {
                 requireHttpUrl(e.getValue());
@@ -114,15 +114,21 @@ public class ConnectionConfigs {
         }
     }
 
+    /** Header names that are HTTP tokens, values without control characters (no header injection, nothing Vert.x refuses later). */
     private static boolean isStringMap(JsonNode node) {
         if (!node.isObject()) {
             return false;
         }
-        for (Iterator<JsonNode> values = node.elements(); values.hasNext(); ) {
-            if (!values.next().isTextual()) {
+        for (Iterator<Map.Entry<String, JsonNode>> headers = node.fields(); headers.hasNext(); ) {
+            Map.Entry<String, JsonNode> h = headers.next();
+            if (!HEADER_NAME.matcher(h.getKey()).matches() || !h.getValue().isTextual()
+                    || !HEADER_VALUE.matcher(h.getValue().asText()).matches()) {
                 return false;
             }
         }
         return true;
     }
+
+    private static final java.util.regex.Pattern HEADER_NAME = java.util.regex.Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}");
+    private static final java.util.regex.Pattern HEADER_VALUE = java.util.regex.Pattern.compile("[^\\x00-\\x08\\x0a-\\x1f\\x7f]{0,8192}");
 }

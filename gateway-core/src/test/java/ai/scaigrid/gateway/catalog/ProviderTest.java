@@ -151,6 +151,13 @@ class ProviderTest {
         as(ADMIN).when().get("/v1/providers/" + id).then().statusCode(404).body("error.code", equalTo("PROVIDER_NOT_FOUND"));
         as(ADMIN).body(Map.of("name", "x")).when().post("/v1/providers").then().statusCode(400)
                 .body("error.details[0].field", equalTo("provider_type"));
+        // extra headers must be sendable as they are: no header injection, no names Vert.x refuses later
+        for (Map<String, Object> badHeaders : List.of(Map.<String, Object>of("x-evil", "a\r\nHost: elsewhere"),
+                Map.<String, Object>of("bad name", "v"), Map.<String, Object>of("x-n", 5))) {
+            as(ADMIN).body(Map.of("name", "x", "provider_type", "openai", "connection_config", Map.of("headers", badHeaders)))
+                    .when().post("/v1/providers").then().statusCode(400)
+                    .body("error.details[0].field", equalTo("connection_config.headers"));
+        }
         // an endpoint that could never be called is refused on write, for providers and backends alike
         for (Object badUrl : List.of("not a url", "ftp://host/v1", "/v1", "http:///v1", 42)) {
             as(ADMIN).body(Map.of("name", "x", "provider_type", "openai", "connection_config", Map.of("base_url", badUrl)))

@@ -95,6 +95,11 @@ public class OpenAiProvider implements Provider {
                 emitter.fail(new UpstreamFailure(ErrorCode.PROVIDER_DISCOVERY_ERROR, e.getMessage().replace("backend", "provider"),
                         false, null, null));
                 return;
+            } catch (RuntimeException e) {
+                // settings stored before they were validated on write (e.g. a header Vert.x refuses)
+                emitter.fail(new UpstreamFailure(ErrorCode.PROVIDER_DISCOVERY_ERROR, "The provider's connection settings cannot be used",
+                        false, null, e));
+                return;
             }
             HttpClientRequest[] current = new HttpClientRequest[1];
             AtomicBoolean done = new AtomicBoolean();
