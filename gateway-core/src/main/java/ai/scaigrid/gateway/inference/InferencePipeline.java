@@ -462,9 +462,6 @@ public class InferencePipeline {
         int prompt = produced || "ok".equals(status) ? ex.promptTokens() : 0;
         int completion = produced ? ex.completionTokens() : 0;
         BigDecimal cost = cost(ex.route, prompt, completion);
-        if (ex.reservation != null) {
-            ex.reservation.settle(prompt + completion, cost);
-        }
         limits.recordTokens(ex.caller, prompt + completion);
         BackendTarget backend = ex.backend;
         usage.record(new UsageRecorder.UsageRecord("usage_" + ex.requestId + "_" + Long.toString(now & 0xffffff, 36),
@@ -474,6 +471,11 @@ public class InferencePipeline {
                 (int) ((now - ex.startedNanos) / 1_000_000),
                 produced ? Integer.valueOf((int) ((ex.firstTokenNanos - ex.startedNanos) / 1_000_000)) : null,
                 status, errorCode, OffsetDateTime.now(ZoneOffset.UTC)));
+        // after the record: the spend is pending in the usage recorder before the reservation is released,
+        // so a concurrent budget check never sees neither
+        if (ex.reservation != null) {
+            ex.reservation.settle(prompt + completion, cost);
+        }
     }
 
     static BigDecimal cost(ModelRoutes.Route route, long prompt, long completion) {

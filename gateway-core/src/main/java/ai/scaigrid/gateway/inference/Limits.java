@@ -16,6 +16,8 @@ import java.math.BigDecimal;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -30,8 +32,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>Budgets: tokens and/or cost per day or month per tenant. Each request reserves its worst case
  * (estimated prompt + the output it may produce) before dispatch and settles to the real figure
  * after, so concurrent requests can never jointly overshoot the budget by more than the error of one
- * request's prompt estimate. Spend already written to the database is reloaded periodically, so
- * other replicas' spend is seen within {@code scaigrid.limits.budget-refresh}.
+ * request's prompt estimate. A tenant's ledger adds up: the spend in the database
+ * ({@code tenant_daily_spend}, read once a sync round), what this replica flushed since that read,
+ * its spend not yet flushed, its reservations, and what the other replicas hold (their reservations
+ * and unflushed spend, {@code budget_holds}, published each round by {@link RateLimitSync}). Across
+ * replicas a budget can be overshot by what the others reserve within one round.
  */
 @ApplicationScoped
 public class Limits {
@@ -73,7 +78,9 @@ public class Limits {
                 settled = true;
             }
             if (ledger != null) {
-                ledger.settle(tokens, cost, actualTokens, actualCost == null ? BigDecimal.ZERO : actualCost);
+                // the actual spend reaches the ledger through the usage record (pending, then the database),
+                // which the pipeline writes before it settles
+                ledger.release(tokens, cost);
             }
         }
     }
@@ -108,6 +115,8 @@ public class Limits {
     private final Map<String, SlidingWindow> windows = new ConcurrentHashMap<>();
     private final Map<String, CachedSettings> settings = new ConcurrentHashMap<>();
     private final Map<String, BudgetLedger> ledgers = new ConcurrentHashMap<>();
+    /** This replica in rate_limit_counts and budget_holds. */
+    private final String replicaId = "gw-" + java.util.UUID.randomUUID();
     private volatile java.util.function.Consumer<String> newWindowListener;
 
     private record CachedSettings(Uni<TenantSettings> value, long expiresAt) {
@@ -270,9 +279,13 @@ public class Limits {
             return Uni.createFrom().item(new Reservation(null, 0, BigDecimal.ZERO));
         }
         return ledger(tenantId, s).map(ledger -> {
-            ledger.reserve(tokens, cost);
+            ledger.reserve(tokens, cost, usage.local(tenantId));
             return new Reservation(ledger, tokens, cost);
         });
+    }
+
+    String replicaId() {
+        return replicaId;
     }
 
     private Uni<BudgetLedger> ledger(String tenantId, TenantSettings s) {
@@ -283,22 +296,103 @@ public class Limits {
                 && now - ledger.loadedAt < budgetRefresh.toNanos()) {
             return Uni.createFrom().item(ledger);
         }
-        return pool.preparedQuery("SELECT coalesce(sum(total_tokens), 0) AS tokens, coalesce(sum(cost), 0) AS cost "
-                        + "FROM usage_records WHERE tenant_id = $1 AND created_at >= $2")
-                .execute(Tuple.of(tenantId, periodStart))
+        UsageRecorder.LocalSpend atStart = usage.local(tenantId);
+        return pool.preparedQuery(READ_BUDGETS)
+                .execute(Tuple.of(new String[]{tenantId}, new OffsetDateTime[]{periodStart}, replicaId, HOLD_FRESHNESS_SECONDS))
                 .map(rows -> {
                     Row r = rows.iterator().next();
-                    UsageRecorder.Pending pending = usage.pending(tenantId);
-                    long spentTokens = r.getLong("tokens") + pending.tokens();
-                    BigDecimal spentCost = r.getBigDecimal("cost").add(pending.cost());
                     return ledgers.compute(tenantId, (k, existing) -> {
-                        if (existing != null && existing.periodStart.equals(periodStart)) {
-                            existing.refresh(s, spentTokens, spentCost);
-                            return existing;
-                        }
-                        return new BudgetLedger(periodStart, s, spentTokens, spentCost);
+                        BudgetLedger target = existing != null && existing.periodStart.equals(periodStart)
+                                ? existing : new BudgetLedger(tenantId, periodStart);
+                        target.limits(s);
+                        target.read(atStart, r);
+                        return target;
                     });
                 });
+    }
+
+    /** Other replicas' holds older than this are from replicas that stopped: ignored. */
+    private static final double HOLD_FRESHNESS_SECONDS = 30;
+
+    /** Each tenant's spend in the database for its period, and what the other replicas hold against it. */
+    private static final String READ_BUDGETS_SELECT = """
+            SELECT u.t AS tenant_id,
+                   (SELECT coalesce(sum(d.tokens), 0) FROM tenant_daily_spend d
+                    WHERE d.tenant_id = u.t AND d.day >= (u.p AT TIME ZONE 'UTC')::date)::bigint AS spent_tokens,
+                   (SELECT coalesce(sum(d.cost), 0) FROM tenant_daily_spend d
+                    WHERE d.tenant_id = u.t AND d.day >= (u.p AT TIME ZONE 'UTC')::date) AS spent_cost,
+                   (SELECT coalesce(sum(h.tokens), 0) FROM budget_holds h WHERE h.tenant_id = u.t AND h.period_start = u.p
+                    AND h.replica <> $3 AND h.updated_at > now() - make_interval(secs => $4))::bigint AS others_tokens,
+                   (SELECT coalesce(sum(h.cost), 0) FROM budget_holds h WHERE h.tenant_id = u.t AND h.period_start = u.p
+                    AND h.replica <> $3 AND h.updated_at > now() - make_interval(secs => $4)) AS others_cost
+            FROM unnest($1::text[], $2::timestamptz[]) AS u(t, p)""";
+    private static final String READ_BUDGETS = READ_BUDGETS_SELECT;
+    /** Publishes this replica's holds and reads the rest in one statement (the WITH part always runs). */
+    private static final String SYNC_BUDGETS = """
+            WITH published AS (
+                INSERT INTO budget_holds (replica, tenant_id, period_start, tokens, cost, updated_at)
+                SELECT $3, t, p, k, c, now() FROM unnest($1::text[], $2::timestamptz[], $5::bigint[], $6::numeric[]) AS u(t, p, k, c)
+                ON CONFLICT (replica, tenant_id, period_start)
+                DO UPDATE SET tokens = EXCLUDED.tokens, cost = EXCLUDED.cost, updated_at = now())
+            """ + READ_BUDGETS_SELECT;
+
+    /**
+     * One sync round for budgets ({@link RateLimitSync}): publishes what this replica holds against each
+     * tenant it is spending for (reservations and unflushed spend), and reads every such tenant's
+     * spend in the database and the other replicas' holds. Ledgers of a past period are dropped.
+     */
+    Uni<Void> syncBudgets() {
+        long now = System.nanoTime();
+        List<BudgetLedger> active = new ArrayList<>();
+        for (BudgetLedger ledger : ledgers.values()) {
+            if (!ledger.periodStart.equals(periodStart(ledger.period))) {
+                ledgers.remove(ledger.tenantId, ledger);
+                continue;
+            }
+            if (ledger.busy(now)) {
+                active.add(ledger);
+            }
+        }
+        if (active.isEmpty()) {
+            return Uni.createFrom().voidItem();
+        }
+        int n = active.size();
+        String[] tenants = new String[n];
+        OffsetDateTime[] periods = new OffsetDateTime[n];
+        Long[] heldTokens = new Long[n];
+        io.vertx.sqlclient.data.Numeric[] heldCost = new io.vertx.sqlclient.data.Numeric[n];
+        UsageRecorder.LocalSpend[] atStart = new UsageRecorder.LocalSpend[n];
+        for (int i = 0; i < n; i++) {
+            BudgetLedger ledger = active.get(i);
+            tenants[i] = ledger.tenantId;
+            periods[i] = ledger.periodStart;
+            atStart[i] = usage.local(ledger.tenantId);
+            UsageRecorder.Pending held = ledger.held(atStart[i]);
+            heldTokens[i] = held.tokens();
+            heldCost[i] = io.vertx.sqlclient.data.Numeric.create(held.cost());
+        }
+        return pool.preparedQuery(SYNC_BUDGETS)
+                .execute(Tuple.from(new Object[]{tenants, periods, replicaId, HOLD_FRESHNESS_SECONDS, heldTokens, heldCost}))
+                .invoke(rows -> {
+                    Map<String, Row> byTenant = new java.util.HashMap<>();
+                    for (Row r : rows) {
+                        byTenant.put(r.getString("tenant_id"), r);
+                    }
+                    for (int i = 0; i < n; i++) {
+                        Row r = byTenant.get(tenants[i]);
+                        if (r != null) {
+                            active.get(i).read(atStart[i], r);
+                        }
+                    }
+                })
+                .replaceWithVoid();
+    }
+
+    /** Removes this replica's holds (on shutdown, after its spend is written) and ones of replicas long gone. */
+    Uni<Void> dropHolds(boolean mine) {
+        return pool.preparedQuery(mine ? "DELETE FROM budget_holds WHERE replica = $1"
+                        : "DELETE FROM budget_holds WHERE updated_at < now() - interval '1 hour' AND $1::text IS NOT NULL")
+                .execute(Tuple.of(replicaId)).replaceWithVoid();
     }
 
     static OffsetDateTime periodStart(String period) {
@@ -341,23 +435,32 @@ public class Limits {
         windows.entrySet().removeIf(e -> e.getValue().lastUsedSecond < cutoff);
     }
 
-    /** One tenant's spend in the current period plus what in-flight requests have reserved. */
+    /**
+     * One tenant's budget in the current period, as this replica sees it: the database's spend at the
+     * last read, plus what this replica flushed since that read began, plus its unflushed spend and its
+     * reservations, plus the other replicas' holds at the last read. Whatever races between those parts
+     * can only count something twice for a moment, never leave it out.
+     */
     static final class BudgetLedger {
+        final String tenantId;
         final OffsetDateTime periodStart;
-        volatile long loadedAt = System.nanoTime();
+        volatile long loadedAt;
+        private volatile String period = "month";
         private Long tokenLimit;
         private BigDecimal costLimit;
-        private long spentTokens;
-        private BigDecimal spentCost;
+        private long dbTokens;
+        private BigDecimal dbCost = BigDecimal.ZERO;
+        private UsageRecorder.Pending flushedAtRead = new UsageRecorder.Pending(0, BigDecimal.ZERO);
+        private long othersTokens;
+        private BigDecimal othersCost = BigDecimal.ZERO;
         private long reservedTokens;
         private BigDecimal reservedCost = BigDecimal.ZERO;
+        private volatile long lastUsedNanos = System.nanoTime();
+        private boolean publishedNonZero;
 
-        BudgetLedger(OffsetDateTime periodStart, TenantSettings s, long spentTokens, BigDecimal spentCost) {
+        BudgetLedger(String tenantId, OffsetDateTime periodStart) {
+            this.tenantId = tenantId;
             this.periodStart = periodStart;
-            this.tokenLimit = s.budgetTokens();
-            this.costLimit = s.budgetCost();
-            this.spentTokens = spentTokens;
-            this.spentCost = spentCost;
         }
 
         synchronized boolean sameLimits(TenantSettings s) {
@@ -365,18 +468,44 @@ public class Limits {
                     && (costLimit == null ? s.budgetCost() == null : s.budgetCost() != null && costLimit.compareTo(s.budgetCost()) == 0);
         }
 
-        synchronized void refresh(TenantSettings s, long dbTokens, BigDecimal dbCost) {
+        synchronized void limits(TenantSettings s) {
             tokenLimit = s.budgetTokens();
             costLimit = s.budgetCost();
-            // never forget local spend the database has not seen yet
-            spentTokens = Math.max(spentTokens, dbTokens);
-            spentCost = spentCost.max(dbCost);
+            period = s.budgetPeriod();
+        }
+
+        /** Takes in a read of the database and the other replicas; {@code atStart} was taken before it was sent. */
+        synchronized void read(UsageRecorder.LocalSpend atStart, Row r) {
+            dbTokens = r.getLong("spent_tokens");
+            dbCost = r.getBigDecimal("spent_cost");
+            othersTokens = r.getLong("others_tokens");
+            othersCost = r.getBigDecimal("others_cost");
+            flushedAtRead = atStart.flushed();
             loadedAt = System.nanoTime();
         }
 
-        synchronized void reserve(long tokens, BigDecimal cost) {
-            boolean overTokens = tokenLimit != null && spentTokens + reservedTokens + tokens > tokenLimit;
-            boolean overCost = costLimit != null && spentCost.add(reservedCost).add(cost).compareTo(costLimit) > 0;
+        /** Used within the last minute, or still holding (or lately published) something: worth a sync round. */
+        synchronized boolean busy(long nowNanos) {
+            return nowNanos - lastUsedNanos < 60_000_000_000L || reservedTokens != 0 || reservedCost.signum() != 0
+                    || publishedNonZero;
+        }
+
+        /** What this replica holds against the budget beyond the database: its reservations and unflushed spend. */
+        synchronized UsageRecorder.Pending held(UsageRecorder.LocalSpend local) {
+            long tokens = reservedTokens + local.pending().tokens();
+            BigDecimal cost = reservedCost.add(local.pending().cost());
+            publishedNonZero = tokens != 0 || cost.signum() != 0;
+            return new UsageRecorder.Pending(tokens, cost);
+        }
+
+        synchronized void reserve(long tokens, BigDecimal cost, UsageRecorder.LocalSpend local) {
+            lastUsedNanos = System.nanoTime();
+            long usedTokens = dbTokens + (local.flushed().tokens() - flushedAtRead.tokens()) + local.pending().tokens()
+                    + reservedTokens + othersTokens;
+            BigDecimal usedCost = dbCost.add(local.flushed().cost().subtract(flushedAtRead.cost())).add(local.pending().cost())
+                    .add(reservedCost).add(othersCost);
+            boolean overTokens = tokenLimit != null && usedTokens + tokens > tokenLimit;
+            boolean overCost = costLimit != null && usedCost.add(cost).compareTo(costLimit) > 0;
             if (overTokens || overCost) {
                 throw new ApiException(ErrorCode.BUDGET_EXCEEDED,
                         "The tenant's budget for this period is used up; wait for the period to roll over or raise the budget");
@@ -385,11 +514,9 @@ public class Limits {
             reservedCost = reservedCost.add(cost);
         }
 
-        synchronized void settle(long reservedTokens, BigDecimal reservedCost, long actualTokens, BigDecimal actualCost) {
-            this.reservedTokens -= reservedTokens;
-            this.reservedCost = this.reservedCost.subtract(reservedCost);
-            this.spentTokens += actualTokens;
-            this.spentCost = this.spentCost.add(actualCost);
+        synchronized void release(long tokens, BigDecimal cost) {
+            reservedTokens -= tokens;
+            reservedCost = reservedCost.subtract(cost);
         }
     }
 }

@@ -16,7 +16,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 
 /**
  * Makes the per-minute rate limits hold across gateway replicas. The limiter itself stays in memory
@@ -26,6 +25,9 @@ import java.util.UUID;
  * So with N replicas a key can overshoot its limit by at most what the other replicas admit within
  * one round, instead of N times the limit. If PostgreSQL is unreachable every replica goes on with
  * its own counts and publishes them when it is back.
+ *
+ * <p>The same round shares budgets ({@link Limits#syncBudgets()}): this replica's holds against each
+ * tenant's budget go out, the database's spend and the other replicas' holds come in.
  */
 @ApplicationScoped
 public class RateLimitSync {
@@ -48,6 +50,9 @@ public class RateLimitSync {
     @Inject
     Limits limits;
 
+    @Inject
+    UsageRecorder usage;
+
     /** Off for a gateway that is sure to run alone: it then never touches the table. */
     @ConfigProperty(name = "scaigrid.limits.shared", defaultValue = "true")
     boolean shared;
@@ -61,7 +66,6 @@ public class RateLimitSync {
     private long roundTimer = -1;
     private final java.util.concurrent.atomic.AtomicBoolean roundRunning = new java.util.concurrent.atomic.AtomicBoolean();
 
-    private final String replicaId = "gw-" + UUID.randomUUID();
     /** Keys this replica just started counting, whose other-replica counts are fetched at once. */
     private final java.util.concurrent.ConcurrentLinkedQueue<String> toPull = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final java.util.concurrent.atomic.AtomicBoolean pulling = new java.util.concurrent.atomic.AtomicBoolean();
@@ -69,7 +73,7 @@ public class RateLimitSync {
     private volatile boolean failing;
 
     String replicaId() {
-        return replicaId;
+        return limits.replicaId();
     }
 
     /**
@@ -106,7 +110,7 @@ public class RateLimitSync {
 
     private Uni<Void> readOthers(List<String> keys, long now) {
         return pool.preparedQuery(READ_OTHERS)
-                .execute(Tuple.of(keys.toArray(String[]::new), now - SlidingWindow.SECONDS, replicaId))
+                .execute(Tuple.of(keys.toArray(String[]::new), now - SlidingWindow.SECONDS, replicaId()))
                 .invoke(rows -> {
                     long current = System.currentTimeMillis() / 1000;
                     for (Row row : rows) {
@@ -128,8 +132,21 @@ public class RateLimitSync {
         });
     }
 
+    /**
+     * Stops the rounds; then, once this replica's spend is written, takes its budget holds back (the
+     * other replicas would otherwise count them for a while as well as the written spend).
+     */
     void stopRounds(@Observes ShutdownEvent event) {
         vertx.cancelTimer(roundTimer);
+        if (!shared) {
+            return;
+        }
+        try {
+            usage.flush().flatMap(n -> limits.dropHolds(true)).await().atMost(java.time.Duration.ofSeconds(10));
+        } catch (RuntimeException e) {
+            LOG.warnf("could not withdraw this replica's budget holds on shutdown (%s); the others ignore them after 30 s",
+                    e.getMessage());
+        }
     }
 
     /**
@@ -163,11 +180,11 @@ public class RateLimitSync {
         }
         Uni<Void> publish = keys.isEmpty() ? Uni.createFrom().voidItem()
                 : pool.preparedQuery(PUBLISH).execute(Tuple.from(new Object[]{keys.toArray(String[]::new),
-                        seconds.toArray(Long[]::new), replicaId, requests.toArray(Long[]::new), tokens.toArray(Long[]::new)}))
+                        seconds.toArray(Long[]::new), replicaId(), requests.toArray(Long[]::new), tokens.toArray(Long[]::new)}))
                 .replaceWithVoid()
                 .onFailure().invoke(() -> publishedFrom.forEach(SlidingWindow::unpublished));
         Uni<Void> read = counting.isEmpty() ? Uni.createFrom().voidItem() : readOthers(counting, now);
-        return publish.flatMap(v -> read).flatMap(v -> expireIfDue(now))
+        return publish.flatMap(v -> read).flatMap(v -> limits.syncBudgets()).flatMap(v -> expireIfDue(now))
                 .invoke(() -> {
                     if (failing) {
                         failing = false;
@@ -189,7 +206,7 @@ public class RateLimitSync {
             return Uni.createFrom().voidItem();
         }
         nextExpiry = now + 10;
-        return expire(now);
+        return expire(now).flatMap(v -> limits.dropHolds(false));
     }
 
     /** Deletes the rows that left every replica's window (with a minute's margin for clock skew). */

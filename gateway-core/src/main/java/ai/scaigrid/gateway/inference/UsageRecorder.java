@@ -47,6 +47,14 @@ public class UsageRecorder {
     public record Pending(long tokens, BigDecimal cost) {
     }
 
+    /**
+     * This replica's spend for one tenant as budget checks need it: {@code pending} is recorded but not
+     * yet in the database; {@code flushed} is everything this replica has written since it started
+     * (only ever grows), so a ledger can tell what reached the database after it last read it.
+     */
+    public record LocalSpend(Pending pending, Pending flushed) {
+    }
+
     @Inject
     Pool pool;
 
@@ -70,6 +78,7 @@ public class UsageRecorder {
     private final AtomicReference<CompletableFuture<Void>> inFlight = new AtomicReference<>();
     private final Map<String, long[]> pendingTokens = new ConcurrentHashMap<>();
     private final Map<String, BigDecimal> pendingCost = new ConcurrentHashMap<>();
+    private final Map<String, Pending> flushed = new ConcurrentHashMap<>();
     private Counter written;
 
     @PostConstruct
@@ -102,6 +111,21 @@ public class UsageRecorder {
             }
         }
         return new Pending(t, pendingCost.getOrDefault(tenantId, BigDecimal.ZERO));
+    }
+
+    public LocalSpend local(String tenantId) {
+        // pending first: a flush adds to flushed before it takes from pending, so read in this order a
+        // record committed in between is counted twice (briefly), never not at all
+        Pending notYetWritten = pending(tenantId);
+        Pending written = flushed.get(tenantId);
+        return new LocalSpend(notYetWritten, written == null ? new Pending(0, BigDecimal.ZERO) : written);
+    }
+
+    private void countFlushed(List<UsageRecord> batch) {
+        for (UsageRecord r : batch) {
+            flushed.merge(r.tenantId(), new Pending(r.promptTokens() + r.completionTokens(), r.cost()),
+                    (a, b) -> new Pending(a.tokens() + b.tokens(), a.cost().add(b.cost())));
+        }
     }
 
     /**
@@ -139,6 +163,7 @@ public class UsageRecorder {
         queued.addAndGet(-batch.size());
         return write(batch)
                 .invoke(() -> {
+                    countFlushed(batch); // before pending shrinks: for a moment counted twice, never missing
                     forgetPending(batch);
                     written.increment(batch.size());
                 })
@@ -214,14 +239,22 @@ public class UsageRecorder {
             errorCode[i] = r.errorCode();
             createdAt[i] = r.createdAt();
         }
+        // the tenants' daily spend moves in the same statement (only rows actually inserted count, so a
+        // retried batch is not counted twice); sorted, so concurrent flushes lock the day rows in one order
         return pool.preparedQuery("""
-                        INSERT INTO usage_records (id, request_id, partner_id, tenant_id, user_id, api_key_id, model, backend_id,
-                            provider_type, endpoint, api, stream, prompt_tokens, completion_tokens, total_tokens, cost, latency_ms,
-                            ttft_ms, status, error_code, created_at)
-                        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                            $8::text[], $9::text[], $10::text[], $11::text[], $12::boolean[], $13::int[], $14::int[], $15::int[],
-                            $16::numeric[], $17::int[], $18::int[], $19::text[], $20::text[], $21::timestamptz[])
-                        ON CONFLICT (id) DO NOTHING""")
+                        WITH inserted AS (
+                            INSERT INTO usage_records (id, request_id, partner_id, tenant_id, user_id, api_key_id, model, backend_id,
+                                provider_type, endpoint, api, stream, prompt_tokens, completion_tokens, total_tokens, cost, latency_ms,
+                                ttft_ms, status, error_code, created_at)
+                            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                                $8::text[], $9::text[], $10::text[], $11::text[], $12::boolean[], $13::int[], $14::int[], $15::int[],
+                                $16::numeric[], $17::int[], $18::int[], $19::text[], $20::text[], $21::timestamptz[])
+                            ON CONFLICT (id) DO NOTHING
+                            RETURNING tenant_id, created_at, total_tokens, cost)
+                        INSERT INTO tenant_daily_spend AS d (tenant_id, day, tokens, cost)
+                        SELECT tenant_id, (created_at AT TIME ZONE 'UTC')::date, sum(total_tokens), sum(cost)
+                        FROM inserted GROUP BY 1, 2 ORDER BY 1, 2
+                        ON CONFLICT (tenant_id, day) DO UPDATE SET tokens = d.tokens + EXCLUDED.tokens, cost = d.cost + EXCLUDED.cost""")
                 .execute(Tuple.from(new Object[]{id, requestId, partnerId, tenantId, userId, apiKeyId, model, backendId,
                         providerType, endpoint, api, stream, promptTokens, completionTokens, totalTokens, cost, latencyMs, ttftMs,
                         status, errorCode, createdAt}))

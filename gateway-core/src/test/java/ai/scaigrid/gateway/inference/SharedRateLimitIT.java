@@ -109,4 +109,72 @@ class SharedRateLimitIT {
         // reached it within a sync round: 7-8 of these calls); the next one is refused
         assertThat(admittedByB[0]).isBetween(1, 3);
     }
+
+    private static Response spend(String url, String key, String model) {
+        return given().baseUri(url).header("Authorization", "Bearer " + key).contentType(ContentType.JSON)
+                .body(Map.of("model", model, "max_tokens", 10, "messages", List.of(Map.of("role", "user", "content", "spend"))))
+                .when().post("/v1/inference/chat");
+    }
+
+    private static long writtenSpend(String tenantId) throws Exception {
+        try (Connection c = GatewayCoreTestResource.dataSource(DATABASE).getConnection();
+             PreparedStatement s = c.prepareStatement("SELECT coalesce(sum(tokens), 0) FROM tenant_daily_spend WHERE tenant_id = ?")) {
+            s.setString(1, tenantId);
+            try (ResultSet r = s.executeQuery()) {
+                r.next();
+                return r.getLong(1);
+            }
+        }
+    }
+
+    /**
+     * A tenant's budget holds over both replicas: B already keeps a ledger for the tenant when A spends
+     * the rest of the budget; within a sync round B sees A's spend and refuses, instead of granting its
+     * own view of the remaining budget (about BUDGET / 20 more requests here).
+     */
+    @Test
+    void aTenantsBudgetHoldsOverBothReplicas() throws Exception {
+        final long budget = 600;
+        String tenant = create(a, "/v1/tenants", Map.of("slug", "shared-budget", "display_name", "Shared budget"));
+        given().baseUri(a).header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
+                .body(Map.of("budget_tokens", budget, "budget_period", "day")).when().put("/v1/tenants/" + tenant + "/limits")
+                .then().statusCode(200);
+        String model = "shared-budget/echo";
+        String modelId = create(a, "/v1/models", Map.of("slug", model, "display_name", "echo", "max_output_tokens", 100));
+        String backend = create(a, "/v1/backends", Map.of("name", "echo", "provider_type", "openai", "model_name", "echo",
+                "connection_config", Map.of("base_url", OpenAiTestUpstream.get().baseUrl())));
+        given().baseUri(a).header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
+                .body(Map.of("backend_id", backend)).when().post("/v1/models/" + modelId + "/backends").then().statusCode(201);
+        String user = create(a, "/v1/users", Map.of("tenant_id", tenant, "email", "budget@x.test", "roles", List.of("tenant_user")));
+        String key = given().baseUri(a).header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
+                .body(Map.of("name", "k", "assigned_user_id", user)).when().post("/v1/api-keys")
+                .then().statusCode(201).extract().path("data.key");
+
+        await("replica B routes the new model").atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(200))
+                .until(() -> spend(b, key, model).statusCode() == 200);
+        int admittedByA = 0;
+        while (spend(a, key, model).statusCode() == 200) {
+            admittedByA++;
+            assertThat(admittedByA).as("replica A refuses once the budget is spent").isLessThan(200);
+        }
+        long spentByA = admittedByA;
+        await("replica A writes its spend").atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(100))
+                .until(() -> writtenSpend(tenant) >= budget - 20);
+
+        int[] admittedByB = {0};
+        Response[] last = {null};
+        await("replica B refuses the tenant").atMost(Duration.ofSeconds(10)).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(100))
+                .until(() -> {
+                    last[0] = spend(b, key, model);
+                    if (last[0].statusCode() == 200) {
+                        admittedByB[0]++;
+                    }
+                    return last[0].statusCode() == 402;
+                });
+        System.out.printf("replica A admitted %d requests until the budget was spent; replica B then admitted %d%n",
+                spentByA, admittedByB[0]);
+        assertThat(last[0].jsonPath().getString("error.code")).isEqualTo("BUDGET_EXCEEDED");
+        // B learns of A's spend within one 500 ms round: at 10 calls a second that is at most ~5 calls
+        assertThat(admittedByB[0]).isLessThanOrEqualTo(6);
+    }
 }
