@@ -245,6 +245,15 @@ public class Limits {
         return new RateState(defaultIpRpm, Math.max(0, defaultIpRpm - window.requestCount(nowSecond)), nowSecond + SlidingWindow.SECONDS);
     }
 
+    /**
+     * Failed authentications from one client address: a window RateLimitSync shares like the others
+     * (null: none yet). A new one fetches the other replicas' counts at once, as key windows do.
+     */
+    SlidingWindow authFailures(String source, boolean create) {
+        String key = "af:" + source;
+        return create ? window(key) : windows.get(key);
+    }
+
     /** RATE_LIMITED with the level that refused and its per-minute limit (envelope details, 429 headers). */
     private static ApiException rateLimited(String scope, long limit, String unit, long retryAfter) {
         return new ApiException(ErrorCode.RATE_LIMITED, "Rate limit exceeded", Map.of("scope", scope, "limit", limit, "unit", unit),
@@ -315,7 +324,7 @@ public class Limits {
     private static final double HOLD_FRESHNESS_SECONDS = 30;
 
     /** Each tenant's spend in the database for its period, and what the other replicas hold against it. */
-    private static final String READ_BUDGETS_SELECT = """
+    private static final String READ_BUDGETS = """
             SELECT u.t AS tenant_id,
                    (SELECT coalesce(sum(d.tokens), 0) FROM tenant_daily_spend d
                     WHERE d.tenant_id = u.t AND d.day >= (u.p AT TIME ZONE 'UTC')::date)::bigint AS spent_tokens,
@@ -326,7 +335,6 @@ public class Limits {
                    (SELECT coalesce(sum(h.cost), 0) FROM budget_holds h WHERE h.tenant_id = u.t AND h.period_start = u.p
                     AND h.replica <> $3 AND h.updated_at > now() - make_interval(secs => $4)) AS others_cost
             FROM unnest($1::text[], $2::timestamptz[]) AS u(t, p)""";
-    private static final String READ_BUDGETS = READ_BUDGETS_SELECT;
     /** Publishes this replica's holds and reads the rest in one statement (the WITH part always runs). */
     private static final String SYNC_BUDGETS = """
             WITH published AS (
@@ -334,7 +342,7 @@ public class Limits {
                 SELECT $3, t, p, k, c, now() FROM unnest($1::text[], $2::timestamptz[], $5::bigint[], $6::numeric[]) AS u(t, p, k, c)
                 ON CONFLICT (replica, tenant_id, period_start)
                 DO UPDATE SET tokens = EXCLUDED.tokens, cost = EXCLUDED.cost, updated_at = now())
-            """ + READ_BUDGETS_SELECT;
+            """ + READ_BUDGETS;
 
     /**
      * One sync round for budgets ({@link RateLimitSync}): publishes what this replica holds against each

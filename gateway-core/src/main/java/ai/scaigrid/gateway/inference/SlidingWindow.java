@@ -166,6 +166,12 @@ final class SlidingWindow {
     }
 
     /** Seconds until the oldest non-empty bucket leaves the window (at least 1). */
+    /** Seconds until the oldest count in the window (this replica's or another's) leaves it; at least 1. */
+    synchronized long secondsUntilOldestLeaves(long nowSecond) {
+        use(nowSecond);
+        return retryAfter(nowSecond);
+    }
+
     private long retryAfter(long nowSecond) {
         for (long s = nowSecond - SECONDS + 1; s <= nowSecond; s++) {
             int i = (int) Math.floorMod(s, SECONDS);
