@@ -61,15 +61,20 @@ class SharedRateLimitIT {
         return given().baseUri(url).header("Authorization", "Bearer " + key).when().get("/v1/models");
     }
 
-    private static long published(String windowKey) throws Exception {
+    /** One number from the replicas' shared database. */
+    private static long scalar(String sql, String parameter) throws Exception {
         try (Connection c = GatewayCoreTestResource.dataSource(DATABASE).getConnection();
-             PreparedStatement s = c.prepareStatement("SELECT coalesce(sum(requests), 0) FROM rate_limit_counts WHERE window_key = ?")) {
-            s.setString(1, windowKey);
+             PreparedStatement s = c.prepareStatement(sql)) {
+            s.setString(1, parameter);
             try (ResultSet r = s.executeQuery()) {
                 r.next();
                 return r.getLong(1);
             }
         }
+    }
+
+    private static long published(String windowKey) throws Exception {
+        return scalar("SELECT coalesce(sum(requests), 0) FROM rate_limit_counts WHERE window_key = ?", windowKey);
     }
 
     @Test
@@ -117,14 +122,7 @@ class SharedRateLimitIT {
     }
 
     private static long writtenSpend(String tenantId) throws Exception {
-        try (Connection c = GatewayCoreTestResource.dataSource(DATABASE).getConnection();
-             PreparedStatement s = c.prepareStatement("SELECT coalesce(sum(tokens), 0) FROM tenant_daily_spend WHERE tenant_id = ?")) {
-            s.setString(1, tenantId);
-            try (ResultSet r = s.executeQuery()) {
-                r.next();
-                return r.getLong(1);
-            }
-        }
+        return scalar("SELECT coalesce(sum(tokens), 0) FROM tenant_daily_spend WHERE tenant_id = ?", tenantId);
     }
 
     /**
