@@ -325,6 +325,13 @@ public class CatalogService {
                         .map(rows -> backend(rows.iterator().next()))));
     }
 
+    /** A provider the caller cannot see, on a backend it already uses: the edit is refused, not the provider unknown. */
+    private static Uni<CatalogModels.Provider> forbiddenUnlessManaged(Uni<CatalogModels.Provider> provider, String providerId) {
+        return provider.onFailure(e -> e instanceof ApiException a && a.errorCode() == ErrorCode.PROVIDER_NOT_FOUND)
+                .transform(e -> new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED,
+                        "This backend uses a provider you cannot manage", Map.of("provider_id", providerId)));
+    }
+
     /** A backend that uses a provider reaches the provider's endpoint only: its credentials go nowhere else. */
     private static void requireOwnEndpointOnly(String providerId, Map<String, Object> plainConfig) {
         if (providerId != null && plainConfig.containsKey("base_url")) {
@@ -361,13 +368,15 @@ public class CatalogService {
             // the provider the backend will use: unchanged, another one, or none ("")
             String providerId = r.providerId() == null ? existing.providerId() : blankToNull(r.providerId());
             requireOwnEndpointOnly(providerId, config != null ? config.plain().getMap() : existing.connectionConfig());
-            Uni<Void> current = existing.providerId() == null ? Uni.createFrom().voidItem()
-                    : providers.attachable(caller, existing.providerId(), owner, null).replaceWithVoid()
-                    .onFailure(e -> e instanceof ApiException a && a.errorCode() == ErrorCode.PROVIDER_NOT_FOUND)
-                    .transform(e -> new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED,
-                            "This backend uses a provider you cannot manage", Map.of("provider_id", existing.providerId())));
-            Uni<String> type = providerId == null ? Uni.createFrom().item(target.providerType())
-                    : providers.attachable(caller, providerId, owner, target.providerType()).map(CatalogModels.Provider::providerType);
+            // editing a backend that uses a provider needs that provider managed too; unchanged, one read checks both
+            boolean keepsProvider = providerId != null && providerId.equals(existing.providerId());
+            Uni<Void> current = existing.providerId() == null || keepsProvider ? Uni.createFrom().voidItem()
+                    : forbiddenUnlessManaged(providers.attachable(caller, existing.providerId(), owner, null), existing.providerId())
+                    .replaceWithVoid();
+            Uni<CatalogModels.Provider> next = providerId == null ? Uni.createFrom().nullItem()
+                    : providers.attachable(caller, providerId, owner, target.providerType());
+            Uni<String> type = (keepsProvider ? forbiddenUnlessManaged(next, providerId) : next)
+                    .map(p -> p == null ? target.providerType() : p.providerType());
             String sealed = config == null ? null : configs.seal("backend_models", id, config.secrets());
             // a scaiinfer uri without a connection_config re-pins the stored config: node_id set, or removed for "*"
             boolean repin = config == null && target.pinsNode();

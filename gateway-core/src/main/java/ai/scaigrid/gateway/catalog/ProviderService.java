@@ -94,12 +94,17 @@ public class ProviderService {
     }
 
     public Uni<Provider> get(Caller caller, String id) {
+        return manageableRow(caller, id).map(ProviderService::provider);
+    }
+
+    /** The provider's row (sealed secrets included) if the caller manages it; otherwise PROVIDER_NOT_FOUND. */
+    private Uni<Row> manageableRow(Caller caller, String id) {
         return pool.preparedQuery(SELECT + " WHERE b.id = $1").execute(Tuple.of(id)).map(rows -> {
             Row r = rows.size() == 0 ? null : rows.iterator().next();
             if (r == null || !ModelAccess.manages(caller, r)) {
                 throw notFound(id);
             }
-            return provider(r);
+            return r;
         });
     }
 
@@ -186,13 +191,15 @@ public class ProviderService {
      * Any failure to ask is 502 PROVIDER_DISCOVERY_ERROR with what went wrong, never the upstream's body.
      */
     public Uni<Discovery> discover(Caller caller, String id) {
-        return get(caller, id).flatMap(p -> {
+        return manageableRow(caller, id).flatMap(row -> {
+            Provider p = provider(row);
             if (!DISCOVERABLE.contains(p.providerType())) {
                 throw ApiException.validation("provider_type", "Models can be discovered for providers of type "
                         + new java.util.TreeSet<>(DISCOVERABLE) + "; this one is " + p.providerType());
             }
             Uni<List<DiscoveredModel>> offered = "scaiinfer".equals(p.providerType()) ? Uni.createFrom().item(fromNodes(p))
-                    : openAiTarget(p).flatMap(target -> openAi.listModels(target, discoveryTimeout)).map(ProviderService::fromModelList);
+                    : Uni.createFrom().<BackendTarget>item(() -> openAiTarget(p, row))
+                            .flatMap(target -> openAi.listModels(target, discoveryTimeout)).map(ProviderService::fromModelList);
             return offered
                     .onFailure(UpstreamFailure.class).transform(e -> new ApiException(ErrorCode.PROVIDER_DISCOVERY_ERROR,
                             "Discovery failed: " + e.getMessage(), Map.of("provider_id", id)))
@@ -231,26 +238,21 @@ public class ProviderService {
 
     // ------------------------------------------------------------------ helpers
 
-    private Uni<BackendTarget> openAiTarget(Provider p) {
-        return pool.preparedQuery("SELECT connection_config, sealed_secrets FROM providers WHERE id = $1").execute(Tuple.of(p.id()))
-                .map(rows -> {
-                    Row r = rows.iterator().next();
-                    Object stored = r.getValue("connection_config");
-                    ObjectNode config = stored instanceof JsonObject o ? mapper.valueToTree(o.getMap()) : mapper.createObjectNode();
-                    if (!config.hasNonNull("base_url")) {
-                        throw new UpstreamFailure(ErrorCode.PROVIDER_DISCOVERY_ERROR, "the provider has no base_url configured",
-                                false, null, null);
-                    }
-                    Map<String, Object> secrets;
-                    try {
-                        secrets = configs.open("providers", p.id(), r.getString("sealed_secrets"));
-                    } catch (RuntimeException e) {
-                        LOG.errorf("secrets of provider %s cannot be opened: %s", p.id(), e.getMessage());
-                        throw new UpstreamFailure(ErrorCode.PROVIDER_DISCOVERY_ERROR, "the provider's secrets cannot be opened",
-                                false, null, null);
-                    }
-                    return new BackendTarget(p.id(), p.name(), p.providerType(), null, config, secrets, 0, 0);
-                });
+    /** The provider as an OpenAI-protocol target: its stored config and its opened secrets. */
+    private BackendTarget openAiTarget(Provider p, Row row) {
+        Object stored = row.getValue("connection_config");
+        ObjectNode config = stored instanceof JsonObject o ? mapper.valueToTree(o.getMap()) : mapper.createObjectNode();
+        if (!config.hasNonNull("base_url")) {
+            throw new UpstreamFailure(ErrorCode.PROVIDER_DISCOVERY_ERROR, "the provider has no base_url configured", false, null, null);
+        }
+        Map<String, Object> secrets;
+        try {
+            secrets = configs.open("providers", p.id(), row.getString("sealed_secrets"));
+        } catch (RuntimeException e) {
+            LOG.errorf("secrets of provider %s cannot be opened: %s", p.id(), e.getMessage());
+            throw new UpstreamFailure(ErrorCode.PROVIDER_DISCOVERY_ERROR, "the provider's secrets cannot be opened", false, null, null);
+        }
+        return new BackendTarget(p.id(), p.name(), p.providerType(), null, config, secrets, 0, 0);
     }
 
     /** OpenAI's list shape: {@code {"object":"list","data":[{"id":...,"owned_by":...}]}}. */

@@ -474,7 +474,7 @@ public class InferencePipeline {
         // after the record: the spend is pending in the usage recorder before the reservation is released,
         // so a concurrent budget check never sees neither
         if (ex.reservation != null) {
-            ex.reservation.settle(prompt + completion, cost);
+            ex.reservation.release();
         }
     }
 

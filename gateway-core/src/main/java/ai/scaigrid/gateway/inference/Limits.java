@@ -57,12 +57,15 @@ public class Limits {
         }
     }
 
-    /** A budget reservation; settle exactly once. */
+    /**
+     * A budget reservation; released once the request has ended. The actual spend reaches the ledger
+     * through the usage record (pending, then the database), which the pipeline writes before it releases.
+     */
     public final class Reservation {
         private final BudgetLedger ledger;
         private final long tokens;
         private final BigDecimal cost;
-        private boolean settled;
+        private boolean released;
 
         Reservation(BudgetLedger ledger, long tokens, BigDecimal cost) {
             this.ledger = ledger;
@@ -70,16 +73,14 @@ public class Limits {
             this.cost = cost;
         }
 
-        public void settle(long actualTokens, BigDecimal actualCost) {
+        public void release() {
             synchronized (this) {
-                if (settled) {
+                if (released) {
                     return;
                 }
-                settled = true;
+                released = true;
             }
             if (ledger != null) {
-                // the actual spend reaches the ledger through the usage record (pending, then the database),
-                // which the pipeline writes before it settles
                 ledger.release(tokens, cost);
             }
         }
@@ -325,16 +326,16 @@ public class Limits {
 
     /** Each tenant's spend in the database for its period, and what the other replicas hold against it. */
     private static final String READ_BUDGETS = """
-            SELECT u.t AS tenant_id,
-                   (SELECT coalesce(sum(d.tokens), 0) FROM tenant_daily_spend d
-                    WHERE d.tenant_id = u.t AND d.day >= (u.p AT TIME ZONE 'UTC')::date)::bigint AS spent_tokens,
-                   (SELECT coalesce(sum(d.cost), 0) FROM tenant_daily_spend d
-                    WHERE d.tenant_id = u.t AND d.day >= (u.p AT TIME ZONE 'UTC')::date) AS spent_cost,
-                   (SELECT coalesce(sum(h.tokens), 0) FROM budget_holds h WHERE h.tenant_id = u.t AND h.period_start = u.p
-                    AND h.replica <> $3 AND h.updated_at > now() - make_interval(secs => $4))::bigint AS others_tokens,
-                   (SELECT coalesce(sum(h.cost), 0) FROM budget_holds h WHERE h.tenant_id = u.t AND h.period_start = u.p
-                    AND h.replica <> $3 AND h.updated_at > now() - make_interval(secs => $4)) AS others_cost
-            FROM unnest($1::text[], $2::timestamptz[]) AS u(t, p)""";
+            SELECT u.t AS tenant_id, spent.tokens AS spent_tokens, spent.cost AS spent_cost,
+                   others.tokens AS others_tokens, others.cost AS others_cost
+            FROM unnest($1::text[], $2::timestamptz[]) AS u(t, p)
+            CROSS JOIN LATERAL (SELECT coalesce(sum(d.tokens), 0)::bigint AS tokens, coalesce(sum(d.cost), 0) AS cost
+                                FROM tenant_daily_spend d
+                                WHERE d.tenant_id = u.t AND d.day >= (u.p AT TIME ZONE 'UTC')::date) spent
+            CROSS JOIN LATERAL (SELECT coalesce(sum(h.tokens), 0)::bigint AS tokens, coalesce(sum(h.cost), 0) AS cost
+                                FROM budget_holds h
+                                WHERE h.tenant_id = u.t AND h.period_start = u.p AND h.replica <> $3
+                                  AND h.updated_at > now() - make_interval(secs => $4)) others""";
     /** Publishes this replica's holds and reads the rest in one statement (the WITH part always runs). */
     private static final String SYNC_BUDGETS = """
             WITH published AS (
@@ -396,11 +397,14 @@ public class Limits {
                 .replaceWithVoid();
     }
 
-    /** Removes this replica's holds (on shutdown, after its spend is written) and ones of replicas long gone. */
-    Uni<Void> dropHolds(boolean mine) {
-        return pool.preparedQuery(mine ? "DELETE FROM budget_holds WHERE replica = $1"
-                        : "DELETE FROM budget_holds WHERE updated_at < now() - interval '1 hour' AND $1::text IS NOT NULL")
-                .execute(Tuple.of(replicaId)).replaceWithVoid();
+    /** Removes this replica's holds (on shutdown, after its spend is written). */
+    Uni<Void> withdrawHolds() {
+        return pool.preparedQuery("DELETE FROM budget_holds WHERE replica = $1").execute(Tuple.of(replicaId)).replaceWithVoid();
+    }
+
+    /** Removes the holds of replicas long gone. */
+    Uni<Void> expireHolds() {
+        return pool.query("DELETE FROM budget_holds WHERE updated_at < now() - interval '1 hour'").execute().replaceWithVoid();
     }
 
     static OffsetDateTime periodStart(String period) {

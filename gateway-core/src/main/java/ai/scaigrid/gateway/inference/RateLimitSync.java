@@ -142,7 +142,7 @@ public class RateLimitSync {
             return;
         }
         try {
-            usage.flush().flatMap(n -> limits.dropHolds(true)).await().atMost(java.time.Duration.ofSeconds(10));
+            usage.flush().flatMap(n -> limits.withdrawHolds()).await().atMost(java.time.Duration.ofSeconds(10));
         } catch (RuntimeException e) {
             LOG.warnf("could not withdraw this replica's budget holds on shutdown (%s); the others ignore them after 30 s",
                     e.getMessage());
@@ -206,7 +206,7 @@ public class RateLimitSync {
             return Uni.createFrom().voidItem();
         }
         nextExpiry = now + 10;
-        return expire(now).flatMap(v -> limits.dropHolds(false));
+        return expire(now).flatMap(v -> limits.expireHolds());
     }
 
     /** Deletes the rows that left every replica's window (with a minute's margin for clock skew). */

@@ -76,9 +76,7 @@ public class UsageRecorder {
     private final AtomicInteger queued = new AtomicInteger();
     /** Completes when the batch being written is committed (or failed and re-queued); null when idle. */
     private final AtomicReference<CompletableFuture<Void>> inFlight = new AtomicReference<>();
-    private final Map<String, long[]> pendingTokens = new ConcurrentHashMap<>();
-    private final Map<String, BigDecimal> pendingCost = new ConcurrentHashMap<>();
-    private final Map<String, Pending> flushed = new ConcurrentHashMap<>();
+    private final Map<String, TenantSpend> spend = new ConcurrentHashMap<>();
     private Counter written;
 
     @PostConstruct
@@ -89,11 +87,7 @@ public class UsageRecorder {
 
     public void record(UsageRecord record) {
         queue.add(record);
-        pendingTokens.computeIfAbsent(record.tenantId(), k -> new long[1]);
-        synchronized (pendingTokens.get(record.tenantId())) {
-            pendingTokens.get(record.tenantId())[0] += record.promptTokens() + record.completionTokens();
-        }
-        pendingCost.merge(record.tenantId(), record.cost(), BigDecimal::add);
+        spend.computeIfAbsent(record.tenantId(), k -> new TenantSpend()).recorded(record);
         if (queued.incrementAndGet() >= batchSize) {
             flushIfIdle();
         }
@@ -101,30 +95,40 @@ public class UsageRecorder {
 
     /** Spend enqueued for a tenant but not yet in the database (for budget checks). */
     public Pending pending(String tenantId) {
-        long[] tokens = pendingTokens.get(tenantId);
-        long t;
-        if (tokens == null) {
-            t = 0;
-        } else {
-            synchronized (tokens) {
-                t = tokens[0];
-            }
-        }
-        return new Pending(t, pendingCost.getOrDefault(tenantId, BigDecimal.ZERO));
+        return local(tenantId).pending();
     }
 
     public LocalSpend local(String tenantId) {
-        // pending first: a flush adds to flushed before it takes from pending, so read in this order a
-        // record committed in between is counted twice (briefly), never not at all
-        Pending notYetWritten = pending(tenantId);
-        Pending written = flushed.get(tenantId);
-        return new LocalSpend(notYetWritten, written == null ? new Pending(0, BigDecimal.ZERO) : written);
+        TenantSpend tenant = spend.get(tenantId);
+        return tenant == null ? TenantSpend.NONE : tenant.snapshot();
     }
 
-    private void countFlushed(List<UsageRecord> batch) {
-        for (UsageRecord r : batch) {
-            flushed.merge(r.tenantId(), new Pending(r.promptTokens() + r.completionTokens(), r.cost()),
-                    (a, b) -> new Pending(a.tokens() + b.tokens(), a.cost().add(b.cost())));
+    /**
+     * One tenant's spend on this replica, under one lock: a committed record moves from pending to
+     * written in one step, so a snapshot never misses it or counts it twice.
+     */
+    private static final class TenantSpend {
+        static final LocalSpend NONE = new LocalSpend(new Pending(0, BigDecimal.ZERO), new Pending(0, BigDecimal.ZERO));
+        private long pendingTokens;
+        private BigDecimal pendingCost = BigDecimal.ZERO;
+        private long writtenTokens;
+        private BigDecimal writtenCost = BigDecimal.ZERO;
+
+        synchronized void recorded(UsageRecord r) {
+            pendingTokens += r.promptTokens() + r.completionTokens();
+            pendingCost = pendingCost.add(r.cost());
+        }
+
+        synchronized void written(UsageRecord r) {
+            long tokens = r.promptTokens() + r.completionTokens();
+            pendingTokens -= tokens;
+            pendingCost = pendingCost.subtract(r.cost());
+            writtenTokens += tokens;
+            writtenCost = writtenCost.add(r.cost());
+        }
+
+        synchronized LocalSpend snapshot() {
+            return new LocalSpend(new Pending(pendingTokens, pendingCost), new Pending(writtenTokens, writtenCost));
         }
     }
 
@@ -163,8 +167,7 @@ public class UsageRecorder {
         queued.addAndGet(-batch.size());
         return write(batch)
                 .invoke(() -> {
-                    countFlushed(batch); // before pending shrinks: for a moment counted twice, never missing
-                    forgetPending(batch);
+                    batch.forEach(r -> spend.get(r.tenantId()).written(r));
                     written.increment(batch.size());
                 })
                 .onFailure().invoke(t -> {
@@ -184,18 +187,6 @@ public class UsageRecorder {
     private void flushIfIdle() {
         if (inFlight.get() == null) {
             flush().subscribe().with(n -> { }, t -> { });
-        }
-    }
-
-    private void forgetPending(List<UsageRecord> batch) {
-        for (UsageRecord r : batch) {
-            long[] tokens = pendingTokens.get(r.tenantId());
-            if (tokens != null) {
-                synchronized (tokens) {
-                    tokens[0] -= r.promptTokens() + r.completionTokens();
-                }
-            }
-            pendingCost.computeIfPresent(r.tenantId(), (k, v) -> v.subtract(r.cost()));
         }
     }
 

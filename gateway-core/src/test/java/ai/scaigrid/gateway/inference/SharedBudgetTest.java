@@ -117,7 +117,7 @@ class SharedBudgetTest {
         Limits.Reservation held = limits.reserve(s.tenantId(), settings, 300, BigDecimal.ZERO).await().atMost(WAIT);
         sync.sync().await().atMost(WAIT);
         assertThat(publishedHold(s.tenantId())).isEqualTo(300);
-        held.settle(0, BigDecimal.ZERO);
+        held.release();
         sync.sync().await().atMost(WAIT);
         assertThat(publishedHold(s.tenantId())).isZero();
     }
