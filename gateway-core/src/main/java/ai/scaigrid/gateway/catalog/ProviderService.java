@@ -10,7 +10,6 @@ import ai.scaigrid.gateway.catalog.CatalogModels.ProviderRequest;
 import ai.scaigrid.gateway.catalog.ConnectionConfigs.Split;
 import ai.scaigrid.gateway.identity.ApiKeys;
 import ai.scaigrid.gateway.inference.provider.BackendTarget;
-import ai.scaigrid.gateway.inference.provider.OpenAiProvider;
 import ai.scaigrid.gateway.inference.provider.UpstreamFailure;
 import ai.scaigrid.gateway.nodes.NodeRegistry;
 import ai.scaigrid.gateway.nodes.NodeSnapshot;
@@ -50,8 +49,6 @@ import java.util.TreeMap;
 @ApplicationScoped
 public class ProviderService {
     private static final Logger LOG = Logger.getLogger(ProviderService.class);
-    /** Provider types whose models the gateway can list: the OpenAI protocol's {@code GET /models}, and ScaiInfer nodes. */
-    static final Set<String> DISCOVERABLE = Set.of("openai", "custom", "scaiinfer");
 
     @Inject
     Pool pool;
@@ -62,8 +59,9 @@ public class ProviderService {
     @Inject
     ConnectionConfigs configs;
 
+    /** The gateway's upstream clients: those that can list a provider's models serve discovery. */
     @Inject
-    OpenAiProvider openAi;
+    jakarta.enterprise.inject.Instance<ai.scaigrid.gateway.inference.provider.Provider> upstreams;
 
     @Inject
     NodeRegistry nodes;
@@ -193,13 +191,14 @@ public class ProviderService {
     public Uni<Discovery> discover(Caller caller, String id) {
         return manageableRow(caller, id).flatMap(row -> {
             Provider p = provider(row);
-            if (!DISCOVERABLE.contains(p.providerType())) {
+            ai.scaigrid.gateway.inference.provider.Provider lister = lister(p.providerType());
+            if (lister == null && !"scaiinfer".equals(p.providerType())) {
                 throw ApiException.validation("provider_type", "Models can be discovered for providers of type "
-                        + new java.util.TreeSet<>(DISCOVERABLE) + "; this one is " + p.providerType());
+                        + discoverableTypes() + "; this one is " + p.providerType());
             }
             Uni<List<DiscoveredModel>> offered = "scaiinfer".equals(p.providerType()) ? Uni.createFrom().item(fromNodes(p))
-                    : Uni.createFrom().<BackendTarget>item(() -> openAiTarget(p, row))
-                            .flatMap(target -> openAi.listModels(target, discoveryTimeout)).map(ProviderService::fromModelList);
+                    : Uni.createFrom().<BackendTarget>item(() -> target(p, row))
+                            .flatMap(target -> lister.listModels(target, discoveryTimeout)).map(ProviderService::fromModelList);
             return offered
                     .onFailure(UpstreamFailure.class).transform(e -> new ApiException(ErrorCode.PROVIDER_DISCOVERY_ERROR,
                             "Discovery failed: " + e.getMessage(), Map.of("provider_id", id)))
@@ -238,13 +237,30 @@ public class ProviderService {
 
     // ------------------------------------------------------------------ helpers
 
-    /** The provider as an OpenAI-protocol target: its stored config and its opened secrets. */
-    private BackendTarget openAiTarget(Provider p, Row row) {
+    /** The upstream client that lists models for providers of this type, or null. */
+    private ai.scaigrid.gateway.inference.provider.Provider lister(String type) {
+        for (ai.scaigrid.gateway.inference.provider.Provider upstream : upstreams) {
+            if (upstream.types().contains(type) && upstream.listsModels(type)) {
+                return upstream;
+            }
+        }
+        return null;
+    }
+
+    private java.util.SortedSet<String> discoverableTypes() {
+        java.util.SortedSet<String> types = new java.util.TreeSet<>(Set.of("scaiinfer"));
+        for (String type : CatalogService.PROVIDERS) {
+            if (lister(type) != null) {
+                types.add(type);
+            }
+        }
+        return types;
+    }
+
+    /** The provider as a target of its upstream client: its stored config and its opened secrets. */
+    private BackendTarget target(Provider p, Row row) {
         Object stored = row.getValue("connection_config");
         ObjectNode config = stored instanceof JsonObject o ? mapper.valueToTree(o.getMap()) : mapper.createObjectNode();
-        if (!config.hasNonNull("base_url")) {
-            throw new UpstreamFailure(ErrorCode.PROVIDER_DISCOVERY_ERROR, "the provider has no base_url configured", false, null, null);
-        }
         Map<String, Object> secrets;
         try {
             secrets = configs.open("providers", p.id(), row.getString("sealed_secrets"));

@@ -254,7 +254,7 @@ public class InferencePipeline {
 
     private ProviderCall call(InferenceExchange ex) {
         return new ProviderCall(ex.requestId, ex.caller.tenantId(), ex.caller.partnerId(), ex.caller.userId(), ex.route.slug(),
-                ex.request.body(), ex.deadlineNanos);
+                ex.request.body(), ex.deadlineNanos, worstOutput(ex));
     }
 
     /** Backends in the order to try: by priority; within one priority, a weighted random order. */

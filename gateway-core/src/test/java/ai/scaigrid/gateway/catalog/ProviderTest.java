@@ -300,7 +300,7 @@ class ProviderTest {
                 "connection_config", Map.of("base_url", "http://127.0.0.1:9/v1")));
         as(ADMIN).when().post("/v1/providers/" + unreachable + "/discover").then().statusCode(502)
                 .body("error.code", equalTo("PROVIDER_DISCOVERY_ERROR"));
-        String noUrl = create(ADMIN, "/v1/providers", Map.of("name", "no url", "provider_type", "openai"));
+        String noUrl = create(ADMIN, "/v1/providers", Map.of("name", "no url", "provider_type", "custom"));
         as(ADMIN).when().post("/v1/providers/" + noUrl + "/discover").then().statusCode(502)
                 .body("error.message", containsString("base_url"));
         // a base_url stored before it was validated on write fails as cleanly
@@ -308,9 +308,19 @@ class ProviderTest {
                 .execute(Tuple.of(noUrl)).await().atMost(Duration.ofSeconds(5));
         as(ADMIN).when().post("/v1/providers/" + noUrl + "/discover").then().statusCode(502)
                 .body("error.code", equalTo("PROVIDER_DISCOVERY_ERROR")).body("error.message", containsString("not a valid URL"));
-        String anthropic = create(ADMIN, "/v1/providers", Map.of("name", "a", "provider_type", "anthropic"));
-        as(ADMIN).when().post("/v1/providers/" + anthropic + "/discover").then().statusCode(400)
-                .body("error.details[0].field", equalTo("provider_type"));
+        // Azure's data plane cannot list a resource's deployments
+        String azure = create(ADMIN, "/v1/providers", Map.of("name", "a", "provider_type", "azure",
+                "connection_config", Map.of("base_url", "https://res.openai.azure.com")));
+        as(ADMIN).when().post("/v1/providers/" + azure + "/discover").then().statusCode(400)
+                .body("error.details[0].field", equalTo("provider_type")).body("error.message", containsString("anthropic"));
+        // Anthropic lists its models (GET /v1/models, up to 1,000) with x-api-key and anthropic-version
+        String anthropic = create(ADMIN, "/v1/providers", Map.of("name", "a", "provider_type", "anthropic",
+                "connection_config", Map.of("base_url", ai.scaigrid.gateway.inference.AnthropicTestUpstream.get().baseUrl(),
+                        "api_key", ai.scaigrid.gateway.inference.AnthropicTestUpstream.KEY)));
+        as(ADMIN).when().post("/v1/providers/" + anthropic + "/discover").then().statusCode(200)
+                .body("data.items.model_name", equalTo(List.of("claude-echo", "claude-tools")));
+        assertThat(ai.scaigrid.gateway.inference.AnthropicTestUpstream.get().requests.get(
+                ai.scaigrid.gateway.inference.AnthropicTestUpstream.get().requests.size() - 1).getString("_query")).isEqualTo("limit=1000");
         as(ADMIN).when().post("/v1/providers/prv_missing/discover").then().statusCode(404)
                 .body("error.code", equalTo("PROVIDER_NOT_FOUND"));
     }

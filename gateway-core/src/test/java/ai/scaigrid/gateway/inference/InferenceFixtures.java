@@ -52,6 +52,19 @@ final class InferenceFixtures {
         return slug;
     }
 
+    /** A global chat model linked, in priority order, to backends created from these bodies (any provider type). */
+    static String chatModelOver(List<Map<String, Object>> backends) {
+        String slug = "test-" + run() + "/chat";
+        String id = create("/v1/models", Map.of("slug", slug, "display_name", slug, "modality", "chat", "max_output_tokens", 1000,
+                "input_price_per_mtok", "1.00", "output_price_per_mtok", "2.00"));
+        for (int i = 0; i < backends.size(); i++) {
+            String backend = create("/v1/backends", backends.get(i));
+            as(ADMIN).body(Map.of("backend_id", backend, "priority", i, "weight", 100))
+                    .when().post("/v1/models/" + id + "/backends").then().statusCode(201);
+        }
+        return slug;
+    }
+
     static String chatModel(String... upstreamModels) {
         return model("test-" + run() + "/chat", "chat", 1000, upstreamModels);
     }

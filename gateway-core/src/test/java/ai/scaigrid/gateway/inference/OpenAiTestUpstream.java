@@ -81,7 +81,8 @@ public final class OpenAiTestUpstream {
         req.body().onSuccess(buf -> {
             JsonObject body = buf.length() == 0 ? new JsonObject() : buf.toJsonObject();
             requests.add(body.put("_path", req.path()).put("_auth", req.getHeader("authorization"))
-                    .put("_x_api_key", req.getHeader("x-api-key")));
+                    .put("_x_api_key", req.getHeader("x-api-key")).put("_query", req.query())
+                    .put("_api_key_header", req.getHeader("api-key")));
             String model = body.getString("model", "");
             calls.computeIfAbsent(model, k -> new AtomicInteger()).incrementAndGet();
             HttpServerResponse res = req.response();

@@ -31,4 +31,19 @@ public interface Provider {
     Multi<ObjectNode> streamChat(BackendTarget backend, ProviderCall call);
 
     Uni<ObjectNode> embed(BackendTarget backend, ProviderCall call);
+
+    /** Whether providers of this type can list the models they offer ({@link #listModels}). */
+    default boolean listsModels(String providerType) {
+        return false;
+    }
+
+    /**
+     * The models a provider offers, in OpenAI's list shape ({@code {"data":[{"id":...}]}}), asked with
+     * the provider's own settings and credentials (provider discovery). Failures are
+     * {@link UpstreamFailure}s with code PROVIDER_DISCOVERY_ERROR naming only what went wrong.
+     */
+    default Uni<com.fasterxml.jackson.databind.JsonNode> listModels(BackendTarget provider, java.time.Duration timeout) {
+        return Uni.createFrom().failure(new UpstreamFailure(ai.scaigrid.commons.error.ErrorCode.PROVIDER_DISCOVERY_ERROR,
+                "Providers of type " + provider.providerType() + " cannot list their models", false, null, null));
+    }
 }

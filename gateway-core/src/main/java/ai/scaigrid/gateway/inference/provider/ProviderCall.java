@@ -7,8 +7,16 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * sampling parameters, tools ...) without {@code model} and {@code stream}: the provider sets those
  * for its upstream. {@code frontendSlug} is the model name callers see in responses.
  *
- * @param deadlineNanos absolute {@link System#nanoTime()} deadline of the caller, or 0 for none
+ * @param deadlineNanos   absolute {@link System#nanoTime()} deadline of the caller, or 0 for none
+ * @param maxOutputTokens the most output the gateway reserved for (the request's {@code max_tokens}, else the
+ *                        model's {@code max_output_tokens}, else the gateway's default), for upstreams that
+ *                        need a cap when the request names none; 0 when unknown
  */
 public record ProviderCall(String requestId, String tenantId, String partnerId, String userId, String frontendSlug,
-                           ObjectNode body, long deadlineNanos) {
+                           ObjectNode body, long deadlineNanos, int maxOutputTokens) {
+
+    public ProviderCall(String requestId, String tenantId, String partnerId, String userId, String frontendSlug,
+                        ObjectNode body, long deadlineNanos) {
+        this(requestId, tenantId, partnerId, userId, frontendSlug, body, deadlineNanos, 0);
+    }
 }

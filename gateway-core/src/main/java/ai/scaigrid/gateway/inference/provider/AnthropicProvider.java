@@ -1,0 +1,525 @@
+package ai.scaigrid.gateway.inference.provider;
+
+import ai.scaigrid.commons.error.ErrorCode;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+import io.vertx.core.http.RequestOptions;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * Anthropic's Messages API ({@code POST <base_url>/messages}), translated both ways so that the
+ * dispatcher and every caller keep seeing OpenAI's shapes: system and developer messages become
+ * {@code system}; tool definitions, tool calls and tool results become {@code tools},
+ * {@code tool_use} and {@code tool_result} blocks; image parts become image blocks; the answer's text
+ * and tool calls, stop reason and usage come back as a {@code chat.completion} (or its chunks,
+ * event by event, while Anthropic streams).
+ *
+ * <p>{@code connection_config}: {@code base_url} (default {@value #DEFAULT_BASE_URL}), secret
+ * {@code api_key} (sent as {@code x-api-key}), {@code anthropic_version} (default
+ * {@value #DEFAULT_VERSION}), secret {@code headers} (e.g. {@code anthropic-beta}) and the timeouts
+ * read by {@link UpstreamHttp}. Anthropic requires an output cap: a request without {@code max_tokens}
+ * gets the one the gateway reserved for (the model's {@code max_output_tokens}, else the gateway's default).
+ *
+ * <p>OpenAI parameters without an Anthropic counterpart ({@code presence_penalty},
+ * {@code frequency_penalty}, {@code seed}, {@code logprobs}, {@code response_format}) are not sent.
+ * Anthropic has no embeddings API.
+ */
+@ApplicationScoped
+public class AnthropicProvider implements Provider {
+    static final String DEFAULT_BASE_URL = "https://api.anthropic.com/v1";
+    static final String DEFAULT_VERSION = "2023-06-01";
+    static final long DEFAULT_MAX_TOKENS = 4096;
+
+    private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+
+    @Inject
+    UpstreamHttp http;
+
+    @Inject
+    ObjectMapper mapper;
+
+    @Override
+    public String type() {
+        return "anthropic";
+    }
+
+    @Override
+    public boolean listsModels(String providerType) {
+        return true;
+    }
+
+    /** {@code GET <base_url>/models}: its list has OpenAI's {@code data[].id} shape (up to 1,000 models, one page). */
+    @Override
+    public Uni<JsonNode> listModels(BackendTarget provider, java.time.Duration timeout) {
+        return http.getJson(() -> options(provider, "/models?limit=1000"), timeout);
+    }
+
+    @Override
+    public Uni<ObjectNode> chat(BackendTarget backend, ProviderCall call) {
+        return Uni.createFrom().deferred(() -> {
+            ObjectNode body = messagesRequest(backend, call, false);
+            return http.exchange(backend, call, () -> options(backend, "/messages"), body)
+                    .map(json -> completion(json, call.frontendSlug()));
+        });
+    }
+
+    @Override
+    public Multi<ObjectNode> streamChat(BackendTarget backend, ProviderCall call) {
+        return Multi.createFrom().deferred(() -> {
+            ObjectNode body = messagesRequest(backend, call, true);
+            return http.stream(backend, call, () -> options(backend, "/messages"), body, new StreamTranslator(call.frontendSlug()));
+        });
+    }
+
+    @Override
+    public Uni<ObjectNode> embed(BackendTarget backend, ProviderCall call) {
+        return Uni.createFrom().failure(new UpstreamFailure(ErrorCode.BACKEND_ERROR,
+                "Anthropic backends offer no embeddings; link an embeddings backend of another type to this model", false, null, null));
+    }
+
+    private RequestOptions options(BackendTarget backend, String path) {
+        String base = backend.config("base_url", DEFAULT_BASE_URL);
+        RequestOptions options = http.post(backend, UpstreamHttp.stripSlash(base) + path)
+                .putHeader("anthropic-version", backend.config("anthropic_version", DEFAULT_VERSION));
+        String key = backend.secret("api_key");
+        if (key != null && !key.isBlank()) {
+            options.putHeader("x-api-key", key);
+        }
+        return options;
+    }
+
+    // ------------------------------------------------------------------ request: OpenAI -> Anthropic
+
+    /**
+     * The Messages API request for an OpenAI-style chat body. A request Anthropic could not take as
+     * meant (a part type it has no block for, tool-call arguments that are not a JSON object) fails as
+     * VALIDATION_ERROR, which neither fails over nor counts against the backend.
+     */
+    ObjectNode messagesRequest(BackendTarget backend, ProviderCall call, boolean stream) {
+        JsonNode in = call.body();
+        ObjectNode out = NODES.objectNode();
+        out.put("model", backend.modelName());
+        // Anthropic requires a cap: the request's, else what the gateway reserved for (the model's cap)
+        long maxTokens = in.hasNonNull("max_completion_tokens") ? in.get("max_completion_tokens").asLong()
+                : in.hasNonNull("max_tokens") ? in.get("max_tokens").asLong()
+                : call.maxOutputTokens() > 0 ? call.maxOutputTokens() : DEFAULT_MAX_TOKENS;
+        out.put("max_tokens", maxTokens);
+
+        StringBuilder system = new StringBuilder();
+        ArrayNode messages = NODES.arrayNode();
+        JsonNode source = in.path("messages");
+        for (int i = 0; i < source.size(); i++) {
+            JsonNode m = source.get(i);
+            String role = m.path("role").asText();
+            switch (role) {
+                case "system", "developer" -> {
+                    String text = text(m.get("content"), "messages[" + i + "].content");
+                    if (!text.isEmpty()) {
+                        system.append(system.length() > 0 ? "\n\n" : "").append(text);
+                    }
+                }
+                case "user" -> append(messages, "user", userBlocks(m.get("content"), "messages[" + i + "].content"));
+                case "assistant" -> append(messages, "assistant", assistantBlocks(m, i));
+                case "tool" -> {
+                    ObjectNode result = NODES.objectNode().put("type", "tool_result")
+                            .put("tool_use_id", m.path("tool_call_id").asText());
+                    result.put("content", text(m.get("content"), "messages[" + i + "].content"));
+                    append(messages, "user", NODES.arrayNode().add(result));
+                }
+                default -> throw invalid("messages[" + i + "].role", "role " + role + " cannot be sent to an Anthropic backend");
+            }
+        }
+        if (system.length() > 0) {
+            out.put("system", system.toString());
+        }
+        out.set("messages", messages);
+
+        copyNumber(in, out, "temperature");
+        copyNumber(in, out, "top_p");
+        copyNumber(in, out, "top_k");
+        JsonNode stop = in.get("stop");
+        if (stop != null && stop.isTextual()) {
+            out.putArray("stop_sequences").add(stop.asText());
+        } else if (stop != null && stop.isArray() && !stop.isEmpty()) {
+            out.set("stop_sequences", stop.deepCopy());
+        }
+        JsonNode tools = in.get("tools");
+        if (tools != null && tools.isArray() && !tools.isEmpty()) {
+            ArrayNode translated = out.putArray("tools");
+            for (JsonNode t : tools) {
+                JsonNode f = t.path("function");
+                ObjectNode tool = translated.addObject().put("name", f.path("name").asText());
+                if (f.path("description").isTextual()) {
+                    tool.put("description", f.get("description").asText());
+                }
+                JsonNode parameters = f.get("parameters");
+                tool.set("input_schema", parameters != null && parameters.isObject() ? parameters.deepCopy()
+                        : NODES.objectNode().put("type", "object").set("properties", NODES.objectNode()));
+            }
+        }
+        ObjectNode toolChoice = toolChoice(in.get("tool_choice"));
+        if (in.path("parallel_tool_calls").isBoolean() && !in.get("parallel_tool_calls").asBoolean() && out.has("tools")) {
+            if (toolChoice == null) {
+                toolChoice = NODES.objectNode().put("type", "auto");
+            }
+            if (!"none".equals(toolChoice.path("type").asText())) {
+                toolChoice.put("disable_parallel_tool_use", true);
+            }
+        }
+        if (toolChoice != null) {
+            out.set("tool_choice", toolChoice);
+        }
+        if (in.path("user").isTextual()) {
+            out.putObject("metadata").put("user_id", in.get("user").asText());
+        }
+        if (stream) {
+            out.put("stream", true);
+        }
+        return out;
+    }
+
+    private static ObjectNode toolChoice(JsonNode choice) {
+        if (choice == null || choice.isNull()) {
+            return null;
+        }
+        if (choice.isTextual()) {
+            return switch (choice.asText()) {
+                case "none" -> NODES.objectNode().put("type", "none");
+                case "required" -> NODES.objectNode().put("type", "any");
+                default -> NODES.objectNode().put("type", "auto");
+            };
+        }
+        String name = choice.path("function").path("name").asText(null);
+        return name == null ? null : NODES.objectNode().put("type", "tool").put("name", name);
+    }
+
+    /** Consecutive messages of one role become one: Anthropic's turns alternate, and tool results travel in a user turn. */
+    private static void append(ArrayNode messages, String role, ArrayNode blocks) {
+        if (blocks.isEmpty()) {
+            return;
+        }
+        JsonNode last = messages.isEmpty() ? null : messages.get(messages.size() - 1);
+        if (last != null && role.equals(last.path("role").asText())) {
+            ((ArrayNode) last.get("content")).addAll(blocks);
+            return;
+        }
+        messages.addObject().put("role", role).set("content", blocks);
+    }
+
+    private ArrayNode userBlocks(JsonNode content, String field) {
+        ArrayNode blocks = NODES.arrayNode();
+        if (content == null || content.isNull()) {
+            return blocks;
+        }
+        if (content.isTextual()) {
+            if (!content.asText().isEmpty()) {
+                blocks.addObject().put("type", "text").put("text", content.asText());
+            }
+            return blocks;
+        }
+        for (int i = 0; i < content.size(); i++) {
+            JsonNode part = content.get(i);
+            String type = part.path("type").asText();
+            if ("text".equals(type)) {
+                blocks.addObject().put("type", "text").put("text", part.path("text").asText());
+            } else if ("image_url".equals(type)) {
+                JsonNode image = part.path("image_url");
+                String url = image.isTextual() ? image.asText() : image.path("url").asText("");
+                blocks.add(imageBlock(url, field + "[" + i + "]"));
+            } else {
+                throw invalid(field + "[" + i + "].type", "content parts of type " + type
+                        + " cannot be sent to an Anthropic backend (text and image_url can)");
+            }
+        }
+        return blocks;
+    }
+
+    /** A data URL becomes an inline base64 image; anything else is fetched by Anthropic from its URL. */
+    private static ObjectNode imageBlock(String url, String field) {
+        ObjectNode block = NODES.objectNode().put("type", "image");
+        if (url.startsWith("data:")) {
+            int comma = url.indexOf(',');
+            String meta = comma < 0 ? "" : url.substring(5, comma);
+            if (comma < 0 || !meta.endsWith(";base64")) {
+                throw invalid(field + ".image_url", "an image data URL must be base64, e.g. data:image/png;base64,...");
+            }
+            block.putObject("source").put("type", "base64").put("media_type", meta.substring(0, meta.length() - 7))
+                    .put("data", url.substring(comma + 1));
+        } else if (url.startsWith("http://") || url.startsWith("https://")) {
+            block.putObject("source").put("type", "url").put("url", url);
+        } else {
+            throw invalid(field + ".image_url", "image_url must be an http(s) or data URL");
+        }
+        return block;
+    }
+
+    private ArrayNode assistantBlocks(JsonNode m, int index) {
+        ArrayNode blocks = NODES.arrayNode();
+        JsonNode content = m.get("content");
+        if (content != null && !content.isNull()) {
+            String text = text(content, "messages[" + index + "].content");
+            if (!text.isEmpty()) {
+                blocks.addObject().put("type", "text").put("text", text);
+            }
+        }
+        JsonNode calls = m.path("tool_calls");
+        for (int i = 0; i < calls.size(); i++) {
+            JsonNode call = calls.get(i);
+            JsonNode function = call.path("function");
+            JsonNode input;
+            String arguments = function.path("arguments").asText("");
+            try {
+                input = arguments.isBlank() ? NODES.objectNode() : mapper.readTree(arguments);
+            } catch (Exception e) {
+                input = null;
+            }
+            if (input == null || !input.isObject()) {
+                throw invalid("messages[" + index + "].tool_calls[" + i + "].function.arguments",
+                        "tool call arguments must be a JSON object for an Anthropic backend");
+            }
+            blocks.addObject().put("type", "tool_use").put("id", call.path("id").asText())
+                    .put("name", function.path("name").asText()).set("input", input);
+        }
+        return blocks;
+    }
+
+    /** The text of a string content or of an array of text parts. */
+    private static String text(JsonNode content, String field) {
+        if (content == null || content.isNull()) {
+            return "";
+        }
+        if (content.isTextual()) {
+            return content.asText();
+        }
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < content.size(); i++) {
+            JsonNode part = content.get(i);
+            if (!"text".equals(part.path("type").asText())) {
+                throw invalid(field + "[" + i + "].type", "only text parts can be sent here to an Anthropic backend");
+            }
+            text.append(part.path("text").asText());
+        }
+        return text.toString();
+    }
+
+    private static void copyNumber(JsonNode in, ObjectNode out, String field) {
+        JsonNode value = in.get(field);
+        if (value != null && value.isNumber()) {
+            out.set(field, value);
+        }
+    }
+
+    private static UpstreamFailure invalid(String field, String message) {
+        return new UpstreamFailure(ErrorCode.VALIDATION_ERROR, field + ": " + message, false, null, null);
+    }
+
+    // ------------------------------------------------------------------ answer: Anthropic -> OpenAI
+
+    /** A Messages API answer as a {@code chat.completion}. */
+    static ObjectNode completion(JsonNode message, String slug) {
+        if (!(message instanceof ObjectNode) || !message.path("content").isArray()) {
+            throw new UpstreamFailure(ErrorCode.UPSTREAM_SHAPE_MISMATCH, "The upstream reply could not be parsed", true, null, null);
+        }
+        StringBuilder text = new StringBuilder();
+        ArrayNode toolCalls = NODES.arrayNode();
+        for (JsonNode block : message.get("content")) {
+            switch (block.path("type").asText()) {
+                case "text" -> text.append(block.path("text").asText());
+                case "tool_use" -> toolCalls.addObject().put("id", block.path("id").asText()).put("type", "function")
+                        .putObject("function").put("name", block.path("name").asText())
+                        .put("arguments", block.path("input").isMissingNode() ? "{}" : block.get("input").toString());
+                default -> {
+                    // thinking and server-side tool blocks have no chat.completion counterpart
+                }
+            }
+        }
+        ObjectNode out = NODES.objectNode();
+        out.put("id", message.path("id").asText("msg"));
+        out.put("object", "chat.completion");
+        out.put("created", System.currentTimeMillis() / 1000);
+        out.put("model", slug);
+        ObjectNode choice = out.putArray("choices").addObject();
+        choice.put("index", 0);
+        ObjectNode reply = choice.putObject("message");
+        reply.put("role", "assistant");
+        if (text.length() > 0 || toolCalls.isEmpty()) {
+            reply.put("content", text.toString());
+        } else {
+            reply.putNull("content");
+        }
+        if (!toolCalls.isEmpty()) {
+            reply.set("tool_calls", toolCalls);
+        }
+        choice.put("finish_reason", finishReason(message.path("stop_reason").asText(null)));
+        JsonNode usage = message.path("usage");
+        if (usage.has("output_tokens")) {
+            out.set("usage", usage(promptTokens(usage), usage.path("output_tokens").asLong()));
+        }
+        return out;
+    }
+
+    static String finishReason(String stopReason) {
+        if (stopReason == null) {
+            return "stop";
+        }
+        return switch (stopReason) {
+            case "max_tokens", "model_context_window_exceeded" -> "length";
+            case "tool_use" -> "tool_calls";
+            case "refusal" -> "content_filter";
+            default -> "stop"; // end_turn, stop_sequence, pause_turn
+        };
+    }
+
+    /** Anthropic counts cached prompt tokens apart; the caller's prompt is all of them. */
+    private static long promptTokens(JsonNode usage) {
+        return usage.path("input_tokens").asLong() + usage.path("cache_creation_input_tokens").asLong()
+                + usage.path("cache_read_input_tokens").asLong();
+    }
+
+    private static ObjectNode usage(long prompt, long completion) {
+        return NODES.objectNode().put("prompt_tokens", prompt).put("completion_tokens", completion)
+                .put("total_tokens", prompt + completion);
+    }
+
+    /**
+     * Anthropic's stream events as {@code chat.completion.chunk}s: text and tool-input deltas as they
+     * come; the first chunk carries the role; the stop reason becomes a chunk with
+     * {@code finish_reason}, followed by one with the usage. Nothing is emitted before the first
+     * content (so the first-token timeout and failover cover the wait for it).
+     */
+    final class StreamTranslator implements UpstreamHttp.SseTranslator {
+        private final String slug;
+        private final long created = System.currentTimeMillis() / 1000;
+        private String id = "msg";
+        private long promptTokens;
+        private long completionTokens;
+        private boolean roleSent;
+        private int nextToolIndex;
+        /** Anthropic's content block index → the OpenAI tool call index of a tool_use block. */
+        private final Map<Integer, Integer> toolIndexByBlock = new HashMap<>();
+
+        StreamTranslator(String slug) {
+            this.slug = slug;
+        }
+
+        @Override
+        public boolean requiresEndEvent() {
+            return true; // every Messages stream ends with message_stop; without it the answer was cut short
+        }
+
+        @Override
+        public boolean onEvent(String event, byte[] data, int size, Consumer<ObjectNode> emit) {
+            JsonNode json;
+            try {
+                json = mapper.readTree(data, 0, size);
+            } catch (Exception e) {
+                throw new UpstreamFailure(ErrorCode.UPSTREAM_SHAPE_MISMATCH, "The upstream sent an unreadable event", true, null, e);
+            }
+            String type = json.path("type").asText(event == null ? "" : event);
+            switch (type) {
+                case "message_start" -> {
+                    JsonNode message = json.path("message");
+                    id = message.path("id").asText(id);
+                    promptTokens = promptTokens(message.path("usage"));
+                    completionTokens = message.path("usage").path("output_tokens").asLong();
+                }
+                case "content_block_start" -> {
+                    JsonNode block = json.path("content_block");
+                    if ("tool_use".equals(block.path("type").asText())) {
+                        int toolIndex = nextToolIndex++;
+                        toolIndexByBlock.put(json.path("index").asInt(), toolIndex);
+                        ObjectNode delta = NODES.objectNode();
+                        ObjectNode call = delta.putArray("tool_calls").addObject();
+                        call.put("index", toolIndex).put("id", block.path("id").asText()).put("type", "function")
+                                .putObject("function").put("name", block.path("name").asText()).put("arguments", "");
+                        emit.accept(chunk(delta, null));
+                    } else if ("text".equals(block.path("type").asText()) && !block.path("text").asText("").isEmpty()) {
+                        emit.accept(chunk(NODES.objectNode().put("content", block.get("text").asText()), null));
+                    }
+                }
+                case "content_block_delta" -> {
+                    JsonNode delta = json.path("delta");
+                    switch (delta.path("type").asText()) {
+                        case "text_delta" -> emit.accept(chunk(NODES.objectNode().put("content", delta.path("text").asText()), null));
+                        case "input_json_delta" -> {
+                            Integer toolIndex = toolIndexByBlock.get(json.path("index").asInt());
+                            if (toolIndex != null) {
+                                ObjectNode out = NODES.objectNode();
+                                out.putArray("tool_calls").addObject().put("index", toolIndex)
+                                        .putObject("function").put("arguments", delta.path("partial_json").asText());
+                                emit.accept(chunk(out, null));
+                            }
+                        }
+                        default -> {
+                            // thinking and signature deltas have no chat.completion.chunk counterpart
+                        }
+                    }
+                }
+                case "message_delta" -> {
+                    JsonNode usage = json.path("usage");
+                    if (usage.has("output_tokens")) {
+                        completionTokens = usage.get("output_tokens").asLong();
+                    }
+                    if (usage.has("input_tokens")) {
+                        promptTokens = Math.max(promptTokens, promptTokens(usage));
+                    }
+                    emit.accept(chunk(NODES.objectNode(), finishReason(json.path("delta").path("stop_reason").asText(null))));
+                    ObjectNode last = NODES.objectNode();
+                    last.put("id", id).put("object", "chat.completion.chunk").put("created", created).put("model", slug);
+                    last.putArray("choices");
+                    last.set("usage", usage(promptTokens, completionTokens));
+                    emit.accept(last);
+                }
+                case "message_stop" -> {
+                    return true;
+                }
+                case "error" -> throw streamError(json.path("error"));
+                default -> {
+                    // ping, content_block_stop, and event types added later
+                }
+            }
+            return false;
+        }
+
+        private ObjectNode chunk(ObjectNode delta, String finishReason) {
+            if (!roleSent) {
+                roleSent = true;
+                ObjectNode withRole = NODES.objectNode().put("role", "assistant");
+                withRole.setAll(delta);
+                delta = withRole;
+            }
+            ObjectNode chunk = NODES.objectNode();
+            chunk.put("id", id).put("object", "chat.completion.chunk").put("created", created).put("model", slug);
+            ObjectNode choice = chunk.putArray("choices").addObject();
+            choice.put("index", 0);
+            choice.set("delta", delta);
+            if (finishReason == null) {
+                choice.putNull("finish_reason");
+            } else {
+                choice.put("finish_reason", finishReason);
+            }
+            return chunk;
+        }
+    }
+
+    /** An {@code error} event: Anthropic's error type decides the class; its message is not shown. */
+    private static UpstreamFailure streamError(JsonNode error) {
+        return switch (error.path("type").asText()) {
+            case "rate_limit_error" -> new UpstreamFailure(ErrorCode.BACKEND_RATE_LIMITED, "The upstream is rate limiting requests",
+                    true, null, null);
+            case "invalid_request_error" -> new UpstreamFailure(ErrorCode.VALIDATION_ERROR, "The upstream rejected the request",
+                    false, null, null);
+            default -> new UpstreamFailure(ErrorCode.BACKEND_ERROR, "The upstream reported an error during generation", true, null, null);
+        };
+    }
+}

@@ -1,0 +1,299 @@
+package ai.scaigrid.gateway.inference;
+
+import io.quarkus.test.junit.QuarkusTest;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static ai.scaigrid.gateway.TestKeys.ADMIN;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.as;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.chat;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.chatModelOver;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.parseSse;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.run;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.with;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.nullValue;
+
+/**
+ * The hosted provider types beyond plain OpenAI: Anthropic's Messages API translated both ways
+ * (against a local stand-in that speaks its wire format), Azure OpenAI's deployment URLs and
+ * {@code api-key} header, and Mistral's stream without {@code stream_options}, each through both
+ * front doors, streaming and not.
+ */
+@QuarkusTest
+class HostedProvidersTest {
+
+    @Inject
+    Pool pool;
+
+    @Inject
+    UsageRecorder usage;
+
+    private static Map<String, Object> anthropicBackend(String model, String apiKey) {
+        return Map.of("name", model, "provider_type", "anthropic", "model_name", model, "connection_config",
+                Map.of("base_url", AnthropicTestUpstream.get().baseUrl(), "api_key", apiKey, "first_token_timeout_ms", 2000));
+    }
+
+    private static Map<String, Object> openAiBackend(String type, String model, Map<String, Object> extra) {
+        Map<String, Object> config = new LinkedHashMap<>(Map.of("base_url", OpenAiTestUpstream.get().baseUrl(),
+                "api_key", "sk-" + type + "-secret", "first_token_timeout_ms", 2000));
+        config.putAll(extra);
+        return Map.of("name", model, "provider_type", type, "model_name", model, "connection_config", config);
+    }
+
+    /** A conversation with every kind of message: system, a prior tool call and its result, an image. */
+    private static Map<String, Object> toolConversation(String model, String marker) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("model", model);
+        body.put("messages", List.of(
+                Map.of("role", "system", "content", "Be brief."),
+                Map.of("role", "developer", "content", "Use tools."),
+                Map.of("role", "user", "content", List.of(Map.of("type", "text", "text", marker),
+                        Map.of("type", "image_url", "image_url", Map.of("url", "data:image/png;base64,iVBORw0KGgo=")))),
+                Map.of("role", "assistant", "content", "", "tool_calls", List.of(Map.of("id", "toolu_prev", "type", "function",
+                        "function", Map.of("name", "get_weather", "arguments", "{\"city\":\"Bergen\"}")))),
+                Map.of("role", "tool", "tool_call_id", "toolu_prev", "content", "rain, 9 C"),
+                Map.of("role", "user", "content", "And Oslo?")));
+        body.put("tools", List.of(Map.of("type", "function", "function", Map.of("name", "get_weather",
+                "description", "Weather for a city", "parameters", Map.of("type", "object",
+                        "properties", Map.of("city", Map.of("type", "string")), "required", List.of("city"))))));
+        body.put("tool_choice", "required");
+        body.put("temperature", 0.3);
+        body.put("stop", "END");
+        body.put("seed", 7);
+        return body;
+    }
+
+    @Test
+    void anthropicRequestsAreTranslatedAndAnswersComeBackInOpenAiShape() {
+        String marker = "weather " + run();
+        String model = chatModelOver(List.of(anthropicBackend("claude-tools", AnthropicTestUpstream.KEY)));
+        as(ADMIN).body(toolConversation(model, marker)).when().post("/v1/inference/chat").then().statusCode(200)
+                .body("data.model", equalTo(model))
+                .body("data.choices[0].message.role", equalTo("assistant"))
+                .body("data.choices[0].message.content", equalTo("Let me check."))
+                .body("data.choices[0].message.tool_calls[0].id", equalTo("toolu_01"))
+                .body("data.choices[0].message.tool_calls[0].type", equalTo("function"))
+                .body("data.choices[0].message.tool_calls[0].function.name", equalTo("get_weather"))
+                .body("data.choices[0].message.tool_calls[0].function.arguments", equalTo("{\"city\":\"Oslo\"}"))
+                .body("data.choices[0].finish_reason", equalTo("tool_calls"))
+                // Anthropic's cached prompt tokens count as prompt tokens
+                .body("data.usage.prompt_tokens", equalTo(15))
+                .body("data.usage.completion_tokens", equalTo(6));
+
+        JsonObject sent = AnthropicTestUpstream.get().sentContaining(marker);
+        assertThat(sent.getString("_path")).isEqualTo("/v1/messages");
+        assertThat(sent.getString("_x_api_key")).isEqualTo(AnthropicTestUpstream.KEY);
+        assertThat(sent.getString("_authorization")).as("the key travels only as x-api-key").isNull();
+        assertThat(sent.getString("_version")).isEqualTo("2023-06-01");
+        assertThat(sent.getString("model")).isEqualTo("claude-tools");
+        assertThat(sent.getString("system")).isEqualTo("Be brief.\n\nUse tools.");
+        assertThat(sent.getInteger("max_tokens")).as("the model's output cap when the request names none").isEqualTo(1000);
+        assertThat(sent.getDouble("temperature")).isEqualTo(0.3);
+        assertThat(sent.getJsonArray("stop_sequences")).containsExactly("END");
+        assertThat(sent.containsKey("seed")).as("no Anthropic counterpart: not sent").isFalse();
+        assertThat(sent.getJsonObject("tool_choice")).isEqualTo(new JsonObject().put("type", "any"));
+        JsonObject tool = sent.getJsonArray("tools").getJsonObject(0);
+        assertThat(tool.getString("name")).isEqualTo("get_weather");
+        assertThat(tool.getString("description")).isEqualTo("Weather for a city");
+        assertThat(tool.getJsonObject("input_schema").getJsonArray("required")).containsExactly("city");
+
+        JsonArray messages = sent.getJsonArray("messages");
+        assertThat(messages.stream().map(m -> ((JsonObject) m).getString("role")))
+                .as("turns alternate: the tool result and the next question share one user turn")
+                .containsExactly("user", "assistant", "user");
+        JsonArray first = messages.getJsonObject(0).getJsonArray("content");
+        assertThat(first.getJsonObject(0)).isEqualTo(new JsonObject().put("type", "text").put("text", marker));
+        assertThat(first.getJsonObject(1).getJsonObject("source")).isEqualTo(new JsonObject().put("type", "base64")
+                .put("media_type", "image/png").put("data", "iVBORw0KGgo="));
+        JsonArray assistant = messages.getJsonObject(1).getJsonArray("content");
+        assertThat(assistant.size()).as("empty text is left out").isEqualTo(1);
+        assertThat(assistant.getJsonObject(0)).isEqualTo(new JsonObject().put("type", "tool_use").put("id", "toolu_prev")
+                .put("name", "get_weather").put("input", new JsonObject().put("city", "Bergen")));
+        JsonArray last = messages.getJsonObject(2).getJsonArray("content");
+        assertThat(last.getJsonObject(0)).isEqualTo(new JsonObject().put("type", "tool_result").put("tool_use_id", "toolu_prev")
+                .put("content", "rain, 9 C"));
+        assertThat(last.getJsonObject(1)).isEqualTo(new JsonObject().put("type", "text").put("text", "And Oslo?"));
+    }
+
+    @Test
+    void anthropicStreamsBecomeChunksWithToolCallsAndUsage() {
+        String model = chatModelOver(List.of(anthropicBackend("claude-tools", AnthropicTestUpstream.KEY)));
+        String body = as(ADMIN).header("X-Request-Id", "req_anthropic_stream_" + run())
+                .body(with(with(toolConversation(model, "stream " + run()), "stream", true), "stream_options", Map.of("include_usage", true)))
+                .when().post("/oai/v1/chat/completions").then().statusCode(200).extract().asString();
+        InferenceFixtures.Sse sse = parseSse(body);
+        assertThat(sse.events()).isEmpty();
+        assertThat(sse.data().get(sse.data().size() - 1)).isEqualTo("[DONE]");
+        List<JsonObject> chunks = sse.data().subList(0, sse.data().size() - 1).stream().map(JsonObject::new).toList();
+        chunks.forEach(c -> {
+            assertThat(c.getString("object")).isEqualTo("chat.completion.chunk");
+            assertThat(c.getString("model")).isEqualTo(model);
+            assertThat(c.getString("id")).isEqualTo("msg_01stream");
+        });
+        JsonObject firstDelta = chunks.get(0).getJsonArray("choices").getJsonObject(0).getJsonObject("delta");
+        assertThat(firstDelta.getString("role")).isEqualTo("assistant");
+        assertThat(firstDelta.getString("content")).isEqualTo("Let me check.");
+        JsonObject toolStart = chunks.get(1).getJsonArray("choices").getJsonObject(0).getJsonObject("delta")
+                .getJsonArray("tool_calls").getJsonObject(0);
+        assertThat(toolStart).isEqualTo(new JsonObject().put("index", 0).put("id", "toolu_01").put("type", "function")
+                .put("function", new JsonObject().put("name", "get_weather").put("arguments", "")));
+        StringBuilder arguments = new StringBuilder();
+        for (JsonObject c : chunks.subList(2, 4)) {
+            JsonObject call = c.getJsonArray("choices").getJsonObject(0).getJsonObject("delta").getJsonArray("tool_calls").getJsonObject(0);
+            assertThat(call.getInteger("index")).isZero();
+            arguments.append(call.getJsonObject("function").getString("arguments"));
+        }
+        assertThat(new JsonObject(arguments.toString())).isEqualTo(new JsonObject().put("city", "Oslo"));
+        assertThat(chunks.get(4).getJsonArray("choices").getJsonObject(0).getString("finish_reason")).isEqualTo("tool_calls");
+        JsonObject usageChunk = chunks.get(5);
+        assertThat(usageChunk.getJsonArray("choices")).isEmpty();
+        assertThat(usageChunk.getJsonObject("usage")).isEqualTo(new JsonObject().put("prompt_tokens", 15)
+                .put("completion_tokens", 6).put("total_tokens", 21));
+        assertThat(chunks).hasSize(6);
+
+        // plain text streams through the native API too, and the usage record has Anthropic's figures
+        String requestId = "req_anthropic_text_" + run();
+        String text = as(ADMIN).header("X-Request-Id", requestId).body(with(chat(chatModelOver(List.of(
+                        anthropicBackend("claude-echo", AnthropicTestUpstream.KEY))), "hello claude"), "stream", true))
+                .when().post("/v1/inference/chat").then().statusCode(200).extract().asString();
+        StringBuilder content = new StringBuilder();
+        for (String data : parseSse(text).data()) {
+            if (!data.equals("[DONE]")) {
+                JsonArray choices = new JsonObject(data).getJsonArray("choices");
+                if (choices != null && !choices.isEmpty()) {
+                    content.append(choices.getJsonObject(0).getJsonObject("delta").getString("content", ""));
+                }
+            }
+        }
+        assertThat(content.toString()).isEqualTo("echo: hello claude");
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            usage.flush().await().atMost(Duration.ofSeconds(5));
+            var rows = pool.preparedQuery("SELECT prompt_tokens, completion_tokens, status FROM usage_records WHERE request_id = $1")
+                    .execute(io.vertx.mutiny.sqlclient.Tuple.of(requestId)).await().atMost(Duration.ofSeconds(5));
+            assertThat(rows.size()).isEqualTo(1);
+            Row row = rows.iterator().next();
+            assertThat(row.getInteger("prompt_tokens")).isEqualTo(15);
+            assertThat(row.getInteger("completion_tokens")).isEqualTo(6);
+            assertThat(row.getString("status")).isEqualTo("ok");
+        });
+    }
+
+    @Test
+    void anthropicFailuresFailOverBeforeTheFirstTokenAndEndTheStreamAfterIt() {
+        // 529 overloaded before anything was sent: the next backend answers
+        String model = chatModelOver(List.of(anthropicBackend("claude-overloaded", AnthropicTestUpstream.KEY),
+                anthropicBackend("claude-echo", AnthropicTestUpstream.KEY)));
+        as(ADMIN).body(chat(model, "fail over")).when().post("/v1/inference/chat").then().statusCode(200)
+                .body("data.choices[0].message.content", equalTo("echo: fail over"));
+
+        // an error event after the first delta: an error event for the client, no failover, no upstream text
+        String midfail = chatModelOver(List.of(anthropicBackend("claude-midfail", AnthropicTestUpstream.KEY),
+                anthropicBackend("claude-echo", AnthropicTestUpstream.KEY)));
+        String body = as(ADMIN).body(with(chat(midfail, "x"), "stream", true)).when().post("/v1/inference/chat")
+                .then().statusCode(200).extract().asString();
+        assertThat(parseSse(body).events()).containsExactly("error");
+        assertThat(body).contains("Partial").contains("\"code\":\"BACKEND_ERROR\"").doesNotContain("echo:")
+                .doesNotContain("shard 7").endsWith("data: [DONE]\n\n");
+
+        // a stream that ends without message_stop was cut short: an error, not a silent success
+        String cut = as(ADMIN).body(with(chat(chatModelOver(List.of(anthropicBackend("claude-cut", AnthropicTestUpstream.KEY))), "x"),
+                "stream", true)).when().post("/v1/inference/chat").then().statusCode(200).extract().asString();
+        assertThat(parseSse(cut).events()).containsExactly("error");
+        assertThat(cut).contains("Cut").contains("UPSTREAM_SHAPE_MISMATCH");
+
+        // a wrong key: the upstream's 401 is a backend error, its message is not shown
+        as(ADMIN).body(chat(chatModelOver(List.of(anthropicBackend("claude-echo", "sk-ant-wrong"))), "x"))
+                .when().post("/v1/inference/chat").then().statusCode(502)
+                .body("error.code", equalTo("BACKEND_ERROR"))
+                .body("error.message", org.hamcrest.Matchers.not(org.hamcrest.Matchers.containsString("x-api-key")));
+    }
+
+    @Test
+    void requestsAnAnthropicBackendCannotTakeAreRefusedClearly() {
+        String model = chatModelOver(List.of(anthropicBackend("claude-echo", AnthropicTestUpstream.KEY)));
+        Map<String, Object> audio = new LinkedHashMap<>(chat(model, "x"));
+        audio.put("messages", List.of(Map.of("role", "user", "content", List.of(Map.of("type", "input_audio",
+                "input_audio", Map.of("data", "AAAA", "format", "wav"))))));
+        as(ADMIN).body(audio).when().post("/v1/inference/chat").then().statusCode(400)
+                .body("error.code", equalTo("VALIDATION_ERROR"))
+                .body("error.message", org.hamcrest.Matchers.containsString("messages[0].content[0].type"));
+        Map<String, Object> badArguments = new LinkedHashMap<>(chat(model, "x"));
+        badArguments.put("messages", List.of(Map.of("role", "user", "content", "x"), Map.of("role", "assistant",
+                "tool_calls", List.of(Map.of("id", "c1", "type", "function", "function", Map.of("name", "f", "arguments", "[1,2]")))),
+                Map.of("role", "tool", "tool_call_id", "c1", "content", "ok")));
+        as(ADMIN).body(badArguments).when().post("/oai/v1/chat/completions").then().statusCode(400)
+                .body("error.type", equalTo("invalid_request_error"))
+                .body("error.message", org.hamcrest.Matchers.containsString("tool_calls[0].function.arguments"));
+        String embeddings = "test-" + run() + "/embed";
+        String id = InferenceFixtures.create("/v1/models", Map.of("slug", embeddings, "display_name", "e", "modality", "embedding"));
+        String backend = InferenceFixtures.create("/v1/backends", anthropicBackend("claude-echo", AnthropicTestUpstream.KEY));
+        as(ADMIN).body(Map.of("backend_id", backend, "priority", 0, "weight", 100)).when().post("/v1/models/" + id + "/backends")
+                .then().statusCode(201);
+        as(ADMIN).body(Map.of("model", embeddings, "input", "x")).when().post("/v1/inference/embed").then().statusCode(502)
+                .body("error.code", equalTo("BACKEND_ERROR"))
+                .body("error.message", org.hamcrest.Matchers.containsString("no embeddings"));
+    }
+
+    @Test
+    void azureCallsItsDeploymentWithTheApiKeyHeader() {
+        String model = chatModelOver(List.of(openAiBackend("azure", "echo", Map.of("base_url",
+                OpenAiTestUpstream.get().baseUrl().replace("/v1", ""), "deployment", "echo", "api_version", "2024-06-01"))));
+        String marker = "azure " + run();
+        as(ADMIN).body(chat(model, marker)).when().post("/oai/v1/chat/completions").then().statusCode(200)
+                .body("choices[0].message.content", equalTo("echo: " + marker)).body("model", equalTo(model));
+        JsonObject sent = sentToOpenAiUpstream(marker);
+        assertThat(sent.getString("_path")).isEqualTo("/openai/deployments/echo/chat/completions");
+        assertThat(sent.getString("_query")).isEqualTo("api-version=2024-06-01");
+        assertThat(sent.getString("_api_key_header")).isEqualTo("sk-azure-secret");
+        assertThat(sent.getString("_auth")).as("Azure keys go in api-key, not Authorization").isNull();
+
+        String streamMarker = "azure stream " + run();
+        String body = as(ADMIN).body(with(chat(model, streamMarker), "stream", true)).when().post("/v1/inference/chat")
+                .then().statusCode(200).extract().asString();
+        assertThat(body).contains("azure ").endsWith("data: [DONE]\n\n");
+        assertThat(sentToOpenAiUpstream(streamMarker).getJsonObject("stream_options").getBoolean("include_usage")).isTrue();
+    }
+
+    @Test
+    void mistralStreamsWithoutStreamOptionsAndOthersDefaultToTheirPublicEndpoints() {
+        String model = chatModelOver(List.of(openAiBackend("mistral", "echo", Map.of())));
+        String marker = "mistral " + run();
+        String body = as(ADMIN).body(with(with(chat(model, marker), "stream", true), "stream_options", Map.of("include_usage", true)))
+                .when().post("/oai/v1/chat/completions").then().statusCode(200).extract().asString();
+        JsonObject sent = sentToOpenAiUpstream(marker);
+        assertThat(sent.containsKey("stream_options")).as("Mistral refuses unknown fields").isFalse();
+        assertThat(sent.getString("_auth")).isEqualTo("Bearer sk-mistral-secret");
+        // no upstream usage: the gateway counts and still gives the caller a usage chunk
+        assertThat(body).contains("\"usage\"").endsWith("data: [DONE]\n\n");
+
+        // qwen and google backends route like openai ones (here with a base_url of the test upstream)
+        for (String type : List.of("qwen", "google", "custom")) {
+            String m = chatModelOver(List.of(openAiBackend(type, "echo", Map.of())));
+            as(ADMIN).body(chat(m, type)).when().post("/v1/inference/chat").then().statusCode(200)
+                    .body("data.choices[0].message.content", equalTo("echo: " + type))
+                    .body("data.choices[0].message.tool_calls", nullValue());
+        }
+    }
+
+    private static JsonObject sentToOpenAiUpstream(String text) {
+        List<JsonObject> requests = OpenAiTestUpstream.get().requests;
+        for (int i = requests.size() - 1; i >= 0; i--) {
+            if (requests.get(i).encode().contains(text)) {
+                return requests.get(i);
+            }
+        }
+        throw new AssertionError("no upstream request mentioned " + text);
+    }
+}
