@@ -308,6 +308,9 @@ public class CatalogService {
         ConnectionConfigs.Split config = configs.split(r.connectionConfig());
         target.pinNode(config.plain());
         requireOwnEndpointOnly(providerId, config.plain().getMap());
+        if (providerId == null) {
+            ConnectionConfigs.requireEndpoint(target.providerType(), config.plain());
+        }
         String id = ApiKeys.newId("bm");
         String sealed = configs.seal("backend_models", id, config.secrets());
         String scope = r.ownerScope() == null ? "global" : r.ownerScope();

@@ -66,6 +66,18 @@ public class ConnectionConfigs {
         return new Split(plain, secrets);
     }
 
+    /** Provider types without a public endpoint to default to: their backends and providers must name one. */
+    static final Set<String> ENDPOINT_REQUIRED = Set.of("custom", "azure");
+
+    /** A {@code custom} or {@code azure} config without {@code base_url} could never be called: refused when written. */
+    static void requireEndpoint(String providerType, JsonObject plain) {
+        if (ENDPOINT_REQUIRED.contains(providerType) && !(plain.getValue("base_url") instanceof String)) {
+            throw ApiException.validation("connection_config.base_url", "azure".equals(providerType)
+                    ? "an azure backend needs connection_config.base_url, the Azure OpenAI resource's endpoint (https://<resource>.openai.azure.com)"
+                    : "a custom backend needs connection_config.base_url, the endpoint's URL up to /v1");
+        }
+    }
+
     /** Seals the secrets for the row {@code table/id}; null when there are none. */
     String seal(String table, String id, JsonObject secrets) {
         if (secrets.isEmpty()) {

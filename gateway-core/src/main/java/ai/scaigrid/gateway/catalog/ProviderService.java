@@ -116,6 +116,7 @@ public class ProviderService {
         }
         validate(r);
         Split config = configs.split(r.connectionConfig());
+        ConnectionConfigs.requireEndpoint(r.providerType(), config.plain());
         String id = ApiKeys.newId("prv");
         String sealed = configs.seal("providers", id, config.secrets());
         String scope = r.ownerScope() == null ? "global" : r.ownerScope();
