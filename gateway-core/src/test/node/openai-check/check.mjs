@@ -1,5 +1,7 @@
 // Drives gateway-core's OpenAI-compatible layer with the official `openai` SDK, unchanged.
-// Env: OPENAI_BASE_URL (…/oai/v1), OPENAI_API_KEY (an sgk_ key), MODEL (a chat model slug).
+// Env: OPENAI_BASE_URL (…/oai/v1), OPENAI_API_KEY (an sgk_ key), MODEL (a chat model slug), and
+// optionally TOOLS_MODEL (a model whose upstream answers with a get_weather call for Oslo: checks that
+// the SDK's own stream accumulator assembles the gateway's tool-call chunks).
 // Exits non-zero with a message on the first mismatch.
 import OpenAI from 'openai';
 
@@ -33,6 +35,24 @@ for await (const chunk of stream) {
 if (streamed !== 'echo: sdk streams') fail(`streamed content was ${JSON.stringify(streamed)}`);
 if (!usage || usage.total_tokens <= 0) fail(`no usage chunk in the stream`);
 console.log('streaming:', streamed, usage);
+
+const toolsModel = process.env.TOOLS_MODEL;
+if (toolsModel) {
+  const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather for a city',
+    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }];
+  const messages = [{ role: 'user', content: 'weather in Oslo?' }];
+  const checkCall = (label, choice) => {
+    const call = choice.message.tool_calls?.[0];
+    if (call?.function?.name !== 'get_weather' || JSON.parse(call.function.arguments).city !== 'Oslo') {
+      fail(`${label}: tool call was ${JSON.stringify(choice.message)}`);
+    }
+    if (choice.finish_reason !== 'tool_calls') fail(`${label}: finish_reason was ${choice.finish_reason}`);
+    console.log(`${label} tool call:`, call.id, call.function.name, call.function.arguments);
+  };
+  checkCall('non-streaming', (await client.chat.completions.create({ model: toolsModel, messages, tools })).choices[0]);
+  const final = await client.chat.completions.stream({ model: toolsModel, messages, tools }).finalChatCompletion();
+  checkCall('streamed', final.choices[0]);
+}
 
 try {
   await client.chat.completions.create({ model: 'no/such-model', messages: [{ role: 'user', content: 'x' }] });
