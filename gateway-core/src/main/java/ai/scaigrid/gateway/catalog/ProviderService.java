@@ -61,7 +61,7 @@ public class ProviderService {
 
     /** The gateway's upstream clients: those that can list a provider's models serve discovery. */
     @Inject
-    jakarta.enterprise.inject.Instance<ai.scaigrid.gateway.inference.provider.Provider> upstreams;
+    ai.scaigrid.gateway.inference.provider.Providers clients;
 
     @Inject
     NodeRegistry nodes;
@@ -240,12 +240,8 @@ public class ProviderService {
 
     /** The upstream client that lists models for providers of this type, or null. */
     private ai.scaigrid.gateway.inference.provider.Provider lister(String type) {
-        for (ai.scaigrid.gateway.inference.provider.Provider upstream : upstreams) {
-            if (upstream.types().contains(type) && upstream.listsModels(type)) {
-                return upstream;
-            }
-        }
-        return null;
+        ai.scaigrid.gateway.inference.provider.Provider client = clients.forType(type);
+        return client != null && client.listsModels(type) ? client : null;
     }
 
     private java.util.SortedSet<String> discoverableTypes() {

@@ -8,6 +8,7 @@ import ai.scaigrid.commons.security.Permissions;
 import ai.scaigrid.gateway.inference.provider.BackendTarget;
 import ai.scaigrid.gateway.inference.provider.Provider;
 import ai.scaigrid.gateway.inference.provider.ProviderCall;
+import ai.scaigrid.gateway.inference.provider.Providers;
 import ai.scaigrid.gateway.inference.provider.UpstreamFailure;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -15,9 +16,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
-import jakarta.annotation.PostConstruct;
 import jakarta.enterprise.context.ApplicationScoped;
-import jakarta.enterprise.inject.Instance;
 import jakarta.inject.Inject;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
@@ -27,7 +26,6 @@ import java.math.MathContext;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -55,7 +53,7 @@ public class InferencePipeline {
     UsageRecorder usage;
 
     @Inject
-    Instance<Provider> providerBeans;
+    Providers providers;
 
     @Inject
     MeterRegistry registry;
@@ -74,15 +72,7 @@ public class InferencePipeline {
     @ConfigProperty(name = "scaigrid.inference.circuit.success-threshold", defaultValue = "1")
     int circuitSuccesses;
 
-    private final Map<String, Provider> providers = new HashMap<>();
     private final Map<String, CircuitBreaker> breakers = new ConcurrentHashMap<>();
-
-    @PostConstruct
-    void init() {
-        for (Provider p : providerBeans) {
-            p.types().forEach(type -> providers.put(type, p));
-        }
-    }
 
     // ------------------------------------------------------------------ admission
 
@@ -330,7 +320,7 @@ public class InferencePipeline {
             BackendTarget backend = candidates.get(i);
             ex.backend = backend;
             CircuitBreaker breaker = breaker(backend.id());
-            Provider provider = providers.get(backend.providerType());
+            Provider provider = providers.forType(backend.providerType());
             overhead.dispatched(ex);
             return call.apply(provider, backend)
                     .onItem().invoke(breaker::onSuccess)
@@ -358,7 +348,7 @@ public class InferencePipeline {
             BackendTarget backend = candidates.get(i);
             ex.backend = backend;
             CircuitBreaker breaker = breaker(backend.id());
-            Provider provider = providers.get(backend.providerType());
+            Provider provider = providers.forType(backend.providerType());
             AtomicBoolean started = new AtomicBoolean();
             overhead.dispatched(ex);
             return provider.streamChat(backend, call(ex))
@@ -397,7 +387,7 @@ public class InferencePipeline {
     private int nextPermitted(List<BackendTarget> candidates, int from) {
         for (int i = from; i < candidates.size(); i++) {
             BackendTarget b = candidates.get(i);
-            if (!providers.containsKey(b.providerType())) {
+            if (providers.forType(b.providerType()) == null) {
                 continue; // a provider type this build does not serve
             }
             if (breaker(b.id()).tryAcquire()) {

@@ -97,8 +97,7 @@ public final class AnthropicTestUpstream {
                 case "claude-midfail" -> {
                     sse(res);
                     res.write(event("message_start", messageStart()));
-                    res.write(event("content_block_start", new JsonObject().put("type", "content_block_start").put("index", 0)
-                            .put("content_block", new JsonObject().put("type", "text").put("text", ""))));
+                    res.write(textBlockStart());
                     res.write(event("content_block_delta", textDelta(0, "Partial")));
                     res.end(event("error", new JsonObject().put("type", "error")
                             .put("error", new JsonObject().put("type", "overloaded_error").put("message", "Overloaded (internal shard 7)"))));
@@ -106,8 +105,7 @@ public final class AnthropicTestUpstream {
                 case "claude-cut" -> {
                     sse(res);
                     res.write(event("message_start", messageStart()));
-                    res.write(event("content_block_start", new JsonObject().put("type", "content_block_start").put("index", 0)
-                            .put("content_block", new JsonObject().put("type", "text").put("text", ""))));
+                    res.write(textBlockStart());
                     res.end(event("content_block_delta", textDelta(0, "Cut")));
                 }
                 case "claude-tools" -> {
@@ -169,6 +167,12 @@ public final class AnthropicTestUpstream {
                 .putNull("stop_reason").put("usage", usage(1)));
     }
 
+    /** The start of an (empty) text block at index 0. */
+    private static String textBlockStart() {
+        return event("content_block_start", new JsonObject().put("type", "content_block_start").put("index", 0)
+                .put("content_block", new JsonObject().put("type", "text").put("text", "")));
+    }
+
     private static JsonObject textDelta(int index, String text) {
         return new JsonObject().put("type", "content_block_delta").put("index", index)
                 .put("delta", new JsonObject().put("type", "text_delta").put("text", text));
@@ -185,8 +189,7 @@ public final class AnthropicTestUpstream {
     private static void streamText(HttpServerResponse res, String text) {
         sse(res);
         res.write(event("message_start", messageStart()));
-        res.write(event("content_block_start", new JsonObject().put("type", "content_block_start").put("index", 0)
-                .put("content_block", new JsonObject().put("type", "text").put("text", ""))));
+        res.write(textBlockStart());
         res.write(event("ping", new JsonObject().put("type", "ping")));
         for (String word : text.split("(?<= )")) {
             res.write(event("content_block_delta", textDelta(0, word)));
@@ -198,8 +201,7 @@ public final class AnthropicTestUpstream {
     private static void streamTools(HttpServerResponse res) {
         sse(res);
         res.write(event("message_start", messageStart()));
-        res.write(event("content_block_start", new JsonObject().put("type", "content_block_start").put("index", 0)
-                .put("content_block", new JsonObject().put("type", "text").put("text", ""))));
+        res.write(textBlockStart());
         res.write(event("content_block_delta", textDelta(0, "Let me check.")));
         res.write(event("content_block_stop", new JsonObject().put("type", "content_block_stop").put("index", 0)));
         res.write(event("content_block_start", new JsonObject().put("type", "content_block_start").put("index", 1)

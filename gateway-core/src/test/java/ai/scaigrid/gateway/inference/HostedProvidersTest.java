@@ -253,7 +253,7 @@ class HostedProvidersTest {
         String marker = "azure " + run();
         as(ADMIN).body(chat(model, marker)).when().post("/oai/v1/chat/completions").then().statusCode(200)
                 .body("choices[0].message.content", equalTo("echo: " + marker)).body("model", equalTo(model));
-        JsonObject sent = sentToOpenAiUpstream(marker);
+        JsonObject sent = OpenAiTestUpstream.get().sentContaining(marker);
         assertThat(sent.getString("_path")).isEqualTo("/openai/deployments/echo/chat/completions");
         assertThat(sent.getString("_query")).isEqualTo("api-version=2024-06-01");
         assertThat(sent.getString("_api_key_header")).isEqualTo("sk-azure-secret");
@@ -263,7 +263,7 @@ class HostedProvidersTest {
         String body = as(ADMIN).body(with(chat(model, streamMarker), "stream", true)).when().post("/v1/inference/chat")
                 .then().statusCode(200).extract().asString();
         assertThat(body).contains("azure ").endsWith("data: [DONE]\n\n");
-        assertThat(sentToOpenAiUpstream(streamMarker).getJsonObject("stream_options").getBoolean("include_usage")).isTrue();
+        assertThat(OpenAiTestUpstream.get().sentContaining(streamMarker).getJsonObject("stream_options").getBoolean("include_usage")).isTrue();
     }
 
     @Test
@@ -272,7 +272,7 @@ class HostedProvidersTest {
         String marker = "mistral " + run();
         String body = as(ADMIN).body(with(with(chat(model, marker), "stream", true), "stream_options", Map.of("include_usage", true)))
                 .when().post("/oai/v1/chat/completions").then().statusCode(200).extract().asString();
-        JsonObject sent = sentToOpenAiUpstream(marker);
+        JsonObject sent = OpenAiTestUpstream.get().sentContaining(marker);
         assertThat(sent.containsKey("stream_options")).as("Mistral refuses unknown fields").isFalse();
         assertThat(sent.getString("_auth")).isEqualTo("Bearer sk-mistral-secret");
         // no upstream usage: the gateway counts and still gives the caller a usage chunk
@@ -285,15 +285,5 @@ class HostedProvidersTest {
                     .body("data.choices[0].message.content", equalTo("echo: " + type))
                     .body("data.choices[0].message.tool_calls", nullValue());
         }
-    }
-
-    private static JsonObject sentToOpenAiUpstream(String text) {
-        List<JsonObject> requests = OpenAiTestUpstream.get().requests;
-        for (int i = requests.size() - 1; i >= 0; i--) {
-            if (requests.get(i).encode().contains(text)) {
-                return requests.get(i);
-            }
-        }
-        throw new AssertionError("no upstream request mentioned " + text);
     }
 }

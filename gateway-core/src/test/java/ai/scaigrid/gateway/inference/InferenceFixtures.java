@@ -31,6 +31,21 @@ final class InferenceFixtures {
 
     /** A global frontend model linked to test-upstream backends ("echo", "drop" ...) in priority order. */
     static String model(String slug, String modality, Integer maxOutput, String... upstreamModels) {
+        List<Map<String, Object>> backends = new ArrayList<>();
+        for (String upstreamModel : upstreamModels) {
+            backends.add(Map.of("name", upstreamModel, "provider_type", "openai", "model_name", upstreamModel, "connection_config",
+                    Map.of("base_url", OpenAiTestUpstream.get().baseUrl(), "api_key", "sk-upstream-secret",
+                            "first_token_timeout_ms", 2000)));
+        }
+        return modelOver(slug, modality, maxOutput, backends);
+    }
+
+    /** A global chat model linked, in priority order, to backends created from these bodies (any provider type). */
+    static String chatModelOver(List<Map<String, Object>> backends) {
+        return modelOver("test-" + run() + "/chat", "chat", 1000, backends);
+    }
+
+    private static String modelOver(String slug, String modality, Integer maxOutput, List<Map<String, Object>> backends) {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("slug", slug);
         body.put("display_name", slug);
@@ -41,22 +56,6 @@ final class InferenceFixtures {
             body.put("max_output_tokens", maxOutput);
         }
         String id = create("/v1/models", body);
-        for (int i = 0; i < upstreamModels.length; i++) {
-            String backend = create("/v1/backends", Map.of("name", upstreamModels[i], "provider_type", "openai",
-                    "model_name", upstreamModels[i], "connection_config",
-                    Map.of("base_url", OpenAiTestUpstream.get().baseUrl(), "api_key", "sk-upstream-secret",
-                            "first_token_timeout_ms", 2000)));
-            as(ADMIN).body(Map.of("backend_id", backend, "priority", i, "weight", 100))
-                    .when().post("/v1/models/" + id + "/backends").then().statusCode(201);
-        }
-        return slug;
-    }
-
-    /** A global chat model linked, in priority order, to backends created from these bodies (any provider type). */
-    static String chatModelOver(List<Map<String, Object>> backends) {
-        String slug = "test-" + run() + "/chat";
-        String id = create("/v1/models", Map.of("slug", slug, "display_name", slug, "modality", "chat", "max_output_tokens", 1000,
-                "input_price_per_mtok", "1.00", "output_price_per_mtok", "2.00"));
         for (int i = 0; i < backends.size(); i++) {
             String backend = create("/v1/backends", backends.get(i));
             as(ADMIN).body(Map.of("backend_id", backend, "priority", i, "weight", 100))

@@ -69,6 +69,16 @@ public final class OpenAiTestUpstream {
                 .end(new JsonObject().put("object", "list").put("data", data).encode());
     }
 
+    /** The last recorded request whose body mentions {@code text}. */
+    public JsonObject sentContaining(String text) {
+        for (int i = requests.size() - 1; i >= 0; i--) {
+            if (requests.get(i).encode().contains(text)) {
+                return requests.get(i);
+            }
+        }
+        throw new AssertionError("no request to the OpenAI-style test upstream mentioned " + text);
+    }
+
     public int calls(String model) {
         return calls.computeIfAbsent(model, k -> new AtomicInteger()).get();
     }

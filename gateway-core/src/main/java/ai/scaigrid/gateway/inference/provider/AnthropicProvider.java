@@ -474,8 +474,7 @@ public class AnthropicProvider implements Provider {
                         promptTokens = Math.max(promptTokens, promptTokens(usage));
                     }
                     emit.accept(chunk(NODES.objectNode(), finishReason(json.path("delta").path("stop_reason").asText(null))));
-                    ObjectNode last = NODES.objectNode();
-                    last.put("id", id).put("object", "chat.completion.chunk").put("created", created).put("model", slug);
+                    ObjectNode last = header();
                     last.putArray("choices");
                     last.set("usage", usage(promptTokens, completionTokens));
                     emit.accept(last);
@@ -491,6 +490,11 @@ public class AnthropicProvider implements Provider {
             return false;
         }
 
+        /** A chunk's fields before its choices: this message's id and start time, the slug the caller used. */
+        private ObjectNode header() {
+            return NODES.objectNode().put("id", id).put("object", "chat.completion.chunk").put("created", created).put("model", slug);
+        }
+
         private ObjectNode chunk(ObjectNode delta, String finishReason) {
             if (!roleSent) {
                 roleSent = true;
@@ -498,8 +502,7 @@ public class AnthropicProvider implements Provider {
                 withRole.setAll(delta);
                 delta = withRole;
             }
-            ObjectNode chunk = NODES.objectNode();
-            chunk.put("id", id).put("object", "chat.completion.chunk").put("created", created).put("model", slug);
+            ObjectNode chunk = header();
             ObjectNode choice = chunk.putArray("choices").addObject();
             choice.put("index", 0);
             choice.set("delta", delta);
