@@ -1,7 +1,8 @@
 // Drives gateway-core's OpenAI-compatible layer with the official `openai` SDK, unchanged.
 // Env: OPENAI_BASE_URL (…/oai/v1), OPENAI_API_KEY (an sgk_ key), MODEL (a chat model slug), and
 // optionally TOOLS_MODEL (a model whose upstream answers with a get_weather call for Oslo: checks that
-// the SDK's own stream accumulator assembles the gateway's tool-call chunks).
+// the SDK's own stream accumulator assembles the gateway's tool-call chunks) and EMBED_MODEL (an
+// embedding model whose upstream answers [0.1 * (i + 1), 0.2, 0.3] for input i).
 // Exits non-zero with a message on the first mismatch.
 import OpenAI from 'openai';
 
@@ -52,6 +53,18 @@ if (toolsModel) {
   checkCall('non-streaming', (await client.chat.completions.create({ model: toolsModel, messages, tools })).choices[0]);
   const final = await client.chat.completions.stream({ model: toolsModel, messages, tools }).finalChatCompletion();
   checkCall('streamed', final.choices[0]);
+}
+
+const embedModel = process.env.EMBED_MODEL;
+if (embedModel) {
+  const near = (a, b) => a.length === b.length && a.every((x, i) => Math.abs(x - b[i]) < 1e-6);
+  // the SDK asks for base64 unless told otherwise, and decodes it itself
+  const byDefault = await client.embeddings.create({ model: embedModel, input: ['first', 'second'] });
+  const vectors = byDefault.data.map((d) => d.embedding);
+  if (!near(vectors[0], [0.1, 0.2, 0.3]) || !near(vectors[1], [0.2, 0.2, 0.3])) fail(`embeddings were ${JSON.stringify(vectors)}`);
+  const asFloats = await client.embeddings.create({ model: embedModel, input: 'third', encoding_format: 'float' });
+  if (!near(asFloats.data[0].embedding, [0.1, 0.2, 0.3])) fail(`float embeddings were ${JSON.stringify(asFloats.data)}`);
+  console.log('embeddings:', vectors.length, 'vectors of', vectors[0].length, 'usage', byDefault.usage.prompt_tokens);
 }
 
 try {

@@ -22,10 +22,13 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 import java.math.BigDecimal;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.math.MathContext;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -171,9 +174,32 @@ public class InferencePipeline {
                     if (!u.has("prompt_tokens")) {
                         result.putObject("usage").put("prompt_tokens", ex.promptTokens).put("total_tokens", ex.promptTokens);
                     }
+                    if (InferenceRequests.EMBEDDING_BASE64.equals(ex.request.body().path("encoding_format").asText())) {
+                        encodeBase64(result);
+                    }
                     return result;
                 })
                 .onItemOrFailure().invoke((item, failure) -> finish(ex, failure));
+    }
+
+    /**
+     * OpenAI's {@code encoding_format: "base64"} (what the official SDKs ask for unless told otherwise):
+     * each vector as its float32 values, little-endian, in base64.
+     */
+    static void encodeBase64(ObjectNode embeddings) {
+        for (JsonNode item : embeddings.path("data")) {
+            JsonNode vector = item.get("embedding");
+            if (item instanceof ObjectNode o && vector != null && vector.isArray()) {
+                ByteBuffer bytes = ByteBuffer.allocate(4 * vector.size()).order(ByteOrder.LITTLE_ENDIAN);
+                for (JsonNode v : vector) {
+                    if (!v.isNumber()) {
+                        throw new UpstreamFailure(ErrorCode.UPSTREAM_SHAPE_MISMATCH, "The upstream reply could not be parsed", false, null, null);
+                    }
+                    bytes.putFloat(v.floatValue());
+                }
+                o.put("embedding", Base64.getEncoder().encodeToString(bytes.array()));
+            }
+        }
     }
 
     /** Cancellation while waiting for a complete answer (the client went away). */

@@ -18,6 +18,9 @@ import java.util.Set;
  * not know are passed through to OpenAI-style upstreams untouched (response_format, logprobs ...).
  */
 public final class InferenceRequests {
+    /** The embedding encodings a caller may ask for ({@code encoding_format}); upstreams are always asked for floats. */
+    public static final String EMBEDDING_FLOAT = "float";
+    public static final String EMBEDDING_BASE64 = "base64";
     static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
 
     private InferenceRequests() {
@@ -104,26 +107,31 @@ public final class InferenceRequests {
         JsonNode input = body.get("input");
         int chars = 0;
         if (input == null || input.isNull()) {
-            p.add("input", "input is required (a string or an array of strings)");
+            p.add("input", "input is required (a string, an array of strings or an array of token ids)");
         } else if (input.isTextual()) {
             chars = input.asText().length();
             if (chars == 0) {
                 p.add("input", "input must not be empty");
             }
+        } else if (input.isArray() && !input.isEmpty() && input.get(0).isNumber()) {
+            // one input as token ids (OpenAI accepts them; LangChain's OpenAIEmbeddings sends them by default)
+            chars = 4 * tokenIds(input, "input", p);
         } else if (input.isArray()) {
             if (input.isEmpty() || input.size() > 2048) {
                 p.add("input", "input must hold 1 to 2048 items");
             }
             for (int i = 0; i < input.size(); i++) {
                 JsonNode item = input.get(i);
-                if (!item.isTextual() || item.asText().isEmpty()) {
-                    p.add("input[" + i + "]", "each input must be a non-empty string");
+                if (item.isArray()) {
+                    chars += 4 * tokenIds(item, "input[" + i + "]", p);
+                } else if (!item.isTextual() || item.asText().isEmpty()) {
+                    p.add("input[" + i + "]", "each input must be a non-empty string or a non-empty array of token ids");
                 } else {
                     chars += item.asText().length();
                 }
             }
         } else {
-            p.add("input", "input must be a string or an array of strings");
+            p.add("input", "input must be a string, an array of strings or an array of token ids");
         }
         JsonNode dimensions = body.get("dimensions");
         if (dimensions != null && !dimensions.isNull() && (!dimensions.canConvertToInt() || !dimensions.isIntegralNumber()
@@ -131,13 +139,29 @@ public final class InferenceRequests {
             p.add("dimensions", "dimensions must be a positive integer");
         }
         JsonNode format = body.get("encoding_format");
-        if (format != null && !format.isNull() && !"float".equals(format.asText())) {
-            p.add("encoding_format", "only encoding_format \"float\" is supported");
+        if (format != null && !format.isNull() && !(format.isTextual()
+                && (EMBEDDING_FLOAT.equals(format.asText()) || EMBEDDING_BASE64.equals(format.asText())))) {
+            p.add("encoding_format", "encoding_format must be \"float\" or \"base64\"");
         }
         p.throwIfAny();
         ObjectNode out = body.deepCopy();
         out.remove("model");
         return new Parsed(model, false, false, out, Math.max(1, chars / 4), null);
+    }
+
+    /** Validates one input given as token ids (integers 0..2^31-1); returns how many there are. */
+    private static int tokenIds(JsonNode ids, String field, Problems p) {
+        if (ids.isEmpty()) {
+            p.add(field, "an input of token ids must not be empty");
+            return 0;
+        }
+        for (JsonNode id : ids) {
+            if (!id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0) {
+                p.add(field, "token ids must be non-negative integers");
+                return 0;
+            }
+        }
+        return ids.size();
     }
 
     private static Parsed finish(ObjectNode body, String model, int chars) {

@@ -239,6 +239,47 @@ class InferenceApiTest {
     }
 
     @Test
+    void embeddingsInBase64AndFromTokenIds() {
+        String model = InferenceFixtures.model("test-" + InferenceFixtures.run() + "/embed", "embedding", null, "embed");
+        // what the official SDKs send unless told otherwise: the upstream is asked for floats, the gateway encodes
+        List<String> encoded = as(ADMIN).body(Map.of("model", model, "input", List.of("b64-one", "b64-two"), "encoding_format", "base64"))
+                .when().post("/oai/v1/embeddings").then().statusCode(200).body("data.size()", equalTo(2))
+                .extract().path("data.embedding");
+        assertThat(floats(encoded.get(0))).containsExactly(0.1f, 0.2f, 0.3f);
+        assertThat(floats(encoded.get(1))).containsExactly(0.2f, 0.2f, 0.3f);
+        assertThat(OpenAiTestUpstream.get().sentContaining("b64-one").containsKey("encoding_format")).isFalse();
+        as(ADMIN).body(Map.of("model", model, "input", "native-b64", "encoding_format", "base64")).when().post("/v1/inference/embed")
+                .then().statusCode(200).body("data.data[0].embedding", equalTo(encoded.get(0)));
+        as(ADMIN).body(Map.of("model", model, "input", "floats", "encoding_format", "float")).when().post("/oai/v1/embeddings")
+                .then().statusCode(200).body("data[0].embedding.size()", equalTo(3));
+
+        // token ids (one input, or several) go to the upstream as they are; the estimate counts them
+        as(ADMIN).body(Map.of("model", model, "input", List.of(9001, 9002, 9003))).when().post("/oai/v1/embeddings")
+                .then().statusCode(200).body("data.size()", equalTo(1));
+        assertThat(OpenAiTestUpstream.get().sentContaining("9002").getJsonArray("input").encode()).isEqualTo("[9001,9002,9003]");
+        as(ADMIN).body(Map.of("model", model, "input", List.of(List.of(9101, 9102), List.of(9103)))).when().post("/oai/v1/embeddings")
+                .then().statusCode(200).body("data.size()", equalTo(2));
+
+        as(ADMIN).body(Map.of("model", model, "input", "x", "encoding_format", "int8")).when().post("/oai/v1/embeddings")
+                .then().statusCode(400).body("error.param", equalTo("encoding_format"));
+        as(ADMIN).body(Map.of("model", model, "input", List.of(1, -2))).when().post("/v1/inference/embed")
+                .then().statusCode(400).body("error.code", equalTo("VALIDATION_ERROR")).body("error.details[0].field", equalTo("input"));
+        as(ADMIN).body(Map.of("model", model, "input", List.of(List.of(1), List.of()))).when().post("/v1/inference/embed")
+                .then().statusCode(400).body("error.details[0].field", equalTo("input[1]"));
+        as(ADMIN).body(Map.of("model", model, "input", List.of("text", 1.5))).when().post("/v1/inference/embed")
+                .then().statusCode(400).body("error.details[0].field", equalTo("input[1]"));
+    }
+
+    private static float[] floats(String base64) {
+        java.nio.ByteBuffer bytes = java.nio.ByteBuffer.wrap(java.util.Base64.getDecoder().decode(base64)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        float[] out = new float[bytes.remaining() / 4];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = bytes.getFloat();
+        }
+        return out;
+    }
+
+    @Test
     void validationErrorsArePrecise() {
         String model = chatModel("echo");
         as(ADMIN).body(chat("nobody/such-model", "x")).when().post("/v1/inference/chat").then().statusCode(404)

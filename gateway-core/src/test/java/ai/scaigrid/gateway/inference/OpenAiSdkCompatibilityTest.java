@@ -18,7 +18,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * A real client: the official {@code openai} npm SDK (pinned in src/test/node/openai-check, installed
  * by this test with {@code npm ci}) calls /oai/v1 streaming and not, lists models and meets errors,
- * and assembles tool calls (streamed and not) from a model served by the Anthropic translation.
+ * assembles tool calls (streamed and not) from a model served by the Anthropic translation, and reads
+ * embeddings in the base64 encoding it asks for by default.
  */
 @QuarkusTest
 class OpenAiSdkCompatibilityTest {
@@ -31,14 +32,17 @@ class OpenAiSdkCompatibilityTest {
         String toolsModel = InferenceFixtures.chatModelOver(List.of(java.util.Map.of("name", "claude", "provider_type", "anthropic",
                 "model_name", "claude-tools", "connection_config", java.util.Map.of("base_url", AnthropicTestUpstream.get().baseUrl(),
                         "api_key", AnthropicTestUpstream.KEY))));
+        String embedModel = InferenceFixtures.model("test-" + InferenceFixtures.run() + "/embed", "embedding", null, "embed");
         String output = run(List.of("node", "check.mjs"), new String[]{
                 "OPENAI_BASE_URL=http://localhost:" + RestAssured.port + "/oai/v1",
                 "OPENAI_API_KEY=" + ADMIN,
                 "MODEL=" + model,
-                "TOOLS_MODEL=" + toolsModel}, 120);
+                "TOOLS_MODEL=" + toolsModel,
+                "EMBED_MODEL=" + embedModel}, 120);
         assertThat(output).contains("non-streaming: echo: sdk says hi").contains("streaming: echo: sdk streams")
                 .contains("non-streaming tool call: toolu_01 get_weather")
-                .contains("streamed tool call: toolu_01 get_weather").contains("unknown model: 404").contains("wrong key: 401").contains("OK");
+                .contains("streamed tool call: toolu_01 get_weather").contains("embeddings: 2 vectors of 3")
+                .contains("unknown model: 404").contains("wrong key: 401").contains("OK");
     }
 
     private static String run(List<String> command, String[] env, int timeoutSeconds) throws Exception {

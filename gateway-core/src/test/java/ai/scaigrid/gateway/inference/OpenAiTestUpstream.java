@@ -243,7 +243,13 @@ public final class OpenAiTestUpstream {
 
     private void embed(JsonObject body, HttpServerResponse res) {
         Object input = body.getValue("input");
-        int n = input instanceof JsonArray a ? a.size() : 1;
+        // a string, an array of strings or of token-id arrays (one vector each), or one array of token ids
+        int n = input instanceof JsonArray a && !a.isEmpty() && !(a.getValue(0) instanceof Number) ? a.size() : 1;
+        if (body.containsKey("encoding_format") && !"float".equals(body.getValue("encoding_format"))) {
+            // like the OpenAI-compatible servers that only speak floats (llama.cpp, Ollama)
+            res.setStatusCode(400).end(new JsonObject().put("error", new JsonObject().put("message", "encoding_format not supported")).encode());
+            return;
+        }
         JsonArray data = new JsonArray();
         for (int i = 0; i < n; i++) {
             data.add(new JsonObject().put("object", "embedding").put("index", i).put("embedding", new JsonArray().add(0.1 * (i + 1)).add(0.2).add(0.3)));

@@ -87,6 +87,8 @@ public class OpenAiProvider implements Provider {
     public Uni<ObjectNode> embed(BackendTarget backend, ProviderCall call) {
         ObjectNode body = call.body().deepCopy();
         body.put("model", backend.modelName());
+        // floats from every upstream (not all OpenAI-compatible servers encode base64); the pipeline encodes
+        body.remove("encoding_format");
         return http.exchange(backend, call, () -> options(backend, "/embeddings"), body).map(json -> {
             if (!(json instanceof ObjectNode node) || !node.path("data").isArray()) {
                 throw new UpstreamFailure(ErrorCode.UPSTREAM_SHAPE_MISMATCH, "The upstream reply could not be parsed", true, null, null);

@@ -640,7 +640,7 @@ public class ScaiInferProvider implements Provider {
         } else if (input != null && input.isArray() && !input.isEmpty()) {
             for (JsonNode i : input) {
                 if (!i.isTextual()) {
-                    throw invalid("input", "must be a string or an array of strings");
+                    throw invalid("input", "must be text: this model's ScaiInfer backend does not take token ids");
                 }
                 r.addInput(i.asText());
             }
