@@ -131,7 +131,7 @@ class LauncherEndToEndIT {
         }
     }
 
-    /** The local node-agent registers its simulated model: a first chat completion works with no setup. */
+    /** The local node-agent registers its simulated model: a first chat completion (and embedding) works with no setup. */
     private static void assertFirstChatWorksOutOfTheBox(String key) throws Exception {
         String gateway = "http://127.0.0.1:" + (ServiceSpec.named("gateway-core").httpPort() + OFFSET);
         String body = "{\"model\":\"scaigrid/sim-1\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}";
@@ -147,6 +147,11 @@ class LauncherEndToEndIT {
         }
         assertThat(last.statusCode()).as("first chat completion: %s", last.body()).isEqualTo(200);
         assertThat(last.body()).contains("\"chat.completion.chunk\"").contains("\"usage\"").endsWith("data: [DONE]\n\n");
+        // and first embeddings, through the OpenAI-compatible layer, from the same simulated node model
+        HttpResponse<String> embeddings = post(gateway + "/oai/v1/embeddings", key,
+                "{\"model\":\"scaigrid/sim-embed-1\",\"input\":[\"hello\",\"world\"],\"dimensions\":8}");
+        assertThat(embeddings.statusCode()).as("first embeddings: %s", embeddings.body()).isEqualTo(200);
+        assertThat(embeddings.body()).contains("\"object\":\"list\"").contains("\"index\":1").contains("\"prompt_tokens\"");
     }
 
     /**

@@ -40,13 +40,20 @@ public interface NodesConfig {
     @WithDefault("3")
     int maxAttempts();
 
-    /** At start-up, create the global model {@code scaigrid/sim-1} on the node model {@code scaigrid-sim-1} if absent. */
+    /**
+     * At start-up, create the global models {@code scaigrid/sim-1} (chat) and {@code scaigrid/sim-embed-1}
+     * (embeddings) on the node model {@code scaigrid-sim-1} if absent.
+     */
     @WithDefault("false")
     boolean registerSimulatedCatalogue();
 
     /** Frontend slug of the simulated model (with register-simulated-catalogue). */
     @WithDefault("scaigrid/sim-1")
     String simulatedSlug();
+
+    /** Frontend slug of the simulated embedding model, on the same node model (with register-simulated-catalogue). */
+    @WithDefault("scaigrid/sim-embed-1")
+    String simulatedEmbeddingSlug();
 
     /** Node model name of the simulated model (with register-simulated-catalogue). */
     @WithDefault("scaigrid-sim-1")

@@ -15,10 +15,11 @@ import java.time.Duration;
 
 /**
  * Makes the node-agent's simulated model usable right away in a local run ({@code ./scaigrid up}
- * sets {@code scaigrid.nodes.register-simulated-catalogue=true}): a global frontend model
- * {@code scaigrid/sim-1} routed to a {@code scaiinfer} backend with model name {@code scaigrid-sim-1}
- * ("any healthy node that has it loaded"). Idempotent and safe with several replicas starting at
- * once: nothing is touched when the slug already exists.
+ * sets {@code scaigrid.nodes.register-simulated-catalogue=true}): global frontend models
+ * {@code scaigrid/sim-1} (chat) and {@code scaigrid/sim-embed-1} (embeddings), each routed to a
+ * {@code scaiinfer} backend with model name {@code scaigrid-sim-1} ("any healthy node that has it
+ * loaded"; a simulated node model serves both). Idempotent and safe with several replicas starting
+ * at once: a slug that already exists is not touched.
  */
 @ApplicationScoped
 public class SimulatedCatalogue {
@@ -36,17 +37,27 @@ public class SimulatedCatalogue {
         }
     }
 
-    /** True when it created the model now. */
+    /** True when it created either model now. */
     public Uni<Boolean> ensure() {
-        String slug = config.simulatedSlug();
+        return ensure(config.simulatedSlug(), "chat", "ScaiGrid simulated model", 8192, 2048,
+                "{\"streaming\": true, \"tool_use\": true}",
+                "Deterministic simulated model served by the local node-agent (for demos, tests and benchmarks)")
+                .flatMap(chat -> ensure(config.simulatedEmbeddingSlug(), "embedding", "ScaiGrid simulated embeddings", 8192, null,
+                        "{\"embeddings\": true}",
+                        "Deterministic unit vectors from the local node-agent's simulated model (for demos and tests)")
+                        .map(embed -> chat || embed));
+    }
+
+    private Uni<Boolean> ensure(String slug, String modality, String displayName, int contextWindow, Integer maxOutput,
+                                String capabilities, String description) {
         String model = config.simulatedModel();
         return pool.withTransaction(conn -> conn.preparedQuery("""
                         INSERT INTO frontend_models (id, slug, display_name, description, modality, context_window,
                             max_output_tokens, capabilities, owner_scope)
-                        VALUES ($1, $2, $3, $4, 'chat', 8192, 2048, '{"streaming": true, "tool_use": true}'::jsonb, 'global')
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, 'global')
                         ON CONFLICT (slug) DO NOTHING RETURNING id""")
-                .execute(Tuple.of(ApiKeys.newId("fm"), slug, "ScaiGrid simulated model",
-                        "Deterministic simulated model served by the local node-agent (for demos, tests and benchmarks)"))
+                .execute(Tuple.tuple(java.util.List.of(ApiKeys.newId("fm"), slug, displayName, description, modality,
+                        contextWindow)).addInteger(maxOutput).addString(capabilities))
                 .flatMap(rows -> {
                     if (rows.size() == 0) {
                         return Uni.createFrom().item(false);
@@ -56,7 +67,7 @@ public class SimulatedCatalogue {
                     return conn.preparedQuery("""
                                     INSERT INTO backend_models (id, name, provider_type, model_name, owner_scope)
                                     VALUES ($1, $2, 'scaiinfer', $3, 'global')""")
-                            .execute(Tuple.of(backendId, "ScaiInfer " + model, model))
+                            .execute(Tuple.of(backendId, "ScaiInfer " + model + " (" + modality + ")", model))
                             .flatMap(x -> conn.preparedQuery("""
                                             INSERT INTO model_links (frontend_model_id, backend_model_id, priority, weight)
                                             VALUES ($1, $2, 0, 100)""")

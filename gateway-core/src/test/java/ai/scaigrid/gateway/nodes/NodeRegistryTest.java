@@ -421,7 +421,9 @@ public class NodeRegistryTest {
         assertThat(List.of(first, second)).containsExactlyInAnyOrder(first, false);
         admin().when().get("/v1/models/scaigrid/sim-1").then().statusCode(200)
                 .body("data.active_backend_count", equalTo(1));
+        admin().when().get("/v1/models/scaigrid/sim-embed-1").then().statusCode(200)
+                .body("data.modality", equalTo("embedding")).body("data.active_backend_count", equalTo(1));
         admin().when().get("/v1/backends").then().body("data.items.findAll { it.model_name == 'scaigrid-sim-1' }.provider_type",
-                equalTo(List.of("scaiinfer")));
+                equalTo(List.of("scaiinfer", "scaiinfer")));
     }
 }
