@@ -255,6 +255,7 @@ public class InferenceRoutes {
                 ? Uni.createFrom().item(caller)
                 : limits.admitRequest(caller).map(rate -> {
                     rate.headers().forEach(rc.response()::putHeader);
+                    rate.openAiHeaders(System.currentTimeMillis() / 1000).forEach(rc.response()::putHeader);
                     return caller;
                 }));
     }
@@ -368,6 +369,9 @@ public class InferenceRoutes {
         Limits.RateState rate = ex.rate();
         if (rate != null) {
             rate.headers().forEach(response::putHeader);
+            if ("oai".equals(ex.api)) {
+                rate.openAiHeaders(System.currentTimeMillis() / 1000).forEach(response::putHeader);
+            }
         }
     }
 
@@ -390,6 +394,16 @@ public class InferenceRoutes {
             return;
         }
         e.responseHeaders().forEach(response::putHeader);
+        if (openAi && e.errorCode() == ErrorCode.RATE_LIMITED && e.retryAfterSeconds() != null) {
+            // OpenAI's names too: the limit that refused (requests or tokens), nothing left, free again in
+            String unit = e.details() instanceof java.util.Map<?, ?> d && "tokens_per_minute".equals(d.get("unit")) ? "tokens" : "requests";
+            String limit = response.headers().get("X-Scaigrid-Ratelimit-Limit");
+            if (limit != null) {
+                response.putHeader("x-ratelimit-limit-" + unit, limit);
+            }
+            response.putHeader("x-ratelimit-remaining-" + unit, "0");
+            response.putHeader("x-ratelimit-reset-" + unit, Limits.openAiDuration(e.retryAfterSeconds()));
+        }
         Object body = openAi ? oaiError(e) : ErrorEnvelope.of(e, requestId);
         try {
             response.setStatusCode(e.httpStatus()).putHeader("Content-Type", "application/json")

@@ -55,6 +55,29 @@ public class Limits {
                     "X-Scaigrid-Ratelimit-Remaining", Long.toString(remaining),
                     "X-Scaigrid-Ratelimit-Reset", Long.toString(resetEpochSecond));
         }
+
+        /**
+         * The same figures under OpenAI's names, for {@code /oai/v1} (clients and SDK middlewares that pace
+         * themselves read these): {@code x-ratelimit-limit-requests}, {@code -remaining-requests}, and
+         * {@code -reset-requests} as a duration ("12s", "1m5s").
+         */
+        public Map<String, String> openAiHeaders(long nowEpochSecond) {
+            return limit <= 0 ? Map.of() : Map.of("x-ratelimit-limit-requests", Long.toString(limit),
+                    "x-ratelimit-remaining-requests", Long.toString(remaining),
+                    "x-ratelimit-reset-requests", openAiDuration(resetEpochSecond - nowEpochSecond));
+        }
+    }
+
+    /** A duration in OpenAI's rate-limit header format: "0s", "45s", "1m5s", "2h0m0s". */
+    static String openAiDuration(long seconds) {
+        long s = Math.max(0, seconds);
+        if (s < 60) {
+            return s + "s";
+        }
+        if (s < 3600) {
+            return (s / 60) + "m" + (s % 60) + "s";
+        }
+        return (s / 3600) + "h" + (s % 3600 / 60) + "m" + (s % 60) + "s";
     }
 
     /**

@@ -32,6 +32,7 @@ import static ai.scaigrid.gateway.inference.InferenceFixtures.tenant;
 import static ai.scaigrid.gateway.inference.InferenceFixtures.with;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.matchesPattern;
 import static org.hamcrest.Matchers.hasSize;
 import static org.hamcrest.Matchers.notNullValue;
 
@@ -94,8 +95,13 @@ class LimitsAndUsageTest {
         assertThat(limited.get(0).body()).contains("\"code\":\"RATE_LIMITED\"").contains("\"retry_after\"");
         assertThat(Integer.parseInt(limited.get(0).retryAfter())).isBetween(1, 60);
         // another key of the same tenant has its own key budget of requests
-        as(key(tenantId, "tenant_user", null)).body(chat(model, "fresh key")).when().post("/v1/inference/chat").then().statusCode(200)
-                .header("X-Scaigrid-Ratelimit-Limit", "10").header("X-Scaigrid-Ratelimit-Remaining", "9");
+        String freshKey = key(tenantId, "tenant_user", null);
+        as(freshKey).body(chat(model, "fresh key")).when().post("/v1/inference/chat").then().statusCode(200)
+                .header("X-Scaigrid-Ratelimit-Limit", "10").header("X-Scaigrid-Ratelimit-Remaining", "9")
+                .header("x-ratelimit-limit-requests", org.hamcrest.Matchers.nullValue());
+        as(freshKey).body(chat(model, "fresh key, OpenAI's door")).when().post("/oai/v1/chat/completions").then().statusCode(200)
+                .header("X-Scaigrid-Ratelimit-Remaining", "8").header("x-ratelimit-limit-requests", "10")
+                .header("x-ratelimit-remaining-requests", "8").header("x-ratelimit-reset-requests", matchesPattern("([1-5]?[0-9]s|1m0s)"));
     }
 
     /**
@@ -114,14 +120,19 @@ class LimitsAndUsageTest {
                 .header("X-Scaigrid-Ratelimit-Reset", notNullValue());
         as(userKey).body(chat(model, "between")).when().post("/v1/inference/chat").then().statusCode(200)
                 .header("X-Scaigrid-Ratelimit-Remaining", "1");
-        as(userKey).when().get("/oai/v1/models").then().statusCode(200).header("X-Scaigrid-Ratelimit-Remaining", "0");
+        // /oai/v1 also under OpenAI's names, which OpenAI clients pace themselves by
+        as(userKey).when().get("/oai/v1/models").then().statusCode(200).header("X-Scaigrid-Ratelimit-Remaining", "0")
+                .header("x-ratelimit-limit-requests", "3").header("x-ratelimit-remaining-requests", "0")
+                .header("x-ratelimit-reset-requests", matchesPattern("([1-5]?[0-9]s|1m0s)"));
         as(userKey).when().get("/v1/me").then().statusCode(429)
                 .body("status", equalTo("error")).body("error.code", equalTo("RATE_LIMITED"))
                 .body("error.details.scope", equalTo("key")).body("error.retry_after", notNullValue())
                 .header("Retry-After", notNullValue()).header("X-Request-Id", notNullValue())
                 .header("X-Scaigrid-Ratelimit-Limit", "3").header("X-Scaigrid-Ratelimit-Remaining", "0");
         as(userKey).when().get("/oai/v1/models/" + model).then().statusCode(429)
-                .body("error.code", equalTo("rate_limit_exceeded")).header("Retry-After", notNullValue());
+                .body("error.code", equalTo("rate_limit_exceeded")).header("Retry-After", notNullValue())
+                .header("x-ratelimit-limit-requests", "3").header("x-ratelimit-remaining-requests", "0")
+                .header("x-ratelimit-reset-requests", matchesPattern("([1-5]?[0-9]s|1m0s)"));
         as(userKey).body(chat(model, "refused")).when().post("/v1/inference/chat").then().statusCode(429);
         // refused requests take nothing; another key of the tenant has a window of its own
         as(key(tenantId, "tenant_user", null)).when().get("/v1/models/" + model).then().statusCode(200)
@@ -183,7 +194,9 @@ class LimitsAndUsageTest {
                 .header("X-Scaigrid-Ratelimit-Limit", "25").header("X-Scaigrid-Ratelimit-Remaining", "0")
                 .body("error.details.scope", equalTo("tenant")).body("error.details.unit", equalTo("tokens_per_minute"));
         as(userKey).body(chat(model, "t4")).when().post("/oai/v1/chat/completions").then().statusCode(429)
-                .body("error.type", equalTo("tokens")).body("error.code", equalTo("rate_limit_exceeded"));
+                .body("error.type", equalTo("tokens")).body("error.code", equalTo("rate_limit_exceeded"))
+                .header("x-ratelimit-limit-tokens", "25").header("x-ratelimit-remaining-tokens", "0")
+                .header("x-ratelimit-reset-tokens", matchesPattern("([1-5]?[0-9]s|1m0s)"));
     }
 
     @Test
