@@ -236,6 +236,13 @@ class HostedProvidersTest {
         as(ADMIN).body(badArguments).when().post("/oai/v1/chat/completions").then().statusCode(400)
                 .body("error.type", equalTo("invalid_request_error"))
                 .body("error.message", org.hamcrest.Matchers.containsString("tool_calls[0].function.arguments"));
+        Map<String, Object> hot = new LinkedHashMap<>(chat(model, "x"));
+        hot.put("temperature", 1.5);
+        as(ADMIN).body(hot).when().post("/oai/v1/chat/completions").then().statusCode(400)
+                .body("error.type", equalTo("invalid_request_error"))
+                .body("error.message", org.hamcrest.Matchers.containsString("temperature from 0 to 1"));
+        hot.put("temperature", 1);
+        as(ADMIN).body(hot).when().post("/oai/v1/chat/completions").then().statusCode(200);
         String embeddings = "test-" + run() + "/embed";
         String id = InferenceFixtures.create("/v1/models", Map.of("slug", embeddings, "display_name", "e", "modality", "embedding"));
         String backend = InferenceFixtures.create("/v1/backends", anthropicBackend("claude-echo", AnthropicTestUpstream.KEY));

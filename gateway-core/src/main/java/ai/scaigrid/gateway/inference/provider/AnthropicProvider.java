@@ -144,6 +144,11 @@ public class AnthropicProvider implements Provider {
         }
         out.set("messages", messages);
 
+        JsonNode temperature = in.get("temperature");
+        if (temperature != null && temperature.isNumber() && temperature.asDouble() > 1) {
+            // OpenAI's scale goes to 2, Anthropic's to 1; rescaling would silently change what was asked for
+            throw invalid("temperature", "an Anthropic backend takes a temperature from 0 to 1");
+        }
         copyNumber(in, out, "temperature");
         copyNumber(in, out, "top_p");
         copyNumber(in, out, "top_k");
