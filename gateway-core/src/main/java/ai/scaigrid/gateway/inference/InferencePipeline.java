@@ -111,9 +111,11 @@ public class InferencePipeline {
                             List.of(Map.of("field", "messages", "message", "about " + effective.promptEstimate()
                                     + " tokens; the context window is " + route.contextWindow())));
                 }
-                long worstTokens = effective.promptEstimate() + (long) worstOutput(ex);
+                // n choices can each run to the output cap
+                long worstAllChoices = (long) worstOutput(ex) * InferenceRequests.choices(effective.body());
+                long worstTokens = effective.promptEstimate() + worstAllChoices;
                 return limits.reserve(caller.tenantId(), settings, worstTokens,
-                        cost(route, effective.promptEstimate(), worstOutput(ex)));
+                        cost(route, effective.promptEstimate(), worstAllChoices));
             }).map(reservation -> {
                 ex.reservation = reservation;
                 return ex;

@@ -21,6 +21,8 @@ public final class InferenceRequests {
     /** The embedding encodings a caller may ask for ({@code encoding_format}); upstreams are always asked for floats. */
     public static final String EMBEDDING_FLOAT = "float";
     public static final String EMBEDDING_BASE64 = "base64";
+    /** The most choices one chat request may ask for ({@code n}), as OpenAI allows. */
+    public static final int MAX_CHOICES = 128;
     static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
 
     private InferenceRequests() {
@@ -149,6 +151,12 @@ public final class InferenceRequests {
         return new Parsed(model, false, false, out, Math.max(1, chars / 4), null);
     }
 
+    /** How many choices a validated chat body asks for ({@code n}, 1 when absent). */
+    public static int choices(JsonNode body) {
+        JsonNode n = body == null ? null : body.get("n");
+        return n == null || n.isNull() ? 1 : n.asInt();
+    }
+
     /** Validates one input given as token ids (integers 0..2^31-1); returns how many there are. */
     private static int tokenIds(JsonNode ids, String field, Problems p) {
         if (ids.isEmpty()) {
@@ -251,8 +259,8 @@ public final class InferenceRequests {
             p.add("stream", "stream must be true or false");
         }
         JsonNode n = body.get("n");
-        if (n != null && !n.isNull() && (!n.isIntegralNumber() || n.asInt() != 1)) {
-            p.add("n", "only n = 1 is supported");
+        if (n != null && !n.isNull() && (!n.isIntegralNumber() || !n.canConvertToInt() || n.asInt() < 1 || n.asInt() > MAX_CHOICES)) {
+            p.add("n", "n must be an integer from 1 to " + MAX_CHOICES);
         }
         JsonNode seed = body.get("seed");
         if (seed != null && !seed.isNull() && !seed.isIntegralNumber()) {

@@ -243,6 +243,9 @@ class HostedProvidersTest {
                 .body("error.message", org.hamcrest.Matchers.containsString("temperature from 0 to 1"));
         hot.put("temperature", 1);
         as(ADMIN).body(hot).when().post("/oai/v1/chat/completions").then().statusCode(200);
+        hot.put("n", 3);
+        as(ADMIN).body(hot).when().post("/oai/v1/chat/completions").then().statusCode(400)
+                .body("error.message", org.hamcrest.Matchers.containsString("one choice per request"));
         String embeddings = "test-" + run() + "/embed";
         String id = InferenceFixtures.create("/v1/models", Map.of("slug", embeddings, "display_name", "e", "modality", "embedding"));
         String backend = InferenceFixtures.create("/v1/backends", anthropicBackend("claude-echo", AnthropicTestUpstream.KEY));

@@ -239,6 +239,32 @@ class InferenceApiTest {
     }
 
     @Test
+    void severalChoicesWhenTheBackendCanGiveThem() throws Exception {
+        String model = chatModel("echo");
+        as(ADMIN).body(with(chat(model, "twice"), "n", 2)).when().post("/oai/v1/chat/completions").then().statusCode(200)
+                .body("choices.size()", equalTo(2)).body("choices.index", equalTo(List.of(0, 1)))
+                .body("choices.message.content", equalTo(List.of("echo: twice", "echo: twice")))
+                .body("usage.completion_tokens", equalTo(6));
+        String body = as(ADMIN).body(with(with(chat(model, "streamed twice"), "n", 2), "stream", true))
+                .when().post("/oai/v1/chat/completions").then().statusCode(200).extract().asString();
+        Map<Integer, StringBuilder> texts = new java.util.TreeMap<>();
+        for (String data : parseSse(body).data()) {
+            if (!data.equals("[DONE]")) {
+                for (JsonNode choice : JSON.readTree(data).path("choices")) {
+                    texts.computeIfAbsent(choice.path("index").asInt(), i -> new StringBuilder())
+                            .append(choice.path("delta").path("content").asText(""));
+                }
+            }
+        }
+        assertThat(texts).hasSize(2);
+        assertThat(texts.values()).extracting(StringBuilder::toString).containsOnly("echo: streamed twice");
+        for (Object bad : List.of(0, 129, 1.5, "2")) {
+            as(ADMIN).body(with(chat(model, "x"), "n", bad)).when().post("/v1/inference/chat").then().statusCode(400)
+                    .body("error.code", equalTo("VALIDATION_ERROR")).body("error.details[0].field", equalTo("n"));
+        }
+    }
+
+    @Test
     void embeddingsInBase64AndFromTokenIds() {
         String model = InferenceFixtures.model("test-" + InferenceFixtures.run() + "/embed", "embedding", null, "embed");
         // what the official SDKs send unless told otherwise: the upstream is asked for floats, the gateway encodes

@@ -199,6 +199,22 @@ class LimitsAndUsageTest {
                 .header("x-ratelimit-reset-tokens", matchesPattern("([1-5]?[0-9]s|1m0s)"));
     }
 
+    /** A request for n choices holds n times the output cap against the budget: each choice may use all of it. */
+    @Test
+    void budgetHoldCountsEveryChoice() {
+        String model = chatModel("echo");
+        String tenantId = tenant();
+        as(ADMIN).body(Map.of("budget_tokens", 100, "budget_period", "day")).when().put("/v1/tenants/" + tenantId + "/limits")
+                .then().statusCode(200);
+        String userKey = key(tenantId, "tenant_user", null);
+        // about 2 prompt tokens + 4 x 30 > 100: refused before the upstream is called
+        as(userKey).body(with(with(chat(model, "four"), "max_tokens", 30), "n", 4)).when().post("/oai/v1/chat/completions")
+                .then().statusCode(402).body("error.type", equalTo("insufficient_quota"));
+        // 2 x 30 fits; the upstream's usage (7 + 3 per choice) is what is spent
+        as(userKey).body(with(with(chat(model, "two"), "max_tokens", 30), "n", 2)).when().post("/oai/v1/chat/completions")
+                .then().statusCode(200).body("choices.size()", equalTo(2)).body("usage.total_tokens", equalTo(13));
+    }
+
     @Test
     void budgetIsNeverOvershotByMoreThanOneRequestUnderConcurrency() throws Exception {
         String model = chatModel("echo");

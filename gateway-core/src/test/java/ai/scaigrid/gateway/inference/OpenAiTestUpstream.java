@@ -183,6 +183,7 @@ public final class OpenAiTestUpstream {
 
     private void complete(JsonObject body, HttpServerResponse res, boolean stream, boolean usage, boolean tools) {
         String text = "echo: " + lastUserText(body);
+        int n = body.getInteger("n", 1);
         JsonObject toolCall = new JsonObject().put("id", "call_1").put("type", "function")
                 .put("function", new JsonObject().put("name", "get_weather").put("arguments", "{\"city\":\"Oslo\"}"));
         if (!stream) {
@@ -190,12 +191,15 @@ public final class OpenAiTestUpstream {
             if (tools) {
                 message.put("tool_calls", new JsonArray().add(toolCall));
             }
+            JsonArray choices = new JsonArray();
+            for (int i = 0; i < n; i++) { // n choices, as OpenAI answers "n"
+                choices.add(new JsonObject().put("index", i).put("message", message.copy())
+                        .put("finish_reason", tools ? "tool_calls" : "stop"));
+            }
             JsonObject out = new JsonObject().put("id", "chatcmpl-up1").put("object", "chat.completion")
-                    .put("created", 1700000000).put("model", body.getString("model"))
-                    .put("choices", new JsonArray().add(new JsonObject().put("index", 0).put("message", message)
-                            .put("finish_reason", tools ? "tool_calls" : "stop")));
+                    .put("created", 1700000000).put("model", body.getString("model")).put("choices", choices);
             if (usage) {
-                out.put("usage", new JsonObject().put("prompt_tokens", 7).put("completion_tokens", 3).put("total_tokens", 10));
+                out.put("usage", new JsonObject().put("prompt_tokens", 7).put("completion_tokens", 3 * n).put("total_tokens", 7 + 3 * n));
             }
             res.putHeader("content-type", "application/json").end(out.encode());
             return;
@@ -210,27 +214,33 @@ public final class OpenAiTestUpstream {
                             .putNull("finish_reason"))).encode() + "\n\n");
             res.write(chunk(null, "tool_calls"));
         } else {
-            for (String word : text.split("(?<= )")) {
-                res.write(chunk(word, null));
+            for (int i = 0; i < n; i++) {
+                for (String word : text.split("(?<= )")) {
+                    res.write(chunk(i, word, null));
+                }
+                res.write(chunk(i, null, "stop"));
             }
-            res.write(chunk(null, "stop"));
         }
         boolean wantsUsage = body.getJsonObject("stream_options", new JsonObject()).getBoolean("include_usage", false);
         if (usage && wantsUsage) {
             res.write("data: " + new JsonObject().put("id", "chatcmpl-up1").put("object", "chat.completion.chunk")
                     .put("created", 1700000000).put("model", body.getString("model")).put("choices", new JsonArray())
-                    .put("usage", new JsonObject().put("prompt_tokens", 7).put("completion_tokens", 3).put("total_tokens", 10))
+                    .put("usage", new JsonObject().put("prompt_tokens", 7).put("completion_tokens", 3 * n).put("total_tokens", 7 + 3 * n))
                     .encode() + "\n\n");
         }
         res.end("data: [DONE]\n\n");
     }
 
     private static String chunk(String content, String finish) {
+        return chunk(0, content, finish);
+    }
+
+    private static String chunk(int index, String content, String finish) {
         JsonObject delta = new JsonObject();
         if (content != null) {
             delta.put("content", content);
         }
-        JsonObject choice = new JsonObject().put("index", 0).put("delta", delta);
+        JsonObject choice = new JsonObject().put("index", index).put("delta", delta);
         if (finish == null) {
             choice.putNull("finish_reason");
         } else {

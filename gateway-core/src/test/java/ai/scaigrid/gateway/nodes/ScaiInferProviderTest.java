@@ -170,6 +170,12 @@ class ScaiInferProviderTest {
                 .body(Map.of("model", slug, "seed", 11, "messages", List.of(Map.of("role", "user", "content", "hello nodes"))))
                 .when().post("/oai/v1/chat/completions").then().statusCode(200).extract().path("choices[0].message.content");
         assertThat(streamed.toString()).isEqualTo(whole).isNotEmpty();
+        // a node answers one choice per request: n > 1 is a clear 400, not a silent single choice
+        given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
+                .body(Map.of("model", slug, "n", 2, "messages", List.of(Map.of("role", "user", "content", "twice"))))
+                .when().post("/v1/inference/chat").then().statusCode(400)
+                .body("error.code", org.hamcrest.Matchers.equalTo("VALIDATION_ERROR"))
+                .body("error.message", org.hamcrest.Matchers.containsString("one choice per request"));
 
         io.grpc.ManagedChannel channel = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", 59051).usePlaintext().build();
         try {
