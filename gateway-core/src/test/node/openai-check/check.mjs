@@ -2,7 +2,8 @@
 // Env: OPENAI_BASE_URL (…/oai/v1), OPENAI_API_KEY (an sgk_ key), MODEL (a chat model slug), and
 // optionally TOOLS_MODEL (a model whose upstream answers with a get_weather call for Oslo: checks that
 // the SDK's own stream accumulator assembles the gateway's tool-call chunks) and EMBED_MODEL (an
-// embedding model whose upstream answers [0.1 * (i + 1), 0.2, 0.3] for input i).
+// embedding model whose upstream answers [0.1 * (i + 1), 0.2, 0.3] for input i) and MIDFAIL_MODEL (a
+// model whose upstream breaks off after "Hello wor": the SDK must raise the gateway's error event).
 // Exits non-zero with a message on the first mismatch.
 import OpenAI from 'openai';
 
@@ -65,6 +66,20 @@ if (embedModel) {
   const asFloats = await client.embeddings.create({ model: embedModel, input: 'third', encoding_format: 'float' });
   if (!near(asFloats.data[0].embedding, [0.1, 0.2, 0.3])) fail(`float embeddings were ${JSON.stringify(asFloats.data)}`);
   console.log('embeddings:', vectors.length, 'vectors of', vectors[0].length, 'usage', byDefault.usage.prompt_tokens);
+}
+
+const midfailModel = process.env.MIDFAIL_MODEL;
+if (midfailModel) {
+  let got = '';
+  try {
+    const broken = await client.chat.completions.create({ model: midfailModel, stream: true, messages: [{ role: 'user', content: 'x' }] });
+    for await (const chunk of broken) got += chunk.choices[0]?.delta?.content ?? '';
+    fail(`a stream cut short ended without an error after ${JSON.stringify(got)}`);
+  } catch (e) {
+    if (!(e instanceof OpenAI.APIError)) fail(`a stream cut short raised ${e?.constructor?.name}: ${e?.message}`);
+    if (got !== 'Hello wor') fail(`before the error the stream gave ${JSON.stringify(got)}`);
+    console.log('mid-stream error:', JSON.stringify(got), e.message);
+  }
 }
 
 try {
