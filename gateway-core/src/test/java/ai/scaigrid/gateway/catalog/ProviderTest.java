@@ -319,14 +319,14 @@ class ProviderTest {
                 "connection_config", Map.of("base_url", "https://res.openai.azure.com")));
         as(ADMIN).when().post("/v1/providers/" + azure + "/discover").then().statusCode(400)
                 .body("error.details[0].field", equalTo("provider_type")).body("error.message", containsString("anthropic"));
-        // Anthropic lists its models (GET /v1/models, up to 1,000) with x-api-key and anthropic-version
+        // Anthropic lists its models (GET /v1/models, page after page) with x-api-key and anthropic-version
         String anthropic = create(ADMIN, "/v1/providers", Map.of("name", "a", "provider_type", "anthropic",
                 "connection_config", Map.of("base_url", ai.scaigrid.gateway.inference.AnthropicTestUpstream.get().baseUrl(),
                         "api_key", ai.scaigrid.gateway.inference.AnthropicTestUpstream.KEY)));
         as(ADMIN).when().post("/v1/providers/" + anthropic + "/discover").then().statusCode(200)
-                .body("data.items.model_name", equalTo(List.of("claude-echo", "claude-tools")));
+                .body("data.items.model_name", equalTo(List.of("claude-echo", "claude-third", "claude-tools")));
         assertThat(ai.scaigrid.gateway.inference.AnthropicTestUpstream.get().requests.get(
-                ai.scaigrid.gateway.inference.AnthropicTestUpstream.get().requests.size() - 1).getString("_query")).isEqualTo("limit=1000");
+                ai.scaigrid.gateway.inference.AnthropicTestUpstream.get().requests.size() - 1).getString("_query")).isEqualTo("limit=1000&after_id=claude-tools");
         as(ADMIN).when().post("/v1/providers/prv_missing/discover").then().statusCode(404)
                 .body("error.code", equalTo("PROVIDER_NOT_FOUND"));
     }

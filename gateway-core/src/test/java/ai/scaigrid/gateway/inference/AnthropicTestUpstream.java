@@ -7,6 +7,7 @@ import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
+import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
@@ -74,12 +75,15 @@ public final class AnthropicTestUpstream {
                 return;
             }
             if (req.method() == io.vertx.core.http.HttpMethod.GET && req.path().equals("/v1/models")) {
-                JsonArray data = new JsonArray();
-                for (String id : new String[]{"claude-echo", "claude-tools"}) {
-                    data.add(new JsonObject().put("type", "model").put("id", id).put("display_name", id)
-                            .put("created_at", "2025-01-01T00:00:00Z"));
-                }
-                res.end(new JsonObject().put("data", data).put("has_more", false).encode());
+                // one model a page, as a server may give fewer than the limit asked for: callers must follow after_id
+                List<String> ids = List.of("claude-echo", "claude-tools", "claude-third");
+                String after = req.getParam("after_id");
+                int next = after == null ? 0 : ids.indexOf(after) + 1;
+                String id = ids.get(next);
+                JsonArray data = new JsonArray().add(new JsonObject().put("type", "model").put("id", id).put("display_name", id)
+                        .put("created_at", "2025-01-01T00:00:00Z"));
+                res.end(new JsonObject().put("data", data).put("has_more", next < ids.size() - 1)
+                        .put("first_id", id).put("last_id", id).encode());
                 return;
             }
             if (!req.path().equals("/v1/messages")) {

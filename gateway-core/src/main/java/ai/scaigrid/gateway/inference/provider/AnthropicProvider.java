@@ -13,6 +13,8 @@ import io.vertx.core.http.RequestOptions;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -62,7 +64,23 @@ public class AnthropicProvider implements Provider {
     /** {@code GET <base_url>/models}: its list has OpenAI's {@code data[].id} shape (up to 1,000 models, one page). */
     @Override
     public Uni<JsonNode> listModels(BackendTarget provider, java.time.Duration timeout) {
-        return http.getJson(() -> options(provider, "/models?limit=1000"), timeout);
+        return modelPages(provider, timeout, null, mapper.createArrayNode(), 0)
+                .map(all -> mapper.createObjectNode().<ObjectNode>set("data", all));
+    }
+
+    /** Anthropic pages its model list ({@code has_more}, {@code last_id} → {@code after_id}); at most 20 pages are read. */
+    private Uni<com.fasterxml.jackson.databind.node.ArrayNode> modelPages(BackendTarget provider, java.time.Duration timeout,
+                                                                         String afterId, com.fasterxml.jackson.databind.node.ArrayNode all,
+                                                                         int pages) {
+        String path = "/models?limit=1000" + (afterId == null ? "" : "&after_id=" + URLEncoder.encode(afterId, StandardCharsets.UTF_8));
+        return http.getJson(() -> options(provider, path), timeout).flatMap(page -> {
+            page.path("data").forEach(all::add);
+            String last = page.path("last_id").asText(null);
+            if (page.path("has_more").asBoolean(false) && last != null && !last.equals(afterId) && pages < 19) {
+                return modelPages(provider, timeout, last, all, pages + 1);
+            }
+            return Uni.createFrom().item(all);
+        });
     }
 
     @Override
