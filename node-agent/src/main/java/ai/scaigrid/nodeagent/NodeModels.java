@@ -16,7 +16,7 @@ final class NodeModels {
         return ModelCapabilities.newBuilder()
                 .setStreaming(!embedding)
                 .setToolUse(!embedding)
-                .setJsonMode(!embedding && !simulated)
+                .setJsonMode(!embedding)
                 .setEmbeddings(embedding || simulated)
                 .build();
     }

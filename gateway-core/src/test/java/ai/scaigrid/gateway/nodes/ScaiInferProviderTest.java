@@ -176,6 +176,16 @@ class ScaiInferProviderTest {
                 .when().post("/v1/inference/chat").then().statusCode(400)
                 .body("error.code", org.hamcrest.Matchers.equalTo("VALIDATION_ERROR"))
                 .body("error.message", org.hamcrest.Matchers.containsString("one choice per request"));
+        // structured output: the simulated model answers JSON that follows the schema it was given
+        Map<String, Object> schema = Map.of("type", "object", "required", List.of("city", "days"), "properties",
+                Map.of("city", Map.of("type", "string"), "days", Map.of("type", "integer", "minimum", 1, "maximum", 7)));
+        String structured = given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
+                .body(Map.of("model", slug, "messages", List.of(Map.of("role", "user", "content", "forecast")),
+                        "response_format", Map.of("type", "json_schema", "json_schema", Map.of("name", "forecast", "schema", schema))))
+                .when().post("/oai/v1/chat/completions").then().statusCode(200).extract().path("choices[0].message.content");
+        com.fasterxml.jackson.databind.JsonNode forecast = mapper.readTree(structured);
+        assertThat(forecast.path("city").isTextual()).isTrue();
+        assertThat(forecast.path("days").asInt()).isBetween(1, 7);
 
         io.grpc.ManagedChannel channel = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", 59051).usePlaintext().build();
         try {

@@ -49,6 +49,11 @@ public final class SimulatedBackend implements InferenceBackend {
             "lattice", "mosaic", "nebula", "oasis", "prism", "quartz", "relay", "sextant", "tide", "umbra", "vertex",
             "willow", "zenith", "and", "the", "of", "with", "through", "across", "beyond", "under", "over"};
 
+    /** Characters per streamed piece of a JSON answer (about a token's worth). */
+    private static final int JSON_PIECE = 4;
+    private static final com.fasterxml.jackson.databind.node.JsonNodeFactory NODES =
+            com.fasterxml.jackson.databind.node.JsonNodeFactory.instance;
+
     private final Vertx vertx;
     private final String modelName;
     private final int tokensPerSecond;
@@ -112,15 +117,20 @@ public final class SimulatedBackend implements InferenceBackend {
         if (request.getToolsCount() > 0 && (mode.equals("required") || mode.equals("function"))) {
             String name = mode.equals("function") && !request.getToolChoice().getFunctionName().isEmpty()
                     ? request.getToolChoice().getFunctionName() : firstFunction(request.getToolsList());
-            ToolCallDelta call = ToolCallDelta.newBuilder().setIndex(0)
-                    .setId("call_" + Long.toHexString(rng.nextLong() & Long.MAX_VALUE))
-                    .setType("function")
-                    .setFunction(FunctionCall.newBuilder().setName(name).setArguments("{}"))
+            String id = "call_" + Long.toHexString(rng.nextLong() & Long.MAX_VALUE);
+            // arguments that satisfy the tool's parameter schema, so clients that validate them get through
+            ToolCallDelta call = ToolCallDelta.newBuilder().setIndex(0).setId(id).setType("function")
+                    .setFunction(FunctionCall.newBuilder().setName(name)
+                            .setArguments(SchemaSample.of(parametersOf(request.getToolsList(), name), rng, WORDS)))
                     .build();
             return new Plan(List.of(), call, "tool_calls", promptTokens);
         }
 
         int limit = request.hasMaxTokens() ? Math.max(0, Math.min(request.getMaxTokens(), maxOutputTokens)) : maxOutputTokens;
+        String format = request.hasResponseFormat() ? request.getResponseFormat().getType() : "";
+        if (format.equals("json_schema")) {
+            return jsonPlan(SchemaSample.of(request.getResponseFormat().getJsonSchema(), rng, WORDS), limit, promptTokens);
+        }
         int count = Math.min(outputTokens, limit);
         String finish = outputTokens > limit ? "length" : "stop";
         List<String> tokens = new ArrayList<>(count);
@@ -139,7 +149,29 @@ public final class SimulatedBackend implements InferenceBackend {
             }
             tokens.add(i == 0 ? word : " " + word);
         }
+        if (format.equals("json_object")) {
+            return jsonPlan(NODES.objectNode().put("answer", String.join("", tokens)).toString(), limit, promptTokens);
+        }
         return applyStops(new Plan(tokens, null, finish, promptTokens), request.getStopList());
+    }
+
+    /** A JSON answer streamed in token-sized pieces; cut at the output limit ("length") as a real model's would be. */
+    private static Plan jsonPlan(String json, int limit, int promptTokens) {
+        List<String> pieces = new ArrayList<>();
+        for (int i = 0; i < json.length(); i += JSON_PIECE) {
+            pieces.add(json.substring(i, Math.min(json.length(), i + JSON_PIECE)));
+        }
+        return pieces.size() > limit ? new Plan(pieces.subList(0, limit), null, "length", promptTokens)
+                : new Plan(pieces, null, "stop", promptTokens);
+    }
+
+    private static String parametersOf(List<Tool> tools, String name) {
+        for (Tool t : tools) {
+            if (t.hasFunction() && t.getFunction().getName().equals(name)) {
+                return t.getFunction().getParametersJson();
+            }
+        }
+        return "";
     }
 
     /** Cuts the text before the first stop sequence it contains (finish_reason "stop"). */

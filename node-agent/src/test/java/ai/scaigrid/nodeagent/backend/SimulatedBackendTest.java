@@ -172,6 +172,71 @@ class SimulatedBackendTest {
         assertThat(Chunks.fold(chunks).getMessage().getToolCalls(0).getId()).startsWith("call_");
     }
 
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
+    private static final String WEATHER_SCHEMA = """
+            {"type": "object", "required": ["city", "unit", "days"], "properties": {
+              "city": {"type": "string", "minLength": 3},
+              "unit": {"enum": ["celsius", "fahrenheit"]},
+              "days": {"type": "integer", "minimum": 1, "maximum": 7},
+              "when": {"type": "string", "format": "date"},
+              "alerts": {"type": ["boolean", "null"]},
+              "stops": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"$ref": "#/$defs/stop"}}},
+             "$defs": {"stop": {"type": "object", "properties": {"name": {"type": "string"},
+              "lat": {"type": "number", "minimum": -90, "maximum": 90}, "next": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/stop"}]}}}}}
+            """;
+
+    /** Checks a sampled value against WEATHER_SCHEMA, field by field. */
+    private static void assertWeather(com.fasterxml.jackson.databind.JsonNode v) {
+        assertThat(v.path("city").isTextual()).isTrue();
+        assertThat(v.path("city").asText().length()).isGreaterThanOrEqualTo(3);
+        assertThat(v.path("unit").asText()).isIn("celsius", "fahrenheit");
+        assertThat(v.path("days").isIntegralNumber()).isTrue();
+        assertThat(v.path("days").asInt()).isBetween(1, 7);
+        assertThat(v.path("when").asText()).matches("\\d{4}-\\d{2}-\\d{2}");
+        assertThat(v.path("alerts").isBoolean()).isTrue();
+        assertThat(v.path("stops")).hasSize(2);
+        for (com.fasterxml.jackson.databind.JsonNode stop : v.path("stops")) {
+            assertThat(stop.path("name").isTextual()).isTrue();
+            assertThat(stop.path("lat").asDouble()).isBetween(-90.0, 90.0);
+            assertThat(stop.path("next").isObject()).isTrue(); // recursive: followed, and bounded
+        }
+    }
+
+    @Test
+    void toolCallArgumentsFollowTheToolsSchema() throws Exception {
+        InferenceRequest r = chat("weather?", 1L).toBuilder()
+                .addTools(Tool.newBuilder().setType("function").setFunction(FunctionDefinition.newBuilder().setName("get_weather")
+                        .setParametersJson(WEATHER_SCHEMA)))
+                .setToolChoice(ToolChoice.newBuilder().setMode("required")).build();
+        String arguments = Chunks.fold(run(backend(0, Duration.ofMillis(1), 10), r)).getMessage().getToolCalls(0).getFunction().getArguments();
+        assertWeather(JSON.readTree(arguments));
+        // deterministic for the same prompt and seed
+        assertThat(Chunks.fold(run(backend(0, Duration.ofMillis(1), 10), r)).getMessage().getToolCalls(0).getFunction().getArguments())
+                .isEqualTo(arguments);
+    }
+
+    @Test
+    void responseFormatsGiveJsonStreamedInPieces() throws Exception {
+        InferenceRequest schema = chat("structured", 2L).toBuilder().setResponseFormat(
+                ai.scaigrid.proto.scaiinfer.v1.ResponseFormat.newBuilder().setType("json_schema").setSchemaName("weather")
+                        .setJsonSchema(WEATHER_SCHEMA)).build();
+        List<InferenceChunk> chunks = run(backend(0, Duration.ofMillis(1), 10), schema);
+        assertThat(chunks.size()).isGreaterThan(10); // streamed token by token, not in one piece
+        assertWeather(JSON.readTree(text(chunks)));
+        assertThat(chunks.get(chunks.size() - 1).getFinishReason()).isEqualTo("stop");
+
+        InferenceRequest object = chat("any json", 3L).toBuilder().setResponseFormat(
+                ai.scaigrid.proto.scaiinfer.v1.ResponseFormat.newBuilder().setType("json_object")).build();
+        assertThat(JSON.readTree(text(run(backend(0, Duration.ofMillis(1), 10), object))).path("answer").asText()).isNotBlank();
+
+        // cut at max_tokens like any answer: what came is a prefix, and the finish says so
+        List<InferenceChunk> cut = run(backend(0, Duration.ofMillis(1), 10), schema.toBuilder().setMaxTokens(3).build());
+        assertThat(text(cut)).hasSize(12);
+        assertThat(text(chunks)).startsWith(text(cut));
+        assertThat(cut.get(cut.size() - 1).getFinishReason()).isEqualTo("length");
+    }
+
     @Test
     void cancellingStopsTheGeneration() {
         SimulatedBackend b = backend(50, Duration.ofMillis(1), 1000);
