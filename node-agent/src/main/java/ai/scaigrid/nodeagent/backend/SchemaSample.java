@@ -18,16 +18,22 @@ import java.util.SplittableRandom;
  * practice: {@code type} (also as a list), {@code properties}/{@code required}, {@code items} with
  * {@code minItems}/{@code maxItems}, {@code enum}, {@code const}, {@code anyOf}/{@code oneOf}/{@code allOf}
  * (the first branch), local {@code $ref}s ({@code #/$defs/...}, {@code #/definitions/...}), numeric
- * bounds, string lengths and the common string formats. Depth is bounded, so recursive schemas end.
+ * bounds, string lengths and the common string formats. Depth, item counts, string lengths and the
+ * number of values are bounded, so neither a recursive nor a hostile schema makes it grow without end.
  */
 final class SchemaSample {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
     private static final int MAX_DEPTH = 8;
+    /** Bounds on what a schema can make the sample grow to: a request's schema is caller input. */
+    private static final int MAX_VALUES = 2_000;
+    private static final int MAX_ITEMS = 20;
+    private static final int MAX_MIN_LENGTH = 1_000;
 
     private final JsonNode root;
     private final SplittableRandom rng;
     private final String[] words;
+    private int valuesLeft = MAX_VALUES;
 
     private SchemaSample(JsonNode root, SplittableRandom rng, String[] words) {
         this.root = root;
@@ -35,20 +41,25 @@ final class SchemaSample {
         this.words = words;
     }
 
-    /** A value for the JSON-encoded schema; an empty or unreadable schema gives an empty object. */
+    /**
+     * A value for the JSON-encoded schema; an empty, unreadable or non-object schema gives an empty object
+     * (what a tool without parameters is called with).
+     */
     static String of(String schemaJson, SplittableRandom rng, String[] words) {
         JsonNode schema;
         try {
-            schema = schemaJson == null || schemaJson.isBlank() ? NODES.objectNode() : JSON.readTree(schemaJson);
+            schema = schemaJson == null || schemaJson.isBlank() ? null : JSON.readTree(schemaJson);
         } catch (Exception e) {
-            schema = NODES.objectNode();
+            schema = null;
         }
-        JsonNode value = new SchemaSample(schema, rng, words).value(schema, 0);
-        return (value == null ? NODES.objectNode() : value).toString();
+        if (schema == null || !schema.isObject() || schema.isEmpty()) {
+            return "{}";
+        }
+        return new SchemaSample(schema, rng, words).value(schema, 0).toString();
     }
 
     private JsonNode value(JsonNode schema, int depth) {
-        if (schema == null || !schema.isObject() || depth > MAX_DEPTH) {
+        if (schema == null || !schema.isObject() || depth > MAX_DEPTH || --valuesLeft < 0) {
             return NODES.nullNode();
         }
         if (schema.has("$ref")) {
@@ -91,12 +102,12 @@ final class SchemaSample {
     }
 
     private ArrayNode array(JsonNode schema, int depth) {
-        int min = Math.max(0, schema.path("minItems").asInt(1));
-        int max = Math.max(min, schema.path("maxItems").asInt(Math.max(min, 3)));
+        int min = Math.min(MAX_ITEMS, Math.max(0, schema.path("minItems").asInt(1)));
+        int max = Math.min(MAX_ITEMS, Math.max(min, schema.path("maxItems").asInt(Math.max(min, 3))));
         int count = min + rng.nextInt(Math.min(max, min + 2) - min + 1);
         ArrayNode out = NODES.arrayNode();
         JsonNode items = schema.get("items");
-        for (int i = 0; i < count; i++) {
+        for (int i = 0; i < count && valuesLeft > 0; i++) {
             out.add(items == null ? NODES.textNode(word()) : value(items, depth + 1));
         }
         return out;
@@ -118,7 +129,7 @@ final class SchemaSample {
                 yield s.toString();
             }
         };
-        int minLength = schema.path("minLength").asInt(0);
+        int minLength = Math.min(MAX_MIN_LENGTH, schema.path("minLength").asInt(0));
         while (value.length() < minLength) {
             value = value + " " + word();
         }

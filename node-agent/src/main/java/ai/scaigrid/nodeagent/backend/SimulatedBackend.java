@@ -158,11 +158,10 @@ public final class SimulatedBackend implements InferenceBackend {
     /** A JSON answer streamed in token-sized pieces; cut at the output limit ("length") as a real model's would be. */
     private static Plan jsonPlan(String json, int limit, int promptTokens) {
         List<String> pieces = new ArrayList<>();
-        for (int i = 0; i < json.length(); i += JSON_PIECE) {
+        for (int i = 0; i < json.length() && pieces.size() < limit; i += JSON_PIECE) {
             pieces.add(json.substring(i, Math.min(json.length(), i + JSON_PIECE)));
         }
-        return pieces.size() > limit ? new Plan(pieces.subList(0, limit), null, "length", promptTokens)
-                : new Plan(pieces, null, "stop", promptTokens);
+        return new Plan(pieces, null, (long) pieces.size() * JSON_PIECE < json.length() ? "length" : "stop", promptTokens);
     }
 
     private static String parametersOf(List<Tool> tools, String name) {

@@ -217,6 +217,17 @@ class SimulatedBackendTest {
     }
 
     @Test
+    void aHostileSchemaCannotMakeTheAnswerHuge() throws Exception {
+        String wide = "{\"type\":\"array\",\"minItems\":1000000000,\"items\":{\"type\":\"array\",\"minItems\":1000,"
+                + "\"items\":{\"type\":\"array\",\"minItems\":1000,\"items\":{\"type\":\"string\",\"minLength\":2000000000}}}}";
+        String sample = SchemaSample.of(wide, new java.util.SplittableRandom(1), new String[]{"word"});
+        assertThat(sample.length()).isLessThan(3_000_000);
+        assertThat(JSON.readTree(sample).isArray()).isTrue();
+        assertThat(SchemaSample.of("{not json", new java.util.SplittableRandom(1), new String[]{"word"})).isEqualTo("{}");
+        assertThat(SchemaSample.of("", new java.util.SplittableRandom(1), new String[]{"word"})).isEqualTo("{}");
+    }
+
+    @Test
     void responseFormatsGiveJsonStreamedInPieces() throws Exception {
         InferenceRequest schema = chat("structured", 2L).toBuilder().setResponseFormat(
                 ai.scaigrid.proto.scaiinfer.v1.ResponseFormat.newBuilder().setType("json_schema").setSchemaName("weather")
