@@ -4,6 +4,7 @@ import ai.scaigrid.commons.error.ApiException;
 import ai.scaigrid.commons.error.ErrorCode;
 import ai.scaigrid.commons.requestid.RequestIds;
 import ai.scaigrid.commons.scaiinfer.ChunkCoalescer;
+import ai.scaigrid.commons.scaiinfer.OpenAiChatBodies;
 import ai.scaigrid.commons.security.Caller;
 import ai.scaigrid.commons.security.GrpcCallers;
 import ai.scaigrid.commons.security.Permissions;
@@ -25,7 +26,6 @@ import ai.scaigrid.proto.scaiinfer.v1.InferenceService;
 import ai.scaigrid.proto.scaiinfer.v1.ListModelsRequest;
 import ai.scaigrid.proto.scaiinfer.v1.ListModelsResponse;
 import ai.scaigrid.proto.scaiinfer.v1.ModelInfo;
-import ai.scaigrid.proto.scaiinfer.v1.Tool;
 import ai.scaigrid.proto.scaiinfer.v1.ToolCall;
 import ai.scaigrid.proto.scaiinfer.v1.ToolCallDelta;
 import ai.scaigrid.proto.scaiinfer.v1.Usage;
@@ -44,7 +44,6 @@ import jakarta.inject.Inject;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -194,90 +193,8 @@ public class InferenceGrpcService implements InferenceService {
     // ------------------------------------------------------------------ proto <-> OpenAI JSON
 
     ObjectNode toJson(InferenceRequest r) {
-        ObjectNode body = mapper.createObjectNode();
+        ObjectNode body = OpenAiChatBodies.of(r, mapper);
         body.put("model", r.getModel());
-        if (r.getMessagesCount() > 0) {
-            ArrayNode messages = body.putArray("messages");
-            for (ChatMessage m : r.getMessagesList()) {
-                ObjectNode node = messages.addObject().put("role", m.getRole());
-                if (!m.getContent().isEmpty() || m.getToolCallsCount() == 0) {
-                    node.put("content", m.getContent());
-                } else {
-                    node.putNull("content");
-                }
-                if (!m.getName().isEmpty()) {
-                    node.put("name", m.getName());
-                }
-                if (!m.getToolCallId().isEmpty()) {
-                    node.put("tool_call_id", m.getToolCallId());
-                }
-                if (m.getToolCallsCount() > 0) {
-                    ArrayNode calls = node.putArray("tool_calls");
-                    for (ToolCall c : m.getToolCallsList()) {
-                        calls.addObject().put("id", c.getId()).put("type", c.getType().isEmpty() ? "function" : c.getType())
-                                .putObject("function").put("name", c.getFunction().getName())
-                                .put("arguments", c.getFunction().getArguments());
-                    }
-                }
-            }
-        }
-        if (r.hasPrompt()) {
-            body.put("prompt", r.getPrompt());
-        }
-        if (r.hasMaxTokens()) {
-            body.put("max_tokens", r.getMaxTokens());
-        }
-        if (r.hasTemperature()) {
-            body.put("temperature", r.getTemperature());
-        }
-        if (r.hasTopP()) {
-            body.put("top_p", r.getTopP());
-        }
-        if (r.getStopCount() > 0) {
-            ArrayNode stop = body.putArray("stop");
-            r.getStopList().forEach(stop::add);
-        }
-        if (r.hasSeed()) {
-            body.put("seed", r.getSeed());
-        }
-        if (r.hasPresencePenalty()) {
-            body.put("presence_penalty", r.getPresencePenalty());
-        }
-        if (r.hasFrequencyPenalty()) {
-            body.put("frequency_penalty", r.getFrequencyPenalty());
-        }
-        if (r.getToolsCount() > 0) {
-            ArrayNode tools = body.putArray("tools");
-            for (Tool t : r.getToolsList()) {
-                ObjectNode fn = tools.addObject().put("type", t.getType().isEmpty() ? "function" : t.getType()).putObject("function");
-                fn.put("name", t.getFunction().getName());
-                if (!t.getFunction().getDescription().isEmpty()) {
-                    fn.put("description", t.getFunction().getDescription());
-                }
-                if (!t.getFunction().getParametersJson().isEmpty()) {
-                    fn.set("parameters", parse("tools.function.parameters_json", t.getFunction().getParametersJson()));
-                }
-                if (t.getFunction().getStrict()) {
-                    fn.put("strict", true);
-                }
-            }
-        }
-        if (r.hasToolChoice() && !r.getToolChoice().getMode().isEmpty()) {
-            if ("function".equals(r.getToolChoice().getMode())) {
-                body.putObject("tool_choice").put("type", "function").putObject("function")
-                        .put("name", r.getToolChoice().getFunctionName());
-            } else {
-                body.put("tool_choice", r.getToolChoice().getMode());
-            }
-        }
-        if (r.hasResponseFormat() && !r.getResponseFormat().getType().isEmpty()) {
-            ObjectNode format = body.putObject("response_format").put("type", r.getResponseFormat().getType());
-            if ("json_schema".equals(r.getResponseFormat().getType())) {
-                ObjectNode schema = format.putObject("json_schema");
-                schema.put("name", r.getResponseFormat().getSchemaName().isEmpty() ? "schema" : r.getResponseFormat().getSchemaName());
-                schema.set("schema", parse("response_format.json_schema", r.getResponseFormat().getJsonSchema()));
-            }
-        }
         if (r.getMetadataCount() > 0) {
             ObjectNode metadata = body.putObject("metadata");
             r.getMetadataMap().forEach(metadata::put);
@@ -286,15 +203,6 @@ public class InferenceGrpcService implements InferenceService {
             body.putObject("stream_options").put("include_usage", true);
         }
         return body;
-    }
-
-    private JsonNode parse(String field, String json) {
-        try {
-            return mapper.readTree(json);
-        } catch (Exception e) {
-            throw new ApiException(ErrorCode.VALIDATION_ERROR, field + " is not valid JSON",
-                    List.of(Map.of("field", field, "message", "not valid JSON")));
-        }
     }
 
     /**

@@ -2,15 +2,13 @@ package ai.scaigrid.nodeagent.backend;
 
 import ai.scaigrid.commons.error.ApiException;
 import ai.scaigrid.commons.error.ErrorCode;
-import ai.scaigrid.proto.scaiinfer.v1.ChatMessage;
+import ai.scaigrid.commons.scaiinfer.OpenAiChatBodies;
 import ai.scaigrid.proto.scaiinfer.v1.EmbedRequest;
 import ai.scaigrid.proto.scaiinfer.v1.EmbedResponse;
 import ai.scaigrid.proto.scaiinfer.v1.Embedding;
 import ai.scaigrid.proto.scaiinfer.v1.FunctionCall;
 import ai.scaigrid.proto.scaiinfer.v1.InferenceChunk;
 import ai.scaigrid.proto.scaiinfer.v1.InferenceRequest;
-import ai.scaigrid.proto.scaiinfer.v1.Tool;
-import ai.scaigrid.proto.scaiinfer.v1.ToolCall;
 import ai.scaigrid.proto.scaiinfer.v1.ToolCallDelta;
 import ai.scaigrid.proto.scaiinfer.v1.Usage;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -80,103 +78,22 @@ public final class OpenAiCompatibleBackend implements InferenceBackend {
     // ------------------------------------------------------------------ request translation
 
     ObjectNode requestBody(InferenceRequest r) {
-        ObjectNode body = JSON.createObjectNode();
+        ObjectNode body = OpenAiChatBodies.of(r, JSON);
         body.put("model", upstreamModel);
         if (r.hasPrompt()) {
-            body.put("prompt", r.getPrompt());
-        } else {
-            ArrayNode messages = body.putArray("messages");
-            for (ChatMessage m : r.getMessagesList()) {
-                ObjectNode msg = messages.addObject().put("role", m.getRole());
-                if (!m.getContent().isEmpty() || m.getToolCallsCount() == 0) {
-                    msg.put("content", m.getContent());
-                } else {
-                    msg.putNull("content");
-                }
-                if (!m.getName().isEmpty()) {
-                    msg.put("name", m.getName());
-                }
-                if (!m.getToolCallId().isEmpty()) {
-                    msg.put("tool_call_id", m.getToolCallId());
-                }
-                if (m.getToolCallsCount() > 0) {
-                    ArrayNode calls = msg.putArray("tool_calls");
-                    for (ToolCall c : m.getToolCallsList()) {
-                        calls.addObject().put("id", c.getId()).put("type", c.getType().isEmpty() ? "function" : c.getType())
-                                .putObject("function").put("name", c.getFunction().getName())
-                                .put("arguments", c.getFunction().getArguments());
-                    }
-                }
-            }
+            // a raw prompt goes to /completions, which takes neither messages nor tools
+            body.remove("messages");
+            body.remove("tools");
+            body.remove("tool_choice");
+        } else if (!body.has("messages")) {
+            body.putArray("messages");
         }
         body.put("stream", true);
         body.putObject("stream_options").put("include_usage", true);
-        if (r.hasMaxTokens()) {
-            body.put("max_tokens", r.getMaxTokens());
-        }
-        if (r.hasTemperature()) {
-            body.put("temperature", r.getTemperature());
-        }
-        if (r.hasTopP()) {
-            body.put("top_p", r.getTopP());
-        }
-        if (r.hasPresencePenalty()) {
-            body.put("presence_penalty", r.getPresencePenalty());
-        }
-        if (r.hasFrequencyPenalty()) {
-            body.put("frequency_penalty", r.getFrequencyPenalty());
-        }
-        if (r.hasSeed()) {
-            body.put("seed", r.getSeed());
-        }
-        if (r.getStopCount() > 0) {
-            ArrayNode stop = body.putArray("stop");
-            r.getStopList().forEach(stop::add);
-        }
-        if (!r.hasPrompt() && r.getToolsCount() > 0) {
-            ArrayNode tools = body.putArray("tools");
-            for (Tool t : r.getToolsList()) {
-                ObjectNode fn = tools.addObject().put("type", t.getType().isEmpty() ? "function" : t.getType())
-                        .putObject("function").put("name", t.getFunction().getName());
-                if (!t.getFunction().getDescription().isEmpty()) {
-                    fn.put("description", t.getFunction().getDescription());
-                }
-                if (!t.getFunction().getParametersJson().isEmpty()) {
-                    fn.set("parameters", parse(t.getFunction().getParametersJson(), "tools.function.parameters"));
-                }
-                if (t.getFunction().getStrict()) {
-                    fn.put("strict", true);
-                }
-            }
-        }
-        if (!r.hasPrompt() && r.hasToolChoice() && !r.getToolChoice().getMode().isEmpty()) {
-            if (r.getToolChoice().getMode().equals("function")) {
-                body.putObject("tool_choice").put("type", "function").putObject("function")
-                        .put("name", r.getToolChoice().getFunctionName());
-            } else {
-                body.put("tool_choice", r.getToolChoice().getMode());
-            }
-        }
-        if (r.hasResponseFormat() && !r.getResponseFormat().getType().isEmpty()) {
-            ObjectNode format = body.putObject("response_format").put("type", r.getResponseFormat().getType());
-            if (r.getResponseFormat().getType().equals("json_schema")) {
-                ObjectNode schema = format.putObject("json_schema");
-                schema.put("name", r.getResponseFormat().getSchemaName().isEmpty() ? "response" : r.getResponseFormat().getSchemaName());
-                schema.set("schema", parse(r.getResponseFormat().getJsonSchema(), "response_format.json_schema"));
-            }
-        }
         if (!r.getUserId().isEmpty()) {
             body.put("user", r.getUserId());
         }
         return body;
-    }
-
-    private static JsonNode parse(String json, String field) {
-        try {
-            return JSON.readTree(json);
-        } catch (Exception e) {
-            throw ApiException.validation(field, field + " is not valid JSON");
-        }
     }
 
     private RequestOptions options(String path) {
