@@ -1,14 +1,12 @@
 package ai.scaigrid.gateway.nodes;
 
+import ai.scaigrid.commons.security.GrpcClientTls;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.NettyChannelBuilder;
-import io.netty.handler.ssl.SslContextBuilder;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 
-import java.io.File;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -49,19 +47,8 @@ public class NodeChannels {
                 .keepAliveTimeout(10, TimeUnit.SECONDS)
                 .maxInboundMessageSize(16 * 1024 * 1024);
         NodesConfig.Tls tls = config.tls();
-        if (!tls.enabled()) {
-            return builder.usePlaintext().build();
-        }
-        try {
-            SslContextBuilder ssl = GrpcSslContexts.forClient();
-            tls.trustCertificate().ifPresent(path -> ssl.trustManager(new File(path)));
-            if (tls.clientCertificate().isPresent() && tls.clientKey().isPresent()) {
-                ssl.keyManager(new File(tls.clientCertificate().get()), new File(tls.clientKey().get()));
-            }
-            return builder.useTransportSecurity().sslContext(ssl.build()).build();
-        } catch (Exception e) {
-            throw new IllegalStateException("cannot set up TLS towards ScaiInfer nodes: " + e.getMessage(), e);
-        }
+        return GrpcClientTls.build(builder, tls.enabled(), tls.trustCertificate(), tls.clientCertificate(), tls.clientKey(),
+                "ScaiInfer nodes");
     }
 
     @PreDestroy
