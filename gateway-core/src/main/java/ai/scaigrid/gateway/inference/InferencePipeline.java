@@ -106,6 +106,11 @@ public class InferencePipeline {
                             "max_tokens " + effective.maxTokens() + " is over this model's limit of " + route.maxOutputTokens(),
                             List.of(Map.of("field", "max_tokens", "message", "must be at most " + route.maxOutputTokens())));
                 }
+                if (severalChoices(ex) && !route.backends().isEmpty()
+                        && route.backends().stream().noneMatch(this::answersSeveralChoices)) {
+                    throw new ApiException(ErrorCode.VALIDATION_ERROR, "None of this model's backends can answer more than one choice",
+                            List.of(Map.of("field", "n", "message", "must be 1 for model " + route.slug())));
+                }
                 if (route.contextWindow() != null && effective.promptEstimate() > route.contextWindow()) {
                     throw new ApiException(ErrorCode.VALIDATION_ERROR, "The prompt is longer than this model's context window",
                             List.of(Map.of("field", "messages", "message", "about " + effective.promptEstimate()
@@ -281,6 +286,11 @@ public class InferencePipeline {
         if (all.isEmpty()) {
             throw new ApiException(ErrorCode.MODEL_UNAVAILABLE, "Model " + ex.route.slug() + " has no active backend");
         }
+        if (severalChoices(ex)) {
+            // n choices: only backends that can give them in one call, so a failover never ends in a refusal
+            // (admission made sure there is one)
+            all = all.stream().filter(this::answersSeveralChoices).toList();
+        }
         List<BackendTarget> ordered = new ArrayList<>(all.size());
         int i = 0;
         while (i < all.size()) {
@@ -310,6 +320,15 @@ public class InferencePipeline {
             i = j;
         }
         return ordered;
+    }
+
+    private static boolean severalChoices(InferenceExchange ex) {
+        return !"embed".equals(ex.endpoint) && InferenceRequests.choices(ex.request.body()) > 1;
+    }
+
+    private boolean answersSeveralChoices(BackendTarget backend) {
+        Provider p = providers.forType(backend.providerType());
+        return p != null && p.answersSeveralChoices();
     }
 
     CircuitBreaker breaker(String backendId) {

@@ -245,7 +245,15 @@ class HostedProvidersTest {
         as(ADMIN).body(hot).when().post("/oai/v1/chat/completions").then().statusCode(200);
         hot.put("n", 3);
         as(ADMIN).body(hot).when().post("/oai/v1/chat/completions").then().statusCode(400)
-                .body("error.message", org.hamcrest.Matchers.containsString("one choice per request"));
+                .body("error.param", equalTo("n"))
+                .body("error.message", org.hamcrest.Matchers.containsString("more than one choice"));
+        // n choices skip the backends that cannot give them, whatever their priority
+        String mixed = chatModelOver(List.of(anthropicBackend("claude-echo", AnthropicTestUpstream.KEY),
+                openAiBackend("openai", "echo", Map.of())));
+        as(ADMIN).body(with(chat(mixed, "two ways"), "n", 2)).when().post("/oai/v1/chat/completions").then().statusCode(200)
+                .body("choices.message.content", equalTo(List.of("echo: two ways", "echo: two ways")));
+        as(ADMIN).body(chat(mixed, "one way")).when().post("/oai/v1/chat/completions").then().statusCode(200)
+                .body("choices.size()", equalTo(1)).body("id", org.hamcrest.Matchers.startsWith("msg_"));
         String embeddings = "test-" + run() + "/embed";
         String id = InferenceFixtures.create("/v1/models", Map.of("slug", embeddings, "display_name", "e", "modality", "embedding"));
         String backend = InferenceFixtures.create("/v1/backends", anthropicBackend("claude-echo", AnthropicTestUpstream.KEY));

@@ -84,6 +84,11 @@ public class OpenAiProvider implements Provider {
     }
 
     @Override
+    public boolean answersSeveralChoices() {
+        return true;
+    }
+
+    @Override
     public Uni<ObjectNode> embed(BackendTarget backend, ProviderCall call) {
         ObjectNode body = call.body().deepCopy();
         body.put("model", backend.modelName());

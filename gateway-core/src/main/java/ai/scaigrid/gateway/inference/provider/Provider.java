@@ -32,6 +32,11 @@ public interface Provider {
 
     Uni<ObjectNode> embed(BackendTarget backend, ProviderCall call);
 
+    /** Whether one call can answer several choices (OpenAI's {@code n}); backends that cannot are skipped for such requests. */
+    default boolean answersSeveralChoices() {
+        return false;
+    }
+
     /** Whether providers of this type can list the models they offer ({@link #listModels}). */
     default boolean listsModels(String providerType) {
         return false;
