@@ -88,6 +88,13 @@ public final class OpenAiCompatibleBackend implements InferenceBackend {
         } else if (!body.has("messages")) {
             body.putArray("messages");
         }
+        // OpenAI's newer name for system instructions; local servers' chat templates know only "system"
+        // (llama.cpp's Jinja templates raise on a role they do not know)
+        for (JsonNode message : body.path("messages")) {
+            if ("developer".equals(message.path("role").asText())) {
+                ((ObjectNode) message).put("role", "system");
+            }
+        }
         body.put("stream", true);
         body.putObject("stream_options").put("include_usage", true);
         if (!r.getUserId().isEmpty()) {

@@ -101,6 +101,19 @@ class OpenAiCompatibleBackendTest {
     }
 
     @Test
+    void developerInstructionsReachALocalServerAsSystem() {
+        InferenceRequest r = InferenceRequest.newBuilder().setModel("local-llama")
+                .addMessages(ai.scaigrid.proto.scaiinfer.v1.ChatMessage.newBuilder().setRole("developer").setContent("be terse"))
+                .addMessages(ai.scaigrid.proto.scaiinfer.v1.ChatMessage.newBuilder().setRole("user").setContent("hi"))
+                .build();
+        run(backend("llama-ok"), r);
+        io.vertx.core.json.JsonArray messages = upstream.lastBody.get().getJsonArray("messages");
+        assertThat(messages.getJsonObject(0).getString("role")).isEqualTo("system");
+        assertThat(messages.getJsonObject(0).getString("content")).isEqualTo("be terse");
+        assertThat(messages.getJsonObject(1).getString("role")).isEqualTo("user");
+    }
+
+    @Test
     void toolCallFragmentsArriveAndFoldIntoOneCall() {
         List<InferenceChunk> chunks = run(backend("llama-tools"), chat("weather?"));
         assertThat(chunks.get(chunks.size() - 1).getFinishReason()).isEqualTo("tool_calls");
