@@ -124,6 +124,12 @@ public final class AnthropicTestUpstream {
                 }
                 default -> {
                     String text = "echo: " + lastUserText(body);
+                    JsonObject choice = body.getJsonObject("tool_choice");
+                    if (choice != null && "tool".equals(choice.getString("type"))) {
+                        // a forced tool: its input is the answer, {"answer": <text>}
+                        forcedTool(res, stream, choice.getString("name"), text);
+                        return;
+                    }
                     if (stream) {
                         streamText(res, text);
                     } else {
@@ -216,6 +222,27 @@ public final class AnthropicTestUpstream {
                     .put("delta", new JsonObject().put("type", "input_json_delta").put("partial_json", part))));
         }
         res.write(event("content_block_stop", new JsonObject().put("type", "content_block_stop").put("index", 1)));
+        end(res, "tool_use");
+    }
+
+    private static void forcedTool(HttpServerResponse res, boolean stream, String name, String text) {
+        JsonObject input = new JsonObject().put("answer", text);
+        if (!stream) {
+            res.end(message(new JsonArray().add(new JsonObject().put("type", "tool_use").put("id", "toolu_02").put("name", name)
+                    .put("input", input)), "tool_use").encode());
+            return;
+        }
+        sse(res);
+        res.write(event("message_start", messageStart()));
+        res.write(event("content_block_start", new JsonObject().put("type", "content_block_start").put("index", 0)
+                .put("content_block", new JsonObject().put("type", "tool_use").put("id", "toolu_02").put("name", name)
+                        .put("input", new JsonObject()))));
+        String json = input.encode();
+        for (String part : new String[]{"", json.substring(0, 10), json.substring(10)}) {
+            res.write(event("content_block_delta", new JsonObject().put("type", "content_block_delta").put("index", 0)
+                    .put("delta", new JsonObject().put("type", "input_json_delta").put("partial_json", part))));
+        }
+        res.write(event("content_block_stop", new JsonObject().put("type", "content_block_stop").put("index", 0)));
         end(res, "tool_use");
     }
 

@@ -264,6 +264,46 @@ class HostedProvidersTest {
                 .body("error.message", org.hamcrest.Matchers.containsString("no embeddings"));
     }
 
+    /** response_format becomes one forced tool whose input is the answer: JSON text, finish "stop", no tool call. */
+    @Test
+    void structuredOutputFromAnAnthropicBackend() throws Exception {
+        String model = chatModelOver(List.of(anthropicBackend("claude-echo", AnthropicTestUpstream.KEY)));
+        Map<String, Object> schema = Map.of("type", "object", "properties", Map.of("answer", Map.of("type", "string")),
+                "required", List.of("answer"));
+        Map<String, Object> body = with(chat(model, "shape me"), "response_format",
+                Map.of("type", "json_schema", "json_schema", Map.of("name", "reply", "schema", schema)));
+        as(ADMIN).body(body).when().post("/oai/v1/chat/completions").then().statusCode(200)
+                .body("choices[0].message.content", equalTo("{\"answer\":\"echo: shape me\"}"))
+                .body("choices[0].message.tool_calls", org.hamcrest.Matchers.nullValue())
+                .body("choices[0].finish_reason", equalTo("stop"));
+        JsonObject sent = AnthropicTestUpstream.get().requests.get(AnthropicTestUpstream.get().requests.size() - 1);
+        assertThat(sent.getJsonArray("tools").getJsonObject(0).getString("name")).isEqualTo("scaigrid_response_format");
+        assertThat(sent.getJsonArray("tools").getJsonObject(0).getJsonObject("input_schema").getJsonArray("required").getString(0))
+                .isEqualTo("answer");
+        assertThat(sent.getJsonObject("tool_choice").getString("type")).isEqualTo("tool");
+
+        // streamed: the tool's input fragments arrive as content
+        String sse = as(ADMIN).body(with(with(chat(model, "stream shape"), "stream", true), "response_format", Map.of("type", "json_object")))
+                .when().post("/oai/v1/chat/completions").then().statusCode(200).extract().asString();
+        StringBuilder text = new StringBuilder();
+        String finish = null;
+        for (String data : InferenceFixtures.parseSse(sse).data()) {
+            if (!data.equals("[DONE]")) {
+                com.fasterxml.jackson.databind.JsonNode c = new com.fasterxml.jackson.databind.ObjectMapper().readTree(data).path("choices").path(0);
+                assertThat(c.path("delta").has("tool_calls")).isFalse();
+                text.append(c.path("delta").path("content").asText(""));
+                finish = c.path("finish_reason").isTextual() ? c.get("finish_reason").asText() : finish;
+            }
+        }
+        assertThat(text.toString()).isEqualTo("{\"answer\":\"echo: stream shape\"}");
+        assertThat(finish).isEqualTo("stop");
+
+        // with the caller's own tools it would no longer be a choice: refused clearly
+        Map<String, Object> both = with(body, "tools", List.of(Map.of("type", "function", "function", Map.of("name", "f"))));
+        as(ADMIN).body(both).when().post("/oai/v1/chat/completions").then().statusCode(400)
+                .body("error.message", org.hamcrest.Matchers.containsString("cannot combine response_format"));
+    }
+
     @Test
     void azureCallsItsDeploymentWithTheApiKeyHeader() {
         String model = chatModelOver(List.of(openAiBackend("azure", "echo", Map.of("base_url",

@@ -43,6 +43,11 @@ public class AnthropicProvider implements Provider {
     static final String DEFAULT_VERSION = "2023-06-01";
     static final long DEFAULT_MAX_TOKENS = 4096;
 
+    /**
+     * The tool that carries a {@code response_format} answer (see {@code answerTool}): a name no caller's
+     * tool is likely to have, since a tool_use block with it is read as the answer, not as a tool call.
+     */
+    static final String ANSWER_TOOL = "scaigrid_response_format";
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
 
     @Inject
@@ -194,8 +199,14 @@ public class AnthropicProvider implements Provider {
                         : NODES.objectNode().put("type", "object").set("properties", NODES.objectNode()));
             }
         }
-        ObjectNode toolChoice = toolChoice(in.get("tool_choice"));
-        if (in.path("parallel_tool_calls").isBoolean() && !in.get("parallel_tool_calls").asBoolean() && out.has("tools")) {
+        ObjectNode answerTool = answerTool(in.get("response_format"), out.has("tools"));
+        if (answerTool != null) {
+            out.putArray("tools").add(answerTool);
+            out.putObject("tool_choice").put("type", "tool").put("name", ANSWER_TOOL);
+        }
+        ObjectNode toolChoice = answerTool != null ? null : toolChoice(in.get("tool_choice"));
+        if (answerTool == null && in.path("parallel_tool_calls").isBoolean() && !in.get("parallel_tool_calls").asBoolean()
+                && out.has("tools")) {
             if (toolChoice == null) {
                 toolChoice = NODES.objectNode().put("type", "auto");
             }
@@ -213,6 +224,33 @@ public class AnthropicProvider implements Provider {
             out.put("stream", true);
         }
         return out;
+    }
+
+    /**
+     * OpenAI's {@code response_format} ({@code json_schema} or {@code json_object}) has no Messages API
+     * field; the way Anthropic documents for JSON output is one tool whose input schema is the wanted
+     * shape, forced with {@code tool_choice}. Its input comes back as the answer's text (see
+     * {@link #ANSWER_TOOL}). Combined with the caller's own tools that would no longer be a choice, so it is
+     * refused, as is a schema whose top level is not an object (tool inputs are objects).
+     */
+    private static ObjectNode answerTool(JsonNode format, boolean hasTools) {
+        String type = format == null ? "" : format.path("type").asText("");
+        if (!type.equals("json_schema") && !type.equals("json_object")) {
+            return null;
+        }
+        if (hasTools) {
+            throw invalid("response_format", "an Anthropic backend cannot combine response_format " + type + " with tools");
+        }
+        JsonNode schema = type.equals("json_schema") ? format.path("json_schema").get("schema") : null;
+        if (schema == null) {
+            schema = NODES.objectNode().put("type", "object");
+        } else if (!schema.isObject() || (schema.has("type") && !"object".equals(schema.path("type").asText()))) {
+            throw invalid("response_format.json_schema.schema", "an Anthropic backend needs a schema whose top level is an object");
+        }
+        String description = format.path("json_schema").path("description").asText("");
+        return NODES.objectNode().put("name", ANSWER_TOOL)
+                .put("description", description.isEmpty() ? "Give the answer as JSON in this shape." : description)
+                .set("input_schema", schema.deepCopy());
     }
 
     private static ObjectNode toolChoice(JsonNode choice) {
@@ -359,12 +397,20 @@ public class AnthropicProvider implements Provider {
         }
         StringBuilder text = new StringBuilder();
         ArrayNode toolCalls = NODES.arrayNode();
+        boolean answered = false; // the response_format answer came as the input of ANSWER_TOOL
         for (JsonNode block : message.get("content")) {
             switch (block.path("type").asText()) {
                 case "text" -> text.append(block.path("text").asText());
-                case "tool_use" -> toolCalls.addObject().put("id", block.path("id").asText()).put("type", "function")
-                        .putObject("function").put("name", block.path("name").asText())
-                        .put("arguments", block.path("input").isMissingNode() ? "{}" : block.get("input").toString());
+                case "tool_use" -> {
+                    if (ANSWER_TOOL.equals(block.path("name").asText())) {
+                        text.append(block.path("input").isMissingNode() ? "{}" : block.get("input").toString());
+                        answered = true;
+                    } else {
+                        toolCalls.addObject().put("id", block.path("id").asText()).put("type", "function")
+                                .putObject("function").put("name", block.path("name").asText())
+                                .put("arguments", block.path("input").isMissingNode() ? "{}" : block.get("input").toString());
+                    }
+                }
                 default -> {
                     // thinking and server-side tool blocks have no chat.completion counterpart
                 }
@@ -387,7 +433,7 @@ public class AnthropicProvider implements Provider {
         if (!toolCalls.isEmpty()) {
             reply.set("tool_calls", toolCalls);
         }
-        choice.put("finish_reason", finishReason(message.path("stop_reason").asText(null)));
+        choice.put("finish_reason", answerFinish(finishReason(message.path("stop_reason").asText(null)), answered));
         JsonNode usage = message.path("usage");
         if (usage.has("output_tokens")) {
             out.set("usage", usage(promptTokens(usage), usage.path("output_tokens").asLong()));
@@ -405,6 +451,11 @@ public class AnthropicProvider implements Provider {
             case "refusal" -> "content_filter";
             default -> "stop"; // end_turn, stop_sequence, pause_turn
         };
+    }
+
+    /** A forced answer tool stops with {@code tool_use}; to the caller it is a finished answer. */
+    private static String answerFinish(String finishReason, boolean answered) {
+        return answered && "tool_calls".equals(finishReason) ? "stop" : finishReason;
     }
 
     /** Anthropic counts cached prompt tokens apart; the caller's prompt is all of them. */
@@ -434,6 +485,8 @@ public class AnthropicProvider implements Provider {
         private int nextToolIndex;
         /** Anthropic's content block index → the OpenAI tool call index of a tool_use block. */
         private final Map<Integer, Integer> toolIndexByBlock = new HashMap<>();
+        /** The content block of the response_format answer tool, whose input is streamed as text; -1 while none. */
+        private int answerBlock = -1;
 
         StreamTranslator(String slug) {
             this.slug = slug;
@@ -462,7 +515,9 @@ public class AnthropicProvider implements Provider {
                 }
                 case "content_block_start" -> {
                     JsonNode block = json.path("content_block");
-                    if ("tool_use".equals(block.path("type").asText())) {
+                    if ("tool_use".equals(block.path("type").asText()) && ANSWER_TOOL.equals(block.path("name").asText())) {
+                        answerBlock = json.path("index").asInt();
+                    } else if ("tool_use".equals(block.path("type").asText())) {
                         int toolIndex = nextToolIndex++;
                         toolIndexByBlock.put(json.path("index").asInt(), toolIndex);
                         ObjectNode delta = NODES.objectNode();
@@ -480,7 +535,9 @@ public class AnthropicProvider implements Provider {
                         case "text_delta" -> emit.accept(chunk(NODES.objectNode().put("content", delta.path("text").asText()), null));
                         case "input_json_delta" -> {
                             Integer toolIndex = toolIndexByBlock.get(json.path("index").asInt());
-                            if (toolIndex != null) {
+                            if (json.path("index").asInt() == answerBlock && !delta.path("partial_json").asText().isEmpty()) {
+                                emit.accept(chunk(NODES.objectNode().put("content", delta.path("partial_json").asText()), null));
+                            } else if (toolIndex != null) {
                                 ObjectNode out = NODES.objectNode();
                                 out.putArray("tool_calls").addObject().put("index", toolIndex)
                                         .putObject("function").put("arguments", delta.path("partial_json").asText());
@@ -500,7 +557,8 @@ public class AnthropicProvider implements Provider {
                     if (usage.has("input_tokens")) {
                         promptTokens = Math.max(promptTokens, promptTokens(usage));
                     }
-                    emit.accept(chunk(NODES.objectNode(), finishReason(json.path("delta").path("stop_reason").asText(null))));
+                    emit.accept(chunk(NODES.objectNode(),
+                            answerFinish(finishReason(json.path("delta").path("stop_reason").asText(null)), answerBlock >= 0)));
                     ObjectNode last = header();
                     last.putArray("choices");
                     last.set("usage", usage(promptTokens, completionTokens));
