@@ -3,7 +3,9 @@
 // optionally TOOLS_MODEL (a model whose upstream answers with a get_weather call for Oslo: checks that
 // the SDK's own stream accumulator assembles the gateway's tool-call chunks) and EMBED_MODEL (an
 // embedding model whose upstream answers [0.1 * (i + 1), 0.2, 0.3] for input i) and MIDFAIL_MODEL (a
-// model whose upstream breaks off after "Hello wor": the SDK must raise the gateway's error event).
+// model whose upstream breaks off after "Hello wor": the SDK must raise the gateway's error event) and
+// PARSE_MODEL (an Anthropic-backed model: the SDK's parse() reads the structured output the gateway
+// gets through a forced tool).
 // Exits non-zero with a message on the first mismatch.
 import OpenAI from 'openai';
 
@@ -66,6 +68,17 @@ if (embedModel) {
   const asFloats = await client.embeddings.create({ model: embedModel, input: 'third', encoding_format: 'float' });
   if (!near(asFloats.data[0].embedding, [0.1, 0.2, 0.3])) fail(`float embeddings were ${JSON.stringify(asFloats.data)}`);
   console.log('embeddings:', vectors.length, 'vectors of', vectors[0].length, 'usage', byDefault.usage.prompt_tokens);
+}
+
+const parseModel = process.env.PARSE_MODEL;
+if (parseModel) {
+  const format = { type: 'json_schema', json_schema: { name: 'reply', strict: true, schema: {
+    type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'], additionalProperties: false } } };
+  const parsed = await client.chat.completions.parse({ model: parseModel, response_format: format,
+    messages: [{ role: 'user', content: 'parse me' }] });
+  const value = parsed.choices[0].message.parsed;
+  if (value?.answer !== 'echo: parse me') fail(`parse() gave ${JSON.stringify(parsed.choices[0].message)}`);
+  console.log('structured output:', JSON.stringify(value));
 }
 
 const midfailModel = process.env.MIDFAIL_MODEL;

@@ -19,7 +19,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * A real client: the official {@code openai} npm SDK (pinned in src/test/node/openai-check, installed
  * by this test with {@code npm ci}) calls /oai/v1 streaming and not, lists models and meets errors,
  * assembles tool calls (streamed and not) from a model served by the Anthropic translation, and reads
- * embeddings in the base64 encoding it asks for by default, and raises the error of a stream cut short.
+ * embeddings in the base64 encoding it asks for by default, raises the error of a stream cut short, and
+ * parses structured output from an Anthropic-backed model.
  */
 @QuarkusTest
 class OpenAiSdkCompatibilityTest {
@@ -39,11 +40,15 @@ class OpenAiSdkCompatibilityTest {
                 "MODEL=" + model,
                 "TOOLS_MODEL=" + toolsModel,
                 "EMBED_MODEL=" + embedModel,
-                "MIDFAIL_MODEL=" + InferenceFixtures.chatModel("midfail")}, 120);
+                "MIDFAIL_MODEL=" + InferenceFixtures.chatModel("midfail"),
+                "PARSE_MODEL=" + InferenceFixtures.chatModelOver(List.of(java.util.Map.of("name", "claude", "provider_type", "anthropic",
+                        "model_name", "claude-echo", "connection_config", java.util.Map.of("base_url", AnthropicTestUpstream.get().baseUrl(),
+                                "api_key", AnthropicTestUpstream.KEY))))}, 120);
         assertThat(output).contains("non-streaming: echo: sdk says hi").contains("streaming: echo: sdk streams")
                 .contains("non-streaming tool call: toolu_01 get_weather")
                 .contains("streamed tool call: toolu_01 get_weather").contains("embeddings: 2 vectors of 3")
                 .contains("mid-stream error: \"Hello wor\"")
+                .contains("structured output: {\"answer\":\"echo: parse me\"}")
                 .contains("unknown model: 404").contains("wrong key: 401").contains("OK");
     }
 
