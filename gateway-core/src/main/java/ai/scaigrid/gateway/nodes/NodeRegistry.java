@@ -89,6 +89,11 @@ public class NodeRegistry {
     MeterRegistry metrics;
 
     private final Map<String, NodeSnapshot> nodes = new ConcurrentHashMap<>();
+    /**
+     * When the operator state this replica holds for a node was decided (the row's admin_changed_at): a
+     * refresh whose read began before a drain or enable made here must not put the older state back.
+     */
+    private final Map<String, OffsetDateTime> adminDecidedAt = new ConcurrentHashMap<>();
     private final Map<String, Pending> pending = new ConcurrentHashMap<>();
     /** Raw service tokens of nodes that heartbeat to this replica (used to call them back). */
     private final Map<String, String> callTokens = new ConcurrentHashMap<>();
@@ -454,7 +459,7 @@ public class NodeRegistry {
     /** What changed since $1 (everything when null): operator decisions, and reports other replicas wrote. */
     private static final String SELECT_STATE = """
             SELECT c.db_now, n.id, n.sequence, floor(extract(epoch FROM n.started_at) * 1000)::bigint AS started_ms,
-                   n.admin_state, n.admin_reason
+                   n.admin_state, n.admin_reason, n.admin_changed_at
             FROM (SELECT now() AS db_now) c
             LEFT JOIN inference_nodes n ON $1::timestamptz IS NULL OR n.admin_changed_at > $1
                  OR (n.last_heartbeat_at > $1 AND n.reporter_replica IS DISTINCT FROM $2)""";
@@ -463,7 +468,7 @@ public class NodeRegistry {
             SELECT id, address, version, engine, health, health_message, admin_state, admin_reason, max_concurrency,
                    in_flight, queue_depth, models, sequence, floor(extract(epoch FROM started_at) * 1000)::bigint AS started_ms,
                    (extract(epoch FROM (now() - last_heartbeat_at)) * 1000)::bigint AS silent_ms, call_token_sealed,
-                   registered_by
+                   registered_by, admin_changed_at
             FROM inference_nodes WHERE id = ANY($1)""";
 
     /**
@@ -488,6 +493,9 @@ public class NodeRegistry {
                 long sequence = r.getLong("sequence");
                 if (local == null || local.startedAtMillis() != startedMs || local.sequence() < sequence || sequence == 0) {
                     stale.add(id);
+                    continue;
+                }
+                if (olderAdminDecision(id, r.getOffsetDateTime("admin_changed_at"))) {
                     continue;
                 }
                 String admin = r.getString("admin_state");
@@ -523,6 +531,7 @@ public class NodeRegistry {
             if (local != null && local.startedAtMillis() == startedMs && local.sequence() >= sequence && sequence > 0) {
                 continue; // a newer report arrived here meanwhile
             }
+            boolean olderAdmin = local != null && olderAdminDecision(id, r.getOffsetDateTime("admin_changed_at"));
             List<NodeSnapshot.Model> models = new ArrayList<>();
             Object json = r.getValue("models");
             if (json instanceof io.vertx.core.json.JsonArray array) {
@@ -532,7 +541,8 @@ public class NodeRegistry {
                 }
             }
             NodeSnapshot next = new NodeSnapshot(id, r.getString("address"), r.getString("version"), r.getString("engine"),
-                    r.getString("health"), r.getString("health_message"), r.getString("admin_state"), r.getString("admin_reason"),
+                    r.getString("health"), r.getString("health_message"),
+                    olderAdmin ? local.adminState() : r.getString("admin_state"), olderAdmin ? local.adminReason() : r.getString("admin_reason"),
                     r.getInteger("max_concurrency"), r.getInteger("in_flight"), r.getInteger("queue_depth"), List.copyOf(models),
                     sequence, startedMs, local == null ? heard : Math.max(heard, local.heardNanos()), r.getString("call_token_sealed"),
                     r.getString("registered_by"));
@@ -541,6 +551,22 @@ public class NodeRegistry {
                 push(next);
             }
         }
+    }
+
+    /**
+     * True when {@code changedAt} (a row read by a refresh) is older than the operator decision this replica
+     * already holds for the node; otherwise records it as the newest known.
+     */
+    private boolean olderAdminDecision(String id, OffsetDateTime changedAt) {
+        if (changedAt == null) {
+            return false;
+        }
+        OffsetDateTime known = adminDecidedAt.get(id);
+        if (known != null && changedAt.isBefore(known)) {
+            return true;
+        }
+        adminDecidedAt.merge(id, changedAt, (a, b) -> a.isAfter(b) ? a : b);
+        return false;
     }
 
     // ------------------------------------------------------------------ routing
@@ -702,6 +728,10 @@ public class NodeRegistry {
                         throw notFound(id);
                     }
                     NodeSnapshot local = nodes.get(id);
+                    OffsetDateTime decidedAt = rows.iterator().next().getOffsetDateTime("admin_changed_at");
+                    if (decidedAt != null) {
+                        adminDecidedAt.merge(id, decidedAt, (a, b) -> a.isAfter(b) ? a : b);
+                    }
                     if (local != null) {
                         NodeSnapshot next = local.withAdmin(state, reason);
                         nodes.put(id, next);
