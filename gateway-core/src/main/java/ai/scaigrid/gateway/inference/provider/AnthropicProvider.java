@@ -1,7 +1,6 @@
 package ai.scaigrid.gateway.inference.provider;
 
 import ai.scaigrid.commons.error.ErrorCode;
-import ai.scaigrid.gateway.inference.InferenceRequests;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -168,9 +167,6 @@ public class AnthropicProvider implements Provider {
         }
         out.set("messages", messages);
 
-        if (InferenceRequests.choices(in) > 1) {
-            throw invalid("n", "an Anthropic backend answers one choice per request");
-        }
         JsonNode temperature = in.get("temperature");
         if (temperature != null && temperature.isNumber() && temperature.asDouble() > 1) {
             // OpenAI's scale goes to 2, Anthropic's to 1; rescaling would silently change what was asked for

@@ -32,7 +32,10 @@ public interface Provider {
 
     Uni<ObjectNode> embed(BackendTarget backend, ProviderCall call);
 
-    /** Whether one call can answer several choices (OpenAI's {@code n}); backends that cannot are skipped for such requests. */
+    /**
+     * Whether one call can answer several choices (OpenAI's {@code n}). The dispatcher skips backends that
+     * cannot for such requests, so a provider that answers false never sees {@code n} above 1.
+     */
     default boolean answersSeveralChoices() {
         return false;
     }

@@ -26,7 +26,6 @@ import ai.scaigrid.proto.scaiinfer.v1.ToolCall;
 import ai.scaigrid.proto.scaiinfer.v1.ToolCallDelta;
 import ai.scaigrid.proto.scaiinfer.v1.ToolChoice;
 import ai.scaigrid.proto.scaiinfer.v1.Usage;
-import ai.scaigrid.gateway.inference.InferenceRequests;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -506,9 +505,6 @@ public class ScaiInferProvider implements Provider {
 
     InferenceRequest inferenceRequest(BackendTarget backend, ProviderCall call, boolean stream) {
         JsonNode body = call.body() == null ? mapper.createObjectNode() : call.body();
-        if (InferenceRequests.choices(body) > 1) {
-            throw invalid("n", "this model's ScaiInfer backend answers one choice per request");
-        }
         InferenceRequest.Builder r = InferenceRequest.newBuilder().setModel(backend.modelName());
         JsonNode messages = body.get("messages");
         JsonNode prompt = body.get("prompt");
