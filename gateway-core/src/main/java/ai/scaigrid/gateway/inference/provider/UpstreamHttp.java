@@ -30,6 +30,7 @@ import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
@@ -153,40 +154,21 @@ public class UpstreamHttp {
      */
     public Uni<JsonNode> exchange(BackendTarget backend, ProviderCall call, Supplier<RequestOptions> options, ObjectNode body) {
         return Uni.createFrom().emitter(emitter -> {
-            RequestOptions request;
-            try {
-                request = options.get();
-            } catch (UpstreamFailure f) {
-                emitter.fail(f);
+            Call c = open(backend, call, options, body, emitter::fail, emitter::onTermination, () -> true,
+                    "The upstream did not answer in time");
+            if (c == null) {
                 return;
             }
-            Buffer payload = Buffer.buffer(serialize(body));
-            AtomicBoolean done = new AtomicBoolean();
-            HttpClientRequest[] current = new HttpClientRequest[1];
-            long timer = vertx.setTimer(firstTokenMillis(backend, call), id -> {
-                if (done.compareAndSet(false, true)) {
-                    if (current[0] != null) {
-                        current[0].reset();
-                    }
-                    emitter.fail(UpstreamFailure.timeout("The upstream did not answer in time"));
-                }
-            });
-            emitter.onTermination(() -> {
-                vertx.cancelTimer(timer);
-                if (done.compareAndSet(false, true) && current[0] != null) {
-                    current[0].reset(); // the caller went away: abort the upstream call
-                }
-            });
-            send(request, payload, done, current, emitter::fail, response ->
+            send(c, emitter::fail, response ->
                     response.body().onComplete(bar -> {
                         if (bar.failed()) {
-                            fail(done, emitter::fail, connectFailure(bar.cause()));
+                            fail(c.done, emitter::fail, connectFailure(bar.cause()));
                             return;
                         }
-                        if (!done.compareAndSet(false, true)) {
+                        if (!c.done.compareAndSet(false, true)) {
                             return;
                         }
-                        vertx.cancelTimer(timer);
+                        vertx.cancelTimer(c.timer);
                         if (response.statusCode() / 100 != 2) {
                             emitter.fail(statusFailure(response.statusCode(), response.getHeader("retry-after"), bar.result()));
                             return;
@@ -201,26 +183,79 @@ public class UpstreamHttp {
         });
     }
 
+    /** One upstream call in flight: the request, its body, whether it has ended, and its first-token timer. */
+    private static final class Call {
+        final RequestOptions request;
+        final Buffer payload;
+        final AtomicBoolean done = new AtomicBoolean();
+        /** The request once a connection was taken, so that a timeout or the caller going away can reset it. */
+        volatile HttpClientRequest outgoing;
+        long timer;
+
+        Call(RequestOptions request, Buffer payload) {
+            this.request = request;
+            this.payload = payload;
+        }
+
+        void reset() {
+            HttpClientRequest r = outgoing;
+            if (r != null) {
+                r.reset();
+            }
+        }
+    }
+
     /**
-     * Takes a pooled connection and sends the request on it; the response goes to {@code onResponse},
-     * a failure to {@code failer}, unless the call ended meanwhile ({@code done}: then the request is reset).
+     * What every POST starts with, on subscription: builds the request (a backend that cannot be called
+     * fails the call here, and null is returned) and arms the first-token timer. When the timer fires while
+     * {@code waiting} still holds, the upstream request is reset and the call fails with {@code timeoutMessage};
+     * termination (the caller went away) cancels the timer and resets the upstream request at once.
      */
-    private void send(RequestOptions request, Buffer payload, AtomicBoolean done, HttpClientRequest[] current,
-                      Consumer<Throwable> failer, Consumer<HttpClientResponse> onResponse) {
-        clients.get().request(request).onComplete(ar -> {
+    private Call open(BackendTarget backend, ProviderCall call, Supplier<RequestOptions> options, ObjectNode body,
+                      Consumer<Throwable> failer, Consumer<Runnable> onTermination, BooleanSupplier waiting,
+                      String timeoutMessage) {
+        RequestOptions request;
+        try {
+            request = options.get();
+        } catch (UpstreamFailure f) {
+            failer.accept(f);
+            return null;
+        }
+        Call c = new Call(request, Buffer.buffer(serialize(body)));
+        c.timer = vertx.setTimer(firstTokenMillis(backend, call), id -> {
+            if (waiting.getAsBoolean() && c.done.compareAndSet(false, true)) {
+                c.reset();
+                failer.accept(UpstreamFailure.timeout(timeoutMessage));
+            }
+        });
+        onTermination.accept(() -> {
+            vertx.cancelTimer(c.timer);
+            if (c.done.compareAndSet(false, true)) {
+                c.reset();
+            }
+        });
+        return c;
+    }
+
+    /**
+     * Takes a pooled connection and sends the call's request on it; the response goes to {@code onResponse},
+     * a failure to {@code failer}, unless the call ended meanwhile (then the request is reset).
+     */
+    private void send(Call c, Consumer<Throwable> failer, Consumer<HttpClientResponse> onResponse) {
+        clients.get().request(c.request).onComplete(ar -> {
             if (ar.failed()) {
-                fail(done, failer, connectFailure(ar.cause()));
+                fail(c.done, failer, connectFailure(ar.cause()));
                 return;
             }
             HttpClientRequest outgoing = ar.result();
-            current[0] = outgoing;
-            if (done.get()) {
+            c.outgoing = outgoing;
+            if (c.done.get()) {
                 outgoing.reset();
                 return;
             }
-            outgoing.send(payload).onComplete(rar -> {
+            outgoing.send(c.payload).onComplete(rar -> {
                 if (rar.failed()) {
-                    fail(done, failer, connectFailure(rar.cause()));
+                    fail(c.done, failer, connectFailure(rar.cause()));
                     return;
                 }
                 onResponse.accept(rar.result());
@@ -296,38 +331,20 @@ public class UpstreamHttp {
 
     private void startStream(BackendTarget backend, ProviderCall call, Supplier<RequestOptions> options, ObjectNode body,
                              SseTranslator translator, MultiEmitter<? super ObjectNode> emitter) {
-        RequestOptions request;
-        try {
-            request = options.get();
-        } catch (UpstreamFailure f) {
-            emitter.fail(f);
+        AtomicBoolean firstEvent = new AtomicBoolean();
+        Call c = open(backend, call, options, body, emitter::fail, emitter::onTermination, () -> !firstEvent.get(),
+                "The upstream sent no first token in time");
+        if (c == null) {
             return;
         }
-        Buffer payload = Buffer.buffer(serialize(body));
-        AtomicBoolean done = new AtomicBoolean();
-        AtomicBoolean firstEvent = new AtomicBoolean();
-        HttpClientRequest[] current = new HttpClientRequest[1];
-        long timer = vertx.setTimer(firstTokenMillis(backend, call), id -> {
-            if (!firstEvent.get() && done.compareAndSet(false, true)) {
-                if (current[0] != null) {
-                    current[0].reset();
-                }
-                emitter.fail(UpstreamFailure.timeout("The upstream sent no first token in time"));
-            }
-        });
-        emitter.onTermination(() -> {
-            vertx.cancelTimer(timer);
-            if (done.compareAndSet(false, true) && current[0] != null) {
-                current[0].reset(); // cancelled by the caller: stop the generation upstream at once
-            }
-        });
+        AtomicBoolean done = c.done;
         Consumer<ObjectNode> emit = chunk -> {
             if (firstEvent.compareAndSet(false, true)) {
-                vertx.cancelTimer(timer);
+                vertx.cancelTimer(c.timer);
             }
             emitter.emit(chunk);
         };
-        send(request, payload, done, current, emitter::fail, response -> {
+        send(c, emitter::fail, response -> {
             if (response.statusCode() / 100 != 2) {
                 response.body().onComplete(bar -> fail(done, emitter::fail,
                         statusFailure(response.statusCode(), response.getHeader("retry-after"), bar.succeeded() ? bar.result() : null)));
@@ -357,7 +374,7 @@ public class UpstreamHttp {
             response.endHandler(v -> {
                 state.dispatch(translator, call, emit, emitter, done);
                 if (done.compareAndSet(false, true)) {
-                    vertx.cancelTimer(timer);
+                    vertx.cancelTimer(c.timer);
                     if (state.sawEnd || (firstEvent.get() && !translator.requiresEndEvent())) {
                         emitter.complete();
                     } else {
