@@ -150,6 +150,8 @@ class DrainTest {
             assertThat(drain.grpcInFlight()).isEqualTo(1);
 
             CompletableFuture<Void> draining = CompletableFuture.runAsync(() -> drain.drainAndAwait(Duration.ZERO, Duration.ofSeconds(15)));
+            // the drain starts on another thread: the call below must come after it has begun
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).until(drain::draining);
             assertThatThrownBy(() -> blocking.infer(request(slow)))
                     .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getTrailers().get(ERROR_CODE)).isEqualTo("SERVICE_DRAINING"));
             assertThat(draining).as("the drain waits while the stream runs").isNotDone();
