@@ -396,7 +396,7 @@ public class InferenceRoutes {
         e.responseHeaders().forEach(response::putHeader);
         if (openAi && e.errorCode() == ErrorCode.RATE_LIMITED && e.retryAfterSeconds() != null) {
             // OpenAI's names too: the limit that refused (requests or tokens), nothing left, free again in
-            String unit = e.details() instanceof java.util.Map<?, ?> d && "tokens_per_minute".equals(d.get("unit")) ? "tokens" : "requests";
+            String unit = limitUnit(e);
             String limit = response.headers().get("X-Scaigrid-Ratelimit-Limit");
             if (limit != null) {
                 response.putHeader("x-ratelimit-limit-" + unit, limit);
@@ -420,6 +420,11 @@ public class InferenceRoutes {
      * {@code rate_limit_exceeded}, an exhausted budget or quota {@code insufficient_quota}, and 5xx
      * {@code server_error}; other codes are the ScaiGrid code in lower case.
      */
+    /** Which OpenAI rate limit a refusal is in its vocabulary: {@code tokens} for tokens per minute, else {@code requests}. */
+    private static String limitUnit(ApiException e) {
+        return e.details() instanceof java.util.Map<?, ?> d && "tokens_per_minute".equals(d.get("unit")) ? "tokens" : "requests";
+    }
+
     private ObjectNode oaiError(ApiException e) {
         ObjectNode out = mapper.createObjectNode();
         ObjectNode error = out.putObject("error");
@@ -437,7 +442,7 @@ public class InferenceRoutes {
                 oaiCode = "model_not_found";
             }
             case RATE_LIMITED, BACKEND_RATE_LIMITED -> {
-                type = e.details() instanceof java.util.Map<?, ?> d && "tokens_per_minute".equals(d.get("unit")) ? "tokens" : "requests";
+                type = limitUnit(e);
                 oaiCode = "rate_limit_exceeded";
             }
             case BUDGET_EXCEEDED, QUOTA_EXCEEDED -> {
