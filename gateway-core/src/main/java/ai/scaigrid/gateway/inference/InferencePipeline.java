@@ -375,7 +375,11 @@ public class InferencePipeline {
                     .onFailure().recoverWithUni(failure -> {
                         UpstreamFailure f = classify(failure);
                         if (f.countsAsBackendFailure()) {
-                            breaker.onFailure();
+                            if (f.tripsCircuit()) {
+                                breaker.onFailure();
+                            } else {
+                                breaker.onIgnored();
+                            }
                             LOG.warnf("request %s: backend %s failed (%s), trying the next", ex.requestId, backend.id(), f.getMessage());
                             return attemptUni(ex, candidates, i + 1, call).onFailure(NoBackendLeft.class)
                                     .transform(none -> f);
@@ -404,7 +408,7 @@ public class InferencePipeline {
                     .onCancellation().invoke(breaker::onIgnored)
                     .onFailure().recoverWithMulti(failure -> {
                         UpstreamFailure f = classify(failure);
-                        if (f.countsAsBackendFailure()) {
+                        if (f.tripsCircuit()) {
                             breaker.onFailure();
                         } else {
                             breaker.onIgnored();

@@ -341,8 +341,28 @@ class ScaiInferProviderTest {
                 () -> provider.chat(pinned, call("x", 0)).await().atMost(Duration.ofSeconds(10)));
         assertThat(none).isInstanceOfSatisfying(UpstreamFailure.class, f -> {
             assertThat(f.code()).isEqualTo(ErrorCode.MODEL_UNAVAILABLE);
-            assertThat(f.countsAsBackendFailure()).isTrue();
+            assertThat(f.countsAsBackendFailure()).as("another backend may serve").isTrue();
+            assertThat(f.tripsCircuit()).as("no node failed").isFalse();
         });
+    }
+
+    /**
+     * No live node with the model (as right after a start, before the node's first heartbeat) fails
+     * each request with 503, but must not open the backend's circuit: once a node arrives the model
+     * serves at once, not only after the circuit's delay. A node that fails still counts.
+     */
+    @Test
+    void noNodeWithTheModelLeavesTheBackendsCircuitClosed() {
+        String backendId = publish("test/no-node-" + RUN, "no-node-" + RUN);
+        for (int i = 0; i < 8; i++) { // twice the test profile's request-volume threshold
+            given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
+                    .body(Map.of("model", "test/no-node-" + RUN, "messages", List.of(Map.of("role", "user", "content", "hi"))))
+                    .when().post("/v1/inference/chat")
+                    .then().statusCode(503).body("error.code", org.hamcrest.Matchers.equalTo("MODEL_UNAVAILABLE"));
+        }
+        given().header("Authorization", "Bearer " + ADMIN).when().get("/v1/backends/" + backendId + "/health")
+                .then().statusCode(200).body("data.circuit", org.hamcrest.Matchers.equalTo("closed"))
+                .body("data.nodes_serving", org.hamcrest.Matchers.equalTo(0));
     }
 
     @Test

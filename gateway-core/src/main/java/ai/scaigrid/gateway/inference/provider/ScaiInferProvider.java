@@ -207,6 +207,8 @@ public class ScaiInferProvider implements Provider {
         volatile Attempt current;
         int attempts;
         UpstreamFailure last;
+        /** A node failed an attempt (not merely draining, full or without the model): only then is the backend at fault. */
+        boolean nodeFailed;
 
         Run(BackendTarget backend, ProviderCall call) {
             this.backend = backend;
@@ -227,8 +229,8 @@ public class ScaiInferProvider implements Provider {
             }
             Attempt attempt = attempts >= Math.max(1, config.maxAttempts()) ? null : choose();
             if (attempt == null) {
-                finish(last != null ? last : new UpstreamFailure(ErrorCode.MODEL_UNAVAILABLE,
-                        "No healthy ScaiInfer node has model " + model + " loaded", true, null, null));
+                finish(forBackend(last != null ? last : new UpstreamFailure(ErrorCode.MODEL_UNAVAILABLE,
+                        "No healthy ScaiInfer node has model " + model + " loaded", true, null, null)));
                 return;
             }
             attempts++;
@@ -241,6 +243,7 @@ public class ScaiInferProvider implements Provider {
                 invoke(attempt, stub(attempt.node));
             } catch (RuntimeException e) {
                 attempt.settle(Outcome.FAILURE);
+                nodeFailed = true;
                 last = UpstreamFailure.unavailable("The inference node could not be reached", e);
                 next();
             } finally {
@@ -285,14 +288,25 @@ public class ScaiInferProvider implements Provider {
             }
             Classified c = classify(t, attempt.node);
             attempt.settle(c.outcome());
+            nodeFailed |= c.outcome() == Outcome.FAILURE;
             last = c.failure();
             if (c.retry()) {
                 LOG.debugf("request %s: node %s failed before the first token (%s), trying another", call.requestId(),
                         attempt.node.id(), c.failure().getMessage());
                 next();
             } else {
-                finish(c.failure());
+                finish(forBackend(c.failure()));
             }
+        }
+
+        /**
+         * The backend's circuit counts what the nodes' circuits count: a node that failed. No live node
+         * with the model (a node not registered yet, all draining, all full) or the caller's own deadline
+         * still lets the dispatcher try the next backend, but must not open this backend's circuit, or
+         * it would stay closed to traffic for the circuit's whole delay after a node appears.
+         */
+        private UpstreamFailure forBackend(UpstreamFailure failure) {
+            return nodeFailed ? failure : failure.sparingCircuit();
         }
 
         /** The caller went away: stop the node's work now (synchronized with {@link #next}: no attempt starts after this). */
