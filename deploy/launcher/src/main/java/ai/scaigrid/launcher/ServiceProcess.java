@@ -16,6 +16,8 @@ import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /** One running service: its process, its log and its readiness. */
 final class ServiceProcess {
@@ -116,10 +118,13 @@ final class ServiceProcess {
                 return Readiness.EXITED;
             }
             try {
-                HttpResponse<Void> response = http.send(request, HttpResponse.BodyHandlers.discarding());
+                HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
                 lastProbe = "last answer: HTTP " + response.statusCode();
                 if (response.statusCode() == 200) {
-                    return Readiness.READY;
+                    if (spec.readyWhen().map(p -> p.matcher(response.body()).find()).orElse(true)) {
+                        return Readiness.READY;
+                    }
+                    lastProbe += ", but not registered with gateway-core yet" + gatewayProblem(response.body());
                 }
             } catch (IOException e) {
                 // not listening yet
@@ -137,6 +142,14 @@ final class ServiceProcess {
                 return Readiness.ABORTED;
             }
         }
+    }
+
+    private static final Pattern GATEWAY_PROBLEM = Pattern.compile("\"gateway_problem\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.){1,300})\"");
+
+    /** node-agent's own account of why the gateway has not registered it (unreachable, token refused), if it gives one. */
+    private static String gatewayProblem(String health) {
+        Matcher m = GATEWAY_PROBLEM.matcher(health);
+        return m.find() ? ": " + m.group(1) : "";
     }
 
     /** The last lines of this start's part of the log. */

@@ -3,6 +3,7 @@ package ai.scaigrid.launcher;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
+import java.util.regex.Pattern;
 
 /**
  * One service of the suite: its module folder, default ports and database.
@@ -43,6 +44,19 @@ record ServiceSpec(String name, String module, int httpPort, int grpcPort, Strin
     boolean hasDatabase() {
         return database != null;
     }
+
+    /**
+     * What a 200 from /q/health/ready must also say before the launcher counts the service as ready.
+     * node-agent is ready to serve as soon as its configuration is usable, but nothing reaches it
+     * until gateway-core has registered it (its first heartbeat's ack); only then does a first chat
+     * completion on the simulated model work, which is what READY promises.
+     */
+    Optional<Pattern> readyWhen() {
+        return name.equals(NODE_AGENT) ? Optional.of(NODE_REGISTERED) : Optional.empty();
+    }
+
+    static final String NODE_AGENT = "node-agent";
+    private static final Pattern NODE_REGISTERED = Pattern.compile("\"gateway_state\"\\s*:\\s*\"ACTIVE\"");
 
     /** The runnable Quarkus builds with {@code ./mvnw package}. */
     Path jar(Path root) {

@@ -90,10 +90,10 @@ class LauncherEndToEndIT {
             assertThat(firstKey).as("the first start shows the generated super-admin key").isNotNull();
             assertThat(dataDir.resolve(Launcher.KEY_FILE)).exists();
 
+            assertFirstChatWorksOutOfTheBox(firstKey); // right after READY, before anything else
             for (ServiceSpec s : ServiceSpec.ALL) {
                 assertServes(s);
             }
-            assertFirstChatWorksOutOfTheBox(firstKey);
             assertModuleAuthenticatesThroughTheGateway(firstKey);
 
             Set<ProcessHandle> descendants = run.captureDescendants();
@@ -131,20 +131,14 @@ class LauncherEndToEndIT {
         }
     }
 
-    /** The local node-agent registers its simulated model: a first chat completion (and embedding) works with no setup. */
+    /**
+     * The local node-agent registers its simulated model: a first chat completion (and embedding) works with
+     * no setup, at once: the launcher says READY only once gateway-core has registered the node.
+     */
     private static void assertFirstChatWorksOutOfTheBox(String key) throws Exception {
         String gateway = "http://127.0.0.1:" + (ServiceSpec.named("gateway-core").httpPort() + OFFSET);
         String body = "{\"model\":\"scaigrid/sim-1\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}";
-        HttpResponse<String> last = null;
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (System.nanoTime() < deadline) {
-            last = post(gateway + "/v1/inference/chat", key, body);
-            if (last.statusCode() == 200) {
-                break;
-            }
-            // the node registers within a heartbeat or two of starting
-            Thread.sleep(500);
-        }
+        HttpResponse<String> last = post(gateway + "/v1/inference/chat", key, body);
         assertThat(last.statusCode()).as("first chat completion: %s", last.body()).isEqualTo(200);
         assertThat(last.body()).contains("\"chat.completion.chunk\"").contains("\"usage\"").endsWith("data: [DONE]\n\n");
         // and first embeddings, through the OpenAI-compatible layer, from the same simulated node model

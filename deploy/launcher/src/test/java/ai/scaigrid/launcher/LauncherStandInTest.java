@@ -126,6 +126,20 @@ class LauncherStandInTest {
         }
     }
 
+    /** A node-agent the gateway never registers serves nothing: the launcher does not call the suite ready, and says why. */
+    @Test
+    void nodeAgentNotRegisteredWithTheGatewayIsNotReady() throws Exception {
+        try (LauncherRun run = launch("standin-unregistered", Map.of("FAKE_NODE_UNREGISTERED", "1",
+                "SCAIGRID_READY_TIMEOUT_SECONDS", "5"), "--root", root.toString(), "--data-dir", dataDir.toString(),
+                "--port-offset", Integer.toString(OFFSET), "--only", "node-agent")) {
+            assertThat(run.awaitExit(START)).isTrue();
+            assertThat(run.process().exitValue()).isEqualTo(1);
+            assertThat(run.output()).contains("node-agent not ready after 5s (last answer: HTTP 200, but not registered with "
+                    + "gateway-core yet: gateway unreachable: Connection refused on /q/health/ready)", "[ok] stopped");
+            assertThat(run.output()).doesNotContain(Launcher.READY_MARKER);
+        }
+    }
+
     @Test
     void takenPortIsReportedBeforeAnythingStarts() throws Exception {
         try (ServerSocket busy = new ServerSocket(50060 + OFFSET, 50, InetAddress.getByName("127.0.0.1"));

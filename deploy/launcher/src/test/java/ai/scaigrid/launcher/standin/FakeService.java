@@ -23,9 +23,24 @@ import java.util.concurrent.CountDownLatch;
  * checks its database URL, answers /q/health/ready and /q/health/live, returns the shared error
  * envelope for anything else, holds its gRPC port, writes the bootstrap key file like gateway-core,
  * and stops on SIGTERM. {@code FAKE_SERVICE_FAIL=<name>} makes that service exit during start;
- * {@code FAKE_SERVICE_NEVER_READY=<name>} keeps it answering 503.
+ * {@code FAKE_SERVICE_NEVER_READY=<name>} keeps it answering 503; {@code FAKE_NODE_UNREGISTERED} keeps
+ * the fake node-agent ready but not registered with the gateway.
  */
 public final class FakeService {
+    /**
+     * node-agent's readiness check reports whether gateway-core has registered it; the launcher waits
+     * for ACTIVE. {@code FAKE_NODE_UNREGISTERED=1} keeps the fake node unregistered, with a problem.
+     */
+    private static String nodeCheck(String name) {
+        if (!name.equals("node-agent")) {
+            return "";
+        }
+        boolean registered = System.getenv("FAKE_NODE_UNREGISTERED") == null;
+        return "{\"name\":\"node-config\",\"status\":\"UP\",\"data\":{\"gateway_state\": \""
+                + (registered ? "ACTIVE" : "UNSPECIFIED") + "\",\"gateway_problem\": \""
+                + (registered ? "" : "gateway unreachable: Connection refused") + "\"}}";
+    }
+
     public static void main(String[] args) throws Exception {
         String name = System.getenv().getOrDefault("FAKE_NAME", moduleOfOwnJar());
         System.out.println("fake " + name + " starting");
@@ -58,7 +73,7 @@ public final class FakeService {
             String body;
             if (path.equals("/q/health/ready")) {
                 status = neverReady ? 503 : 200;
-                body = "{\"status\":\"" + (neverReady ? "DOWN" : "UP") + "\",\"checks\":[]}";
+                body = "{\"status\":\"" + (neverReady ? "DOWN" : "UP") + "\",\"checks\":[" + nodeCheck(name) + "]}";
             } else if (path.equals("/q/health/live")) {
                 status = 200;
                 body = "{\"status\":\"UP\",\"checks\":[]}";
