@@ -11,11 +11,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * Validation and normalisation of inference request bodies (chat, generate, embed). Every problem
  * is reported at once as VALIDATION_ERROR with {@code details: [{field, message}]}. Fields we do
- * not know are passed through to OpenAI-style upstreams untouched (response_format, logprobs ...).
+ * not know are passed through to OpenAI-style upstreams untouched; OpenAI's well-known optional
+ * parameters (logprobs, user, logit_bias ...) are passed through too, but their types are checked.
  */
 public final class InferenceRequests {
     /** The embedding encodings a caller may ask for ({@code encoding_format}); upstreams are always asked for floats. */
@@ -24,6 +26,10 @@ public final class InferenceRequests {
     /** The most choices one chat request may ask for ({@code n}), as OpenAI allows. */
     public static final int MAX_CHOICES = 128;
     static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
+    private static final Set<String> TOOL_CHOICE_MODES = Set.of("none", "auto", "required");
+    private static final Set<String> RESPONSE_FORMATS = Set.of("text", "json_object", "json_schema");
+    /** OpenAI's rule for a response format's schema name. */
+    private static final Pattern SCHEMA_NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
 
     private InferenceRequests() {
     }
@@ -76,12 +82,91 @@ public final class InferenceRequests {
                 }
             }
         }
-        JsonNode toolChoice = body.get("tool_choice");
-        if (toolChoice != null && !toolChoice.isNull() && !toolChoice.isTextual() && !toolChoice.isObject()) {
-            p.add("tool_choice", "tool_choice must be a string or an object");
-        }
+        toolChoice(body.get("tool_choice"), tools, p);
+        responseFormat(body.get("response_format"), p);
         p.throwIfAny();
         return finish(body, model, chars + 4 * messages.size());
+    }
+
+    /**
+     * {@code tool_choice} as OpenAI defines it. Providers act on it (a node's or Anthropic's forced tool),
+     * so a value they cannot honour is refused here rather than silently ignored: {@code required} or a
+     * named function needs tools, and the named function must be one of them.
+     */
+    private static void toolChoice(JsonNode choice, JsonNode tools, Problems p) {
+        if (choice == null || choice.isNull()) {
+            return;
+        }
+        boolean hasTools = tools != null && tools.isArray() && !tools.isEmpty();
+        if (choice.isTextual()) {
+            String mode = choice.asText();
+            if (!TOOL_CHOICE_MODES.contains(mode)) {
+                p.add("tool_choice", "tool_choice must be none, auto, required or {\"type\":\"function\",\"function\":{\"name\":...}}");
+            } else if (mode.equals("required") && !hasTools) {
+                p.add("tool_choice", "tool_choice required needs tools");
+            }
+            return;
+        }
+        if (choice.isObject() && "allowed_tools".equals(choice.path("type").asText())) {
+            if (!choice.path("allowed_tools").isObject()) {
+                p.add("tool_choice.allowed_tools", "allowed_tools must be an object");
+            }
+            return;
+        }
+        JsonNode name = choice.path("function").path("name");
+        if (!choice.isObject() || !"function".equals(choice.path("type").asText()) || !name.isTextual() || name.asText().isBlank()) {
+            p.add("tool_choice", "tool_choice must be none, auto, required or {\"type\":\"function\",\"function\":{\"name\":...}}");
+        } else if (!hasTools) {
+            p.add("tool_choice", "tool_choice names a function but no tools are given");
+        } else {
+            boolean known = false;
+            for (JsonNode t : tools) {
+                known |= name.asText().equals(t.path("function").path("name").asText());
+            }
+            if (!known) {
+                p.add("tool_choice.function.name", "tool_choice names " + clip(name.asText()) + ", which is not in tools");
+            }
+        }
+    }
+
+    /**
+     * {@code response_format}: {@code text}, {@code json_object}, or {@code json_schema} with a named
+     * schema. Providers translate it (a node's JSON mode, Anthropic's forced tool), so a malformed one
+     * is a 400 here, not prose the caller did not ask for.
+     */
+    private static void responseFormat(JsonNode format, Problems p) {
+        if (format == null || format.isNull()) {
+            return;
+        }
+        String type = format.path("type").asText("");
+        if (!format.isObject() || !RESPONSE_FORMATS.contains(type)) {
+            p.add("response_format", "response_format must be {\"type\": \"text\" | \"json_object\" | \"json_schema\"}");
+            return;
+        }
+        if (!type.equals("json_schema")) {
+            return;
+        }
+        JsonNode spec = format.get("json_schema");
+        if (spec == null || !spec.isObject()) {
+            p.add("response_format.json_schema", "json_schema must be an object with name and schema");
+            return;
+        }
+        JsonNode name = spec.get("name");
+        if (name == null || !name.isTextual() || !SCHEMA_NAME.matcher(name.asText()).matches()) {
+            p.add("response_format.json_schema.name", "name must be 1 to 64 letters, digits, underscores or dashes");
+        }
+        JsonNode schema = spec.get("schema");
+        if (schema != null && !schema.isNull() && !schema.isObject()) {
+            p.add("response_format.json_schema.schema", "schema must be a JSON Schema object");
+        }
+        JsonNode strict = spec.get("strict");
+        if (strict != null && !strict.isNull() && !strict.isBoolean()) {
+            p.add("response_format.json_schema.strict", "strict must be true or false");
+        }
+    }
+
+    private static String clip(String s) {
+        return s.length() > 64 ? s.substring(0, 64) + "..." : s;
     }
 
     /** {@code /v1/inference/generate}: a raw prompt becomes one user message. */
@@ -281,6 +366,44 @@ public final class InferenceRequests {
         JsonNode metadata = body.get("metadata");
         if (metadata != null && !metadata.isNull() && !metadata.isObject()) {
             p.add("metadata", "metadata must be an object");
+        }
+        JsonNode streamOptions = body.get("stream_options");
+        if (streamOptions != null && !streamOptions.isNull()) {
+            if (!streamOptions.isObject()) {
+                p.add("stream_options", "stream_options must be an object such as {\"include_usage\": true}");
+            } else if (streamOptions.has("include_usage") && !streamOptions.get("include_usage").isBoolean()
+                    && !streamOptions.get("include_usage").isNull()) {
+                p.add("stream_options.include_usage", "include_usage must be true or false");
+            }
+        }
+        // OpenAI parameters passed through to OpenAI-style upstreams: only their types are checked here, so a
+        // wrong one is the same 400 whichever backend the model routes to (others ignore them)
+        for (String field : List.of("logprobs", "parallel_tool_calls", "store")) {
+            JsonNode v = body.get(field);
+            if (v != null && !v.isNull() && !v.isBoolean()) {
+                p.add(field, field + " must be true or false");
+            }
+        }
+        for (String field : List.of("user", "reasoning_effort", "service_tier")) {
+            JsonNode v = body.get(field);
+            if (v != null && !v.isNull() && !v.isTextual()) {
+                p.add(field, field + " must be a string");
+            }
+        }
+        JsonNode topLogprobs = body.get("top_logprobs");
+        if (topLogprobs != null && !topLogprobs.isNull()
+                && (!topLogprobs.isIntegralNumber() || !topLogprobs.canConvertToInt() || topLogprobs.asInt() < 0 || topLogprobs.asInt() > 20)) {
+            p.add("top_logprobs", "top_logprobs must be an integer from 0 to 20");
+        }
+        JsonNode logitBias = body.get("logit_bias");
+        if (logitBias != null && !logitBias.isNull()) {
+            boolean ok = logitBias.isObject();
+            for (JsonNode v : ok ? logitBias : List.<JsonNode>of()) {
+                ok &= v.isNumber() && v.asDouble() >= -100 && v.asDouble() <= 100;
+            }
+            if (!ok) {
+                p.add("logit_bias", "logit_bias must map token ids to numbers from -100 to 100");
+            }
         }
     }
 

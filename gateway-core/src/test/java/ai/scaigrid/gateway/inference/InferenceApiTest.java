@@ -319,6 +319,11 @@ class InferenceApiTest {
                 .body("error.code", equalTo("VALIDATION_ERROR")).body("error.details[0].field", equalTo("max_tokens"));
         as(ADMIN).body(with(chat(model, "x"), "temperature", 7)).when().post("/v1/inference/chat").then().statusCode(400)
                 .body("error.details[0].field", equalTo("temperature"));
+        // a malformed response_format is refused by name (before, the model answered in prose); OpenAI's shape under /oai/v1
+        as(ADMIN).body(with(chat(model, "x"), "response_format", "json")).when().post("/oai/v1/chat/completions").then()
+                .statusCode(400).body("error.type", equalTo("invalid_request_error")).body("error.param", equalTo("response_format"));
+        as(ADMIN).body(with(chat(model, "x"), "tool_choice", "required")).when().post("/v1/inference/chat").then()
+                .statusCode(400).body("error.details[0].field", equalTo("tool_choice"));
         as(ADMIN).body("{\"model\": ").when().post("/v1/inference/chat").then().statusCode(400)
                 .body("error.code", equalTo("VALIDATION_ERROR")).body("error.details[0].field", equalTo("body"));
         // over the body limit (2 MiB in tests): the envelope, or OpenAI's shape, never the server's bare 413

@@ -1,0 +1,111 @@
+package ai.scaigrid.gateway.inference;
+
+import ai.scaigrid.commons.error.ApiException;
+import ai.scaigrid.commons.error.ErrorCode;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+/**
+ * What a chat request may carry besides messages: the optional OpenAI parameters that providers act on
+ * (tool_choice, response_format, stream_options) or pass through (logprobs, user, logit_bias ...). A
+ * malformed one is a 400 naming the field, whatever backend the model routes to; what the official SDKs
+ * and common frameworks send passes.
+ */
+class InferenceRequestsTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String TOOLS = "[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\"}}}]";
+
+    private static ObjectNode chat(String extraFields) throws Exception {
+        return (ObjectNode) JSON.readTree("{\"model\":\"m/x\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]"
+                + (extraFields.isEmpty() ? "" : "," + extraFields) + "}");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {
+            "\"tool_choice\":\"auto\"",
+            "\"tool_choice\":\"none\"",
+            "\"tools\":" + TOOLS + ",\"tool_choice\":\"required\"",
+            "\"tools\":" + TOOLS + ",\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}",
+            "\"tools\":" + TOOLS + ",\"tool_choice\":{\"type\":\"allowed_tools\",\"allowed_tools\":{\"mode\":\"auto\",\"tools\":[]}}",
+            "\"tools\":" + TOOLS + ",\"parallel_tool_calls\":false",
+            "\"response_format\":{\"type\":\"text\"}",
+            "\"response_format\":{\"type\":\"json_object\"}",
+            "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"reply-1_x\",\"strict\":true,"
+                    + "\"schema\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}},\"required\":[\"a\"]}}}",
+            "\"stream\":true,\"stream_options\":{\"include_usage\":true}",
+            "\"stream_options\":null,\"response_format\":null,\"tool_choice\":null,\"user\":null",
+            "\"logprobs\":true,\"top_logprobs\":5",
+            "\"logit_bias\":{\"50256\":-100,\"15\":2.5}",
+            "\"user\":\"user-123\",\"store\":false,\"reasoning_effort\":\"low\",\"service_tier\":\"auto\"",
+    })
+    void whatClientsSendPasses(String fields) throws Exception {
+        InferenceRequests.Parsed parsed = InferenceRequests.chat(chat(fields));
+        assertThat(parsed.model()).isEqualTo("m/x");
+    }
+
+    @ParameterizedTest(name = "{0} -> {1}")
+    @CsvSource(delimiter = '|', value = {
+            "\"tool_choice\":\"always\"                                                   | tool_choice",
+            "\"tool_choice\":5                                                            | tool_choice",
+            "\"tool_choice\":{}                                                           | tool_choice",
+            "\"tool_choice\":\"required\"                                                 | tool_choice",
+            "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}} | tool_choice",
+            "\"tools\":" + TOOLS + ",\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"other\"}} | tool_choice.function.name",
+            "\"tools\":" + TOOLS + ",\"tool_choice\":{\"type\":\"function\",\"function\":{}} | tool_choice",
+            "\"tools\":" + TOOLS + ",\"tool_choice\":{\"type\":\"allowed_tools\"}         | tool_choice.allowed_tools",
+            "\"response_format\":\"json\"                                                 | response_format",
+            "\"response_format\":true                                                     | response_format",
+            "\"response_format\":{}                                                       | response_format",
+            "\"response_format\":{\"type\":\"xml\"}                                       | response_format",
+            "\"response_format\":{\"type\":\"json_schema\"}                               | response_format.json_schema",
+            "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":\"{}\"}        | response_format.json_schema",
+            "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"schema\":{}}} | response_format.json_schema.name",
+            "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"has space\"}} | response_format.json_schema.name",
+            "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"r\",\"schema\":5}} | response_format.json_schema.schema",
+            "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"r\",\"strict\":\"yes\"}} | response_format.json_schema.strict",
+            "\"stream_options\":true                                                      | stream_options",
+            "\"stream_options\":{\"include_usage\":\"yes\"}                               | stream_options.include_usage",
+            "\"logprobs\":1                                                               | logprobs",
+            "\"parallel_tool_calls\":\"no\"                                               | parallel_tool_calls",
+            "\"store\":[]                                                                 | store",
+            "\"user\":42                                                                  | user",
+            "\"reasoning_effort\":{}                                                      | reasoning_effort",
+            "\"service_tier\":true                                                        | service_tier",
+            "\"top_logprobs\":21                                                          | top_logprobs",
+            "\"top_logprobs\":1.5                                                         | top_logprobs",
+            "\"logit_bias\":[1]                                                           | logit_bias",
+            "\"logit_bias\":{\"1\":101}                                                   | logit_bias",
+            "\"logit_bias\":{\"1\":\"x\"}                                                 | logit_bias",
+    })
+    void malformedOptionalParametersAreRefusedByName(String fields, String field) throws Exception {
+        ApiException e = catchThrowableOfType(ApiException.class, () -> InferenceRequests.chat(chat(fields.trim())));
+        assertThat(e).as("refused: %s", fields).isNotNull();
+        assertThat(e.errorCode()).isEqualTo(ErrorCode.VALIDATION_ERROR);
+        assertThat(e.details()).isInstanceOfSatisfying(List.class, details -> {
+            Object first = details.get(0);
+            assertThat(first).isInstanceOfSatisfying(Map.class, d -> assertThat(d.get("field")).isEqualTo(field.trim()));
+        });
+    }
+
+    /** The OpenAI layer's parse of a streamed request keeps include_usage; the provider body carries neither stream field. */
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void streamOptionsAreReadAndStripped(boolean includeUsage) throws Exception {
+        InferenceRequests.Parsed parsed = InferenceRequests.chat(chat("\"stream\":true,\"stream_options\":{\"include_usage\":" + includeUsage + "}"));
+        assertThat(parsed.stream()).isTrue();
+        assertThat(parsed.includeUsage()).isEqualTo(includeUsage);
+        JsonNode body = parsed.body();
+        assertThat(body.has("stream")).isFalse();
+        assertThat(body.has("stream_options")).isFalse();
+    }
+}
