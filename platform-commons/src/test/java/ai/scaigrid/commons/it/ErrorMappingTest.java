@@ -183,6 +183,19 @@ class ErrorMappingTest {
                 .body("error.details[0].field", equalTo("count"));
     }
 
+    /** A fraction for a whole-number field is refused on the field, not truncated (1.5 was bound as 1). */
+    @Test
+    void fractionForAWholeNumberNamesTheField() {
+        given().contentType("application/json").body("{\"name\": \"a\", \"count\": 1.5}")
+                .when().post("/test/json")
+                .then().statusCode(400)
+                .body("error.code", equalTo("VALIDATION_ERROR"))
+                .body("error.details[0].field", equalTo("count"));
+        given().contentType("application/json").body("{\"name\": \"a\", \"count\": 2}")
+                .when().post("/test/json")
+                .then().statusCode(200);
+    }
+
     @Test
     void nulInABoundStringIsRejectedOnItsField() {
         given().contentType("application/json").body("{\"name\": \"a\\u0000b\", \"count\": 1}")
