@@ -257,6 +257,39 @@ public class NodeRegistryTest {
         assertThat(registry.pick(model, null, Set.of(), id -> true)).map(NodeSnapshot::id).hasValue(node);
     }
 
+    /**
+     * The registry's 1-second refresh can read a node's row just before an operator's decision commits and
+     * apply it just after; it must not put the older decision back (seen once in CI: a re-enabled node was
+     * told DRAIN again). Made deterministic here: the row is set back to the older decision, with its older
+     * admin_changed_at, exactly as such a stale read delivers it, and a refresh runs. A newer decision made
+     * elsewhere (another replica's) still wins.
+     */
+    @Test
+    void aRefreshCarryingAnOlderOperatorDecisionDoesNotUndoANewerOne() {
+        String token = serviceToken("scaiinfer.node");
+        String node = "stale-" + RUN;
+        stub("Bearer " + token).heartbeat(report(node, "m-stale-" + RUN, NodeHealth.NODE_HEALTH_HEALTHY));
+        admin().body(Map.of("reason", "first")).when().post("/v1/nodes/" + node + "/drain").then().statusCode(200);
+        java.time.OffsetDateTime drainedAt = pool.preparedQuery("SELECT admin_changed_at FROM inference_nodes WHERE id = $1")
+                .execute(io.vertx.mutiny.sqlclient.Tuple.of(node)).await().atMost(Duration.ofSeconds(5))
+                .iterator().next().getOffsetDateTime("admin_changed_at");
+        admin().when().post("/v1/nodes/" + node + "/enable").then().statusCode(200).body("data.admin_state", equalTo("ACTIVE"));
+
+        String setRow = "UPDATE inference_nodes SET admin_state = 'DRAINING', admin_reason = $2, admin_changed_at = $3 WHERE id = $1";
+        pool.preparedQuery(setRow).execute(io.vertx.mutiny.sqlclient.Tuple.of(node, "first", drainedAt))
+                .await().atMost(Duration.ofSeconds(5));
+        registry.refresh().await().atMost(Duration.ofSeconds(5));
+        assertThat(registry.node(node).map(NodeSnapshot::adminState)).as("an older decision read late").hasValue("ACTIVE");
+        HeartbeatAck ack = stub("Bearer " + token).heartbeat(report(node, "m-stale-" + RUN, NodeHealth.NODE_HEALTH_HEALTHY));
+        assertThat(ack.getInstruction()).isEqualTo(NodeInstruction.NODE_INSTRUCTION_NONE);
+
+        pool.preparedQuery(setRow).execute(io.vertx.mutiny.sqlclient.Tuple.of(node, "later, elsewhere",
+                java.time.OffsetDateTime.now().plusSeconds(1))).await().atMost(Duration.ofSeconds(5));
+        registry.refresh().await().atMost(Duration.ofSeconds(5));
+        assertThat(registry.node(node).map(NodeSnapshot::adminReason)).as("a newer decision").hasValue("later, elsewhere");
+        assertThat(registry.node(node).map(NodeSnapshot::adminState)).hasValue("DRAINING");
+    }
+
     private static io.restassured.path.json.JsonPath issue(String name) {
         return admin().body(Map.of("name", name, "scopes", List.of("scaiinfer.node"), "ttl_seconds", 3600))
                 .when().post("/v1/service-tokens").then().statusCode(201).extract().jsonPath();
