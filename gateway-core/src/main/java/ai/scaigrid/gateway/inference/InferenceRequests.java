@@ -364,8 +364,16 @@ public final class InferenceRequests {
             }
         }
         JsonNode metadata = body.get("metadata");
-        if (metadata != null && !metadata.isNull() && !metadata.isObject()) {
-            p.add("metadata", "metadata must be an object");
+        if (metadata != null && !metadata.isNull()) {
+            // OpenAI's limits: it travels to upstreams and nodes with every call
+            boolean ok = metadata.isObject() && metadata.size() <= 16;
+            for (var it = ok ? metadata.fields() : java.util.Collections.<Map.Entry<String, JsonNode>>emptyIterator(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                ok &= e.getKey().length() <= 64 && e.getValue().isTextual() && e.getValue().asText().length() <= 512;
+            }
+            if (!ok) {
+                p.add("metadata", "metadata must be an object of up to 16 strings (keys up to 64 characters, values up to 512)");
+            }
         }
         JsonNode streamOptions = body.get("stream_options");
         if (streamOptions != null && !streamOptions.isNull()) {
@@ -416,7 +424,8 @@ public final class InferenceRequests {
 
     private static void range(ObjectNode body, String field, double min, double max, Problems p) {
         JsonNode v = body.get(field);
-        if (v != null && !v.isNull() && (!v.isNumber() || v.asDouble() < min || v.asDouble() > max)) {
+        // written so that NaN (a gRPC float can carry it; JSON cannot) fails too
+        if (v != null && !v.isNull() && (!v.isNumber() || !(v.asDouble() >= min && v.asDouble() <= max))) {
             p.add(field, field + " must be a number from " + trim(min) + " to " + trim(max));
         }
     }

@@ -156,6 +156,12 @@ class InferenceGrpcTest {
                 Status.Code.INVALID_ARGUMENT, "VALIDATION_ERROR");
         assertStatus(() -> blocking(ADMIN, null).infer(request("x".repeat(100_000), "x")), Status.Code.INVALID_ARGUMENT,
                 "VALIDATION_ERROR");
+        // a float JSON cannot carry: it passed the range check before and reached the backend
+        assertStatus(() -> blocking(ADMIN, null).infer(request(model, "x").toBuilder().setTemperature(Float.NaN).build()),
+                Status.Code.INVALID_ARGUMENT, "VALIDATION_ERROR");
+        assertStatus(() -> blocking(ADMIN, null).infer(request(model, "x").toBuilder().putAllMetadata(
+                        java.util.stream.IntStream.range(0, 17).boxed().collect(java.util.stream.Collectors.toMap(i -> "k" + i, i -> "v"))).build()),
+                Status.Code.INVALID_ARGUMENT, "VALIDATION_ERROR");
     }
 
     @Test

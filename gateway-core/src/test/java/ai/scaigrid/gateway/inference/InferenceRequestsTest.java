@@ -47,6 +47,7 @@ class InferenceRequestsTest {
             "\"logprobs\":true,\"top_logprobs\":5",
             "\"logit_bias\":{\"50256\":-100,\"15\":2.5}",
             "\"user\":\"user-123\",\"store\":false,\"reasoning_effort\":\"low\",\"service_tier\":\"auto\"",
+            "\"metadata\":{\"trace\":\"abc\",\"team\":\"search\"}",
     })
     void whatClientsSendPasses(String fields) throws Exception {
         InferenceRequests.Parsed parsed = InferenceRequests.chat(chat(fields));
@@ -86,15 +87,30 @@ class InferenceRequestsTest {
             "\"logit_bias\":[1]                                                           | logit_bias",
             "\"logit_bias\":{\"1\":101}                                                   | logit_bias",
             "\"logit_bias\":{\"1\":\"x\"}                                                 | logit_bias",
+            "\"metadata\":{\"a\":1}                                                        | metadata",
+            "\"metadata\":{\"a\":\"%s\"}                                                   | metadata",
+            "\"metadata\":{\"k1\":\"v\",\"k2\":\"v\",\"k3\":\"v\",\"k4\":\"v\",\"k5\":\"v\",\"k6\":\"v\",\"k7\":\"v\",\"k8\":\"v\",\"k9\":\"v\",\"k10\":\"v\",\"k11\":\"v\",\"k12\":\"v\",\"k13\":\"v\",\"k14\":\"v\",\"k15\":\"v\",\"k16\":\"v\",\"k17\":\"v\"} | metadata",
     })
     void malformedOptionalParametersAreRefusedByName(String fields, String field) throws Exception {
-        ApiException e = catchThrowableOfType(ApiException.class, () -> InferenceRequests.chat(chat(fields.trim())));
+        String body = fields.trim().replace("%s", "x".repeat(513));
+        ApiException e = catchThrowableOfType(ApiException.class, () -> InferenceRequests.chat(chat(body)));
         assertThat(e).as("refused: %s", fields).isNotNull();
         assertThat(e.errorCode()).isEqualTo(ErrorCode.VALIDATION_ERROR);
         assertThat(e.details()).isInstanceOfSatisfying(List.class, details -> {
             Object first = details.get(0);
             assertThat(first).isInstanceOfSatisfying(Map.class, d -> assertThat(d.get("field")).isEqualTo(field.trim()));
         });
+    }
+
+    /** A gRPC request's float can be NaN (JSON cannot carry one): it must fail the range check, not pass it. */
+    @ParameterizedTest
+    @ValueSource(strings = {"temperature", "top_p", "presence_penalty", "frequency_penalty"})
+    void notANumberIsOutOfEveryRange(String field) throws Exception {
+        ObjectNode body = chat("");
+        body.put(field, Double.NaN);
+        ApiException e = catchThrowableOfType(ApiException.class, () -> InferenceRequests.chat(body));
+        assertThat(e).isNotNull();
+        assertThat(e.errorCode()).isEqualTo(ErrorCode.VALIDATION_ERROR);
     }
 
     /** The OpenAI layer's parse of a streamed request keeps include_usage; the provider body carries neither stream field. */
