@@ -81,6 +81,25 @@ public class InferenceRoutes {
     @ConfigProperty(name = "scaigrid.inference.max-body-size", defaultValue = "16777216")
     long maxBody;
 
+    /**
+     * A stream that wrote nothing for this long gets an SSE comment ({@code : keep-alive}), so that a
+     * proxy or load balancer with an idle timeout (nginx, cloud load balancers: often 60 s) does not cut
+     * it while a model thinks before its first token or between tokens. Clients ignore comments. 0 turns
+     * it off.
+     */
+    @ConfigProperty(name = "scaigrid.inference.sse-keep-alive", defaultValue = "15s")
+    java.time.Duration sseKeepAlive;
+
+    @Inject
+    io.vertx.core.Vertx vertx;
+
+    private static final Buffer KEEP_ALIVE = Buffer.buffer(": keep-alive\n\n");
+
+    /** The keep-alive interval of streams started from now on (tests shorten it). */
+    void sseKeepAlive(java.time.Duration every) {
+        this.sseKeepAlive = every;
+    }
+
     void register(@Observes Router router) {
         BodyHandler body = BodyHandler.create(false).setBodyLimit(maxBody);
         router.post("/v1/inference/chat").handler(body).handler(rc -> inference(rc, Api.NATIVE, "chat"))
@@ -487,8 +506,9 @@ public class InferenceRoutes {
     /**
      * Writes chunks as SSE with flow control (one chunk requested at a time, more once the socket
      * drains). Headers go out with the first chunk, so errors before it keep their HTTP status;
-     * after it, an error is an event and the stream still ends with [DONE]. A client that goes away
-     * cancels the subscription, which cancels the upstream call.
+     * after it, an error is an event and the stream still ends with [DONE]. A stream silent for the
+     * keep-alive interval gets a {@code : keep-alive} comment (and its headers, if still unsent). A
+     * client that goes away cancels the subscription, which cancels the upstream call.
      */
     private final class SseWriter implements MultiSubscriber<ObjectNode> {
         private final RoutingContext rc;
@@ -504,6 +524,9 @@ public class InferenceRoutes {
         private Buffer pending;
         private boolean flushScheduled;
         private boolean endPending;
+        /** When something last went to the client (headers or a frame), for the keep-alive. */
+        private volatile long lastWriteNanos = System.nanoTime();
+        private volatile long keepAliveTimer = -1;
 
         SseWriter(RoutingContext rc, Api api, InferenceExchange ex, io.vertx.core.Context context) {
             this.rc = rc;
@@ -559,7 +582,40 @@ public class InferenceRoutes {
             } else if (out != null && out.length() > 0) {
                 response.write(out);
             }
+            lastWriteNanos = System.nanoTime();
             overhead.relayed(ex);
+        }
+
+        /** Starts the keep-alive clock (one Vert.x timer per stream, cancelled when it ends). */
+        private void startKeepAlive() {
+            long every = sseKeepAlive == null ? 0 : sseKeepAlive.toMillis();
+            if (every <= 0) {
+                return;
+            }
+            io.vertx.core.Vertx owner = context == null ? vertx : context.owner();
+            keepAliveTimer = owner.setPeriodic(every, id -> onContext(() -> keepAlive(every)));
+        }
+
+        private void keepAlive(long everyMillis) {
+            HttpServerResponse response = rc.response();
+            if (closed || response.closed() || response.ended()) {
+                stopKeepAlive();
+                return;
+            }
+            if (System.nanoTime() - lastWriteNanos < everyMillis * 1_000_000L) {
+                return;
+            }
+            // the status is committed now (200): an error after this point is an error event, as after a token
+            sendHeaders(response);
+            enqueue(KEEP_ALIVE, false);
+        }
+
+        private void stopKeepAlive() {
+            long id = keepAliveTimer;
+            if (id >= 0) {
+                keepAliveTimer = -1;
+                (context == null ? vertx : context.owner()).cancelTimer(id);
+            }
         }
 
         /** Writes what is queued plus {@code last} and ends the response, after every earlier frame. */
@@ -571,11 +627,13 @@ public class InferenceRoutes {
         public void onSubscribe(Subscription s) {
             subscription = s;
             rc.response().closeHandler(v -> {
+                stopKeepAlive();
                 if (!rc.response().ended()) {
                     closed = true;
                     s.cancel();
                 }
             });
+            startKeepAlive();
             s.request(1);
         }
 
@@ -650,6 +708,7 @@ public class InferenceRoutes {
 
         @Override
         public void onFailure(Throwable failure) {
+            stopKeepAlive();
             ApiException e = InferencePipeline.toApiException(failure);
             HttpServerResponse response = rc.response();
             if (closed || response.closed()) {
@@ -677,6 +736,7 @@ public class InferenceRoutes {
 
         @Override
         public void onCompletion() {
+            stopKeepAlive();
             HttpServerResponse response = rc.response();
             if (closed || response.closed()) {
                 return;

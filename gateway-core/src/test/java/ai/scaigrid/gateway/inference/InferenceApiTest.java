@@ -42,6 +42,9 @@ class InferenceApiTest {
     Pool pool;
 
     @Inject
+    InferenceRoutes routes;
+
+    @Inject
     InferencePipeline pipeline;
 
     @Inject
@@ -169,6 +172,41 @@ class InferenceApiTest {
         String prefix = "scaigrid_gateway_overhead_seconds_count{api=\"" + api + "\",phase=\"" + phase + "\"}";
         return io.restassured.RestAssured.get("/q/metrics").asString().lines().filter(l -> l.startsWith(prefix))
                 .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+    }
+
+    /**
+     * A model silent before its first token: the stream gets {@code : keep-alive} comments meanwhile (so a proxy
+     * with an idle timeout keeps it open), then its answer as usual, on both front doors. One that never answers
+     * ends, after the keep-alive committed the 200, with an error event and [DONE].
+     */
+    @Test
+    void aSilentStreamGetsKeepAliveComments() throws Exception {
+        routes.sseKeepAlive(java.time.Duration.ofMillis(200));
+        try {
+            String model = chatModel("late"); // 900 ms before it answers
+            for (String path : List.of("/v1/inference/chat", "/oai/v1/chat/completions")) {
+                String body = as(ADMIN).body(with(chat(model, "think first"), "stream", true)).when().post(path)
+                        .then().statusCode(200).header("Content-Type", startsWith("text/event-stream")).extract().asString();
+                assertThat(body).as(path).startsWith(": keep-alive\n\n");
+                assertThat(body.indexOf("data: ")).isGreaterThan(body.lastIndexOf(": keep-alive"));
+                List<String> data = parseSse(body).data();
+                assertThat(data.get(data.size() - 1)).isEqualTo("[DONE]");
+                assertThat(data.stream().filter(d -> !d.equals("[DONE]")).map(d -> {
+                    try {
+                        return JSON.readTree(d).path("choices").path(0).path("delta").path("content").asText("");
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                }).collect(java.util.stream.Collectors.joining())).isEqualTo("echo: think first");
+            }
+            String hung = as(ADMIN).body(with(chat(chatModel("hang"), "never"), "stream", true)).when().post("/v1/inference/chat")
+                    .then().statusCode(200).extract().asString(); // the test backend's first-token timeout is 2 s
+            assertThat(hung).startsWith(": keep-alive\n\n").endsWith("data: [DONE]\n\n");
+            assertThat(parseSse(hung).events()).containsExactly("error");
+            assertThat(hung).contains("\"code\":\"BACKEND_TIMEOUT\"");
+        } finally {
+            routes.sseKeepAlive(java.time.Duration.ofSeconds(15));
+        }
     }
 
     @Test

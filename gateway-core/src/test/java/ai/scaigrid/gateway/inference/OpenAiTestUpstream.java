@@ -163,6 +163,7 @@ public final class OpenAiTestUpstream {
                     res.write(chunk(null, "stop"));
                     res.end("data:  [DONE] \r\n\r\n");
                 }
+                case "late" -> vertx.setTimer(900, t -> complete(body, res, stream, true, false)); // thinks first
                 case "nousage" -> complete(body, res, stream, false, false);
                 case "tools" -> complete(body, res, stream, true, true);
                 default -> complete(body, res, stream, true, false);
