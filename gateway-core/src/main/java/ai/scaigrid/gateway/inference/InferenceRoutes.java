@@ -527,6 +527,8 @@ public class InferenceRoutes {
         /** When something last went to the client (headers or a frame), for the keep-alive. */
         private volatile long lastWriteNanos = System.nanoTime();
         private volatile long keepAliveTimer = -1;
+        /** The stream ended (completion or failure): no keep-alive may follow. */
+        private volatile boolean finished;
 
         SseWriter(RoutingContext rc, Api api, InferenceExchange ex, io.vertx.core.Context context) {
             this.rc = rc;
@@ -551,6 +553,9 @@ public class InferenceRoutes {
         private void enqueue(Buffer frame, boolean last) {
             boolean schedule;
             synchronized (this) {
+                if (endPending) {
+                    return; // the response's last frame is queued: nothing may follow it (a keep-alive tick in flight)
+                }
                 if (pending == null) {
                     pending = Buffer.buffer(Math.max(256, frame.length() * 4));
                 }
@@ -598,7 +603,7 @@ public class InferenceRoutes {
 
         private void keepAlive(long everyMillis) {
             HttpServerResponse response = rc.response();
-            if (closed || response.closed() || response.ended()) {
+            if (closed || finished || response.closed() || response.ended()) {
                 stopKeepAlive();
                 return;
             }
@@ -708,6 +713,7 @@ public class InferenceRoutes {
 
         @Override
         public void onFailure(Throwable failure) {
+            finished = true;
             stopKeepAlive();
             ApiException e = InferencePipeline.toApiException(failure);
             HttpServerResponse response = rc.response();
@@ -736,6 +742,7 @@ public class InferenceRoutes {
 
         @Override
         public void onCompletion() {
+            finished = true;
             stopKeepAlive();
             HttpServerResponse response = rc.response();
             if (closed || response.closed()) {
