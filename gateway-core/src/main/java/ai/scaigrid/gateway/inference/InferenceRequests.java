@@ -67,6 +67,14 @@ public final class InferenceRequests {
             }
         }
         common(body, p);
+        chars += toolsAndFormat(body, p);
+        p.throwIfAny();
+        return finish(body, model, chars + 4 * messages.size());
+    }
+
+    /** Checks tools, tool_choice and response_format (chat and generate pass them on alike); returns the tools' size in characters. */
+    private static int toolsAndFormat(ObjectNode body, Problems p) {
+        int chars = 0;
         JsonNode tools = body.get("tools");
         if (tools != null && !tools.isNull()) {
             if (!tools.isArray()) {
@@ -84,8 +92,7 @@ public final class InferenceRequests {
         }
         toolChoice(body.get("tool_choice"), tools, p);
         responseFormat(body.get("response_format"), p);
-        p.throwIfAny();
-        return finish(body, model, chars + 4 * messages.size());
+        return chars;
     }
 
     /**
@@ -179,12 +186,13 @@ public final class InferenceRequests {
             p.add("prompt", "prompt must be a non-empty string");
         }
         common(body, p);
+        int toolChars = toolsAndFormat(body, p);
         p.throwIfAny();
         ObjectNode chat = body.deepCopy();
         chat.remove("prompt");
         ArrayNode messages = chat.putArray("messages");
         messages.addObject().put("role", "user").put("content", prompt.asText());
-        return finish(chat, model, prompt.asText().length() + 4);
+        return finish(chat, model, prompt.asText().length() + toolChars + 4);
     }
 
     public static Parsed embed(JsonNode raw) {
@@ -229,6 +237,10 @@ public final class InferenceRequests {
         if (format != null && !format.isNull() && !(format.isTextual()
                 && (EMBEDDING_FLOAT.equals(format.asText()) || EMBEDDING_BASE64.equals(format.asText())))) {
             p.add("encoding_format", "encoding_format must be \"float\" or \"base64\"");
+        }
+        JsonNode user = body.get("user");
+        if (user != null && !user.isNull() && !user.isTextual()) {
+            p.add("user", "user must be a string");
         }
         p.throwIfAny();
         ObjectNode out = body.deepCopy();

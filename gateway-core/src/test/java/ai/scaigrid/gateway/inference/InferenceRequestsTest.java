@@ -102,6 +102,31 @@ class InferenceRequestsTest {
         });
     }
 
+    /** generate passes tools, tool_choice and response_format on like chat, so they are checked alike; embeddings check user. */
+    @ParameterizedTest(name = "{0} -> {1}")
+    @CsvSource(delimiter = '|', value = {
+            "generate | \"tools\":true                    | tools",
+            "generate | \"response_format\":\"json\"      | response_format",
+            "generate | \"tool_choice\":\"required\"      | tool_choice",
+            "embed    | \"user\":42                       | user",
+    })
+    void generateAndEmbedCheckWhatTheyPassOn(String endpoint, String fields, String field) throws Exception {
+        String body = endpoint.trim().equals("generate")
+                ? "{\"model\":\"m/x\",\"prompt\":\"hi\"," + fields.trim() + "}"
+                : "{\"model\":\"m/x\",\"input\":\"hi\"," + fields.trim() + "}";
+        JsonNode raw = JSON.readTree(body);
+        ApiException e = catchThrowableOfType(ApiException.class,
+                () -> { if (endpoint.trim().equals("generate")) InferenceRequests.generate(raw); else InferenceRequests.embed(raw); });
+        assertThat(e).as("refused: %s", body).isNotNull();
+        assertThat(e.details()).isInstanceOfSatisfying(List.class, details -> assertThat(details.get(0))
+                .isInstanceOfSatisfying(Map.class, d -> assertThat(d.get("field")).isEqualTo(field.trim())));
+        JsonNode ok = JSON.readTree(endpoint.trim().equals("generate")
+                ? "{\"model\":\"m/x\",\"prompt\":\"hi\",\"response_format\":{\"type\":\"json_object\"}}"
+                : "{\"model\":\"m/x\",\"input\":\"hi\",\"user\":\"u-1\"}");
+        assertThat(endpoint.trim().equals("generate") ? InferenceRequests.generate(ok).model() : InferenceRequests.embed(ok).model())
+                .isEqualTo("m/x");
+    }
+
     /** A gRPC request's float can be NaN (JSON cannot carry one): it must fail the range check, not pass it. */
     @ParameterizedTest
     @ValueSource(strings = {"temperature", "top_p", "presence_penalty", "frequency_penalty"})
