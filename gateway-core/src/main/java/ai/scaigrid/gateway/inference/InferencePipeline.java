@@ -374,18 +374,16 @@ public class InferencePipeline {
                     .onCancellation().invoke(breaker::onIgnored)
                     .onFailure().recoverWithUni(failure -> {
                         UpstreamFailure f = classify(failure);
-                        if (f.countsAsBackendFailure()) {
-                            if (f.tripsCircuit()) {
-                                breaker.onFailure();
-                            } else {
-                                breaker.onIgnored();
-                            }
-                            LOG.warnf("request %s: backend %s failed (%s), trying the next", ex.requestId, backend.id(), f.getMessage());
-                            return attemptUni(ex, candidates, i + 1, call).onFailure(NoBackendLeft.class)
-                                    .transform(none -> f);
+                        if (f.tripsCircuit()) {
+                            breaker.onFailure();
+                        } else {
+                            breaker.onIgnored();
                         }
-                        breaker.onIgnored();
-                        return Uni.createFrom().failure(f);
+                        if (!f.countsAsBackendFailure()) {
+                            return Uni.createFrom().failure(f);
+                        }
+                        LOG.warnf("request %s: backend %s failed (%s), trying the next", ex.requestId, backend.id(), f.getMessage());
+                        return attemptUni(ex, candidates, i + 1, call).onFailure(NoBackendLeft.class).transform(none -> f);
                     });
         });
     }

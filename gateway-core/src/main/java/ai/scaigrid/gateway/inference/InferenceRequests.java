@@ -238,10 +238,7 @@ public final class InferenceRequests {
                 && (EMBEDDING_FLOAT.equals(format.asText()) || EMBEDDING_BASE64.equals(format.asText())))) {
             p.add("encoding_format", "encoding_format must be \"float\" or \"base64\"");
         }
-        JsonNode user = body.get("user");
-        if (user != null && !user.isNull() && !user.isTextual()) {
-            p.add("user", "user must be a string");
-        }
+        string(body, "user", p);
         p.throwIfAny();
         ObjectNode out = body.deepCopy();
         out.remove("model");
@@ -355,10 +352,7 @@ public final class InferenceRequests {
         if (stream != null && !stream.isNull() && !stream.isBoolean()) {
             p.add("stream", "stream must be true or false");
         }
-        JsonNode n = body.get("n");
-        if (n != null && !n.isNull() && (!n.isIntegralNumber() || !n.canConvertToInt() || n.asInt() < 1 || n.asInt() > MAX_CHOICES)) {
-            p.add("n", "n must be an integer from 1 to " + MAX_CHOICES);
-        }
+        intRange(body, "n", 1, MAX_CHOICES, p);
         JsonNode seed = body.get("seed");
         if (seed != null && !seed.isNull() && !seed.isIntegralNumber()) {
             p.add("seed", "seed must be an integer");
@@ -379,9 +373,11 @@ public final class InferenceRequests {
         if (metadata != null && !metadata.isNull()) {
             // OpenAI's limits: it travels to upstreams and nodes with every call
             boolean ok = metadata.isObject() && metadata.size() <= 16;
-            for (var it = ok ? metadata.fields() : java.util.Collections.<Map.Entry<String, JsonNode>>emptyIterator(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
-                ok &= e.getKey().length() <= 64 && e.getValue().isTextual() && e.getValue().asText().length() <= 512;
+            if (ok) {
+                for (var it = metadata.fields(); it.hasNext(); ) {
+                    Map.Entry<String, JsonNode> e = it.next();
+                    ok &= e.getKey().length() <= 64 && e.getValue().isTextual() && e.getValue().asText().length() <= 512;
+                }
             }
             if (!ok) {
                 p.add("metadata", "metadata must be an object of up to 16 strings (keys up to 64 characters, values up to 512)");
@@ -405,21 +401,16 @@ public final class InferenceRequests {
             }
         }
         for (String field : List.of("user", "reasoning_effort", "service_tier")) {
-            JsonNode v = body.get(field);
-            if (v != null && !v.isNull() && !v.isTextual()) {
-                p.add(field, field + " must be a string");
-            }
+            string(body, field, p);
         }
-        JsonNode topLogprobs = body.get("top_logprobs");
-        if (topLogprobs != null && !topLogprobs.isNull()
-                && (!topLogprobs.isIntegralNumber() || !topLogprobs.canConvertToInt() || topLogprobs.asInt() < 0 || topLogprobs.asInt() > 20)) {
-            p.add("top_logprobs", "top_logprobs must be an integer from 0 to 20");
-        }
+        intRange(body, "top_logprobs", 0, 20, p);
         JsonNode logitBias = body.get("logit_bias");
         if (logitBias != null && !logitBias.isNull()) {
             boolean ok = logitBias.isObject();
-            for (JsonNode v : ok ? logitBias : List.<JsonNode>of()) {
-                ok &= v.isNumber() && v.asDouble() >= -100 && v.asDouble() <= 100;
+            if (ok) {
+                for (JsonNode v : logitBias) {
+                    ok &= v.isNumber() && v.asDouble() >= -100 && v.asDouble() <= 100;
+                }
             }
             if (!ok) {
                 p.add("logit_bias", "logit_bias must map token ids to numbers from -100 to 100");
@@ -431,6 +422,20 @@ public final class InferenceRequests {
         JsonNode v = body.get(field);
         if (v != null && !v.isNull() && (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < 1)) {
             p.add(field, field + " must be a positive integer");
+        }
+    }
+
+    private static void intRange(ObjectNode body, String field, int min, int max, Problems p) {
+        JsonNode v = body.get(field);
+        if (v != null && !v.isNull() && (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < min || v.asInt() > max)) {
+            p.add(field, field + " must be an integer from " + min + " to " + max);
+        }
+    }
+
+    private static void string(ObjectNode body, String field, Problems p) {
+        JsonNode v = body.get(field);
+        if (v != null && !v.isNull() && !v.isTextual()) {
+            p.add(field, field + " must be a string");
         }
     }
 

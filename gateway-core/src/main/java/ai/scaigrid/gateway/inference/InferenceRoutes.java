@@ -432,6 +432,11 @@ public class InferenceRoutes {
         }
     }
 
+    /** Which OpenAI rate limit a refusal is in its vocabulary: {@code tokens} for tokens per minute, else {@code requests}. */
+    private static String limitUnit(ApiException e) {
+        return e.details() instanceof java.util.Map<?, ?> d && "tokens_per_minute".equals(d.get("unit")) ? "tokens" : "requests";
+    }
+
     /**
      * OpenAI's error shape, {"error":{"message","type","param","code"}}, in OpenAI's own vocabulary: client
      * errors are {@code invalid_request_error} (a bad key is code {@code invalid_api_key}, an unknown model
@@ -439,11 +444,6 @@ public class InferenceRoutes {
      * {@code rate_limit_exceeded}, an exhausted budget or quota {@code insufficient_quota}, and 5xx
      * {@code server_error}; other codes are the ScaiGrid code in lower case.
      */
-    /** Which OpenAI rate limit a refusal is in its vocabulary: {@code tokens} for tokens per minute, else {@code requests}. */
-    private static String limitUnit(ApiException e) {
-        return e.details() instanceof java.util.Map<?, ?> d && "tokens_per_minute".equals(d.get("unit")) ? "tokens" : "requests";
-    }
-
     private ObjectNode oaiError(ApiException e) {
         ObjectNode out = mapper.createObjectNode();
         ObjectNode error = out.putObject("error");
@@ -597,8 +597,7 @@ public class InferenceRoutes {
             if (every <= 0) {
                 return;
             }
-            io.vertx.core.Vertx owner = context == null ? vertx : context.owner();
-            keepAliveTimer = owner.setPeriodic(every, id -> onContext(() -> keepAlive(every)));
+            keepAliveTimer = owner().setPeriodic(every, id -> onContext(() -> keepAlive(every)));
         }
 
         private void keepAlive(long everyMillis) {
@@ -619,8 +618,12 @@ public class InferenceRoutes {
             long id = keepAliveTimer;
             if (id >= 0) {
                 keepAliveTimer = -1;
-                (context == null ? vertx : context.owner()).cancelTimer(id);
+                owner().cancelTimer(id);
             }
+        }
+
+        private io.vertx.core.Vertx owner() {
+            return context == null ? vertx : context.owner();
         }
 
         /** Writes what is queued plus {@code last} and ends the response, after every earlier frame. */

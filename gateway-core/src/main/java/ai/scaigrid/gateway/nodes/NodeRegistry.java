@@ -565,8 +565,13 @@ public class NodeRegistry {
         if (known != null && changedAt.isBefore(known)) {
             return true;
         }
-        adminDecidedAt.merge(id, changedAt, (a, b) -> a.isAfter(b) ? a : b);
+        recordAdminDecision(id, changedAt);
         return false;
+    }
+
+    /** Keeps the newest operator decision time known for the node. */
+    private void recordAdminDecision(String id, OffsetDateTime decidedAt) {
+        adminDecidedAt.merge(id, decidedAt, (a, b) -> a.isAfter(b) ? a : b);
     }
 
     // ------------------------------------------------------------------ routing
@@ -730,7 +735,7 @@ public class NodeRegistry {
                     NodeSnapshot local = nodes.get(id);
                     OffsetDateTime decidedAt = rows.iterator().next().getOffsetDateTime("admin_changed_at");
                     if (decidedAt != null) {
-                        adminDecidedAt.merge(id, decidedAt, (a, b) -> a.isAfter(b) ? a : b);
+                        recordAdminDecision(id, decidedAt);
                     }
                     if (local != null) {
                         NodeSnapshot next = local.withAdmin(state, reason);

@@ -249,6 +249,11 @@ public class AnthropicProvider implements Provider {
                 .set("input_schema", schema.deepCopy());
     }
 
+    /** A tool_use block's input as JSON text ({@code {}} when it has none). */
+    private static String inputJson(JsonNode toolUse) {
+        return toolUse.path("input").isMissingNode() ? "{}" : toolUse.get("input").toString();
+    }
+
     private static ObjectNode toolChoice(JsonNode choice) {
         if (choice == null || choice.isNull()) {
             return null;
@@ -399,12 +404,12 @@ public class AnthropicProvider implements Provider {
                 case "text" -> text.append(block.path("text").asText());
                 case "tool_use" -> {
                     if (ANSWER_TOOL.equals(block.path("name").asText())) {
-                        text.append(block.path("input").isMissingNode() ? "{}" : block.get("input").toString());
+                        text.append(inputJson(block));
                         answered = true;
                     } else {
                         toolCalls.addObject().put("id", block.path("id").asText()).put("type", "function")
                                 .putObject("function").put("name", block.path("name").asText())
-                                .put("arguments", block.path("input").isMissingNode() ? "{}" : block.get("input").toString());
+                                .put("arguments", inputJson(block));
                     }
                 }
                 default -> {

@@ -56,7 +56,7 @@ public class UpstreamFailure extends RuntimeException {
         return countsAsBackendFailure;
     }
 
-    /** Whether this failure counts against the backend's circuit breaker. */
+    /** Whether this failure counts against the backend's circuit breaker (only ever with {@link #countsAsBackendFailure()}). */
     public boolean tripsCircuit() {
         return tripsCircuit;
     }
