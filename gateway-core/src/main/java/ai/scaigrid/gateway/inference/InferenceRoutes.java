@@ -718,6 +718,12 @@ public class InferenceRoutes {
         public void onFailure(Throwable failure) {
             finished = true;
             stopKeepAlive();
+            // decided on the request's context, where keep-alive ticks run: a tick cannot commit the SSE headers
+            // between the check below and an error answer with its own status
+            onContext(() -> failStream(failure));
+        }
+
+        private void failStream(Throwable failure) {
             ApiException e = InferencePipeline.toApiException(failure);
             HttpServerResponse response = rc.response();
             if (closed || response.closed()) {
