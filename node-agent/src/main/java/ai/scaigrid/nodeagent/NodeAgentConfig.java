@@ -146,6 +146,13 @@ public interface NodeAgentConfig {
         @WithDefault("64")
         int outputTokens();
 
+        /**
+         * Simulated backend: tokens of "thinking" streamed as reasoning_content before each answer, as a
+         * reasoning model does (0 = none); {@code reasoning_effort} scales it.
+         */
+        @WithDefault("0")
+        int reasoningTokens();
+
         /** Simulated backend: size of the embedding vectors. */
         @WithDefault("64")
         int embeddingDimensions();

@@ -5,6 +5,7 @@ import ai.scaigrid.commons.error.ErrorCode;
 import ai.scaigrid.commons.requestid.RequestIds;
 import ai.scaigrid.commons.scaiinfer.ChunkCoalescer;
 import ai.scaigrid.commons.scaiinfer.OpenAiChatBodies;
+import ai.scaigrid.commons.scaiinfer.Reasoning;
 import ai.scaigrid.commons.security.Caller;
 import ai.scaigrid.commons.security.GrpcCallers;
 import ai.scaigrid.commons.security.Permissions;
@@ -245,7 +246,7 @@ public class InferenceGrpcService implements InferenceService {
 
     private static boolean isUsageOnly(InferenceChunk c) {
         return c.hasUsage() && c.getFinishReason().isEmpty() && !c.hasError() && c.getDelta().getContent().isEmpty()
-                && c.getDelta().getRole().isEmpty() && c.getDelta().getToolCallsCount() == 0;
+                && c.getDelta().getReasoningContent().isEmpty() && c.getDelta().getRole().isEmpty() && c.getDelta().getToolCallsCount() == 0;
     }
 
     InferenceChunk toChunk(ObjectNode chunk) {
@@ -256,7 +257,7 @@ public class InferenceGrpcService implements InferenceService {
         if (!choice.isMissingNode()) {
             JsonNode delta = choice.path("delta");
             ChunkDelta.Builder d = ChunkDelta.newBuilder().setRole(delta.path("role").asText(""))
-                    .setContent(delta.path("content").asText(""));
+                    .setContent(delta.path("content").asText("")).setReasoningContent(Reasoning.of(delta));
             for (JsonNode call : delta.path("tool_calls")) {
                 ToolCallDelta.Builder c = ToolCallDelta.newBuilder().setIndex(call.path("index").asInt())
                         .setId(call.path("id").asText("")).setType(call.path("type").asText(""));
@@ -285,7 +286,7 @@ public class InferenceGrpcService implements InferenceService {
         JsonNode choice = completion.path("choices").path(0);
         JsonNode message = choice.path("message");
         ChatMessage.Builder m = ChatMessage.newBuilder().setRole(message.path("role").asText("assistant"))
-                .setContent(message.path("content").asText(""));
+                .setContent(message.path("content").asText("")).setReasoningContent(Reasoning.of(message));
         for (JsonNode call : message.path("tool_calls")) {
             m.addToolCalls(ToolCall.newBuilder().setId(call.path("id").asText("")).setType(call.path("type").asText("function"))
                     .setFunction(FunctionCall.newBuilder().setName(call.path("function").path("name").asText(""))

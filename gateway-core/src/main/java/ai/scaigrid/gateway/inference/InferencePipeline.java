@@ -3,6 +3,7 @@ package ai.scaigrid.gateway.inference;
 import ai.scaigrid.commons.error.ApiException;
 import ai.scaigrid.commons.error.DataErrors;
 import ai.scaigrid.commons.error.ErrorCode;
+import ai.scaigrid.commons.scaiinfer.Reasoning;
 import ai.scaigrid.commons.security.Caller;
 import ai.scaigrid.commons.security.Permissions;
 import ai.scaigrid.gateway.inference.provider.BackendTarget;
@@ -161,6 +162,7 @@ public class InferencePipeline {
                     } else {
                         for (JsonNode choice : result.path("choices")) {
                             ex.completionChars += choice.path("message").path("content").asText("").length();
+                            ex.completionChars += Reasoning.of(choice.path("message")).length();
                             ex.completionChars += choice.path("message").path("tool_calls").isMissingNode() ? 0
                                     : choice.path("message").path("tool_calls").toString().length();
                         }
@@ -233,6 +235,7 @@ public class InferencePipeline {
                     for (JsonNode choice : chunk.path("choices")) {
                         JsonNode delta = choice.path("delta");
                         ex.completionChars += delta.path("content").asText("").length();
+                        ex.completionChars += Reasoning.of(delta).length();
                         if (delta.has("tool_calls")) {
                             ex.completionChars += delta.get("tool_calls").toString().length();
                         }

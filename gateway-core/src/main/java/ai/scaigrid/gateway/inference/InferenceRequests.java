@@ -338,6 +338,47 @@ public final class InferenceRequests {
         if (hasToolCalls) {
             chars += m.get("tool_calls").toString().length();
         }
+        for (String name : List.of("reasoning_content", "reasoning")) {
+            JsonNode thought = m.get(name);
+            if (thought != null && !thought.isNull() && !thought.isTextual()) {
+                p.add(field + "." + name, name + " must be a string");
+            } else if (thought != null && thought.isTextual()) {
+                chars += thought.asText().length();
+            }
+        }
+        chars += thinkingBlocks(m.get("thinking_blocks"), field + ".thinking_blocks", p);
+        return chars;
+    }
+
+    /**
+     * An assistant message's {@code thinking_blocks}: what an Anthropic backend's extended thinking
+     * returned, sent back as received so the next turn can continue it (its signature is checked
+     * upstream). Each is {@code {type: thinking, thinking, signature}} or {@code {type: redacted_thinking, data}}.
+     */
+    private static int thinkingBlocks(JsonNode blocks, String field, Problems p) {
+        if (blocks == null || blocks.isNull()) {
+            return 0;
+        }
+        if (!blocks.isArray()) {
+            p.add(field, "thinking_blocks must be an array");
+            return 0;
+        }
+        int chars = 0;
+        for (int i = 0; i < blocks.size(); i++) {
+            JsonNode b = blocks.get(i);
+            String type = b.path("type").asText("");
+            boolean ok = switch (type) {
+                case "thinking" -> b.path("thinking").isTextual() && b.path("signature").isTextual();
+                case "redacted_thinking" -> b.path("data").isTextual();
+                default -> false;
+            };
+            if (!ok) {
+                p.add(field + "[" + i + "]", "a thinking block is {type: thinking, thinking, signature} "
+                        + "or {type: redacted_thinking, data}, each a string");
+                return chars;
+            }
+            chars += b.path("thinking").asText("").length() + b.path("data").asText("").length();
+        }
         return chars;
     }
 

@@ -48,6 +48,11 @@ class InferenceRequestsTest {
             "\"logit_bias\":{\"50256\":-100,\"15\":2.5}",
             "\"user\":\"user-123\",\"store\":false,\"reasoning_effort\":\"low\",\"service_tier\":\"auto\"",
             "\"metadata\":{\"trace\":\"abc\",\"team\":\"search\"}",
+            // a reasoning model's answer sent back as received: its thinking, and Anthropic's thinking blocks
+            "\"messages\":[{\"role\":\"user\",\"content\":\"2+2?\"},{\"role\":\"assistant\",\"content\":\"4\","
+                    + "\"reasoning_content\":\"Add them.\",\"reasoning\":null,\"thinking_blocks\":[{\"type\":\"thinking\","
+                    + "\"thinking\":\"Add them.\",\"signature\":\"EqQB\"},{\"type\":\"redacted_thinking\",\"data\":\"EmwK\"}]},"
+                    + "{\"role\":\"user\",\"content\":\"and 3+3?\"}]",
     })
     void whatClientsSendPasses(String fields) throws Exception {
         InferenceRequests.Parsed parsed = InferenceRequests.chat(chat(fields));
@@ -88,6 +93,11 @@ class InferenceRequestsTest {
             "\"logit_bias\":{\"1\":101}                                                   | logit_bias",
             "\"logit_bias\":{\"1\":\"x\"}                                                 | logit_bias",
             "\"metadata\":{\"a\":1}                                                        | metadata",
+            "\"messages\":[{\"role\":\"assistant\",\"content\":\"x\",\"reasoning_content\":5}] | messages[0].reasoning_content",
+            "\"messages\":[{\"role\":\"assistant\",\"content\":\"x\",\"reasoning\":{}}] | messages[0].reasoning",
+            "\"messages\":[{\"role\":\"assistant\",\"content\":\"x\",\"thinking_blocks\":{}}] | messages[0].thinking_blocks",
+            "\"messages\":[{\"role\":\"assistant\",\"content\":\"x\",\"thinking_blocks\":[{\"type\":\"thinking\",\"thinking\":\"t\"}]}] | messages[0].thinking_blocks[0]",
+            "\"messages\":[{\"role\":\"assistant\",\"content\":\"x\",\"thinking_blocks\":[{\"type\":\"redacted_thinking\",\"data\":\"d\"},\"x\"]}] | messages[0].thinking_blocks[1]",
             "\"metadata\":{\"a\":\"%s\"}                                                   | metadata",
             "\"metadata\":{\"k1\":\"v\",\"k2\":\"v\",\"k3\":\"v\",\"k4\":\"v\",\"k5\":\"v\",\"k6\":\"v\",\"k7\":\"v\",\"k8\":\"v\",\"k9\":\"v\",\"k10\":\"v\",\"k11\":\"v\",\"k12\":\"v\",\"k13\":\"v\",\"k14\":\"v\",\"k15\":\"v\",\"k16\":\"v\",\"k17\":\"v\"} | metadata",
     })

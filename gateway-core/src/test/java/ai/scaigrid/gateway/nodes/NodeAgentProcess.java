@@ -31,7 +31,10 @@ final class NodeAgentProcess implements AutoCloseable {
     final Path log;
 
     /** A model of the node: name plus simulated-backend settings. */
-    record Model(String name, int tokensPerSecond, String timeToFirstToken, int outputTokens) {
+    record Model(String name, int tokensPerSecond, String timeToFirstToken, int outputTokens, int reasoningTokens) {
+        Model(String name, int tokensPerSecond, String timeToFirstToken, int outputTokens) {
+            this(name, tokensPerSecond, timeToFirstToken, outputTokens, 0);
+        }
     }
 
     private NodeAgentProcess(String id, int grpcPort, int httpPort, Process process, Path log) {
@@ -68,6 +71,7 @@ final class NodeAgentProcess implements AutoCloseable {
             props.put(p + "tokens-per-second", Integer.toString(m.tokensPerSecond()));
             props.put(p + "time-to-first-token", m.timeToFirstToken());
             props.put(p + "output-tokens", Integer.toString(m.outputTokens()));
+            props.put(p + "reasoning-tokens", Integer.toString(m.reasoningTokens()));
         }
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());

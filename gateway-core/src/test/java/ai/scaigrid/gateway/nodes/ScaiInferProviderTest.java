@@ -46,6 +46,7 @@ class ScaiInferProviderTest {
     private static final String MID = "m-mid-" + RUN;
     private static final String DRAIN = "m-term-" + RUN;
     private static final String WIDE = "m-wide-" + RUN;
+    private static final String THINK = "m-think-" + RUN;
 
     @Inject
     ScaiInferProvider provider;
@@ -72,7 +73,7 @@ class ScaiInferProviderTest {
                 .body(Map.of("name", "provider-test-nodes", "scopes", List.of("scaiinfer.node"), "ttl_seconds", 3600))
                 .when().post("/v1/service-tokens").then().statusCode(201).extract().path("data.token");
         main = start("main-" + RUN, token, 8, List.of(new NodeAgentProcess.Model(FAST, 400, "10ms", 24),
-                new NodeAgentProcess.Model(SLOW, 10, "10ms", 200)));
+                new NodeAgentProcess.Model(SLOW, 10, "10ms", 200), new NodeAgentProcess.Model(THINK, 400, "10ms", 12, 6)));
         // failover pair: with equal load the larger headroom wins, so "big" (slow to answer) is tried first
         big = start("big-" + RUN, token, 16, List.of(new NodeAgentProcess.Model(FAILOVER, 200, "8s", 20)));
         small = start("small-" + RUN, token, 4, List.of(new NodeAgentProcess.Model(FAILOVER, 200, "10ms", 20)));
@@ -221,6 +222,86 @@ class ScaiInferProviderTest {
         assertThat(denied.exit()).as(denied.raw()).isEqualTo(2);
         assertThat(denied.last().at("/error/grpc_status").asText()).isEqualTo("UNAUTHENTICATED");
         assertThat(denied.last().at("/error/scaigrid_error_code").asText()).isEqualTo("AUTH_TOKEN_INVALID");
+    }
+
+    /**
+     * A reasoning model on a node (the simulated one, thinking 6 tokens before 12 of answer): its thinking
+     * reaches HTTP callers as {@code reasoning_content} (deltas before the answer's, or on the message)
+     * and gRPC callers in the chunks' reasoning_content; it counts as output; {@code reasoning_effort}
+     * travels to the node.
+     */
+    @Test
+    void aReasoningModelsThinkingReachesEveryCallerApartFromItsAnswer() throws Exception {
+        String slug = "think-" + RUN + "/sim";
+        publish(slug, THINK);
+        Map<String, Object> chat = Map.of("model", slug, "stream", true, "seed", 5,
+                "stream_options", Map.of("include_usage", true), "messages", List.of(Map.of("role", "user", "content", "why?")));
+        String sse = given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON).body(chat)
+                .when().post("/oai/v1/chat/completions").then().statusCode(200).extract().asString();
+        assertThat(sse).endsWith("data: [DONE]\n\n").doesNotContain("event: error");
+        StringBuilder reasoning = new StringBuilder();
+        StringBuilder answer = new StringBuilder();
+        int completionTokens = -1;
+        for (String frame : sse.split("\n\n")) {
+            if (frame.equals("data: [DONE]")) {
+                continue;
+            }
+            JsonNode chunk = mapper.readTree(frame.substring("data: ".length()));
+            JsonNode delta = chunk.at("/choices/0/delta");
+            if (delta.hasNonNull("reasoning_content")) {
+                assertThat(answer).as("all thinking comes before the answer").isEmpty();
+                reasoning.append(delta.get("reasoning_content").asText());
+            }
+            answer.append(delta.path("content").asText(""));
+            if (chunk.hasNonNull("usage")) {
+                completionTokens = chunk.at("/usage/completion_tokens").asInt();
+            }
+        }
+        assertThat(reasoning.toString().split(" ")).hasSize(6);
+        assertThat(answer.toString().split(" ")).hasSize(12);
+        assertThat(completionTokens).as("thinking is output").isEqualTo(18);
+
+        JsonNode whole = mapper.readTree(given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
+                .body(Map.of("model", slug, "seed", 5, "messages", List.of(Map.of("role", "user", "content", "why?"))))
+                .when().post("/v1/inference/chat").then().statusCode(200).extract().asString()).path("data");
+        assertThat(whole.at("/choices/0/message/reasoning_content").asText()).isEqualTo(reasoning.toString());
+        assertThat(whole.at("/choices/0/message/content").asText()).isEqualTo(answer.toString());
+        JsonNode none = mapper.readTree(given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
+                .body(Map.of("model", slug, "seed", 5, "reasoning_effort", "none",
+                        "messages", List.of(Map.of("role", "user", "content", "why?"))))
+                .when().post("/oai/v1/chat/completions").then().statusCode(200).extract().asString());
+        assertThat(none.at("/choices/0/message").has("reasoning_content")).isFalse();
+        assertThat(none.at("/choices/0/message/content").asText()).isEqualTo(answer.toString());
+        assertThat(none.at("/usage/completion_tokens").asInt()).isEqualTo(12);
+
+        io.grpc.ManagedChannel channel = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", 59051).usePlaintext().build();
+        try {
+            io.grpc.Metadata headers = new io.grpc.Metadata();
+            headers.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "Bearer " + ADMIN);
+            var stub = ai.scaigrid.proto.scaiinfer.v1.InferenceServiceGrpc.newBlockingStub(channel)
+                    .withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers));
+            var request = ai.scaigrid.proto.scaiinfer.v1.InferenceRequest.newBuilder().setModel(slug).setSeed(5)
+                    .addMessages(ai.scaigrid.proto.scaiinfer.v1.ChatMessage.newBuilder().setRole("user").setContent("why?"));
+            StringBuilder grpcReasoning = new StringBuilder();
+            StringBuilder grpcAnswer = new StringBuilder();
+            int[] grpcTokens = {-1};
+            stub.streamInference(request.build()).forEachRemaining(c -> {
+                grpcReasoning.append(c.getDelta().getReasoningContent());
+                grpcAnswer.append(c.getDelta().getContent());
+                if (c.hasUsage()) {
+                    grpcTokens[0] = c.getUsage().getCompletionTokens();
+                }
+            });
+            assertThat(grpcReasoning.toString()).isEqualTo(reasoning.toString());
+            assertThat(grpcAnswer.toString()).isEqualTo(answer.toString());
+            assertThat(grpcTokens[0]).isEqualTo(18);
+            var unary = stub.infer(request.setReasoningEffort("high").build());
+            assertThat(unary.getMessage().getReasoningContent().split(" ")).as("high: twice the thinking").hasSize(12);
+            assertThat(unary.getMessage().getContent()).isEqualTo(answer.toString());
+            assertThat(unary.getUsage().getCompletionTokens()).isEqualTo(24);
+        } finally {
+            channel.shutdownNow();
+        }
     }
 
     /**

@@ -40,7 +40,7 @@ public class Backends {
                 case "openai" -> m.baseUrl().map(url -> (InferenceBackend) new OpenAiCompatibleBackend(vertx, m.name(),
                         m.upstreamModel().orElse(m.name()), url, m.apiKey().orElse(null), m.upstreamTimeout())).orElse(null);
                 case "simulated" -> new SimulatedBackend(vertx, m.name(), m.tokensPerSecond(), m.timeToFirstToken(),
-                        m.outputTokens(), m.maxOutputTokens(), m.embeddingDimensions(), m.decodeClock());
+                        m.outputTokens(), m.maxOutputTokens(), m.embeddingDimensions(), m.decodeClock(), m.reasoningTokens());
                 default -> null;
             };
             if (backend != null) { // a broken entry keeps the readiness check down (NodeConfigHealthCheck) instead of crashing

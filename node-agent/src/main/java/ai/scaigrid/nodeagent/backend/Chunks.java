@@ -64,9 +64,10 @@ public final class Chunks {
         return Math.max(1, (text.length() + 3) / 4);
     }
 
-    /** Folds a finished stream into the non-streaming answer (content concatenated, tool-call fragments merged). */
+    /** Folds a finished stream into the non-streaming answer (content and reasoning concatenated, tool-call fragments merged). */
     public static InferenceResponse fold(List<InferenceChunk> chunks) {
         StringBuilder content = new StringBuilder();
+        StringBuilder reasoning = new StringBuilder();
         Map<Integer, ToolCall.Builder> calls = new TreeMap<>();
         String id = "";
         String model = "";
@@ -80,6 +81,7 @@ public final class Chunks {
                 created = c.getCreated();
             }
             content.append(c.getDelta().getContent());
+            reasoning.append(c.getDelta().getReasoningContent());
             for (ToolCallDelta d : c.getDelta().getToolCallsList()) {
                 ToolCall.Builder b = calls.computeIfAbsent(d.getIndex(), i -> ToolCall.newBuilder().setType("function")
                         .setFunction(FunctionCall.newBuilder()));
@@ -104,7 +106,8 @@ public final class Chunks {
                 usage = c.getUsage();
             }
         }
-        ChatMessage.Builder message = ChatMessage.newBuilder().setRole("assistant").setContent(content.toString());
+        ChatMessage.Builder message = ChatMessage.newBuilder().setRole("assistant").setContent(content.toString())
+                .setReasoningContent(reasoning.toString());
         calls.values().forEach(b -> message.addToolCalls(b.build()));
         InferenceResponse.Builder r = InferenceResponse.newBuilder().setId(id).setModel(model).setMessage(message)
                 .setFinishReason(finish).setCreated(created == null ? now() : created);

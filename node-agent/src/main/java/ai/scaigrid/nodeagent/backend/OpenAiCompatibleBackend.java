@@ -3,6 +3,7 @@ package ai.scaigrid.nodeagent.backend;
 import ai.scaigrid.commons.error.ApiException;
 import ai.scaigrid.commons.error.ErrorCode;
 import ai.scaigrid.commons.scaiinfer.OpenAiChatBodies;
+import ai.scaigrid.commons.scaiinfer.Reasoning;
 import ai.scaigrid.proto.scaiinfer.v1.EmbedRequest;
 import ai.scaigrid.proto.scaiinfer.v1.EmbedResponse;
 import ai.scaigrid.proto.scaiinfer.v1.Embedding;
@@ -40,7 +41,8 @@ import java.util.function.Consumer;
  * A local OpenAI-compatible server (llama.cpp {@code llama-server}, vLLM, Ollama ...): each request is
  * translated field by field to {@code /chat/completions} (or {@code /completions} for a raw prompt)
  * with {@code stream: true}, and the SSE events are relayed as InferenceChunks as they arrive. The
- * finish_reason is held back until the stream ends so that it travels together with the usage,
+ * A reasoning model's thinking ({@code reasoning_content}, or {@code reasoning}) travels as the
+ * chunks' reasoning_content. The finish_reason is held back until the stream ends so that it travels together with the usage,
  * which these servers send in a separate last event. Non-blocking (Vert.x HTTP client); cancelling
  * the subscription resets the HTTP request, which makes the server stop generating.
  */
@@ -261,6 +263,11 @@ public final class OpenAiCompatibleBackend implements InferenceBackend {
                 JsonNode d = choice.path("delta");
                 if (d.path("content").isTextual() && !d.get("content").asText().isEmpty()) {
                     delta.setContent(d.get("content").asText());
+                    any = true;
+                }
+                String thought = Reasoning.of(d);
+                if (!thought.isEmpty()) {
+                    delta.setReasoningContent(thought);
                     any = true;
                 }
                 for (JsonNode tc : d.path("tool_calls")) {

@@ -38,6 +38,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * its own time to first token (its prefill), then every running generation advances on the same decode
  * step, one clock per model. {@link DecodeClock#PER_STREAM} gives every generation its own timer, as
  * independent single-stream servers would, which spreads the same tokens over many more wake-ups.
+ *
+ * <p>With {@code reasoningTokens} above zero it plays a reasoning model: before its answer (text or tool
+ * call) it streams that many tokens of deterministic "thinking" as {@code reasoning_content}, at the same
+ * rate, counted in the completion tokens and cut by {@code max_tokens} first, as llama.cpp and vLLM count
+ * a thinking model's output. {@code reasoning_effort} scales it: {@code none} 0, {@code minimal} a quarter,
+ * {@code low} a half, {@code high} twice; unset or {@code medium}, the configured count.
  */
 public final class SimulatedBackend implements InferenceBackend {
     private static final String[] WORDS = {
@@ -62,6 +68,7 @@ public final class SimulatedBackend implements InferenceBackend {
     private final int maxOutputTokens;
     private final int embeddingDimensions;
     private final DecodeClock decodeClock;
+    private final int reasoningTokens;
     /** Generations past their first token, advanced by the shared decode clock. */
     private final Set<Run> decoding = ConcurrentHashMap.newKeySet();
     private long clockTimer = -1; // guarded by decoding
@@ -82,7 +89,13 @@ public final class SimulatedBackend implements InferenceBackend {
 
     public SimulatedBackend(Vertx vertx, String modelName, int tokensPerSecond, Duration timeToFirstToken, int outputTokens,
                             int maxOutputTokens, int embeddingDimensions, DecodeClock decodeClock) {
+        this(vertx, modelName, tokensPerSecond, timeToFirstToken, outputTokens, maxOutputTokens, embeddingDimensions, decodeClock, 0);
+    }
+
+    public SimulatedBackend(Vertx vertx, String modelName, int tokensPerSecond, Duration timeToFirstToken, int outputTokens,
+                            int maxOutputTokens, int embeddingDimensions, DecodeClock decodeClock, int reasoningTokens) {
         this.decodeClock = decodeClock;
+        this.reasoningTokens = Math.max(0, reasoningTokens);
         this.vertx = vertx;
         this.modelName = modelName;
         this.tokensPerSecond = tokensPerSecond;
@@ -97,21 +110,64 @@ public final class SimulatedBackend implements InferenceBackend {
         return "simulated";
     }
 
-    /** What a request will produce: the token texts (or one tool call), the finish reason and prompt size. */
-    public record Plan(List<String> tokens, ToolCallDelta toolCall, String finishReason, int promptTokens) {
+    /**
+     * What a request will produce: the reasoning tokens, then the token texts (or one tool call), the
+     * finish reason and prompt size.
+     */
+    public record Plan(List<String> reasoning, List<String> tokens, ToolCallDelta toolCall, String finishReason, int promptTokens) {
+        Plan(List<String> tokens, ToolCallDelta toolCall, String finishReason, int promptTokens) {
+            this(List.of(), tokens, toolCall, finishReason, promptTokens);
+        }
+
         public String text() {
             return String.join("", tokens);
         }
 
+        public String reasoningText() {
+            return String.join("", reasoning);
+        }
+
         int completionTokens() {
-            return toolCall == null ? tokens.size() : Chunks.estimateTokens(toolCall.getFunction().getArguments()) + 1;
+            return reasoning.size() + (toolCall == null ? tokens.size() : Chunks.estimateTokens(toolCall.getFunction().getArguments()) + 1);
+        }
+
+        /** The steps a generation emits: one per reasoning token, then one per token, or one for the tool call. */
+        int steps() {
+            return reasoning.size() + (toolCall != null ? 1 : tokens.size());
+        }
+
+        Plan withReasoning(List<String> thought) {
+            return new Plan(thought, tokens, toolCall, finishReason, promptTokens);
         }
     }
 
     public Plan plan(InferenceRequest request) {
         String prompt = Chunks.promptText(request);
-        SplittableRandom rng = new SplittableRandom(seedOf(prompt, request.hasSeed() ? request.getSeed() : null));
-        int promptTokens = Chunks.estimateTokens(prompt);
+        long seed = seedOf(prompt, request.hasSeed() ? request.getSeed() : null);
+        int limit = request.hasMaxTokens() ? Math.max(0, Math.min(request.getMaxTokens(), maxOutputTokens)) : maxOutputTokens;
+        int thinking = Math.min(reasoningTokensFor(request), limit);
+        // the reasoning draws from its own generator, so a model's answers are the same with and without it
+        Plan answer = answerPlan(request, new SplittableRandom(seed), limit - thinking, Chunks.estimateTokens(prompt));
+        if (thinking == 0) {
+            return answer;
+        }
+        return answer.withReasoning(words(new SplittableRandom(~seed), thinking, false));
+    }
+
+    private int reasoningTokensFor(InferenceRequest request) {
+        if (reasoningTokens == 0 || !request.hasReasoningEffort()) {
+            return reasoningTokens;
+        }
+        return switch (request.getReasoningEffort()) {
+            case "none" -> 0;
+            case "minimal" -> Math.max(1, reasoningTokens / 4);
+            case "low" -> Math.max(1, reasoningTokens / 2);
+            case "high" -> reasoningTokens * 2;
+            default -> reasoningTokens;
+        };
+    }
+
+    private Plan answerPlan(InferenceRequest request, SplittableRandom rng, int limit, int promptTokens) {
 
         String mode = request.hasToolChoice() ? request.getToolChoice().getMode() : "";
         if (request.getToolsCount() > 0 && (mode.equals("required") || mode.equals("function"))) {
@@ -126,13 +182,21 @@ public final class SimulatedBackend implements InferenceBackend {
             return new Plan(List.of(), call, "tool_calls", promptTokens);
         }
 
-        int limit = request.hasMaxTokens() ? Math.max(0, Math.min(request.getMaxTokens(), maxOutputTokens)) : maxOutputTokens;
         String format = request.hasResponseFormat() ? request.getResponseFormat().getType() : "";
         if (format.equals("json_schema")) {
             return jsonPlan(SchemaSample.of(request.getResponseFormat().getJsonSchema(), rng, WORDS), limit, promptTokens);
         }
         int count = Math.min(outputTokens, limit);
         String finish = outputTokens > limit ? "length" : "stop";
+        List<String> tokens = words(rng, count, finish.equals("length"));
+        if (format.equals("json_object")) {
+            return jsonPlan(NODES.objectNode().put("answer", String.join("", tokens)).toString(), limit, promptTokens);
+        }
+        return applyStops(new Plan(tokens, null, finish, promptTokens), request.getStopList());
+    }
+
+    /** {@code count} word tokens in sentences; the last ends its sentence unless the text was {@code cut} short. */
+    private static List<String> words(SplittableRandom rng, int count, boolean cut) {
         List<String> tokens = new ArrayList<>(count);
         boolean capital = true;
         int sentenceLeft = 6 + rng.nextInt(9);
@@ -142,17 +206,14 @@ public final class SimulatedBackend implements InferenceBackend {
                 word = Character.toUpperCase(word.charAt(0)) + word.substring(1);
                 capital = false;
             }
-            if (--sentenceLeft == 0 || (i == count - 1 && finish.equals("stop"))) {
+            if (--sentenceLeft == 0 || (i == count - 1 && !cut)) {
                 word = word + ".";
                 capital = true;
                 sentenceLeft = 6 + rng.nextInt(9);
             }
             tokens.add(i == 0 ? word : " " + word);
         }
-        if (format.equals("json_object")) {
-            return jsonPlan(NODES.objectNode().put("answer", String.join("", tokens)).toString(), limit, promptTokens);
-        }
-        return applyStops(new Plan(tokens, null, finish, promptTokens), request.getStopList());
+        return tokens;
     }
 
     /** A JSON answer streamed in token-sized pieces; cut at the output limit ("length") as a real model's would be. */
@@ -202,7 +263,7 @@ public final class SimulatedBackend implements InferenceBackend {
                 break;
             }
         }
-        return new Plan(kept, null, "stop", plan.promptTokens());
+        return new Plan(plan.reasoning(), kept, null, "stop", plan.promptTokens());
     }
 
     private static String firstFunction(List<Tool> tools) {
@@ -248,7 +309,7 @@ public final class SimulatedBackend implements InferenceBackend {
         Run(Plan plan, MultiEmitter<? super InferenceChunk> emitter) {
             this.plan = plan;
             this.emitter = emitter;
-            this.steps = plan.toolCall() != null ? 1 : plan.tokens().size();
+            this.steps = plan.steps();
         }
 
         void start() {
@@ -290,10 +351,13 @@ public final class SimulatedBackend implements InferenceBackend {
                 if (next == 0) {
                     delta.setRole("assistant");
                 }
-                if (plan.toolCall() != null) {
+                int thought = plan.reasoning().size();
+                if (next < thought) {
+                    delta.setReasoningContent(plan.reasoning().get(next));
+                } else if (plan.toolCall() != null) {
                     delta.addToolCalls(plan.toolCall());
                 } else {
-                    delta.setContent(plan.tokens().get(next));
+                    delta.setContent(plan.tokens().get(next - thought));
                 }
                 next++;
                 emitter.emit(Chunks.base(id, modelName, created).setDelta(delta).build());

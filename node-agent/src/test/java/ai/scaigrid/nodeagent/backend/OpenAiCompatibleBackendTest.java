@@ -24,6 +24,7 @@ import java.util.stream.Collectors;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.tuple;
 import static org.awaitility.Awaitility.await;
 
 /** The OpenAI-compatible backend against a local server speaking SSE as llama-server / vLLM do. */
@@ -71,6 +72,21 @@ class OpenAiCompatibleBackendTest {
         assertThat(chunks.subList(0, chunks.size() - 1)).allSatisfy(c -> assertThat(c.getFinishReason()).isEmpty());
         // exactly one final chunk
         assertThat(chunks.stream().filter(c -> !c.getFinishReason().isEmpty())).hasSize(1);
+    }
+
+    @Test
+    void aReasoningModelsThinkingTravelsAsReasoningContentWhicheverFieldTheServerUses() {
+        for (String model : List.of("llama-think", "ollama-think")) {
+            List<InferenceChunk> chunks = run(backend(model), chat("hi").toBuilder().setReasoningEffort("low").build());
+            assertThat(chunks).extracting(c -> c.getDelta().getReasoningContent(), c -> c.getDelta().getContent())
+                    .as(model).startsWith(tuple("The user", ""), tuple(" greets me.", ""), tuple("", "Hello!"));
+            assertThat(chunks.get(0).getDelta().getRole()).isEqualTo("assistant");
+            InferenceResponse folded = Chunks.fold(chunks);
+            assertThat(folded.getMessage().getReasoningContent()).isEqualTo("The user greets me.");
+            assertThat(folded.getMessage().getContent()).isEqualTo("Hello!");
+            assertThat(folded.getUsage().getCompletionTokens()).isEqualTo(6);
+            assertThat(upstream.lastBody.get().getString("reasoning_effort")).isEqualTo("low");
+        }
     }
 
     @Test

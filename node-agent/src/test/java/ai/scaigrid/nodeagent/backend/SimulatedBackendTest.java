@@ -162,6 +162,41 @@ class SimulatedBackendTest {
     }
 
     @Test
+    void aReasoningModelThinksBeforeItAnswersWithinMaxTokens() {
+        SimulatedBackend thinker = new SimulatedBackend(vertx, "sim", 0, Duration.ofMillis(1), 10, 4096, 32,
+                SimulatedBackend.DecodeClock.SHARED, 8);
+        List<InferenceChunk> chunks = run(thinker, chat("why?", 5L));
+        // 8 reasoning chunks (the first with the role), then 10 answer chunks, then the final one
+        assertThat(chunks).hasSize(19);
+        assertThat(chunks.get(0).getDelta().getRole()).isEqualTo("assistant");
+        assertThat(chunks.subList(0, 8)).allSatisfy(c -> {
+            assertThat(c.getDelta().getReasoningContent()).isNotEmpty();
+            assertThat(c.getDelta().getContent()).isEmpty();
+        });
+        assertThat(chunks.subList(8, 18)).allSatisfy(c -> assertThat(c.getDelta().getReasoningContent()).isEmpty());
+        assertThat(chunks.get(18).getUsage().getCompletionTokens()).as("thinking is output").isEqualTo(18);
+        // the answer is the one the same model gives without thinking; the thinking is deterministic too
+        assertThat(text(chunks)).isEqualTo(text(run(backend(0, Duration.ofMillis(1), 10), chat("why?", 5L))));
+        assertThat(Chunks.fold(chunks).getMessage().getReasoningContent())
+                .isEqualTo(Chunks.fold(run(thinker, chat("why?", 5L))).getMessage().getReasoningContent()).endsWith(".");
+
+        // reasoning_effort scales the thinking; none turns it off
+        assertThat(thinker.plan(chat("why?", 5L).toBuilder().setReasoningEffort("high").build()).reasoning()).hasSize(16);
+        assertThat(thinker.plan(chat("why?", 5L).toBuilder().setReasoningEffort("low").build()).reasoning()).hasSize(4);
+        assertThat(thinker.plan(chat("why?", 5L).toBuilder().setReasoningEffort("none").build()).reasoning()).isEmpty();
+
+        // max_tokens counts the thinking first: 12 leaves 4 answer tokens; 5 leaves none
+        SimulatedBackend.Plan cut = thinker.plan(chat("why?", 5L).toBuilder().setMaxTokens(12).build());
+        assertThat(cut.reasoning()).hasSize(8);
+        assertThat(cut.tokens()).hasSize(4);
+        assertThat(cut.finishReason()).isEqualTo("length");
+        List<InferenceChunk> thinkingOnly = run(thinker, chat("why?", 5L).toBuilder().setMaxTokens(5).build());
+        assertThat(text(thinkingOnly)).isEmpty();
+        assertThat(thinkingOnly.get(thinkingOnly.size() - 1).getFinishReason()).isEqualTo("length");
+        assertThat(thinkingOnly.get(thinkingOnly.size() - 1).getUsage().getCompletionTokens()).isEqualTo(5);
+    }
+
+    @Test
     void requiredToolChoiceYieldsAToolCall() {
         InferenceRequest r = chat("weather?", 1L).toBuilder()
                 .addTools(Tool.newBuilder().setType("function").setFunction(FunctionDefinition.newBuilder().setName("get_weather")))

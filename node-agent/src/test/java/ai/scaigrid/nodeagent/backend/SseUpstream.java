@@ -111,6 +111,18 @@ public final class SseUpstream implements AutoCloseable {
                     }
                 });
             }
+            case "llama-think", "ollama-think" -> {
+                // a reasoning model: llama-server and vLLM put the thinking in reasoning_content (content null),
+                // Ollama and newer vLLM in reasoning
+                String field = model.equals("llama-think") ? "reasoning_content" : "reasoning";
+                event(res, chunk(id, new JsonObject().put("role", "assistant").putNull("content").put(field, "The user"), null));
+                event(res, chunk(id, new JsonObject().putNull("content").put(field, " greets me."), null));
+                event(res, chunk(id, new JsonObject().put("content", "Hello!"), null));
+                event(res, chunk(id, new JsonObject().put(field, ""), "stop"));
+                event(res, new JsonObject().put("id", id).put("choices", new JsonArray())
+                        .put("usage", new JsonObject().put("prompt_tokens", 9).put("completion_tokens", 6).put("total_tokens", 15)));
+                res.end("data: [DONE]\n\n");
+            }
             case "llama-broken" -> {
                 event(res, chunk(id, new JsonObject().put("role", "assistant").put("content", "Half"), null));
                 vertx.setTimer(50, t -> req.connection().close());

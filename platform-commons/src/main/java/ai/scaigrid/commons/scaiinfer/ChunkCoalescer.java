@@ -15,7 +15,7 @@ import io.vertx.core.Context;
  * generated since its last read. No token waits: what arrived is sent at the end of the current task,
  * so an idle stream still goes out chunk by chunk, while a burst (a node that produced several tokens
  * at once, one network read carrying many messages) costs one gRPC message instead of one per token.
- * Only plain text deltas merge; role, tool calls, finish reason, usage and errors keep their own
+ * Only plain text deltas merge (answer text with answer text, reasoning with reasoning); role, tool calls, finish reason, usage and errors keep their own
  * chunks and their order. The flush runs on the event loop that delivered the chunk (no thread hop),
  * else on the given Vert.x context; with neither, chunks pass through as they are.
  */
@@ -32,10 +32,20 @@ public final class ChunkCoalescer {
         });
     }
 
-    /** True when {@code next} only appends text to {@code pending} and nothing else distinguishes them. */
-    static boolean mergeable(InferenceChunk pending, InferenceChunk next) {
-        return isPlainText(pending) && isPlainText(next) && next.getDelta().getRole().isEmpty()
-                && pending.getId().equals(next.getId()) && pending.getModel().equals(next.getModel());
+    /**
+     * True when {@code next} only appends text to {@code pending} and nothing else distinguishes them:
+     * answer text to answer text, or reasoning to reasoning. {@code pendingHasText} and
+     * {@code pendingHasReasoning} include what was already merged into {@code pending}: a chunk that
+     * switches from one to the other starts a new chunk, so their order stays as the model produced it.
+     */
+    static boolean mergeable(InferenceChunk pending, boolean pendingHasText, boolean pendingHasReasoning, InferenceChunk next) {
+        if (!(isPlainText(pending) && isPlainText(next) && next.getDelta().getRole().isEmpty()
+                && pending.getId().equals(next.getId()) && pending.getModel().equals(next.getModel()))) {
+            return false;
+        }
+        boolean nextHasText = !next.getDelta().getContent().isEmpty();
+        boolean nextHasReasoning = !next.getDelta().getReasoningContent().isEmpty();
+        return nextHasReasoning ? !pendingHasText && !nextHasText : !pendingHasReasoning;
     }
 
     private static boolean isPlainText(InferenceChunk c) {
@@ -49,6 +59,7 @@ public final class ChunkCoalescer {
         // The text merged into the pending chunk is collected here and the chunk is rebuilt once, at the flush.
         private InferenceChunk pending;
         private final StringBuilder appended = new StringBuilder();
+        private final StringBuilder appendedReasoning = new StringBuilder();
         private boolean flushScheduled;
 
         Merger(MultiEmitter<? super InferenceChunk> emitter, Context context) {
@@ -67,8 +78,10 @@ public final class ChunkCoalescer {
             }
             boolean schedule;
             synchronized (this) {
-                if (pending != null && mergeable(pending, chunk)) {
+                if (pending != null && mergeable(pending, appended.length() > 0 || !pending.getDelta().getContent().isEmpty(),
+                        appendedReasoning.length() > 0 || !pending.getDelta().getReasoningContent().isEmpty(), chunk)) {
                     appended.append(chunk.getDelta().getContent());
+                    appendedReasoning.append(chunk.getDelta().getReasoningContent());
                 } else {
                     emitPending();
                     pending = chunk;
@@ -97,10 +110,17 @@ public final class ChunkCoalescer {
             }
             InferenceChunk out = pending;
             pending = null;
-            if (appended.length() > 0) {
-                ChunkDelta delta = out.getDelta().toBuilder().setContent(out.getDelta().getContent() + appended).build();
+            if (appended.length() > 0 || appendedReasoning.length() > 0) {
+                ChunkDelta.Builder delta = out.getDelta().toBuilder();
+                if (appended.length() > 0) {
+                    delta.setContent(out.getDelta().getContent() + appended);
+                }
+                if (appendedReasoning.length() > 0) {
+                    delta.setReasoningContent(out.getDelta().getReasoningContent() + appendedReasoning);
+                }
                 out = out.toBuilder().setDelta(delta).build();
                 appended.setLength(0);
+                appendedReasoning.setLength(0);
             }
             emitter.emit(out);
         }

@@ -21,7 +21,9 @@ public final class OpenAiChatBodies {
 
     /**
      * The request's own fields: {@code messages} (tool calls included), {@code prompt}, the sampling
-     * settings, {@code stop}, {@code seed}, {@code tools}, {@code tool_choice} and {@code response_format}.
+     * settings, {@code stop}, {@code seed}, {@code reasoning_effort}, {@code tools}, {@code tool_choice} and
+     * {@code response_format}; an assistant message's {@code reasoning_content} goes along (templates of
+     * reasoning models that continue a tool-use loop read it, the others ignore it).
      * Not {@code model}, {@code stream}, {@code user} or {@code metadata}: what those should be depends
      * on who sends the body. A parameter schema that is not JSON is {@code 400 VALIDATION_ERROR} naming
      * the proto field.
@@ -42,6 +44,9 @@ public final class OpenAiChatBodies {
                 }
                 if (!m.getToolCallId().isEmpty()) {
                     node.put("tool_call_id", m.getToolCallId());
+                }
+                if (!m.getReasoningContent().isEmpty()) {
+                    node.put("reasoning_content", m.getReasoningContent());
                 }
                 if (m.getToolCallsCount() > 0) {
                     ArrayNode calls = node.putArray("tool_calls");
@@ -77,6 +82,9 @@ public final class OpenAiChatBodies {
         if (r.getStopCount() > 0) {
             ArrayNode stop = body.putArray("stop");
             r.getStopList().forEach(stop::add);
+        }
+        if (r.hasReasoningEffort()) {
+            body.put("reasoning_effort", r.getReasoningEffort());
         }
         if (r.getToolsCount() > 0) {
             ArrayNode tools = body.putArray("tools");

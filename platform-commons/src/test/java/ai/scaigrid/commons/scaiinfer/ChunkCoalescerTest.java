@@ -23,6 +23,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.tuple;
 import static org.awaitility.Awaitility.await;
 
 class ChunkCoalescerTest {
@@ -87,6 +88,27 @@ class ChunkCoalescerTest {
         assertThat(out.get(0).getDelta().getContent()).isEqualTo("Hello brave new world");
         assertThat(out.get(0).getId()).isEqualTo("c1");
         assertThat(out.get(1)).isEqualTo(last());
+    }
+
+    static InferenceChunk reasoning(String thought) {
+        return InferenceChunk.newBuilder().setId("c1").setModel("m").setDelta(ChunkDelta.newBuilder().setReasoningContent(thought)).build();
+    }
+
+    @Test
+    void reasoningMergesWithReasoningAndTextWithTextInTheOrderTheyCame() {
+        List<InferenceChunk> out = collect((up, ctx) -> {
+            up.emit(first(""));
+            up.emit(reasoning("Let me"));
+            up.emit(reasoning(" think."));
+            up.emit(text("The answer"));
+            up.emit(text(" is 4."));
+            up.emit(reasoning(" (late thought)"));
+            up.emit(last());
+            up.complete();
+        }, new AtomicReference<>());
+        assertThat(out).extracting(c -> c.getDelta().getReasoningContent(), c -> c.getDelta().getContent())
+                .containsExactly(tuple("Let me think.", ""), tuple("", "The answer is 4."), tuple(" (late thought)", ""), tuple("", ""));
+        assertThat(out.get(0).getDelta().getRole()).isEqualTo("assistant");
     }
 
     @Test

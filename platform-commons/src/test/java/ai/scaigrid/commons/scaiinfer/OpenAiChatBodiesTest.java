@@ -25,11 +25,11 @@ class OpenAiChatBodiesTest {
     void everyFieldHasItsOpenAiCounterpart() throws Exception {
         InferenceRequest r = InferenceRequest.newBuilder().setModel("m")
                 .addMessages(ChatMessage.newBuilder().setRole("system").setContent("be brief"))
-                .addMessages(ChatMessage.newBuilder().setRole("assistant").addToolCalls(ToolCall.newBuilder().setId("c1")
+                .addMessages(ChatMessage.newBuilder().setRole("assistant").setReasoningContent("f will do").addToolCalls(ToolCall.newBuilder().setId("c1")
                         .setFunction(FunctionCall.newBuilder().setName("f").setArguments("{\"a\":1}"))))
                 .addMessages(ChatMessage.newBuilder().setRole("tool").setToolCallId("c1").setName("f").setContent("done"))
                 .setMaxTokens(50).setTemperature(0.5f).setTopP(0.75f).setPresencePenalty(0.25f).setFrequencyPenalty(-0.5f).setSeed(7)
-                .addStop("END")
+                .addStop("END").setReasoningEffort("low")
                 .addTools(Tool.newBuilder().setFunction(FunctionDefinition.newBuilder().setName("f").setDescription("does f")
                         .setParametersJson("{\"type\":\"object\"}").setStrict(true)))
                 .setToolChoice(ToolChoice.newBuilder().setMode("function").setFunctionName("f"))
@@ -40,11 +40,11 @@ class OpenAiChatBodiesTest {
         assertThat(JSON.readTree(body.toString())).isEqualTo(JSON.readTree("""
                 {"messages": [
                    {"role": "system", "content": "be brief"},
-                   {"role": "assistant", "content": null,
+                   {"role": "assistant", "content": null, "reasoning_content": "f will do",
                     "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\\"a\\":1}"}}]},
                    {"role": "tool", "content": "done", "name": "f", "tool_call_id": "c1"}],
                  "max_tokens": 50, "temperature": 0.5, "top_p": 0.75, "presence_penalty": 0.25, "frequency_penalty": -0.5,
-                 "seed": 7, "stop": ["END"],
+                 "seed": 7, "stop": ["END"], "reasoning_effort": "low",
                  "tools": [{"type": "function", "function": {"name": "f", "description": "does f",
                             "parameters": {"type": "object"}, "strict": true}}],
                  "tool_choice": {"type": "function", "function": {"name": "f"}},

@@ -3,6 +3,7 @@ package ai.scaigrid.gateway.inference.provider;
 import ai.scaigrid.commons.error.ErrorCode;
 import ai.scaigrid.commons.error.GrpcErrors;
 import ai.scaigrid.commons.requestid.RequestIds;
+import ai.scaigrid.commons.scaiinfer.Reasoning;
 import ai.scaigrid.gateway.inference.CircuitBreaker;
 import ai.scaigrid.gateway.nodes.NodeChannels;
 import ai.scaigrid.gateway.nodes.NodeRegistry;
@@ -586,6 +587,9 @@ public class ScaiInferProvider implements Provider {
             }
             r.setResponseFormat(f);
         }
+        if (body.path("reasoning_effort").isTextual()) {
+            r.setReasoningEffort(body.get("reasoning_effort").asText());
+        }
         JsonNode metadata = body.get("metadata");
         if (metadata != null && metadata.isObject()) {
             metadata.fields().forEachRemaining(e -> r.putMetadata(e.getKey(), e.getValue().isTextual() ? e.getValue().asText()
@@ -624,6 +628,10 @@ public class ScaiInferProvider implements Provider {
         }
         if (m.path("tool_call_id").isTextual()) {
             b.setToolCallId(m.get("tool_call_id").asText());
+        }
+        String thought = Reasoning.of(m);
+        if (!thought.isEmpty()) {
+            b.setReasoningContent(thought);
         }
         for (JsonNode call : m.path("tool_calls")) {
             JsonNode args = call.path("function").get("arguments");
@@ -690,6 +698,9 @@ public class ScaiInferProvider implements Provider {
         if (!chunk.getDelta().getContent().isEmpty()) {
             delta.put("content", chunk.getDelta().getContent());
         }
+        if (!chunk.getDelta().getReasoningContent().isEmpty()) {
+            delta.put("reasoning_content", chunk.getDelta().getReasoningContent());
+        }
         if (chunk.getDelta().getToolCallsCount() > 0) {
             ArrayNode calls = delta.putArray("tool_calls");
             for (ToolCallDelta d : chunk.getDelta().getToolCallsList()) {
@@ -732,6 +743,9 @@ public class ScaiInferProvider implements Provider {
             message.putNull("content");
         } else {
             message.put("content", r.getMessage().getContent());
+        }
+        if (!r.getMessage().getReasoningContent().isEmpty()) {
+            message.put("reasoning_content", r.getMessage().getReasoningContent());
         }
         if (r.getMessage().getToolCallsCount() > 0) {
             ArrayNode calls = message.putArray("tool_calls");
