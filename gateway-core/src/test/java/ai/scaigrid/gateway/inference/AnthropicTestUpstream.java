@@ -17,11 +17,17 @@ import java.util.concurrent.TimeUnit;
  * sends them. Behaviour by model name: {@code claude-echo} (echoes the last user text),
  * {@code claude-tools} (a sentence, then a {@code get_weather} tool call), {@code claude-overloaded}
  * (529), {@code claude-midfail} (one delta, then an {@code error} event), {@code claude-cut} (one delta,
- * then the response ends without {@code message_stop}). {@code GET /v1/models} lists them.
+ * then the response ends without {@code message_stop}), {@code claude-thinking} (a signed thinking block
+ * {@link #THINKING}, then the echo), {@code claude-redacted} (thinking, a redacted_thinking block
+ * {@link #REDACTED}, more thinking, then the echo). {@code GET /v1/models} lists them.
  * Every request's body is recorded with its headers and query under {@code _...} keys.
  */
 public final class AnthropicTestUpstream {
     public static final String KEY = "sk-ant-test-key";
+    /** claude-thinking's thinking, as its stream sends it (two deltas), and the block's signature (two deltas). */
+    public static final String[] THINKING = {"The user wants ", "an echo."};
+    public static final String SIGNATURE = "EqQBCgIYAhIM3zb+kT/aX9Qw5sigZ2l0aGluaw==";
+    public static final String REDACTED = "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlx";
     private static AnthropicTestUpstream instance;
 
     public final CopyOnWriteArrayList<JsonObject> requests = new CopyOnWriteArrayList<>();
@@ -111,6 +117,29 @@ public final class AnthropicTestUpstream {
                     res.write(event("message_start", messageStart()));
                     res.write(textBlockStart());
                     res.end(event("content_block_delta", textDelta(0, "Cut")));
+                }
+                case "claude-thinking" -> {
+                    String text = "echo: " + lastUserText(body);
+                    if (stream) {
+                        streamThinking(res, text);
+                    } else {
+                        res.end(message(new JsonArray()
+                                .add(new JsonObject().put("type", "thinking").put("thinking", String.join("", THINKING))
+                                        .put("signature", SIGNATURE))
+                                .add(new JsonObject().put("type", "text").put("text", text)), "end_turn").encode());
+                    }
+                }
+                case "claude-redacted" -> {
+                    String text = "echo: " + lastUserText(body);
+                    if (stream) {
+                        streamRedacted(res, text);
+                    } else {
+                        res.end(message(new JsonArray()
+                                .add(new JsonObject().put("type", "thinking").put("thinking", "First. ").put("signature", "sig-1"))
+                                .add(new JsonObject().put("type", "redacted_thinking").put("data", REDACTED))
+                                .add(new JsonObject().put("type", "thinking").put("thinking", "Then.").put("signature", "sig-2"))
+                                .add(new JsonObject().put("type", "text").put("text", text)), "end_turn").encode());
+                    }
                 }
                 case "claude-tools" -> {
                     if (stream) {
@@ -206,6 +235,46 @@ public final class AnthropicTestUpstream {
         }
         res.write(event("content_block_stop", new JsonObject().put("type", "content_block_stop").put("index", 0)));
         end(res, "end_turn");
+    }
+
+    /** A signed thinking block at index 0 (as Anthropic streams it: empty start, thinking and signature deltas), then text. */
+    private static void streamThinking(HttpServerResponse res, String text) {
+        sse(res);
+        res.write(event("message_start", messageStart()));
+        res.write(event("content_block_start", new JsonObject().put("type", "content_block_start").put("index", 0)
+                .put("content_block", new JsonObject().put("type", "thinking").put("thinking", "").put("signature", ""))));
+        for (String part : THINKING) {
+            res.write(event("content_block_delta", new JsonObject().put("type", "content_block_delta").put("index", 0)
+                    .put("delta", new JsonObject().put("type", "thinking_delta").put("thinking", part))));
+        }
+        int half = SIGNATURE.length() / 2;
+        for (String part : new String[]{SIGNATURE.substring(0, half), SIGNATURE.substring(half)}) {
+            res.write(event("content_block_delta", new JsonObject().put("type", "content_block_delta").put("index", 0)
+                    .put("delta", new JsonObject().put("type", "signature_delta").put("signature", part))));
+        }
+        res.write(event("content_block_stop", new JsonObject().put("type", "content_block_stop").put("index", 0)));
+        streamTextBlock(res, 1, text);
+        end(res, "end_turn");
+    }
+
+    /** A redacted_thinking block at index 0 (it comes whole in its start event), then text. */
+    private static void streamRedacted(HttpServerResponse res, String text) {
+        sse(res);
+        res.write(event("message_start", messageStart()));
+        res.write(event("content_block_start", new JsonObject().put("type", "content_block_start").put("index", 0)
+                .put("content_block", new JsonObject().put("type", "redacted_thinking").put("data", REDACTED))));
+        res.write(event("content_block_stop", new JsonObject().put("type", "content_block_stop").put("index", 0)));
+        streamTextBlock(res, 1, text);
+        end(res, "end_turn");
+    }
+
+    private static void streamTextBlock(HttpServerResponse res, int index, String text) {
+        res.write(event("content_block_start", new JsonObject().put("type", "content_block_start").put("index", index)
+                .put("content_block", new JsonObject().put("type", "text").put("text", ""))));
+        for (String word : text.split("(?<= )")) {
+            res.write(event("content_block_delta", textDelta(index, word)));
+        }
+        res.write(event("content_block_stop", new JsonObject().put("type", "content_block_stop").put("index", index)));
     }
 
     private static void streamTools(HttpServerResponse res) {

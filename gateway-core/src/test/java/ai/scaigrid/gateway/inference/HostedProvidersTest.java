@@ -304,6 +304,206 @@ class HostedProvidersTest {
                 .body("error.message", org.hamcrest.Matchers.containsString("cannot combine response_format"));
     }
 
+    /** A chat model over one Anthropic backend with room for a thinking budget (8000 output tokens; chatModelOver gives 1000). */
+    private static String thinkingModel(String upstream) {
+        String slug = "test-" + run() + "/think";
+        String id = InferenceFixtures.create("/v1/models", Map.of("slug", slug, "display_name", slug, "modality", "chat",
+                "max_output_tokens", 8000));
+        String backend = InferenceFixtures.create("/v1/backends", anthropicBackend(upstream, AnthropicTestUpstream.KEY));
+        as(ADMIN).body(Map.of("backend_id", backend, "priority", 0, "weight", 100)).when().post("/v1/models/" + id + "/backends")
+                .then().statusCode(201);
+        return slug;
+    }
+
+    private static final String THOUGHT = String.join("", AnthropicTestUpstream.THINKING);
+
+    private static JsonObject signedBlock() {
+        return new JsonObject().put("type", "thinking").put("thinking", THOUGHT).put("signature", AnthropicTestUpstream.SIGNATURE);
+    }
+
+    /** reasoning_effort becomes a thinking budget; the answer's thinking comes back as reasoning_content and thinking_blocks. */
+    @Test
+    void anthropicThinkingComesBackAsReasoningContentAndThinkingBlocks() {
+        String model = thinkingModel("claude-thinking");
+        String marker = "think " + run();
+        String body = as(ADMIN).body(with(chat(model, marker), "reasoning_effort", "medium")).when().post("/oai/v1/chat/completions")
+                .then().statusCode(200).extract().asString();
+        JsonObject message = new JsonObject(body).getJsonArray("choices").getJsonObject(0).getJsonObject("message");
+        assertThat(message.getString("content")).isEqualTo("echo: " + marker);
+        assertThat(message.getString("reasoning_content")).isEqualTo(THOUGHT);
+        assertThat(message.getJsonArray("thinking_blocks")).containsExactly(signedBlock());
+        JsonObject sent = AnthropicTestUpstream.get().sentContaining(marker);
+        assertThat(sent.getJsonObject("thinking")).isEqualTo(new JsonObject().put("type", "enabled").put("budget_tokens", 2048));
+        assertThat(sent.getInteger("max_tokens")).as("the model's cap, above the budget").isEqualTo(8000);
+
+        // the native API: the same completion in its envelope; high is the largest budget
+        String nativeMarker = "think native " + run();
+        as(ADMIN).body(with(with(chat(model, nativeMarker), "reasoning_effort", "high"), "max_tokens", 4097))
+                .when().post("/v1/inference/chat").then().statusCode(200)
+                .body("data.choices[0].message.content", equalTo("echo: " + nativeMarker))
+                .body("data.choices[0].message.reasoning_content", equalTo(THOUGHT))
+                .body("data.choices[0].message.thinking_blocks[0].type", equalTo("thinking"))
+                .body("data.choices[0].message.thinking_blocks[0].thinking", equalTo(THOUGHT))
+                .body("data.choices[0].message.thinking_blocks[0].signature", equalTo(AnthropicTestUpstream.SIGNATURE));
+        assertThat(AnthropicTestUpstream.get().sentContaining(nativeMarker).getJsonObject("thinking").getInteger("budget_tokens"))
+                .isEqualTo(4096);
+
+        // minimal and low have Anthropic's minimum budget; none (or no reasoning_effort) sends no thinking
+        for (String effort : List.of("minimal", "low")) {
+            String m = "think " + effort + " " + run();
+            as(ADMIN).body(with(chat(model, m), "reasoning_effort", effort)).when().post("/oai/v1/chat/completions").then().statusCode(200);
+            assertThat(AnthropicTestUpstream.get().sentContaining(m).getJsonObject("thinking").getInteger("budget_tokens")).isEqualTo(1024);
+        }
+        String none = "think none " + run();
+        as(ADMIN).body(with(with(chat(model, none), "reasoning_effort", "none"), "temperature", 0.2))
+                .when().post("/oai/v1/chat/completions").then().statusCode(200);
+        assertThat(AnthropicTestUpstream.get().sentContaining(none).containsKey("thinking")).isFalse();
+
+        // no thinking in the answer: neither field
+        as(ADMIN).body(chat(thinkingModel("claude-echo"), "plain")).when().post("/oai/v1/chat/completions").then().statusCode(200)
+                .body("choices[0].message.reasoning_content", nullValue())
+                .body("choices[0].message.thinking_blocks", nullValue());
+
+        // redacted thinking: in thinking_blocks in its place; reasoning_content is the readable thinking only
+        String redacted = as(ADMIN).body(with(chat(thinkingModel("claude-redacted"), "secret"), "reasoning_effort", "low"))
+                .when().post("/oai/v1/chat/completions").then().statusCode(200).extract().asString();
+        JsonObject redactedMessage = new JsonObject(redacted).getJsonArray("choices").getJsonObject(0).getJsonObject("message");
+        assertThat(redactedMessage.getString("reasoning_content")).isEqualTo("First. Then.");
+        assertThat(redactedMessage.getJsonArray("thinking_blocks")).containsExactly(
+                new JsonObject().put("type", "thinking").put("thinking", "First. ").put("signature", "sig-1"),
+                new JsonObject().put("type", "redacted_thinking").put("data", AnthropicTestUpstream.REDACTED),
+                new JsonObject().put("type", "thinking").put("thinking", "Then.").put("signature", "sig-2"));
+        assertThat(redactedMessage.getString("content")).isEqualTo("echo: secret");
+    }
+
+    /** The next turn of a tool-use loop with thinking: the assistant's thinking_blocks go back first in its turn, as received. */
+    @Test
+    void thinkingBlocksGoBackToAnthropicFirstInTheAssistantTurn() {
+        String model = thinkingModel("claude-thinking");
+        String marker = "loop " + run();
+        Map<String, Object> assistant = new LinkedHashMap<>();
+        assistant.put("role", "assistant");
+        assistant.put("content", "Checking.");
+        assistant.put("reasoning_content", "not sent without a signature");
+        assistant.put("thinking_blocks", List.of(
+                Map.of("type", "thinking", "thinking", THOUGHT, "signature", AnthropicTestUpstream.SIGNATURE),
+                Map.of("type", "redacted_thinking", "data", AnthropicTestUpstream.REDACTED),
+                Map.of("type", "something_else", "text", "skipped")));
+        assistant.put("tool_calls", List.of(Map.of("id", "toolu_9", "type", "function",
+                "function", Map.of("name", "get_weather", "arguments", "{\"city\":\"Oslo\"}"))));
+        Map<String, Object> body = new LinkedHashMap<>(chat(model, marker));
+        body.put("messages", List.of(Map.of("role", "user", "content", marker), assistant,
+                Map.of("role", "tool", "tool_call_id", "toolu_9", "content", "sunny")));
+        body.put("tools", List.of(Map.of("type", "function", "function", Map.of("name", "get_weather"))));
+        body.put("tool_choice", "auto");
+        body.put("reasoning_effort", "low");
+        body.put("temperature", 1);
+        body.put("top_p", 0.95);
+        as(ADMIN).body(body).when().post("/oai/v1/chat/completions").then().statusCode(200);
+
+        JsonObject sent = AnthropicTestUpstream.get().sentContaining(marker);
+        assertThat(sent.getJsonObject("thinking")).isEqualTo(new JsonObject().put("type", "enabled").put("budget_tokens", 1024));
+        assertThat(sent.getDouble("temperature")).isEqualTo(1.0);
+        assertThat(sent.getDouble("top_p")).isEqualTo(0.95);
+        JsonArray turn = sent.getJsonArray("messages").getJsonObject(1).getJsonArray("content");
+        assertThat(turn).containsExactly(signedBlock(),
+                new JsonObject().put("type", "redacted_thinking").put("data", AnthropicTestUpstream.REDACTED),
+                new JsonObject().put("type", "text").put("text", "Checking."),
+                new JsonObject().put("type", "tool_use").put("id", "toolu_9").put("name", "get_weather")
+                        .put("input", new JsonObject().put("city", "Oslo")));
+        assertThat(sent.encode()).doesNotContain("not sent without a signature");
+    }
+
+    @Test
+    void anthropicThinkingStreamsAsReasoningDeltasThenOneThinkingBlocksChunk() {
+        String model = thinkingModel("claude-thinking");
+        String body = as(ADMIN).body(with(with(chat(model, "stream think"), "stream", true), "reasoning_effort", "medium"))
+                .when().post("/oai/v1/chat/completions").then().statusCode(200).extract().asString();
+        List<String> data = parseSse(body).data();
+        assertThat(data.get(data.size() - 1)).isEqualTo("[DONE]");
+        List<JsonObject> deltas = data.subList(0, data.size() - 1).stream().map(JsonObject::new)
+                .filter(c -> !c.getJsonArray("choices").isEmpty())
+                .map(c -> c.getJsonArray("choices").getJsonObject(0).getJsonObject("delta")).toList();
+        assertThat(deltas.get(0).getString("role")).isEqualTo("assistant");
+        assertThat(deltas.get(0).getString("reasoning_content")).isEqualTo(AnthropicTestUpstream.THINKING[0]);
+        assertThat(deltas.get(1).getString("reasoning_content")).isEqualTo(AnthropicTestUpstream.THINKING[1]);
+        assertThat(deltas.get(1).containsKey("role")).isFalse();
+        assertThat(deltas.get(2)).as("when the thinking block ends: the whole block, signed")
+                .isEqualTo(new JsonObject().put("thinking_blocks", new JsonArray().add(signedBlock())));
+        StringBuilder content = new StringBuilder();
+        for (JsonObject d : deltas.subList(3, deltas.size())) {
+            assertThat(d.containsKey("reasoning_content")).isFalse();
+            assertThat(d.containsKey("thinking_blocks")).isFalse();
+            content.append(d.getString("content", ""));
+        }
+        assertThat(content.toString()).isEqualTo("echo: stream think");
+        assertThat(body).contains("\"finish_reason\":\"stop\"");
+
+        // the native API streams the same chunks; a redacted block comes as one thinking_blocks chunk at once
+        String redacted = as(ADMIN).body(with(with(chat(thinkingModel("claude-redacted"), "stream secret"), "stream", true),
+                        "reasoning_effort", "low")).when().post("/v1/inference/chat").then().statusCode(200).extract().asString();
+        List<JsonObject> chunks = parseSse(redacted).data().stream().filter(d -> !d.equals("[DONE]")).map(JsonObject::new)
+                .filter(c -> c.getJsonArray("choices") != null && !c.getJsonArray("choices").isEmpty()).toList();
+        JsonObject first = chunks.get(0).getJsonArray("choices").getJsonObject(0).getJsonObject("delta");
+        assertThat(first).isEqualTo(new JsonObject().put("role", "assistant").put("thinking_blocks", new JsonArray()
+                .add(new JsonObject().put("type", "redacted_thinking").put("data", AnthropicTestUpstream.REDACTED))));
+        StringBuilder text = new StringBuilder();
+        chunks.forEach(c -> text.append(c.getJsonArray("choices").getJsonObject(0).getJsonObject("delta").getString("content", "")));
+        assertThat(text.toString()).isEqualTo("echo: stream secret");
+        assertThat(redacted).containsOnlyOnce("thinking_blocks");
+    }
+
+    /** What Anthropic refuses with thinking is refused before the upstream is called: 400, naming the field. */
+    @Test
+    void thinkingRequestsAnAnthropicBackendWouldRefuseAreRefusedUpFront() {
+        String model = thinkingModel("claude-thinking");
+        List<Map<String, Object>> tools = List.of(Map.of("type", "function", "function", Map.of("name", "f")));
+        Map<String, Object[]> cases = new LinkedHashMap<>();
+        cases.put("reasoning_effort", new Object[]{"reasoning_effort", "extreme"});
+        cases.put("max_tokens", new Object[]{"max_tokens", 2048});
+        cases.put("temperature", new Object[]{"temperature", 0.5});
+        cases.put("top_p", new Object[]{"top_p", 0.9});
+        cases.put("top_k", new Object[]{"top_k", 40});
+        cases.put("tool_choice", new Object[]{"tool_choice", "required"});
+        cases.put("tool_choice (named)", new Object[]{"tool_choice", Map.of("type", "function", "function", Map.of("name", "f"))});
+        cases.put("response_format", new Object[]{"response_format", Map.of("type", "json_object")});
+        for (Map.Entry<String, Object[]> c : cases.entrySet()) {
+            String field = (String) c.getValue()[0];
+            String marker = "refuse " + field + " " + run();
+            Map<String, Object> body = with(with(chat(model, marker), "reasoning_effort", "medium"), field, c.getValue()[1]);
+            if (field.equals("tool_choice")) {
+                body = with(body, "tools", tools);
+            }
+            as(ADMIN).body(body).when().post("/oai/v1/chat/completions").then().statusCode(400)
+                    .body("error.type", equalTo("invalid_request_error"))
+                    .body("error.message", org.hamcrest.Matchers.startsWith(field + ": "));
+            as(ADMIN).body(body).when().post("/v1/inference/chat").then().statusCode(400)
+                    .body("error.code", equalTo("VALIDATION_ERROR"))
+                    .body("error.message", org.hamcrest.Matchers.startsWith(field + ": "));
+            as(ADMIN).body(with(body, "stream", true)).when().post("/oai/v1/chat/completions").then().statusCode(400)
+                    .body("error.message", org.hamcrest.Matchers.startsWith(field + ": "));
+            assertThat(AnthropicTestUpstream.get().requests).as(c.getKey() + " must not reach the upstream")
+                    .noneMatch(r -> r.encode().contains(marker));
+        }
+
+        // the cap the gateway computes counts too: a model allowing 1000 output tokens leaves no room for 1024
+        String small = "refuse small " + run();
+        as(ADMIN).body(with(chat(chatModelOver(List.of(anthropicBackend("claude-thinking", AnthropicTestUpstream.KEY))), small),
+                        "reasoning_effort", "low")).when().post("/oai/v1/chat/completions").then().statusCode(400)
+                .body("error.message", org.hamcrest.Matchers.containsString("reasoning_effort low needs max_tokens above 1024"));
+
+        // a final assistant message is a prefill, which Anthropic does not take with thinking
+        String prefill = "refuse prefill " + run();
+        Map<String, Object> body = with(with(chat(model, prefill), "reasoning_effort", "low"), "messages", List.of(
+                Map.of("role", "user", "content", prefill), Map.of("role", "assistant", "content", "The answer is")));
+        as(ADMIN).body(body).when().post("/oai/v1/chat/completions").then().statusCode(400)
+                .body("error.message", org.hamcrest.Matchers.startsWith("messages[1].role: "));
+        assertThat(AnthropicTestUpstream.get().requests).noneMatch(r -> r.encode().contains(small) || r.encode().contains(prefill));
+        // without thinking all of these pass as before
+        as(ADMIN).body(with(with(chat(model, "no thinking"), "temperature", 0.5), "top_k", 40))
+                .when().post("/oai/v1/chat/completions").then().statusCode(200);
+    }
+
     @Test
     void azureCallsItsDeploymentWithTheApiKeyHeader() {
         String model = chatModelOver(List.of(openAiBackend("azure", "echo", Map.of("base_url",

@@ -32,9 +32,22 @@ import java.util.function.Consumer;
  * read by {@link UpstreamHttp}. Anthropic requires an output cap: a request without {@code max_tokens}
  * gets the one the gateway reserved for (the model's {@code max_output_tokens}, else the gateway's default).
  *
+ * <p>Extended thinking, in the shapes LiteLLM, DeepSeek and vLLM use: {@code reasoning_effort}
+ * {@code minimal}/{@code low}, {@code medium}, {@code high} becomes {@code thinking} with a budget of 1024,
+ * 2048, 4096 tokens ({@code none}: no thinking; other values are refused). What Anthropic refuses with
+ * thinking is refused up front as VALIDATION_ERROR naming the field: {@code max_tokens} not above the
+ * budget, a {@code temperature} other than 1, {@code top_p} below 0.95, {@code top_k}, a forced
+ * {@code tool_choice}, {@code response_format} (its answer tool is forced) and a final assistant message
+ * (a prefill). The answer's thinking comes back as {@code message.reasoning_content} (the thinking text)
+ * and {@code message.thinking_blocks} (every thinking and redacted_thinking block, signature included);
+ * streamed, as {@code delta.reasoning_content} chunks and, when a block ends, one chunk with
+ * {@code delta.thinking_blocks}. An assistant message's {@code thinking_blocks} go back to Anthropic
+ * first in its turn, unchanged, which a tool-use loop with thinking needs; {@code reasoning_content}
+ * alone is not sent (Anthropic takes no thinking without its signature).
+ *
  * <p>OpenAI parameters without an Anthropic counterpart ({@code presence_penalty},
- * {@code frequency_penalty}, {@code seed}, {@code logprobs}, {@code response_format}) are not sent.
- * Anthropic has no embeddings API.
+ * {@code frequency_penalty}, {@code seed}, {@code logprobs}) are not sent. Anthropic has no
+ * embeddings API.
  */
 @ApplicationScoped
 public class AnthropicProvider implements Provider {
@@ -137,13 +150,21 @@ public class AnthropicProvider implements Provider {
                 : in.hasNonNull("max_tokens") ? in.get("max_tokens").asLong()
                 : call.maxOutputTokens() > 0 ? call.maxOutputTokens() : DEFAULT_MAX_TOKENS;
         out.put("max_tokens", maxTokens);
+        Integer budget = thinkingBudget(in, maxTokens);
+        if (budget != null) {
+            out.putObject("thinking").put("type", "enabled").put("budget_tokens", budget);
+        }
 
         StringBuilder system = new StringBuilder();
         ArrayNode messages = NODES.arrayNode();
         JsonNode source = in.path("messages");
+        int lastTurn = -1; // the last message that is not a system message
         for (int i = 0; i < source.size(); i++) {
             JsonNode m = source.get(i);
             String role = m.path("role").asText();
+            if (!role.equals("system") && !role.equals("developer")) {
+                lastTurn = i;
+            }
             switch (role) {
                 case "system", "developer" -> {
                     String text = text(m.get("content"), "messages[" + i + "].content");
@@ -166,6 +187,11 @@ public class AnthropicProvider implements Provider {
             out.put("system", system.toString());
         }
         out.set("messages", messages);
+        if (budget != null && !messages.isEmpty() && "assistant".equals(messages.get(messages.size() - 1).path("role").asText())) {
+            // a last assistant turn is a prefill, which Anthropic does not take with thinking
+            throw invalid("messages[" + lastTurn + "].role", "an Anthropic backend cannot continue a final "
+                    + "assistant message with reasoning_effort (extended thinking); end with a user or tool message");
+        }
 
         JsonNode temperature = in.get("temperature");
         if (temperature != null && temperature.isNumber() && temperature.asDouble() > 1) {
@@ -220,6 +246,61 @@ public class AnthropicProvider implements Provider {
             out.put("stream", true);
         }
         return out;
+    }
+
+    /**
+     * The extended-thinking budget for {@code reasoning_effort}, or null for no thinking (none given, or
+     * {@code none}). The budgets follow LiteLLM's mapping; 1024 is Anthropic's minimum. Anthropic refuses
+     * thinking with a budget not below {@code max_tokens}, a temperature other than 1, {@code top_k},
+     * {@code top_p} below 0.95, forced tool use and a prefilled answer: each is refused here, naming the
+     * field, so that the caller gets a precise 400 instead of the upstream's (the prefill is checked by
+     * the caller of this method, once the turns are built).
+     */
+    private static Integer thinkingBudget(JsonNode in, long maxTokens) {
+        JsonNode effortNode = in.get("reasoning_effort");
+        if (effortNode == null || effortNode.isNull()) {
+            return null;
+        }
+        String effort = effortNode.asText();
+        int budget = switch (effort) {
+            case "none" -> 0;
+            case "minimal", "low" -> 1024;
+            case "medium" -> 2048;
+            case "high" -> 4096;
+            default -> throw invalid("reasoning_effort", "an Anthropic backend takes reasoning_effort none, minimal, low, medium or high");
+        };
+        if (budget == 0) {
+            return null;
+        }
+        String with = " with reasoning_effort " + effort + " (extended thinking)";
+        if (maxTokens <= budget) {
+            throw invalid("max_tokens", "reasoning_effort " + effort + " needs max_tokens above " + budget
+                    + " on an Anthropic backend (the thinking budget is part of the output)");
+        }
+        JsonNode temperature = in.get("temperature");
+        if (temperature != null && temperature.isNumber() && temperature.asDouble() != 1) {
+            throw invalid("temperature", "an Anthropic backend takes no temperature other than 1" + with);
+        }
+        JsonNode topP = in.get("top_p");
+        if (topP != null && topP.isNumber() && topP.asDouble() < 0.95) {
+            throw invalid("top_p", "an Anthropic backend takes top_p only from 0.95 to 1" + with);
+        }
+        JsonNode topK = in.get("top_k");
+        if (topK != null && !topK.isNull()) {
+            throw invalid("top_k", "an Anthropic backend takes no top_k" + with);
+        }
+        String choice = in.path("tool_choice").path("function").path("name").isTextual() ? "a named function"
+                : "required".equals(in.path("tool_choice").asText()) ? "required" : null;
+        if (choice != null) {
+            throw invalid("tool_choice", "an Anthropic backend cannot force a tool (tool_choice " + choice + ")" + with
+                    + "; use auto or none");
+        }
+        String format = in.path("response_format").path("type").asText("");
+        if (format.equals("json_schema") || format.equals("json_object")) {
+            // the answer tool forces tool_choice (see answerTool)
+            throw invalid("response_format", "an Anthropic backend cannot combine response_format " + format + with);
+        }
+        return budget;
     }
 
     /**
@@ -331,6 +412,21 @@ public class AnthropicProvider implements Provider {
 
     private ArrayNode assistantBlocks(JsonNode m, int index) {
         ArrayNode blocks = NODES.arrayNode();
+        // thinking blocks of an earlier answer go first and unchanged: Anthropic checks their signatures,
+        // and needs them to continue a tool-use loop with thinking. reasoning_content alone has no signature.
+        JsonNode thinking = m.get("thinking_blocks");
+        if (thinking != null && thinking.isArray()) {
+            for (JsonNode b : thinking) {
+                switch (b.path("type").asText()) {
+                    case "thinking" -> blocks.addObject().put("type", "thinking").put("thinking", b.path("thinking").asText())
+                            .put("signature", b.path("signature").asText());
+                    case "redacted_thinking" -> blocks.addObject().put("type", "redacted_thinking").put("data", b.path("data").asText());
+                    default -> {
+                        // not a thinking block: left out
+                    }
+                }
+            }
+        }
         JsonNode content = m.get("content");
         if (content != null && !content.isNull()) {
             String text = text(content, "messages[" + index + "].content");
@@ -397,6 +493,8 @@ public class AnthropicProvider implements Provider {
             throw new UpstreamFailure(ErrorCode.UPSTREAM_SHAPE_MISMATCH, "The upstream reply could not be parsed", true, null, null);
         }
         StringBuilder text = new StringBuilder();
+        StringBuilder reasoning = null; // set by the first thinking block
+        ArrayNode thinkingBlocks = NODES.arrayNode();
         ArrayNode toolCalls = NODES.arrayNode();
         boolean answered = false; // the response_format answer came as the input of ANSWER_TOOL
         for (JsonNode block : message.get("content")) {
@@ -412,8 +510,14 @@ public class AnthropicProvider implements Provider {
                                 .put("arguments", inputJson(block));
                     }
                 }
+                case "thinking" -> {
+                    reasoning = reasoning == null ? new StringBuilder() : reasoning;
+                    reasoning.append(block.path("thinking").asText());
+                    thinkingBlocks.add(thinkingBlock(block.path("thinking").asText(), block.path("signature").asText()));
+                }
+                case "redacted_thinking" -> thinkingBlocks.add(redactedBlock(block.path("data").asText()));
                 default -> {
-                    // thinking and server-side tool blocks have no chat.completion counterpart
+                    // server-side tool blocks have no chat.completion counterpart
                 }
             }
         }
@@ -431,8 +535,15 @@ public class AnthropicProvider implements Provider {
         } else {
             reply.putNull("content");
         }
+        if (reasoning != null) {
+            reply.put("reasoning_content", reasoning.toString());
+        }
         if (!toolCalls.isEmpty()) {
             reply.set("tool_calls", toolCalls);
+        }
+        if (!thinkingBlocks.isEmpty()) {
+            // to be sent back on the assistant message (see assistantBlocks)
+            reply.set("thinking_blocks", thinkingBlocks);
         }
         choice.put("finish_reason", answerFinish(finishReason(message.path("stop_reason").asText(null)), answered));
         JsonNode usage = message.path("usage");
@@ -440,6 +551,14 @@ public class AnthropicProvider implements Provider {
             out.set("usage", usage(promptTokens(usage), usage.path("output_tokens").asLong()));
         }
         return out;
+    }
+
+    private static ObjectNode thinkingBlock(String thinking, String signature) {
+        return NODES.objectNode().put("type", "thinking").put("thinking", thinking).put("signature", signature);
+    }
+
+    private static ObjectNode redactedBlock(String data) {
+        return NODES.objectNode().put("type", "redacted_thinking").put("data", data);
     }
 
     static String finishReason(String stopReason) {
@@ -471,10 +590,11 @@ public class AnthropicProvider implements Provider {
     }
 
     /**
-     * Anthropic's stream events as {@code chat.completion.chunk}s: text and tool-input deltas as they
-     * come; the first chunk carries the role; the stop reason becomes a chunk with
-     * {@code finish_reason}, followed by one with the usage. Nothing is emitted before the first
-     * content (so the first-token timeout and failover cover the wait for it).
+     * Anthropic's stream events as {@code chat.completion.chunk}s: text, thinking
+     * ({@code reasoning_content}) and tool-input deltas as they come, each finished thinking block as
+     * one {@code thinking_blocks} chunk; the first chunk carries the role; the stop reason becomes a
+     * chunk with {@code finish_reason}, followed by one with the usage. Nothing is emitted before the
+     * first content, thinking included (so the first-token timeout and failover cover the wait for it).
      */
     final class StreamTranslator implements UpstreamHttp.SseTranslator {
         private final String slug;
@@ -488,6 +608,8 @@ public class AnthropicProvider implements Provider {
         private final Map<Integer, Integer> toolIndexByBlock = new HashMap<>();
         /** The content block of the response_format answer tool, whose input is streamed as text; -1 while none. */
         private int answerBlock = -1;
+        /** Open thinking blocks by content block index: their text so far and their signature so far. */
+        private final Map<Integer, StringBuilder[]> thinkingByBlock = new HashMap<>();
 
         StreamTranslator(String slug) {
             this.slug = slug;
@@ -528,6 +650,15 @@ public class AnthropicProvider implements Provider {
                         emit.accept(chunk(delta, null));
                     } else if ("text".equals(block.path("type").asText()) && !block.path("text").asText("").isEmpty()) {
                         emit.accept(chunk(NODES.objectNode().put("content", block.get("text").asText()), null));
+                    } else if ("thinking".equals(block.path("type").asText())) {
+                        String start = block.path("thinking").asText("");
+                        thinkingByBlock.put(json.path("index").asInt(),
+                                new StringBuilder[]{new StringBuilder(start), new StringBuilder(block.path("signature").asText(""))});
+                        if (!start.isEmpty()) {
+                            emit.accept(chunk(NODES.objectNode().put("reasoning_content", start), null));
+                        }
+                    } else if ("redacted_thinking".equals(block.path("type").asText())) {
+                        emit.accept(chunk(thinkingBlocks(redactedBlock(block.path("data").asText())), null));
                     }
                 }
                 case "content_block_delta" -> {
@@ -545,8 +676,24 @@ public class AnthropicProvider implements Provider {
                                 emit.accept(chunk(out, null));
                             }
                         }
+                        case "thinking_delta" -> {
+                            StringBuilder[] open = thinkingByBlock.get(json.path("index").asInt());
+                            String thinking = delta.path("thinking").asText("");
+                            if (open != null) {
+                                open[0].append(thinking);
+                            }
+                            if (!thinking.isEmpty()) {
+                                emit.accept(chunk(NODES.objectNode().put("reasoning_content", thinking), null));
+                            }
+                        }
+                        case "signature_delta" -> {
+                            StringBuilder[] open = thinkingByBlock.get(json.path("index").asInt());
+                            if (open != null) {
+                                open[1].append(delta.path("signature").asText(""));
+                            }
+                        }
                         default -> {
-                            // thinking and signature deltas have no chat.completion.chunk counterpart
+                            // citations and event types added later
                         }
                     }
                 }
@@ -565,12 +712,19 @@ public class AnthropicProvider implements Provider {
                     last.set("usage", usage(promptTokens, completionTokens));
                     emit.accept(last);
                 }
+                case "content_block_stop" -> {
+                    // a finished thinking block, whole and signed, for the caller to send back with its next turn
+                    StringBuilder[] done = thinkingByBlock.remove(json.path("index").asInt());
+                    if (done != null) {
+                        emit.accept(chunk(thinkingBlocks(thinkingBlock(done[0].toString(), done[1].toString())), null));
+                    }
+                }
                 case "message_stop" -> {
                     return true;
                 }
                 case "error" -> throw streamError(json.path("error"));
                 default -> {
-                    // ping, content_block_stop, and event types added later
+                    // ping, and event types added later
                 }
             }
             return false;
@@ -579,6 +733,12 @@ public class AnthropicProvider implements Provider {
         /** A chunk's fields before its choices: this message's id and start time, the slug the caller used. */
         private ObjectNode header() {
             return NODES.objectNode().put("id", id).put("object", "chat.completion.chunk").put("created", created).put("model", slug);
+        }
+
+        private ObjectNode thinkingBlocks(ObjectNode block) {
+            ObjectNode delta = NODES.objectNode();
+            delta.putArray("thinking_blocks").add(block);
+            return delta;
         }
 
         private ObjectNode chunk(ObjectNode delta, String finishReason) {
