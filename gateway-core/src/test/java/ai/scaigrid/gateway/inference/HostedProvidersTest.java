@@ -298,6 +298,15 @@ class HostedProvidersTest {
         assertThat(text.toString()).isEqualTo("{\"answer\":\"echo: stream shape\"}");
         assertThat(finish).isEqualTo("stop");
 
+        // schema null is no schema (as validation and OpenAI-style backends take it): any object
+        Map<String, Object> noSchema = new java.util.HashMap<>(Map.of("name", "reply"));
+        noSchema.put("schema", null);
+        as(ADMIN).body(with(chat(model, "any shape"), "response_format", Map.of("type", "json_schema", "json_schema", noSchema)))
+                .when().post("/oai/v1/chat/completions").then().statusCode(200)
+                .body("choices[0].message.content", equalTo("{\"answer\":\"echo: any shape\"}"));
+        JsonObject sentLoose = AnthropicTestUpstream.get().requests.get(AnthropicTestUpstream.get().requests.size() - 1);
+        assertThat(sentLoose.getJsonArray("tools").getJsonObject(0).getJsonObject("input_schema").encode()).isEqualTo("{\"type\":\"object\"}");
+
         // with the caller's own tools it would no longer be a choice: refused clearly
         Map<String, Object> both = with(body, "tools", List.of(Map.of("type", "function", "function", Map.of("name", "f"))));
         as(ADMIN).body(both).when().post("/oai/v1/chat/completions").then().statusCode(400)

@@ -319,7 +319,7 @@ public class AnthropicProvider implements Provider {
             throw invalid("response_format", "an Anthropic backend cannot combine response_format " + type + " with tools");
         }
         JsonNode schema = type.equals("json_schema") ? format.path("json_schema").get("schema") : null;
-        if (schema == null) {
+        if (schema == null || schema.isNull()) { // null passes validation as "no schema", as it does for OpenAI-style backends
             schema = NODES.objectNode().put("type", "object");
         } else if (!schema.isObject() || (schema.has("type") && !"object".equals(schema.path("type").asText()))) {
             throw invalid("response_format.json_schema.schema", "an Anthropic backend needs a schema whose top level is an object");
