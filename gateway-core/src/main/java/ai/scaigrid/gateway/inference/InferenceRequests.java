@@ -353,7 +353,8 @@ public final class InferenceRequests {
     /**
      * An assistant message's {@code thinking_blocks}: what an Anthropic backend's extended thinking
      * returned, sent back as received so the next turn can continue it (its signature is checked
-     * upstream). Each is {@code {type: thinking, thinking, signature}} or {@code {type: redacted_thinking, data}}.
+     * upstream). Each is {@code {type: thinking, thinking, signature}} or {@code {type: redacted_thinking, data}};
+     * other types pass, for block types added later.
      */
     private static int thinkingBlocks(JsonNode blocks, String field, Problems p) {
         if (blocks == null || blocks.isNull()) {
@@ -367,14 +368,14 @@ public final class InferenceRequests {
         for (int i = 0; i < blocks.size(); i++) {
             JsonNode b = blocks.get(i);
             String type = b.path("type").asText("");
-            boolean ok = switch (type) {
+            boolean ok = b.path("type").isTextual() && switch (type) {
                 case "thinking" -> b.path("thinking").isTextual() && b.path("signature").isTextual();
                 case "redacted_thinking" -> b.path("data").isTextual();
-                default -> false;
+                default -> true; // a block type added later: providers that do not know it leave it out
             };
             if (!ok) {
-                p.add(field + "[" + i + "]", "a thinking block is {type: thinking, thinking, signature} "
-                        + "or {type: redacted_thinking, data}, each a string");
+                p.add(field + "[" + i + "]", "a thinking block is an object with a type: {type: thinking, thinking, "
+                        + "signature} or {type: redacted_thinking, data}, each a string");
                 return chars;
             }
             chars += b.path("thinking").asText("").length() + b.path("data").asText("").length();

@@ -51,7 +51,7 @@ class InferenceRequestsTest {
             // a reasoning model's answer sent back as received: its thinking, and Anthropic's thinking blocks
             "\"messages\":[{\"role\":\"user\",\"content\":\"2+2?\"},{\"role\":\"assistant\",\"content\":\"4\","
                     + "\"reasoning_content\":\"Add them.\",\"reasoning\":null,\"thinking_blocks\":[{\"type\":\"thinking\","
-                    + "\"thinking\":\"Add them.\",\"signature\":\"EqQB\"},{\"type\":\"redacted_thinking\",\"data\":\"EmwK\"}]},"
+                    + "\"thinking\":\"Add them.\",\"signature\":\"EqQB\"},{\"type\":\"redacted_thinking\",\"data\":\"EmwK\"},{\"type\":\"later_kind\"}]},"
                     + "{\"role\":\"user\",\"content\":\"and 3+3?\"}]",
     })
     void whatClientsSendPasses(String fields) throws Exception {
@@ -98,6 +98,7 @@ class InferenceRequestsTest {
             "\"messages\":[{\"role\":\"assistant\",\"content\":\"x\",\"thinking_blocks\":{}}] | messages[0].thinking_blocks",
             "\"messages\":[{\"role\":\"assistant\",\"content\":\"x\",\"thinking_blocks\":[{\"type\":\"thinking\",\"thinking\":\"t\"}]}] | messages[0].thinking_blocks[0]",
             "\"messages\":[{\"role\":\"assistant\",\"content\":\"x\",\"thinking_blocks\":[{\"type\":\"redacted_thinking\",\"data\":\"d\"},\"x\"]}] | messages[0].thinking_blocks[1]",
+            "\"messages\":[{\"role\":\"assistant\",\"content\":\"x\",\"thinking_blocks\":[{\"thinking\":\"t\",\"signature\":\"s\"}]}] | messages[0].thinking_blocks[0]",
             "\"metadata\":{\"a\":\"%s\"}                                                   | metadata",
             "\"metadata\":{\"k1\":\"v\",\"k2\":\"v\",\"k3\":\"v\",\"k4\":\"v\",\"k5\":\"v\",\"k6\":\"v\",\"k7\":\"v\",\"k8\":\"v\",\"k9\":\"v\",\"k10\":\"v\",\"k11\":\"v\",\"k12\":\"v\",\"k13\":\"v\",\"k14\":\"v\",\"k15\":\"v\",\"k16\":\"v\",\"k17\":\"v\"} | metadata",
     })
