@@ -60,6 +60,11 @@ public class ConnectionConfigs {
             if (e.getKey().equals("base_url")) {
                 requireHttpUrl(e.getValue());
             }
+            if (e.getKey().equals("thinking") && !(e.getValue().isTextual() && Set.of("adaptive", "budget").contains(e.getValue().asText()))) {
+                // read by the anthropic provider; a typo would silently fall back to the default mode
+                throw ApiException.validation("connection_config.thinking",
+                        "thinking must be adaptive (Claude 4.6 and later) or budget (earlier Claude models)");
+            }
             Object value = json.convertValue(e.getValue(), Object.class);
             (SECRET_KEYS.contains(e.getKey()) ? secrets : plain).put(e.getKey(), value);
         }

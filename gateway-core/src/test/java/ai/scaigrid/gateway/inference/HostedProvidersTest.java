@@ -41,8 +41,14 @@ class HostedProvidersTest {
     UsageRecorder usage;
 
     private static Map<String, Object> anthropicBackend(String model, String apiKey) {
-        return Map.of("name", model, "provider_type", "anthropic", "model_name", model, "connection_config",
-                Map.of("base_url", AnthropicTestUpstream.get().baseUrl(), "api_key", apiKey, "first_token_timeout_ms", 2000));
+        return anthropicBackend(model, apiKey, Map.of());
+    }
+
+    private static Map<String, Object> anthropicBackend(String model, String apiKey, Map<String, Object> extra) {
+        Map<String, Object> config = new LinkedHashMap<>(Map.of("base_url", AnthropicTestUpstream.get().baseUrl(), "api_key", apiKey,
+                "first_token_timeout_ms", 2000));
+        config.putAll(extra);
+        return Map.of("name", model, "provider_type", "anthropic", "model_name", model, "connection_config", config);
     }
 
     private static Map<String, Object> openAiBackend(String type, String model, Map<String, Object> extra) {
@@ -315,10 +321,15 @@ class HostedProvidersTest {
 
     /** A chat model over one Anthropic backend with room for a thinking budget (8000 output tokens; chatModelOver gives 1000). */
     private static String thinkingModel(String upstream) {
+        return thinkingModel(upstream, Map.of());
+    }
+
+    /** The same, with more connection_config (e.g. {@code thinking: budget}, for models before Claude 4.6). */
+    private static String thinkingModel(String upstream, Map<String, Object> config) {
         String slug = "test-" + run() + "/think";
         String id = InferenceFixtures.create("/v1/models", Map.of("slug", slug, "display_name", slug, "modality", "chat",
                 "max_output_tokens", 8000));
-        String backend = InferenceFixtures.create("/v1/backends", anthropicBackend(upstream, AnthropicTestUpstream.KEY));
+        String backend = InferenceFixtures.create("/v1/backends", anthropicBackend(upstream, AnthropicTestUpstream.KEY, config));
         as(ADMIN).body(Map.of("backend_id", backend, "priority", 0, "weight", 100)).when().post("/v1/models/" + id + "/backends")
                 .then().statusCode(201);
         return slug;
@@ -330,7 +341,11 @@ class HostedProvidersTest {
         return new JsonObject().put("type", "thinking").put("thinking", THOUGHT).put("signature", AnthropicTestUpstream.SIGNATURE);
     }
 
-    /** reasoning_effort becomes a thinking budget; the answer's thinking comes back as reasoning_content and thinking_blocks. */
+    /**
+     * reasoning_effort becomes adaptive thinking at that effort (Claude 4.6 and later), or a fixed budget on a
+     * backend configured {@code thinking: budget}; the answer's thinking comes back as reasoning_content and
+     * thinking_blocks.
+     */
     @Test
     void anthropicThinkingComesBackAsReasoningContentAndThinkingBlocks() {
         String model = thinkingModel("claude-thinking");
@@ -342,31 +357,53 @@ class HostedProvidersTest {
         assertThat(message.getString("reasoning_content")).isEqualTo(THOUGHT);
         assertThat(message.getJsonArray("thinking_blocks")).containsExactly(signedBlock());
         JsonObject sent = AnthropicTestUpstream.get().sentContaining(marker);
-        assertThat(sent.getJsonObject("thinking")).isEqualTo(new JsonObject().put("type", "enabled").put("budget_tokens", 2048));
-        assertThat(sent.getInteger("max_tokens")).as("the model's cap, above the budget").isEqualTo(8000);
+        assertThat(sent.getJsonObject("thinking")).isEqualTo(new JsonObject().put("type", "adaptive"));
+        assertThat(sent.getJsonObject("output_config")).isEqualTo(new JsonObject().put("effort", "medium"));
+        assertThat(sent.getInteger("max_tokens")).as("the model's cap").isEqualTo(8000);
 
-        // the native API: the same completion in its envelope; high is the largest budget
+        // the native API: the same completion in its envelope; adaptive thinking has no budget to fit in max_tokens
         String nativeMarker = "think native " + run();
-        as(ADMIN).body(with(with(chat(model, nativeMarker), "reasoning_effort", "high"), "max_tokens", 4097))
+        as(ADMIN).body(with(with(chat(model, nativeMarker), "reasoning_effort", "high"), "max_tokens", 300))
                 .when().post("/v1/inference/chat").then().statusCode(200)
                 .body("data.choices[0].message.content", equalTo("echo: " + nativeMarker))
                 .body("data.choices[0].message.reasoning_content", equalTo(THOUGHT))
                 .body("data.choices[0].message.thinking_blocks[0].type", equalTo("thinking"))
                 .body("data.choices[0].message.thinking_blocks[0].thinking", equalTo(THOUGHT))
                 .body("data.choices[0].message.thinking_blocks[0].signature", equalTo(AnthropicTestUpstream.SIGNATURE));
-        assertThat(AnthropicTestUpstream.get().sentContaining(nativeMarker).getJsonObject("thinking").getInteger("budget_tokens"))
-                .isEqualTo(4096);
+        assertThat(AnthropicTestUpstream.get().sentContaining(nativeMarker).getJsonObject("output_config").getString("effort"))
+                .isEqualTo("high");
 
-        // minimal and low have Anthropic's minimum budget; none (or no reasoning_effort) sends no thinking
-        for (String effort : List.of("minimal", "low")) {
-            String m = "think " + effort + " " + run();
-            as(ADMIN).body(with(chat(model, m), "reasoning_effort", effort)).when().post("/oai/v1/chat/completions").then().statusCode(200);
-            assertThat(AnthropicTestUpstream.get().sentContaining(m).getJsonObject("thinking").getInteger("budget_tokens")).isEqualTo(1024);
+        // minimal is Anthropic's low; xhigh passes; none (or no reasoning_effort) sends no thinking
+        Map<String, String> efforts = Map.of("minimal", "low", "low", "low", "xhigh", "xhigh");
+        for (Map.Entry<String, String> e : efforts.entrySet()) {
+            String m = "think " + e.getKey() + " " + run();
+            as(ADMIN).body(with(chat(model, m), "reasoning_effort", e.getKey())).when().post("/oai/v1/chat/completions").then().statusCode(200);
+            assertThat(AnthropicTestUpstream.get().sentContaining(m).getJsonObject("output_config").getString("effort")).isEqualTo(e.getValue());
         }
         String none = "think none " + run();
         as(ADMIN).body(with(with(chat(model, none), "reasoning_effort", "none"), "temperature", 0.2))
                 .when().post("/oai/v1/chat/completions").then().statusCode(200);
         assertThat(AnthropicTestUpstream.get().sentContaining(none).containsKey("thinking")).isFalse();
+        assertThat(AnthropicTestUpstream.get().sentContaining(none).containsKey("output_config")).isFalse();
+
+        // a backend for a model before Claude 4.6: fixed budgets (LiteLLM's), which must stay below max_tokens
+        String budgeted = thinkingModel("claude-thinking", Map.of("thinking", "budget"));
+        Map<String, Integer> budgets = Map.of("minimal", 1024, "low", 1024, "medium", 2048, "high", 4096);
+        for (Map.Entry<String, Integer> b : budgets.entrySet()) {
+            String m = "budget " + b.getKey() + " " + run();
+            as(ADMIN).body(with(chat(budgeted, m), "reasoning_effort", b.getKey())).when().post("/oai/v1/chat/completions")
+                    .then().statusCode(200).body("choices[0].message.reasoning_content", equalTo(THOUGHT));
+            JsonObject sentBudget = AnthropicTestUpstream.get().sentContaining(m);
+            assertThat(sentBudget.getJsonObject("thinking")).isEqualTo(new JsonObject().put("type", "enabled").put("budget_tokens", b.getValue()));
+            assertThat(sentBudget.containsKey("output_config")).isFalse();
+        }
+        // the mode is checked when the backend is written
+        as(ADMIN).body(anthropicBackend("claude-thinking", AnthropicTestUpstream.KEY, Map.of("thinking", "fixed")))
+                .when().post("/v1/backends").then().statusCode(400)
+                .body("error.code", equalTo("VALIDATION_ERROR")).body("error.details[0].field", equalTo("connection_config.thinking"));
+        // xhigh's 8192 does not fit the model's cap of 8000
+        as(ADMIN).body(with(chat(budgeted, "too big"), "reasoning_effort", "xhigh")).when().post("/oai/v1/chat/completions")
+                .then().statusCode(400).body("error.message", org.hamcrest.Matchers.containsString("needs max_tokens above 8192"));
 
         // no thinking in the answer: neither field
         as(ADMIN).body(chat(thinkingModel("claude-echo"), "plain")).when().post("/oai/v1/chat/completions").then().statusCode(200)
@@ -411,7 +448,8 @@ class HostedProvidersTest {
         as(ADMIN).body(body).when().post("/oai/v1/chat/completions").then().statusCode(200);
 
         JsonObject sent = AnthropicTestUpstream.get().sentContaining(marker);
-        assertThat(sent.getJsonObject("thinking")).isEqualTo(new JsonObject().put("type", "enabled").put("budget_tokens", 1024));
+        assertThat(sent.getJsonObject("thinking")).isEqualTo(new JsonObject().put("type", "adaptive"));
+        assertThat(sent.getJsonObject("output_config")).isEqualTo(new JsonObject().put("effort", "low"));
         assertThat(sent.getDouble("temperature")).isEqualTo(1.0);
         assertThat(sent.getDouble("top_p")).isEqualTo(0.95);
         JsonArray turn = sent.getJsonArray("messages").getJsonObject(1).getJsonArray("content");
@@ -469,7 +507,6 @@ class HostedProvidersTest {
         List<Map<String, Object>> tools = List.of(Map.of("type", "function", "function", Map.of("name", "f")));
         Map<String, Object[]> cases = new LinkedHashMap<>();
         cases.put("reasoning_effort", new Object[]{"reasoning_effort", "extreme"});
-        cases.put("max_tokens", new Object[]{"max_tokens", 2048});
         cases.put("temperature", new Object[]{"temperature", 0.5});
         cases.put("top_p", new Object[]{"top_p", 0.9});
         cases.put("top_k", new Object[]{"top_k", 40});
@@ -495,9 +532,15 @@ class HostedProvidersTest {
                     .noneMatch(r -> r.encode().contains(marker));
         }
 
-        // the cap the gateway computes counts too: a model allowing 1000 output tokens leaves no room for 1024
+        // with fixed budgets, max_tokens must be above the budget: given, or the cap the gateway computes
+        // (a model allowing 1000 output tokens leaves no room for 1024)
+        String tight = "refuse tight " + run();
+        as(ADMIN).body(with(with(chat(thinkingModel("claude-thinking", Map.of("thinking", "budget")), tight), "reasoning_effort", "medium"),
+                "max_tokens", 2048)).when().post("/v1/inference/chat").then().statusCode(400)
+                .body("error.message", org.hamcrest.Matchers.startsWith("max_tokens: reasoning_effort medium needs max_tokens above 2048"));
         String small = "refuse small " + run();
-        as(ADMIN).body(with(chat(chatModelOver(List.of(anthropicBackend("claude-thinking", AnthropicTestUpstream.KEY))), small),
+        as(ADMIN).body(with(chat(chatModelOver(List.of(anthropicBackend("claude-thinking", AnthropicTestUpstream.KEY,
+                        Map.of("thinking", "budget")))), small),
                         "reasoning_effort", "low")).when().post("/oai/v1/chat/completions").then().statusCode(400)
                 .body("error.message", org.hamcrest.Matchers.containsString("reasoning_effort low needs max_tokens above 1024"));
 
@@ -507,7 +550,8 @@ class HostedProvidersTest {
                 Map.of("role", "user", "content", prefill), Map.of("role", "assistant", "content", "The answer is")));
         as(ADMIN).body(body).when().post("/oai/v1/chat/completions").then().statusCode(400)
                 .body("error.message", org.hamcrest.Matchers.startsWith("messages[1].role: "));
-        assertThat(AnthropicTestUpstream.get().requests).noneMatch(r -> r.encode().contains(small) || r.encode().contains(prefill));
+        assertThat(AnthropicTestUpstream.get().requests)
+                .noneMatch(r -> r.encode().contains(small) || r.encode().contains(prefill) || r.encode().contains(tight));
         // without thinking all of these pass as before
         as(ADMIN).body(with(with(chat(model, "no thinking"), "temperature", 0.5), "top_k", 40))
                 .when().post("/oai/v1/chat/completions").then().statusCode(200);

@@ -33,11 +33,13 @@ import java.util.function.Consumer;
  * gets the one the gateway reserved for (the model's {@code max_output_tokens}, else the gateway's default).
  *
  * <p>Extended thinking, in the shapes LiteLLM, DeepSeek and vLLM use: {@code reasoning_effort}
- * {@code minimal}/{@code low}, {@code medium}, {@code high} becomes {@code thinking} with a budget of 1024,
- * 2048, 4096 tokens ({@code none}: no thinking; other values are refused). What Anthropic refuses with
- * thinking is refused up front as VALIDATION_ERROR naming the field: {@code max_tokens} not above the
- * budget, a {@code temperature} other than 1, {@code top_p} below 0.95, {@code top_k}, a forced
- * {@code tool_choice}, {@code response_format} (its answer tool is forced) and a final assistant message
+ * {@code minimal}/{@code low}, {@code medium}, {@code high}, {@code xhigh} becomes adaptive thinking at
+ * that effort (Claude 4.6 and later), or with connection_config {@code thinking: budget} (earlier
+ * models) a fixed budget of 1024, 2048, 4096, 8192 tokens ({@code none}: no thinking; other values are
+ * refused). What Anthropic refuses with thinking is refused up front as VALIDATION_ERROR naming the
+ * field: {@code max_tokens} not above a fixed budget, a {@code temperature} other than 1, {@code top_p}
+ * below 0.95, {@code top_k}, a forced {@code tool_choice}, {@code response_format} (its answer tool is
+ * forced) and a final assistant message
  * (a prefill). The answer's thinking comes back as {@code message.reasoning_content} (the thinking text)
  * and {@code message.thinking_blocks} (every thinking and redacted_thinking block, signature included);
  * streamed, as {@code delta.reasoning_content} chunks and, when a block ends, one chunk with
@@ -150,9 +152,13 @@ public class AnthropicProvider implements Provider {
                 : in.hasNonNull("max_tokens") ? in.get("max_tokens").asLong()
                 : call.maxOutputTokens() > 0 ? call.maxOutputTokens() : DEFAULT_MAX_TOKENS;
         out.put("max_tokens", maxTokens);
-        Integer budget = thinkingBudget(in, maxTokens);
-        if (budget != null) {
-            out.putObject("thinking").put("type", "enabled").put("budget_tokens", budget);
+        boolean budgetMode = "budget".equals(backend.config("thinking", "adaptive"));
+        String effort = thinkingEffort(in, budgetMode, maxTokens);
+        if (effort != null && budgetMode) {
+            out.putObject("thinking").put("type", "enabled").put("budget_tokens", BUDGETS.get(effort));
+        } else if (effort != null) {
+            out.putObject("thinking").put("type", "adaptive");
+            out.putObject("output_config").put("effort", effort);
         }
 
         StringBuilder system = new StringBuilder();
@@ -187,7 +193,7 @@ public class AnthropicProvider implements Provider {
             out.put("system", system.toString());
         }
         out.set("messages", messages);
-        if (budget != null && !messages.isEmpty() && "assistant".equals(messages.get(messages.size() - 1).path("role").asText())) {
+        if (effort != null && !messages.isEmpty() && "assistant".equals(messages.get(messages.size() - 1).path("role").asText())) {
             // a last assistant turn is a prefill, which Anthropic does not take with thinking
             throw invalid("messages[" + lastTurn + "].role", "an Anthropic backend cannot continue a final "
                     + "assistant message with reasoning_effort (extended thinking); end with a user or tool message");
@@ -248,35 +254,37 @@ public class AnthropicProvider implements Provider {
         return out;
     }
 
+    /** Adaptive thinking's effort for each OpenAI {@code reasoning_effort} that turns thinking on. */
+    static final Map<String, String> EFFORTS = Map.of("minimal", "low", "low", "low", "medium", "medium",
+            "high", "high", "xhigh", "xhigh");
+    /** The fixed thinking budget for each effort (connection_config {@code thinking: budget}); 1024 is Anthropic's minimum. */
+    private static final Map<String, Integer> BUDGETS = Map.of("low", 1024, "medium", 2048, "high", 4096, "xhigh", 8192);
+
     /**
-     * The extended-thinking budget for {@code reasoning_effort}, or null for no thinking (none given, or
-     * {@code none}). The budgets follow LiteLLM's mapping; 1024 is Anthropic's minimum. Anthropic refuses
-     * thinking with a budget not below {@code max_tokens}, a temperature other than 1, {@code top_k},
+     * The thinking effort ({@code low}, {@code medium}, {@code high}, {@code xhigh}) for
+     * {@code reasoning_effort}, or null for no thinking (none given, or {@code none}). Claude 4.6 and
+     * later think adaptively at that effort; earlier models need a fixed budget (connection_config
+     * {@code thinking: budget}; the budgets follow LiteLLM's mapping), which must stay below
+     * {@code max_tokens}. Anthropic refuses thinking with a temperature other than 1, {@code top_k},
      * {@code top_p} below 0.95, forced tool use and a prefilled answer: each is refused here, naming the
      * field, so that the caller gets a precise 400 instead of the upstream's (the prefill is checked by
      * the caller of this method, once the turns are built).
      */
-    private static Integer thinkingBudget(JsonNode in, long maxTokens) {
+    private static String thinkingEffort(JsonNode in, boolean budgetMode, long maxTokens) {
         JsonNode effortNode = in.get("reasoning_effort");
-        if (effortNode == null || effortNode.isNull()) {
+        if (effortNode == null || effortNode.isNull() || "none".equals(effortNode.asText())) {
             return null;
         }
         String effort = effortNode.asText();
-        int budget = switch (effort) {
-            case "none" -> 0;
-            case "minimal", "low" -> 1024;
-            case "medium" -> 2048;
-            case "high" -> 4096;
-            default -> throw invalid("reasoning_effort", "an Anthropic backend takes reasoning_effort none, minimal, low, medium or high");
-        };
-        if (budget == 0) {
-            return null;
+        String level = EFFORTS.get(effort);
+        if (level == null) {
+            throw invalid("reasoning_effort", "an Anthropic backend takes reasoning_effort none, minimal, low, medium, high or xhigh");
+        }
+        if (budgetMode && maxTokens <= BUDGETS.get(level)) {
+            throw invalid("max_tokens", "reasoning_effort " + effort + " needs max_tokens above " + BUDGETS.get(level)
+                    + " on this Anthropic backend (its thinking budget is part of the output)");
         }
         String with = " with reasoning_effort " + effort + " (extended thinking)";
-        if (maxTokens <= budget) {
-            throw invalid("max_tokens", "reasoning_effort " + effort + " needs max_tokens above " + budget
-                    + " on an Anthropic backend (the thinking budget is part of the output)");
-        }
         JsonNode temperature = in.get("temperature");
         if (temperature != null && temperature.isNumber() && temperature.asDouble() != 1) {
             throw invalid("temperature", "an Anthropic backend takes no temperature other than 1" + with);
@@ -300,7 +308,7 @@ public class AnthropicProvider implements Provider {
             // the answer tool forces tool_choice (see answerTool)
             throw invalid("response_format", "an Anthropic backend cannot combine response_format " + format + with);
         }
-        return budget;
+        return level;
     }
 
     /**

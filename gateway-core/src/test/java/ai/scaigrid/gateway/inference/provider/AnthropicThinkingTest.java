@@ -91,7 +91,8 @@ class AnthropicThinkingTest {
         BackendTarget backend = new BackendTarget("b1", "b", "anthropic", "claude-x", JSON.createObjectNode(), Map.of(), 0, 100);
         ProviderCall call = new ProviderCall("req-1", null, null, null, "test/claude", body, 0, 2000);
         ObjectNode sent = provider().messagesRequest(backend, call, false);
-        assertThat(sent.get("thinking")).isEqualTo(json("{'type':'enabled','budget_tokens':1024}"));
+        assertThat(sent.get("thinking")).isEqualTo(json("{'type':'adaptive'}"));
+        assertThat(sent.get("output_config")).isEqualTo(json("{'effort':'low'}"));
         assertThat(sent.path("messages").path(1).get("content")).isEqualTo(json("{'c':[{'type':'thinking','thinking':'t','signature':'s'},"
                 + "{'type':'tool_use','id':'c1','name':'f','input':{}}]}").get("c"));
     }
