@@ -437,6 +437,12 @@ public final class Launcher {
             // node-agent's own config key for the same address (scaigrid.node.gateway-grpc-address)
             e.put("SCAIGRID_NODE_GATEWAY_GRPC_ADDRESS", host + ":" + plan.grpc(gateway));
             e.put("SCAIGRID_NODE_SERVICE_TOKEN_FILE", dataDir.resolve(NODE_TOKEN_FILE).toString());
+            // a second simulated model that thinks before it answers (scaigrid/sim-reasoning-1 in the catalogue),
+            // unless the environment configures a second model itself
+            if (!inherited.containsKey("SCAIGRID_NODE_MODELS_1__NAME")) {
+                e.put("SCAIGRID_NODE_MODELS_1__NAME", "scaigrid-sim-reasoning-1");
+                e.put("SCAIGRID_NODE_MODELS_1__REASONING_TOKENS", "24");
+            }
         }
         if (kek != null) {
             e.put("SCAIGRID_KEK", kek);

@@ -132,7 +132,8 @@ class LauncherEndToEndIT {
     }
 
     /**
-     * The local node-agent registers its simulated model: a first chat completion (and embedding) works with
+     * The local node-agent registers its simulated models: a first chat completion (and embedding, and a
+     * reasoning model's answer) works with
      * no setup, at once: the launcher says READY only once gateway-core has registered the node.
      */
     private static void assertFirstChatWorksOutOfTheBox(String key) throws Exception {
@@ -146,6 +147,11 @@ class LauncherEndToEndIT {
                 "{\"model\":\"scaigrid/sim-embed-1\",\"input\":[\"hello\",\"world\"],\"dimensions\":8}");
         assertThat(embeddings.statusCode()).as("first embeddings: %s", embeddings.body()).isEqualTo(200);
         assertThat(embeddings.body()).contains("\"object\":\"list\"").contains("\"index\":1").contains("\"prompt_tokens\"");
+        // and a model that thinks first: its thinking apart from the answer
+        HttpResponse<String> reasoning = post(gateway + "/oai/v1/chat/completions", key,
+                "{\"model\":\"scaigrid/sim-reasoning-1\",\"messages\":[{\"role\":\"user\",\"content\":\"why?\"}]}");
+        assertThat(reasoning.statusCode()).as("reasoning model: %s", reasoning.body()).isEqualTo(200);
+        assertThat(reasoning.body()).contains("\"reasoning_content\":\"").contains("\"content\":\"");
     }
 
     /**

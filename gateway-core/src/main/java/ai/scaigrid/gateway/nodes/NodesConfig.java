@@ -42,7 +42,8 @@ public interface NodesConfig {
 
     /**
      * At start-up, create the global models {@code scaigrid/sim-1} (chat) and {@code scaigrid/sim-embed-1}
-     * (embeddings) on the node model {@code scaigrid-sim-1} if absent.
+     * (embeddings) on the node model {@code scaigrid-sim-1}, and {@code scaigrid/sim-reasoning-1} (chat, a
+     * model that thinks first) on {@code scaigrid-sim-reasoning-1}, if absent.
      */
     @WithDefault("false")
     boolean registerSimulatedCatalogue();
@@ -58,6 +59,14 @@ public interface NodesConfig {
     /** Node model name of the simulated model (with register-simulated-catalogue). */
     @WithDefault("scaigrid-sim-1")
     String simulatedModel();
+
+    /** Frontend slug of the simulated reasoning model (with register-simulated-catalogue). */
+    @WithDefault("scaigrid/sim-reasoning-1")
+    String simulatedReasoningSlug();
+
+    /** Node model name of the simulated reasoning model (with register-simulated-catalogue). */
+    @WithDefault("scaigrid-sim-reasoning-1")
+    String simulatedReasoningModel();
 
     /** Per-node circuit breakers. */
     Circuit circuit();

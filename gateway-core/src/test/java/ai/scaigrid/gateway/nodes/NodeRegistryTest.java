@@ -453,10 +453,28 @@ public class NodeRegistryTest {
         Boolean second = simulated.ensure().await().atMost(Duration.ofSeconds(10));
         assertThat(List.of(first, second)).containsExactlyInAnyOrder(first, false);
         admin().when().get("/v1/models/scaigrid/sim-1").then().statusCode(200)
-                .body("data.active_backend_count", equalTo(1));
+                .body("data.active_backend_count", equalTo(1))
+                .body("data.capabilities.streaming", equalTo(true)).body("data.capabilities.tool_use", equalTo(true));
         admin().when().get("/v1/models/scaigrid/sim-embed-1").then().statusCode(200)
                 .body("data.modality", equalTo("embedding")).body("data.active_backend_count", equalTo(1));
         admin().when().get("/v1/backends").then().body("data.items.findAll { it.model_name == 'scaigrid-sim-1' }.provider_type",
                 equalTo(List.of("scaiinfer", "scaiinfer")));
+        // a catalogue written before the fix holds the capabilities as a JSON string: V12 unwraps it
+        pool.query("UPDATE frontend_models SET capabilities = to_jsonb('{\"streaming\": true, \"tool_use\": true}'::text) "
+                + "WHERE slug = 'scaigrid/sim-1'").execute().await().atMost(Duration.ofSeconds(10));
+        admin().when().get("/v1/models/scaigrid/sim-1").then().body("data.capabilities.streaming", org.hamcrest.Matchers.nullValue());
+        String v12;
+        try (var in = getClass().getResourceAsStream("/db/migration/V12__simulated_model_capabilities.sql")) {
+            v12 = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        pool.query(v12).execute().await().atMost(Duration.ofSeconds(10));
+        admin().when().get("/v1/models/scaigrid/sim-1").then()
+                .body("data.capabilities.streaming", equalTo(true)).body("data.capabilities.tool_use", equalTo(true));
+        admin().when().get("/v1/models/scaigrid/sim-reasoning-1").then().statusCode(200)
+                .body("data.capabilities.reasoning", equalTo(true)).body("data.active_backend_count", equalTo(1));
+        admin().when().get("/v1/backends").then().body("data.items.findAll { it.model_name == 'scaigrid-sim-reasoning-1' }.provider_type",
+                equalTo(List.of("scaiinfer")));
     }
 }
