@@ -126,6 +126,13 @@ class ScaiInferProviderTest {
                 .collect(Collectors.joining());
     }
 
+    /** gRPC calls to the gateway with the admin key. */
+    private static io.grpc.ClientInterceptor asAdmin() {
+        io.grpc.Metadata headers = new io.grpc.Metadata();
+        headers.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "Bearer " + ADMIN);
+        return io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers);
+    }
+
     /** A frontend model {@code slug} served by the scaiinfer backend for the nodes' model {@code nodeModel}. */
     private static String publish(String slug, String nodeModel) {
         String modelId = given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
@@ -190,11 +197,9 @@ class ScaiInferProviderTest {
 
         io.grpc.ManagedChannel channel = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", 59051).usePlaintext().build();
         try {
-            io.grpc.Metadata headers = new io.grpc.Metadata();
-            headers.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "Bearer " + ADMIN);
             StringBuilder viaGrpc = new StringBuilder();
             ai.scaigrid.proto.scaiinfer.v1.InferenceServiceGrpc.newBlockingStub(channel)
-                    .withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers))
+                    .withInterceptors(asAdmin())
                     .streamInference(ai.scaigrid.proto.scaiinfer.v1.InferenceRequest.newBuilder().setModel(slug).setSeed(11)
                             .addMessages(ai.scaigrid.proto.scaiinfer.v1.ChatMessage.newBuilder().setRole("user").setContent("hello nodes"))
                             .build())
@@ -276,10 +281,8 @@ class ScaiInferProviderTest {
 
         io.grpc.ManagedChannel channel = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", 59051).usePlaintext().build();
         try {
-            io.grpc.Metadata headers = new io.grpc.Metadata();
-            headers.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "Bearer " + ADMIN);
             var stub = ai.scaigrid.proto.scaiinfer.v1.InferenceServiceGrpc.newBlockingStub(channel)
-                    .withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers));
+                    .withInterceptors(asAdmin());
             var request = ai.scaigrid.proto.scaiinfer.v1.InferenceRequest.newBuilder().setModel(slug).setSeed(5)
                     .addMessages(ai.scaigrid.proto.scaiinfer.v1.ChatMessage.newBuilder().setRole("user").setContent("why?"));
             StringBuilder grpcReasoning = new StringBuilder();
@@ -321,10 +324,8 @@ class ScaiInferProviderTest {
         int concurrency = 150;
         io.grpc.ManagedChannel channel = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", 59051).usePlaintext().build();
         try {
-            io.grpc.Metadata headers = new io.grpc.Metadata();
-            headers.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "Bearer " + ADMIN);
             var stub = ai.scaigrid.proto.scaiinfer.v1.InferenceServiceGrpc.newStub(channel)
-                    .withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers));
+                    .withInterceptors(asAdmin());
             java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(total);
             java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
             java.util.Map<String, Integer> failures = new java.util.concurrent.ConcurrentHashMap<>();

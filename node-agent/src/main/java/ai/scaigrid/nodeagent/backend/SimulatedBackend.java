@@ -123,10 +123,6 @@ public final class SimulatedBackend implements InferenceBackend {
             return String.join("", tokens);
         }
 
-        public String reasoningText() {
-            return String.join("", reasoning);
-        }
-
         int completionTokens() {
             return reasoning.size() + (toolCall == null ? tokens.size() : Chunks.estimateTokens(toolCall.getFunction().getArguments()) + 1);
         }
@@ -168,7 +164,6 @@ public final class SimulatedBackend implements InferenceBackend {
     }
 
     private Plan answerPlan(InferenceRequest request, SplittableRandom rng, int limit, int promptTokens) {
-
         String mode = request.hasToolChoice() ? request.getToolChoice().getMode() : "";
         if (request.getToolsCount() > 0 && (mode.equals("required") || mode.equals("function"))) {
             String name = mode.equals("function") && !request.getToolChoice().getFunctionName().isEmpty()
