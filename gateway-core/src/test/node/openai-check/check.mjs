@@ -5,7 +5,8 @@
 // embedding model whose upstream answers [0.1 * (i + 1), 0.2, 0.3] for input i) and MIDFAIL_MODEL (a
 // model whose upstream breaks off after "Hello wor": the SDK must raise the gateway's error event) and
 // PARSE_MODEL (an Anthropic-backed model: the SDK's parse() reads the structured output the gateway
-// gets through a forced tool).
+// gets through a forced tool) and THINKING_MODEL (an Anthropic-backed model that thinks "The user wants an
+// echo." first: reasoning_content and thinking_blocks, streamed and not, sent back on the next turn).
 // Exits non-zero with a message on the first mismatch.
 import OpenAI from 'openai';
 
@@ -79,6 +80,35 @@ if (parseModel) {
   const value = parsed.choices[0].message.parsed;
   if (value?.answer !== 'echo: parse me') fail(`parse() gave ${JSON.stringify(parsed.choices[0].message)}`);
   console.log('structured output:', JSON.stringify(value));
+}
+
+const thinkingModel = process.env.THINKING_MODEL;
+if (thinkingModel) {
+  // a reasoning model: its thinking is reasoning_content beside the answer (fields the SDK passes through)
+  const messages = [{ role: 'user', content: 'think it over' }];
+  const answer = await client.chat.completions.create({ model: thinkingModel, messages, reasoning_effort: 'low' });
+  const message = answer.choices[0].message;
+  if (message.reasoning_content !== 'The user wants an echo.' || message.content !== 'echo: think it over'
+      || message.thinking_blocks?.[0]?.signature?.length !== 40) fail(`reasoning answer was ${JSON.stringify(message)}`);
+  const chunks = await client.chat.completions.create({ model: thinkingModel, messages, reasoning_effort: 'low', stream: true });
+  let thought = '';
+  let said = '';
+  const blocks = [];
+  for await (const chunk of chunks) {
+    const delta = chunk.choices[0]?.delta ?? {};
+    if (delta.reasoning_content && said) fail('thinking came after the answer began');
+    thought += delta.reasoning_content ?? '';
+    said += delta.content ?? '';
+    blocks.push(...(delta.thinking_blocks ?? []));
+  }
+  if (thought !== message.reasoning_content || said !== message.content || JSON.stringify(blocks) !== JSON.stringify(message.thinking_blocks)) {
+    fail(`streamed reasoning was ${JSON.stringify({ thought, said, blocks })}`);
+  }
+  // the next turn sends the answer back as it came, thinking blocks included
+  const next = await client.chat.completions.create({ model: thinkingModel, reasoning_effort: 'low',
+    messages: [...messages, { role: 'assistant', content: said, thinking_blocks: blocks }, { role: 'user', content: 'again' }] });
+  if (next.choices[0].message.content !== 'echo: again') fail(`the next turn gave ${JSON.stringify(next.choices[0].message)}`);
+  console.log('reasoning:', JSON.stringify(thought), 'then', JSON.stringify(said));
 }
 
 const midfailModel = process.env.MIDFAIL_MODEL;

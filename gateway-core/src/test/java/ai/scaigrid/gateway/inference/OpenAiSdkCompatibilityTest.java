@@ -20,7 +20,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * by this test with {@code npm ci}) calls /oai/v1 streaming and not, lists models and meets errors,
  * assembles tool calls (streamed and not) from a model served by the Anthropic translation, and reads
  * embeddings in the base64 encoding it asks for by default, raises the error of a stream cut short, and
- * parses structured output from an Anthropic-backed model.
+ * parses structured output from an Anthropic-backed model, and reads a reasoning model's thinking
+ * (reasoning_content, thinking_blocks) and sends it back on the next turn.
  */
 @QuarkusTest
 class OpenAiSdkCompatibilityTest {
@@ -41,6 +42,9 @@ class OpenAiSdkCompatibilityTest {
                 "TOOLS_MODEL=" + toolsModel,
                 "EMBED_MODEL=" + embedModel,
                 "MIDFAIL_MODEL=" + InferenceFixtures.chatModel("midfail"),
+                "THINKING_MODEL=" + InferenceFixtures.chatModelOver(List.of(java.util.Map.of("name", "claude", "provider_type", "anthropic",
+                        "model_name", "claude-thinking", "connection_config", java.util.Map.of("base_url", AnthropicTestUpstream.get().baseUrl(),
+                                "api_key", AnthropicTestUpstream.KEY)))),
                 "PARSE_MODEL=" + InferenceFixtures.chatModelOver(List.of(java.util.Map.of("name", "claude", "provider_type", "anthropic",
                         "model_name", "claude-echo", "connection_config", java.util.Map.of("base_url", AnthropicTestUpstream.get().baseUrl(),
                                 "api_key", AnthropicTestUpstream.KEY))))}, 120);
@@ -49,6 +53,7 @@ class OpenAiSdkCompatibilityTest {
                 .contains("streamed tool call: toolu_01 get_weather").contains("embeddings: 2 vectors of 3")
                 .contains("mid-stream error: \"Hello wor\"")
                 .contains("structured output: {\"answer\":\"echo: parse me\"}")
+                .contains("reasoning: \"The user wants an echo.\" then \"echo: think it over\"")
                 .contains("unknown model: 404").contains("wrong key: 401").contains("OK");
     }
 
