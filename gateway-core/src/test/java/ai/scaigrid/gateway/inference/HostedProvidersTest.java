@@ -577,6 +577,30 @@ class HostedProvidersTest {
         assertThat(OpenAiTestUpstream.get().sentContaining(streamMarker).getJsonObject("stream_options").getBoolean("include_usage")).isTrue();
     }
 
+    /**
+     * A conversation that went through a reasoning model carries its thinking on assistant messages. Hosted
+     * OpenAI-style APIs refuse such fields, so they do not get them; a self-hosted server (custom) keeps the
+     * plain reasoning_content, and no OpenAI-style server gets Anthropic's signed thinking_blocks.
+     */
+    @Test
+    void reasoningInTheHistoryReachesOnlyServersThatReadIt() {
+        for (String type : List.of("openai", "azure", "mistral", "custom")) {
+            Map<String, Object> config = type.equals("azure") ? Map.of("base_url", OpenAiTestUpstream.get().baseUrl().replace("/v1", ""),
+                    "deployment", "echo", "api_version", "2024-06-01") : Map.of();
+            String model = chatModelOver(List.of(openAiBackend(type, "echo", config)));
+            String marker = "history " + type + " " + run();
+            Map<String, Object> assistant = new LinkedHashMap<>(Map.of("role", "assistant", "content", "4", "reasoning_content", "2+2",
+                    "reasoning", "2+2", "thinking_blocks", List.of(Map.of("type", "thinking", "thinking", "2+2", "signature", "sig"))));
+            as(ADMIN).body(with(chat(model, marker), "messages", List.of(Map.of("role", "user", "content", "2+2?"), assistant,
+                    Map.of("role", "user", "content", marker)))).when().post("/oai/v1/chat/completions").then().statusCode(200);
+            JsonObject sent = OpenAiTestUpstream.get().sentContaining(marker).getJsonArray("messages").getJsonObject(1);
+            assertThat(sent.getString("content")).isEqualTo("4");
+            assertThat(sent.containsKey("thinking_blocks")).as(type).isFalse();
+            assertThat(sent.containsKey("reasoning_content")).as(type).isEqualTo(type.equals("custom"));
+            assertThat(sent.containsKey("reasoning")).as(type).isEqualTo(type.equals("custom"));
+        }
+    }
+
     @Test
     void mistralStreamsWithoutStreamOptionsAndOthersDefaultToTheirPublicEndpoints() {
         String model = chatModelOver(List.of(openAiBackend("mistral", "echo", Map.of())));

@@ -12,6 +12,7 @@ import jakarta.inject.Inject;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Every upstream that speaks OpenAI's protocol: {@code openai} (OpenAI itself, vLLM, llama.cpp's
@@ -109,9 +110,28 @@ public class OpenAiProvider implements Provider {
         return http.stream(backend, call, () -> options(backend, "/chat/completions"), body, new ChunkRelay(call));
     }
 
+    /**
+     * Hosted APIs that refuse (or would misread) a reasoning model's thinking on an assistant message in
+     * the history: OpenAI and Azure answer 400 "Additional properties are not allowed", Mistral refuses
+     * unknown fields. A conversation that went through a reasoning model, on another backend, carries it.
+     */
+    static final Set<String> NO_REASONING_IN_HISTORY = Set.of("openai", "azure", "mistral", "google");
+
     private ObjectNode requestBody(BackendTarget backend, ProviderCall call, boolean stream) {
         ObjectNode body = call.body().deepCopy();
         body.put("model", backend.modelName());
+        boolean dropReasoning = NO_REASONING_IN_HISTORY.contains(backend.providerType());
+        for (JsonNode message : body.path("messages")) {
+            if (message instanceof ObjectNode m) {
+                // Anthropic's signed thinking (AnthropicProvider) means nothing to an OpenAI-style server; the plain
+                // reasoning_content stays for self-hosted servers (custom: vLLM, llama.cpp, DeepSeek), which read it
+                m.remove("thinking_blocks");
+                if (dropReasoning) {
+                    m.remove("reasoning_content");
+                    m.remove("reasoning");
+                }
+            }
+        }
         if (stream) {
             body.put("stream", true);
             // ask for a final usage chunk; upstreams that ignore it are counted by the dispatcher
