@@ -247,6 +247,7 @@ class ScaiInferProviderTest {
         StringBuilder reasoning = new StringBuilder();
         StringBuilder answer = new StringBuilder();
         int completionTokens = -1;
+        int reasoningTokens = -1;
         for (String frame : sse.split("\n\n")) {
             if (frame.equals("data: [DONE]")) {
                 continue;
@@ -260,17 +261,20 @@ class ScaiInferProviderTest {
             answer.append(delta.path("content").asText(""));
             if (chunk.hasNonNull("usage")) {
                 completionTokens = chunk.at("/usage/completion_tokens").asInt();
+                reasoningTokens = chunk.at("/usage/completion_tokens_details/reasoning_tokens").asInt();
             }
         }
         assertThat(reasoning.toString().split(" ")).hasSize(6);
         assertThat(answer.toString().split(" ")).hasSize(12);
         assertThat(completionTokens).as("thinking is output").isEqualTo(18);
+        assertThat(reasoningTokens).as("and counted apart, as OpenAI reports it").isEqualTo(6);
 
         JsonNode whole = mapper.readTree(given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
                 .body(Map.of("model", slug, "seed", 5, "messages", List.of(Map.of("role", "user", "content", "why?"))))
                 .when().post("/v1/inference/chat").then().statusCode(200).extract().asString()).path("data");
         assertThat(whole.at("/choices/0/message/reasoning_content").asText()).isEqualTo(reasoning.toString());
         assertThat(whole.at("/choices/0/message/content").asText()).isEqualTo(answer.toString());
+        assertThat(whole.at("/usage/completion_tokens_details/reasoning_tokens").asInt()).isEqualTo(6);
         JsonNode none = mapper.readTree(given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
                 .body(Map.of("model", slug, "seed", 5, "reasoning_effort", "none",
                         "messages", List.of(Map.of("role", "user", "content", "why?"))))
@@ -278,6 +282,7 @@ class ScaiInferProviderTest {
         assertThat(none.at("/choices/0/message").has("reasoning_content")).isFalse();
         assertThat(none.at("/choices/0/message/content").asText()).isEqualTo(answer.toString());
         assertThat(none.at("/usage/completion_tokens").asInt()).isEqualTo(12);
+        assertThat(none.at("/usage").has("completion_tokens_details")).isFalse();
 
         io.grpc.ManagedChannel channel = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", 59051).usePlaintext().build();
         try {
@@ -287,21 +292,24 @@ class ScaiInferProviderTest {
                     .addMessages(ai.scaigrid.proto.scaiinfer.v1.ChatMessage.newBuilder().setRole("user").setContent("why?"));
             StringBuilder grpcReasoning = new StringBuilder();
             StringBuilder grpcAnswer = new StringBuilder();
-            int[] grpcTokens = {-1};
+            int[] grpcTokens = {-1, -1};
             stub.streamInference(request.build()).forEachRemaining(c -> {
                 grpcReasoning.append(c.getDelta().getReasoningContent());
                 grpcAnswer.append(c.getDelta().getContent());
                 if (c.hasUsage()) {
                     grpcTokens[0] = c.getUsage().getCompletionTokens();
+                    grpcTokens[1] = c.getUsage().getReasoningTokens();
                 }
             });
             assertThat(grpcReasoning.toString()).isEqualTo(reasoning.toString());
             assertThat(grpcAnswer.toString()).isEqualTo(answer.toString());
             assertThat(grpcTokens[0]).isEqualTo(18);
+            assertThat(grpcTokens[1]).isEqualTo(6);
             var unary = stub.infer(request.setReasoningEffort("high").build());
             assertThat(unary.getMessage().getReasoningContent().split(" ")).as("high: twice the thinking").hasSize(12);
             assertThat(unary.getMessage().getContent()).isEqualTo(answer.toString());
             assertThat(unary.getUsage().getCompletionTokens()).isEqualTo(24);
+            assertThat(unary.getUsage().getReasoningTokens()).isEqualTo(12);
         } finally {
             channel.shutdownNow();
         }

@@ -43,8 +43,13 @@ public final class Chunks {
     }
 
     public static Usage usage(int prompt, int completion) {
+        return usage(prompt, completion, 0);
+    }
+
+    /** Usage of a reasoning model, {@code reasoning} of the {@code completion} tokens spent thinking. */
+    public static Usage usage(int prompt, int completion, int reasoning) {
         return Usage.newBuilder().setPromptTokens(prompt).setCompletionTokens(completion)
-                .setTotalTokens(prompt + completion).build();
+                .setTotalTokens(prompt + completion).setReasoningTokens(reasoning).build();
     }
 
     /** The text a request asks to continue: the prompt, or the messages one per line ("role: content"). */

@@ -364,7 +364,7 @@ public final class SimulatedBackend implements InferenceBackend {
                 return false;
             }
             var last = Chunks.base(id, modelName, created).setFinishReason(plan.finishReason())
-                    .setUsage(Chunks.usage(plan.promptTokens(), plan.completionTokens()));
+                    .setUsage(Chunks.usage(plan.promptTokens(), plan.completionTokens(), plan.reasoning().size()));
             if (steps == 0) {
                 last.setDelta(Chunks.delta().setRole("assistant"));
             }

@@ -85,6 +85,7 @@ class OpenAiCompatibleBackendTest {
             assertThat(folded.getMessage().getReasoningContent()).isEqualTo("The user greets me.");
             assertThat(folded.getMessage().getContent()).isEqualTo("Hello!");
             assertThat(folded.getUsage().getCompletionTokens()).isEqualTo(6);
+            assertThat(folded.getUsage().getReasoningTokens()).as("the server's own split").isEqualTo(4);
             assertThat(upstream.lastBody.get().getString("reasoning_effort")).isEqualTo("low");
         }
     }

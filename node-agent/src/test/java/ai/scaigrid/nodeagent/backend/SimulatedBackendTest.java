@@ -175,6 +175,7 @@ class SimulatedBackendTest {
         });
         assertThat(chunks.subList(8, 18)).allSatisfy(c -> assertThat(c.getDelta().getReasoningContent()).isEmpty());
         assertThat(chunks.get(18).getUsage().getCompletionTokens()).as("thinking is output").isEqualTo(18);
+        assertThat(chunks.get(18).getUsage().getReasoningTokens()).isEqualTo(8);
         // the answer is the one the same model gives without thinking; the thinking is deterministic too
         assertThat(text(chunks)).isEqualTo(text(run(backend(0, Duration.ofMillis(1), 10), chat("why?", 5L))));
         assertThat(Chunks.fold(chunks).getMessage().getReasoningContent())

@@ -120,7 +120,8 @@ public final class SseUpstream implements AutoCloseable {
                 event(res, chunk(id, new JsonObject().put("content", "Hello!"), null));
                 event(res, chunk(id, new JsonObject().put(field, ""), "stop"));
                 event(res, new JsonObject().put("id", id).put("choices", new JsonArray())
-                        .put("usage", new JsonObject().put("prompt_tokens", 9).put("completion_tokens", 6).put("total_tokens", 15)));
+                        .put("usage", new JsonObject().put("prompt_tokens", 9).put("completion_tokens", 6).put("total_tokens", 15)
+                                .put("completion_tokens_details", new JsonObject().put("reasoning_tokens", 4))));
                 res.end("data: [DONE]\n\n");
             }
             case "llama-broken" -> {

@@ -777,7 +777,11 @@ public class ScaiInferProvider implements Provider {
     }
 
     private ObjectNode usage(Usage u) {
-        return mapper.createObjectNode().put("prompt_tokens", u.getPromptTokens()).put("completion_tokens", u.getCompletionTokens())
+        ObjectNode out = mapper.createObjectNode().put("prompt_tokens", u.getPromptTokens()).put("completion_tokens", u.getCompletionTokens())
                 .put("total_tokens", u.getTotalTokens());
+        if (u.getReasoningTokens() > 0) {
+            out.putObject("completion_tokens_details").put("reasoning_tokens", u.getReasoningTokens());
+        }
+        return out;
     }
 }
