@@ -26,6 +26,8 @@ public final class InferenceExchange {
     volatile int promptTokens = -1;
     volatile int completionTokens = -1;
     volatile long completionChars;
+    /** Of {@link #completionChars}, the reasoning model's thinking. */
+    volatile long reasoningChars;
     volatile boolean finished;
     volatile boolean dispatchRecorded;
     volatile boolean relayRecorded;
@@ -60,6 +62,11 @@ public final class InferenceExchange {
     }
 
     /** Completion tokens as reported by the upstream, else counted (about four characters per token). */
+    /** The counted share of thinking in {@link #completionTokens()} (only meaningful when the upstream reported no usage). */
+    int countedReasoningTokens() {
+        return (int) Math.min((reasoningChars + 3) / 4, completionTokens());
+    }
+
     public int completionTokens() {
         return completionTokens >= 0 ? completionTokens : (int) ((completionChars + 3) / 4);
     }

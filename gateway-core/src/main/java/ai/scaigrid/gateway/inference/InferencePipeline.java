@@ -162,7 +162,9 @@ public class InferencePipeline {
                     } else {
                         for (JsonNode choice : result.path("choices")) {
                             ex.completionChars += choice.path("message").path("content").asText("").length();
-                            ex.completionChars += Reasoning.of(choice.path("message")).length();
+                            int thought = Reasoning.of(choice.path("message")).length();
+                            ex.completionChars += thought;
+                            ex.reasoningChars += thought;
                             ex.completionChars += choice.path("message").path("tool_calls").isMissingNode() ? 0
                                     : choice.path("message").path("tool_calls").toString().length();
                         }
@@ -235,7 +237,9 @@ public class InferencePipeline {
                     for (JsonNode choice : chunk.path("choices")) {
                         JsonNode delta = choice.path("delta");
                         ex.completionChars += delta.path("content").asText("").length();
-                        ex.completionChars += Reasoning.of(delta).length();
+                        int thought = Reasoning.of(delta).length();
+                        ex.completionChars += thought;
+                        ex.reasoningChars += thought;
                         if (delta.has("tool_calls")) {
                             ex.completionChars += delta.get("tool_calls").toString().length();
                         }
@@ -275,6 +279,9 @@ public class InferencePipeline {
         u.put("prompt_tokens", ex.promptTokens());
         u.put("completion_tokens", ex.completionTokens());
         u.put("total_tokens", ex.promptTokens() + ex.completionTokens());
+        if (ex.reasoningChars > 0) {
+            u.putObject("completion_tokens_details").put("reasoning_tokens", ex.countedReasoningTokens());
+        }
         return u;
     }
 

@@ -220,6 +220,40 @@ class InferenceApiTest {
         assertThat(usageChunk.path("usage").path("prompt_tokens").asInt()).isPositive();
     }
 
+    /**
+     * A reasoning model behind an OpenAI-style server that reports no usage (Ollama names the thinking
+     * {@code reasoning}): its thinking passes as the upstream sent it, and the gateway's own count includes it,
+     * with its share as completion_tokens_details.reasoning_tokens.
+     */
+    @Test
+    void thinkingWithoutUpstreamUsageIsCountedAsOutputAndApart() throws Exception {
+        String model = chatModel("think");
+        String marker = "count my thoughts";
+        int answerChars = ("echo: " + marker).length();
+        int thoughtChars = OpenAiTestUpstream.THOUGHT.length();
+        String body = as(ADMIN).body(with(chat(model, marker), "stream", true))
+                .when().post("/v1/inference/chat").then().statusCode(200).extract().asString();
+        List<String> data = parseSse(body).data();
+        StringBuilder thought = new StringBuilder();
+        for (String d : data.subList(0, data.size() - 1)) {
+            thought.append(JSON.readTree(d).path("choices").path(0).path("delta").path("reasoning").asText(""));
+        }
+        assertThat(thought.toString()).isEqualTo(OpenAiTestUpstream.THOUGHT);
+        JsonNode usage = JSON.readTree(data.get(data.size() - 2)).path("usage");
+        assertThat(usage.path("completion_tokens").asInt()).isEqualTo((answerChars + thoughtChars + 3) / 4);
+        assertThat(usage.at("/completion_tokens_details/reasoning_tokens").asInt()).isEqualTo((thoughtChars + 3) / 4);
+
+        JsonNode whole = JSON.readTree(as(ADMIN).body(chat(model, marker)).when().post("/oai/v1/chat/completions").then()
+                .statusCode(200).extract().asString());
+        assertThat(whole.at("/choices/0/message/reasoning").asText()).isEqualTo(OpenAiTestUpstream.THOUGHT);
+        assertThat(whole.at("/usage/completion_tokens").asInt()).isEqualTo((answerChars + thoughtChars + 3) / 4);
+        assertThat(whole.at("/usage/completion_tokens_details/reasoning_tokens").asInt()).isEqualTo((thoughtChars + 3) / 4);
+        // a model without thinking has no such detail
+        JsonNode plain = JSON.readTree(as(ADMIN).body(chat(chatModel("nousage"), marker)).when().post("/oai/v1/chat/completions")
+                .then().statusCode(200).extract().asString());
+        assertThat(plain.path("usage").has("completion_tokens_details")).isFalse();
+    }
+
     @Test
     void upstreamSseWireVariantsAreRelayed() throws Exception {
         String model = chatModel("wire");

@@ -165,6 +165,7 @@ public final class OpenAiTestUpstream {
                 }
                 case "late" -> vertx.setTimer(900, t -> complete(body, res, stream, true, false)); // thinks first
                 case "nousage" -> complete(body, res, stream, false, false);
+                case "think" -> think(body, res, stream);
                 case "tools" -> complete(body, res, stream, true, true);
                 default -> complete(body, res, stream, true, false);
             }
@@ -231,6 +232,30 @@ public final class OpenAiTestUpstream {
         }
         res.end("data: [DONE]\n\n");
     }
+
+    /** A reasoning model that reports no usage: {@link #THOUGHT} as Ollama's {@code reasoning}, then the echo. */
+    private void think(JsonObject body, HttpServerResponse res, boolean stream) {
+        String text = "echo: " + lastUserText(body);
+        if (!stream) {
+            JsonObject message = new JsonObject().put("role", "assistant").put("content", text).put("reasoning", THOUGHT);
+            res.putHeader("content-type", "application/json").end(new JsonObject().put("id", "chatcmpl-up1").put("object", "chat.completion")
+                    .put("created", 1700000000).put("model", body.getString("model")).put("choices", new JsonArray()
+                            .add(new JsonObject().put("index", 0).put("message", message).put("finish_reason", "stop"))).encode());
+            return;
+        }
+        res.setChunked(true).putHeader("content-type", "text/event-stream");
+        for (String word : THOUGHT.split("(?<= )")) {
+            res.write("data: " + new JsonObject().put("id", "chatcmpl-up1").put("object", "chat.completion.chunk")
+                    .put("created", 1700000000).put("model", body.getString("model"))
+                    .put("choices", new JsonArray().add(new JsonObject().put("index", 0)
+                            .put("delta", new JsonObject().put("reasoning", word)).putNull("finish_reason"))).encode() + "\n\n");
+        }
+        res.write(chunk(text, null));
+        res.end(chunk(null, "stop") + "data: [DONE]\n\n");
+    }
+
+    /** What the {@code think} model thinks before its answer (31 characters: 8 counted tokens). */
+    public static final String THOUGHT = "The user wants an echo of this.";
 
     private static String chunk(String content, String finish) {
         return chunk(0, content, finish);
