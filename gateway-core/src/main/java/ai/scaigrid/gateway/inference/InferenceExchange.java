@@ -62,13 +62,13 @@ public final class InferenceExchange {
     }
 
     /** Completion tokens as reported by the upstream, else counted (about four characters per token). */
+    public int completionTokens() {
+        return completionTokens >= 0 ? completionTokens : (int) ((completionChars + 3) / 4);
+    }
+
     /** The counted share of thinking in {@link #completionTokens()} (only meaningful when the upstream reported no usage). */
     int countedReasoningTokens() {
         return (int) Math.min((reasoningChars + 3) / 4, completionTokens());
-    }
-
-    public int completionTokens() {
-        return completionTokens >= 0 ? completionTokens : (int) ((completionChars + 3) / 4);
     }
 
     public boolean upstreamReportedUsage() {

@@ -280,7 +280,7 @@ public class InferenceGrpcService implements InferenceService {
     private static Usage usage(JsonNode u) {
         return Usage.newBuilder().setPromptTokens(u.path("prompt_tokens").asInt()).setCompletionTokens(u.path("completion_tokens").asInt())
                 .setTotalTokens(u.path("total_tokens").asInt())
-                .setReasoningTokens(u.path("completion_tokens_details").path("reasoning_tokens").asInt()).build();
+                .setReasoningTokens(Reasoning.tokens(u)).build();
     }
 
     InferenceResponse toResponse(ObjectNode completion) {

@@ -339,12 +339,8 @@ public final class InferenceRequests {
             chars += m.get("tool_calls").toString().length();
         }
         for (String name : List.of("reasoning_content", "reasoning")) {
-            JsonNode thought = m.get(name);
-            if (thought != null && !thought.isNull() && !thought.isTextual()) {
-                p.add(field + "." + name, name + " must be a string");
-            } else if (thought != null && thought.isTextual()) {
-                chars += thought.asText().length();
-            }
+            string(m, name, field + "." + name, p);
+            chars += m.path(name).isTextual() ? m.get(name).asText().length() : 0;
         }
         chars += thinkingBlocks(m.get("thinking_blocks"), field + ".thinking_blocks", p);
         return chars;
@@ -474,10 +470,15 @@ public final class InferenceRequests {
         }
     }
 
-    private static void string(ObjectNode body, String field, Problems p) {
-        JsonNode v = body.get(field);
+    private static void string(JsonNode body, String field, Problems p) {
+        string(body, field, field, p);
+    }
+
+    /** {@code name} of {@code node}, reported as {@code field} (e.g. {@code messages[1].reasoning_content}). */
+    private static void string(JsonNode node, String name, String field, Problems p) {
+        JsonNode v = node.get(name);
         if (v != null && !v.isNull() && !v.isTextual()) {
-            p.add(field, field + " must be a string");
+            p.add(field, name + " must be a string");
         }
     }
 

@@ -105,12 +105,15 @@ class InferenceRequestsTest {
     void malformedOptionalParametersAreRefusedByName(String fields, String field) throws Exception {
         String body = fields.trim().replace("%s", "x".repeat(513));
         ApiException e = catchThrowableOfType(ApiException.class, () -> InferenceRequests.chat(chat(body)));
-        assertThat(e).as("refused: %s", fields).isNotNull();
+        assertRefusedOn(e, fields, field.trim());
+    }
+
+    /** A 400 VALIDATION_ERROR whose first detail names {@code field}. */
+    private static void assertRefusedOn(ApiException e, String request, String field) {
+        assertThat(e).as("refused: %s", request).isNotNull();
         assertThat(e.errorCode()).isEqualTo(ErrorCode.VALIDATION_ERROR);
-        assertThat(e.details()).isInstanceOfSatisfying(List.class, details -> {
-            Object first = details.get(0);
-            assertThat(first).isInstanceOfSatisfying(Map.class, d -> assertThat(d.get("field")).isEqualTo(field.trim()));
-        });
+        assertThat(e.details()).isInstanceOfSatisfying(List.class, details -> assertThat(details.get(0))
+                .isInstanceOfSatisfying(Map.class, d -> assertThat(d.get("field")).isEqualTo(field)));
     }
 
     /** generate passes tools, tool_choice and response_format on like chat, so they are checked alike; embeddings check user. */
@@ -128,9 +131,7 @@ class InferenceRequestsTest {
         JsonNode raw = JSON.readTree(body);
         ApiException e = catchThrowableOfType(ApiException.class,
                 () -> { if (endpoint.trim().equals("generate")) InferenceRequests.generate(raw); else InferenceRequests.embed(raw); });
-        assertThat(e).as("refused: %s", body).isNotNull();
-        assertThat(e.details()).isInstanceOfSatisfying(List.class, details -> assertThat(details.get(0))
-                .isInstanceOfSatisfying(Map.class, d -> assertThat(d.get("field")).isEqualTo(field.trim())));
+        assertRefusedOn(e, body, field.trim());
         JsonNode ok = JSON.readTree(endpoint.trim().equals("generate")
                 ? "{\"model\":\"m/x\",\"prompt\":\"hi\",\"response_format\":{\"type\":\"json_object\"}}"
                 : "{\"model\":\"m/x\",\"input\":\"hi\",\"user\":\"u-1\"}");

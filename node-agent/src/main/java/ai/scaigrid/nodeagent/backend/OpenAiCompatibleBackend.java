@@ -246,7 +246,7 @@ public final class OpenAiCompatibleBackend implements InferenceBackend {
                 int completion = u.path("completion_tokens").asInt(0);
                 usage = Usage.newBuilder().setPromptTokens(prompt).setCompletionTokens(completion)
                         .setTotalTokens(u.path("total_tokens").asInt(prompt + completion))
-                        .setReasoningTokens(u.path("completion_tokens_details").path("reasoning_tokens").asInt(0)).build();
+                        .setReasoningTokens(Reasoning.tokens(u)).build();
             }
             JsonNode choice = event.path("choices").path(0);
             if (choice.isMissingNode()) {

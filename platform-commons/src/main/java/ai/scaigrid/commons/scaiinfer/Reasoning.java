@@ -20,4 +20,9 @@ public final class Reasoning {
         }
         return r != null && r.isTextual() ? r.asText() : "";
     }
+
+    /** Of an OpenAI-style {@code usage}, the completion tokens spent thinking ({@code completion_tokens_details.reasoning_tokens}); 0 when not reported. */
+    public static int tokens(JsonNode usage) {
+        return usage.path("completion_tokens_details").path("reasoning_tokens").asInt(0);
+    }
 }

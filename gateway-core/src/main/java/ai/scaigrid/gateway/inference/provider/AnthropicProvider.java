@@ -426,9 +426,8 @@ public class AnthropicProvider implements Provider {
         if (thinking != null && thinking.isArray()) {
             for (JsonNode b : thinking) {
                 switch (b.path("type").asText()) {
-                    case "thinking" -> blocks.addObject().put("type", "thinking").put("thinking", b.path("thinking").asText())
-                            .put("signature", b.path("signature").asText());
-                    case "redacted_thinking" -> blocks.addObject().put("type", "redacted_thinking").put("data", b.path("data").asText());
+                    case "thinking" -> blocks.add(thinkingBlock(b.path("thinking").asText(), b.path("signature").asText()));
+                    case "redacted_thinking" -> blocks.add(redactedBlock(b.path("data").asText()));
                     default -> {
                         // not a thinking block: left out
                     }
