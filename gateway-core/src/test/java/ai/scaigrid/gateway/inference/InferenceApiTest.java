@@ -183,7 +183,11 @@ class InferenceApiTest {
     void aSilentStreamGetsKeepAliveComments() throws Exception {
         routes.sseKeepAlive(java.time.Duration.ofMillis(200));
         try {
-            String model = chatModel("late"); // 900 ms before it answers
+            // 900 ms before it answers; a first-token timeout well above that, so that a stall of the host (a 2 s one
+            // was seen on a 2-core machine) cannot turn the late answer into a timeout
+            String model = InferenceFixtures.chatModelOver(List.of(Map.of("name", "late", "provider_type", "openai", "model_name", "late",
+                    "connection_config", Map.of("base_url", OpenAiTestUpstream.get().baseUrl(), "api_key", "sk-upstream-secret",
+                            "first_token_timeout_ms", 10000))));
             for (String path : List.of("/v1/inference/chat", "/oai/v1/chat/completions")) {
                 String body = as(ADMIN).body(with(chat(model, "think first"), "stream", true)).when().post(path)
                         .then().statusCode(200).header("Content-Type", startsWith("text/event-stream")).extract().asString();
