@@ -6,6 +6,7 @@ import ai.scaigrid.commons.requestid.RequestIds;
 import ai.scaigrid.commons.scaiinfer.ChunkCoalescer;
 import ai.scaigrid.commons.scaiinfer.OpenAiChatBodies;
 import ai.scaigrid.commons.scaiinfer.Reasoning;
+import ai.scaigrid.commons.scaiinfer.ThinkingBlocks;
 import ai.scaigrid.commons.security.Caller;
 import ai.scaigrid.commons.security.GrpcCallers;
 import ai.scaigrid.commons.security.Permissions;
@@ -246,7 +247,8 @@ public class InferenceGrpcService implements InferenceService {
 
     private static boolean isUsageOnly(InferenceChunk c) {
         return c.hasUsage() && c.getFinishReason().isEmpty() && !c.hasError() && c.getDelta().getContent().isEmpty()
-                && c.getDelta().getReasoningContent().isEmpty() && c.getDelta().getRole().isEmpty() && c.getDelta().getToolCallsCount() == 0;
+                && c.getDelta().getReasoningContent().isEmpty() && c.getDelta().getRole().isEmpty() && c.getDelta().getToolCallsCount() == 0
+                && c.getDelta().getThinkingBlocksCount() == 0;
     }
 
     InferenceChunk toChunk(ObjectNode chunk) {
@@ -265,6 +267,7 @@ public class InferenceGrpcService implements InferenceService {
                 c.setFunction(FunctionCall.newBuilder().setName(fn.path("name").asText("")).setArguments(fn.path("arguments").asText("")));
                 d.addToolCalls(c);
             }
+            delta.path("thinking_blocks").forEach(b -> d.addThinkingBlocks(ThinkingBlocks.fromJson(b)));
             out.setDelta(d);
             if (choice.hasNonNull("finish_reason")) {
                 out.setFinishReason(choice.get("finish_reason").asText());
@@ -293,6 +296,7 @@ public class InferenceGrpcService implements InferenceService {
                     .setFunction(FunctionCall.newBuilder().setName(call.path("function").path("name").asText(""))
                             .setArguments(call.path("function").path("arguments").asText(""))));
         }
+        message.path("thinking_blocks").forEach(b -> m.addThinkingBlocks(ThinkingBlocks.fromJson(b)));
         return InferenceResponse.newBuilder().setId(completion.path("id").asText("")).setModel(completion.path("model").asText(""))
                 .setMessage(m).setFinishReason(choice.path("finish_reason").asText(""))
                 .setUsage(usage(completion.path("usage")))

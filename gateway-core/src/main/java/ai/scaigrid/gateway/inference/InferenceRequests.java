@@ -364,7 +364,7 @@ public final class InferenceRequests {
         for (int i = 0; i < blocks.size(); i++) {
             JsonNode b = blocks.get(i);
             String type = b.path("type").asText("");
-            boolean ok = b.path("type").isTextual() && switch (type) {
+            boolean ok = b.path("type").isTextual() && !type.isEmpty() && switch (type) {
                 case "thinking" -> b.path("thinking").isTextual() && b.path("signature").isTextual();
                 case "redacted_thinking" -> b.path("data").isTextual();
                 default -> true; // a block type added later: providers that do not know it leave it out

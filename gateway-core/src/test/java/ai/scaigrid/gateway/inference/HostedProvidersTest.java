@@ -1,5 +1,21 @@
 package ai.scaigrid.gateway.inference;
 
+import ai.scaigrid.proto.scaiinfer.v1.ChatMessage;
+import ai.scaigrid.proto.scaiinfer.v1.FunctionCall;
+import ai.scaigrid.proto.scaiinfer.v1.FunctionDefinition;
+import ai.scaigrid.proto.scaiinfer.v1.InferenceChunk;
+import ai.scaigrid.proto.scaiinfer.v1.InferenceRequest;
+import ai.scaigrid.proto.scaiinfer.v1.InferenceResponse;
+import ai.scaigrid.proto.scaiinfer.v1.InferenceServiceGrpc;
+import ai.scaigrid.proto.scaiinfer.v1.ThinkingBlock;
+import ai.scaigrid.proto.scaiinfer.v1.Tool;
+import ai.scaigrid.proto.scaiinfer.v1.ToolCall;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.MetadataUtils;
 import io.quarkus.test.junit.QuarkusTest;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -9,9 +25,11 @@ import jakarta.inject.Inject;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 import static ai.scaigrid.gateway.TestKeys.ADMIN;
 import static ai.scaigrid.gateway.inference.InferenceFixtures.as;
@@ -21,6 +39,7 @@ import static ai.scaigrid.gateway.inference.InferenceFixtures.parseSse;
 import static ai.scaigrid.gateway.inference.InferenceFixtures.run;
 import static ai.scaigrid.gateway.inference.InferenceFixtures.with;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.nullValue;
@@ -459,6 +478,80 @@ class HostedProvidersTest {
                 new JsonObject().put("type", "tool_use").put("id", "toolu_9").put("name", "get_weather")
                         .put("input", new JsonObject().put("city", "Oslo")));
         assertThat(sent.encode()).doesNotContain("not sent without a signature");
+    }
+
+    /**
+     * gRPC clients get the same thinking as HTTP ones (the message's and the stream's thinking_blocks, signed) and
+     * can send it back in the next turn of a tool-use loop, where it goes to Anthropic first in the assistant turn.
+     */
+    @Test
+    void anthropicThinkingBlocksTravelOverGrpcBothWays() {
+        String model = thinkingModel("claude-thinking");
+        ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", 59051).usePlaintext().build();
+        try {
+            Metadata headers = new Metadata();
+            headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + ADMIN);
+            InferenceServiceGrpc.InferenceServiceBlockingStub stub = InferenceServiceGrpc.newBlockingStub(channel)
+                    .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers)).withDeadlineAfter(20, TimeUnit.SECONDS);
+            ThinkingBlock signed = ThinkingBlock.newBuilder().setType("thinking").setThinking(THOUGHT)
+                    .setSignature(AnthropicTestUpstream.SIGNATURE).build();
+
+            InferenceResponse answer = stub.infer(InferenceRequest.newBuilder().setModel(model).setReasoningEffort("low")
+                    .addMessages(ChatMessage.newBuilder().setRole("user").setContent("grpc think")).build());
+            assertThat(answer.getMessage().getContent()).isEqualTo("echo: grpc think");
+            assertThat(answer.getMessage().getReasoningContent()).isEqualTo(THOUGHT);
+            assertThat(answer.getMessage().getThinkingBlocksList()).containsExactly(signed);
+
+            List<InferenceChunk> chunks = new ArrayList<>();
+            stub.streamInference(InferenceRequest.newBuilder().setModel(model).setReasoningEffort("medium")
+                    .addMessages(ChatMessage.newBuilder().setRole("user").setContent("grpc stream think")).build())
+                    .forEachRemaining(chunks::add);
+            StringBuilder reasoning = new StringBuilder();
+            StringBuilder content = new StringBuilder();
+            chunks.forEach(c -> {
+                reasoning.append(c.getDelta().getReasoningContent());
+                content.append(c.getDelta().getContent());
+            });
+            assertThat(reasoning.toString()).isEqualTo(THOUGHT);
+            assertThat(content.toString()).isEqualTo("echo: grpc stream think");
+            List<InferenceChunk> withBlocks = chunks.stream().filter(c -> c.getDelta().getThinkingBlocksCount() > 0).toList();
+            assertThat(withBlocks).singleElement().satisfies(c -> {
+                assertThat(c.getDelta().getThinkingBlocksList()).containsExactly(signed);
+                assertThat(c.getDelta().getContent()).isEmpty();
+            });
+            assertThat(chunks.indexOf(withBlocks.get(0))).as("after the thinking, before the answer")
+                    .isLessThan(chunks.indexOf(chunks.stream().filter(c -> !c.getDelta().getContent().isEmpty()).findFirst().orElseThrow()));
+
+            // the next turn: the assistant's blocks, as received, go back first in its turn
+            String marker = "grpc loop " + run();
+            ThinkingBlock redacted = ThinkingBlock.newBuilder().setType("redacted_thinking").setData(AnthropicTestUpstream.REDACTED).build();
+            stub.infer(InferenceRequest.newBuilder().setModel(model).setReasoningEffort("low")
+                    .addTools(Tool.newBuilder().setType("function").setFunction(FunctionDefinition.newBuilder().setName("get_weather")))
+                    .addMessages(ChatMessage.newBuilder().setRole("user").setContent(marker))
+                    .addMessages(answer.getMessage().toBuilder().setContent("Checking.").addThinkingBlocks(redacted)
+                            .addToolCalls(ToolCall.newBuilder().setId("toolu_7").setType("function")
+                                    .setFunction(FunctionCall.newBuilder().setName("get_weather").setArguments("{\"city\":\"Oslo\"}"))))
+                    .addMessages(ChatMessage.newBuilder().setRole("tool").setToolCallId("toolu_7").setContent("sunny")).build());
+            JsonArray turn = AnthropicTestUpstream.get().sentContaining(marker).getJsonArray("messages").getJsonObject(1).getJsonArray("content");
+            assertThat(turn).containsExactly(signedBlock(),
+                    new JsonObject().put("type", "redacted_thinking").put("data", AnthropicTestUpstream.REDACTED),
+                    new JsonObject().put("type", "text").put("text", "Checking."),
+                    new JsonObject().put("type", "tool_use").put("id", "toolu_7").put("name", "get_weather")
+                            .put("input", new JsonObject().put("city", "Oslo")));
+
+            // a block without a type is refused as over HTTP, naming it
+            assertThatThrownBy(() -> stub.infer(InferenceRequest.newBuilder().setModel(model)
+                    .addMessages(ChatMessage.newBuilder().setRole("user").setContent("hi"))
+                    .addMessages(ChatMessage.newBuilder().setRole("assistant").setContent("ok")
+                            .addThinkingBlocks(ThinkingBlock.newBuilder().setThinking("untyped")))
+                    .addMessages(ChatMessage.newBuilder().setRole("user").setContent("again")).build()))
+                    .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                        assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+                        assertThat(e.getStatus().getDescription()).contains("messages[1].thinking_blocks[0]");
+                    });
+        } finally {
+            channel.shutdownNow();
+        }
     }
 
     @Test

@@ -99,6 +99,7 @@ class InferenceRequestsTest {
             "\"messages\":[{\"role\":\"assistant\",\"content\":\"x\",\"thinking_blocks\":[{\"type\":\"thinking\",\"thinking\":\"t\"}]}] | messages[0].thinking_blocks[0]",
             "\"messages\":[{\"role\":\"assistant\",\"content\":\"x\",\"thinking_blocks\":[{\"type\":\"redacted_thinking\",\"data\":\"d\"},\"x\"]}] | messages[0].thinking_blocks[1]",
             "\"messages\":[{\"role\":\"assistant\",\"content\":\"x\",\"thinking_blocks\":[{\"thinking\":\"t\",\"signature\":\"s\"}]}] | messages[0].thinking_blocks[0]",
+            "\"messages\":[{\"role\":\"assistant\",\"content\":\"x\",\"thinking_blocks\":[{\"type\":\"\",\"thinking\":\"t\"}]}] | messages[0].thinking_blocks[0]",
             "\"metadata\":{\"a\":\"%s\"}                                                   | metadata",
             "\"metadata\":{\"k1\":\"v\",\"k2\":\"v\",\"k3\":\"v\",\"k4\":\"v\",\"k5\":\"v\",\"k6\":\"v\",\"k7\":\"v\",\"k8\":\"v\",\"k9\":\"v\",\"k10\":\"v\",\"k11\":\"v\",\"k12\":\"v\",\"k13\":\"v\",\"k14\":\"v\",\"k15\":\"v\",\"k16\":\"v\",\"k17\":\"v\"} | metadata",
     })

@@ -96,6 +96,8 @@ public final class OpenAiCompatibleBackend implements InferenceBackend {
             if ("developer".equals(message.path("role").asText())) {
                 ((ObjectNode) message).put("role", "system");
             }
+            // Anthropic's signed thinking means nothing to a local server (its reasoning_content stays)
+            ((ObjectNode) message).remove("thinking_blocks");
         }
         body.put("stream", true);
         body.putObject("stream_options").put("include_usage", true);

@@ -9,6 +9,7 @@ import ai.scaigrid.proto.scaiinfer.v1.InferenceChunk;
 import ai.scaigrid.proto.scaiinfer.v1.InferenceRequest;
 import ai.scaigrid.proto.scaiinfer.v1.InferenceResponse;
 import ai.scaigrid.proto.scaiinfer.v1.ResponseFormat;
+import ai.scaigrid.proto.scaiinfer.v1.ThinkingBlock;
 import ai.scaigrid.proto.scaiinfer.v1.Tool;
 import ai.scaigrid.proto.scaiinfer.v1.ToolChoice;
 import io.smallrye.mutiny.helpers.test.AssertSubscriber;
@@ -88,6 +89,16 @@ class OpenAiCompatibleBackendTest {
             assertThat(folded.getUsage().getReasoningTokens()).as("the server's own split").isEqualTo(4);
             assertThat(upstream.lastBody.get().getString("reasoning_effort")).isEqualTo("low");
         }
+        // the next turn: the thinking goes back as reasoning_content, which chat templates read; Anthropic's
+        // signed blocks mean nothing to a local server and stay behind
+        InferenceRequest next = chat("hi").toBuilder().addMessages(ChatMessage.newBuilder().setRole("assistant").setContent("Hello!")
+                        .setReasoningContent("The user greets me.")
+                        .addThinkingBlocks(ThinkingBlock.newBuilder().setType("thinking").setThinking("x").setSignature("sig")))
+                .addMessages(ChatMessage.newBuilder().setRole("user").setContent("again")).build();
+        run(backend("llama-think"), next);
+        JsonObject assistant = upstream.lastBody.get().getJsonArray("messages").getJsonObject(2);
+        assertThat(assistant.getString("reasoning_content")).isEqualTo("The user greets me.");
+        assertThat(assistant.containsKey("thinking_blocks")).isFalse();
     }
 
     @Test

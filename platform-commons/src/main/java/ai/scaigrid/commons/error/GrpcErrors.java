@@ -55,8 +55,33 @@ public final class GrpcErrors {
         if (requestId != null) {
             trailers.put(Metadata.Key.of(RequestIds.GRPC_METADATA, Metadata.ASCII_STRING_MARSHALLER), requestId);
         }
-        Status status = Status.fromCode(api.errorCode().grpcStatus()).withDescription(api.getMessage());
+        Status status = Status.fromCode(api.errorCode().grpcStatus()).withDescription(description(api));
         return new StatusException(status, trailers);
+    }
+
+    /**
+     * The message, with the fields a validation error names ({@code details: [{field, message}]}, which the
+     * REST envelope carries apart and a status cannot): {@code "messages[1].role: ..."}, or
+     * {@code "<message> (a: ...; b: ...)"} for several problems.
+     */
+    static String description(ApiException api) {
+        if (!(api.details() instanceof java.util.List<?> details) || details.isEmpty()) {
+            return api.getMessage();
+        }
+        java.util.List<String> problems = new java.util.ArrayList<>();
+        for (Object d : details) {
+            if (d instanceof java.util.Map<?, ?> m && m.get("field") != null) {
+                problems.add(m.get("field") + ": " + m.get("message"));
+            }
+        }
+        if (problems.isEmpty()) {
+            return api.getMessage();
+        }
+        if (details.size() == 1 && details.get(0) instanceof java.util.Map<?, ?> only
+                && String.valueOf(only.get("message")).equals(api.getMessage())) {
+            return problems.get(0);
+        }
+        return api.getMessage() + " (" + String.join("; ", problems) + ")";
     }
 
     /** Client side: the {@link ApiException} a failed gRPC call stands for, sanitised per seed 001. */

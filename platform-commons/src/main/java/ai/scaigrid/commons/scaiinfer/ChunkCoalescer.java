@@ -15,7 +15,7 @@ import io.vertx.core.Context;
  * generated since its last read. No token waits: what arrived is sent at the end of the current task,
  * so an idle stream still goes out chunk by chunk, while a burst (a node that produced several tokens
  * at once, one network read carrying many messages) costs one gRPC message instead of one per token.
- * Only plain text deltas merge (answer text with answer text, reasoning with reasoning); role, tool calls, finish reason, usage and errors keep their own
+ * Only plain text deltas merge (answer text with answer text, reasoning with reasoning); role, tool calls, thinking blocks, finish reason, usage and errors keep their own
  * chunks and their order. The flush runs on the event loop that delivered the chunk (no thread hop),
  * else on the given Vert.x context; with neither, chunks pass through as they are.
  */
@@ -49,7 +49,8 @@ public final class ChunkCoalescer {
     }
 
     private static boolean isPlainText(InferenceChunk c) {
-        return c.getFinishReason().isEmpty() && !c.hasUsage() && !c.hasError() && c.getDelta().getToolCallsCount() == 0;
+        return c.getFinishReason().isEmpty() && !c.hasUsage() && !c.hasError() && c.getDelta().getToolCallsCount() == 0
+                && c.getDelta().getThinkingBlocksCount() == 0;
     }
 
     private static final class Merger {

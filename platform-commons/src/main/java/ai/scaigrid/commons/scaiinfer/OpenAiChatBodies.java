@@ -23,7 +23,8 @@ public final class OpenAiChatBodies {
      * The request's own fields: {@code messages} (tool calls included), {@code prompt}, the sampling
      * settings, {@code stop}, {@code seed}, {@code reasoning_effort}, {@code tools}, {@code tool_choice} and
      * {@code response_format}; an assistant message's {@code reasoning_content} goes along (templates of
-     * reasoning models that continue a tool-use loop read it, the others ignore it).
+     * reasoning models that continue a tool-use loop read it, the others ignore it), and so do its
+     * {@code thinking_blocks} (for the gateway's Anthropic backends; a node drops them).
      * Not {@code model}, {@code stream}, {@code user} or {@code metadata}: what those should be depends
      * on who sends the body. A parameter schema that is not JSON is {@code 400 VALIDATION_ERROR} naming
      * the proto field.
@@ -47,6 +48,10 @@ public final class OpenAiChatBodies {
                 }
                 if (!m.getReasoningContent().isEmpty()) {
                     node.put("reasoning_content", m.getReasoningContent());
+                }
+                if (m.getThinkingBlocksCount() > 0) {
+                    ArrayNode blocks = node.putArray("thinking_blocks");
+                    m.getThinkingBlocksList().forEach(b -> blocks.add(ThinkingBlocks.toJson(b, mapper)));
                 }
                 if (m.getToolCallsCount() > 0) {
                     ArrayNode calls = node.putArray("tool_calls");

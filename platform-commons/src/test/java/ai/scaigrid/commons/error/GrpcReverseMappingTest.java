@@ -68,4 +68,23 @@ class GrpcReverseMappingTest {
     void seed000Classes(String code, Status.Code grpc) {
         assertThat(ErrorCode.fromCode(code).orElseThrow().grpcStatus()).isEqualTo(grpc);
     }
+
+    /** A status has no room for the REST envelope's details: a validation error's description names its fields. */
+    @org.junit.jupiter.api.Test
+    void validationErrorsNameTheirFieldsInTheDescription() {
+        ApiException one = ApiException.validation("messages[1].role", "role must be one of system, user, assistant, tool");
+        assertThat(GrpcErrors.toStatusException(one).getStatus().getDescription())
+                .isEqualTo("messages[1].role: role must be one of system, user, assistant, tool");
+        ApiException several = new ApiException(ErrorCode.VALIDATION_ERROR, "The request is not valid", java.util.List.of(
+                java.util.Map.of("field", "temperature", "message", "temperature must be from 0 to 2"),
+                java.util.Map.of("field", "top_p", "message", "top_p must be from 0 to 1")));
+        io.grpc.StatusException status = GrpcErrors.toStatusException(several);
+        assertThat(status.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(status.getStatus().getDescription()).isEqualTo(
+                "The request is not valid (temperature: temperature must be from 0 to 2; top_p: top_p must be from 0 to 1)");
+        assertThat(status.getTrailers().get(GrpcErrors.ERROR_CODE_KEY)).isEqualTo("VALIDATION_ERROR");
+        // other details (not field lists) leave the message as it is
+        ApiException other = new ApiException(ErrorCode.VALIDATION_ERROR, "Bad", java.util.Map.of("scope", "ip"));
+        assertThat(GrpcErrors.toStatusException(other).getStatus().getDescription()).isEqualTo("Bad");
+    }
 }

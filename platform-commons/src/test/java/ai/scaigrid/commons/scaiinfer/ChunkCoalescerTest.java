@@ -4,6 +4,7 @@ import ai.scaigrid.proto.scaiinfer.v1.ChunkDelta;
 import ai.scaigrid.proto.scaiinfer.v1.FunctionCall;
 import ai.scaigrid.proto.scaiinfer.v1.InferenceChunk;
 import ai.scaigrid.proto.scaiinfer.v1.InferenceError;
+import ai.scaigrid.proto.scaiinfer.v1.ThinkingBlock;
 import ai.scaigrid.proto.scaiinfer.v1.ToolCallDelta;
 import ai.scaigrid.proto.scaiinfer.v1.Usage;
 import io.smallrye.mutiny.Multi;
@@ -152,17 +153,21 @@ class ChunkCoalescerTest {
                 .addToolCalls(ToolCallDelta.newBuilder().setIndex(0).setId("call_1").setType("function")
                         .setFunction(FunctionCall.newBuilder().setName("f").setArguments("{")))).build();
         InferenceChunk otherId = text("z").toBuilder().setId("c2").build();
+        InferenceChunk block = InferenceChunk.newBuilder().setId("c1").setModel("m").setDelta(ChunkDelta.newBuilder()
+                .addThinkingBlocks(ThinkingBlock.newBuilder().setType("thinking").setThinking("t").setSignature("s"))).build();
         InferenceChunk error = InferenceChunk.newBuilder().setId("c1").setModel("m").setFinishReason("error")
                 .setError(InferenceError.newBuilder().setCode("BACKEND_ERROR").setMessage("failed")).build();
         List<InferenceChunk> out = collect((up, ctx) -> {
             up.emit(first("a"));
             up.emit(tool);
             up.emit(text("b"));
+            up.emit(block);
+            up.emit(text("c"));
             up.emit(otherId);
             up.emit(error);
             up.complete();
         }, new AtomicReference<>());
-        assertThat(out).containsExactly(first("a"), tool, text("b"), otherId, error);
+        assertThat(out).containsExactly(first("a"), tool, text("b"), block, text("c"), otherId, error);
     }
 
     @Test

@@ -7,6 +7,7 @@ import ai.scaigrid.proto.scaiinfer.v1.FunctionCall;
 import ai.scaigrid.proto.scaiinfer.v1.FunctionDefinition;
 import ai.scaigrid.proto.scaiinfer.v1.InferenceRequest;
 import ai.scaigrid.proto.scaiinfer.v1.ResponseFormat;
+import ai.scaigrid.proto.scaiinfer.v1.ThinkingBlock;
 import ai.scaigrid.proto.scaiinfer.v1.Tool;
 import ai.scaigrid.proto.scaiinfer.v1.ToolCall;
 import ai.scaigrid.proto.scaiinfer.v1.ToolChoice;
@@ -25,7 +26,11 @@ class OpenAiChatBodiesTest {
     void everyFieldHasItsOpenAiCounterpart() throws Exception {
         InferenceRequest r = InferenceRequest.newBuilder().setModel("m")
                 .addMessages(ChatMessage.newBuilder().setRole("system").setContent("be brief"))
-                .addMessages(ChatMessage.newBuilder().setRole("assistant").setReasoningContent("f will do").addToolCalls(ToolCall.newBuilder().setId("c1")
+                .addMessages(ChatMessage.newBuilder().setRole("assistant").setReasoningContent("f will do")
+                        .addThinkingBlocks(ThinkingBlock.newBuilder().setType("thinking").setThinking("f will do").setSignature("sig"))
+                        .addThinkingBlocks(ThinkingBlock.newBuilder().setType("redacted_thinking").setData("enc"))
+                        .addThinkingBlocks(ThinkingBlock.newBuilder().setType("future_block").setData("x"))
+                        .addToolCalls(ToolCall.newBuilder().setId("c1")
                         .setFunction(FunctionCall.newBuilder().setName("f").setArguments("{\"a\":1}"))))
                 .addMessages(ChatMessage.newBuilder().setRole("tool").setToolCallId("c1").setName("f").setContent("done"))
                 .setMaxTokens(50).setTemperature(0.5f).setTopP(0.75f).setPresencePenalty(0.25f).setFrequencyPenalty(-0.5f).setSeed(7)
@@ -41,6 +46,8 @@ class OpenAiChatBodiesTest {
                 {"messages": [
                    {"role": "system", "content": "be brief"},
                    {"role": "assistant", "content": null, "reasoning_content": "f will do",
+                    "thinking_blocks": [{"type": "thinking", "thinking": "f will do", "signature": "sig"},
+                                        {"type": "redacted_thinking", "data": "enc"}, {"type": "future_block", "data": "x"}],
                     "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\\"a\\":1}"}}]},
                    {"role": "tool", "content": "done", "name": "f", "tool_call_id": "c1"}],
                  "max_tokens": 50, "temperature": 0.5, "top_p": 0.75, "presence_penalty": 0.25, "frequency_penalty": -0.5,
