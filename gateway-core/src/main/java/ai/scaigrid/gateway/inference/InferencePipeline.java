@@ -287,7 +287,7 @@ public class InferencePipeline {
 
     private ProviderCall call(InferenceExchange ex) {
         return new ProviderCall(ex.requestId, ex.caller.tenantId(), ex.caller.partnerId(), ex.caller.userId(), ex.route.slug(),
-                ex.request.body(), ex.deadlineNanos, worstOutput(ex));
+                ex.request.body(), ex.deadlineNanos, worstOutput(ex), ex.request.defaulted());
     }
 
     /** Backends in the order to try: by priority; within one priority, a weighted random order. */
@@ -476,7 +476,9 @@ public class InferencePipeline {
             return n;
         }
         if (failure instanceof UpstreamFailure f) {
-            return new ApiException(f.code(), f.getMessage(), null,
+            Object details = f.field() == null ? null
+                    : java.util.List.of(java.util.Map.of("field", f.field(), "message", f.getMessage().substring(f.field().length() + 2)));
+            return new ApiException(f.code(), f.getMessage(), details,
                     f.retryAfterSeconds() == null ? null : f.retryAfterSeconds().longValue(), null);
         }
         if (failure instanceof ApiException a) {

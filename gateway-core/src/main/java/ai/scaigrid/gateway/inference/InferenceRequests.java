@@ -34,9 +34,16 @@ public final class InferenceRequests {
     private InferenceRequests() {
     }
 
-    /** A validated request: the slug, the body for the provider (no model / stream) and its budget estimate. */
+    /**
+     * A validated request: the slug, the body for the provider (no model / stream) and its budget estimate.
+     * {@code defaulted} names the body's fields that came from the model's {@code default_params} rather than
+     * the caller: a provider that cannot honour two fields together lets such a field yield.
+     */
     public record Parsed(String model, boolean stream, boolean includeUsage, ObjectNode body, int promptEstimate,
-                         Integer maxTokens) {
+                         Integer maxTokens, java.util.Set<String> defaulted) {
+        public Parsed(String model, boolean stream, boolean includeUsage, ObjectNode body, int promptEstimate, Integer maxTokens) {
+            this(model, stream, includeUsage, body, promptEstimate, maxTokens, java.util.Set.of());
+        }
     }
 
     private static final class Problems {

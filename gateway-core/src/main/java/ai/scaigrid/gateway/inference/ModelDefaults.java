@@ -41,12 +41,14 @@ public final class ModelDefaults {
         }
         ObjectNode body = request.body().deepCopy();
         boolean changed = false;
+        Set<String> defaulted = new java.util.HashSet<>();
         if (defaults != null) {
             for (Iterator<Map.Entry<String, JsonNode>> it = defaults.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
                 JsonNode given = body.get(e.getKey());
                 if (!NOT_DEFAULTABLE.contains(e.getKey()) && (given == null || given.isNull())) {
                     body.set(e.getKey(), e.getValue().deepCopy());
+                    defaulted.add(e.getKey());
                     changed = true;
                 }
             }
@@ -68,7 +70,7 @@ public final class ModelDefaults {
             throw new ApiException(ErrorCode.MODEL_UNAVAILABLE, "This model's default parameters are invalid; ask an administrator to fix them");
         }
         return new InferenceRequests.Parsed(request.model(), request.stream(), request.includeUsage(), again.body(),
-                again.promptEstimate(), again.maxTokens());
+                again.promptEstimate(), again.maxTokens(), Set.copyOf(defaulted));
     }
 
     static String render(String template, String slug) {

@@ -345,9 +345,18 @@ class HostedProvidersTest {
 
     /** The same, with more connection_config (e.g. {@code thinking: budget}, for models before Claude 4.6). */
     private static String thinkingModel(String upstream, Map<String, Object> config) {
+        return thinkingModel(upstream, config, Map.of());
+    }
+
+    /** The same, with model defaults ({@code default_params}) when not empty. */
+    private static String thinkingModel(String upstream, Map<String, Object> config, Map<String, Object> defaults) {
         String slug = "test-" + run() + "/think";
-        String id = InferenceFixtures.create("/v1/models", Map.of("slug", slug, "display_name", slug, "modality", "chat",
+        Map<String, Object> model = new LinkedHashMap<>(Map.of("slug", slug, "display_name", slug, "modality", "chat",
                 "max_output_tokens", 8000));
+        if (!defaults.isEmpty()) {
+            model.put("default_params", defaults);
+        }
+        String id = InferenceFixtures.create("/v1/models", model);
         String backend = InferenceFixtures.create("/v1/backends", anthropicBackend(upstream, AnthropicTestUpstream.KEY, config));
         as(ADMIN).body(Map.of("backend_id", backend, "priority", 0, "weight", 100)).when().post("/v1/models/" + id + "/backends")
                 .then().statusCode(201);
@@ -554,6 +563,51 @@ class HostedProvidersTest {
         }
     }
 
+    /**
+     * Where thinking and a sampling field clash on Anthropic, what the caller asked for wins over the model's
+     * default_params: a default temperature / top_k / response_format is left out when the caller asks for
+     * thinking, and a default reasoning_effort gives way to the caller's own temperature or forced tool.
+     */
+    @Test
+    void anthropicThinkingAndTheModelsDefaultsYieldToWhatTheCallerAskedFor() {
+        String sampled = thinkingModel("claude-thinking", Map.of(),
+                Map.of("temperature", 0.3, "top_k", 40, "response_format", Map.of("type", "json_object")));
+        String think = "defaults think " + run();
+        as(ADMIN).body(with(chat(sampled, think), "reasoning_effort", "low")).when().post("/oai/v1/chat/completions")
+                .then().statusCode(200).body("choices[0].message.reasoning_content", equalTo(THOUGHT));
+        JsonObject sent = AnthropicTestUpstream.get().sentContaining(think);
+        assertThat(sent.getJsonObject("thinking")).isEqualTo(new JsonObject().put("type", "adaptive"));
+        assertThat(sent.fieldNames()).doesNotContain("temperature", "top_k", "tool_choice");
+        // without thinking the defaults apply as before
+        String plain = "defaults plain " + run();
+        as(ADMIN).body(chat(sampled, plain)).when().post("/oai/v1/chat/completions").then().statusCode(200);
+        JsonObject sentPlain = AnthropicTestUpstream.get().sentContaining(plain);
+        assertThat(sentPlain.getDouble("temperature")).isEqualTo(0.3);
+        assertThat(sentPlain.getInteger("top_k")).isEqualTo(40);
+        assertThat(sentPlain.containsKey("thinking")).isFalse();
+        // the caller's own temperature with thinking is still refused, naming it
+        as(ADMIN).body(with(with(chat(sampled, "explicit"), "reasoning_effort", "low"), "temperature", 0.5))
+                .when().post("/oai/v1/chat/completions").then().statusCode(400)
+                .body("error.param", equalTo("temperature"));
+
+        String thinking = thinkingModel("claude-thinking", Map.of(), Map.of("reasoning_effort", "medium"));
+        String byDefault = "default effort " + run();
+        as(ADMIN).body(chat(thinking, byDefault)).when().post("/oai/v1/chat/completions").then().statusCode(200);
+        assertThat(AnthropicTestUpstream.get().sentContaining(byDefault).getJsonObject("output_config"))
+                .isEqualTo(new JsonObject().put("effort", "medium"));
+        String cool = "cool " + run();
+        as(ADMIN).body(with(chat(thinking, cool), "temperature", 0.2)).when().post("/oai/v1/chat/completions")
+                .then().statusCode(200);
+        JsonObject sentCool = AnthropicTestUpstream.get().sentContaining(cool);
+        assertThat(sentCool.getDouble("temperature")).isEqualTo(0.2);
+        assertThat(sentCool.fieldNames()).doesNotContain("thinking", "output_config");
+        // and the caller's explicit reasoning_effort none turns the default off
+        String off = "off " + run();
+        as(ADMIN).body(with(chat(thinking, off), "reasoning_effort", "none")).when().post("/oai/v1/chat/completions")
+                .then().statusCode(200);
+        assertThat(AnthropicTestUpstream.get().sentContaining(off).containsKey("thinking")).isFalse();
+    }
+
     @Test
     void anthropicThinkingStreamsAsReasoningDeltasThenOneThinkingBlocksChunk() {
         String model = thinkingModel("claude-thinking");
@@ -615,8 +669,10 @@ class HostedProvidersTest {
             }
             as(ADMIN).body(body).when().post("/oai/v1/chat/completions").then().statusCode(400)
                     .body("error.type", equalTo("invalid_request_error"))
+                    .body("error.param", equalTo(field))
                     .body("error.message", org.hamcrest.Matchers.startsWith(field + ": "));
             as(ADMIN).body(body).when().post("/v1/inference/chat").then().statusCode(400)
+                    .body("error.details[0].field", equalTo(field))
                     .body("error.code", equalTo("VALIDATION_ERROR"))
                     .body("error.message", org.hamcrest.Matchers.startsWith(field + ": "));
             as(ADMIN).body(with(body, "stream", true)).when().post("/oai/v1/chat/completions").then().statusCode(400)
@@ -631,6 +687,15 @@ class HostedProvidersTest {
         as(ADMIN).body(with(with(chat(thinkingModel("claude-thinking", Map.of("thinking", "budget")), tight), "reasoning_effort", "medium"),
                 "max_tokens", 2048)).when().post("/v1/inference/chat").then().statusCode(400)
                 .body("error.message", org.hamcrest.Matchers.startsWith("max_tokens: reasoning_effort medium needs max_tokens above 2048"));
+        // the interleaved-thinking beta lets a budget span the turn, above max_tokens: passed on
+        String interleaved = "interleaved " + run();
+        as(ADMIN).body(with(with(chat(thinkingModel("claude-thinking", Map.of("thinking", "budget",
+                                "headers", Map.of("anthropic-beta", "interleaved-thinking-2025-05-14"))), interleaved),
+                        "reasoning_effort", "medium"), "max_tokens", 2048)).when().post("/v1/inference/chat").then().statusCode(200);
+        JsonObject sentInterleaved = AnthropicTestUpstream.get().sentContaining(interleaved);
+        assertThat(sentInterleaved.getString("_beta")).isEqualTo("interleaved-thinking-2025-05-14");
+        assertThat(sentInterleaved.getJsonObject("thinking")).isEqualTo(new JsonObject().put("type", "enabled").put("budget_tokens", 2048));
+        assertThat(sentInterleaved.getInteger("max_tokens")).isEqualTo(2048);
         String small = "refuse small " + run();
         as(ADMIN).body(with(chat(chatModelOver(List.of(anthropicBackend("claude-thinking", AnthropicTestUpstream.KEY,
                         Map.of("thinking", "budget")))), small),

@@ -77,9 +77,13 @@ public final class GrpcErrors {
         if (problems.isEmpty()) {
             return api.getMessage();
         }
-        if (details.size() == 1 && details.get(0) instanceof java.util.Map<?, ?> only
-                && String.valueOf(only.get("message")).equals(api.getMessage())) {
-            return problems.get(0);
+        if (details.size() == 1 && details.get(0) instanceof java.util.Map<?, ?> only) {
+            if (String.valueOf(only.get("message")).equals(api.getMessage())) {
+                return problems.get(0);
+            }
+            if (api.getMessage() != null && api.getMessage().startsWith(only.get("field") + ": ")) {
+                return api.getMessage(); // already names it
+            }
         }
         return api.getMessage() + " (" + String.join("; ", problems) + ")";
     }

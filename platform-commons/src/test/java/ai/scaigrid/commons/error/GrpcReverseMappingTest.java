@@ -83,6 +83,10 @@ class GrpcReverseMappingTest {
         assertThat(status.getStatus().getDescription()).isEqualTo(
                 "The request is not valid (temperature: temperature must be from 0 to 2; top_p: top_p must be from 0 to 1)");
         assertThat(status.getTrailers().get(GrpcErrors.ERROR_CODE_KEY)).isEqualTo("VALIDATION_ERROR");
+        // a message that already starts with its field is not repeated
+        ApiException named = new ApiException(ErrorCode.VALIDATION_ERROR, "top_k: no top_k here",
+                java.util.List.of(java.util.Map.of("field", "top_k", "message", "no top_k here")));
+        assertThat(GrpcErrors.toStatusException(named).getStatus().getDescription()).isEqualTo("top_k: no top_k here");
         // other details (not field lists) leave the message as it is
         ApiException other = new ApiException(ErrorCode.VALIDATION_ERROR, "Bad", java.util.Map.of("scope", "ip"));
         assertThat(GrpcErrors.toStatusException(other).getStatus().getDescription()).isEqualTo("Bad");

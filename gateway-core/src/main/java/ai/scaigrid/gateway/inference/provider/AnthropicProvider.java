@@ -15,7 +15,11 @@ import jakarta.inject.Inject;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**
@@ -153,7 +157,20 @@ public class AnthropicProvider implements Provider {
                 : call.maxOutputTokens() > 0 ? call.maxOutputTokens() : DEFAULT_MAX_TOKENS;
         out.put("max_tokens", maxTokens);
         boolean budgetMode = "budget".equals(backend.config("thinking", "adaptive"));
-        String effort = thinkingEffort(in, budgetMode, maxTokens);
+        JsonNode source = in.path("messages");
+        int lastTurn = -1; // the last message that is not a system message: an assistant one there is a prefill
+        for (int i = 0; i < source.size(); i++) {
+            String role = source.get(i).path("role").asText();
+            if (!role.equals("system") && !role.equals("developer")) {
+                lastTurn = i;
+            }
+        }
+        boolean prefill = lastTurn >= 0 && "assistant".equals(source.get(lastTurn).path("role").asText());
+        Set<String> yielded = new HashSet<>(); // the model's defaults left out so that thinking can run
+        // with the interleaved-thinking beta a budget spans the whole turn and may exceed max_tokens
+        boolean interleaved = UpstreamHttp.extraHeaders(backend).entrySet().stream().anyMatch(h ->
+                h.getKey().equalsIgnoreCase("anthropic-beta") && h.getValue().contains("interleaved-thinking"));
+        String effort = thinkingEffort(in, budgetMode && !interleaved, maxTokens, prefill ? lastTurn : -1, call.defaulted(), yielded);
         if (effort != null && budgetMode) {
             out.putObject("thinking").put("type", "enabled").put("budget_tokens", BUDGETS.get(effort));
         } else if (effort != null) {
@@ -163,14 +180,9 @@ public class AnthropicProvider implements Provider {
 
         StringBuilder system = new StringBuilder();
         ArrayNode messages = NODES.arrayNode();
-        JsonNode source = in.path("messages");
-        int lastTurn = -1; // the last message that is not a system message
         for (int i = 0; i < source.size(); i++) {
             JsonNode m = source.get(i);
             String role = m.path("role").asText();
-            if (!role.equals("system") && !role.equals("developer")) {
-                lastTurn = i;
-            }
             switch (role) {
                 case "system", "developer" -> {
                     String text = text(m.get("content"), "messages[" + i + "].content");
@@ -193,20 +205,17 @@ public class AnthropicProvider implements Provider {
             out.put("system", system.toString());
         }
         out.set("messages", messages);
-        if (effort != null && !messages.isEmpty() && "assistant".equals(messages.get(messages.size() - 1).path("role").asText())) {
-            // a last assistant turn is a prefill, which Anthropic does not take with thinking
-            throw invalid("messages[" + lastTurn + "].role", "an Anthropic backend cannot continue a final "
-                    + "assistant message with reasoning_effort (extended thinking); end with a user or tool message");
-        }
 
         JsonNode temperature = in.get("temperature");
-        if (temperature != null && temperature.isNumber() && temperature.asDouble() > 1) {
+        if (!yielded.contains("temperature") && temperature != null && temperature.isNumber() && temperature.asDouble() > 1) {
             // OpenAI's scale goes to 2, Anthropic's to 1; rescaling would silently change what was asked for
             throw invalid("temperature", "an Anthropic backend takes a temperature from 0 to 1");
         }
-        copyNumber(in, out, "temperature");
-        copyNumber(in, out, "top_p");
-        copyNumber(in, out, "top_k");
+        for (String field : List.of("temperature", "top_p", "top_k")) {
+            if (!yielded.contains(field)) {
+                copyNumber(in, out, field);
+            }
+        }
         JsonNode stop = in.get("stop");
         if (stop != null && stop.isTextual()) {
             out.putArray("stop_sequences").add(stop.asText());
@@ -227,7 +236,7 @@ public class AnthropicProvider implements Provider {
                         : NODES.objectNode().put("type", "object").set("properties", NODES.objectNode()));
             }
         }
-        ObjectNode answerTool = answerTool(in.get("response_format"), out.has("tools"));
+        ObjectNode answerTool = yielded.contains("response_format") ? null : answerTool(in.get("response_format"), out.has("tools"));
         if (answerTool != null) {
             out.putArray("tools").add(answerTool);
             out.putObject("tool_choice").put("type", "tool").put("name", ANSWER_TOOL);
@@ -265,12 +274,19 @@ public class AnthropicProvider implements Provider {
      * {@code reasoning_effort}, or null for no thinking (none given, or {@code none}). Claude 4.6 and
      * later think adaptively at that effort; earlier models need a fixed budget (connection_config
      * {@code thinking: budget}; the budgets follow LiteLLM's mapping), which must stay below
-     * {@code max_tokens}. Anthropic refuses thinking with a temperature other than 1, {@code top_k},
-     * {@code top_p} below 0.95, forced tool use and a prefilled answer: each is refused here, naming the
-     * field, so that the caller gets a precise 400 instead of the upstream's (the prefill is checked by
-     * the caller of this method, once the turns are built).
+     * {@code max_tokens} ({@code budgetBelowMaxTokens}; not with the interleaved-thinking beta, where a budget
+     * spans the whole assistant turn). Anthropic refuses thinking with a temperature other than 1, {@code top_k},
+     * {@code top_p} below 0.95, forced tool use, {@code response_format} (its answer tool is forced) and a
+     * prefilled answer ({@code prefillAt}, the final assistant message's index, or -1).
+     *
+     * <p>Where such a field and the thinking clash, what the caller asked for wins over the model's
+     * {@code default_params} ({@code defaulted}): a defaulted field yields (added to {@code yielded}, to be
+     * left out), a defaulted {@code reasoning_effort} yields to the caller's own field (no thinking). A clash
+     * of two of the caller's own fields is refused here, naming the field, so that the caller gets a precise
+     * 400 instead of the upstream's.
      */
-    private static String thinkingEffort(JsonNode in, boolean budgetMode, long maxTokens) {
+    private static String thinkingEffort(JsonNode in, boolean budgetBelowMaxTokens, long maxTokens, int prefillAt, Set<String> defaulted,
+                                         Set<String> yielded) {
         JsonNode effortNode = in.get("reasoning_effort");
         if (effortNode == null || effortNode.isNull() || "none".equals(effortNode.asText())) {
             return null;
@@ -280,34 +296,50 @@ public class AnthropicProvider implements Provider {
         if (level == null) {
             throw invalid("reasoning_effort", "an Anthropic backend takes reasoning_effort none, minimal, low, medium, high or xhigh");
         }
-        if (budgetMode && maxTokens <= BUDGETS.get(level)) {
-            throw invalid("max_tokens", "reasoning_effort " + effort + " needs max_tokens above " + BUDGETS.get(level)
+        String with = " with reasoning_effort " + effort + " (extended thinking)";
+        Map<String, String> clashes = new LinkedHashMap<>(); // field -> why it cannot go with thinking
+        if (budgetBelowMaxTokens && maxTokens <= BUDGETS.get(level)) {
+            clashes.put("max_tokens", "reasoning_effort " + effort + " needs max_tokens above " + BUDGETS.get(level)
                     + " on this Anthropic backend (its thinking budget is part of the output)");
         }
-        String with = " with reasoning_effort " + effort + " (extended thinking)";
         JsonNode temperature = in.get("temperature");
         if (temperature != null && temperature.isNumber() && temperature.asDouble() != 1) {
-            throw invalid("temperature", "an Anthropic backend takes no temperature other than 1" + with);
+            clashes.put("temperature", "an Anthropic backend takes no temperature other than 1" + with);
         }
         JsonNode topP = in.get("top_p");
         if (topP != null && topP.isNumber() && topP.asDouble() < 0.95) {
-            throw invalid("top_p", "an Anthropic backend takes top_p only from 0.95 to 1" + with);
+            clashes.put("top_p", "an Anthropic backend takes top_p only from 0.95 to 1" + with);
         }
         JsonNode topK = in.get("top_k");
         if (topK != null && !topK.isNull()) {
-            throw invalid("top_k", "an Anthropic backend takes no top_k" + with);
+            clashes.put("top_k", "an Anthropic backend takes no top_k" + with);
         }
         String choice = in.path("tool_choice").path("function").path("name").isTextual() ? "a named function"
                 : "required".equals(in.path("tool_choice").asText()) ? "required" : null;
         if (choice != null) {
-            throw invalid("tool_choice", "an Anthropic backend cannot force a tool (tool_choice " + choice + ")" + with
+            clashes.put("tool_choice", "an Anthropic backend cannot force a tool (tool_choice " + choice + ")" + with
                     + "; use auto or none");
         }
         String format = in.path("response_format").path("type").asText("");
         if (format.equals("json_schema") || format.equals("json_object")) {
             // the answer tool forces tool_choice (see answerTool)
-            throw invalid("response_format", "an Anthropic backend cannot combine response_format " + format + with);
+            clashes.put("response_format", "an Anthropic backend cannot combine response_format " + format + with);
         }
+        if (prefillAt >= 0) {
+            clashes.put("messages[" + prefillAt + "].role", "an Anthropic backend cannot continue a final "
+                    + "assistant message with reasoning_effort (extended thinking); end with a user or tool message");
+        }
+        // the model's sampling defaults can be left out; its max_tokens (the cap) and the conversation cannot
+        Set<String> yieldable = Set.of("temperature", "top_p", "top_k", "response_format");
+        for (Map.Entry<String, String> clash : clashes.entrySet()) {
+            if (!(yieldable.contains(clash.getKey()) && defaulted.contains(clash.getKey()))) {
+                if (defaulted.contains("reasoning_effort")) {
+                    return null; // the caller's own field wins over the model's default thinking
+                }
+                throw invalid(clash.getKey(), clash.getValue());
+            }
+        }
+        yielded.addAll(clashes.keySet());
         return level;
     }
 
@@ -489,7 +521,7 @@ public class AnthropicProvider implements Provider {
     }
 
     private static UpstreamFailure invalid(String field, String message) {
-        return new UpstreamFailure(ErrorCode.VALIDATION_ERROR, field + ": " + message, false, null, null);
+        return UpstreamFailure.invalid(field, message);
     }
 
     // ------------------------------------------------------------------ answer: Anthropic -> OpenAI

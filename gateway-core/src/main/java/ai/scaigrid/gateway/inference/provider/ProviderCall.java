@@ -11,9 +11,16 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * @param maxOutputTokens the most output the gateway reserved for (the request's {@code max_tokens}, else the
  *                        model's {@code max_output_tokens}, else the gateway's default), for upstreams that
  *                        need a cap when the request names none; 0 when unknown
+ * @param defaulted       the body's fields that came from the model's defaults, not the caller: where a
+ *                        backend cannot honour two fields together, such a field yields to the caller's
  */
 public record ProviderCall(String requestId, String tenantId, String partnerId, String userId, String frontendSlug,
-                           ObjectNode body, long deadlineNanos, int maxOutputTokens) {
+                           ObjectNode body, long deadlineNanos, int maxOutputTokens, java.util.Set<String> defaulted) {
+
+    public ProviderCall(String requestId, String tenantId, String partnerId, String userId, String frontendSlug,
+                        ObjectNode body, long deadlineNanos, int maxOutputTokens) {
+        this(requestId, tenantId, partnerId, userId, frontendSlug, body, deadlineNanos, maxOutputTokens, java.util.Set.of());
+    }
 
     public ProviderCall(String requestId, String tenantId, String partnerId, String userId, String frontendSlug,
                         ObjectNode body, long deadlineNanos) {

@@ -513,7 +513,7 @@ public class ScaiInferProvider implements Provider {
     }
 
     private static UpstreamFailure invalid(String field, String message) {
-        return new UpstreamFailure(ErrorCode.VALIDATION_ERROR, field + ": " + message, false, null, null);
+        return UpstreamFailure.invalid(field, message);
     }
 
     // ------------------------------------------------------------------ OpenAI body -> scaiinfer.v1

@@ -17,18 +17,29 @@ public class UpstreamFailure extends RuntimeException {
     private final boolean countsAsBackendFailure;
     private final boolean tripsCircuit;
     private final Integer retryAfterSeconds;
+    private final String field;
 
     public UpstreamFailure(ErrorCode code, String message, boolean countsAsBackendFailure, Integer retryAfterSeconds, Throwable cause) {
-        this(code, message, countsAsBackendFailure, countsAsBackendFailure, retryAfterSeconds, cause);
+        this(code, message, countsAsBackendFailure, countsAsBackendFailure, retryAfterSeconds, cause, null);
     }
 
     private UpstreamFailure(ErrorCode code, String message, boolean countsAsBackendFailure, boolean tripsCircuit,
-                            Integer retryAfterSeconds, Throwable cause) {
+                            Integer retryAfterSeconds, Throwable cause, String field) {
         super(message, cause, false, false);
         this.code = code;
         this.countsAsBackendFailure = countsAsBackendFailure;
         this.tripsCircuit = tripsCircuit;
         this.retryAfterSeconds = retryAfterSeconds;
+        this.field = field;
+    }
+
+    /**
+     * A request this backend cannot take as meant, found before any upstream call: VALIDATION_ERROR (no
+     * failover, no circuit), its message {@code "<field>: <why>"} and the field in the error's details (OpenAI's
+     * {@code param}), as the gateway's own validation reports it.
+     */
+    public static UpstreamFailure invalid(String field, String why) {
+        return new UpstreamFailure(ErrorCode.VALIDATION_ERROR, field + ": " + why, false, false, null, null, field);
     }
 
     /**
@@ -37,7 +48,7 @@ public class UpstreamFailure extends RuntimeException {
      * it can serve again.
      */
     public UpstreamFailure sparingCircuit() {
-        return tripsCircuit ? new UpstreamFailure(code, getMessage(), countsAsBackendFailure, false, retryAfterSeconds, getCause()) : this;
+        return tripsCircuit ? new UpstreamFailure(code, getMessage(), countsAsBackendFailure, false, retryAfterSeconds, getCause(), field) : this;
     }
 
     public static UpstreamFailure unavailable(String message, Throwable cause) {
@@ -63,5 +74,10 @@ public class UpstreamFailure extends RuntimeException {
 
     public Integer retryAfterSeconds() {
         return retryAfterSeconds;
+    }
+
+    /** The request field at fault ({@link #invalid}), or null. */
+    public String field() {
+        return field;
     }
 }

@@ -119,20 +119,27 @@ public class UpstreamHttp {
                 .setIdleTimeout(backend.configLong("idle_timeout_ms", defaultIdleTimeout.toMillis()))
                 .putHeader("content-type", "application/json")
                 .putHeader("accept", "application/json, text/event-stream");
+        extraHeaders(backend).forEach(options::putHeader);
+        return options;
+    }
+
+    /** The backend's extra headers ({@code connection_config.headers}), by name as written. */
+    static Map<String, String> extraHeaders(BackendTarget backend) {
+        Map<String, String> out = new java.util.LinkedHashMap<>();
         // extra headers are sealed with the other secrets; backends written before that keep them in the config
         Object sealedHeaders = backend.secrets() == null ? null : backend.secrets().get("headers");
         if (sealedHeaders instanceof io.vertx.core.json.JsonObject object) {
             sealedHeaders = object.getMap();
         }
         if (sealedHeaders instanceof Map<?, ?> extra) {
-            extra.forEach((name, value) -> options.putHeader(String.valueOf(name), String.valueOf(value)));
+            extra.forEach((name, value) -> out.put(String.valueOf(name), String.valueOf(value)));
         } else {
             JsonNode headers = backend.connectionConfig() == null ? null : backend.connectionConfig().get("headers");
             if (headers != null && headers.isObject()) {
-                headers.fields().forEachRemaining(e -> options.putHeader(e.getKey(), e.getValue().asText()));
+                headers.fields().forEachRemaining(e -> out.put(e.getKey(), e.getValue().asText()));
             }
         }
-        return options;
+        return out;
     }
 
     static String stripSlash(String base) {
