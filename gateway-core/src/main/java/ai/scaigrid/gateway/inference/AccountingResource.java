@@ -61,7 +61,8 @@ public class AccountingResource {
     }
 
     public record UsageRow(String tenantId, String model, String day, long requestCount, long errorCount,
-                           long promptTokens, long completionTokens, long totalTokens, String cost, long avgLatencyMs) {
+                           long promptTokens, long completionTokens, long reasoningTokens, long totalTokens, String cost,
+                           long avgLatencyMs) {
     }
 
     @GET
@@ -185,7 +186,8 @@ public class AccountingResource {
         }
         String sql = "SELECT tenant_id, model, to_char(date_trunc('day', created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day, "
                 + "count(*) AS requests, count(*) FILTER (WHERE status <> 'ok') AS errors, "
-                + "sum(prompt_tokens) AS prompt, sum(completion_tokens) AS completion, sum(total_tokens) AS total, "
+                + "sum(prompt_tokens) AS prompt, sum(completion_tokens) AS completion, sum(reasoning_tokens) AS reasoning, "
+                + "sum(total_tokens) AS total, "
                 + "sum(cost) AS cost, avg(latency_ms)::bigint AS latency "
                 + "FROM usage_records WHERE created_at >= $1 AND created_at < $2 AND ($3::text IS NULL OR tenant_id = $3) "
                 + "AND ($4::text IS NULL OR model = $4) AND " + scopeSql
@@ -194,7 +196,8 @@ public class AccountingResource {
             List<UsageRow> items = new ArrayList<>();
             for (Row r : rows) {
                 items.add(new UsageRow(r.getString("tenant_id"), r.getString("model"), r.getString("day"), r.getLong("requests"),
-                        r.getLong("errors"), r.getLong("prompt"), r.getLong("completion"), r.getLong("total"),
+                        r.getLong("errors"), r.getLong("prompt"), r.getLong("completion"), r.getLong("reasoning"),
+                        r.getLong("total"),
                         r.getBigDecimal("cost").stripTrailingZeros().toPlainString(), r.getLong("latency")));
             }
             return Envelope.of(Map.of("items", items, "start", from.toString(), "end", to.toString()));

@@ -28,6 +28,8 @@ public final class InferenceExchange {
     volatile long completionChars;
     /** Of {@link #completionChars}, the reasoning model's thinking. */
     volatile long reasoningChars;
+    /** The upstream's {@code completion_tokens_details.reasoning_tokens} (0 when it reports none) with its usage. */
+    volatile int reasoningTokens;
     volatile boolean finished;
     volatile boolean dispatchRecorded;
     volatile boolean relayRecorded;
@@ -69,6 +71,14 @@ public final class InferenceExchange {
     /** The counted share of thinking in {@link #completionTokens()} (only meaningful when the upstream reported no usage). */
     int countedReasoningTokens() {
         return (int) Math.min((reasoningChars + 3) / 4, completionTokens());
+    }
+
+    /**
+     * Of {@link #completionTokens()}, the thinking, as the caller's usage says it: the upstream's figure where it
+     * reported usage (0 when it gives no split, as Anthropic), else the gateway's own count.
+     */
+    public int reasoningTokens() {
+        return upstreamReportedUsage() ? reasoningTokens : reasoningChars > 0 ? countedReasoningTokens() : 0;
     }
 
     public boolean upstreamReportedUsage() {

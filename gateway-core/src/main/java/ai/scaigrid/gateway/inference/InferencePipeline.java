@@ -159,6 +159,7 @@ public class InferencePipeline {
                     if (u.has("completion_tokens")) {
                         ex.promptTokens = u.path("prompt_tokens").asInt();
                         ex.completionTokens = u.path("completion_tokens").asInt();
+                        ex.reasoningTokens = Reasoning.tokens(u);
                     } else {
                         for (JsonNode choice : result.path("choices")) {
                             ex.completionChars += choice.path("message").path("content").asText("").length();
@@ -249,6 +250,7 @@ public class InferencePipeline {
                         sawUsage.set(true);
                         ex.promptTokens = u.path("prompt_tokens").asInt();
                         ex.completionTokens = u.path("completion_tokens").asInt();
+                        ex.reasoningTokens = Reasoning.tokens(u);
                     }
                 })
                 .onCompletion().switchTo(() -> {
@@ -518,7 +520,7 @@ public class InferencePipeline {
         usage.record(new UsageRecorder.UsageRecord("usage_" + ex.requestId + "_" + Long.toString(now & 0xffffff, 36),
                 ex.requestId, ex.caller.partnerId(), ex.caller.tenantId(), ex.caller.userId(), ex.caller.credentialId(),
                 ex.route.slug(), backend == null ? null : backend.id(), backend == null ? null : backend.providerType(),
-                ex.endpoint, ex.api, ex.request.stream(), prompt, completion, cost,
+                ex.endpoint, ex.api, ex.request.stream(), prompt, completion, produced ? ex.reasoningTokens() : 0, cost,
                 (int) ((now - ex.startedNanos) / 1_000_000),
                 produced ? Integer.valueOf((int) ((ex.firstTokenNanos - ex.startedNanos) / 1_000_000)) : null,
                 status, errorCode, OffsetDateTime.now(ZoneOffset.UTC)));

@@ -235,7 +235,7 @@ class InferenceApiTest {
         String marker = "count my thoughts";
         int answerChars = ("echo: " + marker).length();
         int thoughtChars = OpenAiTestUpstream.THOUGHT.length();
-        String body = as(ADMIN).body(with(chat(model, marker), "stream", true))
+        String body = as(ADMIN).header("X-Request-Id", "req_think_counted").body(with(chat(model, marker), "stream", true))
                 .when().post("/v1/inference/chat").then().statusCode(200).extract().asString();
         List<String> data = parseSse(body).data();
         StringBuilder thought = new StringBuilder();
@@ -256,6 +256,22 @@ class InferenceApiTest {
         JsonNode plain = JSON.readTree(as(ADMIN).body(chat(chatModel("nousage"), marker)).when().post("/oai/v1/chat/completions")
                 .then().statusCode(200).extract().asString());
         assertThat(plain.path("usage").has("completion_tokens_details")).isFalse();
+
+        // the usage record keeps the split the caller saw, and the accounting views show it
+        int reasoning = (thoughtChars + 3) / 4;
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            this.usage.flush().await().atMost(Duration.ofSeconds(5));
+            var row = pool.preparedQuery("SELECT completion_tokens, reasoning_tokens FROM usage_records WHERE request_id = 'req_think_counted'")
+                    .execute().await().atMost(Duration.ofSeconds(5)).iterator().next();
+            assertThat(row.getInteger("reasoning_tokens")).isEqualTo(reasoning);
+            assertThat(row.getInteger("completion_tokens")).isEqualTo((answerChars + thoughtChars + 3) / 4);
+        });
+        as(ADMIN).when().get("/v1/accounting/usage?model=" + model).then().statusCode(200)
+                .body("data.items.tokens_reasoning", org.hamcrest.Matchers.everyItem(equalTo(reasoning)));
+        as(ADMIN).when().get("/v1/accounting/usage/summary?model=" + model).then().statusCode(200)
+                .body("data.items[0].reasoning_tokens", equalTo(2 * reasoning));
+        as(ADMIN).when().get("/v1/usage?model=" + model).then().statusCode(200)
+                .body("data.items[0].reasoning_tokens", equalTo(2 * reasoning));
     }
 
     @Test

@@ -57,6 +57,12 @@ class ScaiInferProviderTest {
     @Inject
     ObjectMapper mapper;
 
+    @Inject
+    io.vertx.mutiny.sqlclient.Pool pool;
+
+    @Inject
+    ai.scaigrid.gateway.inference.UsageRecorder usage;
+
     private final List<NodeAgentProcess> processes = new ArrayList<>();
     private NodeAgentProcess main;
     private NodeAgentProcess big;
@@ -269,12 +275,20 @@ class ScaiInferProviderTest {
         assertThat(completionTokens).as("thinking is output").isEqualTo(18);
         assertThat(reasoningTokens).as("and counted apart, as OpenAI reports it").isEqualTo(6);
 
-        JsonNode whole = mapper.readTree(given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
+        JsonNode whole = mapper.readTree(given().header("Authorization", "Bearer " + ADMIN).header("X-Request-Id", "req_think_reported")
+                .contentType(ContentType.JSON)
                 .body(Map.of("model", slug, "seed", 5, "messages", List.of(Map.of("role", "user", "content", "why?"))))
                 .when().post("/v1/inference/chat").then().statusCode(200).extract().asString()).path("data");
         assertThat(whole.at("/choices/0/message/reasoning_content").asText()).isEqualTo(reasoning.toString());
         assertThat(whole.at("/choices/0/message/content").asText()).isEqualTo(answer.toString());
         assertThat(whole.at("/usage/completion_tokens_details/reasoning_tokens").asInt()).isEqualTo(6);
+        // the node's own figure is what the usage record keeps
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).untilAsserted(() -> {
+            usage.flush().await().atMost(java.time.Duration.ofSeconds(5));
+            var row = pool.preparedQuery("SELECT reasoning_tokens FROM usage_records WHERE request_id = 'req_think_reported'")
+                    .execute().await().atMost(java.time.Duration.ofSeconds(5)).iterator().next();
+            assertThat(row.getInteger("reasoning_tokens")).isEqualTo(6);
+        });
         JsonNode none = mapper.readTree(given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
                 .body(Map.of("model", slug, "seed", 5, "reasoning_effort", "none",
                         "messages", List.of(Map.of("role", "user", "content", "why?"))))
