@@ -65,6 +65,12 @@ public class ConnectionConfigs {
                 throw ApiException.validation("connection_config.thinking",
                         "thinking must be adaptive (Claude 4.6 and later) or budget (earlier Claude models)");
             }
+            if (e.getKey().equals("max_tokens_field")
+                    && !(e.getValue().isTextual() && Set.of("max_tokens", "max_completion_tokens", "as_sent").contains(e.getValue().asText()))) {
+                // read by the OpenAI-style providers; a typo would silently send the cap under the caller's name
+                throw ApiException.validation("connection_config.max_tokens_field",
+                        "max_tokens_field must be max_completion_tokens (OpenAI's reasoning models), max_tokens or as_sent");
+            }
             Object value = json.convertValue(e.getValue(), Object.class);
             (SECRET_KEYS.contains(e.getKey()) ? secrets : plain).put(e.getKey(), value);
         }

@@ -759,6 +759,47 @@ class HostedProvidersTest {
         }
     }
 
+    /**
+     * OpenAI's reasoning models refuse max_tokens: a backend set to max_tokens_field max_completion_tokens (the
+     * default for api.openai.com) sends the cap under that name; max_tokens the other way, for servers that only
+     * know the older name; by default the field the caller sent.
+     */
+    @Test
+    void theOutputCapGoesUnderTheNameTheBackendTakes() {
+        String modern = chatModelOver(List.of(openAiBackend("openai", "echo", Map.of("max_tokens_field", "max_completion_tokens"))));
+        String marker = "cap " + run();
+        as(ADMIN).body(with(chat(modern, marker), "max_tokens", 50)).when().post("/oai/v1/chat/completions").then().statusCode(200);
+        JsonObject sent = OpenAiTestUpstream.get().sentContaining(marker);
+        assertThat(sent.getInteger("max_completion_tokens")).isEqualTo(50);
+        assertThat(sent.containsKey("max_tokens")).isFalse();
+        String both = "cap both " + run();
+        as(ADMIN).body(with(with(chat(modern, both), "max_tokens", 50), "max_completion_tokens", 40)).when()
+                .post("/oai/v1/chat/completions").then().statusCode(200);
+        JsonObject sentBoth = OpenAiTestUpstream.get().sentContaining(both);
+        assertThat(sentBoth.getInteger("max_completion_tokens")).isEqualTo(40);
+        assertThat(sentBoth.containsKey("max_tokens")).isFalse();
+
+        String older = chatModelOver(List.of(openAiBackend("custom", "echo", Map.of("max_tokens_field", "max_tokens"))));
+        String old = "cap old " + run();
+        as(ADMIN).body(with(chat(older, old), "max_completion_tokens", 30)).when().post("/oai/v1/chat/completions").then().statusCode(200);
+        JsonObject sentOld = OpenAiTestUpstream.get().sentContaining(old);
+        assertThat(sentOld.getInteger("max_tokens")).isEqualTo(30);
+        assertThat(sentOld.containsKey("max_completion_tokens")).isFalse();
+
+        // by default (a server other than api.openai.com) the caller's own field goes on
+        String local = chatModelOver(List.of(openAiBackend("openai", "echo", Map.of())));
+        String asSent = "cap as sent " + run();
+        as(ADMIN).body(with(chat(local, asSent), "max_completion_tokens", 20)).when().post("/oai/v1/chat/completions").then().statusCode(200);
+        assertThat(OpenAiTestUpstream.get().sentContaining(asSent).getInteger("max_completion_tokens")).isEqualTo(20);
+        assertThat(OpenAiTestUpstream.get().sentContaining(asSent).containsKey("max_tokens")).isFalse();
+        assertThat(ai.scaigrid.gateway.inference.provider.OpenAiProvider.defaultMaxTokensField(
+                new ai.scaigrid.gateway.inference.provider.BackendTarget("b", "gpt-5", "openai", "gpt-5", null, Map.of(), 0, 100)))
+                .as("OpenAI's own endpoint").isEqualTo("max_completion_tokens");
+
+        as(ADMIN).body(openAiBackend("openai", "echo", Map.of("max_tokens_field", "max_output_tokens"))).when().post("/v1/backends")
+                .then().statusCode(400).body("error.details[0].field", equalTo("connection_config.max_tokens_field"));
+    }
+
     @Test
     void mistralStreamsWithoutStreamOptionsAndOthersDefaultToTheirPublicEndpoints() {
         String model = chatModelOver(List.of(openAiBackend("mistral", "echo", Map.of())));

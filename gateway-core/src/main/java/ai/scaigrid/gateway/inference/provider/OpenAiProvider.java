@@ -23,7 +23,9 @@ import java.util.Set;
  * <p>{@code connection_config}: {@code base_url} (up to and including {@code /v1}; for the hosted
  * types it defaults to their public endpoint, see {@link #DEFAULT_BASE_URLS}; for {@code azure} it is
  * the resource's endpoint, e.g. {@code https://my-resource.openai.azure.com}), secret {@code api_key}
- * (a bearer token; Azure's {@code api-key} header), secret {@code headers}, the timeouts read by
+ * (a bearer token; Azure's {@code api-key} header), secret {@code headers}, {@code max_tokens_field}
+ * ({@code max_completion_tokens} sends the output cap under that name, as OpenAI's reasoning models need;
+ * the default for OpenAI's own endpoint, see {@link #defaultMaxTokensField}), the timeouts read by
  * {@link UpstreamHttp}, and for {@code azure} {@code deployment} (default: the backend's model name)
  * and {@code api_version} (default {@value #AZURE_API_VERSION}). {@code stream_usage} (true/false)
  * overrides whether a stream asks for a final usage chunk ({@code stream_options.include_usage}):
@@ -117,6 +119,19 @@ public class OpenAiProvider implements Provider {
      */
     static final Set<String> NO_REASONING_IN_HISTORY = Set.of("openai", "azure", "mistral", "google");
 
+    static final String MAX_COMPLETION_TOKENS = "max_completion_tokens";
+
+    /**
+     * Which name the output cap goes under unless {@code connection_config.max_tokens_field} says
+     * ({@code max_completion_tokens}, {@code max_tokens} or {@code as_sent}): OpenAI's own API gets
+     * {@code max_completion_tokens}; every other server gets the field the caller sent.
+     */
+    public static String defaultMaxTokensField(BackendTarget backend) {
+        String base = backend.config("base_url", DEFAULT_BASE_URLS.get(backend.providerType()));
+        return "openai".equals(backend.providerType()) && base != null && base.startsWith("https://api.openai.com/")
+                ? MAX_COMPLETION_TOKENS : "as_sent";
+    }
+
     private ObjectNode requestBody(BackendTarget backend, ProviderCall call, boolean stream) {
         ObjectNode body = call.body().deepCopy();
         body.put("model", backend.modelName());
@@ -130,6 +145,18 @@ public class OpenAiProvider implements Provider {
                     m.remove("reasoning_content");
                     m.remove("reasoning");
                 }
+            }
+        }
+        String capField = backend.config("max_tokens_field", defaultMaxTokensField(backend));
+        if (MAX_COMPLETION_TOKENS.equals(capField) || "max_tokens".equals(capField)) {
+            // OpenAI's reasoning models (o-series, gpt-5) refuse max_tokens, which it deprecated for
+            // max_completion_tokens (both at once are refused too); servers that only know max_tokens would
+            // ignore the new name and run uncapped. The gateway already took the cap from either (new name first).
+            String other = MAX_COMPLETION_TOKENS.equals(capField) ? "max_tokens" : MAX_COMPLETION_TOKENS;
+            JsonNode cap = body.hasNonNull(MAX_COMPLETION_TOKENS) ? body.get(MAX_COMPLETION_TOKENS) : body.get("max_tokens");
+            body.remove(other);
+            if (cap != null && !cap.isNull()) {
+                body.set(capField, cap);
             }
         }
         if (stream) {
