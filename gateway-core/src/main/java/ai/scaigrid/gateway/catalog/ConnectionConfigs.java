@@ -65,6 +65,10 @@ public class ConnectionConfigs {
                 throw ApiException.validation("connection_config.thinking",
                         "thinking must be adaptive (Claude 4.6 and later) or budget (earlier Claude models)");
             }
+            if (e.getKey().equals("completions") && !(e.getValue().isTextual() && Set.of("native", "chat").contains(e.getValue().asText()))) {
+                throw ApiException.validation("connection_config.completions",
+                        "completions must be native (the upstream's /completions continues a generate prompt as it is) or chat");
+            }
             if (e.getKey().equals("max_tokens_field")
                     && !(e.getValue().isTextual() && Set.of("max_tokens", "max_completion_tokens", "as_sent").contains(e.getValue().asText()))) {
                 // read by the OpenAI-style providers; a typo would silently send the cap under the caller's name

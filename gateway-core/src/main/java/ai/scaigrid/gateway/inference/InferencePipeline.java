@@ -289,7 +289,8 @@ public class InferencePipeline {
 
     private ProviderCall call(InferenceExchange ex) {
         return new ProviderCall(ex.requestId, ex.caller.tenantId(), ex.caller.partnerId(), ex.caller.userId(), ex.route.slug(),
-                ex.request.body(), ex.deadlineNanos, worstOutput(ex), ex.request.defaulted());
+                ex.request.body(), ex.deadlineNanos, worstOutput(ex), ex.request.defaulted(),
+                "generate".equals(ex.endpoint) ? InferenceRequests.rawPrompt(ex.request.body()) : null);
     }
 
     /** Backends in the order to try: by priority; within one priority, a weighted random order. */

@@ -183,7 +183,19 @@ public final class InferenceRequests {
         return s.length() > 64 ? s.substring(0, 64) + "..." : s;
     }
 
-    /** {@code /v1/inference/generate}: a raw prompt becomes one user message. */
+    /**
+     * The prompt of a validated {@code generate} body that a text-completion endpoint can continue as it is: its
+     * one user message, when no tools or structured response format need a chat; else null.
+     */
+    static String rawPrompt(ObjectNode generateBody) {
+        JsonNode messages = generateBody.path("messages");
+        JsonNode format = generateBody.path("response_format").path("type");
+        boolean chatOnly = generateBody.path("tools").size() > 0 || (format.isTextual() && !"text".equals(format.asText()));
+        return !chatOnly && messages.size() == 1 && messages.get(0).path("content").isTextual()
+                ? messages.get(0).path("content").asText() : null;
+    }
+
+    /** {@code /v1/inference/generate}: a raw prompt becomes one user message (see {@link #rawPrompt}). */
     public static Parsed generate(JsonNode raw) {
         ObjectNode body = object(raw);
         Problems p = new Problems();

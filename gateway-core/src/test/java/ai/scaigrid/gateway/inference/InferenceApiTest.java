@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.RestAssured;
+import io.vertx.core.json.JsonObject;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.inject.Inject;
@@ -301,7 +302,7 @@ class InferenceApiTest {
         String model = chatModel("echo");
         as(ADMIN).body(Map.of("model", model, "prompt", "complete this")).when().post("/v1/inference/generate")
                 .then().statusCode(200).body("data.object", equalTo("text_completion"))
-                .body("data.choices[0].text", equalTo("echo: complete this"));
+                .body("data.choices[0].text", equalTo(OpenAiTestUpstream.CONTINUATION));
         String tools = chatModel("tools");
         Map<String, Object> req = with(chat(tools, "weather?"), "tools", List.of(Map.of("type", "function",
                 "function", Map.of("name", "get_weather", "parameters", Map.of("type", "object")))));
@@ -315,6 +316,98 @@ class InferenceApiTest {
         String streamed = as(ADMIN).body(with(req, "stream", true)).when().post("/v1/inference/chat")
                 .then().statusCode(200).extract().asString();
         assertThat(streamed).contains("\"tool_calls\"").contains("get_weather").endsWith("data: [DONE]\n\n");
+    }
+
+    /** A text-completions backend (connection_config.completions, native or chat). */
+    private static Map<String, Object> completionsBackend(String upstreamModel, String mode) {
+        Map<String, Object> config = new java.util.LinkedHashMap<>(Map.of("base_url", OpenAiTestUpstream.get().baseUrl(),
+                "api_key", "sk-upstream-secret", "first_token_timeout_ms", 2000));
+        if (mode != null) {
+            config.put("completions", mode);
+        }
+        return Map.of("name", upstreamModel, "provider_type", "openai", "model_name", upstreamModel, "connection_config", config);
+    }
+
+    /**
+     * generate is a raw text completion (reference §1): a self-hosted OpenAI-style server gets the prompt on its
+     * /completions, which continues it as it is, not wrapped in a chat template; an upstream without that endpoint
+     * (404, as OpenAI answers for its chat models) is asked through chat instead, without counting against it.
+     */
+    @Test
+    void generateContinuesThePromptAsItIs() throws Exception {
+        String model = chatModel("echo");
+        String prompt = "The capital of France is " + InferenceFixtures.run();
+        as(ADMIN).body(Map.of("model", model, "prompt", prompt, "max_completion_tokens", 12, "temperature", 0.2, "stop", List.of("\n")))
+                .when().post("/v1/inference/generate").then().statusCode(200)
+                .body("data.object", equalTo("text_completion"))
+                .body("data.model", equalTo(model))
+                .body("data.choices[0].text", equalTo(OpenAiTestUpstream.CONTINUATION))
+                .body("data.choices[0].finish_reason", equalTo("length"))
+                .body("data.usage.prompt_tokens", equalTo(5)).body("data.usage.completion_tokens", equalTo(4));
+        JsonObject sent = OpenAiTestUpstream.get().sentContaining(prompt);
+        assertThat(sent.getString("_path")).isEqualTo("/v1/completions");
+        assertThat(sent.getString("prompt")).isEqualTo(prompt);
+        assertThat(sent.containsKey("messages")).isFalse();
+        assertThat(sent.getInteger("max_tokens")).as("the completions API's name for the cap").isEqualTo(12);
+        assertThat(sent.containsKey("max_completion_tokens")).isFalse();
+        assertThat(sent.getDouble("temperature")).isEqualTo(0.2);
+
+        // streamed: text_completion chunks, the upstream's usage last, [DONE]
+        String streamPrompt = "Once upon a time " + InferenceFixtures.run();
+        String body = as(ADMIN).body(Map.of("model", model, "prompt", streamPrompt, "stream", true)).when().post("/v1/inference/generate")
+                .then().statusCode(200).extract().asString();
+        List<String> data = parseSse(body).data();
+        assertThat(data.get(data.size() - 1)).isEqualTo("[DONE]");
+        StringBuilder text = new StringBuilder();
+        String finish = null;
+        JsonNode usage = null;
+        for (String d : data.subList(0, data.size() - 1)) {
+            JsonNode chunk = JSON.readTree(d);
+            assertThat(chunk.path("object").asText()).isEqualTo("text_completion.chunk");
+            for (JsonNode c : chunk.path("choices")) {
+                text.append(c.path("text").asText(""));
+                if (c.hasNonNull("finish_reason")) {
+                    finish = c.get("finish_reason").asText();
+                }
+            }
+            if (chunk.has("usage")) {
+                usage = chunk.get("usage");
+            }
+        }
+        assertThat(text.toString()).isEqualTo(OpenAiTestUpstream.CONTINUATION);
+        assertThat(finish).isEqualTo("length");
+        assertThat(usage.path("completion_tokens").asInt()).isEqualTo(4);
+        JsonObject sentStream = OpenAiTestUpstream.get().sentContaining(streamPrompt);
+        assertThat(sentStream.getString("_path")).isEqualTo("/v1/completions");
+        assertThat(sentStream.getBoolean("stream")).isTrue();
+
+        // an upstream whose model only chats answers 404 there: asked through chat instead, and its circuit stays closed
+        String chatOnly = InferenceFixtures.chatModelOver(List.of(completionsBackend("chatonly", null)));
+        for (int i = 0; i < 8; i++) {
+            as(ADMIN).body(Map.of("model", chatOnly, "prompt", "hello " + i)).when().post("/v1/inference/generate").then().statusCode(200)
+                    .body("data.choices[0].text", equalTo("echo: hello " + i));
+        }
+        String streamed = as(ADMIN).body(Map.of("model", chatOnly, "prompt", "streamed hello", "stream", true))
+                .when().post("/v1/inference/generate").then().statusCode(200).extract().asString();
+        assertThat(streamed).contains("\"text\":\"echo: \"").doesNotContain("event: error").endsWith("data: [DONE]\n\n");
+        assertThat(OpenAiTestUpstream.get().sentContaining("streamed hello").getString("_path")).isEqualTo("/v1/chat/completions");
+
+        // completions: chat asks through chat from the start; tools need a chat too
+        String viaChat = InferenceFixtures.chatModelOver(List.of(completionsBackend("echo", "chat")));
+        String chatPrompt = "via chat " + InferenceFixtures.run();
+        as(ADMIN).body(Map.of("model", viaChat, "prompt", chatPrompt)).when().post("/v1/inference/generate").then().statusCode(200)
+                .body("data.choices[0].text", equalTo("echo: " + chatPrompt));
+        assertThat(OpenAiTestUpstream.get().sentContaining(chatPrompt).getString("_path")).isEqualTo("/v1/chat/completions");
+        String toolPrompt = "with tools " + InferenceFixtures.run();
+        as(ADMIN).body(Map.of("model", model, "prompt", toolPrompt, "tools", List.of(Map.of("type", "function",
+                "function", Map.of("name", "f"))))).when().post("/v1/inference/generate").then().statusCode(200);
+        assertThat(OpenAiTestUpstream.get().sentContaining(toolPrompt).getString("_path")).isEqualTo("/v1/chat/completions");
+
+        // chat on the same backend is unchanged
+        as(ADMIN).body(chat(model, "still chatting")).when().post("/v1/inference/chat").then().statusCode(200)
+                .body("data.choices[0].message.content", equalTo("echo: still chatting"));
+        as(ADMIN).body(completionsBackend("echo", "always")).when().post("/v1/backends").then().statusCode(400)
+                .body("error.details[0].field", equalTo("connection_config.completions"));
     }
 
     @Test

@@ -101,6 +101,10 @@ public final class OpenAiTestUpstream {
                 return;
             }
             boolean stream = body.getBoolean("stream", false);
+            if (req.path().endsWith("/completions") && !req.path().endsWith("/chat/completions")) {
+                textComplete(body, res, stream, model);
+                return;
+            }
             switch (model) {
                 case "fail500" -> res.setStatusCode(500).end(new JsonObject().put("error", new JsonObject()
                         .put("message", "kaboom: SELECT secret FROM internal_table at db.py:12")).encode());
@@ -253,6 +257,52 @@ public final class OpenAiTestUpstream {
         res.write(chunk(text, null));
         res.end(chunk(null, "stop") + "data: [DONE]\n\n");
     }
+
+    /**
+     * OpenAI's legacy text completions, as vLLM, llama.cpp and Ollama serve them: the prompt continued as it is
+     * ({@link #CONTINUATION}), words as chunks. The {@code chatonly} model answers 404 as OpenAI does for its chat
+     * models; {@code fail500} fails.
+     */
+    private void textComplete(JsonObject body, HttpServerResponse res, boolean stream, String model) {
+        if ("chatonly".equals(model)) {
+            res.setStatusCode(404).putHeader("content-type", "application/json").end(new JsonObject().put("error", new JsonObject()
+                    .put("message", "This is a chat model and not supported in the v1/completions endpoint. Did you mean to use v1/chat/completions?")
+                    .put("type", "invalid_request_error")).encode());
+            return;
+        }
+        if ("fail500".equals(model)) {
+            res.setStatusCode(500).end("{}");
+            return;
+        }
+        JsonObject usage = new JsonObject().put("prompt_tokens", 5).put("completion_tokens", 4).put("total_tokens", 9);
+        if (!stream) {
+            res.putHeader("content-type", "application/json").end(new JsonObject().put("id", "cmpl-up1").put("object", "text_completion")
+                    .put("created", 1700000000).put("model", model).put("choices", new JsonArray().add(new JsonObject()
+                            .put("text", CONTINUATION).put("index", 0).putNull("logprobs").put("finish_reason", "length")))
+                    .put("usage", usage).encode());
+            return;
+        }
+        res.setChunked(true).putHeader("content-type", "text/event-stream");
+        String[] words = CONTINUATION.split("(?<= )");
+        for (int i = 0; i < words.length; i++) {
+            JsonObject choice = new JsonObject().put("text", words[i]).put("index", 0).putNull("logprobs");
+            if (i == words.length - 1) {
+                choice.put("finish_reason", "length");
+            } else {
+                choice.putNull("finish_reason");
+            }
+            res.write("data: " + new JsonObject().put("id", "cmpl-up1").put("object", "text_completion").put("created", 1700000000)
+                    .put("model", model).put("choices", new JsonArray().add(choice)).encode() + "\n\n");
+        }
+        if (body.getJsonObject("stream_options", new JsonObject()).getBoolean("include_usage", false)) {
+            res.write("data: " + new JsonObject().put("id", "cmpl-up1").put("object", "text_completion").put("created", 1700000000)
+                    .put("model", model).put("choices", new JsonArray()).put("usage", usage).encode() + "\n\n");
+        }
+        res.end("data: [DONE]\n\n");
+    }
+
+    /** What a text completion adds to any prompt (4 tokens). */
+    public static final String CONTINUATION = " Paris, of course.";
 
     /** What the {@code think} model thinks before its answer (31 characters: 8 counted tokens). */
     public static final String THOUGHT = "The user wants an echo of this.";

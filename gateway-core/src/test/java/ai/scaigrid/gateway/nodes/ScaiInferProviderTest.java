@@ -403,6 +403,22 @@ class ScaiInferProviderTest {
         }
     }
 
+    /** A raw text completion (generate) goes to the node as its prompt, which the node continues. */
+    @Test
+    void aRawTextCompletionGoesToTheNodeAsItsPrompt() {
+        ObjectNode body = mapper.createObjectNode();
+        body.putArray("messages").addObject().put("role", "user").put("content", "Once upon a time");
+        ProviderCall raw = new ProviderCall("req-raw", "tenant_x", "partner_x", "user_x", "test/scaiinfer", body, 0, 0,
+                java.util.Set.of(), "Once upon a time");
+        var request = provider.inferenceRequest(backend(FAST), raw, true);
+        assertThat(request.getPrompt()).isEqualTo("Once upon a time");
+        assertThat(request.getMessagesCount()).isZero();
+        List<ObjectNode> chunks = provider.streamChat(backend(FAST), raw).collect().asList().await().atMost(Duration.ofSeconds(20));
+        assertFinished(chunks, 24);
+        ProviderCall chat = new ProviderCall("req-chat", "tenant_x", "partner_x", "user_x", "test/scaiinfer", body, 0, 0, java.util.Set.of());
+        assertThat(provider.inferenceRequest(backend(FAST), chat, true).getMessagesCount()).isEqualTo(1);
+    }
+
     @Test
     void streamsDeltasInOrderWithUsageAtTheEnd() {
         List<ObjectNode> chunks = provider.streamChat(backend(FAST), call("hello nodes", 0))

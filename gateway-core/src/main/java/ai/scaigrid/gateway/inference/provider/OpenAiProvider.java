@@ -11,6 +11,7 @@ import jakarta.inject.Inject;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -76,6 +77,21 @@ public class OpenAiProvider implements Provider {
 
     @Override
     public Uni<ObjectNode> chat(BackendTarget backend, ProviderCall call) {
+        if (textCompletion(backend, call)) {
+            ObjectNode body = completionBody(backend, call, false);
+            return http.exchange(backend, call, () -> options(backend, "/completions"), body)
+                    .map(json -> {
+                        if (!(json instanceof ObjectNode node) || !node.path("choices").isArray()) {
+                            throw new UpstreamFailure(ErrorCode.UPSTREAM_SHAPE_MISMATCH, "The upstream reply could not be parsed", true, null, null);
+                        }
+                        return asChatCompletion(node, call.frontendSlug());
+                    })
+                    .onFailure(OpenAiProvider::noTextCompletions).recoverWithUni(() -> chatCompletion(backend, call));
+        }
+        return chatCompletion(backend, call);
+    }
+
+    private Uni<ObjectNode> chatCompletion(BackendTarget backend, ProviderCall call) {
         ObjectNode body = requestBody(backend, call, false);
         return http.exchange(backend, call, () -> options(backend, "/chat/completions"), body).map(json -> {
             if (!(json instanceof ObjectNode node) || !node.has("choices")) {
@@ -108,8 +124,90 @@ public class OpenAiProvider implements Provider {
 
     @Override
     public Multi<ObjectNode> streamChat(BackendTarget backend, ProviderCall call) {
+        if (textCompletion(backend, call)) {
+            // an upstream without the endpoint answers with an error status, before any chunk: then the chat
+            return http.stream(backend, call, () -> options(backend, "/completions"), completionBody(backend, call, true),
+                            new ChunkRelay(call, true))
+                    .onFailure(OpenAiProvider::noTextCompletions).recoverWithMulti(() -> streamChatCompletion(backend, call));
+        }
+        return streamChatCompletion(backend, call);
+    }
+
+    private Multi<ObjectNode> streamChatCompletion(BackendTarget backend, ProviderCall call) {
         ObjectNode body = requestBody(backend, call, true);
-        return http.stream(backend, call, () -> options(backend, "/chat/completions"), body, new ChunkRelay(call));
+        return http.stream(backend, call, () -> options(backend, "/chat/completions"), body, new ChunkRelay(call, false));
+    }
+
+    // ------------------------------------------------------------------ raw text completion (generate)
+
+    /**
+     * Whether a raw text completion goes to the upstream's {@code /completions}, which continues the prompt as
+     * it is (no chat template): {@code connection_config.completions} {@code native} or {@code chat}. By
+     * default native for self-hosted servers (vLLM, llama.cpp, Ollama and the like: {@code custom}, and
+     * {@code openai} away from api.openai.com), chat for hosted APIs whose current models only chat.
+     */
+    static boolean textCompletion(BackendTarget backend, ProviderCall call) {
+        if (call.rawPrompt() == null) {
+            return false;
+        }
+        String type = backend.providerType();
+        String base = backend.config("base_url", DEFAULT_BASE_URLS.get(type));
+        boolean selfHosted = "custom".equals(type)
+                || ("openai".equals(type) && base != null && !base.startsWith("https://api.openai.com/"));
+        return "native".equals(backend.config("completions", selfHosted ? "native" : "chat"));
+    }
+
+    /** The upstream has no text completions (for this model): 404 or 405, as OpenAI answers for its chat models. */
+    private static boolean noTextCompletions(Throwable failure) {
+        return failure instanceof UpstreamFailure f && f.httpStatus() != null && (f.httpStatus() == 404 || f.httpStatus() == 405);
+    }
+
+    /** The {@code /completions} request: the prompt and the sampling fields that API takes; the cap as max_tokens. */
+    private ObjectNode completionBody(BackendTarget backend, ProviderCall call, boolean stream) {
+        ObjectNode body = call.body().deepCopy();
+        body.put("model", backend.modelName());
+        JsonNode cap = body.hasNonNull(MAX_COMPLETION_TOKENS) ? body.get(MAX_COMPLETION_TOKENS) : body.get("max_tokens");
+        // chat-only fields; logprobs is a count there and its answer another shape, which generate does not return
+        for (String field : List.of("messages", "tools", "tool_choice", "parallel_tool_calls", "response_format",
+                "reasoning_effort", MAX_COMPLETION_TOKENS, "max_tokens", "logprobs", "top_logprobs")) {
+            body.remove(field);
+        }
+        body.put("prompt", call.rawPrompt());
+        if (cap != null && !cap.isNull()) {
+            body.set("max_tokens", cap);
+        }
+        streamFields(backend, body, stream);
+        return body;
+    }
+
+    /** A {@code text_completion} answer as the {@code chat.completion} every provider hands the dispatcher. */
+    static ObjectNode asChatCompletion(ObjectNode completion, String slug) {
+        completion.put("object", "chat.completion");
+        completion.put("model", slug);
+        for (JsonNode choice : completion.path("choices")) {
+            if (choice instanceof ObjectNode c) {
+                JsonNode text = c.remove("text");
+                c.remove("logprobs");
+                c.putObject("message").put("role", "assistant").put("content", text == null || text.isNull() ? "" : text.asText());
+            }
+        }
+        return completion;
+    }
+
+    /** A streamed {@code text_completion} chunk as a {@code chat.completion.chunk}. */
+    static ObjectNode asChatChunk(ObjectNode chunk) {
+        chunk.put("object", "chat.completion.chunk");
+        for (JsonNode choice : chunk.path("choices")) {
+            if (choice instanceof ObjectNode c) {
+                JsonNode text = c.remove("text");
+                c.remove("logprobs");
+                ObjectNode delta = c.putObject("delta");
+                if (text != null && !text.isNull()) {
+                    delta.put("content", text.asText());
+                }
+            }
+        }
+        return chunk;
     }
 
     /**
@@ -159,6 +257,11 @@ public class OpenAiProvider implements Provider {
                 body.set(capField, cap);
             }
         }
+        streamFields(backend, body, stream);
+        return body;
+    }
+
+    private static void streamFields(BackendTarget backend, ObjectNode body, boolean stream) {
         if (stream) {
             body.put("stream", true);
             // ask for a final usage chunk; upstreams that ignore it are counted by the dispatcher
@@ -172,7 +275,6 @@ public class OpenAiProvider implements Provider {
             body.remove("stream");
             body.remove("stream_options");
         }
-        return body;
     }
 
     /** The request to {@code path} ({@code /chat/completions}, {@code /embeddings}, {@code /models}) on the backend's endpoint. */
@@ -209,12 +311,17 @@ public class OpenAiProvider implements Provider {
 
     private static final byte[] DONE = "[DONE]".getBytes(StandardCharsets.US_ASCII);
 
-    /** OpenAI's chunks pass through as they are, with the model renamed to the slug the caller used. */
+    /**
+     * OpenAI's chunks pass through as they are, with the model renamed to the slug the caller used; a text
+     * completion's chunks become chat chunks ({@link #asChatChunk}).
+     */
     private final class ChunkRelay implements UpstreamHttp.SseTranslator {
         private final ProviderCall call;
+        private final boolean textCompletion;
 
-        ChunkRelay(ProviderCall call) {
+        ChunkRelay(ProviderCall call, boolean textCompletion) {
             this.call = call;
+            this.textCompletion = textCompletion;
         }
 
         @Override
@@ -233,7 +340,7 @@ public class OpenAiProvider implements Provider {
             }
             if (json instanceof ObjectNode chunk) {
                 chunk.put("model", call.frontendSlug());
-                emit.accept(chunk);
+                emit.accept(textCompletion ? asChatChunk(chunk) : chunk);
             }
             return false;
         }

@@ -13,9 +13,18 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  *                        need a cap when the request names none; 0 when unknown
  * @param defaulted       the body's fields that came from the model's defaults, not the caller: where a
  *                        backend cannot honour two fields together, such a field yields to the caller's
+ * @param rawPrompt       for a raw text completion ({@code generate} without tools or a response format): the
+ *                        prompt, which a backend with a text-completion endpoint continues as it is (the body
+ *                        still carries it as one user message, for backends that only chat); else null
  */
 public record ProviderCall(String requestId, String tenantId, String partnerId, String userId, String frontendSlug,
-                           ObjectNode body, long deadlineNanos, int maxOutputTokens, java.util.Set<String> defaulted) {
+                           ObjectNode body, long deadlineNanos, int maxOutputTokens, java.util.Set<String> defaulted,
+                           String rawPrompt) {
+
+    public ProviderCall(String requestId, String tenantId, String partnerId, String userId, String frontendSlug,
+                        ObjectNode body, long deadlineNanos, int maxOutputTokens, java.util.Set<String> defaulted) {
+        this(requestId, tenantId, partnerId, userId, frontendSlug, body, deadlineNanos, maxOutputTokens, defaulted, null);
+    }
 
     public ProviderCall(String requestId, String tenantId, String partnerId, String userId, String frontendSlug,
                         ObjectNode body, long deadlineNanos, int maxOutputTokens) {

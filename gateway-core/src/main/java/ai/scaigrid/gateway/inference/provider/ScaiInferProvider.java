@@ -518,12 +518,15 @@ public class ScaiInferProvider implements Provider {
 
     // ------------------------------------------------------------------ OpenAI body -> scaiinfer.v1
 
-    InferenceRequest inferenceRequest(BackendTarget backend, ProviderCall call, boolean stream) {
+    public InferenceRequest inferenceRequest(BackendTarget backend, ProviderCall call, boolean stream) {
         JsonNode body = call.body() == null ? mapper.createObjectNode() : call.body();
         InferenceRequest.Builder r = InferenceRequest.newBuilder().setModel(backend.modelName());
         JsonNode messages = body.get("messages");
         JsonNode prompt = body.get("prompt");
-        if (messages != null && messages.isArray() && !messages.isEmpty()) {
+        if (call.rawPrompt() != null) {
+            // a raw text completion: the node continues the prompt as it is (a local server's /completions)
+            r.setPrompt(call.rawPrompt());
+        } else if (messages != null && messages.isArray() && !messages.isEmpty()) {
             for (JsonNode m : messages) {
                 r.addMessages(message(m));
             }

@@ -18,6 +18,7 @@ public class UpstreamFailure extends RuntimeException {
     private final boolean tripsCircuit;
     private final Integer retryAfterSeconds;
     private final String field;
+    private Integer httpStatus;
 
     public UpstreamFailure(ErrorCode code, String message, boolean countsAsBackendFailure, Integer retryAfterSeconds, Throwable cause) {
         this(code, message, countsAsBackendFailure, countsAsBackendFailure, retryAfterSeconds, cause, null);
@@ -48,7 +49,12 @@ public class UpstreamFailure extends RuntimeException {
      * it can serve again.
      */
     public UpstreamFailure sparingCircuit() {
-        return tripsCircuit ? new UpstreamFailure(code, getMessage(), countsAsBackendFailure, false, retryAfterSeconds, getCause(), field) : this;
+        if (!tripsCircuit) {
+            return this;
+        }
+        UpstreamFailure spared = new UpstreamFailure(code, getMessage(), countsAsBackendFailure, false, retryAfterSeconds, getCause(), field);
+        spared.httpStatus = httpStatus;
+        return spared;
     }
 
     public static UpstreamFailure unavailable(String message, Throwable cause) {
@@ -74,6 +80,16 @@ public class UpstreamFailure extends RuntimeException {
 
     public Integer retryAfterSeconds() {
         return retryAfterSeconds;
+    }
+
+    /** The upstream's HTTP status, when it answered with an error status; else null. */
+    public Integer httpStatus() {
+        return httpStatus;
+    }
+
+    UpstreamFailure withHttpStatus(int status) {
+        this.httpStatus = status; // set once, right after construction, before the failure is published
+        return this;
     }
 
     /** The request field at fault ({@link #invalid}), or null. */

@@ -481,6 +481,10 @@ public class UpstreamHttp {
      * Anthropic's error shape alike) of a request it refused as invalid reaches the caller, shortened.
      */
     UpstreamFailure statusFailure(int status, String retryAfter, Buffer body) {
+        return classifyStatus(status, retryAfter, body).withHttpStatus(status);
+    }
+
+    private UpstreamFailure classifyStatus(int status, String retryAfter, Buffer body) {
         String upstreamMessage = null;
         if (body != null && body.length() > 0) {
             try {
