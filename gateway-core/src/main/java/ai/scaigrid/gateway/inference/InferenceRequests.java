@@ -92,6 +92,8 @@ public final class InferenceRequests {
                     if (!t.isObject() || !"function".equals(t.path("type").asText())
                             || !t.path("function").path("name").isTextual() || t.path("function").path("name").asText().isBlank()) {
                         p.add("tools[" + i + "]", "each tool must be {\"type\":\"function\",\"function\":{\"name\":...}}");
+                    } else {
+                        cacheControl(t, "tools[" + i + "]", p);
                     }
                     chars += t.toString().length();
                 }
@@ -341,11 +343,13 @@ public final class InferenceRequests {
         } else if (content.isTextual()) {
             chars += content.asText().length();
         } else if (content.isArray()) {
-            for (JsonNode part : content) {
+            for (int i = 0; i < content.size(); i++) {
+                JsonNode part = content.get(i);
                 if (!part.isObject() || !part.path("type").isTextual()) {
                     p.add(field + ".content", "content parts must be objects with a type");
                     break;
                 }
+                cacheControl(part, field + ".content[" + i + "]", p);
                 chars += part.path("text").asText("").length();
             }
         } else {
@@ -362,7 +366,28 @@ public final class InferenceRequests {
             chars += m.path(name).isTextual() ? m.get(name).asText().length() : 0;
         }
         chars += thinkingBlocks(m.get("thinking_blocks"), field + ".thinking_blocks", p);
+        cacheControl(m, field, p);
         return chars;
+    }
+
+    /** The prompt-cache breakpoint types and lifetimes Anthropic (and Qwen's explicit cache) take. */
+    private static final Set<String> CACHE_TTLS = Set.of("5m", "1h");
+
+    /**
+     * A prompt-cache breakpoint on a message, content part or tool: {@code cache_control: {"type": "ephemeral"}},
+     * optionally with {@code ttl} {@code 5m} or {@code 1h}. Backends that cache on such marks (Anthropic,
+     * Qwen) get it; the hosted OpenAI-style APIs, which cache on their own, do not.
+     */
+    private static void cacheControl(JsonNode holder, String field, Problems p) {
+        JsonNode cache = holder.get("cache_control");
+        if (cache == null || cache.isNull()) {
+            return;
+        }
+        JsonNode ttl = cache.path("ttl");
+        if (!cache.isObject() || !"ephemeral".equals(cache.path("type").asText())
+                || !(ttl.isMissingNode() || ttl.isNull() || (ttl.isTextual() && CACHE_TTLS.contains(ttl.asText())))) {
+            p.add(field + ".cache_control", "cache_control must be {\"type\": \"ephemeral\"}, optionally with ttl 5m or 1h");
+        }
     }
 
     /**

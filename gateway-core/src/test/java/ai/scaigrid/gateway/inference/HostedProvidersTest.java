@@ -184,8 +184,10 @@ class HostedProvidersTest {
         assertThat(chunks.get(4).getJsonArray("choices").getJsonObject(0).getString("finish_reason")).isEqualTo("tool_calls");
         JsonObject usageChunk = chunks.get(5);
         assertThat(usageChunk.getJsonArray("choices")).isEmpty();
+        // the prompt cache's share (message_start's usage) as OpenAI reports it, and what was written to it
         assertThat(usageChunk.getJsonObject("usage")).isEqualTo(new JsonObject().put("prompt_tokens", 15)
-                .put("completion_tokens", 6).put("total_tokens", 21));
+                .put("completion_tokens", 6).put("total_tokens", 21)
+                .put("prompt_tokens_details", new JsonObject().put("cached_tokens", 4)).put("cache_creation_input_tokens", 0));
         assertThat(chunks).hasSize(6);
 
         // plain text streams through the native API too, and the usage record has Anthropic's figures
@@ -606,6 +608,68 @@ class HostedProvidersTest {
         as(ADMIN).body(with(chat(thinking, off), "reasoning_effort", "none")).when().post("/oai/v1/chat/completions")
                 .then().statusCode(200);
         assertThat(AnthropicTestUpstream.get().sentContaining(off).containsKey("thinking")).isFalse();
+    }
+
+    /**
+     * Prompt caching: cache_control breakpoints on content parts, messages and tools reach Anthropic on the blocks
+     * they mark (the system as blocks once one is marked), and the cache's share of the prompt comes back as
+     * OpenAI reports it; the hosted OpenAI-style APIs, which refuse the field, do not get it.
+     */
+    @Test
+    void promptCacheBreakpointsReachAnthropicAndCachedTokensComeBack() throws Exception {
+        String model = chatModelOver(List.of(anthropicBackend("claude-echo", AnthropicTestUpstream.KEY)));
+        String marker = "cache " + run();
+        Map<String, Object> ephemeral = Map.of("type", "ephemeral");
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("model", model);
+        body.put("messages", List.of(
+                Map.of("role", "system", "content", List.of(Map.of("type", "text", "text", "A long policy.", "cache_control", ephemeral))),
+                Map.of("role", "system", "content", "Be brief."),
+                Map.of("role", "user", "content", marker, "cache_control", Map.of("type", "ephemeral", "ttl", "1h"))));
+        body.put("tools", List.of(Map.of("type", "function", "function", Map.of("name", "f"), "cache_control", ephemeral)));
+        JsonObject answer = new JsonObject(as(ADMIN).body(body).when().post("/oai/v1/chat/completions").then().statusCode(200)
+                .extract().asString());
+        JsonObject sent = AnthropicTestUpstream.get().sentContaining(marker);
+        assertThat(sent.getJsonArray("system")).containsExactly(
+                new JsonObject().put("type", "text").put("text", "A long policy.").put("cache_control", new JsonObject().put("type", "ephemeral")),
+                new JsonObject().put("type", "text").put("text", "Be brief."));
+        assertThat(sent.getJsonArray("messages").getJsonObject(0).getJsonArray("content")).containsExactly(
+                new JsonObject().put("type", "text").put("text", marker)
+                        .put("cache_control", new JsonObject().put("type", "ephemeral").put("ttl", "1h")));
+        assertThat(sent.getJsonArray("tools").getJsonObject(0).getJsonObject("cache_control")).isEqualTo(new JsonObject().put("type", "ephemeral"));
+        // the stand-in reports 11 fresh prompt tokens and 4 read from the cache
+        JsonObject usage = answer.getJsonObject("usage");
+        assertThat(usage.getInteger("prompt_tokens")).isEqualTo(15);
+        assertThat(usage.getJsonObject("prompt_tokens_details").getInteger("cached_tokens")).isEqualTo(4);
+        assertThat(usage.getInteger("cache_creation_input_tokens")).isZero();
+        String streamed = as(ADMIN).body(with(with(body, "stream", true), "stream_options", Map.of("include_usage", true)))
+                .when().post("/oai/v1/chat/completions").then().statusCode(200).extract().asString();
+        assertThat(streamed).contains("\"prompt_tokens_details\":{\"cached_tokens\":4}");
+        // without a breakpoint the system stays one string, as before
+        String plain = "no cache " + run();
+        as(ADMIN).body(with(chat(model, plain), "messages", List.of(Map.of("role", "system", "content", "Be brief."),
+                Map.of("role", "user", "content", plain)))).when().post("/oai/v1/chat/completions").then().statusCode(200);
+        assertThat(AnthropicTestUpstream.get().sentContaining(plain).getValue("system")).isEqualTo("Be brief.");
+
+        // OpenAI's own API refuses the field (and caches on its own); a self-hosted or Qwen server keeps it
+        for (String type : List.of("openai", "custom")) {
+            String openAiStyle = chatModelOver(List.of(openAiBackend(type, "echo", Map.of())));
+            String mark = "cache " + type + " " + run();
+            as(ADMIN).body(with(with(body, "model", openAiStyle), "messages", List.of(Map.of("role", "user", "content",
+                    List.of(Map.of("type", "text", "text", mark, "cache_control", ephemeral)), "cache_control", ephemeral))))
+                    .when().post("/oai/v1/chat/completions").then().statusCode(200);
+            JsonObject sentOpenAi = OpenAiTestUpstream.get().sentContaining(mark);
+            assertThat(sentOpenAi.encode().contains("cache_control")).as(type).isEqualTo(type.equals("custom"));
+        }
+
+        // a malformed breakpoint is refused, naming it
+        as(ADMIN).body(with(body, "messages", List.of(Map.of("role", "user", "content",
+                        List.of(Map.of("type", "text", "text", "x", "cache_control", Map.of("type", "persistent")))))))
+                .when().post("/v1/inference/chat").then().statusCode(400)
+                .body("error.details[0].field", equalTo("messages[0].content[0].cache_control"));
+        as(ADMIN).body(with(body, "tools", List.of(Map.of("type", "function", "function", Map.of("name", "f"),
+                        "cache_control", Map.of("type", "ephemeral", "ttl", "2h")))))
+                .when().post("/v1/inference/chat").then().statusCode(400).body("error.details[0].field", equalTo("tools[0].cache_control"));
     }
 
     @Test

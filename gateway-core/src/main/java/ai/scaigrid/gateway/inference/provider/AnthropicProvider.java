@@ -178,31 +178,39 @@ public class AnthropicProvider implements Provider {
             out.putObject("output_config").put("effort", effort);
         }
 
-        StringBuilder system = new StringBuilder();
+        ArrayNode system = NODES.arrayNode();
         ArrayNode messages = NODES.arrayNode();
         for (int i = 0; i < source.size(); i++) {
             JsonNode m = source.get(i);
             String role = m.path("role").asText();
             switch (role) {
-                case "system", "developer" -> {
-                    String text = text(m.get("content"), "messages[" + i + "].content");
-                    if (!text.isEmpty()) {
-                        system.append(system.length() > 0 ? "\n\n" : "").append(text);
-                    }
-                }
-                case "user" -> append(messages, "user", userBlocks(m.get("content"), "messages[" + i + "].content"));
-                case "assistant" -> append(messages, "assistant", assistantBlocks(m, i));
+                case "system", "developer" -> system.addAll(markLast(textBlocks(m.get("content"), "messages[" + i + "].content"), m));
+                case "user" -> append(messages, "user", markLast(userBlocks(m.get("content"), "messages[" + i + "].content"), m));
+                case "assistant" -> append(messages, "assistant", markLast(assistantBlocks(m, i), m));
                 case "tool" -> {
                     ObjectNode result = NODES.objectNode().put("type", "tool_result")
                             .put("tool_use_id", m.path("tool_call_id").asText());
                     result.put("content", text(m.get("content"), "messages[" + i + "].content"));
-                    append(messages, "user", NODES.arrayNode().add(result));
+                    // a breakpoint on a part of the result marks the whole result, the block Anthropic caches
+                    m.path("content").forEach(part -> markCache(result, part));
+                    append(messages, "user", markLast(NODES.arrayNode().add(result), m));
                 }
                 default -> throw invalid("messages[" + i + "].role", "role " + role + " cannot be sent to an Anthropic backend");
             }
         }
-        if (system.length() > 0) {
-            out.put("system", system.toString());
+        if (!system.isEmpty()) {
+            // one string, unless a prompt-cache breakpoint needs the blocks
+            boolean marked = false;
+            StringBuilder joined = new StringBuilder();
+            for (JsonNode block : system) {
+                marked |= block.has("cache_control");
+                joined.append(joined.length() > 0 ? "\n\n" : "").append(block.path("text").asText());
+            }
+            if (marked) {
+                out.set("system", system);
+            } else {
+                out.put("system", joined.toString());
+            }
         }
         out.set("messages", messages);
 
@@ -234,6 +242,7 @@ public class AnthropicProvider implements Provider {
                 JsonNode parameters = f.get("parameters");
                 tool.set("input_schema", parameters != null && parameters.isObject() ? parameters.deepCopy()
                         : NODES.objectNode().put("type", "object").set("properties", NODES.objectNode()));
+                markCache(tool, t);
             }
         }
         ObjectNode answerTool = yielded.contains("response_format") ? null : answerTool(in.get("response_format"), out.has("tools"));
@@ -418,11 +427,13 @@ public class AnthropicProvider implements Provider {
             JsonNode part = content.get(i);
             String type = part.path("type").asText();
             if ("text".equals(type)) {
-                blocks.addObject().put("type", "text").put("text", part.path("text").asText());
+                if (!part.path("text").asText().isEmpty()) {
+                    markCache(blocks.addObject().put("type", "text").put("text", part.path("text").asText()), part);
+                }
             } else if ("image_url".equals(type)) {
                 JsonNode image = part.path("image_url");
                 String url = image.isTextual() ? image.asText() : image.path("url").asText("");
-                blocks.add(imageBlock(url, field + "[" + i + "]"));
+                blocks.add(markCache(imageBlock(url, field + "[" + i + "]"), part));
             } else {
                 throw invalid(field + "[" + i + "].type", "content parts of type " + type
                         + " cannot be sent to an Anthropic backend (text and image_url can)");
@@ -468,10 +479,7 @@ public class AnthropicProvider implements Provider {
         }
         JsonNode content = m.get("content");
         if (content != null && !content.isNull()) {
-            String text = text(content, "messages[" + index + "].content");
-            if (!text.isEmpty()) {
-                blocks.addObject().put("type", "text").put("text", text);
-            }
+            blocks.addAll(textBlocks(content, "messages[" + index + "].content"));
         }
         JsonNode calls = m.path("tool_calls");
         for (int i = 0; i < calls.size(); i++) {
@@ -490,6 +498,47 @@ public class AnthropicProvider implements Provider {
             }
             blocks.addObject().put("type", "tool_use").put("id", call.path("id").asText())
                     .put("name", function.path("name").asText()).set("input", input);
+        }
+        return blocks;
+    }
+
+    /** A string content or an array of text parts as text blocks (empty ones left out), each part's cache breakpoint kept. */
+    private static ArrayNode textBlocks(JsonNode content, String field) {
+        ArrayNode blocks = NODES.arrayNode();
+        if (content == null || content.isNull()) {
+            return blocks;
+        }
+        if (content.isTextual()) {
+            if (!content.asText().isEmpty()) {
+                blocks.addObject().put("type", "text").put("text", content.asText());
+            }
+            return blocks;
+        }
+        for (int i = 0; i < content.size(); i++) {
+            JsonNode part = content.get(i);
+            if (!"text".equals(part.path("type").asText())) {
+                throw invalid(field + "[" + i + "].type", "only text parts can be sent here to an Anthropic backend");
+            }
+            if (!part.path("text").asText().isEmpty()) {
+                markCache(blocks.addObject().put("type", "text").put("text", part.path("text").asText()), part);
+            }
+        }
+        return blocks;
+    }
+
+    /** The block with the holder's (message's, part's, tool's) prompt-cache breakpoint, if it has one. */
+    private static ObjectNode markCache(ObjectNode block, JsonNode holder) {
+        JsonNode cache = holder.get("cache_control");
+        if (cache != null && cache.isObject()) {
+            block.set("cache_control", cache.deepCopy());
+        }
+        return block;
+    }
+
+    /** A message-level breakpoint marks the message's last block: the cached prefix ends with the message. */
+    private static ArrayNode markLast(ArrayNode blocks, JsonNode message) {
+        if (!blocks.isEmpty()) {
+            markCache((ObjectNode) blocks.get(blocks.size() - 1), message);
         }
         return blocks;
     }
@@ -587,7 +636,7 @@ public class AnthropicProvider implements Provider {
         choice.put("finish_reason", answerFinish(finishReason(message.path("stop_reason").asText(null)), answered));
         JsonNode usage = message.path("usage");
         if (usage.has("output_tokens")) {
-            out.set("usage", usage(promptTokens(usage), usage.path("output_tokens").asLong()));
+            out.set("usage", withCache(usage(promptTokens(usage), usage.path("output_tokens").asLong()), usage));
         }
         return out;
     }
@@ -629,6 +678,21 @@ public class AnthropicProvider implements Provider {
     }
 
     /**
+     * The prompt cache's share, where Anthropic reports it: read from the cache as OpenAI reports it
+     * ({@code prompt_tokens_details.cached_tokens}), written to it as Anthropic names it
+     * ({@code cache_creation_input_tokens}, which OpenAI has no field for). Both are part of {@code prompt_tokens}.
+     */
+    private static ObjectNode withCache(ObjectNode usage, JsonNode anthropicUsage) {
+        if (anthropicUsage.has("cache_read_input_tokens")) {
+            usage.putObject("prompt_tokens_details").put("cached_tokens", anthropicUsage.path("cache_read_input_tokens").asLong());
+        }
+        if (anthropicUsage.has("cache_creation_input_tokens")) {
+            usage.put("cache_creation_input_tokens", anthropicUsage.path("cache_creation_input_tokens").asLong());
+        }
+        return usage;
+    }
+
+    /**
      * Anthropic's stream events as {@code chat.completion.chunk}s: text, thinking
      * ({@code reasoning_content}) and tool-input deltas as they come, each finished thinking block as
      * one {@code thinking_blocks} chunk; the first chunk carries the role; the stop reason becomes a
@@ -649,6 +713,8 @@ public class AnthropicProvider implements Provider {
         private int answerBlock = -1;
         /** Open thinking blocks by content block index: their text so far and their signature so far. */
         private final Map<Integer, StringBuilder[]> thinkingByBlock = new HashMap<>();
+        /** The usage that reported the prompt cache (message_start's, or message_delta's where it repeats it). */
+        private JsonNode cacheUsage = NODES.objectNode();
 
         StreamTranslator(String slug) {
             this.slug = slug;
@@ -673,6 +739,7 @@ public class AnthropicProvider implements Provider {
                     JsonNode message = json.path("message");
                     id = message.path("id").asText(id);
                     promptTokens = promptTokens(message.path("usage"));
+                    cacheUsage = message.path("usage");
                     completionTokens = message.path("usage").path("output_tokens").asLong();
                 }
                 case "content_block_start" -> {
@@ -744,11 +811,14 @@ public class AnthropicProvider implements Provider {
                     if (usage.has("input_tokens")) {
                         promptTokens = Math.max(promptTokens, promptTokens(usage));
                     }
+                    if (usage.has("cache_read_input_tokens") || usage.has("cache_creation_input_tokens")) {
+                        cacheUsage = usage;
+                    }
                     emit.accept(chunk(NODES.objectNode(),
                             answerFinish(finishReason(json.path("delta").path("stop_reason").asText(null)), answerBlock >= 0)));
                     ObjectNode last = header();
                     last.putArray("choices");
-                    last.set("usage", usage(promptTokens, completionTokens));
+                    last.set("usage", withCache(usage(promptTokens, completionTokens), cacheUsage));
                     emit.accept(last);
                 }
                 case "content_block_stop" -> {

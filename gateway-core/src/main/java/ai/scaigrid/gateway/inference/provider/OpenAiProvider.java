@@ -211,11 +211,12 @@ public class OpenAiProvider implements Provider {
     }
 
     /**
-     * Hosted APIs that refuse (or would misread) a reasoning model's thinking on an assistant message in
-     * the history: OpenAI and Azure answer 400 "Additional properties are not allowed", Mistral refuses
-     * unknown fields. A conversation that went through a reasoning model, on another backend, carries it.
+     * Hosted APIs that refuse (or would misread) fields other backends read on a message: a reasoning model's
+     * thinking in the history, and prompt-cache breakpoints ({@code cache_control}, for Anthropic and Qwen;
+     * these APIs cache on their own). OpenAI and Azure answer 400 "Additional properties are not allowed",
+     * Mistral refuses unknown fields. A conversation that went through another backend carries them.
      */
-    static final Set<String> NO_REASONING_IN_HISTORY = Set.of("openai", "azure", "mistral", "google");
+    static final Set<String> STRICT_MESSAGE_FIELDS = Set.of("openai", "azure", "mistral", "google");
 
     static final String MAX_COMPLETION_TOKENS = "max_completion_tokens";
 
@@ -233,17 +234,30 @@ public class OpenAiProvider implements Provider {
     private ObjectNode requestBody(BackendTarget backend, ProviderCall call, boolean stream) {
         ObjectNode body = call.body().deepCopy();
         body.put("model", backend.modelName());
-        boolean dropReasoning = NO_REASONING_IN_HISTORY.contains(backend.providerType());
+        boolean strict = STRICT_MESSAGE_FIELDS.contains(backend.providerType());
         for (JsonNode message : body.path("messages")) {
             if (message instanceof ObjectNode m) {
                 // Anthropic's signed thinking (AnthropicProvider) means nothing to an OpenAI-style server; the plain
                 // reasoning_content stays for self-hosted servers (custom: vLLM, llama.cpp, DeepSeek), which read it
                 m.remove("thinking_blocks");
-                if (dropReasoning) {
+                if (strict) {
                     m.remove("reasoning_content");
                     m.remove("reasoning");
+                    m.remove("cache_control");
+                    m.path("content").forEach(part -> {
+                        if (part instanceof ObjectNode p) {
+                            p.remove("cache_control");
+                        }
+                    });
                 }
             }
+        }
+        if (strict) {
+            body.path("tools").forEach(tool -> {
+                if (tool instanceof ObjectNode t) {
+                    t.remove("cache_control");
+                }
+            });
         }
         String capField = backend.config("max_tokens_field", defaultMaxTokensField(backend));
         if (MAX_COMPLETION_TOKENS.equals(capField) || "max_tokens".equals(capField)) {
