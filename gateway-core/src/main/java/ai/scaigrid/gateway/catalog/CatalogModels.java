@@ -15,8 +15,8 @@ public final class CatalogModels {
     public record FrontendModel(String id, String slug, String displayName, String description, String modality,
                                 Integer contextWindow, Integer maxOutputTokens, Map<String, Object> capabilities,
                                 String systemPromptTemplate, String avatarUrl, Map<String, Object> metadata,
-                                Map<String, Object> defaultParams, String inputPricePerMtok, String outputPricePerMtok,
-                                String status, String ownerScope, String ownerPartnerId, String ownerTenantId,
+                                Map<String, Object> defaultParams, String inputPricePerMtok, String cachedInputPricePerMtok,
+                                String outputPricePerMtok, String status, String ownerScope, String ownerPartnerId, String ownerTenantId,
                                 int activeBackendCount, int totalBackendCount, String healthStatus, OffsetDateTime createdAt,
                                 OffsetDateTime updatedAt) {
     }
@@ -25,7 +25,7 @@ public final class CatalogModels {
                                        Integer contextWindow, Integer maxOutputTokens, Map<String, Object> capabilities,
                                        String systemPromptTemplate, String avatarUrl, Map<String, Object> metadata,
                                        Map<String, Object> defaultParams, BigDecimal inputPricePerMtok,
-                                       BigDecimal outputPricePerMtok, String status, String ownerScope,
+                                       BigDecimal cachedInputPricePerMtok, BigDecimal outputPricePerMtok, String status, String ownerScope,
                                        String ownerPartnerId, String ownerTenantId) {
     }
 

@@ -30,6 +30,8 @@ public final class InferenceExchange {
     volatile long reasoningChars;
     /** The upstream's {@code completion_tokens_details.reasoning_tokens} (0 when it reports none) with its usage. */
     volatile int reasoningTokens;
+    /** Of the prompt, what the upstream read from its prompt cache ({@code prompt_tokens_details.cached_tokens}). */
+    volatile int cachedTokens;
     volatile boolean finished;
     volatile boolean dispatchRecorded;
     volatile boolean relayRecorded;

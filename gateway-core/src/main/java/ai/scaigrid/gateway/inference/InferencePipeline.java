@@ -160,6 +160,8 @@ public class InferencePipeline {
                         ex.promptTokens = u.path("prompt_tokens").asInt();
                         ex.completionTokens = u.path("completion_tokens").asInt();
                         ex.reasoningTokens = Reasoning.tokens(u);
+                        ex.cachedTokens = cachedTokens(u);
+                        ex.cachedTokens = cachedTokens(u);
                     } else {
                         for (JsonNode choice : result.path("choices")) {
                             ex.completionChars += choice.path("message").path("content").asText("").length();
@@ -496,6 +498,12 @@ public class InferencePipeline {
 
     // ------------------------------------------------------------------ accounting
 
+    /** {@code prompt_tokens_details.cached_tokens} of an OpenAI-shaped usage (Anthropic's cache reads, translated), else 0. */
+    static int cachedTokens(JsonNode usage) {
+        JsonNode cached = usage.path("prompt_tokens_details").path("cached_tokens");
+        return cached.canConvertToInt() && cached.asInt() > 0 ? cached.asInt() : 0;
+    }
+
     private void finish(InferenceExchange ex, Throwable failure) {
         if (failure == null) {
             finishAs(ex, "ok", null);
@@ -515,13 +523,14 @@ public class InferencePipeline {
         boolean produced = ex.firstTokenNanos != 0;
         int prompt = produced || "ok".equals(status) ? ex.promptTokens() : 0;
         int completion = produced ? ex.completionTokens() : 0;
-        BigDecimal cost = cost(ex.route, prompt, completion);
+        int cached = prompt > 0 ? Math.min(ex.cachedTokens, prompt) : 0;
+        BigDecimal cost = cost(ex.route, prompt, cached, completion);
         limits.recordTokens(ex.caller, prompt + completion);
         BackendTarget backend = ex.backend;
         usage.record(new UsageRecorder.UsageRecord("usage_" + ex.requestId + "_" + Long.toString(now & 0xffffff, 36),
                 ex.requestId, ex.caller.partnerId(), ex.caller.tenantId(), ex.caller.userId(), ex.caller.credentialId(),
                 ex.route.slug(), backend == null ? null : backend.id(), backend == null ? null : backend.providerType(),
-                ex.endpoint, ex.api, ex.request.stream(), prompt, completion, produced ? ex.reasoningTokens() : 0, cost,
+                ex.endpoint, ex.api, ex.request.stream(), prompt, completion, produced ? ex.reasoningTokens() : 0, cached, cost,
                 (int) ((now - ex.startedNanos) / 1_000_000),
                 produced ? Integer.valueOf((int) ((ex.firstTokenNanos - ex.startedNanos) / 1_000_000)) : null,
                 status, errorCode, OffsetDateTime.now(ZoneOffset.UTC)));
@@ -533,9 +542,21 @@ public class InferencePipeline {
     }
 
     static BigDecimal cost(ModelRoutes.Route route, long prompt, long completion) {
+        return cost(route, prompt, 0, completion);
+    }
+
+    /**
+     * The frontend price of a call: prompt tokens at the input price, of them those read from the provider's
+     * prompt cache at the model's cached-input price (the input price when it has none), output at the output price.
+     */
+    static BigDecimal cost(ModelRoutes.Route route, long prompt, long cached, long completion) {
         BigDecimal total = BigDecimal.ZERO;
         if (route.inputPricePerMtok() != null) {
-            total = total.add(route.inputPricePerMtok().multiply(BigDecimal.valueOf(prompt)).divide(MILLION, MathContext.DECIMAL64));
+            BigDecimal cachedPrice = route.cachedInputPricePerMtok() == null ? route.inputPricePerMtok() : route.cachedInputPricePerMtok();
+            total = total.add(route.inputPricePerMtok().multiply(BigDecimal.valueOf(prompt - cached))
+                    .add(cachedPrice.multiply(BigDecimal.valueOf(cached))).divide(MILLION, MathContext.DECIMAL64));
+        } else if (route.cachedInputPricePerMtok() != null) {
+            total = total.add(route.cachedInputPricePerMtok().multiply(BigDecimal.valueOf(cached)).divide(MILLION, MathContext.DECIMAL64));
         }
         if (route.outputPricePerMtok() != null) {
             total = total.add(route.outputPricePerMtok().multiply(BigDecimal.valueOf(completion)).divide(MILLION, MathContext.DECIMAL64));

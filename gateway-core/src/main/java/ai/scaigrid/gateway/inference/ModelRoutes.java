@@ -39,7 +39,8 @@ public class ModelRoutes {
 
     /** What a request for one slug resolves to. */
     public record Route(String frontendId, String slug, String modality, String status, Integer contextWindow,
-                        Integer maxOutputTokens, BigDecimal inputPricePerMtok, BigDecimal outputPricePerMtok,
+                        Integer maxOutputTokens, BigDecimal inputPricePerMtok, BigDecimal cachedInputPricePerMtok,
+                        BigDecimal outputPricePerMtok,
                         String ownerScope, String ownerPartnerId, String ownerTenantId, Set<String> groupIds,
                         List<BackendTarget> backends, String systemPromptTemplate, ObjectNode defaultParams) {
     }
@@ -47,7 +48,7 @@ public class ModelRoutes {
     private record Entry(Uni<Route> value, long expiresAt) {
     }
 
-    private static final Route MISSING = new Route(null, null, null, null, null, null, null, null, null, null, null,
+    private static final Route MISSING = new Route(null, null, null, null, null, null, null, null, null, null, null, null,
             Set.of(), List.of(), null, null);
 
     @Inject
@@ -103,7 +104,7 @@ public class ModelRoutes {
     private Uni<Route> load(String slug) {
         return pool.preparedQuery("""
                         SELECT f.id, f.slug, f.modality, f.status, f.context_window, f.max_output_tokens,
-                               f.input_price_per_mtok, f.output_price_per_mtok, f.owner_scope, f.owner_partner_id, f.owner_tenant_id,
+                               f.input_price_per_mtok, f.cached_input_price_per_mtok, f.output_price_per_mtok, f.owner_scope, f.owner_partner_id, f.owner_tenant_id,
                                f.system_prompt_template, f.default_params,
                                ARRAY(SELECT group_id FROM model_group_members m WHERE m.model_slug = f.slug) AS group_ids
                         FROM frontend_models f WHERE f.slug = $1""")
@@ -133,7 +134,8 @@ public class ModelRoutes {
                                 String[] groups = f.getArrayOfStrings("group_ids");
                                 return new Route(frontendId, f.getString("slug"), f.getString("modality"), f.getString("status"),
                                         f.getInteger("context_window"), f.getInteger("max_output_tokens"),
-                                        f.getBigDecimal("input_price_per_mtok"), f.getBigDecimal("output_price_per_mtok"),
+                                        f.getBigDecimal("input_price_per_mtok"), f.getBigDecimal("cached_input_price_per_mtok"),
+                                        f.getBigDecimal("output_price_per_mtok"),
                                         f.getString("owner_scope"), f.getString("owner_partner_id"), f.getString("owner_tenant_id"),
                                         groups == null ? Set.of() : new HashSet<>(List.of(groups)), List.copyOf(backends),
                                         blankToNull(f.getString("system_prompt_template")), defaults(f.getValue("default_params")));

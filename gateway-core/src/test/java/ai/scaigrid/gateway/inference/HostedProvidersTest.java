@@ -618,6 +618,11 @@ class HostedProvidersTest {
     @Test
     void promptCacheBreakpointsReachAnthropicAndCachedTokensComeBack() throws Exception {
         String model = chatModelOver(List.of(anthropicBackend("claude-echo", AnthropicTestUpstream.KEY)));
+        // priced as Claude is: cache reads at a tenth of the input price (input 1.00, output 2.00 from the fixture)
+        String modelId = as(ADMIN).when().get("/v1/models/" + model).then().statusCode(200).extract().path("data.id");
+        as(ADMIN).body(Map.of("cached_input_price_per_mtok", "0.10")).when().put("/v1/models/" + modelId).then().statusCode(200)
+                .body("data.cached_input_price_per_mtok", equalTo("0.1")).body("data.input_price_per_mtok", equalTo("1"));
+        as(ADMIN).body(Map.of("cached_input_price_per_mtok", "-1")).when().put("/v1/models/" + modelId).then().statusCode(400);
         String marker = "cache " + run();
         Map<String, Object> ephemeral = Map.of("type", "ephemeral");
         Map<String, Object> body = new LinkedHashMap<>();
@@ -627,8 +632,8 @@ class HostedProvidersTest {
                 Map.of("role", "system", "content", "Be brief."),
                 Map.of("role", "user", "content", marker, "cache_control", Map.of("type", "ephemeral", "ttl", "1h"))));
         body.put("tools", List.of(Map.of("type", "function", "function", Map.of("name", "f"), "cache_control", ephemeral)));
-        JsonObject answer = new JsonObject(as(ADMIN).body(body).when().post("/oai/v1/chat/completions").then().statusCode(200)
-                .extract().asString());
+        JsonObject answer = new JsonObject(as(ADMIN).header("X-Request-Id", "req_cache_" + marker.hashCode()).body(body)
+                .when().post("/oai/v1/chat/completions").then().statusCode(200).extract().asString());
         JsonObject sent = AnthropicTestUpstream.get().sentContaining(marker);
         assertThat(sent.getJsonArray("system")).containsExactly(
                 new JsonObject().put("type", "text").put("text", "A long policy.").put("cache_control", new JsonObject().put("type", "ephemeral")),
@@ -642,6 +647,18 @@ class HostedProvidersTest {
         assertThat(usage.getInteger("prompt_tokens")).isEqualTo(15);
         assertThat(usage.getJsonObject("prompt_tokens_details").getInteger("cached_tokens")).isEqualTo(4);
         assertThat(usage.getInteger("cache_creation_input_tokens")).isZero();
+        // the usage record keeps the cached share, and the cost prices it: (11 x 1.00 + 4 x 0.10 + 6 x 2.00) / 1M
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            this.usage.flush().await().atMost(Duration.ofSeconds(5));
+            Row row = pool.preparedQuery("SELECT cached_tokens, prompt_tokens, cost FROM usage_records WHERE request_id = $1")
+                    .execute(io.vertx.mutiny.sqlclient.Tuple.of("req_cache_" + marker.hashCode())).await().atMost(Duration.ofSeconds(5))
+                    .iterator().next();
+            assertThat(row.getInteger("cached_tokens")).isEqualTo(4);
+            assertThat(row.getInteger("prompt_tokens")).isEqualTo(15);
+            assertThat(row.getBigDecimal("cost")).isEqualByComparingTo("0.0000234");
+        });
+        as(ADMIN).when().get("/v1/accounting/usage/summary?model=" + model).then().statusCode(200)
+                .body("data.items[0].cached_input_tokens", equalTo(4));
         String streamed = as(ADMIN).body(with(with(body, "stream", true), "stream_options", Map.of("include_usage", true)))
                 .when().post("/oai/v1/chat/completions").then().statusCode(200).extract().asString();
         assertThat(streamed).contains("\"prompt_tokens_details\":{\"cached_tokens\":4}");
