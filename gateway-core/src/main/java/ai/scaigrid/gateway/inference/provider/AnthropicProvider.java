@@ -413,23 +413,15 @@ public class AnthropicProvider implements Provider {
     }
 
     private ArrayNode userBlocks(JsonNode content, String field) {
+        if (content == null || !content.isArray()) {
+            return textBlocks(content, field);
+        }
         ArrayNode blocks = NODES.arrayNode();
-        if (content == null || content.isNull()) {
-            return blocks;
-        }
-        if (content.isTextual()) {
-            if (!content.asText().isEmpty()) {
-                blocks.addObject().put("type", "text").put("text", content.asText());
-            }
-            return blocks;
-        }
         for (int i = 0; i < content.size(); i++) {
             JsonNode part = content.get(i);
             String type = part.path("type").asText();
             if ("text".equals(type)) {
-                if (!part.path("text").asText().isEmpty()) {
-                    markCache(blocks.addObject().put("type", "text").put("text", part.path("text").asText()), part);
-                }
+                addText(blocks, part.path("text").asText(), part);
             } else if ("image_url".equals(type)) {
                 JsonNode image = part.path("image_url");
                 String url = image.isTextual() ? image.asText() : image.path("url").asText("");
@@ -509,9 +501,7 @@ public class AnthropicProvider implements Provider {
             return blocks;
         }
         if (content.isTextual()) {
-            if (!content.asText().isEmpty()) {
-                blocks.addObject().put("type", "text").put("text", content.asText());
-            }
+            addText(blocks, content.asText(), NODES.objectNode());
             return blocks;
         }
         for (int i = 0; i < content.size(); i++) {
@@ -519,11 +509,16 @@ public class AnthropicProvider implements Provider {
             if (!"text".equals(part.path("type").asText())) {
                 throw invalid(field + "[" + i + "].type", "only text parts can be sent here to an Anthropic backend");
             }
-            if (!part.path("text").asText().isEmpty()) {
-                markCache(blocks.addObject().put("type", "text").put("text", part.path("text").asText()), part);
-            }
+            addText(blocks, part.path("text").asText(), part);
         }
         return blocks;
+    }
+
+    /** A text block with the part's cache breakpoint; none for empty text, which Anthropic refuses. */
+    private static void addText(ArrayNode blocks, String text, JsonNode part) {
+        if (!text.isEmpty()) {
+            markCache(blocks.addObject().put("type", "text").put("text", text), part);
+        }
     }
 
     /** The block with the holder's (message's, part's, tool's) prompt-cache breakpoint, if it has one. */
