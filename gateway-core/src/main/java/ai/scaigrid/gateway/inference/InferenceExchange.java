@@ -1,6 +1,8 @@
 package ai.scaigrid.gateway.inference;
 
+import ai.scaigrid.commons.scaiinfer.Reasoning;
 import ai.scaigrid.commons.security.Caller;
+import com.fasterxml.jackson.databind.JsonNode;
 import ai.scaigrid.gateway.inference.provider.BackendTarget;
 
 /** One inference request on its way through the pipeline: who, what, where it went, what it cost. */
@@ -81,6 +83,19 @@ public final class InferenceExchange {
      */
     public int reasoningTokens() {
         return upstreamReportedUsage() ? reasoningTokens : reasoningChars > 0 ? countedReasoningTokens() : 0;
+    }
+
+    /**
+     * The upstream's own usage (OpenAI's shape; the last report wins): prompt and completion tokens, of them the
+     * thinking ({@code completion_tokens_details.reasoning_tokens}) and what was read from the prompt cache
+     * ({@code prompt_tokens_details.cached_tokens}, Anthropic's cache reads translated).
+     */
+    void takeUsage(JsonNode usage) {
+        promptTokens = usage.path("prompt_tokens").asInt();
+        completionTokens = usage.path("completion_tokens").asInt();
+        reasoningTokens = Reasoning.tokens(usage);
+        JsonNode cached = usage.path("prompt_tokens_details").path("cached_tokens");
+        cachedTokens = cached.canConvertToInt() && cached.asInt() > 0 ? cached.asInt() : 0;
     }
 
     public boolean upstreamReportedUsage() {

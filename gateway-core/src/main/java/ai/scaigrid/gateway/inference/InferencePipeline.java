@@ -157,11 +157,7 @@ public class InferencePipeline {
                     ex.firstTokenNanos = System.nanoTime();
                     JsonNode u = result.path("usage");
                     if (u.has("completion_tokens")) {
-                        ex.promptTokens = u.path("prompt_tokens").asInt();
-                        ex.completionTokens = u.path("completion_tokens").asInt();
-                        ex.reasoningTokens = Reasoning.tokens(u);
-                        ex.cachedTokens = cachedTokens(u);
-                        ex.cachedTokens = cachedTokens(u);
+                        ex.takeUsage(u);
                     } else {
                         for (JsonNode choice : result.path("choices")) {
                             ex.completionChars += choice.path("message").path("content").asText("").length();
@@ -250,9 +246,7 @@ public class InferencePipeline {
                     JsonNode u = chunk.get("usage");
                     if (u != null && u.has("completion_tokens")) {
                         sawUsage.set(true);
-                        ex.promptTokens = u.path("prompt_tokens").asInt();
-                        ex.completionTokens = u.path("completion_tokens").asInt();
-                        ex.reasoningTokens = Reasoning.tokens(u);
+                        ex.takeUsage(u);
                     }
                 })
                 .onCompletion().switchTo(() -> {
@@ -497,12 +491,6 @@ public class InferencePipeline {
     }
 
     // ------------------------------------------------------------------ accounting
-
-    /** {@code prompt_tokens_details.cached_tokens} of an OpenAI-shaped usage (Anthropic's cache reads, translated), else 0. */
-    static int cachedTokens(JsonNode usage) {
-        JsonNode cached = usage.path("prompt_tokens_details").path("cached_tokens");
-        return cached.canConvertToInt() && cached.asInt() > 0 ? cached.asInt() : 0;
-    }
 
     private void finish(InferenceExchange ex, Throwable failure) {
         if (failure == null) {

@@ -659,9 +659,19 @@ class HostedProvidersTest {
         });
         as(ADMIN).when().get("/v1/accounting/usage/summary?model=" + model).then().statusCode(200)
                 .body("data.items[0].cached_input_tokens", equalTo(4));
-        String streamed = as(ADMIN).body(with(with(body, "stream", true), "stream_options", Map.of("include_usage", true)))
+        String streamed = as(ADMIN).header("X-Request-Id", "req_cache_stream_" + marker.hashCode())
+                .body(with(with(body, "stream", true), "stream_options", Map.of("include_usage", true)))
                 .when().post("/oai/v1/chat/completions").then().statusCode(200).extract().asString();
         assertThat(streamed).contains("\"prompt_tokens_details\":{\"cached_tokens\":4}");
+        // a streamed answer's record keeps the cached share and its price alike
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            this.usage.flush().await().atMost(Duration.ofSeconds(5));
+            Row row = pool.preparedQuery("SELECT cached_tokens, cost FROM usage_records WHERE request_id = $1")
+                    .execute(io.vertx.mutiny.sqlclient.Tuple.of("req_cache_stream_" + marker.hashCode())).await()
+                    .atMost(Duration.ofSeconds(5)).iterator().next();
+            assertThat(row.getInteger("cached_tokens")).isEqualTo(4);
+            assertThat(row.getBigDecimal("cost")).isEqualByComparingTo("0.0000234");
+        });
         // without a breakpoint the system stays one string, as before
         String plain = "no cache " + run();
         as(ADMIN).body(with(chat(model, plain), "messages", List.of(Map.of("role", "system", "content", "Be brief."),
