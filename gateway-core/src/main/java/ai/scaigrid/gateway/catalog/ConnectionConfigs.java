@@ -60,25 +60,24 @@ public class ConnectionConfigs {
             if (e.getKey().equals("base_url")) {
                 requireHttpUrl(e.getValue());
             }
-            if (e.getKey().equals("thinking") && !(e.getValue().isTextual() && Set.of("adaptive", "budget").contains(e.getValue().asText()))) {
-                // read by the anthropic provider; a typo would silently fall back to the default mode
-                throw ApiException.validation("connection_config.thinking",
-                        "thinking must be adaptive (Claude 4.6 and later) or budget (earlier Claude models)");
-            }
-            if (e.getKey().equals("completions") && !(e.getValue().isTextual() && Set.of("native", "chat").contains(e.getValue().asText()))) {
-                throw ApiException.validation("connection_config.completions",
-                        "completions must be native (the upstream's /completions continues a generate prompt as it is) or chat");
-            }
-            if (e.getKey().equals("max_tokens_field")
-                    && !(e.getValue().isTextual() && Set.of("max_tokens", "max_completion_tokens", "as_sent").contains(e.getValue().asText()))) {
-                // read by the OpenAI-style providers; a typo would silently send the cap under the caller's name
-                throw ApiException.validation("connection_config.max_tokens_field",
-                        "max_tokens_field must be max_completion_tokens (OpenAI's reasoning models), max_tokens or as_sent");
-            }
+            // modes the providers read: a typo would silently fall back to the default
+            oneOf(e, "thinking", Set.of("adaptive", "budget"),
+                    "thinking must be adaptive (Claude 4.6 and later) or budget (earlier Claude models)");
+            oneOf(e, "completions", Set.of("native", "chat"),
+                    "completions must be native (the upstream's /completions continues a generate prompt as it is) or chat");
+            oneOf(e, "max_tokens_field", Set.of("max_tokens", "max_completion_tokens", "as_sent"),
+                    "max_tokens_field must be max_completion_tokens (OpenAI's reasoning models), max_tokens or as_sent");
             Object value = json.convertValue(e.getValue(), Object.class);
             (SECRET_KEYS.contains(e.getKey()) ? secrets : plain).put(e.getKey(), value);
         }
         return new Split(plain, secrets);
+    }
+
+    /** A 400 on {@code connection_config.<key>} when this entry is that key with a value outside {@code allowed}. */
+    private static void oneOf(Map.Entry<String, JsonNode> entry, String key, Set<String> allowed, String message) {
+        if (entry.getKey().equals(key) && !(entry.getValue().isTextual() && allowed.contains(entry.getValue().asText()))) {
+            throw ApiException.validation("connection_config." + key, message);
+        }
     }
 
     /** Provider types without a public endpoint to default to: their backends and providers must name one. */

@@ -475,9 +475,7 @@ public class InferencePipeline {
             return n;
         }
         if (failure instanceof UpstreamFailure f) {
-            Object details = f.field() == null ? null
-                    : java.util.List.of(java.util.Map.of("field", f.field(), "message", f.getMessage().substring(f.field().length() + 2)));
-            return new ApiException(f.code(), f.getMessage(), details,
+            return new ApiException(f.code(), f.getMessage(), f.details(),
                     f.retryAfterSeconds() == null ? null : f.retryAfterSeconds().longValue(), null);
         }
         if (failure instanceof ApiException a) {

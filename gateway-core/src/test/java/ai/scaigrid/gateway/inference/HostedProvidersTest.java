@@ -647,16 +647,7 @@ class HostedProvidersTest {
         assertThat(usage.getInteger("prompt_tokens")).isEqualTo(15);
         assertThat(usage.getJsonObject("prompt_tokens_details").getInteger("cached_tokens")).isEqualTo(4);
         assertThat(usage.getInteger("cache_creation_input_tokens")).isZero();
-        // the usage record keeps the cached share, and the cost prices it: (11 x 1.00 + 4 x 0.10 + 6 x 2.00) / 1M
-        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
-            this.usage.flush().await().atMost(Duration.ofSeconds(5));
-            Row row = pool.preparedQuery("SELECT cached_tokens, prompt_tokens, cost FROM usage_records WHERE request_id = $1")
-                    .execute(io.vertx.mutiny.sqlclient.Tuple.of("req_cache_" + marker.hashCode())).await().atMost(Duration.ofSeconds(5))
-                    .iterator().next();
-            assertThat(row.getInteger("cached_tokens")).isEqualTo(4);
-            assertThat(row.getInteger("prompt_tokens")).isEqualTo(15);
-            assertThat(row.getBigDecimal("cost")).isEqualByComparingTo("0.0000234");
-        });
+        assertCachedShareRecorded("req_cache_" + marker.hashCode());
         as(ADMIN).when().get("/v1/accounting/usage/summary?model=" + model).then().statusCode(200)
                 .body("data.items[0].cached_input_tokens", equalTo(4));
         String streamed = as(ADMIN).header("X-Request-Id", "req_cache_stream_" + marker.hashCode())
@@ -664,19 +655,13 @@ class HostedProvidersTest {
                 .when().post("/oai/v1/chat/completions").then().statusCode(200).extract().asString();
         assertThat(streamed).contains("\"prompt_tokens_details\":{\"cached_tokens\":4}");
         // a streamed answer's record keeps the cached share and its price alike
-        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
-            this.usage.flush().await().atMost(Duration.ofSeconds(5));
-            Row row = pool.preparedQuery("SELECT cached_tokens, cost FROM usage_records WHERE request_id = $1")
-                    .execute(io.vertx.mutiny.sqlclient.Tuple.of("req_cache_stream_" + marker.hashCode())).await()
-                    .atMost(Duration.ofSeconds(5)).iterator().next();
-            assertThat(row.getInteger("cached_tokens")).isEqualTo(4);
-            assertThat(row.getBigDecimal("cost")).isEqualByComparingTo("0.0000234");
-        });
-        // without a breakpoint the system stays one string, as before
+        assertCachedShareRecorded("req_cache_stream_" + marker.hashCode());
+        // without a breakpoint the system stays one string, as before: a message's parts joined, messages a paragraph apart
         String plain = "no cache " + run();
         as(ADMIN).body(with(chat(model, plain), "messages", List.of(Map.of("role", "system", "content", "Be brief."),
+                Map.of("role", "system", "content", List.of(Map.of("type", "text", "text", "Use "), Map.of("type", "text", "text", "tools."))),
                 Map.of("role", "user", "content", plain)))).when().post("/oai/v1/chat/completions").then().statusCode(200);
-        assertThat(AnthropicTestUpstream.get().sentContaining(plain).getValue("system")).isEqualTo("Be brief.");
+        assertThat(AnthropicTestUpstream.get().sentContaining(plain).getValue("system")).isEqualTo("Be brief.\n\nUse tools.");
 
         // OpenAI's own API refuses the field (and caches on its own); a self-hosted or Qwen server keeps it
         for (String type : List.of("openai", "custom")) {
@@ -697,6 +682,18 @@ class HostedProvidersTest {
         as(ADMIN).body(with(body, "tools", List.of(Map.of("type", "function", "function", Map.of("name", "f"),
                         "cache_control", Map.of("type", "ephemeral", "ttl", "2h")))))
                 .when().post("/v1/inference/chat").then().statusCode(400).body("error.details[0].field", equalTo("tools[0].cache_control"));
+    }
+
+    /** The cache test's record: 15 prompt tokens, 4 of them cached, priced (11 x 1.00 + 4 x 0.10 + 6 x 2.00) / 1M. */
+    private void assertCachedShareRecorded(String requestId) {
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            usage.flush().await().atMost(Duration.ofSeconds(5));
+            Row row = pool.preparedQuery("SELECT cached_tokens, prompt_tokens, cost FROM usage_records WHERE request_id = $1")
+                    .execute(io.vertx.mutiny.sqlclient.Tuple.of(requestId)).await().atMost(Duration.ofSeconds(5)).iterator().next();
+            assertThat(row.getInteger("cached_tokens")).isEqualTo(4);
+            assertThat(row.getInteger("prompt_tokens")).isEqualTo(15);
+            assertThat(row.getBigDecimal("cost")).isEqualByComparingTo("0.0000234");
+        });
     }
 
     @Test

@@ -178,13 +178,13 @@ public class AnthropicProvider implements Provider {
             out.putObject("output_config").put("effort", effort);
         }
 
-        ArrayNode system = NODES.arrayNode();
+        List<ArrayNode> system = new java.util.ArrayList<>(); // each system message's blocks
         ArrayNode messages = NODES.arrayNode();
         for (int i = 0; i < source.size(); i++) {
             JsonNode m = source.get(i);
             String role = m.path("role").asText();
             switch (role) {
-                case "system", "developer" -> system.addAll(markLast(textBlocks(m.get("content"), "messages[" + i + "].content"), m));
+                case "system", "developer" -> system.add(markLast(textBlocks(m.get("content"), "messages[" + i + "].content"), m));
                 case "user" -> append(messages, "user", markLast(userBlocks(m.get("content"), "messages[" + i + "].content"), m));
                 case "assistant" -> append(messages, "assistant", markLast(assistantBlocks(m, i), m));
                 case "tool" -> {
@@ -198,19 +198,23 @@ public class AnthropicProvider implements Provider {
                 default -> throw invalid("messages[" + i + "].role", "role " + role + " cannot be sent to an Anthropic backend");
             }
         }
-        if (!system.isEmpty()) {
-            // one string, unless a prompt-cache breakpoint needs the blocks
-            boolean marked = false;
-            StringBuilder joined = new StringBuilder();
-            for (JsonNode block : system) {
-                marked |= block.has("cache_control");
-                joined.append(joined.length() > 0 ? "\n\n" : "").append(block.path("text").asText());
+        ArrayNode systemBlocks = NODES.arrayNode();
+        system.forEach(systemBlocks::addAll);
+        boolean marked = false;
+        for (JsonNode block : systemBlocks) {
+            marked |= block.has("cache_control");
+        }
+        if (marked) {
+            out.set("system", systemBlocks); // a prompt-cache breakpoint needs the blocks
+        } else if (!systemBlocks.isEmpty()) {
+            // one string: each message's parts joined, the messages a paragraph apart
+            StringBuilder text = new StringBuilder();
+            for (ArrayNode blocks : system) {
+                if (!blocks.isEmpty()) {
+                    text.append(text.length() > 0 ? "\n\n" : "").append(joined(blocks));
+                }
             }
-            if (marked) {
-                out.set("system", system);
-            } else {
-                out.put("system", joined.toString());
-            }
+            out.put("system", text.toString());
         }
         out.set("messages", messages);
 
@@ -546,14 +550,13 @@ public class AnthropicProvider implements Provider {
         if (content.isTextual()) {
             return content.asText();
         }
+        return joined(textBlocks(content, field));
+    }
+
+    /** The texts of text blocks, one after the other. */
+    private static String joined(JsonNode blocks) {
         StringBuilder text = new StringBuilder();
-        for (int i = 0; i < content.size(); i++) {
-            JsonNode part = content.get(i);
-            if (!"text".equals(part.path("type").asText())) {
-                throw invalid(field + "[" + i + "].type", "only text parts can be sent here to an Anthropic backend");
-            }
-            text.append(part.path("text").asText());
-        }
+        blocks.forEach(block -> text.append(block.path("text").asText()));
         return text.toString();
     }
 

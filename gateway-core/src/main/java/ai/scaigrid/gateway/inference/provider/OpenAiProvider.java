@@ -151,10 +151,14 @@ public class OpenAiProvider implements Provider {
             return false;
         }
         String type = backend.providerType();
-        String base = backend.config("base_url", DEFAULT_BASE_URLS.get(type));
-        boolean selfHosted = "custom".equals(type)
-                || ("openai".equals(type) && base != null && !base.startsWith("https://api.openai.com/"));
+        boolean selfHosted = "custom".equals(type) || ("openai".equals(type) && !openAiItself(backend));
         return "native".equals(backend.config("completions", selfHosted ? "native" : "chat"));
+    }
+
+    /** Whether an {@code openai} backend calls OpenAI's own API (its default endpoint) rather than a compatible server. */
+    private static boolean openAiItself(BackendTarget backend) {
+        String base = backend.config("base_url", DEFAULT_BASE_URLS.get(backend.providerType()));
+        return "openai".equals(backend.providerType()) && base != null && base.startsWith("https://api.openai.com/");
     }
 
     /** The upstream has no text completions (for this model): 404 or 405, as OpenAI answers for its chat models. */
@@ -226,9 +230,7 @@ public class OpenAiProvider implements Provider {
      * {@code max_completion_tokens}; every other server gets the field the caller sent.
      */
     public static String defaultMaxTokensField(BackendTarget backend) {
-        String base = backend.config("base_url", DEFAULT_BASE_URLS.get(backend.providerType()));
-        return "openai".equals(backend.providerType()) && base != null && base.startsWith("https://api.openai.com/")
-                ? MAX_COMPLETION_TOKENS : "as_sent";
+        return openAiItself(backend) ? MAX_COMPLETION_TOKENS : "as_sent";
     }
 
     private ObjectNode requestBody(BackendTarget backend, ProviderCall call, boolean stream) {

@@ -96,4 +96,10 @@ public class UpstreamFailure extends RuntimeException {
     public String field() {
         return field;
     }
+
+    /** For {@link #invalid}: the field and why, as the error envelope's {@code details}; else null. */
+    public Object details() {
+        return field == null ? null
+                : java.util.List.of(java.util.Map.of("field", field, "message", getMessage().substring(field.length() + 2)));
+    }
 }
