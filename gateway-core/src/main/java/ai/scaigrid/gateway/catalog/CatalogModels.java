@@ -1,5 +1,6 @@
 package ai.scaigrid.gateway.catalog;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import java.math.BigDecimal;
@@ -7,7 +8,10 @@ import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.Map;
 
-/** Wire shapes of the catalogue (snake_case through the global Jackson naming strategy). */
+/**
+ * Wire shapes of the catalogue (snake_case through the global Jackson naming strategy, which does not split
+ * digits from letters: {@code cache_write_1h_...} is named explicitly).
+ */
 public final class CatalogModels {
     private CatalogModels() {
     }
@@ -16,6 +20,8 @@ public final class CatalogModels {
                                 Integer contextWindow, Integer maxOutputTokens, Map<String, Object> capabilities,
                                 String systemPromptTemplate, String avatarUrl, Map<String, Object> metadata,
                                 Map<String, Object> defaultParams, String inputPricePerMtok, String cachedInputPricePerMtok,
+                                String cacheWritePricePerMtok,
+                                @JsonProperty("cache_write_1h_price_per_mtok") String cacheWrite1hPricePerMtok,
                                 String outputPricePerMtok, String status, String ownerScope, String ownerPartnerId, String ownerTenantId,
                                 int activeBackendCount, int totalBackendCount, String healthStatus, OffsetDateTime createdAt,
                                 OffsetDateTime updatedAt) {
@@ -25,7 +31,9 @@ public final class CatalogModels {
                                        Integer contextWindow, Integer maxOutputTokens, Map<String, Object> capabilities,
                                        String systemPromptTemplate, String avatarUrl, Map<String, Object> metadata,
                                        Map<String, Object> defaultParams, BigDecimal inputPricePerMtok,
-                                       BigDecimal cachedInputPricePerMtok, BigDecimal outputPricePerMtok, String status, String ownerScope,
+                                       BigDecimal cachedInputPricePerMtok, BigDecimal cacheWritePricePerMtok,
+                                       @JsonProperty("cache_write_1h_price_per_mtok") BigDecimal cacheWrite1hPricePerMtok,
+                                       BigDecimal outputPricePerMtok, String status, String ownerScope,
                                        String ownerPartnerId, String ownerTenantId) {
     }
 

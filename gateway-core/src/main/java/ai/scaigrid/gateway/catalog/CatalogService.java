@@ -121,14 +121,15 @@ public class CatalogService {
                         INSERT INTO frontend_models (id, slug, display_name, description, modality, context_window,
                             max_output_tokens, capabilities, system_prompt_template, avatar_url, metadata, default_params,
                             input_price_per_mtok, output_price_per_mtok, status, owner_scope, owner_partner_id, owner_tenant_id,
-                            cached_input_price_per_mtok)
-                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id""")
+                            cached_input_price_per_mtok, cache_write_price_per_mtok, cache_write_1h_price_per_mtok)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+                        RETURNING id""")
                 .execute(Tuple.from(Arrays.asList(ApiKeys.newId("fm"), r.slug(), r.displayName().trim(), r.description(),
                         r.modality() == null ? "chat" : r.modality(), r.contextWindow(), r.maxOutputTokens(),
                         jsonObject(r.capabilities()), r.systemPromptTemplate(), r.avatarUrl(), jsonObject(r.metadata()),
                         jsonObject(r.defaultParams()), r.inputPricePerMtok(), r.outputPricePerMtok(),
                         r.status() == null ? "active" : r.status(), owner.scope(), owner.partnerId(), owner.tenantId(),
-                        r.cachedInputPricePerMtok())))
+                        r.cachedInputPricePerMtok(), r.cacheWritePricePerMtok(), r.cacheWrite1hPricePerMtok())))
                 .onFailure(CatalogService::isUniqueViolation).transform(e -> new ApiException(ErrorCode.SLUG_CONFLICT,
                         "Slug already exists", Map.of("slug", r.slug())))
                 .flatMap(rows -> getAny(rows.iterator().next().getString("id"))));
@@ -192,13 +193,16 @@ public class CatalogService {
                             metadata = coalesce($10, metadata), default_params = coalesce($11, default_params),
                             input_price_per_mtok = coalesce($12, input_price_per_mtok),
                             output_price_per_mtok = coalesce($13, output_price_per_mtok), status = coalesce($14, status),
-                            cached_input_price_per_mtok = coalesce($15, cached_input_price_per_mtok), updated_at = now()
+                            cached_input_price_per_mtok = coalesce($15, cached_input_price_per_mtok),
+                            cache_write_price_per_mtok = coalesce($16, cache_write_price_per_mtok),
+                            cache_write_1h_price_per_mtok = coalesce($17, cache_write_1h_price_per_mtok), updated_at = now()
                         WHERE id = $1""")
                 .execute(Tuple.from(Arrays.asList(existing.id(), r.displayName(), r.description(), r.modality(),
                         r.contextWindow(), r.maxOutputTokens(), r.capabilities() == null ? null : jsonObject(r.capabilities()),
                         r.systemPromptTemplate(), r.avatarUrl(), r.metadata() == null ? null : jsonObject(r.metadata()),
                         r.defaultParams() == null ? null : jsonObject(r.defaultParams()), r.inputPricePerMtok(),
-                        r.outputPricePerMtok(), r.status(), r.cachedInputPricePerMtok())))
+                        r.outputPricePerMtok(), r.status(), r.cachedInputPricePerMtok(), r.cacheWritePricePerMtok(),
+                        r.cacheWrite1hPricePerMtok())))
                 .flatMap(x -> getAny(existing.id())));
     }
 
@@ -528,7 +532,8 @@ public class CatalogService {
         if (r.status() != null && !Set.of("active", "deprecated").contains(r.status())) {
             throw ApiException.validation("status", "status must be active or deprecated");
         }
-        for (BigDecimal price : new BigDecimal[]{r.inputPricePerMtok(), r.cachedInputPricePerMtok(), r.outputPricePerMtok()}) {
+        for (BigDecimal price : new BigDecimal[]{r.inputPricePerMtok(), r.cachedInputPricePerMtok(), r.cacheWritePricePerMtok(),
+                r.cacheWrite1hPricePerMtok(), r.outputPricePerMtok()}) {
             if (price != null && (price.signum() < 0 || price.precision() - price.scale() > 8)) {
                 throw ApiException.validation("price", "prices must be non-negative decimals");
             }
@@ -579,12 +584,16 @@ public class CatalogService {
         BigDecimal in = r.getBigDecimal("input_price_per_mtok");
         BigDecimal out = r.getBigDecimal("output_price_per_mtok");
         BigDecimal cached = r.getBigDecimal("cached_input_price_per_mtok");
+        BigDecimal write = r.getBigDecimal("cache_write_price_per_mtok");
+        BigDecimal write1h = r.getBigDecimal("cache_write_1h_price_per_mtok");
         return new FrontendModel(r.getString("id"), r.getString("slug"), r.getString("display_name"),
                 r.getString("description"), r.getString("modality"), r.getInteger("context_window"),
                 r.getInteger("max_output_tokens"), map(r.getValue("capabilities")), r.getString("system_prompt_template"),
                 r.getString("avatar_url"), map(r.getValue("metadata")), map(r.getValue("default_params")),
                 in == null ? null : in.stripTrailingZeros().toPlainString(),
                 cached == null ? null : cached.stripTrailingZeros().toPlainString(),
+                write == null ? null : write.stripTrailingZeros().toPlainString(),
+                write1h == null ? null : write1h.stripTrailingZeros().toPlainString(),
                 out == null ? null : out.stripTrailingZeros().toPlainString(), r.getString("status"),
                 r.getString("owner_scope"), r.getString("owner_partner_id"), r.getString("owner_tenant_id"),
                 r.getLong("active_backends").intValue(), r.getLong("total_backends").intValue(), healthOf(r),

@@ -61,7 +61,7 @@ public class AccountingResource {
     }
 
     public record UsageRow(String tenantId, String model, String day, long requestCount, long errorCount,
-                           long promptTokens, long cachedTokens, long completionTokens, long reasoningTokens, long totalTokens,
+                           long promptTokens, long cachedTokens, long cacheWriteTokens, long completionTokens, long reasoningTokens, long totalTokens,
                            String cost,
                            long avgLatencyMs) {
     }
@@ -187,7 +187,8 @@ public class AccountingResource {
         }
         String sql = "SELECT tenant_id, model, to_char(date_trunc('day', created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day, "
                 + "count(*) AS requests, count(*) FILTER (WHERE status <> 'ok') AS errors, "
-                + "sum(prompt_tokens) AS prompt, sum(cached_tokens) AS cached, sum(completion_tokens) AS completion, "
+                + "sum(prompt_tokens) AS prompt, sum(cached_tokens) AS cached, sum(cache_write_tokens) AS written, "
+                + "sum(completion_tokens) AS completion, "
                 + "sum(reasoning_tokens) AS reasoning, "
                 + "sum(total_tokens) AS total, "
                 + "sum(cost) AS cost, avg(latency_ms)::bigint AS latency "
@@ -198,7 +199,8 @@ public class AccountingResource {
             List<UsageRow> items = new ArrayList<>();
             for (Row r : rows) {
                 items.add(new UsageRow(r.getString("tenant_id"), r.getString("model"), r.getString("day"), r.getLong("requests"),
-                        r.getLong("errors"), r.getLong("prompt"), r.getLong("cached"), r.getLong("completion"), r.getLong("reasoning"),
+                        r.getLong("errors"), r.getLong("prompt"), r.getLong("cached"), r.getLong("written"),
+                        r.getLong("completion"), r.getLong("reasoning"),
                         r.getLong("total"),
                         r.getBigDecimal("cost").stripTrailingZeros().toPlainString(), r.getLong("latency")));
             }

@@ -50,7 +50,7 @@ public class AccountingUsageResource {
     CurrentCaller current;
 
     public record UsageItem(String id, String requestId, String model, String backendId, String userId, String tenantId,
-                            String apiKeyId, String api, String endpoint, long tokensIn, long tokensCached, long tokensOut,
+                            String apiKeyId, String api, String endpoint, long tokensIn, long tokensCached, long tokensCacheWrite, long tokensOut,
                             long tokensReasoning, String cost,
                             long latencyMs, Integer ttftMs, String status, String errorCode, OffsetDateTime createdAt) {
     }
@@ -65,7 +65,8 @@ public class AccountingUsageResource {
     }
 
     /** {@code backend_cost} is null: backends carry no upstream price in this catalogue, so it is not known. */
-    public record SummaryRow(String groupKey, long requestCount, long inputTokens, long cachedInputTokens, long outputTokens,
+    public record SummaryRow(String groupKey, long requestCount, long inputTokens, long cachedInputTokens,
+                             long cacheWriteInputTokens, long outputTokens,
                              long reasoningTokens, long totalTokens, String totalCost, String backendCost) {
     }
 
@@ -118,6 +119,7 @@ public class AccountingUsageResource {
                 items.add(new UsageItem(r.getString("id"), r.getString("request_id"), r.getString("model"), r.getString("backend_id"),
                         r.getString("user_id"), r.getString("tenant_id"), r.getString("api_key_id"), r.getString("api"),
                         r.getString("endpoint"), r.getInteger("prompt_tokens"), r.getInteger("cached_tokens"),
+                        r.getInteger("cache_write_tokens"),
                         r.getInteger("completion_tokens"), r.getInteger("reasoning_tokens"), decimal(r.getBigDecimal("cost")), r.getInteger("latency_ms"), r.getInteger("ttft_ms"), r.getString("status"),
                         r.getString("error_code"), r.getOffsetDateTime("created_at")));
             }
@@ -149,12 +151,14 @@ public class AccountingUsageResource {
         Where where = filters(current.get(), start, end, period, userId, tenantId, model, backendId);
         String sql = "SELECT coalesce(" + column + ", '') AS group_key, count(*) AS requests, sum(prompt_tokens) AS input, "
                 + "sum(completion_tokens) AS output, sum(total_tokens) AS total, sum(cost) AS cost, "
-                + "sum(reasoning_tokens) AS reasoning, sum(cached_tokens) AS cached FROM usage_records WHERE "
+                + "sum(reasoning_tokens) AS reasoning, sum(cached_tokens) AS cached, sum(cache_write_tokens) AS written "
+                + "FROM usage_records WHERE "
                 + where.sql + " GROUP BY 1 ORDER BY 6 DESC, 2 DESC, 1 LIMIT 10000";
         return pool.preparedQuery(sql).execute(Tuple.from(where.args)).map(rows -> {
             List<SummaryRow> out = new ArrayList<>();
             for (Row r : rows) {
                 out.add(new SummaryRow(r.getString("group_key"), r.getLong("requests"), r.getLong("input"), r.getLong("cached"),
+                        r.getLong("written"),
                         r.getLong("output"), r.getLong("reasoning"), r.getLong("total"), decimal(r.getBigDecimal("cost")), null));
             }
             return Envelope.of(Map.of("group_by", group, "items", out));

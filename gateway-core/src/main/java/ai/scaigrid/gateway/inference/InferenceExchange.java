@@ -34,6 +34,9 @@ public final class InferenceExchange {
     volatile int reasoningTokens;
     /** Of the prompt, what the upstream read from its prompt cache ({@code prompt_tokens_details.cached_tokens}). */
     volatile int cachedTokens;
+    /** Of the prompt, what the upstream wrote to its prompt cache ({@code cache_creation_input_tokens}), and of that to its 1-hour cache. */
+    volatile int cacheWriteTokens;
+    volatile int cacheWrite1hTokens;
     volatile boolean finished;
     volatile boolean dispatchRecorded;
     volatile boolean relayRecorded;
@@ -88,14 +91,21 @@ public final class InferenceExchange {
     /**
      * The upstream's own usage (OpenAI's shape; the last report wins): prompt and completion tokens, of them the
      * thinking ({@code completion_tokens_details.reasoning_tokens}) and what was read from the prompt cache
-     * ({@code prompt_tokens_details.cached_tokens}, Anthropic's cache reads translated).
+     * ({@code prompt_tokens_details.cached_tokens}, Anthropic's cache reads translated) or written to it
+     * ({@code cache_creation_input_tokens}, of them {@code cache_creation.ephemeral_1h_input_tokens} to the 1-hour cache:
+     * Anthropic's names).
      */
     void takeUsage(JsonNode usage) {
         promptTokens = usage.path("prompt_tokens").asInt();
         completionTokens = usage.path("completion_tokens").asInt();
         reasoningTokens = Reasoning.tokens(usage);
-        JsonNode cached = usage.path("prompt_tokens_details").path("cached_tokens");
-        cachedTokens = cached.canConvertToInt() && cached.asInt() > 0 ? cached.asInt() : 0;
+        cachedTokens = count(usage.path("prompt_tokens_details").path("cached_tokens"));
+        cacheWriteTokens = count(usage.path("cache_creation_input_tokens"));
+        cacheWrite1hTokens = count(usage.path("cache_creation").path("ephemeral_1h_input_tokens"));
+    }
+
+    private static int count(JsonNode n) {
+        return n.canConvertToInt() && n.asInt() > 0 ? n.asInt() : 0;
     }
 
     public boolean upstreamReportedUsage() {

@@ -23,7 +23,6 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 import java.math.BigDecimal;
-import java.math.MathContext;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.OffsetDateTime;
@@ -45,7 +44,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 @ApplicationScoped
 public class InferencePipeline {
     private static final Logger LOG = Logger.getLogger(InferencePipeline.class);
-    private static final BigDecimal MILLION = BigDecimal.valueOf(1_000_000);
 
     @Inject
     ModelRoutes routes;
@@ -120,8 +118,8 @@ public class InferencePipeline {
                 // n choices can each run to the output cap
                 long worstAllChoices = (long) worstOutput(ex) * InferenceRequests.choices(effective.body());
                 long worstTokens = effective.promptEstimate() + worstAllChoices;
-                return limits.reserve(caller.tenantId(), settings, worstTokens,
-                        cost(route, effective.promptEstimate(), worstAllChoices));
+                return limits.reserve(caller.tenantId(), settings, worstTokens, route.prices().worstCost(
+                        effective.promptEstimate(), InferenceRequests.marksCache(effective.body()), worstAllChoices));
             }).map(reservation -> {
                 ex.reservation = reservation;
                 return ex;
@@ -509,14 +507,16 @@ public class InferencePipeline {
         boolean produced = ex.firstTokenNanos != 0;
         int prompt = produced || "ok".equals(status) ? ex.promptTokens() : 0;
         int completion = produced ? ex.completionTokens() : 0;
-        int cached = prompt > 0 ? Math.min(ex.cachedTokens, prompt) : 0;
-        BigDecimal cost = cost(ex.route, prompt, cached, completion);
+        ModelPrices.PromptTokens promptTokens = new ModelPrices.PromptTokens(prompt, ex.cachedTokens, ex.cacheWriteTokens,
+                ex.cacheWrite1hTokens).clamped();
+        BigDecimal cost = ex.route.prices().cost(promptTokens, completion);
         limits.recordTokens(ex.caller, prompt + completion);
         BackendTarget backend = ex.backend;
         usage.record(new UsageRecorder.UsageRecord("usage_" + ex.requestId + "_" + Long.toString(now & 0xffffff, 36),
                 ex.requestId, ex.caller.partnerId(), ex.caller.tenantId(), ex.caller.userId(), ex.caller.credentialId(),
                 ex.route.slug(), backend == null ? null : backend.id(), backend == null ? null : backend.providerType(),
-                ex.endpoint, ex.api, ex.request.stream(), prompt, completion, produced ? ex.reasoningTokens() : 0, cached, cost,
+                ex.endpoint, ex.api, ex.request.stream(), prompt, completion, produced ? ex.reasoningTokens() : 0,
+                (int) promptTokens.cached(), (int) promptTokens.written(), cost,
                 (int) ((now - ex.startedNanos) / 1_000_000),
                 produced ? Integer.valueOf((int) ((ex.firstTokenNanos - ex.startedNanos) / 1_000_000)) : null,
                 status, errorCode, OffsetDateTime.now(ZoneOffset.UTC)));
@@ -525,29 +525,6 @@ public class InferencePipeline {
         if (ex.reservation != null) {
             ex.reservation.release();
         }
-    }
-
-    static BigDecimal cost(ModelRoutes.Route route, long prompt, long completion) {
-        return cost(route, prompt, 0, completion);
-    }
-
-    /**
-     * The frontend price of a call: prompt tokens at the input price, of them those read from the provider's
-     * prompt cache at the model's cached-input price (the input price when it has none), output at the output price.
-     */
-    static BigDecimal cost(ModelRoutes.Route route, long prompt, long cached, long completion) {
-        BigDecimal total = BigDecimal.ZERO;
-        if (route.inputPricePerMtok() != null) {
-            BigDecimal cachedPrice = route.cachedInputPricePerMtok() == null ? route.inputPricePerMtok() : route.cachedInputPricePerMtok();
-            total = total.add(route.inputPricePerMtok().multiply(BigDecimal.valueOf(prompt - cached))
-                    .add(cachedPrice.multiply(BigDecimal.valueOf(cached))).divide(MILLION, MathContext.DECIMAL64));
-        } else if (route.cachedInputPricePerMtok() != null) {
-            total = total.add(route.cachedInputPricePerMtok().multiply(BigDecimal.valueOf(cached)).divide(MILLION, MathContext.DECIMAL64));
-        }
-        if (route.outputPricePerMtok() != null) {
-            total = total.add(route.outputPricePerMtok().multiply(BigDecimal.valueOf(completion)).divide(MILLION, MathContext.DECIMAL64));
-        }
-        return total;
     }
 
 }

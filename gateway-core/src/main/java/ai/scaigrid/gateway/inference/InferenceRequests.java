@@ -373,6 +373,26 @@ public final class InferenceRequests {
     /** The prompt-cache breakpoint types and lifetimes Anthropic (and Qwen's explicit cache) take. */
     private static final Set<String> CACHE_TTLS = Set.of("5m", "1h");
 
+    /** Whether a validated request marks a prompt-cache breakpoint anywhere: on a message, a content part or a tool. */
+    public static boolean marksCache(JsonNode body) {
+        for (JsonNode m : body.path("messages")) {
+            if (m.has("cache_control")) {
+                return true;
+            }
+            for (JsonNode part : m.path("content")) {
+                if (part.has("cache_control")) {
+                    return true;
+                }
+            }
+        }
+        for (JsonNode t : body.path("tools")) {
+            if (t.has("cache_control")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /**
      * A prompt-cache breakpoint on a message, content part or tool: {@code cache_control: {"type": "ephemeral"}},
      * optionally with {@code ttl} {@code 5m} or {@code 1h}. Backends that cache on such marks (Anthropic,

@@ -17,7 +17,6 @@ import jakarta.inject.Inject;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
-import java.math.BigDecimal;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -39,8 +38,7 @@ public class ModelRoutes {
 
     /** What a request for one slug resolves to. */
     public record Route(String frontendId, String slug, String modality, String status, Integer contextWindow,
-                        Integer maxOutputTokens, BigDecimal inputPricePerMtok, BigDecimal cachedInputPricePerMtok,
-                        BigDecimal outputPricePerMtok,
+                        Integer maxOutputTokens, ModelPrices prices,
                         String ownerScope, String ownerPartnerId, String ownerTenantId, Set<String> groupIds,
                         List<BackendTarget> backends, String systemPromptTemplate, ObjectNode defaultParams) {
     }
@@ -48,7 +46,7 @@ public class ModelRoutes {
     private record Entry(Uni<Route> value, long expiresAt) {
     }
 
-    private static final Route MISSING = new Route(null, null, null, null, null, null, null, null, null, null, null, null,
+    private static final Route MISSING = new Route(null, null, null, null, null, null, ModelPrices.NONE, null, null, null,
             Set.of(), List.of(), null, null);
 
     @Inject
@@ -104,7 +102,8 @@ public class ModelRoutes {
     private Uni<Route> load(String slug) {
         return pool.preparedQuery("""
                         SELECT f.id, f.slug, f.modality, f.status, f.context_window, f.max_output_tokens,
-                               f.input_price_per_mtok, f.cached_input_price_per_mtok, f.output_price_per_mtok, f.owner_scope, f.owner_partner_id, f.owner_tenant_id,
+                               f.input_price_per_mtok, f.cached_input_price_per_mtok, f.cache_write_price_per_mtok,
+                               f.cache_write_1h_price_per_mtok, f.output_price_per_mtok, f.owner_scope, f.owner_partner_id, f.owner_tenant_id,
                                f.system_prompt_template, f.default_params,
                                ARRAY(SELECT group_id FROM model_group_members m WHERE m.model_slug = f.slug) AS group_ids
                         FROM frontend_models f WHERE f.slug = $1""")
@@ -134,8 +133,9 @@ public class ModelRoutes {
                                 String[] groups = f.getArrayOfStrings("group_ids");
                                 return new Route(frontendId, f.getString("slug"), f.getString("modality"), f.getString("status"),
                                         f.getInteger("context_window"), f.getInteger("max_output_tokens"),
-                                        f.getBigDecimal("input_price_per_mtok"), f.getBigDecimal("cached_input_price_per_mtok"),
-                                        f.getBigDecimal("output_price_per_mtok"),
+                                        new ModelPrices(f.getBigDecimal("input_price_per_mtok"),
+                                                f.getBigDecimal("cached_input_price_per_mtok"), f.getBigDecimal("cache_write_price_per_mtok"),
+                                                f.getBigDecimal("cache_write_1h_price_per_mtok"), f.getBigDecimal("output_price_per_mtok")),
                                         f.getString("owner_scope"), f.getString("owner_partner_id"), f.getString("owner_tenant_id"),
                                         groups == null ? Set.of() : new HashSet<>(List.of(groups)), List.copyOf(backends),
                                         blankToNull(f.getString("system_prompt_template")), defaults(f.getValue("default_params")));

@@ -64,9 +64,35 @@ public final class AnthropicTestUpstream {
         throw new AssertionError("no request to the Anthropic stand-in mentioned " + text);
     }
 
+    /**
+     * What the request being answered wrote to the prompt cache, as Anthropic reports a first call with breakpoints:
+     * 2 tokens to the 5-minute cache when anything is marked without a ttl or with 5m, 3 to the 1-hour cache when
+     * anything is marked 1h; none without marks. Set per request on the server's thread, read by {@link #usage}.
+     */
+    private static final ThreadLocal<int[]> CACHE_WRITES = ThreadLocal.withInitial(() -> new int[2]);
+
+    private static int[] cacheWrites(JsonObject body) {
+        int[] marks = new int[2];
+        countMarks(body, marks);
+        return new int[]{marks[0] > 0 ? 2 : 0, marks[1] > 0 ? 3 : 0};
+    }
+
+    /** Breakpoints anywhere in the request, by lifetime: [5 minutes, 1 hour]. */
+    private static void countMarks(Object node, int[] marks) {
+        if (node instanceof JsonObject o) {
+            if (o.getValue("cache_control") instanceof JsonObject mark) {
+                marks["1h".equals(mark.getString("ttl")) ? 1 : 0]++;
+            }
+            o.forEach(e -> countMarks(e.getValue(), marks));
+        } else if (node instanceof JsonArray a) {
+            a.forEach(v -> countMarks(v, marks));
+        }
+    }
+
     private void handle(HttpServerRequest req) {
         req.body().onSuccess(buf -> {
             JsonObject body = buf.length() == 0 ? new JsonObject() : buf.toJsonObject();
+            CACHE_WRITES.set(cacheWrites(body));
             JsonObject recorded = body.copy().put("_path", req.path()).put("_query", req.query())
                     .put("_x_api_key", req.getHeader("x-api-key")).put("_version", req.getHeader("anthropic-version"))
                     .put("_authorization", req.getHeader("authorization")).put("_beta", req.getHeader("anthropic-beta"));
@@ -191,8 +217,14 @@ public final class AnthropicTestUpstream {
     }
 
     private static JsonObject usage(int output) {
-        return new JsonObject().put("input_tokens", 11).put("cache_creation_input_tokens", 0).put("cache_read_input_tokens", 4)
-                .put("output_tokens", output);
+        int[] writes = CACHE_WRITES.get();
+        JsonObject usage = new JsonObject().put("input_tokens", 11).put("cache_creation_input_tokens", writes[0] + writes[1])
+                .put("cache_read_input_tokens", 4).put("output_tokens", output);
+        if (writes[0] + writes[1] > 0) {
+            usage.put("cache_creation", new JsonObject().put("ephemeral_5m_input_tokens", writes[0])
+                    .put("ephemeral_1h_input_tokens", writes[1]));
+        }
+        return usage;
     }
 
     private static JsonObject message(JsonArray content, String stopReason) {

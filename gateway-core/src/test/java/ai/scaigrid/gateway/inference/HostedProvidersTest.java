@@ -618,11 +618,17 @@ class HostedProvidersTest {
     @Test
     void promptCacheBreakpointsReachAnthropicAndCachedTokensComeBack() throws Exception {
         String model = chatModelOver(List.of(anthropicBackend("claude-echo", AnthropicTestUpstream.KEY)));
-        // priced as Claude is: cache reads at a tenth of the input price (input 1.00, output 2.00 from the fixture)
+        // priced as Claude is (input 1.00, output 2.00 from the fixture): cache reads at a tenth of the input price,
+        // writes at 1.25 times it to the 5-minute cache and twice it to the 1-hour cache
         String modelId = as(ADMIN).when().get("/v1/models/" + model).then().statusCode(200).extract().path("data.id");
-        as(ADMIN).body(Map.of("cached_input_price_per_mtok", "0.10")).when().put("/v1/models/" + modelId).then().statusCode(200)
-                .body("data.cached_input_price_per_mtok", equalTo("0.1")).body("data.input_price_per_mtok", equalTo("1"));
-        as(ADMIN).body(Map.of("cached_input_price_per_mtok", "-1")).when().put("/v1/models/" + modelId).then().statusCode(400);
+        as(ADMIN).body(Map.of("cached_input_price_per_mtok", "0.10", "cache_write_price_per_mtok", "1.25",
+                        "cache_write_1h_price_per_mtok", "2.00")).when().put("/v1/models/" + modelId).then().statusCode(200)
+                .body("data.cached_input_price_per_mtok", equalTo("0.1")).body("data.input_price_per_mtok", equalTo("1"))
+                .body("data.cache_write_price_per_mtok", equalTo("1.25")).body("data.cache_write_1h_price_per_mtok", equalTo("2"));
+        for (String price : List.of("cached_input_price_per_mtok", "cache_write_price_per_mtok", "cache_write_1h_price_per_mtok")) {
+            as(ADMIN).body(Map.of(price, "-1")).when().put("/v1/models/" + modelId).then().statusCode(400)
+                    .body("error.code", equalTo("VALIDATION_ERROR"));
+        }
         String marker = "cache " + run();
         Map<String, Object> ephemeral = Map.of("type", "ephemeral");
         Map<String, Object> body = new LinkedHashMap<>();
@@ -642,18 +648,24 @@ class HostedProvidersTest {
                 new JsonObject().put("type", "text").put("text", marker)
                         .put("cache_control", new JsonObject().put("type", "ephemeral").put("ttl", "1h")));
         assertThat(sent.getJsonArray("tools").getJsonObject(0).getJsonObject("cache_control")).isEqualTo(new JsonObject().put("type", "ephemeral"));
-        // the stand-in reports 11 fresh prompt tokens and 4 read from the cache
+        // the stand-in reports 11 fresh prompt tokens, 4 read from the cache and, for the marks, 2 written to the
+        // 5-minute cache and 3 to the 1-hour cache
         JsonObject usage = answer.getJsonObject("usage");
-        assertThat(usage.getInteger("prompt_tokens")).isEqualTo(15);
+        assertThat(usage.getInteger("prompt_tokens")).isEqualTo(20);
         assertThat(usage.getJsonObject("prompt_tokens_details").getInteger("cached_tokens")).isEqualTo(4);
-        assertThat(usage.getInteger("cache_creation_input_tokens")).isZero();
+        assertThat(usage.getInteger("cache_creation_input_tokens")).isEqualTo(5);
+        assertThat(usage.getJsonObject("cache_creation")).isEqualTo(new JsonObject()
+                .put("ephemeral_5m_input_tokens", 2).put("ephemeral_1h_input_tokens", 3));
         assertCachedShareRecorded("req_cache_" + marker.hashCode());
         as(ADMIN).when().get("/v1/accounting/usage/summary?model=" + model).then().statusCode(200)
-                .body("data.items[0].cached_input_tokens", equalTo(4));
+                .body("data.items[0].cached_input_tokens", equalTo(4)).body("data.items[0].cache_write_input_tokens", equalTo(5));
+        as(ADMIN).when().get("/v1/accounting/usage?model=" + model).then().statusCode(200)
+                .body("data.items[0].tokens_cached", equalTo(4)).body("data.items[0].tokens_cache_write", equalTo(5));
         String streamed = as(ADMIN).header("X-Request-Id", "req_cache_stream_" + marker.hashCode())
                 .body(with(with(body, "stream", true), "stream_options", Map.of("include_usage", true)))
                 .when().post("/oai/v1/chat/completions").then().statusCode(200).extract().asString();
-        assertThat(streamed).contains("\"prompt_tokens_details\":{\"cached_tokens\":4}");
+        assertThat(streamed).contains("\"prompt_tokens_details\":{\"cached_tokens\":4}")
+                .contains("\"cache_creation\":{\"ephemeral_5m_input_tokens\":2,\"ephemeral_1h_input_tokens\":3}");
         // a streamed answer's record keeps the cached share and its price alike
         assertCachedShareRecorded("req_cache_stream_" + marker.hashCode());
         // without a breakpoint the system stays one string, as before: a message's parts joined, messages a paragraph apart
@@ -684,15 +696,20 @@ class HostedProvidersTest {
                 .when().post("/v1/inference/chat").then().statusCode(400).body("error.details[0].field", equalTo("tools[0].cache_control"));
     }
 
-    /** The cache test's record: 15 prompt tokens, 4 of them cached, priced (11 x 1.00 + 4 x 0.10 + 6 x 2.00) / 1M. */
+    /**
+     * The cache test's record: 20 prompt tokens, 4 of them read from the cache and 5 written to it (3 of those to the
+     * 1-hour cache), priced (11 x 1.00 + 4 x 0.10 + 2 x 1.25 + 3 x 2.00 + 6 x 2.00) / 1M.
+     */
     private void assertCachedShareRecorded(String requestId) {
         await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
             usage.flush().await().atMost(Duration.ofSeconds(5));
-            Row row = pool.preparedQuery("SELECT cached_tokens, prompt_tokens, cost FROM usage_records WHERE request_id = $1")
+            Row row = pool.preparedQuery("SELECT cached_tokens, cache_write_tokens, prompt_tokens, cost FROM usage_records "
+                            + "WHERE request_id = $1")
                     .execute(io.vertx.mutiny.sqlclient.Tuple.of(requestId)).await().atMost(Duration.ofSeconds(5)).iterator().next();
             assertThat(row.getInteger("cached_tokens")).isEqualTo(4);
-            assertThat(row.getInteger("prompt_tokens")).isEqualTo(15);
-            assertThat(row.getBigDecimal("cost")).isEqualByComparingTo("0.0000234");
+            assertThat(row.getInteger("cache_write_tokens")).isEqualTo(5);
+            assertThat(row.getInteger("prompt_tokens")).isEqualTo(20);
+            assertThat(row.getBigDecimal("cost")).isEqualByComparingTo("0.0000319");
         });
     }
 

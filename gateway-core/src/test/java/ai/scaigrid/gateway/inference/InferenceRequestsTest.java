@@ -162,4 +162,21 @@ class InferenceRequestsTest {
         assertThat(body.has("stream")).isFalse();
         assertThat(body.has("stream_options")).isFalse();
     }
+
+    /** The budget reserves a marked prompt at the cache-write price: every place a breakpoint may sit counts, nothing else. */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]|false",
+            "\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"cache_control\":{\"type\":\"ephemeral\"}}]|true",
+            "\"messages\":[{\"role\":\"system\",\"content\":[{\"type\":\"text\",\"text\":\"p\",\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"}}]},"
+                    + "{\"role\":\"user\",\"content\":\"hi\"}]|true",
+            "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"},\"cache_control\":{\"type\":\"ephemeral\"}}]|true",
+            "\"metadata\":{\"cache_control\":\"not a breakpoint\"}|false",
+    })
+    void marksCacheFindsEveryBreakpoint(String fields, boolean marked) throws Exception {
+        ObjectNode body = (ObjectNode) JSON.readTree("{\"model\":\"m/x\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                + fields + "}");
+        InferenceRequests.chat(body);
+        assertThat(InferenceRequests.marksCache(body)).isEqualTo(marked);
+    }
 }

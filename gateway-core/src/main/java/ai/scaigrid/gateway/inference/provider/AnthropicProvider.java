@@ -678,14 +678,28 @@ public class AnthropicProvider implements Provider {
     /**
      * The prompt cache's share, where Anthropic reports it: read from the cache as OpenAI reports it
      * ({@code prompt_tokens_details.cached_tokens}), written to it as Anthropic names it
-     * ({@code cache_creation_input_tokens}, which OpenAI has no field for). Both are part of {@code prompt_tokens}.
+     * ({@code cache_creation_input_tokens}, which OpenAI has no field for, with its split by lifetime,
+     * {@code cache_creation.ephemeral_5m_input_tokens} and {@code ephemeral_1h_input_tokens}, which are priced
+     * apart). All of them are part of {@code prompt_tokens}.
      */
     private static ObjectNode withCache(ObjectNode usage, JsonNode anthropicUsage) {
+        if (anthropicUsage == null) {
+            return usage;
+        }
         if (anthropicUsage.has("cache_read_input_tokens")) {
             usage.putObject("prompt_tokens_details").put("cached_tokens", anthropicUsage.path("cache_read_input_tokens").asLong());
         }
         if (anthropicUsage.has("cache_creation_input_tokens")) {
             usage.put("cache_creation_input_tokens", anthropicUsage.path("cache_creation_input_tokens").asLong());
+            JsonNode split = anthropicUsage.path("cache_creation");
+            if (split.isObject()) {
+                ObjectNode byLifetime = usage.putObject("cache_creation");
+                for (String field : List.of("ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens")) {
+                    if (split.path(field).canConvertToLong()) {
+                        byLifetime.put(field, split.path(field).asLong());
+                    }
+                }
+            }
         }
         return usage;
     }
