@@ -484,9 +484,14 @@ public class InferenceRoutes {
         return out;
     }
 
+    /** A text completion is named as OpenAI names one ({@code cmpl-...}), also when a chat model answered it. */
+    static String textCompletionId(String id) {
+        return id.startsWith("chatcmpl-") ? "cmpl-" + id.substring("chatcmpl-".length()) : id;
+    }
+
     private ObjectNode toTextCompletion(ObjectNode chat) {
         ObjectNode out = mapper.createObjectNode();
-        out.put("id", chat.path("id").asText());
+        out.put("id", textCompletionId(chat.path("id").asText()));
         out.put("object", "text_completion");
         out.put("created", chat.path("created").asLong(System.currentTimeMillis() / 1000));
         out.put("model", chat.path("model").asText());
@@ -684,7 +689,7 @@ public class InferenceRoutes {
             }
             if ("generate".equals(ex.endpoint)) {
                 ObjectNode out = mapper.createObjectNode();
-                out.put("id", chunk.path("id").asText());
+                out.put("id", textCompletionId(chunk.path("id").asText()));
                 out.put("object", "text_completion.chunk");
                 out.put("created", chunk.path("created").asLong());
                 out.put("model", chunk.path("model").asText());

@@ -385,11 +385,14 @@ class InferenceApiTest {
         String chatOnly = InferenceFixtures.chatModelOver(List.of(completionsBackend("chatonly", null)));
         for (int i = 0; i < 8; i++) {
             as(ADMIN).body(Map.of("model", chatOnly, "prompt", "hello " + i)).when().post("/v1/inference/generate").then().statusCode(200)
-                    .body("data.choices[0].text", equalTo("echo: hello " + i));
+                    .body("data.choices[0].text", equalTo("echo: hello " + i))
+                    // named as a text completion, though a chat answered it
+                    .body("data.id", startsWith("cmpl-"));
         }
         String streamed = as(ADMIN).body(Map.of("model", chatOnly, "prompt", "streamed hello", "stream", true))
                 .when().post("/v1/inference/generate").then().statusCode(200).extract().asString();
-        assertThat(streamed).contains("\"text\":\"echo: \"").doesNotContain("event: error").endsWith("data: [DONE]\n\n");
+        assertThat(streamed).contains("\"text\":\"echo: \"").contains("\"id\":\"cmpl-").doesNotContain("chatcmpl-")
+                .doesNotContain("event: error").endsWith("data: [DONE]\n\n");
         assertThat(OpenAiTestUpstream.get().sentContaining("streamed hello").getString("_path")).isEqualTo("/v1/chat/completions");
 
         // completions: chat asks through chat from the start; tools need a chat too
