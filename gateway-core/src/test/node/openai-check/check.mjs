@@ -1,5 +1,6 @@
 // Drives gateway-core's OpenAI-compatible layer with the official `openai` SDK, unchanged.
-// Env: OPENAI_BASE_URL (…/oai/v1), OPENAI_API_KEY (an sgk_ key), MODEL (a chat model slug), and
+// Env: OPENAI_BASE_URL (…/oai/v1), OPENAI_API_KEY (an sgk_ key), MODEL (a chat model slug whose upstream also
+// serves text completions), and
 // optionally TOOLS_MODEL (a model whose upstream answers with a get_weather call for Oslo: checks that
 // the SDK's own stream accumulator assembles the gateway's tool-call chunks) and EMBED_MODEL (an
 // embedding model whose upstream answers [0.1 * (i + 1), 0.2, 0.3] for input i) and MIDFAIL_MODEL (a
@@ -40,6 +41,22 @@ for await (const chunk of stream) {
 if (streamed !== 'echo: sdk streams') fail(`streamed content was ${JSON.stringify(streamed)}`);
 if (!usage || usage.total_tokens <= 0) fail(`no usage chunk in the stream`);
 console.log('streaming:', streamed, usage);
+
+// the legacy text completions (MODEL's upstream serves /completions: it continues any prompt with " Paris, of course.")
+const legacy = await client.completions.create({ model, prompt: 'The capital of France is', max_tokens: 8, logprobs: 2 });
+if (legacy.object !== 'text_completion' || legacy.choices[0].text !== ' Paris, of course.') fail(`completions gave ${JSON.stringify(legacy)}`);
+const lp = legacy.choices[0].logprobs;
+if (JSON.stringify(lp?.tokens) !== JSON.stringify([' ', 'Paris, ', 'of ', 'course.']) || Object.keys(lp.top_logprobs[0]).length !== 2) {
+  fail(`completions logprobs were ${JSON.stringify(lp)}`);
+}
+let continued = '';
+let legacyUsage = null;
+for await (const chunk of await client.completions.create({ model, prompt: 'Say', stream: true, stream_options: { include_usage: true } })) {
+  continued += chunk.choices[0]?.text ?? '';
+  if (chunk.usage) legacyUsage = chunk.usage;
+}
+if (continued !== ' Paris, of course.' || !legacyUsage) fail(`streamed completion was ${JSON.stringify(continued)}, usage ${JSON.stringify(legacyUsage)}`);
+console.log('completions:', legacy.choices[0].text, 'streamed:', continued);
 
 const toolsModel = process.env.TOOLS_MODEL;
 if (toolsModel) {

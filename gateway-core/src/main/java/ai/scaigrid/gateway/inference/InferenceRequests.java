@@ -197,14 +197,33 @@ public final class InferenceRequests {
                 ? messages.get(0).path("content").asText() : null;
     }
 
-    /** {@code /v1/inference/generate}: a raw prompt becomes one user message (see {@link #rawPrompt}). */
+    /**
+     * {@code /v1/inference/generate} and {@code /oai/v1/completions}: a raw prompt becomes one user message (see
+     * {@link #rawPrompt}). The prompt is a string, or OpenAI's list holding one string. {@code logprobs} is the
+     * completions API's count (0-5 alternatives per token), carried as chat's {@code logprobs: true} and
+     * {@code top_logprobs}, so either kind of upstream can answer it.
+     */
     public static Parsed generate(JsonNode raw) {
         ObjectNode body = object(raw);
         Problems p = new Problems();
         String model = model(body, p);
         JsonNode prompt = body.get("prompt");
+        if (prompt != null && prompt.isArray() && prompt.size() == 1 && prompt.get(0).isTextual()) {
+            prompt = prompt.get(0);
+        }
         if (prompt == null || !prompt.isTextual() || prompt.asText().isEmpty()) {
-            p.add("prompt", "prompt must be a non-empty string");
+            p.add("prompt", prompt != null && prompt.isArray()
+                    ? "prompt must be one non-empty string (several prompts or token ids in one request are not supported)"
+                    : "prompt must be a non-empty string");
+        }
+        JsonNode logprobs = body.remove("logprobs");
+        body.remove("top_logprobs");
+        if (logprobs != null && !logprobs.isNull()) {
+            if (!logprobs.isIntegralNumber() || !logprobs.canConvertToInt() || logprobs.asInt() < 0 || logprobs.asInt() > 5) {
+                p.add("logprobs", "logprobs must be an integer from 0 to 5 (the alternatives to report per token)");
+            } else {
+                body.put("logprobs", true).put("top_logprobs", logprobs.asInt());
+            }
         }
         common(body, p);
         int toolChars = toolsAndFormat(body, p);

@@ -42,7 +42,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <ul>
  *   <li>native: {@code POST /v1/inference/chat|generate|embed} — enveloped JSON, or SSE with
  *   {@code event: error} and a final {@code data: [DONE]};</li>
- *   <li>OpenAI-compatible: {@code POST /oai/v1/chat/completions}, {@code POST /oai/v1/embeddings},
+ *   <li>OpenAI-compatible: {@code POST /oai/v1/chat/completions}, {@code POST /oai/v1/completions}, {@code POST /oai/v1/embeddings},
  *   {@code GET /oai/v1/models}, {@code GET /oai/v1/models/{id}} — OpenAI's own shapes and error
  *   format, so the official SDKs work unchanged.</li>
  * </ul>
@@ -109,6 +109,8 @@ public class InferenceRoutes {
         router.post("/v1/inference/embed").handler(body).handler(rc -> inference(rc, Api.NATIVE, "embed"))
                 .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
         router.post("/oai/v1/chat/completions").handler(body).handler(rc -> inference(rc, Api.OAI, "chat"))
+                .failureHandler(rc -> routeFailure(rc, Api.OAI));
+        router.post("/oai/v1/completions").handler(body).handler(rc -> inference(rc, Api.OAI, "generate"))
                 .failureHandler(rc -> routeFailure(rc, Api.OAI));
         router.post("/oai/v1/embeddings").handler(body).handler(rc -> inference(rc, Api.OAI, "embed"))
                 .failureHandler(rc -> routeFailure(rc, Api.OAI));
@@ -500,6 +502,7 @@ public class InferenceRoutes {
             ObjectNode choice = choices.addObject();
             choice.put("index", c.path("index").asInt());
             choice.put("text", c.path("message").path("content").asText(""));
+            choice.set("logprobs", TextLogprobs.of(c.get("logprobs"), new long[1]));
             choice.set("finish_reason", c.get("finish_reason"));
         }
         out.set("usage", chat.get("usage"));
@@ -685,27 +688,33 @@ public class InferenceRoutes {
                 if (!ex.request.includeUsage()) {
                     chunk.remove("usage");
                 }
-                return chunk;
             }
-            if ("generate".equals(ex.endpoint)) {
-                ObjectNode out = mapper.createObjectNode();
-                out.put("id", textCompletionId(chunk.path("id").asText()));
-                out.put("object", "text_completion.chunk");
-                out.put("created", chunk.path("created").asLong());
-                out.put("model", chunk.path("model").asText());
-                ArrayNode choices = out.putArray("choices");
-                for (JsonNode c : chunk.path("choices")) {
-                    ObjectNode choice = choices.addObject();
-                    choice.put("index", c.path("index").asInt());
-                    choice.put("text", c.path("delta").path("content").asText(""));
-                    choice.set("finish_reason", c.get("finish_reason"));
-                }
-                if (chunk.has("usage")) {
-                    out.set("usage", chunk.get("usage"));
-                }
-                return out;
+            return "generate".equals(ex.endpoint) ? textChunk(chunk) : chunk;
+        }
+
+        /** Each choice's generated characters so far, for the offsets of its log probabilities. */
+        private final java.util.Map<Integer, long[]> textOffsets = new java.util.HashMap<>();
+
+        /** A chunk of a text completion: OpenAI streams them as {@code text_completion}; the native API names them apart. */
+        private ObjectNode textChunk(ObjectNode chunk) {
+            ObjectNode out = mapper.createObjectNode();
+            out.put("id", textCompletionId(chunk.path("id").asText()));
+            out.put("object", api == Api.OAI ? "text_completion" : "text_completion.chunk");
+            out.put("created", chunk.path("created").asLong());
+            out.put("model", chunk.path("model").asText());
+            ArrayNode choices = out.putArray("choices");
+            for (JsonNode c : chunk.path("choices")) {
+                ObjectNode choice = choices.addObject();
+                int index = c.path("index").asInt();
+                choice.put("index", index);
+                choice.put("text", c.path("delta").path("content").asText(""));
+                choice.set("logprobs", TextLogprobs.of(c.get("logprobs"), textOffsets.computeIfAbsent(index, i -> new long[1])));
+                choice.set("finish_reason", c.get("finish_reason"));
             }
-            return chunk;
+            if (chunk.has("usage")) {
+                out.set("usage", chunk.get("usage"));
+            }
+            return out;
         }
 
         private void sendHeaders(HttpServerResponse response) {

@@ -413,6 +413,90 @@ class InferenceApiTest {
                 .body("error.details[0].field", equalTo("connection_config.completions"));
     }
 
+    /**
+     * OpenAI's legacy text completions under /oai/v1 (the SDK's completions.create, what evaluation harnesses and
+     * code-completion clients call), with logprobs in that API's shape whichever API the upstream answered through.
+     */
+    @Test
+    void oaiCompletionsWithLogprobs() throws Exception {
+        String model = chatModel("echo");
+        String prompt = "The capital of Norway is " + InferenceFixtures.run();
+        // a one-string list is OpenAI's other way to send a prompt
+        JsonNode answer = JSON.readTree(as(ADMIN).body(Map.of("model", model, "prompt", List.of(prompt), "max_tokens", 8, "logprobs", 2))
+                .when().post("/oai/v1/completions").then().statusCode(200).extract().asString());
+        assertThat(answer.path("object").asText()).isEqualTo("text_completion");
+        assertThat(answer.path("id").asText()).startsWith("cmpl-");
+        assertThat(answer.has("status")).as("OpenAI's shape, not the envelope").isFalse();
+        JsonNode choice = answer.path("choices").path(0);
+        assertThat(choice.path("text").asText()).isEqualTo(OpenAiTestUpstream.CONTINUATION);
+        assertThat(JSON.treeToValue(choice.path("logprobs").path("tokens"), List.class)).containsExactly(" ", "Paris, ", "of ", "course.");
+        assertThat(choice.path("logprobs").path("token_logprobs").path(2).asDouble()).isEqualTo(OpenAiTestUpstream.LOGPROB);
+        assertThat(choice.path("logprobs").path("top_logprobs").path(0).toString()).isEqualTo("{\"alt0\":-1.0,\"alt1\":-2.0}");
+        assertThat(answer.path("usage").path("total_tokens").asInt()).isEqualTo(9);
+        JsonObject sent = OpenAiTestUpstream.get().sentContaining(prompt);
+        assertThat(sent.getString("_path")).isEqualTo("/v1/completions");
+        assertThat(sent.getValue("logprobs")).as("the completions API's count").isEqualTo(2);
+        assertThat(sent.containsKey("top_logprobs")).isFalse();
+        // without logprobs asked for, a choice says null, as OpenAI's does
+        as(ADMIN).body(Map.of("model", model, "prompt", "plain " + InferenceFixtures.run())).when().post("/oai/v1/completions")
+                .then().statusCode(200).body("choices[0].logprobs", org.hamcrest.Matchers.nullValue())
+                .body("choices[0].text", equalTo(OpenAiTestUpstream.CONTINUATION));
+
+        // through a chat-only upstream: chat's logprobs are asked for and rewritten, offsets from the generated text
+        String chatOnly = InferenceFixtures.chatModelOver(List.of(completionsBackend("chatonly", null)));
+        String hello = "hello " + InferenceFixtures.run();
+        JsonNode viaChat = JSON.readTree(as(ADMIN).body(Map.of("model", chatOnly, "prompt", hello, "logprobs", 1))
+                .when().post("/oai/v1/completions").then().statusCode(200).extract().asString());
+        JsonNode lp = viaChat.path("choices").path(0).path("logprobs");
+        List<String> words = List.of(("echo: " + hello).split("(?<= )"));
+        assertThat(JSON.treeToValue(lp.path("tokens"), List.class)).isEqualTo(words);
+        assertThat(lp.path("text_offset").toString()).isEqualTo("[0,6," + (6 + words.get(1).length()) + "]");
+        assertThat(lp.path("top_logprobs").path(1).toString()).isEqualTo("{\"alt0\":-1.0}");
+        JsonObject sentChat = OpenAiTestUpstream.get().sentContaining(hello);
+        assertThat(sentChat.getString("_path")).isEqualTo("/v1/chat/completions");
+        assertThat(sentChat.getBoolean("logprobs")).isTrue();
+        assertThat(sentChat.getInteger("top_logprobs")).isEqualTo(1);
+
+        // streamed: text_completion chunks (OpenAI's streaming name), offsets running on across chunks, usage when asked
+        String streamedHello = "streamed " + InferenceFixtures.run();
+        String body = as(ADMIN).body(Map.of("model", chatOnly, "prompt", streamedHello, "logprobs", 0, "stream", true,
+                "stream_options", Map.of("include_usage", true))).when().post("/oai/v1/completions").then().statusCode(200)
+                .extract().asString();
+        List<String> data = parseSse(body).data();
+        assertThat(data.get(data.size() - 1)).isEqualTo("[DONE]");
+        StringBuilder text = new StringBuilder();
+        List<Integer> offsets = new java.util.ArrayList<>();
+        JsonNode usage = null;
+        for (String d : data.subList(0, data.size() - 1)) {
+            JsonNode chunk = JSON.readTree(d);
+            assertThat(chunk.path("object").asText()).isEqualTo("text_completion");
+            assertThat(chunk.path("id").asText()).startsWith("cmpl-");
+            for (JsonNode c : chunk.path("choices")) {
+                text.append(c.path("text").asText(""));
+                c.path("logprobs").path("text_offset").forEach(o -> offsets.add(o.asInt()));
+            }
+            if (chunk.hasNonNull("usage")) {
+                usage = chunk.get("usage");
+            }
+        }
+        assertThat(text.toString()).isEqualTo("echo: " + streamedHello);
+        List<String> streamedWords = List.of(("echo: " + streamedHello).split("(?<= )"));
+        assertThat(offsets).containsExactly(0, 6, 6 + streamedWords.get(1).length());
+        assertThat(usage).isNotNull();
+
+        // what the gateway cannot answer is refused in OpenAI's error format, naming the parameter
+        for (Object bad : List.of(List.of(1, 2, 3), List.of("a", "b"), "")) {
+            as(ADMIN).body(Map.of("model", model, "prompt", bad)).when().post("/oai/v1/completions").then().statusCode(400)
+                    .body("error.param", equalTo("prompt")).body("error.type", equalTo("invalid_request_error"));
+        }
+        for (Object bad : List.of(6, true, -1, "2")) {
+            as(ADMIN).body(Map.of("model", model, "prompt", "x", "logprobs", bad)).when().post("/oai/v1/completions")
+                    .then().statusCode(400).body("error.param", equalTo("logprobs"));
+        }
+        as(ADMIN).body(Map.of("model", "no/such-model", "prompt", "x")).when().post("/oai/v1/completions").then().statusCode(404)
+                .body("error.code", equalTo("model_not_found"));
+    }
+
     @Test
     void embeddings() {
         String model = InferenceFixtures.model("test-" + InferenceFixtures.run() + "/embed", "embedding", null, "embed");

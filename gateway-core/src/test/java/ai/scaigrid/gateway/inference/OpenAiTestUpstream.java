@@ -199,8 +199,12 @@ public final class OpenAiTestUpstream {
             }
             JsonArray choices = new JsonArray();
             for (int i = 0; i < n; i++) { // n choices, as OpenAI answers "n"
-                choices.add(new JsonObject().put("index", i).put("message", message.copy())
-                        .put("finish_reason", tools ? "tool_calls" : "stop"));
+                JsonObject choice = new JsonObject().put("index", i).put("message", message.copy())
+                        .put("finish_reason", tools ? "tool_calls" : "stop");
+                if (body.getBoolean("logprobs", false) && !tools) {
+                    choice.put("logprobs", chatLogprobs(text.split("(?<= )"), body.getInteger("top_logprobs", 0)));
+                }
+                choices.add(choice);
             }
             JsonObject out = new JsonObject().put("id", "chatcmpl-up1").put("object", "chat.completion")
                     .put("created", 1700000000).put("model", body.getString("model")).put("choices", choices);
@@ -222,6 +226,13 @@ public final class OpenAiTestUpstream {
         } else {
             for (int i = 0; i < n; i++) {
                 for (String word : text.split("(?<= )")) {
+                    if (body.getBoolean("logprobs", false)) {
+                        JsonObject c = new JsonObject(chunk(i, word, null).substring("data: ".length()).trim());
+                        c.getJsonArray("choices").getJsonObject(0)
+                                .put("logprobs", chatLogprobs(new String[]{word}, body.getInteger("top_logprobs", 0)));
+                        res.write("data: " + c.encode() + "\n\n");
+                        continue;
+                    }
                     res.write(chunk(i, word, null));
                 }
                 res.write(chunk(i, null, "stop"));
@@ -278,14 +289,19 @@ public final class OpenAiTestUpstream {
         if (!stream) {
             res.putHeader("content-type", "application/json").end(new JsonObject().put("id", "cmpl-up1").put("object", "text_completion")
                     .put("created", 1700000000).put("model", model).put("choices", new JsonArray().add(new JsonObject()
-                            .put("text", CONTINUATION).put("index", 0).putNull("logprobs").put("finish_reason", "length")))
+                            .put("text", CONTINUATION).put("index", 0)
+                            .put("logprobs", textLogprobs(CONTINUATION.split("(?<= )"), body.getValue("logprobs"), 0))
+                            .put("finish_reason", "length")))
                     .put("usage", usage).encode());
             return;
         }
         res.setChunked(true).putHeader("content-type", "text/event-stream");
         String[] words = CONTINUATION.split("(?<= )");
+        int offset = 0;
         for (int i = 0; i < words.length; i++) {
-            JsonObject choice = new JsonObject().put("text", words[i]).put("index", 0).putNull("logprobs");
+            JsonObject choice = new JsonObject().put("text", words[i]).put("index", 0)
+                    .put("logprobs", textLogprobs(new String[]{words[i]}, body.getValue("logprobs"), offset));
+            offset += words[i].length();
             if (i == words.length - 1) {
                 choice.put("finish_reason", "length");
             } else {
@@ -299,6 +315,43 @@ public final class OpenAiTestUpstream {
                     .put("model", model).put("choices", new JsonArray()).put("usage", usage).encode() + "\n\n");
         }
         res.end("data: [DONE]\n\n");
+    }
+
+    /** Every token's log probability here; its k-th alternative ({@code alt<k>}) has -1 - k. */
+    public static final double LOGPROB = -0.25;
+
+    /** Chat's logprobs for these tokens, with {@code top} alternatives each. */
+    private static JsonObject chatLogprobs(String[] tokens, int top) {
+        JsonArray content = new JsonArray();
+        for (String token : tokens) {
+            JsonArray alternatives = new JsonArray();
+            for (int k = 0; k < top; k++) {
+                alternatives.add(new JsonObject().put("token", "alt" + k).put("logprob", -1.0 - k));
+            }
+            content.add(new JsonObject().put("token", token).put("logprob", LOGPROB).putNull("bytes").put("top_logprobs", alternatives));
+        }
+        return new JsonObject().put("content", content).putNull("refusal");
+    }
+
+    /** The completions API's logprobs (its {@code logprobs} a count of alternatives), or null when not asked for. */
+    private static JsonObject textLogprobs(String[] tokens, Object asked, int offset) {
+        if (!(asked instanceof Number count)) {
+            return null;
+        }
+        JsonArray tokenList = new JsonArray(), logprobs = new JsonArray(), top = new JsonArray(), offsets = new JsonArray();
+        for (String token : tokens) {
+            tokenList.add(token);
+            logprobs.add(LOGPROB);
+            JsonObject alternatives = new JsonObject();
+            for (int k = 0; k < count.intValue(); k++) {
+                alternatives.put("alt" + k, -1.0 - k);
+            }
+            top.add(alternatives);
+            offsets.add(offset);
+            offset += token.length();
+        }
+        return new JsonObject().put("tokens", tokenList).put("token_logprobs", logprobs).put("top_logprobs", top)
+                .put("text_offset", offsets);
     }
 
     /** What a text completion adds to any prompt (4 tokens). */

@@ -171,12 +171,17 @@ public class OpenAiProvider implements Provider {
         ObjectNode body = call.body().deepCopy();
         body.put("model", backend.modelName());
         JsonNode cap = body.hasNonNull(MAX_COMPLETION_TOKENS) ? body.get(MAX_COMPLETION_TOKENS) : body.get("max_tokens");
-        // chat-only fields; logprobs is a count there and its answer another shape, which generate does not return
+        // logprobs: chat's flag and count are one count here, the alternatives per token
+        boolean logprobs = body.path("logprobs").asBoolean(false);
+        int alternatives = body.path("top_logprobs").asInt(0);
         for (String field : List.of("messages", "tools", "tool_choice", "parallel_tool_calls", "response_format",
                 "reasoning_effort", MAX_COMPLETION_TOKENS, "max_tokens", "logprobs", "top_logprobs")) {
             body.remove(field);
         }
         body.put("prompt", call.rawPrompt());
+        if (logprobs) {
+            body.put("logprobs", alternatives);
+        }
         if (cap != null && !cap.isNull()) {
             body.set("max_tokens", cap);
         }
@@ -190,8 +195,8 @@ public class OpenAiProvider implements Provider {
         completion.put("model", slug);
         for (JsonNode choice : completion.path("choices")) {
             if (choice instanceof ObjectNode c) {
+                // logprobs stay in the completions API's shape, which the text completion answer keeps
                 JsonNode text = c.remove("text");
-                c.remove("logprobs");
                 c.putObject("message").put("role", "assistant").put("content", text == null || text.isNull() ? "" : text.asText());
             }
         }
@@ -204,7 +209,6 @@ public class OpenAiProvider implements Provider {
         for (JsonNode choice : chunk.path("choices")) {
             if (choice instanceof ObjectNode c) {
                 JsonNode text = c.remove("text");
-                c.remove("logprobs");
                 ObjectNode delta = c.putObject("delta");
                 if (text != null && !text.isNull()) {
                     delta.put("content", text.asText());
