@@ -24,6 +24,7 @@ import jakarta.inject.Inject;
 import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -532,12 +533,18 @@ public class CatalogService {
         if (r.status() != null && !Set.of("active", "deprecated").contains(r.status())) {
             throw ApiException.validation("status", "status must be active or deprecated");
         }
-        for (BigDecimal price : new BigDecimal[]{r.inputPricePerMtok(), r.cachedInputPricePerMtok(), r.cacheWritePricePerMtok(),
-                r.cacheWrite1hPricePerMtok(), r.outputPricePerMtok()}) {
+        Map<String, BigDecimal> prices = new LinkedHashMap<>();
+        prices.put("input_price_per_mtok", r.inputPricePerMtok());
+        prices.put("cached_input_price_per_mtok", r.cachedInputPricePerMtok());
+        prices.put("cache_write_price_per_mtok", r.cacheWritePricePerMtok());
+        prices.put("cache_write_1h_price_per_mtok", r.cacheWrite1hPricePerMtok());
+        prices.put("output_price_per_mtok", r.outputPricePerMtok());
+        prices.forEach((field, price) -> {
+            // numeric(12, 4): at most 8 digits before the point
             if (price != null && (price.signum() < 0 || price.precision() - price.scale() > 8)) {
-                throw ApiException.validation("price", "prices must be non-negative decimals");
+                throw ApiException.validation(field, field + " must be a non-negative decimal below 100000000");
             }
-        }
+        });
     }
 
     private static String blankToNull(String s) {

@@ -627,7 +627,7 @@ class HostedProvidersTest {
                 .body("data.cache_write_price_per_mtok", equalTo("1.25")).body("data.cache_write_1h_price_per_mtok", equalTo("2"));
         for (String price : List.of("cached_input_price_per_mtok", "cache_write_price_per_mtok", "cache_write_1h_price_per_mtok")) {
             as(ADMIN).body(Map.of(price, "-1")).when().put("/v1/models/" + modelId).then().statusCode(400)
-                    .body("error.code", equalTo("VALIDATION_ERROR"));
+                    .body("error.code", equalTo("VALIDATION_ERROR")).body("error.details[0].field", equalTo(price));
         }
         String marker = "cache " + run();
         Map<String, Object> ephemeral = Map.of("type", "ephemeral");
