@@ -61,9 +61,8 @@ public class AccountingResource {
     }
 
     public record UsageRow(String tenantId, String model, String day, long requestCount, long errorCount,
-                           long promptTokens, long cachedTokens, long cacheWriteTokens, long completionTokens, long reasoningTokens, long totalTokens,
-                           String cost,
-                           long avgLatencyMs) {
+                           long promptTokens, long cachedTokens, long cacheWriteTokens, long completionTokens,
+                           long reasoningTokens, long totalTokens, String cost, long avgLatencyMs) {
     }
 
     @GET

@@ -50,9 +50,8 @@ public class AccountingUsageResource {
     CurrentCaller current;
 
     public record UsageItem(String id, String requestId, String model, String backendId, String userId, String tenantId,
-                            String apiKeyId, String api, String endpoint, long tokensIn, long tokensCached, long tokensCacheWrite, long tokensOut,
-                            long tokensReasoning, String cost,
-                            long latencyMs, Integer ttftMs, String status, String errorCode, OffsetDateTime createdAt) {
+                            String apiKeyId, String api, String endpoint, long tokensIn, long tokensCached, long tokensCacheWrite,
+                            long tokensOut, long tokensReasoning, String cost, long latencyMs, Integer ttftMs, String status, String errorCode, OffsetDateTime createdAt) {
     }
 
     public record Pagination(boolean hasMore, String nextCursor) {
@@ -119,8 +118,8 @@ public class AccountingUsageResource {
                 items.add(new UsageItem(r.getString("id"), r.getString("request_id"), r.getString("model"), r.getString("backend_id"),
                         r.getString("user_id"), r.getString("tenant_id"), r.getString("api_key_id"), r.getString("api"),
                         r.getString("endpoint"), r.getInteger("prompt_tokens"), r.getInteger("cached_tokens"),
-                        r.getInteger("cache_write_tokens"),
-                        r.getInteger("completion_tokens"), r.getInteger("reasoning_tokens"), decimal(r.getBigDecimal("cost")), r.getInteger("latency_ms"), r.getInteger("ttft_ms"), r.getString("status"),
+                        r.getInteger("cache_write_tokens"), r.getInteger("completion_tokens"), r.getInteger("reasoning_tokens"),
+                        decimal(r.getBigDecimal("cost")), r.getInteger("latency_ms"), r.getInteger("ttft_ms"), r.getString("status"),
                         r.getString("error_code"), r.getOffsetDateTime("created_at")));
             }
             boolean more = items.size() > size;

@@ -34,7 +34,7 @@ public final class InferenceExchange {
     volatile int reasoningTokens;
     /** Of the prompt, what the upstream read from its prompt cache ({@code prompt_tokens_details.cached_tokens}). */
     volatile int cachedTokens;
-    /** Of the prompt, what the upstream wrote to its prompt cache ({@code cache_creation_input_tokens}), and of that to its 1-hour cache. */
+    /** Of the prompt, what the upstream wrote to its prompt cache ({@code cache_creation_input_tokens}); of that, to its 1-hour cache. */
     volatile int cacheWriteTokens;
     volatile int cacheWrite1hTokens;
     volatile boolean finished;

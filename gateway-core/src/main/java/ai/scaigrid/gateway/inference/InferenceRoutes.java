@@ -42,8 +42,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <ul>
  *   <li>native: {@code POST /v1/inference/chat|generate|embed} — enveloped JSON, or SSE with
  *   {@code event: error} and a final {@code data: [DONE]};</li>
- *   <li>OpenAI-compatible: {@code POST /oai/v1/chat/completions}, {@code POST /oai/v1/completions}, {@code POST /oai/v1/embeddings},
- *   {@code GET /oai/v1/models}, {@code GET /oai/v1/models/{id}} — OpenAI's own shapes and error
+ *   <li>OpenAI-compatible: {@code POST /oai/v1/chat/completions}, {@code POST /oai/v1/completions},
+ *   {@code POST /oai/v1/embeddings}, {@code GET /oai/v1/models}, {@code GET /oai/v1/models/{id}} — OpenAI's own shapes and error
  *   format, so the official SDKs work unchanged.</li>
  * </ul>
  */
