@@ -7,7 +7,8 @@
 // model whose upstream breaks off after "Hello wor": the SDK must raise the gateway's error event) and
 // PARSE_MODEL (an Anthropic-backed model: the SDK's parse() reads the structured output the gateway
 // gets through a forced tool) and THINKING_MODEL (an Anthropic-backed model that thinks "The user wants an
-// echo." first: reasoning_content and thinking_blocks, streamed and not, sent back on the next turn).
+// echo." first: reasoning_content and thinking_blocks, streamed and not, sent back on the next turn) and
+// IMAGE_MODEL (an image model whose upstream draws DALL-E style: a URL per image, or base64 of "PNG <i>: <prompt>").
 // Exits non-zero with a message on the first mismatch.
 import OpenAI from 'openai';
 
@@ -86,6 +87,24 @@ if (embedModel) {
   const asFloats = await client.embeddings.create({ model: embedModel, input: 'third', encoding_format: 'float' });
   if (!near(asFloats.data[0].embedding, [0.1, 0.2, 0.3])) fail(`float embeddings were ${JSON.stringify(asFloats.data)}`);
   console.log('embeddings:', vectors.length, 'vectors of', vectors[0].length, 'usage', byDefault.usage.prompt_tokens);
+}
+
+const imageModel = process.env.IMAGE_MODEL;
+if (imageModel) {
+  const urls = await client.images.generate({ model: imageModel, prompt: 'a lighthouse at dusk', n: 2, size: '1024x1024' });
+  if (urls.data.length !== 2 || urls.data[1].url !== 'https://images.example/1.png') fail(`images were ${JSON.stringify(urls)}`);
+  const b64 = await client.images.generate({ model: imageModel, prompt: 'a lighthouse', response_format: 'b64_json' });
+  const bytes = Buffer.from(b64.data[0].b64_json, 'base64').toString('utf8');
+  if (bytes !== 'PNG 0: a lighthouse') fail(`a base64 image decoded to ${JSON.stringify(bytes)}`);
+  try {
+    await client.images.generate({ model: imageModel, prompt: 'x', size: 'enormous' });
+    fail('a malformed size was not refused');
+  } catch (e) {
+    if (!(e instanceof OpenAI.BadRequestError) || e.param !== 'size') {
+      fail(`a malformed size raised ${e?.constructor?.name}: ${e?.message}`);
+    }
+  }
+  console.log('images:', urls.data.length, 'urls,', JSON.stringify(bytes), 'revised', JSON.stringify(urls.data[0].revised_prompt));
 }
 
 const parseModel = process.env.PARSE_MODEL;

@@ -22,7 +22,8 @@ public final class CatalogModels {
                                 Map<String, Object> defaultParams, String inputPricePerMtok, String cachedInputPricePerMtok,
                                 String cacheWritePricePerMtok,
                                 @JsonProperty("cache_write_1h_price_per_mtok") String cacheWrite1hPricePerMtok,
-                                String outputPricePerMtok, String status, String ownerScope, String ownerPartnerId, String ownerTenantId,
+                                String outputPricePerMtok, String pricePerImage, String status, String ownerScope, String ownerPartnerId,
+                                String ownerTenantId,
                                 int activeBackendCount, int totalBackendCount, String healthStatus, OffsetDateTime createdAt,
                                 OffsetDateTime updatedAt) {
     }
@@ -33,7 +34,7 @@ public final class CatalogModels {
                                        Map<String, Object> defaultParams, BigDecimal inputPricePerMtok,
                                        BigDecimal cachedInputPricePerMtok, BigDecimal cacheWritePricePerMtok,
                                        @JsonProperty("cache_write_1h_price_per_mtok") BigDecimal cacheWrite1hPricePerMtok,
-                                       BigDecimal outputPricePerMtok, String status, String ownerScope,
+                                       BigDecimal outputPricePerMtok, BigDecimal pricePerImage, String status, String ownerScope,
                                        String ownerPartnerId, String ownerTenantId) {
     }
 

@@ -11,7 +11,7 @@ public final class InferenceExchange {
     public final String requestId;
     /** native | oai | grpc */
     public final String api;
-    /** chat | generate | embed */
+    /** chat | generate | embed | images */
     public final String endpoint;
     /** The request as sent, replaced once during admission by the request with the model's defaults applied. */
     public InferenceRequests.Parsed request;
@@ -37,6 +37,8 @@ public final class InferenceExchange {
     /** Of the prompt, what the upstream wrote to its prompt cache ({@code cache_creation_input_tokens}); of that, to its 1-hour cache. */
     volatile int cacheWriteTokens;
     volatile int cacheWrite1hTokens;
+    /** Images an image request produced. */
+    volatile int images;
     volatile boolean finished;
     volatile boolean dispatchRecorded;
     volatile boolean relayRecorded;

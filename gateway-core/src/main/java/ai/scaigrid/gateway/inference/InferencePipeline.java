@@ -91,6 +91,7 @@ public class InferencePipeline {
             InferenceRequests.Parsed parsed = switch (endpoint) {
                 case "generate" -> InferenceRequests.generate(body);
                 case "embed" -> InferenceRequests.embed(body);
+                case "images" -> InferenceRequests.images(body);
                 default -> InferenceRequests.chat(body);
             };
             InferenceExchange ex = new InferenceExchange(caller, requestId, api, endpoint, parsed, deadlineNanos);
@@ -110,16 +111,22 @@ public class InferencePipeline {
                     throw new ApiException(ErrorCode.VALIDATION_ERROR, "None of this model's backends can answer more than one choice",
                             List.of(Map.of("field", "n", "message", "must be 1 for model " + route.slug())));
                 }
+                if ("images".equals(endpoint) && !route.backends().isEmpty()
+                        && route.backends().stream().noneMatch(this::generatesImages)) {
+                    throw new ApiException(ErrorCode.MODEL_UNAVAILABLE, "None of model " + route.slug()
+                            + "'s backends can generate images");
+                }
                 if (route.contextWindow() != null && effective.promptEstimate() > route.contextWindow()) {
                     throw new ApiException(ErrorCode.VALIDATION_ERROR, "The prompt is longer than this model's context window",
                             List.of(Map.of("field", "messages", "message", "about " + effective.promptEstimate()
                                     + " tokens; the context window is " + route.contextWindow())));
                 }
-                // n choices can each run to the output cap
+                // n choices (or images) can each run to the output cap
                 long worstAllChoices = (long) worstOutput(ex) * InferenceRequests.choices(effective.body());
                 long worstTokens = effective.promptEstimate() + worstAllChoices;
+                int images = "images".equals(endpoint) ? InferenceRequests.imageCount(effective.body()) : 0;
                 return limits.reserve(caller.tenantId(), settings, worstTokens, route.prices().worstCost(
-                        effective.promptEstimate(), InferenceRequests.marksCache(effective.body()), worstAllChoices));
+                        effective.promptEstimate(), InferenceRequests.marksCache(effective.body()), worstAllChoices, images));
             }).map(reservation -> {
                 ex.reservation = reservation;
                 return ex;
@@ -138,8 +145,12 @@ public class InferencePipeline {
     }
 
     private static void checkModality(ModelRoutes.Route route, String endpoint) {
-        boolean embedding = "embedding".equals(route.modality());
-        if ("embed".equals(endpoint) != embedding) {
+        String needed = switch (endpoint) {
+            case "embed" -> "embedding";
+            case "images" -> "image";
+            default -> "chat";
+        };
+        if (!needed.equals(route.modality())) {
             throw new ApiException(ErrorCode.VALIDATION_ERROR, "Model " + route.slug() + " is a " + route.modality()
                     + " model and cannot serve " + endpoint + " requests",
                     List.of(Map.of("field", "model", "message", "wrong modality: " + route.modality())));
@@ -185,6 +196,29 @@ public class InferencePipeline {
                     if (InferenceRequests.EMBEDDING_BASE64.equals(ex.request.body().path("encoding_format").asText())) {
                         encodeBase64(result);
                     }
+                    return result;
+                })
+                .onItemOrFailure().invoke((item, failure) -> finish(ex, failure));
+    }
+
+    /**
+     * Image generation: OpenAI's images response. Tokens are the upstream's where it reports them (gpt-image-1's
+     * {@code input_tokens} / {@code output_tokens}), else the prompt estimate and no output; the images are
+     * counted from the answer, so a backend that returns fewer than asked is charged for what it returned.
+     */
+    public Uni<ObjectNode> generateImages(InferenceExchange ex) {
+        return attemptUni(ex, candidates(ex), 0, (p, b) -> p.generateImages(b, call(ex)))
+                .map(result -> {
+                    ex.firstTokenNanos = System.nanoTime();
+                    JsonNode u = result.path("usage");
+                    if (u.path("input_tokens").canConvertToInt() && u.path("output_tokens").canConvertToInt()) {
+                        ex.promptTokens = Math.max(0, u.path("input_tokens").asInt());
+                        ex.completionTokens = Math.max(0, u.path("output_tokens").asInt());
+                    } else {
+                        ex.promptTokens = ex.request.promptEstimate();
+                        ex.completionTokens = 0;
+                    }
+                    ex.images = result.path("data").size();
                     return result;
                 })
                 .onItemOrFailure().invoke((item, failure) -> finish(ex, failure));
@@ -293,7 +327,10 @@ public class InferencePipeline {
         if (all.isEmpty()) {
             throw new ApiException(ErrorCode.MODEL_UNAVAILABLE, "Model " + ex.route.slug() + " has no active backend");
         }
-        if (severalChoices(ex)) {
+        if ("images".equals(ex.endpoint)) {
+            // only backends that can draw: admission made sure there is one
+            all = all.stream().filter(this::generatesImages).toList();
+        } else if (severalChoices(ex)) {
             // n choices: only backends that can give them in one call, so a failover never ends in a refusal
             // (admission made sure there is one)
             all = all.stream().filter(this::answersSeveralChoices).toList();
@@ -330,7 +367,12 @@ public class InferencePipeline {
     }
 
     private static boolean severalChoices(InferenceExchange ex) {
-        return !"embed".equals(ex.endpoint) && InferenceRequests.choices(ex.request.body()) > 1;
+        return !"embed".equals(ex.endpoint) && !"images".equals(ex.endpoint) && InferenceRequests.choices(ex.request.body()) > 1;
+    }
+
+    private boolean generatesImages(BackendTarget backend) {
+        Provider p = providers.forType(backend.providerType());
+        return p != null && p.generatesImages();
     }
 
     private boolean answersSeveralChoices(BackendTarget backend) {
@@ -509,14 +551,15 @@ public class InferencePipeline {
         int completion = produced ? ex.completionTokens() : 0;
         ModelPrices.PromptTokens promptTokens = new ModelPrices.PromptTokens(prompt, ex.cachedTokens, ex.cacheWriteTokens,
                 ex.cacheWrite1hTokens).clamped();
-        BigDecimal cost = ex.route.prices().cost(promptTokens, completion);
+        int images = produced ? ex.images : 0;
+        BigDecimal cost = ex.route.prices().cost(promptTokens, completion, images);
         limits.recordTokens(ex.caller, prompt + completion);
         BackendTarget backend = ex.backend;
         usage.record(new UsageRecorder.UsageRecord("usage_" + ex.requestId + "_" + Long.toString(now & 0xffffff, 36),
                 ex.requestId, ex.caller.partnerId(), ex.caller.tenantId(), ex.caller.userId(), ex.caller.credentialId(),
                 ex.route.slug(), backend == null ? null : backend.id(), backend == null ? null : backend.providerType(),
                 ex.endpoint, ex.api, ex.request.stream(), prompt, completion, produced ? ex.reasoningTokens() : 0,
-                (int) promptTokens.cached(), (int) promptTokens.written(), cost,
+                (int) promptTokens.cached(), (int) promptTokens.written(), images, cost,
                 (int) ((now - ex.startedNanos) / 1_000_000),
                 produced ? Integer.valueOf((int) ((ex.firstTokenNanos - ex.startedNanos) / 1_000_000)) : null,
                 status, errorCode, OffsetDateTime.now(ZoneOffset.UTC)));

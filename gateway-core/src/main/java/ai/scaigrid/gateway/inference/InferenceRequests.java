@@ -285,6 +285,67 @@ public final class InferenceRequests {
         return new Parsed(model, false, false, out, Math.max(1, chars / 4), null);
     }
 
+    static final String IMAGE_URL = "url";
+    static final String IMAGE_B64 = "b64_json";
+    /** OpenAI's limits: DALL-E 3 takes 4,000 characters of prompt, gpt-image-1 32,000; n is 1-10. */
+    static final int MAX_IMAGE_PROMPT = 32_000;
+    static final int MAX_IMAGES = 10;
+    private static final Pattern IMAGE_SIZE = Pattern.compile("auto|[1-9][0-9]{1,4}x[1-9][0-9]{1,4}");
+
+    /**
+     * {@code /v1/inference/images/generate} and {@code /oai/v1/images/generations}: OpenAI's image request. What
+     * sizes, qualities and styles a model knows is its upstream's to say; the gateway checks the shapes, so a
+     * typo is a 400 here and not a charge. Streamed partial images are not offered.
+     */
+    public static Parsed images(JsonNode raw) {
+        ObjectNode body = object(raw);
+        Problems p = new Problems();
+        String model = model(body, p);
+        JsonNode prompt = body.get("prompt");
+        if (prompt == null || !prompt.isTextual() || prompt.asText().isBlank()) {
+            p.add("prompt", "prompt must be a non-empty string");
+        } else if (prompt.asText().length() > MAX_IMAGE_PROMPT) {
+            p.add("prompt", "prompt must be at most " + MAX_IMAGE_PROMPT + " characters");
+        }
+        intRange(body, "n", 1, MAX_IMAGES, p);
+        JsonNode size = body.get("size");
+        if (size != null && !size.isNull() && !(size.isTextual() && IMAGE_SIZE.matcher(size.asText()).matches())) {
+            p.add("size", "size must be \"auto\" or WIDTHxHEIGHT in pixels, such as \"1024x1024\"");
+        }
+        JsonNode format = body.get("response_format");
+        if (format != null && !format.isNull()
+                && !(format.isTextual() && (IMAGE_URL.equals(format.asText()) || IMAGE_B64.equals(format.asText())))) {
+            p.add("response_format", "response_format must be \"url\" or \"b64_json\"");
+        }
+        for (String field : List.of("quality", "style", "output_format", "background", "moderation", "user")) {
+            JsonNode v = body.get(field);
+            if (v != null && !v.isNull() && (!v.isTextual() || v.asText().isEmpty() || v.asText().length() > 64)) {
+                p.add(field, field + " must be a non-empty string of at most 64 characters");
+            }
+        }
+        intRange(body, "output_compression", 0, 100, p);
+        JsonNode stream = body.get("stream");
+        if (stream != null && !stream.isNull() && !(stream.isBoolean() && !stream.asBoolean())) {
+            p.add("stream", "streamed image generation is not supported: leave stream unset or false");
+        }
+        JsonNode partial = body.get("partial_images");
+        if (partial != null && !partial.isNull() && !(partial.isIntegralNumber() && partial.asInt() == 0)) {
+            p.add("partial_images", "partial images are only streamed, and streaming is not supported");
+        }
+        p.throwIfAny();
+        ObjectNode out = body.deepCopy();
+        out.remove("model");
+        out.remove("stream");
+        out.remove("partial_images");
+        return new Parsed(model, false, false, out, Math.max(1, prompt.asText().length() / 4), null);
+    }
+
+    /** How many images a validated image request asks for ({@code n}, 1 when absent). */
+    public static int imageCount(JsonNode body) {
+        JsonNode n = body == null ? null : body.get("n");
+        return n == null || n.isNull() ? 1 : n.asInt();
+    }
+
     /** How many choices a validated chat body asks for ({@code n}, 1 when absent). */
     public static int choices(JsonNode body) {
         JsonNode n = body == null ? null : body.get("n");

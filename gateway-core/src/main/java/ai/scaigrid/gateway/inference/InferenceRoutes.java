@@ -40,10 +40,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * (SSE frames, headers only once the first token arrived so failover stays invisible, flow control,
  * client disconnect cancelling the upstream at once):
  * <ul>
- *   <li>native: {@code POST /v1/inference/chat|generate|embed} — enveloped JSON, or SSE with
+ *   <li>native: {@code POST /v1/inference/chat|generate|embed|images/generate} — enveloped JSON, or SSE with
  *   {@code event: error} and a final {@code data: [DONE]};</li>
  *   <li>OpenAI-compatible: {@code POST /oai/v1/chat/completions}, {@code POST /oai/v1/completions},
- *   {@code POST /oai/v1/embeddings}, {@code GET /oai/v1/models}, {@code GET /oai/v1/models/{id}} — OpenAI's own shapes and error
+ *   {@code POST /oai/v1/embeddings}, {@code POST /oai/v1/images/generations}, {@code GET /oai/v1/models},
+ *   {@code GET /oai/v1/models/{id}} — OpenAI's own shapes and error
  *   format, so the official SDKs work unchanged.</li>
  * </ul>
  */
@@ -108,11 +109,15 @@ public class InferenceRoutes {
                 .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
         router.post("/v1/inference/embed").handler(body).handler(rc -> inference(rc, Api.NATIVE, "embed"))
                 .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
+        router.post("/v1/inference/images/generate").handler(body).handler(rc -> inference(rc, Api.NATIVE, "images"))
+                .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
         router.post("/oai/v1/chat/completions").handler(body).handler(rc -> inference(rc, Api.OAI, "chat"))
                 .failureHandler(rc -> routeFailure(rc, Api.OAI));
         router.post("/oai/v1/completions").handler(body).handler(rc -> inference(rc, Api.OAI, "generate"))
                 .failureHandler(rc -> routeFailure(rc, Api.OAI));
         router.post("/oai/v1/embeddings").handler(body).handler(rc -> inference(rc, Api.OAI, "embed"))
+                .failureHandler(rc -> routeFailure(rc, Api.OAI));
+        router.post("/oai/v1/images/generations").handler(body).handler(rc -> inference(rc, Api.OAI, "images"))
                 .failureHandler(rc -> routeFailure(rc, Api.OAI));
         router.get("/oai/v1/models").handler(this::oaiModels);
         router.getWithRegex("/oai/v1/models/(?<id>.+)").handler(this::oaiModel);
@@ -174,8 +179,9 @@ public class InferenceRoutes {
             pipeline.cancelled(ex);
             return;
         }
-        if ("embed".equals(ex.endpoint)) {
-            Cancellable c = pipeline.embed(ex).subscribe().with(
+        if ("embed".equals(ex.endpoint) || "images".equals(ex.endpoint)) {
+            Uni<ObjectNode> answer = "embed".equals(ex.endpoint) ? pipeline.embed(ex) : pipeline.generateImages(ex);
+            Cancellable c = answer.subscribe().with(
                     result -> json(rc, ex, 200, api == Api.OAI ? result : envelope(result)),
                     failure -> fail(rc, api, ex.requestId, InferencePipeline.toApiException(failure)));
             cancelOnClose(rc, () -> {

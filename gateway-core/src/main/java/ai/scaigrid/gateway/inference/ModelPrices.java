@@ -4,9 +4,9 @@ import java.math.BigDecimal;
 import java.math.MathContext;
 
 /**
- * A frontend model's prices per million tokens. Each may be null: the input price when unset for the
- * prompt-cache prices (a 1-hour cache write falls back to the cache-write price first), nothing
- * charged when the input or output price itself is unset.
+ * A frontend model's prices per million tokens, and per generated image. Each may be null: the input price
+ * when unset for the prompt-cache prices (a 1-hour cache write falls back to the cache-write price first),
+ * nothing charged when the input, output or image price itself is unset.
  *
  * <p>Prompt caching changes what a prompt token costs. Anthropic charges a cache read a tenth of the
  * input price, a write to its 5-minute cache 1.25 times it and to its 1-hour cache twice it; OpenAI
@@ -14,8 +14,8 @@ import java.math.MathContext;
  * budgets see both what caching saves and what it costs.
  */
 public record ModelPrices(BigDecimal input, BigDecimal cachedInput, BigDecimal cacheWrite, BigDecimal cacheWrite1h,
-                          BigDecimal output) {
-    public static final ModelPrices NONE = new ModelPrices(null, null, null, null, null);
+                          BigDecimal output, BigDecimal perImage) {
+    public static final ModelPrices NONE = new ModelPrices(null, null, null, null, null, null);
     private static final BigDecimal MILLION = BigDecimal.valueOf(1_000_000);
 
     /**
@@ -50,6 +50,11 @@ public record ModelPrices(BigDecimal input, BigDecimal cachedInput, BigDecimal c
 
     /** The frontend price of a call: each part of the prompt at its price, the completion at the output price. */
     public BigDecimal cost(PromptTokens tokens, long completion) {
+        return cost(tokens, completion, 0);
+    }
+
+    /** {@link #cost(PromptTokens, long)} and {@code images} generated images at the image price. */
+    public BigDecimal cost(PromptTokens tokens, long completion, int images) {
         PromptTokens t = tokens.clamped();
         BigDecimal perMillion = BigDecimal.ZERO;
         perMillion = add(perMillion, input, t.prompt() - t.cached() - t.written());
@@ -57,7 +62,7 @@ public record ModelPrices(BigDecimal input, BigDecimal cachedInput, BigDecimal c
         perMillion = add(perMillion, cacheWritePrice(), t.written() - t.written1h());
         perMillion = add(perMillion, cacheWrite1hPrice(), t.written1h());
         perMillion = add(perMillion, output, completion);
-        return perMillion.signum() == 0 ? BigDecimal.ZERO : perMillion.divide(MILLION, MathContext.DECIMAL64);
+        return withImages(perMillion, images);
     }
 
     /**
@@ -65,10 +70,20 @@ public record ModelPrices(BigDecimal input, BigDecimal cachedInput, BigDecimal c
      * cache breakpoints may be written to the cache whole, at the dearest write price.
      */
     public BigDecimal worstCost(long promptEstimate, boolean marksCache, long worstCompletion) {
+        return worstCost(promptEstimate, marksCache, worstCompletion, 0);
+    }
+
+    /** {@link #worstCost(long, boolean, long)} for a request that asks for {@code images} images. */
+    public BigDecimal worstCost(long promptEstimate, boolean marksCache, long worstCompletion, int images) {
         BigDecimal perMillion = add(BigDecimal.ZERO, marksCache ? dearest(input, cacheWritePrice(), cacheWrite1hPrice()) : input,
                 promptEstimate);
         perMillion = add(perMillion, output, worstCompletion);
-        return perMillion.signum() == 0 ? BigDecimal.ZERO : perMillion.divide(MILLION, MathContext.DECIMAL64);
+        return withImages(perMillion, images);
+    }
+
+    private BigDecimal withImages(BigDecimal perMillion, int images) {
+        BigDecimal tokens = perMillion.signum() == 0 ? BigDecimal.ZERO : perMillion.divide(MILLION, MathContext.DECIMAL64);
+        return perImage == null || images <= 0 ? tokens : tokens.add(perImage.multiply(BigDecimal.valueOf(images)));
     }
 
     private static BigDecimal add(BigDecimal sum, BigDecimal price, long tokens) {

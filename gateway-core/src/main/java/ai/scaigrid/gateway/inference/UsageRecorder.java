@@ -41,7 +41,7 @@ public class UsageRecorder {
     public record UsageRecord(String id, String requestId, String partnerId, String tenantId, String userId, String apiKeyId,
                               String model, String backendId, String providerType, String endpoint, String api,
                               boolean stream, int promptTokens, int completionTokens, int reasoningTokens, int cachedTokens,
-                              int cacheWriteTokens,
+                              int cacheWriteTokens, int images,
                               BigDecimal cost,
                               int latencyMs, Integer ttftMs, String status, String errorCode, OffsetDateTime createdAt) {
     }
@@ -206,7 +206,7 @@ public class UsageRecorder {
         Boolean[] stream = new Boolean[n];
         Integer[] promptTokens = new Integer[n], completionTokens = new Integer[n], totalTokens = new Integer[n],
                 latencyMs = new Integer[n], ttftMs = new Integer[n], reasoningTokens = new Integer[n], cachedTokens = new Integer[n],
-                cacheWriteTokens = new Integer[n];
+                cacheWriteTokens = new Integer[n], images = new Integer[n];
         Numeric[] cost = new Numeric[n];
         OffsetDateTime[] createdAt = new OffsetDateTime[n];
         for (int i = 0; i < n; i++) {
@@ -229,6 +229,7 @@ public class UsageRecorder {
             reasoningTokens[i] = r.reasoningTokens();
             cachedTokens[i] = r.cachedTokens();
             cacheWriteTokens[i] = r.cacheWriteTokens();
+            images[i] = r.images();
             cost[i] = Numeric.create(r.cost());
             latencyMs[i] = r.latencyMs();
             ttftMs[i] = r.ttftMs();
@@ -242,11 +243,11 @@ public class UsageRecorder {
                         WITH inserted AS (
                             INSERT INTO usage_records (id, request_id, partner_id, tenant_id, user_id, api_key_id, model, backend_id,
                                 provider_type, endpoint, api, stream, prompt_tokens, completion_tokens, total_tokens, cost, latency_ms,
-                                ttft_ms, status, error_code, created_at, reasoning_tokens, cached_tokens, cache_write_tokens)
+                                ttft_ms, status, error_code, created_at, reasoning_tokens, cached_tokens, cache_write_tokens, images)
                             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                                 $8::text[], $9::text[], $10::text[], $11::text[], $12::boolean[], $13::int[], $14::int[], $15::int[],
                                 $16::numeric[], $17::int[], $18::int[], $19::text[], $20::text[], $21::timestamptz[], $22::int[], $23::int[],
-                                $24::int[])
+                                $24::int[], $25::int[])
                             ON CONFLICT (id) DO NOTHING
                             RETURNING tenant_id, created_at, total_tokens, cost)
                         INSERT INTO tenant_daily_spend AS d (tenant_id, day, tokens, cost)
@@ -255,7 +256,7 @@ public class UsageRecorder {
                         ON CONFLICT (tenant_id, day) DO UPDATE SET tokens = d.tokens + EXCLUDED.tokens, cost = d.cost + EXCLUDED.cost""")
                 .execute(Tuple.from(new Object[]{id, requestId, partnerId, tenantId, userId, apiKeyId, model, backendId,
                         providerType, endpoint, api, stream, promptTokens, completionTokens, totalTokens, cost, latencyMs, ttftMs,
-                        status, errorCode, createdAt, reasoningTokens, cachedTokens, cacheWriteTokens}))
+                        status, errorCode, createdAt, reasoningTokens, cachedTokens, cacheWriteTokens, images}))
                 .replaceWithVoid();
     }
 

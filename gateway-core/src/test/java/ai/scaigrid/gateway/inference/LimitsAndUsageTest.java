@@ -251,7 +251,7 @@ class LimitsAndUsageTest {
         for (int round = 0; round < 20; round++) {
             for (int i = 0; i < 10; i++) {
                 usage.record(new UsageRecorder.UsageRecord("ur_flush_" + round + "_" + i, "req_flush_" + round + "_" + i, null,
-                        tenantId, null, null, "test/model", null, "openai", "chat", "native", false, 1, 2, 0, 0, 0, BigDecimal.ZERO,
+                        tenantId, null, null, "test/model", null, "openai", "chat", "native", false, 1, 2, 0, 0, 0, 0, BigDecimal.ZERO,
                         5, 1, "ok", null, OffsetDateTime.now()));
             }
             usage.flush().subscribe().with(n -> { }, t -> { });

@@ -13,7 +13,7 @@ class ModelPricesTest {
     }
 
     private static ModelPrices prices(String input, String cached, String write, String write1h, String output) {
-        return new ModelPrices(d(input), d(cached), d(write), d(write1h), d(output));
+        return new ModelPrices(d(input), d(cached), d(write), d(write1h), d(output), null);
     }
 
     /** 100 prompt tokens: 10 read from the cache, 30 written (20 of them to the 1-hour cache); 50 completion tokens. */
@@ -63,5 +63,19 @@ class ModelPricesTest {
         ModelPrices openAi = prices("2.50", "1.25", null, null, "10.00");
         assertThat(openAi.worstCost(1000, true, 100)).isEqualByComparingTo(openAi.worstCost(1000, false, 100));
         assertThat(prices(null, null, null, null, null).worstCost(1000, true, 100)).isEqualByComparingTo("0");
+    }
+
+    @Test
+    void imagesAtTheImagePriceBesideTheirTokens() {
+        ModelPrices dalle = new ModelPrices(null, null, null, null, null, d("0.04"));
+        assertThat(dalle.cost(PromptTokens.plain(30), 0, 3)).isEqualByComparingTo("0.12");
+        assertThat(dalle.worstCost(30, false, 0, 2)).isEqualByComparingTo("0.08");
+        // gpt-image-1 reports tokens: 5.00 in, 40.00 out per million, and no price per image
+        ModelPrices tokens = new ModelPrices(d("5.00"), null, null, null, d("40.00"), null);
+        assertThat(tokens.cost(PromptTokens.plain(20), 4160, 1)).isEqualByComparingTo("0.1665");
+        // both: the tokens and the images add up; no images, no image charge
+        ModelPrices both = new ModelPrices(d("5.00"), null, null, null, d("40.00"), d("0.01"));
+        assertThat(both.cost(PromptTokens.plain(20), 4160, 2)).isEqualByComparingTo("0.1865");
+        assertThat(both.cost(PromptTokens.plain(20), 4160, 0)).isEqualByComparingTo("0.1665");
     }
 }

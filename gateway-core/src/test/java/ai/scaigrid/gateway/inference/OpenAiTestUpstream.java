@@ -20,7 +20,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code drop} (connection reset before any answer), {@code midfail} (two chunks, then the
  * connection dies), {@code slow} (a chunk every 50 ms for 10 s; {@code slow1s} for 1 s), {@code hang} (never answers),
  * {@code badrequest}, {@code ratelimited}, {@code flaky} (fails while {@link #flakyFailing} is set),
- * and {@code embed} on /embeddings. Counts calls and records stream cancellations.
+ * and {@code embed} on /embeddings; on /images/generations {@code draw} (DALL-E's shape: a URL or base64 per image, no
+ * usage), {@code draw-tokens} (gpt-image-1's: base64 and token usage), {@code fail500} and {@code drop}. Counts calls
+ * and records stream cancellations.
  */
 public final class OpenAiTestUpstream {
     private static OpenAiTestUpstream instance;
@@ -98,6 +100,10 @@ public final class OpenAiTestUpstream {
             HttpServerResponse res = req.response();
             if (req.path().endsWith("/embeddings")) {
                 embed(body, res);
+                return;
+            }
+            if (req.path().endsWith("/images/generations")) {
+                images(req, body, res, model);
                 return;
             }
             boolean stream = body.getBoolean("stream", false);
@@ -396,5 +402,55 @@ public final class OpenAiTestUpstream {
         res.putHeader("content-type", "application/json").end(new JsonObject().put("object", "list").put("data", data)
                 .put("model", body.getString("model")).put("usage", new JsonObject().put("prompt_tokens", 4 * n).put("total_tokens", 4 * n))
                 .encode());
+    }
+
+    /** What one {@code draw} image decodes to: the prompt and the image's index, so a test can tell the images apart. */
+    public static String imageBytes(String prompt, int index) {
+        return "PNG " + index + ": " + prompt;
+    }
+
+    public static final int IMAGE_OUTPUT_TOKENS = 272;
+
+    private void images(HttpServerRequest req, JsonObject body, HttpServerResponse res, String model) {
+        switch (model) {
+            case "fail500" -> {
+                res.setStatusCode(500).end(new JsonObject().put("error", new JsonObject()
+                        .put("message", "kaboom: SELECT secret FROM internal_table at db.py:12")).encode());
+                return;
+            }
+            case "drop" -> {
+                req.connection().close();
+                return;
+            }
+            case "draw", "draw-tokens" -> { }
+            default -> {
+                res.setStatusCode(404).end(new JsonObject().put("error", new JsonObject()
+                        .put("message", "The model " + model + " does not exist")).encode());
+                return;
+            }
+        }
+        String prompt = body.getString("prompt", "");
+        int n = body.getInteger("n", 1);
+        boolean tokens = "draw-tokens".equals(model);
+        boolean b64 = tokens || "b64_json".equals(body.getString("response_format"));
+        JsonArray data = new JsonArray();
+        for (int i = 0; i < n; i++) {
+            JsonObject image = b64
+                    ? new JsonObject().put("b64_json", java.util.Base64.getEncoder().encodeToString(
+                            imageBytes(prompt, i).getBytes(java.nio.charset.StandardCharsets.UTF_8)))
+                    : new JsonObject().put("url", "https://images.example/" + i + ".png");
+            if (!tokens) {
+                image.put("revised_prompt", "A careful drawing of " + prompt);
+            }
+            data.add(image);
+        }
+        JsonObject out = new JsonObject().put("created", 1700000000).put("data", data);
+        if (tokens) {
+            int in = prompt.split("\\s+").length;
+            out.put("usage", new JsonObject().put("input_tokens", in).put("output_tokens", IMAGE_OUTPUT_TOKENS * n)
+                    .put("total_tokens", in + IMAGE_OUTPUT_TOKENS * n)
+                    .put("input_tokens_details", new JsonObject().put("text_tokens", in).put("image_tokens", 0)));
+        }
+        res.putHeader("content-type", "application/json").end(out.encode());
     }
 }

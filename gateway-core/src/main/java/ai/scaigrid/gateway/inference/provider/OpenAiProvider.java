@@ -123,6 +123,29 @@ public class OpenAiProvider implements Provider {
     }
 
     @Override
+    public boolean generatesImages() {
+        return true;
+    }
+
+    @Override
+    public Uni<ObjectNode> generateImages(BackendTarget backend, ProviderCall call) {
+        ObjectNode body = call.body().deepCopy();
+        body.put("model", backend.modelName());
+        return http.exchange(backend, call, () -> options(backend, "/images/generations"), body).map(json -> {
+            if (!(json instanceof ObjectNode node) || !node.path("data").isArray()) {
+                throw new UpstreamFailure(ErrorCode.UPSTREAM_SHAPE_MISMATCH, "The upstream reply could not be parsed", true, null, null);
+            }
+            for (JsonNode image : node.path("data")) {
+                if (!image.isObject() || !(image.path("url").isTextual() || image.path("b64_json").isTextual())) {
+                    throw new UpstreamFailure(ErrorCode.UPSTREAM_SHAPE_MISMATCH, "The upstream reply could not be parsed", true,
+                            null, null);
+                }
+            }
+            return node;
+        });
+    }
+
+    @Override
     public Multi<ObjectNode> streamChat(BackendTarget backend, ProviderCall call) {
         if (textCompletion(backend, call)) {
             // an upstream without the endpoint answers with an error status, before any chunk: then the chat
@@ -297,7 +320,10 @@ public class OpenAiProvider implements Provider {
         }
     }
 
-    /** The request to {@code path} ({@code /chat/completions}, {@code /embeddings}, {@code /models}) on the backend's endpoint. */
+    /**
+     * The request to {@code path} ({@code /chat/completions}, {@code /embeddings}, {@code /images/generations},
+     * {@code /models}) on the backend's endpoint.
+     */
     RequestOptions options(BackendTarget backend, String path) {
         String type = backend.providerType();
         String base = backend.config("base_url", DEFAULT_BASE_URLS.get(type));

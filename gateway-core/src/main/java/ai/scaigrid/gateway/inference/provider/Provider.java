@@ -11,7 +11,8 @@ import io.smallrye.mutiny.Uni;
  *
  * <p>Shapes are OpenAI's, so every upstream looks the same to the dispatcher: {@link #chat} yields a
  * {@code chat.completion} object, {@link #streamChat} {@code chat.completion.chunk} objects (the last
- * one carries {@code usage} when the upstream reports it), {@link #embed} an embeddings list.
+ * one carries {@code usage} when the upstream reports it), {@link #embed} an embeddings list, {@link #generateImages}
+ * an images response.
  *
  * <p>Failures are {@link UpstreamFailure}s. All three methods are lazy: nothing is sent before
  * subscription, and cancelling the subscription aborts the upstream call at once.
@@ -31,6 +32,21 @@ public interface Provider {
     Multi<ObjectNode> streamChat(BackendTarget backend, ProviderCall call);
 
     Uni<ObjectNode> embed(BackendTarget backend, ProviderCall call);
+
+    /** Whether backends of this provider can generate images ({@link #generateImages}); the dispatcher skips those that cannot. */
+    default boolean generatesImages() {
+        return false;
+    }
+
+    /**
+     * Image generation: {@code call.body()} is a validated OpenAI images request (prompt, n, size ...); the answer
+     * is OpenAI's images response ({@code {"created":..., "data":[{"url"|"b64_json":..., "revised_prompt":...}]}},
+     * with {@code usage} in its input/output token shape when the upstream reports it).
+     */
+    default Uni<ObjectNode> generateImages(BackendTarget backend, ProviderCall call) {
+        return Uni.createFrom().failure(new UpstreamFailure(ai.scaigrid.commons.error.ErrorCode.BACKEND_ERROR,
+                "Backends of type " + backend.providerType() + " cannot generate images", false, null, null));
+    }
 
     /**
      * Whether one call can answer several choices (OpenAI's {@code n}). The dispatcher skips backends that
