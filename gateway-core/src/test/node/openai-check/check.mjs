@@ -8,9 +8,10 @@
 // PARSE_MODEL (an Anthropic-backed model: the SDK's parse() reads the structured output the gateway
 // gets through a forced tool) and THINKING_MODEL (an Anthropic-backed model that thinks "The user wants an
 // echo." first: reasoning_content and thinking_blocks, streamed and not, sent back on the next turn) and
-// IMAGE_MODEL (an image model whose upstream draws DALL-E style: a URL per image, or base64 of "PNG <i>: <prompt>").
+// IMAGE_MODEL (an image model whose upstream draws DALL-E style: a URL per image, or base64 of "PNG <i>: <prompt>") and
+// SPEECH_MODEL / TRANSCRIBE_MODEL (audio models whose upstreams answer "AUDIO/<format>: <input>" and "heard: <file text>").
 // Exits non-zero with a message on the first mismatch.
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
 
 const client = new OpenAI({ baseURL: process.env.OPENAI_BASE_URL, apiKey: process.env.OPENAI_API_KEY, maxRetries: 0 });
 const model = process.env.MODEL;
@@ -105,6 +106,26 @@ if (imageModel) {
     }
   }
   console.log('images:', urls.data.length, 'urls,', JSON.stringify(bytes), 'revised', JSON.stringify(urls.data[0].revised_prompt));
+}
+
+const speechModel = process.env.SPEECH_MODEL;
+if (speechModel) {
+  const speech = await client.audio.speech.create({ model: speechModel, voice: 'alloy', input: 'sdk speaks', response_format: 'wav' });
+  const audio = Buffer.from(await speech.arrayBuffer()).toString('utf8');
+  if (audio !== 'AUDIO/wav: sdk speaks' || speech.headers.get('content-type') !== 'audio/wav') {
+    fail(`speech was ${JSON.stringify(audio)} as ${speech.headers.get('content-type')}`);
+  }
+  console.log('speech:', JSON.stringify(audio));
+}
+const transcribeModel = process.env.TRANSCRIBE_MODEL;
+if (transcribeModel) {
+  const file = await toFile(Buffer.from('sdk listens'), 'clip.wav', { type: 'audio/wav' });
+  const heard = await client.audio.transcriptions.create({ model: transcribeModel, file, language: 'en' });
+  if (heard.text !== 'heard: sdk listens') fail(`transcription was ${JSON.stringify(heard)}`);
+  const asText = await client.audio.transcriptions.create({ model: transcribeModel, file: await toFile(Buffer.from('as text'), 'a.mp3'),
+    response_format: 'text' });
+  if (String(asText).trim() !== 'heard: as text') fail(`a text transcription was ${JSON.stringify(asText)}`);
+  console.log('transcription:', JSON.stringify(heard.text), 'and as text', JSON.stringify(String(asText).trim()));
 }
 
 const parseModel = process.env.PARSE_MODEL;

@@ -11,7 +11,7 @@ public final class InferenceExchange {
     public final String requestId;
     /** native | oai | grpc */
     public final String api;
-    /** chat | generate | embed | images */
+    /** chat | generate | embed | images | speech | transcriptions */
     public final String endpoint;
     /** The request as sent, replaced once during admission by the request with the model's defaults applied. */
     public InferenceRequests.Parsed request;
@@ -39,6 +39,8 @@ public final class InferenceExchange {
     volatile int cacheWrite1hTokens;
     /** Images an image request produced. */
     volatile int images;
+    /** A transcription's audio, set by the API layer once the request was admitted. */
+    volatile ai.scaigrid.gateway.inference.provider.AudioUpload upload;
     volatile boolean finished;
     volatile boolean dispatchRecorded;
     volatile boolean relayRecorded;

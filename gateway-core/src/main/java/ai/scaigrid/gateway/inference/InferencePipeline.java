@@ -11,6 +11,7 @@ import ai.scaigrid.gateway.inference.provider.Provider;
 import ai.scaigrid.gateway.inference.provider.ProviderCall;
 import ai.scaigrid.gateway.inference.provider.Providers;
 import ai.scaigrid.gateway.inference.provider.UpstreamFailure;
+import ai.scaigrid.gateway.inference.provider.UpstreamHttp;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -92,6 +93,8 @@ public class InferencePipeline {
                 case "generate" -> InferenceRequests.generate(body);
                 case "embed" -> InferenceRequests.embed(body);
                 case "images" -> InferenceRequests.images(body);
+                case "speech" -> InferenceRequests.speech(body);
+                case "transcriptions" -> InferenceRequests.transcription(body);
                 default -> InferenceRequests.chat(body);
             };
             InferenceExchange ex = new InferenceExchange(caller, requestId, api, endpoint, parsed, deadlineNanos);
@@ -116,6 +119,9 @@ public class InferencePipeline {
                     throw new ApiException(ErrorCode.MODEL_UNAVAILABLE, "None of model " + route.slug()
                             + "'s backends can generate images");
                 }
+                if (audio(endpoint) && !route.backends().isEmpty() && route.backends().stream().noneMatch(this::servesAudio)) {
+                    throw new ApiException(ErrorCode.MODEL_UNAVAILABLE, "None of model " + route.slug() + "'s backends serve audio");
+                }
                 if (route.contextWindow() != null && effective.promptEstimate() > route.contextWindow()) {
                     throw new ApiException(ErrorCode.VALIDATION_ERROR, "The prompt is longer than this model's context window",
                             List.of(Map.of("field", "messages", "message", "about " + effective.promptEstimate()
@@ -135,7 +141,7 @@ public class InferencePipeline {
     }
 
     private int worstOutput(InferenceExchange ex) {
-        if ("embed".equals(ex.endpoint)) {
+        if ("embed".equals(ex.endpoint) || "speech".equals(ex.endpoint)) {
             return 0;
         }
         if (ex.request.maxTokens() != null) {
@@ -148,6 +154,7 @@ public class InferencePipeline {
         String needed = switch (endpoint) {
             case "embed" -> "embedding";
             case "images" -> "image";
+            case "speech", "transcriptions" -> "audio";
             default -> "chat";
         };
         if (!needed.equals(route.modality())) {
@@ -223,6 +230,49 @@ public class InferencePipeline {
                 })
                 .onItemOrFailure().invoke((item, failure) -> finish(ex, failure));
     }
+
+    /** Text to speech: the audio as the upstream sent it. The prompt is the input text (estimated); there is no output. */
+    public Uni<UpstreamHttp.RawAnswer> synthesizeSpeech(InferenceExchange ex) {
+        return attemptUni(ex, candidates(ex), 0, (p, b) -> p.synthesizeSpeech(b, call(ex)))
+                .invoke(audio -> {
+                    ex.firstTokenNanos = System.nanoTime();
+                    ex.promptTokens = ex.request.promptEstimate();
+                    ex.completionTokens = 0;
+                })
+                .onItemOrFailure().invoke((item, failure) -> finish(ex, failure));
+    }
+
+    /**
+     * Speech to text: the upstream's answer as it came. Tokens are the upstream's where it reports them
+     * (gpt-4o-transcribe's {@code usage} of type {@code tokens}); otherwise the prompt is the {@code prompt} field
+     * (estimated) and the output the transcript counted like a completion (about four characters a token).
+     */
+    public Uni<UpstreamHttp.RawAnswer> transcribe(InferenceExchange ex) {
+        return attemptUni(ex, candidates(ex), 0, (p, b) -> p.transcribe(b, call(ex), ex.upload))
+                .invoke(answer -> {
+                    ex.firstTokenNanos = System.nanoTime();
+                    JsonNode json = null;
+                    if (answer.contentType() != null && answer.contentType().toLowerCase(java.util.Locale.ROOT).contains("json")) {
+                        try {
+                            json = MAPPER.readTree(answer.body().getBytes());
+                        } catch (Exception e) {
+                            throw new UpstreamFailure(ErrorCode.UPSTREAM_SHAPE_MISMATCH, "The upstream reply could not be parsed", false,
+                                    null, e);
+                        }
+                    }
+                    JsonNode u = json == null ? null : json.path("usage");
+                    if (u != null && u.path("input_tokens").canConvertToInt() && u.path("output_tokens").canConvertToInt()) {
+                        ex.promptTokens = Math.max(0, u.path("input_tokens").asInt());
+                        ex.completionTokens = Math.max(0, u.path("output_tokens").asInt());
+                    } else {
+                        ex.promptTokens = ex.request.promptEstimate();
+                        ex.completionChars = json != null ? json.path("text").asText("").length() : answer.body().length();
+                    }
+                })
+                .onItemOrFailure().invoke((item, failure) -> finish(ex, failure));
+    }
+
+    private static final com.fasterxml.jackson.databind.ObjectMapper MAPPER = new com.fasterxml.jackson.databind.ObjectMapper();
 
     /**
      * OpenAI's {@code encoding_format: "base64"} (what the official SDKs ask for unless told otherwise):
@@ -330,6 +380,8 @@ public class InferencePipeline {
         if ("images".equals(ex.endpoint)) {
             // only backends that can draw: admission made sure there is one
             all = all.stream().filter(this::generatesImages).toList();
+        } else if (audio(ex.endpoint)) {
+            all = all.stream().filter(this::servesAudio).toList();
         } else if (severalChoices(ex)) {
             // n choices: only backends that can give them in one call, so a failover never ends in a refusal
             // (admission made sure there is one)
@@ -367,7 +419,16 @@ public class InferencePipeline {
     }
 
     private static boolean severalChoices(InferenceExchange ex) {
-        return !"embed".equals(ex.endpoint) && !"images".equals(ex.endpoint) && InferenceRequests.choices(ex.request.body()) > 1;
+        return ("chat".equals(ex.endpoint) || "generate".equals(ex.endpoint)) && InferenceRequests.choices(ex.request.body()) > 1;
+    }
+
+    private static boolean audio(String endpoint) {
+        return "speech".equals(endpoint) || "transcriptions".equals(endpoint);
+    }
+
+    private boolean servesAudio(BackendTarget backend) {
+        Provider p = providers.forType(backend.providerType());
+        return p != null && p.servesAudio();
     }
 
     private boolean generatesImages(BackendTarget backend) {
@@ -406,8 +467,8 @@ public class InferencePipeline {
         return b == null ? CircuitBreaker.State.CLOSED : b.state();
     }
 
-    private Uni<ObjectNode> attemptUni(InferenceExchange ex, List<BackendTarget> candidates, int index,
-                                       java.util.function.BiFunction<Provider, BackendTarget, Uni<ObjectNode>> call) {
+    private <T> Uni<T> attemptUni(InferenceExchange ex, List<BackendTarget> candidates, int index,
+                                  java.util.function.BiFunction<Provider, BackendTarget, Uni<T>> call) {
         return Uni.createFrom().deferred(() -> {
             int i = nextPermitted(candidates, index);
             if (i < 0) {

@@ -340,6 +340,104 @@ public final class InferenceRequests {
         return new Parsed(model, false, false, out, Math.max(1, prompt.asText().length() / 4), null);
     }
 
+    static final Set<String> SPEECH_FORMATS = Set.of("mp3", "opus", "aac", "flac", "wav", "pcm");
+    static final Set<String> TRANSCRIPTION_FORMATS = Set.of("json", "text", "srt", "verbose_json", "vtt");
+    static final int MAX_SPEECH_INPUT = 4096;
+
+    /**
+     * {@code /v1/inference/audio/speech} and {@code /oai/v1/audio/speech}: OpenAI's text-to-speech request. The voice
+     * is a name (which voices a model has is its upstream's to say) or OpenAI's {@code {"id": ...}} of a custom voice.
+     */
+    public static Parsed speech(JsonNode raw) {
+        ObjectNode body = object(raw);
+        Problems p = new Problems();
+        String model = model(body, p);
+        JsonNode input = body.get("input");
+        if (input == null || !input.isTextual() || input.asText().isBlank()) {
+            p.add("input", "input must be a non-empty string (the text to speak)");
+        } else if (input.asText().length() > MAX_SPEECH_INPUT) {
+            p.add("input", "input must be at most " + MAX_SPEECH_INPUT + " characters");
+        }
+        JsonNode voice = body.get("voice");
+        boolean named = voice != null && voice.isTextual() && !voice.asText().isBlank() && voice.asText().length() <= 64;
+        boolean custom = voice != null && voice.isObject() && voice.path("id").isTextual() && !voice.path("id").asText().isBlank();
+        if (!named && !custom) {
+            p.add("voice", "voice is required: a voice name such as \"alloy\", or {\"id\": ...} of a custom voice");
+        }
+        JsonNode format = body.get("response_format");
+        if (format != null && !format.isNull() && !(format.isTextual() && SPEECH_FORMATS.contains(format.asText()))) {
+            p.add("response_format", "response_format must be one of mp3, opus, aac, flac, wav, pcm");
+        }
+        range(body, "speed", 0.25, 4.0, p);
+        JsonNode instructions = body.get("instructions");
+        if (instructions != null && !instructions.isNull() && (!instructions.isTextual() || instructions.asText().length() > 4096)) {
+            p.add("instructions", "instructions must be a string of at most 4096 characters");
+        }
+        JsonNode streamFormat = body.get("stream_format");
+        if (streamFormat != null && !streamFormat.isNull() && !(streamFormat.isTextual() && "audio".equals(streamFormat.asText()))) {
+            p.add("stream_format", "stream_format must be \"audio\" (speech as server-sent events is not supported)");
+        }
+        p.throwIfAny();
+        ObjectNode out = body.deepCopy();
+        out.remove("model");
+        return new Parsed(model, false, false, out, Math.max(1, input.asText().length() / 4), null);
+    }
+
+    /** The form field a transcription request's upload stands in as, for validation: {@code {"filename", "bytes"}}. */
+    static final String UPLOAD_FIELD = "file";
+
+    /**
+     * {@code /v1/inference/audio/transcriptions} and {@code /oai/v1/audio/transcriptions}: the fields of OpenAI's
+     * multipart transcription request (all strings on the wire), with the upload described in {@link #UPLOAD_FIELD}.
+     * The upstream gets them as they came, the upload aside, with {@code temperature} checked as a number.
+     */
+    public static Parsed transcription(JsonNode raw) {
+        ObjectNode body = object(raw);
+        Problems p = new Problems();
+        String model = model(body, p);
+        JsonNode upload = body.remove(UPLOAD_FIELD);
+        if (upload == null || !upload.path("bytes").canConvertToLong() || upload.path("bytes").asLong() <= 0) {
+            p.add(UPLOAD_FIELD, "file is required: the audio to transcribe, as a multipart/form-data file part");
+        }
+        JsonNode format = body.get("response_format");
+        if (format != null && !TRANSCRIPTION_FORMATS.contains(format.asText())) {
+            p.add("response_format", "response_format must be one of json, text, srt, verbose_json, vtt");
+        }
+        JsonNode temperature = body.get("temperature");
+        if (temperature != null) {
+            double t;
+            try {
+                t = Double.parseDouble(temperature.asText());
+            } catch (NumberFormatException e) {
+                t = Double.NaN;
+            }
+            if (!(t >= 0 && t <= 1)) {
+                p.add("temperature", "temperature must be a number from 0 to 1");
+            }
+        }
+        JsonNode language = body.get("language");
+        if (language != null && !language.asText().matches("[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?")) {
+            p.add("language", "language must be an ISO-639 code such as \"en\"");
+        }
+        JsonNode stream = body.get("stream");
+        if (stream != null && !"false".equals(stream.asText())) {
+            p.add("stream", "streamed transcription is not supported: leave stream unset or false");
+        }
+        body.fields().forEachRemaining(field -> {
+            JsonNode v = field.getValue();
+            int length = v.isArray() ? v.toString().length() : v.asText().length();
+            if (length > 4096) {
+                p.add(field.getKey(), field.getKey() + " must be at most 4096 characters");
+            }
+        });
+        p.throwIfAny();
+        ObjectNode out = body.deepCopy();
+        out.remove("model");
+        out.remove("stream");
+        JsonNode prompt = out.get("prompt");
+        return new Parsed(model, false, false, out, prompt == null ? 0 : prompt.asText().length() / 4, null);
+    }
+
     /** How many images a validated image request asks for ({@code n}, 1 when absent). */
     public static int imageCount(JsonNode body) {
         JsonNode n = body == null ? null : body.get("n");

@@ -18,7 +18,10 @@ import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.subscription.Cancellable;
 import io.smallrye.mutiny.subscription.MultiSubscriber;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
+import ai.scaigrid.gateway.inference.provider.AudioUpload;
+import ai.scaigrid.gateway.inference.provider.UpstreamHttp;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
@@ -82,6 +85,10 @@ public class InferenceRoutes {
     @ConfigProperty(name = "scaigrid.inference.max-body-size", defaultValue = "16777216")
     long maxBody;
 
+    /** The largest audio file a transcription takes (OpenAI's limit: 25 MB). */
+    @ConfigProperty(name = "scaigrid.inference.max-audio-size", defaultValue = "26214400")
+    long maxAudio;
+
     /**
      * A stream that wrote nothing for this long gets an SSE comment ({@code : keep-alive}), so that a
      * proxy or load balancer with an idle timeout (nginx, cloud load balancers: often 60 s) does not cut
@@ -111,6 +118,10 @@ public class InferenceRoutes {
                 .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
         router.post("/v1/inference/images/generate").handler(body).handler(rc -> inference(rc, Api.NATIVE, "images"))
                 .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
+        router.post("/v1/inference/audio/speech").handler(body).handler(rc -> inference(rc, Api.NATIVE, "speech"))
+                .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
+        router.post("/v1/inference/audio/transcriptions").handler(rc -> transcription(rc, Api.NATIVE))
+                .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
         router.post("/oai/v1/chat/completions").handler(body).handler(rc -> inference(rc, Api.OAI, "chat"))
                 .failureHandler(rc -> routeFailure(rc, Api.OAI));
         router.post("/oai/v1/completions").handler(body).handler(rc -> inference(rc, Api.OAI, "generate"))
@@ -118,6 +129,10 @@ public class InferenceRoutes {
         router.post("/oai/v1/embeddings").handler(body).handler(rc -> inference(rc, Api.OAI, "embed"))
                 .failureHandler(rc -> routeFailure(rc, Api.OAI));
         router.post("/oai/v1/images/generations").handler(body).handler(rc -> inference(rc, Api.OAI, "images"))
+                .failureHandler(rc -> routeFailure(rc, Api.OAI));
+        router.post("/oai/v1/audio/speech").handler(body).handler(rc -> inference(rc, Api.OAI, "speech"))
+                .failureHandler(rc -> routeFailure(rc, Api.OAI));
+        router.post("/oai/v1/audio/transcriptions").handler(rc -> transcription(rc, Api.OAI))
                 .failureHandler(rc -> routeFailure(rc, Api.OAI));
         router.get("/oai/v1/models").handler(this::oaiModels);
         router.getWithRegex("/oai/v1/models/(?<id>.+)").handler(this::oaiModel);
@@ -162,21 +177,112 @@ public class InferenceRoutes {
                 fail(rc, api, requestId, ApiException.validation("body", "The request body is not valid JSON"));
                 return;
             }
-            Uni<InferenceExchange> admitted;
-            try {
-                admitted = pipeline.admit(caller, requestId, api == Api.OAI ? "oai" : "native", endpoint, body, 0);
-            } catch (RuntimeException e) {
-                fail(rc, api, requestId, InferencePipeline.toApiException(e));
+            admitAndDispatch(rc, api, endpoint, caller, requestId, body, null, arrived, requestContext);
+        }, failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
+    }
+
+    private void admitAndDispatch(RoutingContext rc, Api api, String endpoint, Caller caller, String requestId, JsonNode body,
+                                  AudioUpload upload, long arrived, io.vertx.core.Context requestContext) {
+        Uni<InferenceExchange> admitted;
+        try {
+            admitted = pipeline.admit(caller, requestId, api == Api.OAI ? "oai" : "native", endpoint, body, 0);
+        } catch (RuntimeException e) {
+            fail(rc, api, requestId, InferencePipeline.toApiException(e));
+            return;
+        }
+        admitted.subscribe().with(ex -> {
+            ex.upload = upload;
+            dispatch(rc, api, ex.arrivedAt(arrived), requestContext);
+        }, failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
+    }
+
+    /**
+     * A transcription: OpenAI's multipart form, read as it arrives (the audio part into memory, up to
+     * {@code scaigrid.inference.max-audio-size}; other file parts are dropped), then authenticated and admitted
+     * like any request, with the form fields as the body and the upload described in its {@code file} field.
+     */
+    private void transcription(RoutingContext rc, Api api) {
+        long arrived = System.nanoTime();
+        io.vertx.core.Context requestContext = io.vertx.core.Vertx.currentContext();
+        String requestId = begin(rc);
+        HttpServerRequest req = rc.request();
+        String type = req.getHeader("content-type");
+        if (type == null || !type.toLowerCase(java.util.Locale.ROOT).startsWith("multipart/form-data") || req.isEnded()) {
+            fail(rc, api, requestId, ApiException.validation("body",
+                    "The request body must be multipart/form-data, with the audio as its file part"));
+            return;
+        }
+        req.setExpectMultipart(true);
+        Buffer audio = Buffer.buffer();
+        String[] file = new String[2]; // filename, content type
+        AtomicBoolean tooLarge = new AtomicBoolean();
+        AtomicBoolean failed = new AtomicBoolean();
+        req.uploadHandler(upload -> {
+            if (!InferenceRequests.UPLOAD_FIELD.equals(upload.name()) || file[0] != null) {
+                upload.handler(ignored -> { });
                 return;
             }
-            admitted.subscribe().with(ex -> dispatch(rc, api, ex.arrivedAt(arrived), requestContext),
-                    failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
-        }, failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
+            file[0] = upload.filename() == null || upload.filename().isBlank() ? "audio" : upload.filename();
+            file[1] = upload.contentType() == null || upload.contentType().isBlank() ? "application/octet-stream" : upload.contentType();
+            upload.handler(chunk -> {
+                if (audio.length() + (long) chunk.length() > maxAudio) {
+                    tooLarge.set(true);
+                } else if (!tooLarge.get()) {
+                    audio.appendBuffer(chunk);
+                }
+            });
+        });
+        req.exceptionHandler(e -> {
+            if (failed.compareAndSet(false, true)) {
+                fail(rc, api, requestId, ApiException.validation("body", "The multipart request body could not be read"));
+            }
+        });
+        req.endHandler(v -> {
+            if (failed.getAndSet(true)) {
+                return;
+            }
+            if (tooLarge.get()) {
+                fail(rc, api, requestId, new ApiException(ErrorCode.PAYLOAD_TOO_LARGE, "The audio file is larger than " + maxAudio
+                        + " bytes", java.util.Map.of("max_bytes", maxAudio)));
+                return;
+            }
+            ObjectNode body = mapper.createObjectNode();
+            io.vertx.core.MultiMap form = req.formAttributes();
+            for (String name : form.names()) {
+                List<String> values = form.getAll(name);
+                if (name.endsWith("[]")) {
+                    ArrayNode list = body.putArray(name.substring(0, name.length() - 2));
+                    values.forEach(list::add);
+                } else {
+                    body.put(name, values.get(values.size() - 1));
+                }
+            }
+            if (file[0] != null) {
+                body.putObject(InferenceRequests.UPLOAD_FIELD).put("filename", file[0]).put("bytes", audio.length());
+            }
+            AudioUpload upload = file[0] == null ? null : new AudioUpload(file[0], file[1], audio);
+            authenticate(rc, requestId).subscribe().with(caller -> {
+                if (caller != null) {
+                    admitAndDispatch(rc, api, "transcriptions", caller, requestId, body, upload, arrived, requestContext);
+                }
+            }, failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
+        });
+        req.resume();
     }
 
     private void dispatch(RoutingContext rc, Api api, InferenceExchange ex, io.vertx.core.Context requestContext) {
         if (rc.response().closed()) {
             pipeline.cancelled(ex);
+            return;
+        }
+        if ("speech".equals(ex.endpoint) || "transcriptions".equals(ex.endpoint)) {
+            Uni<UpstreamHttp.RawAnswer> answer = "speech".equals(ex.endpoint) ? pipeline.synthesizeSpeech(ex) : pipeline.transcribe(ex);
+            Cancellable c = answer.subscribe().with(a -> audioAnswer(rc, api, ex, a),
+                    failure -> fail(rc, api, ex.requestId, InferencePipeline.toApiException(failure)));
+            cancelOnClose(rc, () -> {
+                c.cancel();
+                pipeline.cancelled(ex);
+            });
             return;
         }
         if ("embed".equals(ex.endpoint) || "images".equals(ex.endpoint)) {
@@ -365,6 +471,41 @@ public class InferenceRoutes {
     }
 
     // ------------------------------------------------------------------ writing responses
+
+    /**
+     * Speech is the upstream's audio on both doors. A transcription is the upstream's answer as it came on the
+     * OpenAI door; on the native door it is enveloped: its JSON, or a text format (text, srt, vtt) as {@code text}.
+     */
+    private void audioAnswer(RoutingContext rc, Api api, InferenceExchange ex, UpstreamHttp.RawAnswer answer) {
+        String type = answer.contentType();
+        boolean json = type != null && type.toLowerCase(java.util.Locale.ROOT).contains("json");
+        if ("transcriptions".equals(ex.endpoint) && api == Api.NATIVE) {
+            ObjectNode data;
+            try {
+                data = json ? (ObjectNode) mapper.readTree(answer.body().getBytes()) : mapper.createObjectNode()
+                        .put("text", answer.body().toString(StandardCharsets.UTF_8));
+            } catch (Exception e) {
+                fail(rc, api, ex.requestId, new ApiException(ErrorCode.UPSTREAM_SHAPE_MISMATCH, "The upstream reply could not be parsed"));
+                return;
+            }
+            json(rc, ex, 200, envelope(data));
+            return;
+        }
+        HttpServerResponse response = rc.response();
+        if (response.ended() || response.closed()) {
+            return;
+        }
+        rateHeaders(response, ex);
+        if (type == null || type.isBlank()) {
+            type = "speech".equals(ex.endpoint) ? SPEECH_TYPES.getOrDefault(ex.request.body().path("response_format").asText("mp3"),
+                    "application/octet-stream") : "text/plain; charset=utf-8";
+        }
+        response.setStatusCode(200).putHeader("Content-Type", type).end(answer.body());
+        overhead.relayed(ex);
+    }
+
+    private static final java.util.Map<String, String> SPEECH_TYPES = java.util.Map.of("mp3", "audio/mpeg", "opus", "audio/ogg",
+            "aac", "audio/aac", "flac", "audio/flac", "wav", "audio/wav", "pcm", "audio/pcm");
 
     private ObjectNode envelope(ObjectNode data) {
         ObjectNode out = mapper.createObjectNode().put("status", "ok");

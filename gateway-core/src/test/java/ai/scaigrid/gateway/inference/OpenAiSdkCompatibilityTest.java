@@ -19,7 +19,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * A real client: the official {@code openai} npm SDK (pinned in src/test/node/openai-check, installed
  * by this test with {@code npm ci}) calls /oai/v1 streaming and not, lists models and meets errors,
  * assembles tool calls (streamed and not) from a model served by the Anthropic translation, and reads
- * embeddings in the base64 encoding it asks for by default, generates images (URLs and base64), raises the
+ * embeddings in the base64 encoding it asks for by default, generates images (URLs and base64), speaks and
+ * transcribes (a multipart upload), raises the
  * error of a stream cut short, and
  * parses structured output from an Anthropic-backed model, and reads a reasoning model's thinking
  * (reasoning_content, thinking_blocks) and sends it back on the next turn.
@@ -43,6 +44,8 @@ class OpenAiSdkCompatibilityTest {
                 "TOOLS_MODEL=" + toolsModel,
                 "EMBED_MODEL=" + embedModel,
                 "IMAGE_MODEL=" + InferenceFixtures.model("test-" + InferenceFixtures.run() + "/images", "image", null, "draw"),
+                "SPEECH_MODEL=" + InferenceFixtures.model("test-" + InferenceFixtures.run() + "/tts", "audio", null, "speak"),
+                "TRANSCRIBE_MODEL=" + InferenceFixtures.model("test-" + InferenceFixtures.run() + "/stt", "audio", null, "hear"),
                 "MIDFAIL_MODEL=" + InferenceFixtures.chatModel("midfail"),
                 "THINKING_MODEL=" + InferenceFixtures.chatModelOver(List.of(java.util.Map.of("name", "claude", "provider_type", "anthropic",
                         "model_name", "claude-thinking", "connection_config", java.util.Map.of("base_url", AnthropicTestUpstream.get().baseUrl(),
@@ -55,6 +58,8 @@ class OpenAiSdkCompatibilityTest {
                 .contains("non-streaming tool call: toolu_01 get_weather")
                 .contains("streamed tool call: toolu_01 get_weather").contains("embeddings: 2 vectors of 3")
                 .contains("images: 2 urls, \"PNG 0: a lighthouse\" revised \"A careful drawing of a lighthouse at dusk\"")
+                .contains("speech: \"AUDIO/wav: sdk speaks\"")
+                .contains("transcription: \"heard: sdk listens\" and as text \"heard: as text\"")
                 .contains("mid-stream error: \"Hello wor\"")
                 .contains("structured output: {\"answer\":\"echo: parse me\"}")
                 .contains("reasoning: \"The user wants an echo.\" then \"echo: think it over\"")

@@ -21,8 +21,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * connection dies), {@code slow} (a chunk every 50 ms for 10 s; {@code slow1s} for 1 s), {@code hang} (never answers),
  * {@code badrequest}, {@code ratelimited}, {@code flaky} (fails while {@link #flakyFailing} is set),
  * and {@code embed} on /embeddings; on /images/generations {@code draw} (DALL-E's shape: a URL or base64 per image, no
- * usage), {@code draw-tokens} (gpt-image-1's: base64 and token usage), {@code fail500} and {@code drop}. Counts calls
- * and records stream cancellations.
+ * usage), {@code draw-tokens} (gpt-image-1's: base64 and token usage), {@code fail500} and {@code drop}; on
+ * /audio/speech {@code speak} (bytes naming the format and the input); on /audio/transcriptions (multipart)
+ * {@code hear} (whisper's shape: the transcript is what the uploaded bytes say) and {@code hear-tokens} (token usage).
+ * Counts calls and records stream cancellations.
  */
 public final class OpenAiTestUpstream {
     private static OpenAiTestUpstream instance;
@@ -90,6 +92,10 @@ public final class OpenAiTestUpstream {
             listModels(req);
             return;
         }
+        if (req.path().endsWith("/audio/transcriptions")) {
+            transcribe(req);
+            return;
+        }
         req.body().onSuccess(buf -> {
             JsonObject body = buf.length() == 0 ? new JsonObject() : buf.toJsonObject();
             requests.add(body.put("_path", req.path()).put("_auth", req.getHeader("authorization"))
@@ -100,6 +106,17 @@ public final class OpenAiTestUpstream {
             HttpServerResponse res = req.response();
             if (req.path().endsWith("/embeddings")) {
                 embed(body, res);
+                return;
+            }
+            if (req.path().endsWith("/audio/speech")) {
+                if ("speak".equals(model)) {
+                    String format = body.getString("response_format", "mp3");
+                    res.putHeader("content-type", "mp3".equals(format) ? "audio/mpeg" : "audio/" + format)
+                            .end(speechBytes(format, body.getString("input")));
+                } else {
+                    res.setStatusCode(500).end(new JsonObject().put("error", new JsonObject()
+                            .put("message", "kaboom: SELECT secret FROM internal_table at db.py:12")).encode());
+                }
                 return;
             }
             if (req.path().endsWith("/images/generations")) {
@@ -452,5 +469,53 @@ public final class OpenAiTestUpstream {
                     .put("input_tokens_details", new JsonObject().put("text_tokens", in).put("image_tokens", 0)));
         }
         res.putHeader("content-type", "application/json").end(out.encode());
+    }
+
+    /** The audio {@code speak} answers: the format and the input, so a test can tell what was asked. */
+    public static String speechBytes(String format, String input) {
+        return "AUDIO/" + format + ": " + input;
+    }
+
+    /** A multipart transcription request: fields recorded like a JSON body's, the file's bytes read back as its "speech". */
+    private void transcribe(HttpServerRequest req) {
+        req.setExpectMultipart(true);
+        io.vertx.core.buffer.Buffer audio = io.vertx.core.buffer.Buffer.buffer();
+        String[] file = new String[2];
+        req.uploadHandler(upload -> {
+            file[0] = upload.filename();
+            file[1] = upload.contentType();
+            upload.handler(audio::appendBuffer);
+        });
+        req.endHandler(v -> {
+            JsonObject body = new JsonObject();
+            req.formAttributes().forEach(e -> body.put(e.getKey(), e.getValue()));
+            requests.add(body.copy().put("_path", req.path()).put("_auth", req.getHeader("authorization"))
+                    .put("_filename", file[0]).put("_file_type", file[1]).put("_file_bytes", audio.length())
+                    .put("_content_type", req.getHeader("content-type")));
+            String model = body.getString("model", "");
+            calls.computeIfAbsent(model, k -> new AtomicInteger()).incrementAndGet();
+            HttpServerResponse res = req.response();
+            if (!"hear".equals(model) && !"hear-tokens".equals(model)) {
+                res.setStatusCode(404).end(new JsonObject().put("error", new JsonObject().put("message", "no such model")).encode());
+                return;
+            }
+            String text = "heard: " + audio.toString(java.nio.charset.StandardCharsets.UTF_8);
+            String format = body.getString("response_format", "json");
+            switch (format) {
+                case "text" -> res.putHeader("content-type", "text/plain; charset=utf-8").end(text);
+                case "srt" -> res.putHeader("content-type", "text/plain; charset=utf-8").end("1\n00:00:00,000 --> 00:00:01,000\n" + text + "\n");
+                default -> {
+                    JsonObject out = new JsonObject().put("text", text);
+                    if ("verbose_json".equals(format)) {
+                        out.put("language", body.getString("language", "english")).put("duration", 1.5);
+                    }
+                    if ("hear-tokens".equals(model)) {
+                        out.put("usage", new JsonObject().put("type", "tokens").put("input_tokens", 30).put("output_tokens", 6)
+                                .put("total_tokens", 36));
+                    }
+                    res.putHeader("content-type", "application/json").end(out.encode());
+                }
+            }
+        });
     }
 }

@@ -146,6 +146,50 @@ public class OpenAiProvider implements Provider {
     }
 
     @Override
+    public boolean servesAudio() {
+        return true;
+    }
+
+    @Override
+    public Uni<UpstreamHttp.RawAnswer> synthesizeSpeech(BackendTarget backend, ProviderCall call) {
+        ObjectNode body = call.body().deepCopy();
+        body.put("model", backend.modelName());
+        return http.exchangeRaw(backend, call, () -> options(backend, "/audio/speech").putHeader("accept", "*/*"),
+                io.vertx.core.buffer.Buffer.buffer(http.serialize(body)));
+    }
+
+    @Override
+    public Uni<UpstreamHttp.RawAnswer> transcribe(BackendTarget backend, ProviderCall call, AudioUpload audio) {
+        String boundary = "scaigrid-" + java.util.UUID.randomUUID();
+        io.vertx.core.buffer.Buffer form = io.vertx.core.buffer.Buffer.buffer();
+        formField(form, boundary, "model", backend.modelName());
+        call.body().fields().forEachRemaining(field -> {
+            if (field.getValue().isArray()) {
+                // OpenAI's list fields (timestamp_granularities[], include[]) are repeated parts
+                field.getValue().forEach(item -> formField(form, boundary, field.getKey() + "[]", item.asText()));
+            } else {
+                formField(form, boundary, field.getKey(), field.getValue().asText());
+            }
+        });
+        form.appendString("--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\""
+                + quoted(audio.filename()) + "\"\r\nContent-Type: " + audio.contentType().replaceAll("[\\r\\n]", "") + "\r\n\r\n");
+        form.appendBuffer(audio.bytes()).appendString("\r\n--" + boundary + "--\r\n");
+        return http.exchangeRaw(backend, call, () -> options(backend, "/audio/transcriptions")
+                .putHeader("content-type", "multipart/form-data; boundary=" + boundary)
+                .putHeader("accept", "application/json, text/plain, */*"), form);
+    }
+
+    private static void formField(io.vertx.core.buffer.Buffer form, String boundary, String name, String value) {
+        form.appendString("--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + quoted(name) + "\"\r\n\r\n")
+                .appendString(value).appendString("\r\n");
+    }
+
+    /** A form-data name or filename: quotes and line breaks cannot end the header early. */
+    private static String quoted(String s) {
+        return s.replaceAll("[\"\\r\\n\\\\]", "_");
+    }
+
+    @Override
     public Multi<ObjectNode> streamChat(BackendTarget backend, ProviderCall call) {
         if (textCompletion(backend, call)) {
             // an upstream without the endpoint answers with an error status, before any chunk: then the chat

@@ -48,6 +48,30 @@ public interface Provider {
                 "Backends of type " + backend.providerType() + " cannot generate images", false, null, null));
     }
 
+    /** Whether backends of this provider speak audio ({@link #synthesizeSpeech}, {@link #transcribe}); others are skipped. */
+    default boolean servesAudio() {
+        return false;
+    }
+
+    /**
+     * Text to speech: {@code call.body()} is a validated OpenAI speech request (input, voice, response_format ...);
+     * the answer is the audio as the upstream sent it, with its content type.
+     */
+    default Uni<UpstreamHttp.RawAnswer> synthesizeSpeech(BackendTarget backend, ProviderCall call) {
+        return Uni.createFrom().failure(new UpstreamFailure(ai.scaigrid.commons.error.ErrorCode.BACKEND_ERROR,
+                "Backends of type " + backend.providerType() + " cannot synthesize speech", false, null, null));
+    }
+
+    /**
+     * Speech to text: {@code call.body()} holds the validated form fields of an OpenAI transcription request
+     * (language, prompt, response_format ...), {@code audio} the uploaded file. The answer is the upstream's:
+     * JSON ({@code json}, {@code verbose_json}) or text ({@code text}, {@code srt}, {@code vtt}).
+     */
+    default Uni<UpstreamHttp.RawAnswer> transcribe(BackendTarget backend, ProviderCall call, AudioUpload audio) {
+        return Uni.createFrom().failure(new UpstreamFailure(ai.scaigrid.commons.error.ErrorCode.BACKEND_ERROR,
+                "Backends of type " + backend.providerType() + " cannot transcribe audio", false, null, null));
+    }
+
     /**
      * Whether one call can answer several choices (OpenAI's {@code n}). The dispatcher skips backends that
      * cannot for such requests, so a provider that answers false never sees {@code n} above 1.

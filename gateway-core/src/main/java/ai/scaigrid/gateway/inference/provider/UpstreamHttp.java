@@ -160,8 +160,27 @@ public class UpstreamHttp {
      * subscription, so a backend that cannot be called fails this Uni (and fails over) instead of throwing.
      */
     public Uni<JsonNode> exchange(BackendTarget backend, ProviderCall call, Supplier<RequestOptions> options, ObjectNode body) {
+        return exchangeRaw(backend, call, options, Buffer.buffer(serialize(body))).map(answer -> {
+            try {
+                return mapper.readTree(answer.body().getBytes());
+            } catch (Exception e) {
+                throw new UpstreamFailure(ErrorCode.UPSTREAM_SHAPE_MISMATCH, "The upstream reply could not be parsed", true, null, e);
+            }
+        });
+    }
+
+    /** A whole successful answer: its {@code content-type} (null when none was sent) and body. */
+    public record RawAnswer(String contentType, Buffer body) {
+    }
+
+    /**
+     * A POST of {@code payload} (whatever {@code options} says it is: JSON, a multipart form) whose whole answer
+     * is returned as it came (audio, text or JSON), with the same timeouts and failure classification as
+     * {@link #exchange}.
+     */
+    public Uni<RawAnswer> exchangeRaw(BackendTarget backend, ProviderCall call, Supplier<RequestOptions> options, Buffer payload) {
         return Uni.createFrom().emitter(emitter -> {
-            Call c = open(backend, call, options, body, emitter::fail, emitter::onTermination, () -> true,
+            Call c = open(backend, call, options, payload, emitter::fail, emitter::onTermination, () -> true,
                     "The upstream did not answer in time");
             if (c == null) {
                 return;
@@ -180,12 +199,7 @@ public class UpstreamHttp {
                             emitter.fail(statusFailure(response.statusCode(), response.getHeader("retry-after"), bar.result()));
                             return;
                         }
-                        try {
-                            emitter.complete(mapper.readTree(bar.result().getBytes()));
-                        } catch (Exception e) {
-                            emitter.fail(new UpstreamFailure(ErrorCode.UPSTREAM_SHAPE_MISMATCH,
-                                    "The upstream reply could not be parsed", true, null, e));
-                        }
+                        emitter.complete(new RawAnswer(response.getHeader("content-type"), bar.result()));
                     }));
         });
     }
@@ -218,7 +232,7 @@ public class UpstreamHttp {
      * {@code waiting} still holds, the upstream request is reset and the call fails with {@code timeoutMessage};
      * termination (the caller went away) cancels the timer and resets the upstream request at once.
      */
-    private Call open(BackendTarget backend, ProviderCall call, Supplier<RequestOptions> options, ObjectNode body,
+    private Call open(BackendTarget backend, ProviderCall call, Supplier<RequestOptions> options, Buffer payload,
                       Consumer<Throwable> failer, Consumer<Runnable> onTermination, BooleanSupplier waiting,
                       String timeoutMessage) {
         RequestOptions request;
@@ -228,7 +242,7 @@ public class UpstreamHttp {
             failer.accept(f);
             return null;
         }
-        Call c = new Call(request, Buffer.buffer(serialize(body)));
+        Call c = new Call(request, payload);
         c.timer = vertx.setTimer(firstTokenMillis(backend, call), id -> {
             if (waiting.getAsBoolean() && c.done.compareAndSet(false, true)) {
                 c.reset();
@@ -339,7 +353,7 @@ public class UpstreamHttp {
     private void startStream(BackendTarget backend, ProviderCall call, Supplier<RequestOptions> options, ObjectNode body,
                              SseTranslator translator, MultiEmitter<? super ObjectNode> emitter) {
         AtomicBoolean firstEvent = new AtomicBoolean();
-        Call c = open(backend, call, options, body, emitter::fail, emitter::onTermination, () -> !firstEvent.get(),
+        Call c = open(backend, call, options, Buffer.buffer(serialize(body)), emitter::fail, emitter::onTermination, () -> !firstEvent.get(),
                 "The upstream sent no first token in time");
         if (c == null) {
             return;

@@ -1,0 +1,200 @@
+package ai.scaigrid.gateway.inference;
+
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.RestAssured;
+import io.restassured.specification.RequestSpecification;
+import io.vertx.core.json.JsonObject;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import static ai.scaigrid.gateway.TestKeys.ADMIN;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.as;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.chat;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.chatModel;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.run;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.with;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.not;
+import static org.hamcrest.Matchers.startsWith;
+
+/** Text to speech and speech to text on both doors against the OpenAI-style test upstream. */
+@QuarkusTest
+class AudioTest {
+    @Inject
+    Pool pool;
+
+    @Inject
+    UsageRecorder usage;
+
+    private static String audioModel(String upstream) {
+        return InferenceFixtures.model("test-" + run() + "/audio", "audio", null, upstream);
+    }
+
+    private static Map<String, Object> speak(String model, String input) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("model", model);
+        body.put("input", input);
+        body.put("voice", "alloy");
+        return body;
+    }
+
+    private static RequestSpecification form(String key) {
+        return RestAssured.given().header("Authorization", "Bearer " + key);
+    }
+
+    private Row record(String requestId) {
+        Row[] found = new Row[1];
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            usage.flush().await().atMost(Duration.ofSeconds(5));
+            var rows = pool.preparedQuery("SELECT * FROM usage_records WHERE request_id = $1").execute(Tuple.of(requestId))
+                    .await().atMost(Duration.ofSeconds(5));
+            assertThat(rows.size()).isEqualTo(1);
+            found[0] = rows.iterator().next();
+        });
+        return found[0];
+    }
+
+    @Test
+    void speechIsTheUpstreamsAudioOnBothDoors() {
+        String model = audioModel("speak");
+        String input = "hello world from the gateway";
+        byte[] wav = as(ADMIN).header("X-Request-Id", "req_speech_native").body(with(speak(model, input), "response_format", "wav"))
+                .when().post("/v1/inference/audio/speech").then().statusCode(200)
+                .contentType("audio/wav").header("X-Request-Id", "req_speech_native")
+                .header("X-Scaigrid-Ratelimit-Limit", org.hamcrest.Matchers.notNullValue())
+                .extract().asByteArray();
+        assertThat(new String(wav, StandardCharsets.UTF_8)).isEqualTo(OpenAiTestUpstream.speechBytes("wav", input));
+        JsonObject sent = OpenAiTestUpstream.get().sentContaining(input);
+        assertThat(sent.getString("_path")).isEqualTo("/v1/audio/speech");
+        assertThat(sent.getString("model")).isEqualTo("speak");
+        assertThat(sent.getString("voice")).isEqualTo("alloy");
+
+        byte[] mp3 = as(ADMIN).body(with(speak(model, "second line"), "speed", 1.5)).when().post("/oai/v1/audio/speech").then()
+                .statusCode(200).contentType("audio/mpeg").extract().asByteArray();
+        assertThat(new String(mp3, StandardCharsets.UTF_8)).isEqualTo(OpenAiTestUpstream.speechBytes("mp3", "second line"));
+
+        Row r = record("req_speech_native");
+        assertThat(r.getString("endpoint")).isEqualTo("speech");
+        assertThat(r.getInteger("prompt_tokens")).isEqualTo(input.length() / 4);
+        assertThat(r.getInteger("completion_tokens")).isZero();
+        assertThat(r.getBigDecimal("cost")).isEqualByComparingTo("0.000007"); // 7 x 1.00 / 1M
+    }
+
+    @Test
+    void badSpeechRequestsAreRefusedByName() {
+        String model = audioModel("speak");
+        int before = OpenAiTestUpstream.get().calls("speak");
+        Map<String, Object> noVoice = speak(model, "x");
+        noVoice.remove("voice");
+        as(ADMIN).body(noVoice).when().post("/v1/inference/audio/speech").then().statusCode(400)
+                .body("error.details[0].field", equalTo("voice")).body("meta.request_id", startsWith("req_"));
+        as(ADMIN).body(with(speak(model, "x"), "response_format", "ogg")).when().post("/oai/v1/audio/speech").then()
+                .statusCode(400).body("error.param", equalTo("response_format"));
+        as(ADMIN).body(with(speak(model, "x"), "speed", 9)).when().post("/oai/v1/audio/speech").then()
+                .statusCode(400).body("error.param", equalTo("speed"));
+        as(ADMIN).body(speak(model, "x".repeat(4097))).when().post("/v1/inference/audio/speech").then()
+                .statusCode(400).body("error.details[0].field", equalTo("input"));
+        as(ADMIN).body(with(speak(model, "x"), "stream_format", "sse")).when().post("/v1/inference/audio/speech").then()
+                .statusCode(400).body("error.details[0].field", equalTo("stream_format"));
+        assertThat(OpenAiTestUpstream.get().calls("speak")).isEqualTo(before);
+        // a chat model does not speak, an audio model does not chat
+        as(ADMIN).body(speak(chatModel("echo"), "x")).when().post("/v1/inference/audio/speech").then().statusCode(400)
+                .body("error.details[0].field", equalTo("model"));
+        as(ADMIN).body(chat(model, "x")).when().post("/v1/inference/chat").then().statusCode(400)
+                .body("error.details[0].field", equalTo("model"));
+        // an upstream failure is a gateway error without the upstream's internals
+        as(ADMIN).body(speak(audioModel("fail500"), "x")).when().post("/v1/inference/audio/speech").then()
+                .statusCode(org.hamcrest.Matchers.greaterThanOrEqualTo(500)).body("status", equalTo("error"))
+                .body("error.message", not(containsString("SELECT")));
+    }
+
+    @Test
+    void transcriptionsTakeTheMultipartFormOnBothDoors() {
+        String model = audioModel("hear");
+        byte[] clip = "the quick brown fox".getBytes(StandardCharsets.UTF_8);
+        form(ADMIN).header("X-Request-Id", "req_hear_oai").multiPart("file", "clip-oai.wav", clip, "audio/wav")
+                .multiPart("model", model).multiPart("language", "en").multiPart("temperature", "0.2")
+                .multiPart("timestamp_granularities[]", "word").multiPart("timestamp_granularities[]", "segment")
+                .multiPart("response_format", "verbose_json")
+                .when().post("/oai/v1/audio/transcriptions").then().statusCode(200)
+                .body("text", equalTo("heard: the quick brown fox")).body("language", equalTo("en"));
+        JsonObject sent = OpenAiTestUpstream.get().sentContaining("clip-oai.wav");
+        assertThat(sent.getString("_path")).isEqualTo("/v1/audio/transcriptions");
+        assertThat(sent.getString("model")).isEqualTo("hear");
+        assertThat(sent.getString("language")).isEqualTo("en");
+        assertThat(sent.getString("temperature")).isEqualTo("0.2");
+        assertThat(sent.getString("_file_type")).isEqualTo("audio/wav");
+        assertThat(sent.getInteger("_file_bytes")).isEqualTo(clip.length);
+        assertThat(sent.getString("_auth")).isEqualTo("Bearer sk-upstream-secret");
+
+        // a text format as it came on the OpenAI door; enveloped as text on the native door
+        String text = form(ADMIN).multiPart("file", "a.mp3", "plain words".getBytes(StandardCharsets.UTF_8), "audio/mpeg")
+                .multiPart("model", model).multiPart("response_format", "text")
+                .when().post("/oai/v1/audio/transcriptions").then().statusCode(200).contentType(startsWith("text/plain"))
+                .extract().asString();
+        assertThat(text).isEqualTo("heard: plain words");
+        form(ADMIN).header("X-Request-Id", "req_hear_native").multiPart("file", "b.mp3", "native words".getBytes(StandardCharsets.UTF_8))
+                .multiPart("model", model).multiPart("response_format", "srt")
+                .when().post("/v1/inference/audio/transcriptions").then().statusCode(200)
+                .body("status", equalTo("ok")).body("data.text", startsWith("1\n00:00:00,000"));
+        form(ADMIN).multiPart("file", "c.mp3", "json words".getBytes(StandardCharsets.UTF_8)).multiPart("model", model)
+                .when().post("/v1/inference/audio/transcriptions").then().statusCode(200)
+                .body("data.text", equalTo("heard: json words"));
+
+        // without upstream usage the transcript is counted like a completion
+        Row r = record("req_hear_oai");
+        assertThat(r.getString("endpoint")).isEqualTo("transcriptions");
+        assertThat(r.getInteger("completion_tokens")).isEqualTo(("heard: the quick brown fox".length() + 3) / 4);
+        assertThat(record("req_hear_native").getString("status")).isEqualTo("ok");
+    }
+
+    @Test
+    void transcriptionTokensAreTheUpstreams() {
+        String model = audioModel("hear-tokens");
+        form(ADMIN).header("X-Request-Id", "req_hear_tokens").multiPart("file", "clip.wav", new byte[]{1, 2, 3}, "audio/wav")
+                .multiPart("model", model).when().post("/oai/v1/audio/transcriptions").then().statusCode(200)
+                .body("usage.input_tokens", equalTo(30));
+        Row r = record("req_hear_tokens");
+        assertThat(r.getInteger("prompt_tokens")).isEqualTo(30);
+        assertThat(r.getInteger("completion_tokens")).isEqualTo(6);
+        assertThat(r.getBigDecimal("cost")).isEqualByComparingTo("0.000042"); // 30 x 1.00 + 6 x 2.00 per million
+    }
+
+    @Test
+    void badTranscriptionRequestsAreRefusedByName() {
+        String model = audioModel("hear");
+        int before = OpenAiTestUpstream.get().calls("hear");
+        form(ADMIN).multiPart("model", model).when().post("/oai/v1/audio/transcriptions").then().statusCode(400)
+                .body("error.param", equalTo("file"));
+        as(ADMIN).body(Map.of("model", model)).when().post("/v1/inference/audio/transcriptions").then().statusCode(400)
+                .body("error.details[0].field", equalTo("body")).body("meta.request_id", startsWith("req_"));
+        form(ADMIN).multiPart("file", "a.wav", new byte[]{1}).multiPart("model", model).multiPart("response_format", "docx")
+                .when().post("/v1/inference/audio/transcriptions").then().statusCode(400)
+                .body("error.details[0].field", equalTo("response_format"));
+        form(ADMIN).multiPart("file", "a.wav", new byte[]{1}).multiPart("model", model).multiPart("temperature", "hot")
+                .when().post("/oai/v1/audio/transcriptions").then().statusCode(400).body("error.param", equalTo("temperature"));
+        form(ADMIN).multiPart("file", "a.wav", new byte[]{1}).multiPart("model", model).multiPart("stream", "true")
+                .when().post("/oai/v1/audio/transcriptions").then().statusCode(400).body("error.param", equalTo("stream"));
+        form(ADMIN).multiPart("file", "a.wav", new byte[]{1}).when().post("/v1/inference/audio/transcriptions").then()
+                .statusCode(400).body("error.details[0].field", equalTo("model"));
+        // over the audio limit (1 MiB in tests): 413 in the API's shape, nothing sent upstream
+        form(ADMIN).multiPart("file", "big.wav", new byte[1_100_000], "audio/wav").multiPart("model", model)
+                .when().post("/oai/v1/audio/transcriptions").then().statusCode(413).body("error.code", equalTo("payload_too_large"));
+        // no key: 401 once the form is read
+        RestAssured.given().multiPart("file", "a.wav", new byte[]{1}).multiPart("model", model)
+                .when().post("/v1/inference/audio/transcriptions").then().statusCode(401)
+                .body("error.code", equalTo("AUTH_TOKEN_MISSING"));
+        assertThat(OpenAiTestUpstream.get().calls("hear")).isEqualTo(before);
+    }
+}
