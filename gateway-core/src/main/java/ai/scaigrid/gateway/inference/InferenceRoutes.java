@@ -108,7 +108,17 @@ public class InferenceRoutes {
         this.sseKeepAlive = every;
     }
 
+    @ConfigProperty(name = "quarkus.http.limits.max-body-size")
+    java.util.Optional<io.quarkus.runtime.configuration.MemorySize> serverBodyLimit;
+
     void register(@Observes Router router) {
+        serverBodyLimit.ifPresent(limit -> {
+            if (limit.asLongValue() < Math.max(maxBody, maxAudio + 65536)) {
+                LOG.warnf("quarkus.http.limits.max-body-size (%d bytes) is below scaigrid.inference.max-body-size (%d) or "
+                        + "max-audio-size (%d) plus a form's overhead: larger requests get the server's bare 413",
+                        limit.asLongValue(), maxBody, maxAudio);
+            }
+        });
         BodyHandler body = BodyHandler.create(false).setBodyLimit(maxBody);
         router.post("/v1/inference/chat").handler(body).handler(rc -> inference(rc, Api.NATIVE, "chat"))
                 .failureHandler(rc -> routeFailure(rc, Api.NATIVE));

@@ -605,6 +605,10 @@ class InferenceApiTest {
                 .header("X-Request-Id", startsWith("req_"));
         as(ADMIN).body(huge).when().post("/oai/v1/chat/completions").then().statusCode(413)
                 .body("error.type", equalTo("invalid_request_error")).body("error.code", equalTo("payload_too_large"));
+        // also past the HTTP server's default cap of 10 MiB (which answered with a bare 413 before it was raised)
+        String larger = "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"" + "x".repeat(12_000_000) + "\"}]}";
+        as(ADMIN).body(larger).when().post("/v1/inference/chat").then().statusCode(413)
+                .body("error.code", equalTo("PAYLOAD_TOO_LARGE")).body("meta.request_id", startsWith("req_"));
         as(ADMIN).body("[1,2]").when().post("/v1/inference/chat").then().statusCode(400)
                 .body("error.code", equalTo("VALIDATION_ERROR"));
         RestAssured.given().contentType("application/json").body(chat(model, "x")).when().post("/v1/inference/chat")
