@@ -60,6 +60,24 @@ for await (const chunk of await client.completions.create({ model, prompt: 'Say'
 if (continued !== ' Paris, of course.' || !legacyUsage) fail(`streamed completion was ${JSON.stringify(continued)}, usage ${JSON.stringify(legacyUsage)}`);
 console.log('completions:', legacy.choices[0].text, 'streamed:', continued);
 
+// the Batch API over MODEL: a JSONL upload, a batch, its output file
+{
+  const lines = ['b1', 'b2'].map((id) => JSON.stringify({ custom_id: id, method: 'POST', url: '/v1/chat/completions',
+    body: { model, messages: [{ role: 'user', content: `batched ${id}` }] } })).join('\n');
+  const input = await client.files.create({ file: await toFile(Buffer.from(lines), 'batch.jsonl'), purpose: 'batch' });
+  let batch = await client.batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+  for (let i = 0; i < 300 && !['completed', 'failed', 'expired', 'cancelled'].includes(batch.status); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    batch = await client.batches.retrieve(batch.id);
+  }
+  if (batch.status !== 'completed' || batch.request_counts.completed !== 2) fail(`the batch ended as ${JSON.stringify(batch)}`);
+  const output = await (await client.files.content(batch.output_file_id)).text();
+  const answers = output.trim().split('\n').map((l) => JSON.parse(l))
+    .map((l) => `${l.custom_id}=${l.response.body.choices[0].message.content}`);
+  if (answers.join(',') !== 'b1=echo: batched b1,b2=echo: batched b2') fail(`the batch output was ${output}`);
+  console.log('batch:', answers.join(', '));
+}
+
 const toolsModel = process.env.TOOLS_MODEL;
 if (toolsModel) {
   const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather for a city',

@@ -40,7 +40,7 @@ public final class InferenceExchange {
     /** Images an image request produced. */
     volatile int images;
     /** A transcription's audio, set by the API layer once the request was admitted. */
-    volatile ai.scaigrid.gateway.inference.provider.AudioUpload upload;
+    volatile ai.scaigrid.gateway.inference.provider.Upload upload;
     volatile boolean finished;
     volatile boolean dispatchRecorded;
     volatile boolean relayRecorded;

@@ -20,7 +20,7 @@ import io.smallrye.mutiny.subscription.MultiSubscriber;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
-import ai.scaigrid.gateway.inference.provider.AudioUpload;
+import ai.scaigrid.gateway.inference.provider.Upload;
 import ai.scaigrid.gateway.inference.provider.UpstreamHttp;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
@@ -192,7 +192,7 @@ public class InferenceRoutes {
     }
 
     private void admitAndDispatch(RoutingContext rc, Api api, String endpoint, Caller caller, String requestId, JsonNode body,
-                                  AudioUpload upload, long arrived, io.vertx.core.Context requestContext) {
+                                  Upload upload, long arrived, io.vertx.core.Context requestContext) {
         Uni<InferenceExchange> admitted;
         try {
             admitted = pipeline.admit(caller, requestId, api == Api.OAI ? "oai" : "native", endpoint, body, 0);
@@ -207,23 +207,42 @@ public class InferenceRoutes {
     }
 
     /**
-     * A transcription: OpenAI's multipart form, read as it arrives (the audio part into memory, up to
-     * {@code scaigrid.inference.max-audio-size}; other file parts are dropped), then authenticated and admitted
-     * like any request, with the form fields as the body and the upload described in its {@code file} field.
+     * A transcription: OpenAI's multipart form ({@link #readForm}), then authenticated and admitted like any
+     * request, with the form fields as the body and the upload described in its {@code file} field.
      */
     private void transcription(RoutingContext rc, Api api) {
         long arrived = System.nanoTime();
         io.vertx.core.Context requestContext = io.vertx.core.Vertx.currentContext();
         String requestId = begin(rc);
+        readForm(rc, api, requestId, maxAudio, "audio file", (body, upload) -> {
+            if (upload != null) {
+                body.putObject(InferenceRequests.UPLOAD_FIELD).put("filename", upload.filename()).put("bytes", upload.bytes().length());
+            }
+            authenticate(rc, requestId).subscribe().with(caller -> {
+                if (caller != null) {
+                    admitAndDispatch(rc, api, "transcriptions", caller, requestId, body, upload, arrived, requestContext);
+                }
+            }, failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
+        });
+    }
+
+    /**
+     * Reads a {@code multipart/form-data} request as it arrives: the {@code file} part into memory, up to
+     * {@code maxFile} bytes (over it: 413 naming {@code what}), other file parts dropped; then hands the form
+     * fields (a {@code name[]} field as a list) and the upload (null without one) to {@code then}. Anything else
+     * is answered with a 400 in the API's error shape.
+     */
+    void readForm(RoutingContext rc, Api api, String requestId, long maxFile, String what,
+                  java.util.function.BiConsumer<ObjectNode, Upload> then) {
         HttpServerRequest req = rc.request();
         String type = req.getHeader("content-type");
         if (type == null || !type.toLowerCase(java.util.Locale.ROOT).startsWith("multipart/form-data") || req.isEnded()) {
             fail(rc, api, requestId, ApiException.validation("body",
-                    "The request body must be multipart/form-data, with the audio as its file part"));
+                    "The request body must be multipart/form-data, with the " + what + " as its file part"));
             return;
         }
         req.setExpectMultipart(true);
-        Buffer audio = Buffer.buffer();
+        Buffer bytes = Buffer.buffer();
         String[] file = new String[2]; // filename, content type
         AtomicBoolean tooLarge = new AtomicBoolean();
         AtomicBoolean failed = new AtomicBoolean();
@@ -232,13 +251,13 @@ public class InferenceRoutes {
                 upload.handler(ignored -> { });
                 return;
             }
-            file[0] = upload.filename() == null || upload.filename().isBlank() ? "audio" : upload.filename();
+            file[0] = upload.filename() == null || upload.filename().isBlank() ? "file" : upload.filename();
             file[1] = upload.contentType() == null || upload.contentType().isBlank() ? "application/octet-stream" : upload.contentType();
             upload.handler(chunk -> {
-                if (audio.length() + (long) chunk.length() > maxAudio) {
+                if (bytes.length() + (long) chunk.length() > maxFile) {
                     tooLarge.set(true);
                 } else if (!tooLarge.get()) {
-                    audio.appendBuffer(chunk);
+                    bytes.appendBuffer(chunk);
                 }
             });
         });
@@ -252,8 +271,8 @@ public class InferenceRoutes {
                 return;
             }
             if (tooLarge.get()) {
-                fail(rc, api, requestId, new ApiException(ErrorCode.PAYLOAD_TOO_LARGE, "The audio file is larger than " + maxAudio
-                        + " bytes", java.util.Map.of("max_bytes", maxAudio)));
+                fail(rc, api, requestId, new ApiException(ErrorCode.PAYLOAD_TOO_LARGE, "The " + what + " is larger than " + maxFile
+                        + " bytes", java.util.Map.of("max_bytes", maxFile)));
                 return;
             }
             ObjectNode body = mapper.createObjectNode();
@@ -267,15 +286,7 @@ public class InferenceRoutes {
                     body.put(name, values.get(values.size() - 1));
                 }
             }
-            if (file[0] != null) {
-                body.putObject(InferenceRequests.UPLOAD_FIELD).put("filename", file[0]).put("bytes", audio.length());
-            }
-            AudioUpload upload = file[0] == null ? null : new AudioUpload(file[0], file[1], audio);
-            authenticate(rc, requestId).subscribe().with(caller -> {
-                if (caller != null) {
-                    admitAndDispatch(rc, api, "transcriptions", caller, requestId, body, upload, arrived, requestContext);
-                }
-            }, failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
+            then.accept(body, file[0] == null ? null : new Upload(file[0], file[1], bytes));
         });
         req.resume();
     }
@@ -343,7 +354,7 @@ public class InferenceRoutes {
     }
 
     /** Request id (accepted or generated), bound to logs and echoed in the response header. */
-    private String begin(RoutingContext rc) {
+    String begin(RoutingContext rc) {
         String requestId = RequestIds.acceptOrGenerate(rc.request().getHeader(RequestIds.HTTP_HEADER));
         RequestIds.bind(requestId);
         rc.response().putHeader(RequestIds.HTTP_HEADER, requestId);
@@ -351,7 +362,7 @@ public class InferenceRoutes {
     }
 
     /** The caller, or null after answering 401/429 in the API's own error format. */
-    private Uni<Caller> authenticate(RoutingContext rc, String requestId) {
+    Uni<Caller> authenticate(RoutingContext rc, String requestId) {
         Api api = rc.request().path().startsWith("/oai/") ? Api.OAI : Api.NATIVE;
         String source = rc.request().remoteAddress() == null ? "unknown" : rc.request().remoteAddress().hostAddress();
         if (authLimiter.isBlocked(source)) {
@@ -393,7 +404,7 @@ public class InferenceRoutes {
      * Authenticates a model listing and counts it against the caller's request limits (as every REST
      * request is; a full token window does not refuse it), with the rate headers on the response.
      */
-    private Uni<Caller> authenticateListing(RoutingContext rc, String requestId) {
+    Uni<Caller> authenticateListing(RoutingContext rc, String requestId) {
         return authenticate(rc, requestId).flatMap(caller -> caller == null
                 ? Uni.createFrom().item(caller)
                 : limits.admitRequest(caller).map(rate -> {
@@ -523,7 +534,7 @@ public class InferenceRoutes {
         return out;
     }
 
-    private void json(RoutingContext rc, InferenceExchange ex, int status, JsonNode body) {
+    void json(RoutingContext rc, InferenceExchange ex, int status, JsonNode body) {
         HttpServerResponse response = rc.response();
         if (response.ended() || response.closed()) {
             return;
@@ -554,7 +565,7 @@ public class InferenceRoutes {
     }
 
     /** An error before any byte of the answer: the right status, in the API's own error format. */
-    private void fail(RoutingContext rc, Api api, String requestId, ApiException e) {
+    void fail(RoutingContext rc, Api api, String requestId, ApiException e) {
         if (e.httpStatus() >= 500 && !rc.response().ended() && !rc.response().closed()) {
             LOG.warnf("request %s failed: %s %s", requestId, e.errorCode(), e.getMessage());
         }
@@ -603,7 +614,7 @@ public class InferenceRoutes {
      * {@code rate_limit_exceeded}, an exhausted budget or quota {@code insufficient_quota}, and 5xx
      * {@code server_error}; other codes are the ScaiGrid code in lower case.
      */
-    private ObjectNode oaiError(ApiException e) {
+    ObjectNode oaiError(ApiException e) {
         ObjectNode out = mapper.createObjectNode();
         ObjectNode error = out.putObject("error");
         error.put("message", e.getMessage());
@@ -648,7 +659,7 @@ public class InferenceRoutes {
         return id.startsWith("chatcmpl-") ? "cmpl-" + id.substring("chatcmpl-".length()) : id;
     }
 
-    private ObjectNode toTextCompletion(ObjectNode chat) {
+    ObjectNode toTextCompletion(ObjectNode chat) {
         ObjectNode out = mapper.createObjectNode();
         out.put("id", textCompletionId(chat.path("id").asText()));
         out.put("object", "text_completion");

@@ -159,7 +159,7 @@ public class OpenAiProvider implements Provider {
     }
 
     @Override
-    public Uni<UpstreamHttp.RawAnswer> transcribe(BackendTarget backend, ProviderCall call, AudioUpload audio) {
+    public Uni<UpstreamHttp.RawAnswer> transcribe(BackendTarget backend, ProviderCall call, Upload audio) {
         String boundary = "scaigrid-" + java.util.UUID.randomUUID();
         io.vertx.core.buffer.Buffer form = io.vertx.core.buffer.Buffer.buffer();
         formField(form, boundary, "model", backend.modelName());

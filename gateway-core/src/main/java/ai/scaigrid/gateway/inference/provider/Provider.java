@@ -67,7 +67,7 @@ public interface Provider {
      * (language, prompt, response_format ...), {@code audio} the uploaded file. The answer is the upstream's:
      * JSON ({@code json}, {@code verbose_json}) or text ({@code text}, {@code srt}, {@code vtt}).
      */
-    default Uni<UpstreamHttp.RawAnswer> transcribe(BackendTarget backend, ProviderCall call, AudioUpload audio) {
+    default Uni<UpstreamHttp.RawAnswer> transcribe(BackendTarget backend, ProviderCall call, Upload audio) {
         return Uni.createFrom().failure(new UpstreamFailure(ai.scaigrid.commons.error.ErrorCode.BACKEND_ERROR,
                 "Backends of type " + backend.providerType() + " cannot transcribe audio", false, null, null));
     }

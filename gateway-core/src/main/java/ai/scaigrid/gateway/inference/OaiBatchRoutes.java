@@ -1,0 +1,378 @@
+package ai.scaigrid.gateway.inference;
+
+import ai.scaigrid.commons.error.ApiException;
+import ai.scaigrid.commons.error.ErrorCode;
+import ai.scaigrid.commons.security.Caller;
+import ai.scaigrid.commons.security.Permissions;
+import ai.scaigrid.gateway.identity.ApiKeys;
+import ai.scaigrid.gateway.inference.InferenceRoutes.Api;
+import ai.scaigrid.gateway.inference.provider.Upload;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.smallrye.mutiny.Uni;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.RowSet;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+
+import java.time.OffsetDateTime;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+
+/**
+ * OpenAI's Files and Batch APIs under {@code /oai/v1}, in OpenAI's shapes and error format: a caller uploads a
+ * JSONL file of requests ({@code purpose: batch}), creates a batch over it, and later reads the output and error
+ * files; {@link BatchRunner} works the lines off through the inference pipeline as that caller. Files and batches
+ * are their owner's: the user who created them (a caller without a user: its credential), in that tenant; anybody
+ * else gets 404.
+ */
+@ApplicationScoped
+public class OaiBatchRoutes {
+    /** What a batch line may call, as OpenAI names it, and the pipeline's endpoint for it. */
+    static final Map<String, String> ENDPOINTS = Map.of("/v1/chat/completions", "chat", "/v1/completions", "generate",
+            "/v1/embeddings", "embed");
+    static final Set<String> PURPOSES = Set.of("batch", "assistants", "fine-tune", "vision", "user_data", "evals");
+    static final int MAX_LINES = 50_000;
+    private static final int BATCH_BODY_LIMIT = 65536;
+
+    @Inject
+    InferenceRoutes http;
+
+    @Inject
+    Pool pool;
+
+    @Inject
+    ObjectMapper mapper;
+
+    @ConfigProperty(name = "scaigrid.files.max-size", defaultValue = "31457280")
+    long maxFile;
+
+    void register(@Observes Router router) {
+        BodyHandler body = BodyHandler.create(false).setBodyLimit(BATCH_BODY_LIMIT);
+        router.post("/oai/v1/files").handler(this::upload);
+        router.get("/oai/v1/files").handler(rc -> authorized(rc, caller -> listFiles(rc, caller)));
+        router.get("/oai/v1/files/:id").handler(rc -> authorized(rc, caller -> file(caller, rc.pathParam("id")).map(this::fileJson)));
+        router.get("/oai/v1/files/:id/content").handler(this::content);
+        router.delete("/oai/v1/files/:id").handler(rc -> authorized(rc, caller -> deleteFile(caller, rc.pathParam("id"))));
+        router.post("/oai/v1/batches").handler(body).handler(rc -> authorized(rc, caller -> createBatch(rc, caller)))
+                .failureHandler(this::bodyFailure);
+        router.get("/oai/v1/batches").handler(rc -> authorized(rc, caller -> listBatches(rc, caller)));
+        router.get("/oai/v1/batches/:id").handler(rc -> authorized(rc, caller -> batch(caller, rc.pathParam("id")).map(this::batchJson)));
+        router.post("/oai/v1/batches/:id/cancel").handler(rc -> authorized(rc, caller -> cancel(caller, rc.pathParam("id"))));
+    }
+
+    /** The body handler's refusals (over 64 KiB, unreadable) in OpenAI's error shape, with the request id. */
+    private void bodyFailure(RoutingContext rc) {
+        String requestId = http.begin(rc);
+        ApiException e = rc.statusCode() == 413
+                ? new ApiException(ErrorCode.PAYLOAD_TOO_LARGE, "The request body is larger than " + BATCH_BODY_LIMIT + " bytes",
+                        Map.of("max_bytes", BATCH_BODY_LIMIT))
+                : rc.statusCode() == 400 ? ApiException.validation("body", "The request body could not be read")
+                : InferencePipeline.toApiException(rc.failure() != null ? rc.failure() : new IllegalStateException("route failed"));
+        http.fail(rc, Api.OAI, requestId, e);
+    }
+
+    static String ownerOf(Caller caller) {
+        return caller.userId() != null ? caller.userId() : caller.credentialId();
+    }
+
+    /** Authenticates (counted against the caller's request limits), requires models:use, answers what {@code handler} yields. */
+    private void authorized(RoutingContext rc, Function<Caller, Uni<? extends JsonNode>> handler) {
+        String requestId = http.begin(rc);
+        http.authenticateListing(rc, requestId).flatMap(caller -> {
+            if (caller == null) {
+                return Uni.createFrom().<JsonNode>nullItem(); // already answered
+            }
+            caller.require(Permissions.MODELS_USE);
+            return handler.apply(caller).map(JsonNode.class::cast);
+        }).subscribe().with(out -> {
+            if (out != null) {
+                http.json(rc, null, 200, out);
+            }
+        }, failure -> http.fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
+    }
+
+    // ------------------------------------------------------------------ files
+
+    private void upload(RoutingContext rc) {
+        String requestId = http.begin(rc);
+        http.readForm(rc, Api.OAI, requestId, maxFile, "file", (form, upload) -> http.authenticateListing(rc, requestId)
+                .flatMap(caller -> {
+                    if (caller == null) {
+                        return Uni.createFrom().<JsonNode>nullItem();
+                    }
+                    caller.require(Permissions.MODELS_USE);
+                    return store(caller, form, upload).map(JsonNode.class::cast);
+                })
+                .subscribe().with(out -> {
+                    if (out != null) {
+                        http.json(rc, null, 200, out);
+                    }
+                }, failure -> http.fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure))));
+    }
+
+    private Uni<ObjectNode> store(Caller caller, ObjectNode form, Upload upload) {
+        String purpose = form.path("purpose").asText("");
+        if (!PURPOSES.contains(purpose)) {
+            throw ApiException.validation("purpose", "purpose must be one of " + new java.util.TreeSet<>(PURPOSES));
+        }
+        if (upload == null || upload.bytes().length() == 0) {
+            throw ApiException.validation("file", "file is required: the content, as a multipart/form-data file part");
+        }
+        if ("batch".equals(purpose)) {
+            BatchLines.parse(mapper, upload.bytes(), null); // a batch file is refused at upload when a line is not JSON
+        }
+        String filename = upload.filename().length() > 255 ? upload.filename().substring(0, 255) : upload.filename();
+        String id = "file-" + ApiKeys.newId("x").substring(2);
+        return pool.preparedQuery("""
+                        INSERT INTO oai_files (id, tenant_id, partner_id, owner_id, purpose, filename, bytes, content)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, purpose, filename, bytes, created_at""")
+                .execute(Tuple.from(Arrays.asList(id, caller.tenantId(), caller.partnerId(), ownerOf(caller), purpose,
+                        filename.replace('\u0000', '_'), upload.bytes().length(), upload.bytes())))
+                .map(rows -> fileJson(rows.iterator().next()));
+    }
+
+    /** A file of the caller's, or 404. */
+    Uni<Row> file(Caller caller, String id) {
+        return pool.preparedQuery("""
+                        SELECT id, purpose, filename, bytes, created_at FROM oai_files
+                        WHERE id = $1 AND tenant_id = $2 AND owner_id = $3""")
+                .execute(Tuple.of(clean(id), caller.tenantId(), ownerOf(caller)))
+                .map(rows -> one(rows, "No such file: " + id, "file_id"));
+    }
+
+    private ObjectNode fileJson(Row r) {
+        ObjectNode out = mapper.createObjectNode();
+        out.put("id", r.getString("id")).put("object", "file").put("bytes", r.getInteger("bytes"))
+                .put("created_at", r.getOffsetDateTime("created_at").toEpochSecond()).put("filename", r.getString("filename"))
+                .put("purpose", r.getString("purpose")).put("status", "processed").putNull("status_details").putNull("expires_at");
+        return out;
+    }
+
+    private Uni<ObjectNode> listFiles(RoutingContext rc, Caller caller) {
+        int limit = intParam(rc, "limit", 10_000, 1, 10_000);
+        boolean ascending = "asc".equals(rc.request().getParam("order"));
+        if (rc.request().getParam("order") != null && !ascending && !"desc".equals(rc.request().getParam("order"))) {
+            throw ApiException.validation("order", "order must be asc or desc");
+        }
+        String purpose = rc.request().getParam("purpose");
+        String after = rc.request().getParam("after");
+        String op = ascending ? ">" : "<";
+        String sql = "SELECT id, purpose, filename, bytes, created_at FROM oai_files WHERE tenant_id = $1 AND owner_id = $2 "
+                + "AND ($3::text IS NULL OR purpose = $3) "
+                + "AND ($4::text IS NULL OR (created_at, id) " + op + " (SELECT created_at, id FROM oai_files WHERE id = $4)) "
+                + "ORDER BY created_at " + (ascending ? "ASC" : "DESC") + ", id " + (ascending ? "ASC" : "DESC") + " LIMIT $5";
+        return pool.preparedQuery(sql).execute(Tuple.from(Arrays.asList(caller.tenantId(), ownerOf(caller), clean(purpose),
+                        clean(after), limit + 1)))
+                .map(rows -> page(rows, limit, this::fileJson));
+    }
+
+    private void content(RoutingContext rc) {
+        String requestId = http.begin(rc);
+        http.authenticateListing(rc, requestId).flatMap(caller -> {
+            if (caller == null) {
+                return Uni.createFrom().<Row>nullItem();
+            }
+            caller.require(Permissions.MODELS_USE);
+            return pool.preparedQuery("SELECT content FROM oai_files WHERE id = $1 AND tenant_id = $2 AND owner_id = $3")
+                    .execute(Tuple.of(clean(rc.pathParam("id")), caller.tenantId(), ownerOf(caller)))
+                    .map(rows -> one(rows, "No such file: " + rc.pathParam("id"), "file_id"));
+        }).subscribe().with(row -> {
+            if (row != null && !rc.response().ended()) {
+                rc.response().putHeader("Content-Type", "application/octet-stream").end(row.getBuffer("content").getDelegate());
+            }
+        }, failure -> http.fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
+    }
+
+    private Uni<ObjectNode> deleteFile(Caller caller, String id) {
+        return pool.preparedQuery("DELETE FROM oai_files WHERE id = $1 AND tenant_id = $2 AND owner_id = $3 RETURNING id")
+                .execute(Tuple.of(clean(id), caller.tenantId(), ownerOf(caller)))
+                .map(rows -> {
+                    one(rows, "No such file: " + id, "file_id");
+                    return mapper.createObjectNode().put("id", id).put("object", "file").put("deleted", true);
+                });
+    }
+
+    // ------------------------------------------------------------------ batches
+
+    private Uni<ObjectNode> createBatch(RoutingContext rc, Caller caller) {
+        JsonNode body;
+        try {
+            Buffer raw = rc.body().buffer();
+            body = raw == null ? null : mapper.readTree(raw.getBytes());
+        } catch (Exception e) {
+            throw ApiException.validation("body", "The request body is not valid JSON");
+        }
+        if (body == null || !body.isObject()) {
+            throw ApiException.validation("body", "The request body must be a JSON object");
+        }
+        String endpoint = body.path("endpoint").asText("");
+        if (!ENDPOINTS.containsKey(endpoint)) {
+            throw ApiException.validation("endpoint", "endpoint must be one of " + new java.util.TreeSet<>(ENDPOINTS.keySet()));
+        }
+        if (!"24h".equals(body.path("completion_window").asText(""))) {
+            throw ApiException.validation("completion_window", "completion_window must be \"24h\"");
+        }
+        JsonNode metadata = body.get("metadata");
+        if (metadata != null && !metadata.isNull()) {
+            if (!metadata.isObject() || metadata.size() > 16) {
+                throw ApiException.validation("metadata", "metadata must be an object of at most 16 string values");
+            }
+            for (Iterator<Map.Entry<String, JsonNode>> it = metadata.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                if (e.getKey().length() > 64 || !e.getValue().isTextual() || e.getValue().asText().length() > 512
+                        || e.getKey().indexOf('\u0000') >= 0 || e.getValue().asText().indexOf('\u0000') >= 0) {
+                    throw ApiException.validation("metadata", "metadata keys are at most 64 characters, values strings of at most 512");
+                }
+            }
+        }
+        JsonNode inputFile = body.get("input_file_id");
+        if (inputFile == null || !inputFile.isTextual() || inputFile.asText().isBlank()) {
+            throw ApiException.validation("input_file_id", "input_file_id is required (a file uploaded with purpose batch)");
+        }
+        return file(caller, inputFile.asText()).flatMap(f -> {
+            if (!"batch".equals(f.getString("purpose"))) {
+                throw ApiException.validation("input_file_id", "the input file must have been uploaded with purpose batch");
+            }
+            String id = "batch_" + ApiKeys.newId("x").substring(2);
+            io.vertx.core.json.JsonObject snapshot = BatchRunner.snapshot(caller);
+            return pool.preparedQuery("""
+                            INSERT INTO oai_batches (id, tenant_id, partner_id, owner_id, caller, endpoint, input_file_id,
+                                completion_window, status, metadata, expires_at)
+                            VALUES ($1, $2, $3, $4, $5, $6, $7, '24h', 'validating', $8, now() + interval '24 hours')
+                            RETURNING *""")
+                    .execute(Tuple.from(Arrays.asList(id, caller.tenantId(), caller.partnerId(), ownerOf(caller), snapshot, endpoint,
+                            f.getString("id"), metadata == null || metadata.isNull() ? null
+                                    : new io.vertx.core.json.JsonObject(metadata.toString()))))
+                    .map(rows -> batchJson(rows.iterator().next()));
+        });
+    }
+
+    Uni<Row> batch(Caller caller, String id) {
+        return pool.preparedQuery("SELECT * FROM oai_batches WHERE id = $1 AND tenant_id = $2 AND owner_id = $3")
+                .execute(Tuple.of(clean(id), caller.tenantId(), ownerOf(caller)))
+                .map(rows -> one(rows, "No such batch: " + id, "batch_id"));
+    }
+
+    private Uni<ObjectNode> listBatches(RoutingContext rc, Caller caller) {
+        int limit = intParam(rc, "limit", 20, 1, 100);
+        String after = rc.request().getParam("after");
+        return pool.preparedQuery("""
+                        SELECT * FROM oai_batches WHERE tenant_id = $1 AND owner_id = $2
+                          AND ($3::text IS NULL OR (created_at, id) < (SELECT created_at, id FROM oai_batches WHERE id = $3))
+                        ORDER BY created_at DESC, id DESC LIMIT $4""")
+                .execute(Tuple.from(Arrays.asList(caller.tenantId(), ownerOf(caller), clean(after), limit + 1)))
+                .map(rows -> page(rows, limit, this::batchJson));
+    }
+
+    /** Open batches move to cancelling (the runner ends them as cancelled, with what was done); others cannot be. */
+    private Uni<ObjectNode> cancel(Caller caller, String id) {
+        return batch(caller, id).flatMap(b -> pool.preparedQuery("""
+                        UPDATE oai_batches SET status = 'cancelling', cancelling_at = now()
+                        WHERE id = $1 AND status IN ('validating', 'in_progress') RETURNING *""")
+                .execute(Tuple.of(b.getString("id")))
+                .map(rows -> {
+                    if (rows.size() == 0) {
+                        if ("cancelling".equals(b.getString("status"))) {
+                            return batchJson(b);
+                        }
+                        throw new ApiException(ErrorCode.CONFLICT, "A batch that is " + b.getString("status") + " cannot be cancelled",
+                                List.of(Map.of("field", "batch_id", "message", "status is " + b.getString("status"))));
+                    }
+                    return batchJson(rows.iterator().next());
+                }));
+    }
+
+    ObjectNode batchJson(Row r) {
+        ObjectNode out = mapper.createObjectNode();
+        out.put("id", r.getString("id")).put("object", "batch").put("endpoint", r.getString("endpoint"));
+        Object errors = r.getValue("errors");
+        if (errors == null) {
+            out.putNull("errors");
+        } else {
+            out.set("errors", mapper.valueToTree(((io.vertx.core.json.JsonObject) errors).getMap()));
+        }
+        out.put("input_file_id", r.getString("input_file_id")).put("completion_window", r.getString("completion_window"))
+                .put("status", r.getString("status"));
+        out.put("output_file_id", r.getString("output_file_id"));
+        out.put("error_file_id", r.getString("error_file_id"));
+        for (String at : List.of("created_at", "in_progress_at", "expires_at", "finalizing_at", "completed_at", "failed_at",
+                "expired_at", "cancelling_at", "cancelled_at")) {
+            OffsetDateTime t = r.getOffsetDateTime(at);
+            if (t == null) {
+                out.putNull(at);
+            } else {
+                out.put(at, t.toEpochSecond());
+            }
+        }
+        out.putObject("request_counts").put("total", r.getInteger("total")).put("completed", r.getInteger("completed"))
+                .put("failed", r.getInteger("failed"));
+        Object metadata = r.getValue("metadata");
+        if (metadata == null) {
+            out.putNull("metadata");
+        } else {
+            out.set("metadata", mapper.valueToTree(((io.vertx.core.json.JsonObject) metadata).getMap()));
+        }
+        return out;
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private ObjectNode page(RowSet<Row> rows, int limit, Function<Row, ObjectNode> view) {
+        ObjectNode out = mapper.createObjectNode().put("object", "list");
+        ArrayNode data = out.putArray("data");
+        int n = 0;
+        for (Row r : rows) {
+            if (n++ == limit) {
+                break;
+            }
+            data.add(view.apply(r));
+        }
+        out.put("first_id", data.isEmpty() ? null : data.get(0).path("id").asText());
+        out.put("last_id", data.isEmpty() ? null : data.get(data.size() - 1).path("id").asText());
+        out.put("has_more", rows.size() > limit);
+        return out;
+    }
+
+    private static Row one(RowSet<Row> rows, String message, String field) {
+        if (rows.size() == 0) {
+            throw new ApiException(ErrorCode.NOT_FOUND, message, List.of(Map.of("field", field, "message", "not found")));
+        }
+        return rows.iterator().next();
+    }
+
+    /** An identifier from the path or query: NUL cannot reach PostgreSQL (a text value cannot hold it: no such row). */
+    private static String clean(String value) {
+        return value == null ? null : value.replace('\u0000', '_');
+    }
+
+    private static int intParam(RoutingContext rc, String name, int fallback, int min, int max) {
+        String v = rc.request().getParam(name);
+        if (v == null || v.isEmpty()) {
+            return fallback;
+        }
+        try {
+            int n = Integer.parseInt(v);
+            if (n >= min && n <= max) {
+                return n;
+            }
+        } catch (NumberFormatException ignored) {
+            // below
+        }
+        throw ApiException.validation(name, name + " must be an integer from " + min + " to " + max);
+    }
+}

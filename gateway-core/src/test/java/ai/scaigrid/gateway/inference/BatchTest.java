@@ -1,0 +1,254 @@
+package ai.scaigrid.gateway.inference;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.RestAssured;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static ai.scaigrid.gateway.inference.InferenceFixtures.as;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.chatModel;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.key;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.tenant;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasItem;
+import static org.hamcrest.Matchers.not;
+import static org.hamcrest.Matchers.startsWith;
+
+/** OpenAI's Files and Batch APIs: upload, run through the pipeline as the creator, output files, cancel, isolation. */
+@QuarkusTest
+class BatchTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Inject
+    Pool pool;
+
+    @Inject
+    UsageRecorder usage;
+
+    private static String upload(String key, String purpose, String content, String filename) {
+        return RestAssured.given().header("Authorization", "Bearer " + key)
+                .multiPart("file", filename, content.getBytes(StandardCharsets.UTF_8), "application/jsonl")
+                .multiPart("purpose", purpose)
+                .when().post("/oai/v1/files").then().statusCode(200)
+                .body("object", equalTo("file")).body("purpose", equalTo(purpose)).body("filename", equalTo(filename))
+                .body("bytes", equalTo(content.getBytes(StandardCharsets.UTF_8).length)).body("status", equalTo("processed"))
+                .extract().path("id");
+    }
+
+    private static String line(String customId, String url, Map<String, Object> body) {
+        try {
+            return JSON.writeValueAsString(Map.of("custom_id", customId, "method", "POST", "url", url, "body", body));
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static Map<String, Object> chatBody(String model, String text) {
+        return Map.of("model", model, "messages", List.of(Map.of("role", "user", "content", text)));
+    }
+
+    private static String create(String key, String fileId, String endpoint) {
+        return as(key).body(Map.of("input_file_id", fileId, "endpoint", endpoint, "completion_window", "24h",
+                        "metadata", Map.of("job", "nightly")))
+                .when().post("/oai/v1/batches").then().statusCode(200)
+                .body("object", equalTo("batch")).body("status", equalTo("validating")).body("metadata.job", equalTo("nightly"))
+                .body("endpoint", equalTo(endpoint)).body("input_file_id", equalTo(fileId))
+                .extract().path("id");
+    }
+
+    private static JsonNode awaitStatus(String key, String batchId, String status) {
+        JsonNode[] last = new JsonNode[1];
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100)).untilAsserted(() -> {
+            last[0] = JSON.readTree(as(key).when().get("/oai/v1/batches/" + batchId).then().statusCode(200).extract().asString());
+            assertThat(last[0].path("status").asText()).isEqualTo(status);
+        });
+        return last[0];
+    }
+
+    private static List<JsonNode> content(String key, String fileId) throws Exception {
+        String text = as(key).when().get("/oai/v1/files/" + fileId + "/content").then().statusCode(200).extract().asString();
+        List<JsonNode> lines = new ArrayList<>();
+        for (String l : text.split("\n")) {
+            if (!l.isBlank()) {
+                lines.add(JSON.readTree(l));
+            }
+        }
+        return lines;
+    }
+
+    @Test
+    void aBatchRunsAsItsCreatorAndAnswersInOutputAndErrorFiles() throws Exception {
+        String model = chatModel("echo");
+        String tenantId = tenant();
+        String userKey = key(tenantId, "tenant_user", null);
+        String jsonl = line("first", "/v1/chat/completions", chatBody(model, "batch one")) + "\n\n"
+                + line("second", "/v1/chat/completions", chatBody("nobody/such-model", "x")) + "\n"
+                + line("third", "/v1/chat/completions", chatBody(model, "batch three")) + "\n";
+        String fileId = upload(userKey, "batch", jsonl, "requests.jsonl");
+        String batchId = create(userKey, fileId, "/v1/chat/completions");
+        assertThat(batchId).startsWith("batch_");
+
+        JsonNode done = awaitStatus(userKey, batchId, "completed");
+        assertThat(done.path("request_counts").path("total").asInt()).isEqualTo(3);
+        assertThat(done.path("request_counts").path("completed").asInt()).isEqualTo(2);
+        assertThat(done.path("request_counts").path("failed").asInt()).isEqualTo(1);
+        assertThat(done.path("in_progress_at").isNumber()).isTrue();
+        assertThat(done.path("completed_at").isNumber()).isTrue();
+
+        List<JsonNode> output = content(userKey, done.path("output_file_id").asText());
+        assertThat(output).extracting(n -> n.path("custom_id").asText()).containsExactly("first", "third");
+        assertThat(output.get(0).path("id").asText()).startsWith("batch_req_");
+        assertThat(output.get(0).at("/response/status_code").asInt()).isEqualTo(200);
+        assertThat(output.get(0).at("/response/body/choices/0/message/content").asText()).isEqualTo("echo: batch one");
+        assertThat(output.get(1).at("/response/body/model").asText()).isEqualTo(model);
+        List<JsonNode> errors = content(userKey, done.path("error_file_id").asText());
+        assertThat(errors).hasSize(1);
+        assertThat(errors.get(0).path("custom_id").asText()).isEqualTo("second");
+        assertThat(errors.get(0).at("/response/status_code").asInt()).isEqualTo(404);
+        assertThat(errors.get(0).at("/response/body/error/code").asText()).isEqualTo("model_not_found");
+
+        // the output files are the creator's, listed with purpose batch_output
+        as(userKey).when().get("/oai/v1/files?purpose=batch_output").then().statusCode(200)
+                .body("data.id", hasItem(done.path("output_file_id").asText()));
+        // each line left a usage record of the creator, api "batch"
+        String requestId = output.get(0).at("/response/request_id").asText();
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            usage.flush().await().atMost(Duration.ofSeconds(5));
+            var rows = pool.preparedQuery("SELECT api, tenant_id, status FROM usage_records WHERE request_id = $1")
+                    .execute(Tuple.of(requestId)).await().atMost(Duration.ofSeconds(5));
+            assertThat(rows.size()).isEqualTo(1);
+            assertThat(rows.iterator().next().getString("api")).isEqualTo("batch");
+            assertThat(rows.iterator().next().getString("tenant_id")).isEqualTo(tenantId);
+        });
+        as(userKey).when().get("/oai/v1/batches").then().statusCode(200).body("object", equalTo("list"))
+                .body("data[0].id", equalTo(batchId)).body("has_more", equalTo(false));
+    }
+
+    @Test
+    void embeddingAndCompletionBatches() throws Exception {
+        String userKey = key(tenant(), "tenant_user", null);
+        String embedModel = InferenceFixtures.model("test-" + InferenceFixtures.run() + "/embed", "embedding", null, "embed");
+        String embedFile = upload(userKey, "batch", line("e1", "/v1/embeddings", Map.of("model", embedModel, "input", "vector me")),
+                "embed.jsonl");
+        JsonNode embedded = awaitStatus(userKey, create(userKey, embedFile, "/v1/embeddings"), "completed");
+        assertThat(content(userKey, embedded.path("output_file_id").asText()).get(0).at("/response/body/data/0/embedding").size())
+                .isEqualTo(3);
+
+        String model = chatModel("echo");
+        String textFile = upload(userKey, "batch", line("c1", "/v1/completions", Map.of("model", model, "prompt", "Once")),
+                "complete.jsonl");
+        JsonNode completed = awaitStatus(userKey, create(userKey, textFile, "/v1/completions"), "completed");
+        JsonNode body = content(userKey, completed.path("output_file_id").asText()).get(0).at("/response/body");
+        assertThat(body.path("object").asText()).isEqualTo("text_completion");
+        assertThat(body.path("id").asText()).startsWith("cmpl-");
+    }
+
+    @Test
+    void anInvalidInputFileFailsTheBatchNamingItsLines() {
+        String userKey = key(tenant(), "tenant_user", null);
+        String model = chatModel("echo");
+        String jsonl = line("a", "/v1/chat/completions", chatBody(model, "x")) + "\n"
+                + line("b", "/v1/embeddings", Map.of("model", model, "input", "x")) + "\n"
+                + line("a", "/v1/chat/completions", chatBody(model, "y")) + "\n";
+        String batchId = create(userKey, upload(userKey, "batch", jsonl, "bad.jsonl"), "/v1/chat/completions");
+        JsonNode failed = awaitStatus(userKey, batchId, "failed");
+        assertThat(failed.path("failed_at").isNumber()).isTrue();
+        assertThat(failed.at("/errors/data/0/line").asInt()).isEqualTo(2);
+        assertThat(failed.at("/errors/data/0/param").asText()).isEqualTo("url");
+        assertThat(failed.at("/errors/data/1/line").asInt()).isEqualTo(3);
+        assertThat(failed.at("/errors/data/1/message").asText()).contains("custom_id a is used twice");
+        as(userKey).when().post("/oai/v1/batches/" + batchId + "/cancel").then().statusCode(409)
+                .body("error.type", equalTo("invalid_request_error"));
+    }
+
+    @Test
+    void cancellingStopsABatchWithWhatWasDone() throws Exception {
+        String userKey = key(tenant(), "tenant_user", null);
+        String model = chatModel("echo");
+        StringBuilder jsonl = new StringBuilder();
+        for (int i = 0; i < 400; i++) {
+            jsonl.append(line("r" + i, "/v1/chat/completions", chatBody(model, "line " + i))).append('\n');
+        }
+        String batchId = create(userKey, upload(userKey, "batch", jsonl.toString(), "many.jsonl"), "/v1/chat/completions");
+        as(userKey).when().post("/oai/v1/batches/" + batchId + "/cancel").then().statusCode(200)
+                .body("status", equalTo("cancelling")).body("cancelling_at", org.hamcrest.Matchers.notNullValue());
+        JsonNode cancelled = awaitStatus(userKey, batchId, "cancelled");
+        int completed = cancelled.path("request_counts").path("completed").asInt();
+        assertThat(completed).isLessThan(400);
+        if (completed > 0) {
+            assertThat(content(userKey, cancelled.path("output_file_id").asText())).hasSize(completed);
+        } else {
+            assertThat(cancelled.path("output_file_id").isNull()).isTrue();
+        }
+    }
+
+    @Test
+    void filesAndBatchesAreTheirOwnersAlone() {
+        String tenantId = tenant();
+        String owner = key(tenantId, "tenant_user", null);
+        String neighbour = key(tenantId, "tenant_user", null);
+        String stranger = key(tenant(), "tenant_admin", null);
+        String model = chatModel("echo");
+        String fileId = upload(owner, "batch", line("x", "/v1/chat/completions", chatBody(model, "mine")), "mine.jsonl");
+        String batchId = create(owner, fileId, "/v1/chat/completions");
+        for (String other : List.of(neighbour, stranger)) {
+            as(other).when().get("/oai/v1/files/" + fileId).then().statusCode(404).body("error.type", equalTo("invalid_request_error"));
+            as(other).when().get("/oai/v1/files/" + fileId + "/content").then().statusCode(404);
+            as(other).when().delete("/oai/v1/files/" + fileId).then().statusCode(404);
+            as(other).when().get("/oai/v1/batches/" + batchId).then().statusCode(404);
+            as(other).when().post("/oai/v1/batches/" + batchId + "/cancel").then().statusCode(404);
+            as(other).when().get("/oai/v1/files").then().statusCode(200).body("data.id", not(hasItem(fileId)));
+            as(other).when().get("/oai/v1/batches").then().statusCode(200).body("data.id", not(hasItem(batchId)));
+            // nor can they run a batch over it
+            as(other).body(Map.of("input_file_id", fileId, "endpoint", "/v1/chat/completions", "completion_window", "24h"))
+                    .when().post("/oai/v1/batches").then().statusCode(404);
+        }
+        as(owner).when().get("/oai/v1/files/" + fileId).then().statusCode(200).body("id", equalTo(fileId));
+    }
+
+    @Test
+    void badFileAndBatchRequestsAreRefusedByName() {
+        String userKey = key(tenant(), "tenant_user", null);
+        RestAssured.given().header("Authorization", "Bearer " + userKey).multiPart("file", "a.jsonl", "{}".getBytes(StandardCharsets.UTF_8))
+                .multiPart("purpose", "homework").when().post("/oai/v1/files").then().statusCode(400)
+                .body("error.param", equalTo("purpose"));
+        RestAssured.given().header("Authorization", "Bearer " + userKey).multiPart("purpose", "batch")
+                .when().post("/oai/v1/files").then().statusCode(400).body("error.param", equalTo("file"));
+        RestAssured.given().header("Authorization", "Bearer " + userKey)
+                .multiPart("file", "a.jsonl", "{\"ok\":1}\nnot json\n".getBytes(StandardCharsets.UTF_8)).multiPart("purpose", "batch")
+                .when().post("/oai/v1/files").then().statusCode(400).body("error.param", equalTo("file"))
+                .body("error.message", org.hamcrest.Matchers.containsString("line 2"));
+        RestAssured.given().multiPart("file", "a.jsonl", "{}".getBytes(StandardCharsets.UTF_8)).multiPart("purpose", "batch")
+                .when().post("/oai/v1/files").then().statusCode(401);
+
+        String notes = upload(userKey, "user_data", "notes", "notes.txt");
+        as(userKey).body(Map.of("input_file_id", notes, "endpoint", "/v1/chat/completions", "completion_window", "24h"))
+                .when().post("/oai/v1/batches").then().statusCode(400).body("error.param", equalTo("input_file_id"));
+        as(userKey).body(Map.of("input_file_id", notes, "endpoint", "/v1/responses", "completion_window", "24h"))
+                .when().post("/oai/v1/batches").then().statusCode(400).body("error.param", equalTo("endpoint"));
+        as(userKey).body(Map.of("input_file_id", notes, "endpoint", "/v1/embeddings", "completion_window", "1h"))
+                .when().post("/oai/v1/batches").then().statusCode(400).body("error.param", equalTo("completion_window"));
+        as(userKey).body(Map.of("input_file_id", "file-nothing", "endpoint", "/v1/embeddings", "completion_window", "24h"))
+                .when().post("/oai/v1/batches").then().statusCode(404);
+        as(userKey).when().get("/oai/v1/batches/batch_nothing").then().statusCode(404);
+        as(userKey).when().get("/oai/v1/files?limit=0").then().statusCode(400).body("error.param", equalTo("limit"));
+
+        // deleting a file: gone for good
+        as(userKey).when().delete("/oai/v1/files/" + notes).then().statusCode(200).body("deleted", equalTo(true));
+        as(userKey).when().get("/oai/v1/files/" + notes).then().statusCode(404);
+        as(userKey).when().get("/oai/v1/files/" + notes + "/content").then().statusCode(404)
+                .header("X-Request-Id", startsWith("req_"));
+    }
+}
