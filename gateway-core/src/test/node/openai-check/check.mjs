@@ -60,6 +60,22 @@ for await (const chunk of await client.completions.create({ model, prompt: 'Say'
 if (continued !== ' Paris, of course.' || !legacyUsage) fail(`streamed completion was ${JSON.stringify(continued)}, usage ${JSON.stringify(legacyUsage)}`);
 console.log('completions:', legacy.choices[0].text, 'streamed:', continued);
 
+// the Responses API over MODEL: output_text, and the event stream the SDK assembles
+{
+  const response = await client.responses.create({ model, instructions: 'Be brief.', input: 'sdk responds' });
+  if (response.output_text !== 'echo: sdk responds' || response.usage?.total_tokens !== 10) {
+    fail(`responses.create gave ${JSON.stringify(response)}`);
+  }
+  let deltas = '';
+  const stream = client.responses.stream({ model, input: [{ role: 'user', content: 'sdk streams a response' }] });
+  stream.on('response.output_text.delta', (event) => { deltas += event.delta; });
+  const final = await stream.finalResponse();
+  if (deltas !== 'echo: sdk streams a response' || final.output_text !== deltas || final.status !== 'completed') {
+    fail(`responses.stream gave ${JSON.stringify({ deltas, final })}`);
+  }
+  console.log('responses:', JSON.stringify(response.output_text), 'streamed', JSON.stringify(final.output_text));
+}
+
 // the Batch API over MODEL: a JSONL upload, a batch, its output file
 {
   const lines = ['b1', 'b2'].map((id) => JSON.stringify({ custom_id: id, method: 'POST', url: '/v1/chat/completions',
@@ -94,6 +110,19 @@ if (toolsModel) {
   checkCall('non-streaming', (await client.chat.completions.create({ model: toolsModel, messages, tools })).choices[0]);
   const final = await client.chat.completions.stream({ model: toolsModel, messages, tools }).finalChatCompletion();
   checkCall('streamed', final.choices[0]);
+  // the same call through the Responses API: a function_call output item, streamed and not
+  const fnTools = tools.map((t) => ({ type: 'function', ...t.function }));
+  const viaResponses = await client.responses.create({ model: toolsModel, input: 'weather in Oslo?', tools: fnTools });
+  const item = viaResponses.output.find((o) => o.type === 'function_call');
+  if (item?.name !== 'get_weather' || JSON.parse(item.arguments).city !== 'Oslo') {
+    fail(`responses tool call was ${JSON.stringify(viaResponses.output)}`);
+  }
+  const streamedResponse = await client.responses.stream({ model: toolsModel, input: 'weather in Oslo?', tools: fnTools }).finalResponse();
+  const streamedItem = streamedResponse.output.find((o) => o.type === 'function_call');
+  if (streamedItem?.call_id !== item.call_id || JSON.parse(streamedItem.arguments).city !== 'Oslo') {
+    fail(`streamed responses tool call was ${JSON.stringify(streamedResponse.output)}`);
+  }
+  console.log('responses tool call:', item.call_id, item.name, item.arguments);
 }
 
 const embedModel = process.env.EMBED_MODEL;

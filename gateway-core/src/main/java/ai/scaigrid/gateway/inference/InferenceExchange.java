@@ -11,7 +11,7 @@ public final class InferenceExchange {
     public final String requestId;
     /** native | oai | grpc */
     public final String api;
-    /** chat | generate | embed | images | speech | transcriptions */
+    /** chat | generate | embed | images | speech | transcriptions | responses */
     public final String endpoint;
     /** The request as sent, replaced once during admission by the request with the model's defaults applied. */
     public InferenceRequests.Parsed request;
@@ -41,6 +41,8 @@ public final class InferenceExchange {
     volatile int images;
     /** A transcription's audio, set by the API layer once the request was admitted. */
     volatile ai.scaigrid.gateway.inference.provider.Upload upload;
+    /** A Responses API request as the client sent it (its chat translation is {@link #request}); null for other APIs. */
+    volatile JsonNode responsesRequest;
     volatile boolean finished;
     volatile boolean dispatchRecorded;
     volatile boolean relayRecorded;

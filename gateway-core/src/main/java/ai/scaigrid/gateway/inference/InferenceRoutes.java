@@ -144,6 +144,7 @@ public class InferenceRoutes {
                 .failureHandler(rc -> routeFailure(rc, Api.OAI));
         router.post("/oai/v1/audio/transcriptions").handler(rc -> transcription(rc, Api.OAI))
                 .failureHandler(rc -> routeFailure(rc, Api.OAI));
+        router.post("/oai/v1/responses").handler(body).handler(this::responses).failureHandler(rc -> routeFailure(rc, Api.OAI));
         router.get("/oai/v1/models").handler(this::oaiModels);
         router.getWithRegex("/oai/v1/models/(?<id>.+)").handler(this::oaiModel);
     }
@@ -187,12 +188,39 @@ public class InferenceRoutes {
                 fail(rc, api, requestId, ApiException.validation("body", "The request body is not valid JSON"));
                 return;
             }
-            admitAndDispatch(rc, api, endpoint, caller, requestId, body, null, arrived, requestContext);
+            admitAndDispatch(rc, api, endpoint, caller, requestId, body, null, null, arrived, requestContext);
         }, failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
     }
 
+    /** OpenAI's Responses API: the request translated to chat ({@link ResponsesApi}), the answer framed back. */
+    private void responses(RoutingContext rc) {
+        long arrived = System.nanoTime();
+        io.vertx.core.Context requestContext = io.vertx.core.Vertx.currentContext();
+        String requestId = begin(rc);
+        authenticate(rc, requestId).subscribe().with(caller -> {
+            if (caller == null) {
+                return;
+            }
+            JsonNode original;
+            ObjectNode chat;
+            try {
+                Buffer raw = rc.body().buffer();
+                try {
+                    original = raw == null || raw.length() == 0 ? null : mapper.readTree(raw.getBytes());
+                } catch (Exception e) {
+                    throw ApiException.validation("body", "The request body is not valid JSON");
+                }
+                chat = ResponsesApi.toChat(original);
+            } catch (ApiException e) {
+                fail(rc, Api.OAI, requestId, e);
+                return;
+            }
+            admitAndDispatch(rc, Api.OAI, "responses", caller, requestId, chat, null, original, arrived, requestContext);
+        }, failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
+    }
+
     private void admitAndDispatch(RoutingContext rc, Api api, String endpoint, Caller caller, String requestId, JsonNode body,
-                                  Upload upload, long arrived, io.vertx.core.Context requestContext) {
+                                  Upload upload, JsonNode responsesRequest, long arrived, io.vertx.core.Context requestContext) {
         Uni<InferenceExchange> admitted;
         try {
             admitted = pipeline.admit(caller, requestId, api == Api.OAI ? "oai" : "native", endpoint, body, 0);
@@ -202,6 +230,7 @@ public class InferenceRoutes {
         }
         admitted.subscribe().with(ex -> {
             ex.upload = upload;
+            ex.responsesRequest = responsesRequest;
             dispatch(rc, api, ex.arrivedAt(arrived), requestContext);
         }, failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
     }
@@ -220,7 +249,7 @@ public class InferenceRoutes {
             }
             authenticate(rc, requestId).subscribe().with(caller -> {
                 if (caller != null) {
-                    admitAndDispatch(rc, api, "transcriptions", caller, requestId, body, upload, arrived, requestContext);
+                    admitAndDispatch(rc, api, "transcriptions", caller, requestId, body, upload, null, arrived, requestContext);
                 }
             }, failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
         });
@@ -328,6 +357,7 @@ public class InferenceRoutes {
             chunks.subscribe().withSubscriber(new SseWriter(rc, api, ex, requestContext));
             return;
         }
+        String responseId = ex.responsesRequest == null ? null : "resp_" + java.util.UUID.randomUUID().toString().replace("-", "");
         Uni<ObjectNode> result;
         try {
             result = pipeline.complete(ex);
@@ -336,7 +366,8 @@ public class InferenceRoutes {
             return;
         }
         Cancellable c = result.subscribe().with(completion -> {
-            ObjectNode out = "generate".equals(ex.endpoint) ? toTextCompletion(completion) : completion;
+            ObjectNode out = "generate".equals(ex.endpoint) ? toTextCompletion(completion)
+                    : responseId != null ? ResponsesApi.fromChat(ex.responsesRequest, completion, responseId) : completion;
             json(rc, ex, 200, api == Api.OAI ? out : envelope(out));
         }, failure -> fail(rc, api, ex.requestId, InferencePipeline.toApiException(failure)));
         cancelOnClose(rc, () -> {
@@ -705,12 +736,36 @@ public class InferenceRoutes {
         private volatile long keepAliveTimer = -1;
         /** The stream ended (completion or failure): no keep-alive may follow. */
         private volatile boolean finished;
+        /** For a Responses API stream: its event framing, which writes into {@link #events}; else null. */
+        private final ResponsesApi.Stream responses;
+        private Buffer events;
 
         SseWriter(RoutingContext rc, Api api, InferenceExchange ex, io.vertx.core.Context context) {
             this.rc = rc;
             this.api = api;
             this.ex = ex;
             this.context = context;
+            this.responses = ex.responsesRequest == null ? null : new ResponsesApi.Stream(ex.responsesRequest,
+                    "resp_" + java.util.UUID.randomUUID().toString().replace("-", ""), this::responsesEvent);
+        }
+
+        /** One Responses event as SSE, {@code event: <type>} and its data, collected into {@link #events}. */
+        private void responsesEvent(String type, ObjectNode event) {
+            try {
+                if (events == null) {
+                    events = Buffer.buffer(512);
+                }
+                events.appendString("event: ").appendString(type).appendString("\ndata: ")
+                        .appendBytes(mapper.writeValueAsBytes(event)).appendString("\n\n");
+            } catch (Exception e) {
+                LOG.errorf(e, "writing a response event failed");
+            }
+        }
+
+        private Buffer takeEvents() {
+            Buffer out = events == null ? Buffer.buffer() : events;
+            events = null;
+            return out;
         }
 
         private void onContext(Runnable task) {
@@ -829,6 +884,19 @@ public class InferenceRoutes {
                 return;
             }
             sendHeaders(response);
+            if (responses != null) {
+                responses.onChunk(chunk);
+                Buffer frames = takeEvents();
+                if (frames.length() > 0) {
+                    enqueue(frames, false);
+                }
+                if (response.writeQueueFull()) {
+                    response.drainHandler(v -> subscription.request(1));
+                } else {
+                    subscription.request(1);
+                }
+                return;
+            }
             ObjectNode out = frame(chunk);
             if (out != null) {
                 try {
@@ -915,6 +983,11 @@ public class InferenceRoutes {
                 fail(rc, api, ex.requestId, e);
                 return;
             }
+            if (responses != null) {
+                responses.onFailure(e, oaiError(e));
+                endWith(takeEvents());
+                return;
+            }
             try {
                 Buffer frame = Buffer.buffer();
                 if (api == Api.OAI) {
@@ -940,6 +1013,11 @@ public class InferenceRoutes {
                 return;
             }
             sendHeaders(response);
+            if (responses != null) {
+                responses.onCompletion();
+                endWith(takeEvents());
+                return;
+            }
             endWith(DONE);
         }
     }

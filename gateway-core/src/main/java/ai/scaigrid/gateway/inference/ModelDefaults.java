@@ -35,7 +35,7 @@ public final class ModelDefaults {
     /** The request with the model's defaults and template applied, validated again; the request itself if none apply. */
     static InferenceRequests.Parsed apply(InferenceRequests.Parsed request, ModelRoutes.Route route, String endpoint) {
         ObjectNode defaults = route.defaultParams();
-        String template = "chat".equals(endpoint) ? route.systemPromptTemplate() : null;
+        String template = "chat".equals(endpoint) || "responses".equals(endpoint) ? route.systemPromptTemplate() : null;
         if ((defaults == null || defaults.isEmpty()) && template == null) {
             return request;
         }

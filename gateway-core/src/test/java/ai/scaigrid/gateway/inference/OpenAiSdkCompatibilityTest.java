@@ -20,7 +20,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * by this test with {@code npm ci}) calls /oai/v1 streaming and not, lists models and meets errors,
  * assembles tool calls (streamed and not) from a model served by the Anthropic translation, and reads
  * embeddings in the base64 encoding it asks for by default, generates images (URLs and base64), speaks and
- * transcribes (a multipart upload), runs a batch over an uploaded file, raises the
+ * transcribes (a multipart upload), runs a batch over an uploaded file, uses the Responses API (text, events,
+ * function calls), raises the
  * error of a stream cut short, and
  * parses structured output from an Anthropic-backed model, and reads a reasoning model's thinking
  * (reasoning_content, thinking_blocks) and sends it back on the next turn.
@@ -60,6 +61,8 @@ class OpenAiSdkCompatibilityTest {
                 .contains("images: 2 urls, \"PNG 0: a lighthouse\" revised \"A careful drawing of a lighthouse at dusk\"")
                 .contains("speech: \"AUDIO/wav: sdk speaks\"")
                 .contains("batch: b1=echo: batched b1, b2=echo: batched b2")
+                .contains("responses: \"echo: sdk responds\" streamed \"echo: sdk streams a response\"")
+                .contains("responses tool call: toolu_01 get_weather")
                 .contains("transcription: \"heard: sdk listens\" and as text \"heard: as text\"")
                 .contains("mid-stream error: \"Hello wor\"")
                 .contains("structured output: {\"answer\":\"echo: parse me\"}")

@@ -1,0 +1,531 @@
+package ai.scaigrid.gateway.inference;
+
+import ai.scaigrid.commons.error.ApiException;
+import ai.scaigrid.commons.scaiinfer.Reasoning;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * OpenAI's Responses API ({@code POST /oai/v1/responses}) over the chat pipeline, statelessly: a request's
+ * {@code input} items, {@code instructions}, function tools and {@code text.format} become a chat request; the chat
+ * answer becomes a {@code response} object with {@code message}, {@code function_call} and {@code reasoning} output
+ * items, and a chat stream becomes the Responses event stream ({@link Stream}). Nothing is stored, so
+ * {@code previous_response_id}, stored items and background responses are refused by name, as are the hosted
+ * tools (web search, file search, computer use ...), which only OpenAI runs.
+ */
+final class ResponsesApi {
+    private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+    private static final Set<String> ROLES = Set.of("user", "assistant", "system", "developer");
+    /** Fields that pass to the chat request as they are. */
+    private static final List<String> SAME = List.of("model", "temperature", "top_p", "parallel_tool_calls", "user", "stream",
+            "seed", "stop", "presence_penalty", "frequency_penalty", "top_logprobs");
+
+    private ResponsesApi() {
+    }
+
+    /** The chat request a Responses request stands for; a 400 naming the Responses field for what has no chat form. */
+    static ObjectNode toChat(JsonNode raw) {
+        if (raw == null || !raw.isObject()) {
+            throw ApiException.validation("body", "The request body must be a JSON object");
+        }
+        ObjectNode r = (ObjectNode) raw;
+        refuse(r, "previous_response_id",
+                "previous_response_id is not supported: responses are not stored here; send the whole conversation as input");
+        refuse(r, "conversation", "conversation is not supported: conversations are not stored here; send the whole conversation as input");
+        refuse(r, "prompt", "stored prompts are not supported: send instructions and input");
+        if (r.path("background").asBoolean(false)) {
+            throw ApiException.validation("background", "background responses are not supported");
+        }
+        ObjectNode chat = NODES.objectNode();
+        for (String field : SAME) {
+            if (r.has(field)) {
+                chat.set(field, r.get(field));
+            }
+        }
+        if (r.path("stream").asBoolean(false)) {
+            chat.putObject("stream_options").put("include_usage", true);
+        }
+        if (r.hasNonNull("max_output_tokens")) {
+            chat.set("max_tokens", r.get("max_output_tokens"));
+        }
+        JsonNode effort = r.path("reasoning").path("effort");
+        if (effort.isTextual()) {
+            chat.put("reasoning_effort", effort.asText());
+        }
+        ArrayNode messages = chat.putArray("messages");
+        JsonNode instructions = r.get("instructions");
+        if (instructions != null && !instructions.isNull()) {
+            if (!instructions.isTextual()) {
+                throw ApiException.validation("instructions", "instructions must be a string");
+            }
+            messages.addObject().put("role", "system").put("content", instructions.asText());
+        }
+        input(r.get("input"), messages);
+        tools(r, chat);
+        format(r.path("text").get("format"), chat);
+        return chat;
+    }
+
+    private static void refuse(ObjectNode r, String field, String message) {
+        if (r.hasNonNull(field)) {
+            throw ApiException.validation(field, message);
+        }
+    }
+
+    private static void input(JsonNode input, ArrayNode messages) {
+        if (input == null || input.isNull()) {
+            throw ApiException.validation("input", "input is required: a string, or a list of input items");
+        }
+        if (input.isTextual()) {
+            messages.addObject().put("role", "user").put("content", input.asText());
+            return;
+        }
+        if (!input.isArray() || input.isEmpty()) {
+            throw ApiException.validation("input", "input must be a string or a non-empty list of input items");
+        }
+        ObjectNode toolCaller = null; // the assistant message the function calls in a row belong to
+        for (int i = 0; i < input.size(); i++) {
+            JsonNode item = input.get(i);
+            String field = "input[" + i + "]";
+            String type = item.path("type").asText(item.has("role") ? "message" : "");
+            switch (type) {
+                case "message" -> {
+                    String role = item.path("role").asText("");
+                    if (!ROLES.contains(role)) {
+                        throw ApiException.validation(field + ".role", "role must be one of user, assistant, system, developer");
+                    }
+                    ObjectNode m = messages.addObject().put("role", role);
+                    m.set("content", content(item.get("content"), role, field + ".content"));
+                    toolCaller = "assistant".equals(role) ? m : null;
+                }
+                case "function_call" -> {
+                    if (!item.path("call_id").isTextual() || !item.path("name").isTextual()) {
+                        throw ApiException.validation(field, "a function_call item needs call_id and name");
+                    }
+                    if (toolCaller == null) {
+                        toolCaller = messages.addObject().put("role", "assistant");
+                        toolCaller.putNull("content");
+                    }
+                    ArrayNode calls = toolCaller.has("tool_calls") ? (ArrayNode) toolCaller.get("tool_calls")
+                            : toolCaller.putArray("tool_calls");
+                    ObjectNode call = calls.addObject().put("id", item.path("call_id").asText()).put("type", "function");
+                    call.putObject("function").put("name", item.path("name").asText())
+                            .put("arguments", item.path("arguments").asText("{}"));
+                }
+                case "function_call_output" -> {
+                    if (!item.path("call_id").isTextual()) {
+                        throw ApiException.validation(field + ".call_id", "a function_call_output item needs the call_id it answers");
+                    }
+                    JsonNode output = item.get("output");
+                    String text = output == null ? "" : output.isTextual() ? output.asText() : textOf(output, field + ".output");
+                    messages.addObject().put("role", "tool").put("tool_call_id", item.path("call_id").asText()).put("content", text);
+                    toolCaller = null;
+                }
+                case "reasoning" -> {
+                    // a previous turn's reasoning: the chat backends cannot take it back (Anthropic's signed blocks do not
+                    // survive this translation), so it is left out
+                }
+                default -> throw ApiException.validation(field + ".type", "input items of type " + (type.isEmpty() ? "(none)" : type)
+                        + " are not supported (message, function_call, function_call_output and reasoning are)");
+            }
+        }
+    }
+
+    /** A message's content as chat takes it: a string, or parts ({@code input_text}, {@code output_text}, {@code input_image}). */
+    private static JsonNode content(JsonNode content, String role, String field) {
+        if (content == null || content.isNull()) {
+            throw ApiException.validation(field, "content is required");
+        }
+        if (content.isTextual()) {
+            return content;
+        }
+        if (!content.isArray()) {
+            throw ApiException.validation(field, "content must be a string or a list of content parts");
+        }
+        ArrayNode parts = NODES.arrayNode();
+        boolean textOnly = true;
+        for (int i = 0; i < content.size(); i++) {
+            JsonNode part = content.get(i);
+            String type = part.path("type").asText("");
+            switch (type) {
+                case "input_text", "output_text", "text" -> parts.addObject().put("type", "text").put("text", part.path("text").asText(""));
+                case "refusal" -> parts.addObject().put("type", "text").put("text", part.path("refusal").asText(""));
+                case "input_image" -> {
+                    if (!part.path("image_url").isTextual()) {
+                        throw ApiException.validation(field + "[" + i + "].image_url",
+                                "an input_image needs image_url (file_id is not supported)");
+                    }
+                    ObjectNode image = parts.addObject().put("type", "image_url").putObject("image_url")
+                            .put("url", part.path("image_url").asText());
+                    if (part.path("detail").isTextual()) {
+                        image.put("detail", part.path("detail").asText());
+                    }
+                    textOnly = false;
+                }
+                default -> throw ApiException.validation(field + "[" + i + "].type", "content parts of type " + type
+                        + " are not supported (input_text, output_text, input_image are)");
+            }
+        }
+        if (textOnly || "assistant".equals(role)) {
+            StringBuilder text = new StringBuilder();
+            parts.forEach(p -> text.append(p.path("text").asText("")));
+            return NODES.textNode(text.toString());
+        }
+        return parts;
+    }
+
+    private static String textOf(JsonNode parts, String field) {
+        if (!parts.isArray()) {
+            throw ApiException.validation(field, "output must be a string or a list of input_text parts");
+        }
+        StringBuilder text = new StringBuilder();
+        parts.forEach(p -> text.append(p.path("text").asText("")));
+        return text.toString();
+    }
+
+    private static void tools(ObjectNode r, ObjectNode chat) {
+        JsonNode tools = r.get("tools");
+        if (tools != null && !tools.isNull()) {
+            if (!tools.isArray()) {
+                throw ApiException.validation("tools", "tools must be a list");
+            }
+            ArrayNode out = chat.putArray("tools");
+            for (int i = 0; i < tools.size(); i++) {
+                JsonNode t = tools.get(i);
+                if (!"function".equals(t.path("type").asText())) {
+                    throw ApiException.validation("tools[" + i + "].type", "only function tools are supported here (the hosted "
+                            + t.path("type").asText("") + " tool runs at OpenAI only)");
+                }
+                ObjectNode function = out.addObject().put("type", "function").putObject("function");
+                for (String f : List.of("name", "description", "parameters", "strict")) {
+                    if (t.has(f) && !t.get(f).isNull()) {
+                        function.set(f, t.get(f));
+                    }
+                }
+            }
+        }
+        JsonNode choice = r.get("tool_choice");
+        if (choice != null && !choice.isNull()) {
+            if (choice.isTextual()) {
+                chat.set("tool_choice", choice);
+            } else if ("function".equals(choice.path("type").asText()) && choice.path("name").isTextual()) {
+                chat.putObject("tool_choice").put("type", "function").putObject("function").put("name", choice.path("name").asText());
+            } else {
+                throw ApiException.validation("tool_choice",
+                        "tool_choice must be auto, none, required or {\"type\": \"function\", \"name\": ...}");
+            }
+        }
+    }
+
+    private static void format(JsonNode format, ObjectNode chat) {
+        if (format == null || format.isNull()) {
+            return;
+        }
+        switch (format.path("type").asText("")) {
+            case "text" -> { }
+            case "json_object" -> chat.putObject("response_format").put("type", "json_object");
+            case "json_schema" -> {
+                ObjectNode schema = chat.putObject("response_format").put("type", "json_schema").putObject("json_schema");
+                for (String f : List.of("name", "description", "schema", "strict")) {
+                    if (format.has(f) && !format.get(f).isNull()) {
+                        schema.set(f, format.get(f));
+                    }
+                }
+            }
+            default -> throw ApiException.validation("text.format.type", "text.format.type must be text, json_object or json_schema");
+        }
+    }
+
+    // ------------------------------------------------------------------ answers
+
+    /** The {@code response} object of a finished chat completion (its first choice). */
+    static ObjectNode fromChat(JsonNode request, ObjectNode completion, String responseId) {
+        ObjectNode response = skeleton(request, responseId, completion.path("created").asLong(System.currentTimeMillis() / 1000),
+                completion.path("model").asText());
+        JsonNode choice = completion.path("choices").path(0);
+        JsonNode message = choice.path("message");
+        ArrayNode output = response.putArray("output");
+        String thought = Reasoning.of(message);
+        if (!thought.isEmpty()) {
+            output.add(reasoningItem("rs_" + responseId.substring(5), thought));
+        }
+        String text = message.path("content").asText("");
+        if (!text.isEmpty() || !message.has("tool_calls")) {
+            output.add(messageItem("msg_" + responseId.substring(5), text, "completed"));
+        }
+        int n = 0;
+        for (JsonNode call : message.path("tool_calls")) {
+            output.add(functionCallItem("fc_" + responseId.substring(5) + "_" + n++, call.path("id").asText(),
+                    call.path("function").path("name").asText(), call.path("function").path("arguments").asText(""), "completed"));
+        }
+        finish(response, choice.path("finish_reason").asText(""), completion.get("usage"));
+        return response;
+    }
+
+    /** A response's fields before its output: what was asked, as OpenAI echoes it. */
+    static ObjectNode skeleton(JsonNode request, String id, long createdAt, String model) {
+        ObjectNode r = NODES.objectNode();
+        r.put("id", id).put("object", "response").put("created_at", createdAt).put("status", "in_progress");
+        r.putNull("error");
+        r.putNull("incomplete_details");
+        r.set("instructions", request.path("instructions").isTextual() ? request.get("instructions") : NODES.nullNode());
+        r.set("max_output_tokens", request.hasNonNull("max_output_tokens") ? request.get("max_output_tokens") : NODES.nullNode());
+        r.put("model", model);
+        r.putArray("output");
+        r.put("parallel_tool_calls", request.path("parallel_tool_calls").asBoolean(true));
+        r.putNull("previous_response_id");
+        ObjectNode reasoning = r.putObject("reasoning");
+        JsonNode effort = request.path("reasoning").path("effort");
+        reasoning.set("effort", effort.isTextual() ? effort : NODES.nullNode());
+        reasoning.putNull("summary");
+        r.put("store", false);
+        r.set("temperature", request.hasNonNull("temperature") ? request.get("temperature") : NODES.numberNode(1.0));
+        ObjectNode text = r.putObject("text");
+        text.set("format", request.path("text").path("format").isObject() ? request.path("text").get("format")
+                : NODES.objectNode().put("type", "text"));
+        r.set("tool_choice", request.has("tool_choice") ? request.get("tool_choice") : NODES.textNode("auto"));
+        r.set("tools", request.path("tools").isArray() ? request.get("tools") : NODES.arrayNode());
+        r.set("top_p", request.hasNonNull("top_p") ? request.get("top_p") : NODES.numberNode(1.0));
+        r.put("truncation", "disabled");
+        r.putNull("usage");
+        r.set("user", request.path("user").isTextual() ? request.get("user") : NODES.nullNode());
+        r.set("metadata", request.path("metadata").isObject() ? request.get("metadata") : NODES.objectNode());
+        return r;
+    }
+
+    /** Completed, or incomplete when the output cap ended it; usage in the Responses names. */
+    static void finish(ObjectNode response, String finishReason, JsonNode chatUsage) {
+        if ("length".equals(finishReason)) {
+            response.put("status", "incomplete");
+            response.putObject("incomplete_details").put("reason", "max_output_tokens");
+        } else if ("content_filter".equals(finishReason)) {
+            response.put("status", "incomplete");
+            response.putObject("incomplete_details").put("reason", "content_filter");
+        } else {
+            response.put("status", "completed");
+        }
+        if (chatUsage != null && chatUsage.isObject()) {
+            ObjectNode usage = response.putObject("usage");
+            int in = chatUsage.path("prompt_tokens").asInt();
+            int out = chatUsage.path("completion_tokens").asInt();
+            usage.put("input_tokens", in);
+            usage.putObject("input_tokens_details")
+                    .put("cached_tokens", chatUsage.path("prompt_tokens_details").path("cached_tokens").asInt());
+            usage.put("output_tokens", out);
+            usage.putObject("output_tokens_details").put("reasoning_tokens", Reasoning.tokens(chatUsage));
+            usage.put("total_tokens", in + out);
+        }
+    }
+
+    static ObjectNode messageItem(String id, String text, String status) {
+        ObjectNode item = NODES.objectNode().put("type", "message").put("id", id).put("status", status).put("role", "assistant");
+        ArrayNode content = item.putArray("content");
+        if (text != null) {
+            content.add(textPart(text));
+        }
+        return item;
+    }
+
+    static ObjectNode textPart(String text) {
+        ObjectNode part = NODES.objectNode().put("type", "output_text").put("text", text);
+        part.putArray("annotations");
+        return part;
+    }
+
+    static ObjectNode functionCallItem(String id, String callId, String name, String arguments, String status) {
+        return NODES.objectNode().put("type", "function_call").put("id", id).put("call_id", callId).put("name", name)
+                .put("arguments", arguments).put("status", status);
+    }
+
+    static ObjectNode reasoningItem(String id, String summary) {
+        ObjectNode item = NODES.objectNode().put("type", "reasoning").put("id", id);
+        ArrayNode parts = item.putArray("summary");
+        if (summary != null) {
+            parts.addObject().put("type", "summary_text").put("text", summary);
+        }
+        return item;
+    }
+
+    // ------------------------------------------------------------------ streaming
+
+    /**
+     * Turns a chat chunk stream into the Responses events: {@code response.created}, {@code response.in_progress}, each
+     * output item opened ({@code response.output_item.added}), filled ({@code response.output_text.delta},
+     * {@code response.function_call_arguments.delta}, {@code response.reasoning_summary_text.delta}) and closed, then
+     * {@code response.completed} with the whole response; a failure after the first event ends the stream with
+     * {@code response.failed} and an {@code error} event. Every event carries its {@code sequence_number}.
+     */
+    static final class Stream {
+        private final JsonNode request;
+        private final String id;
+        private final String suffix;
+        private final java.util.function.BiConsumer<String, ObjectNode> emit;
+        private ObjectNode response;
+        private final ArrayNode output = NODES.arrayNode();
+        private int sequence;
+        private String finishReason = "";
+        private JsonNode usage;
+        // the item being written (index into output), and what it has so far
+        private int open = -1;
+        private String openType;
+        private final StringBuilder text = new StringBuilder();
+        /** Chat tool-call index → output index of its function_call item. */
+        private final Map<Integer, Integer> calls = new java.util.HashMap<>();
+
+        Stream(JsonNode request, String id, java.util.function.BiConsumer<String, ObjectNode> emit) {
+            this.request = request;
+            this.id = id;
+            this.suffix = id.substring(5);
+            this.emit = emit;
+        }
+
+        private void event(String type, ObjectNode body) {
+            ObjectNode e = NODES.objectNode().put("type", type).put("sequence_number", sequence++);
+            body.fields().forEachRemaining(f -> e.set(f.getKey(), f.getValue()));
+            emit.accept(type, e);
+        }
+
+        void onChunk(ObjectNode chunk) {
+            if (response == null) {
+                response = skeleton(request, id, chunk.path("created").asLong(System.currentTimeMillis() / 1000),
+                        chunk.path("model").asText());
+                event("response.created", NODES.objectNode().set("response", response.deepCopy()));
+                event("response.in_progress", NODES.objectNode().set("response", response.deepCopy()));
+            }
+            if (chunk.hasNonNull("usage")) {
+                usage = chunk.get("usage");
+            }
+            JsonNode choice = chunk.path("choices").path(0);
+            if (choice.isMissingNode()) {
+                return;
+            }
+            JsonNode delta = choice.path("delta");
+            String thought = Reasoning.of(delta);
+            if (!thought.isEmpty()) {
+                if (!"reasoning".equals(openType)) {
+                    openItem("reasoning", reasoningItem("rs_" + suffix, null));
+                    event("response.reasoning_summary_part.added", at().put("summary_index", 0)
+                            .set("part", NODES.objectNode().put("type", "summary_text").put("text", "")));
+                }
+                text.append(thought);
+                event("response.reasoning_summary_text.delta", at().put("summary_index", 0).put("delta", thought));
+            }
+            String content = delta.path("content").asText("");
+            if (!content.isEmpty()) {
+                if (!"message".equals(openType)) {
+                    openItem("message", messageItem("msg_" + suffix, null, "in_progress"));
+                    event("response.content_part.added", at().put("content_index", 0).set("part", textPart("")));
+                }
+                text.append(content);
+                event("response.output_text.delta", at().put("content_index", 0).put("delta", content));
+            }
+            for (JsonNode call : delta.path("tool_calls")) {
+                int index = call.path("index").asInt();
+                Integer at = calls.get(index);
+                if (at == null || at != open) {
+                    openItem("function_call", functionCallItem("fc_" + suffix + "_" + index, call.path("id").asText(""),
+                            call.path("function").path("name").asText(""), "", "in_progress"));
+                    calls.put(index, open);
+                }
+                String args = call.path("function").path("arguments").asText("");
+                if (!args.isEmpty()) {
+                    text.append(args);
+                    event("response.function_call_arguments.delta", at().put("delta", args));
+                }
+            }
+            if (choice.hasNonNull("finish_reason")) {
+                finishReason = choice.get("finish_reason").asText();
+            }
+        }
+
+        /** The open item's coordinates, for its events. */
+        private ObjectNode at() {
+            return NODES.objectNode().put("item_id", output.get(open).path("id").asText()).put("output_index", open);
+        }
+
+        private void openItem(String type, ObjectNode item) {
+            closeItem();
+            output.add(item);
+            open = output.size() - 1;
+            openType = type;
+            text.setLength(0);
+            event("response.output_item.added", NODES.objectNode().put("output_index", open).set("item", item.deepCopy()));
+        }
+
+        private void closeItem() {
+            if (open < 0) {
+                return;
+            }
+            ObjectNode item = (ObjectNode) output.get(open);
+            String done = text.toString();
+            switch (openType) {
+                case "message" -> {
+                    event("response.output_text.done", at().put("content_index", 0).put("text", done));
+                    event("response.content_part.done", at().put("content_index", 0).set("part", textPart(done)));
+                    ((ArrayNode) item.get("content")).add(textPart(done));
+                    item.put("status", "completed");
+                }
+                case "function_call" -> {
+                    event("response.function_call_arguments.done", at().put("arguments", done));
+                    item.put("arguments", done).put("status", "completed");
+                }
+                default -> {
+                    event("response.reasoning_summary_text.done", at().put("summary_index", 0).put("text", done));
+                    ObjectNode part = NODES.objectNode().put("type", "summary_text").put("text", done);
+                    event("response.reasoning_summary_part.done", at().put("summary_index", 0).set("part", part));
+                    ((ArrayNode) item.get("summary")).add(part);
+                }
+            }
+            event("response.output_item.done", NODES.objectNode().put("output_index", open).set("item", item.deepCopy()));
+            open = -1;
+            openType = null;
+        }
+
+        void onCompletion() {
+            if (response == null) {
+                onChunk(NODES.objectNode());
+            }
+            closeItem();
+            response.set("output", output);
+            finish(response, finishReason, usage);
+            event("response.completed", NODES.objectNode().set("response", response));
+        }
+
+        void onFailure(ApiException e, ObjectNode openAiError) {
+            if (response == null) {
+                return;
+            }
+            if (open >= 0) {
+                // what the open item had when the stream broke, marked incomplete (no .done events: it is not done)
+                ObjectNode item = (ObjectNode) output.get(open);
+                switch (openType) {
+                    case "message" -> ((ArrayNode) item.get("content")).add(textPart(text.toString()));
+                    case "function_call" -> item.put("arguments", text.toString());
+                    default -> ((ArrayNode) item.get("summary")).addObject().put("type", "summary_text").put("text", text.toString());
+                }
+                if (item.has("status")) {
+                    item.put("status", "incomplete");
+                }
+            }
+            response.put("status", "failed");
+            response.set("output", output);
+            response.putObject("error").put("code", openAiError.path("error").path("code").asText()).put("message", e.getMessage());
+            event("response.failed", NODES.objectNode().set("response", response));
+            ObjectNode error = NODES.objectNode();
+            for (Iterator<Map.Entry<String, JsonNode>> it = openAiError.path("error").fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> f = it.next();
+                if (!"type".equals(f.getKey())) { // the event's type is "error"; OpenAI's error type is not carried here
+                    error.set(f.getKey(), f.getValue());
+                }
+            }
+            event("error", error);
+        }
+    }
+}

@@ -1,0 +1,217 @@
+package ai.scaigrid.gateway.inference;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.quarkus.test.junit.QuarkusTest;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static ai.scaigrid.gateway.TestKeys.ADMIN;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.as;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.chatModel;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.startsWith;
+
+/** OpenAI's Responses API over the chat pipeline: the translation both ways, the event stream, refusals by name. */
+@QuarkusTest
+class ResponsesApiTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Inject
+    Pool pool;
+
+    @Inject
+    UsageRecorder usage;
+
+    private static Map<String, Object> request(String model, Object input) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("model", model);
+        body.put("input", input);
+        return body;
+    }
+
+    private static JsonNode sentContaining(String text) {
+        return JSON.valueToTree(OpenAiTestUpstream.get().sentContaining(text).getMap());
+    }
+
+    /** The events of a Responses stream, in order: {@code [type, data]}. */
+    private static List<JsonNode> events(String sse) throws Exception {
+        List<JsonNode> out = new ArrayList<>();
+        for (String frame : sse.split("\n\n")) {
+            String type = null;
+            String data = null;
+            for (String line : frame.split("\n")) {
+                if (line.startsWith("event: ")) {
+                    type = line.substring(7);
+                } else if (line.startsWith("data: ")) {
+                    data = line.substring(6);
+                }
+            }
+            if (data != null) {
+                JsonNode node = JSON.readTree(data);
+                assertThat(node.path("type").asText()).as("the event name is the data's type").isEqualTo(type);
+                out.add(node);
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void aResponseIsTheChatAnswerInResponsesShape() {
+        String model = chatModel("echo");
+        Map<String, Object> body = request(model, "hello responses");
+        body.put("instructions", "Be brief.");
+        body.put("max_output_tokens", 50);
+        body.put("metadata", Map.of("ticket", "42"));
+        as(ADMIN).header("X-Request-Id", "req_responses_plain").body(body).when().post("/oai/v1/responses").then().statusCode(200)
+                .header("X-Request-Id", "req_responses_plain")
+                .body("id", startsWith("resp_")).body("object", equalTo("response")).body("status", equalTo("completed"))
+                .body("model", equalTo(model)).body("instructions", equalTo("Be brief.")).body("max_output_tokens", equalTo(50))
+                .body("output.size()", equalTo(1))
+                .body("output[0].type", equalTo("message")).body("output[0].role", equalTo("assistant"))
+                .body("output[0].id", startsWith("msg_")).body("output[0].status", equalTo("completed"))
+                .body("output[0].content[0].type", equalTo("output_text"))
+                .body("output[0].content[0].text", equalTo("echo: hello responses"))
+                .body("usage.input_tokens", equalTo(7)).body("usage.output_tokens", equalTo(3)).body("usage.total_tokens", equalTo(10))
+                .body("metadata.ticket", equalTo("42")).body("store", equalTo(false));
+        JsonNode sent = sentContaining("hello responses");
+        assertThat(sent.at("/messages/0/role").asText()).isEqualTo("system");
+        assertThat(sent.at("/messages/0/content").asText()).isEqualTo("Be brief.");
+        assertThat(sent.at("/messages/1/content").asText()).isEqualTo("hello responses");
+        assertThat(sent.path("max_tokens").asInt()).isEqualTo(50);
+        assertThat(sent.has("metadata")).isFalse();
+
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            usage.flush().await().atMost(Duration.ofSeconds(5));
+            var rows = pool.preparedQuery("SELECT endpoint, api FROM usage_records WHERE request_id = 'req_responses_plain'")
+                    .execute().await().atMost(Duration.ofSeconds(5));
+            assertThat(rows.size()).isEqualTo(1);
+            assertThat(rows.iterator().next().getString("endpoint")).isEqualTo("responses");
+            assertThat(rows.iterator().next().getString("api")).isEqualTo("oai");
+        });
+    }
+
+    @Test
+    void functionCallsGoOutAsItemsAndComeBackAsChatToolMessages() {
+        String model = chatModel("tools");
+        Map<String, Object> tool = Map.of("type", "function", "name", "get_weather", "description", "Weather for a city",
+                "parameters", Map.of("type", "object", "properties", Map.of("city", Map.of("type", "string"))));
+        Map<String, Object> body = request(model, "weather in Oslo? (responses)");
+        body.put("tools", List.of(tool));
+        body.put("tool_choice", Map.of("type", "function", "name", "get_weather"));
+        as(ADMIN).body(body).when().post("/oai/v1/responses").then().statusCode(200)
+                .body("output.size()", equalTo(1)).body("output[0].type", equalTo("function_call"))
+                .body("output[0].call_id", equalTo("call_1")).body("output[0].name", equalTo("get_weather"))
+                .body("output[0].arguments", equalTo("{\"city\":\"Oslo\"}")).body("output[0].id", startsWith("fc_"));
+        JsonNode sent = sentContaining("weather in Oslo? (responses)");
+        assertThat(sent.at("/tools/0/function/name").asText()).isEqualTo("get_weather");
+        assertThat(sent.at("/tools/0/function/parameters/type").asText()).isEqualTo("object");
+        assertThat(sent.at("/tool_choice/function/name").asText()).isEqualTo("get_weather");
+
+        // the next turn: the call and its output as input items
+        List<Object> input = List.of(
+                Map.of("role", "user", "content", List.of(Map.of("type", "input_text", "text", "weather in Oslo? (turn two)"))),
+                Map.of("type", "function_call", "call_id", "call_1", "name", "get_weather", "arguments", "{\"city\":\"Oslo\"}"),
+                Map.of("type", "function_call_output", "call_id", "call_1", "output", "sunny, 18 C"));
+        as(ADMIN).body(request(chatModel("echo"), input)).when().post("/oai/v1/responses").then().statusCode(200)
+                .body("output[0].content[0].text", equalTo("echo: weather in Oslo? (turn two)"));
+        JsonNode second = sentContaining("weather in Oslo? (turn two)");
+        assertThat(second.at("/messages/1/role").asText()).isEqualTo("assistant");
+        assertThat(second.at("/messages/1/tool_calls/0/id").asText()).isEqualTo("call_1");
+        assertThat(second.at("/messages/1/tool_calls/0/function/arguments").asText()).isEqualTo("{\"city\":\"Oslo\"}");
+        assertThat(second.at("/messages/2/role").asText()).isEqualTo("tool");
+        assertThat(second.at("/messages/2/tool_call_id").asText()).isEqualTo("call_1");
+        assertThat(second.at("/messages/2/content").asText()).isEqualTo("sunny, 18 C");
+    }
+
+    @Test
+    void aStreamIsTheResponsesEventSequence() throws Exception {
+        String model = chatModel("echo");
+        String sse = as(ADMIN).body(Map.of("model", model, "input", "stream responses", "stream", true))
+                .when().post("/oai/v1/responses").then().statusCode(200).contentType(startsWith("text/event-stream"))
+                .extract().asString();
+        List<JsonNode> events = events(sse);
+        List<String> types = events.stream().map(e -> e.path("type").asText()).toList();
+        assertThat(types.get(0)).isEqualTo("response.created");
+        assertThat(types.get(1)).isEqualTo("response.in_progress");
+        assertThat(types.get(2)).isEqualTo("response.output_item.added");
+        assertThat(types.get(3)).isEqualTo("response.content_part.added");
+        assertThat(types.subList(types.size() - 4, types.size())).containsExactly("response.output_text.done",
+                "response.content_part.done", "response.output_item.done", "response.completed");
+        for (int i = 0; i < events.size(); i++) {
+            assertThat(events.get(i).path("sequence_number").asInt()).isEqualTo(i);
+        }
+        StringBuilder text = new StringBuilder();
+        events.stream().filter(e -> e.path("type").asText().equals("response.output_text.delta"))
+                .forEach(e -> text.append(e.path("delta").asText()));
+        assertThat(text.toString()).isEqualTo("echo: stream responses");
+        JsonNode completed = events.get(events.size() - 1).path("response");
+        assertThat(completed.path("status").asText()).isEqualTo("completed");
+        assertThat(completed.at("/output/0/content/0/text").asText()).isEqualTo("echo: stream responses");
+        assertThat(completed.at("/usage/total_tokens").asInt()).isPositive();
+        assertThat(events.get(0).at("/response/status").asText()).isEqualTo("in_progress");
+        assertThat(sse).doesNotContain("[DONE]");
+    }
+
+    @Test
+    void aStreamedFunctionCallIsAnItemWithItsArguments() throws Exception {
+        Map<String, Object> body = request(chatModel("tools"), "stream a tool call");
+        body.put("stream", true);
+        body.put("tools", List.of(Map.of("type", "function", "name", "get_weather", "parameters", Map.of("type", "object"))));
+        List<JsonNode> events = events(as(ADMIN).body(body).when().post("/oai/v1/responses").then().statusCode(200)
+                .extract().asString());
+        JsonNode added = events.stream().filter(e -> e.path("type").asText().equals("response.output_item.added")).findFirst().orElseThrow();
+        assertThat(added.at("/item/type").asText()).isEqualTo("function_call");
+        assertThat(added.at("/item/name").asText()).isEqualTo("get_weather");
+        JsonNode done = events.stream().filter(e -> e.path("type").asText().equals("response.function_call_arguments.done"))
+                .findFirst().orElseThrow();
+        assertThat(done.path("arguments").asText()).isEqualTo("{\"city\":\"Oslo\"}");
+        JsonNode completed = events.get(events.size() - 1);
+        assertThat(completed.at("/response/output/0/call_id").asText()).isEqualTo("call_1");
+        assertThat(completed.at("/response/output/0/status").asText()).isEqualTo("completed");
+    }
+
+    @Test
+    void aStreamCutShortEndsFailed() throws Exception {
+        List<JsonNode> events = events(as(ADMIN).body(Map.of("model", chatModel("midfail"), "input", "x", "stream", true))
+                .when().post("/oai/v1/responses").then().statusCode(200).extract().asString());
+        List<String> types = events.stream().map(e -> e.path("type").asText()).toList();
+        assertThat(types.subList(types.size() - 2, types.size())).containsExactly("response.failed", "error");
+        assertThat(events.get(events.size() - 2).at("/response/status").asText()).isEqualTo("failed");
+        assertThat(events.get(events.size() - 2).at("/response/output/0/content/0/text").asText()).isEqualTo("Hello wor");
+        assertThat(events.get(events.size() - 1).path("message").asText()).doesNotContain("Exception");
+    }
+
+    @Test
+    void whatHasNoChatFormIsRefusedByName() {
+        String model = chatModel("echo");
+        Map<String, Object> stored = request(model, "x");
+        stored.put("previous_response_id", "resp_123");
+        as(ADMIN).body(stored).when().post("/oai/v1/responses").then().statusCode(400)
+                .body("error.type", equalTo("invalid_request_error")).body("error.param", equalTo("previous_response_id"));
+        Map<String, Object> hosted = request(model, "x");
+        hosted.put("tools", List.of(Map.of("type", "web_search")));
+        as(ADMIN).body(hosted).when().post("/oai/v1/responses").then().statusCode(400).body("error.param", equalTo("tools[0].type"));
+        as(ADMIN).body(Map.of("model", model)).when().post("/oai/v1/responses").then().statusCode(400).body("error.param", equalTo("input"));
+        as(ADMIN).body(request(model, List.of(Map.of("role", "wizard", "content", "x")))).when().post("/oai/v1/responses").then()
+                .statusCode(400).body("error.param", equalTo("input[0].role"));
+        as(ADMIN).body(request(model, List.of(Map.of("type", "item_reference", "id", "msg_1")))).when().post("/oai/v1/responses")
+                .then().statusCode(400).body("error.param", equalTo("input[0].type"));
+        Map<String, Object> format = request(model, "x");
+        format.put("text", Map.of("format", Map.of("type", "yaml")));
+        as(ADMIN).body(format).when().post("/oai/v1/responses").then().statusCode(400).body("error.param", equalTo("text.format.type"));
+        as(ADMIN).body("{").when().post("/oai/v1/responses").then().statusCode(400).body("error.param", equalTo("body"));
+        as(ADMIN).body(request("nobody/such-model", "x")).when().post("/oai/v1/responses").then().statusCode(404)
+                .body("error.code", equalTo("model_not_found"));
+    }
+}
