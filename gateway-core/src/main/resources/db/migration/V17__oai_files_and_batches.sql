@@ -52,6 +52,7 @@ CREATE TABLE oai_batch_results (
     batch_id   text NOT NULL REFERENCES oai_batches (id) ON DELETE CASCADE,
     line       integer NOT NULL,
     ok         boolean NOT NULL,
-    result     jsonb NOT NULL,
+    -- json, not jsonb: the output file keeps the fields in the order OpenAI writes them
+    result     json NOT NULL,
     PRIMARY KEY (batch_id, line)
 );
