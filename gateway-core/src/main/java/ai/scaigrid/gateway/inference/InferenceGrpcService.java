@@ -283,7 +283,9 @@ public class InferenceGrpcService implements InferenceService {
     private static Usage usage(JsonNode u) {
         return Usage.newBuilder().setPromptTokens(u.path("prompt_tokens").asInt()).setCompletionTokens(u.path("completion_tokens").asInt())
                 .setTotalTokens(u.path("total_tokens").asInt())
-                .setReasoningTokens(Reasoning.tokens(u)).build();
+                .setReasoningTokens(Reasoning.tokens(u))
+                .setCachedTokens(Math.max(0, u.path("prompt_tokens_details").path("cached_tokens").asInt()))
+                .setCacheWriteTokens(Math.max(0, u.path("cache_creation_input_tokens").asInt())).build();
     }
 
     InferenceResponse toResponse(ObjectNode completion) {

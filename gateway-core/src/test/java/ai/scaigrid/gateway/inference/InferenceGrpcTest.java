@@ -108,6 +108,13 @@ class InferenceGrpcTest {
         assertThat(r.getMessage().getContent()).isEqualTo("echo: unary");
         assertThat(r.getFinishReason()).isEqualTo("stop");
         assertThat(r.getUsage().getPromptTokens()).isEqualTo(7);
+        assertThat(r.getUsage().getCachedTokens()).isZero();
+        // a prompt-cache hit reaches gRPC callers as it reaches HTTP ones
+        String cached = InferenceFixtures.chatModel("cached");
+        assertThat(blocking(ADMIN, null).infer(request(cached, "again")).getUsage().getCachedTokens()).isEqualTo(5);
+        java.util.List<InferenceChunk> streamed = new java.util.ArrayList<>();
+        blocking(ADMIN, null).streamInference(request(cached, "again, streamed")).forEachRemaining(streamed::add);
+        assertThat(streamed.get(streamed.size() - 1).getUsage().getCachedTokens()).isEqualTo(5);
         assertThat(blocking(ADMIN, null).listModels(ListModelsRequest.newBuilder().setModality("chat").build()).getModelsList())
                 .anyMatch(m -> m.getId().equals(model) && m.getMaxOutputTokens() == 1000);
     }

@@ -194,6 +194,7 @@ public final class OpenAiTestUpstream {
                 case "nousage" -> complete(body, res, stream, false, false);
                 case "think" -> think(body, res, stream);
                 case "tools" -> complete(body, res, stream, true, true);
+                case "cached" -> complete(body, res, stream, true, false);
                 default -> complete(body, res, stream, true, false);
             }
         });
@@ -232,7 +233,7 @@ public final class OpenAiTestUpstream {
             JsonObject out = new JsonObject().put("id", "chatcmpl-up1").put("object", "chat.completion")
                     .put("created", 1700000000).put("model", body.getString("model")).put("choices", choices);
             if (usage) {
-                out.put("usage", new JsonObject().put("prompt_tokens", 7).put("completion_tokens", 3 * n).put("total_tokens", 7 + 3 * n));
+                out.put("usage", usage(body, n));
             }
             res.putHeader("content-type", "application/json").end(out.encode());
             return;
@@ -265,10 +266,19 @@ public final class OpenAiTestUpstream {
         if (usage && wantsUsage) {
             res.write("data: " + new JsonObject().put("id", "chatcmpl-up1").put("object", "chat.completion.chunk")
                     .put("created", 1700000000).put("model", body.getString("model")).put("choices", new JsonArray())
-                    .put("usage", new JsonObject().put("prompt_tokens", 7).put("completion_tokens", 3 * n).put("total_tokens", 7 + 3 * n))
+                    .put("usage", usage(body, n))
                     .encode() + "\n\n");
         }
         res.end("data: [DONE]\n\n");
+    }
+
+    /** 7 prompt tokens and 3 per choice; model {@code cached} read 5 of the prompt from its prompt cache. */
+    private static JsonObject usage(JsonObject body, int n) {
+        JsonObject usage = new JsonObject().put("prompt_tokens", 7).put("completion_tokens", 3 * n).put("total_tokens", 7 + 3 * n);
+        if ("cached".equals(body.getString("model"))) {
+            usage.put("prompt_tokens_details", new JsonObject().put("cached_tokens", 5));
+        }
+        return usage;
     }
 
     /** A reasoning model that reports no usage: {@link #THOUGHT} as Ollama's {@code reasoning}, then the echo. */

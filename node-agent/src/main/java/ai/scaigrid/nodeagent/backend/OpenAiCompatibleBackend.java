@@ -248,7 +248,9 @@ public final class OpenAiCompatibleBackend implements InferenceBackend {
                 int completion = u.path("completion_tokens").asInt(0);
                 usage = Usage.newBuilder().setPromptTokens(prompt).setCompletionTokens(completion)
                         .setTotalTokens(u.path("total_tokens").asInt(prompt + completion))
-                        .setReasoningTokens(Reasoning.tokens(u)).build();
+                        .setReasoningTokens(Reasoning.tokens(u))
+                        // vLLM (--enable-prefix-caching) reports its prefix-cache hits as OpenAI does
+                        .setCachedTokens(Math.max(0, u.path("prompt_tokens_details").path("cached_tokens").asInt(0))).build();
             }
             JsonNode choice = event.path("choices").path(0);
             if (choice.isMissingNode()) {

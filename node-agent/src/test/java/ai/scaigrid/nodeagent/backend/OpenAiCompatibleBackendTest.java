@@ -76,6 +76,15 @@ class OpenAiCompatibleBackendTest {
     }
 
     @Test
+    void prefixCacheHitsAreReportedAsCachedTokens() {
+        List<InferenceChunk> chunks = run(backend("vllm-cached"), chat("hi"));
+        assertThat(chunks.get(chunks.size() - 1).getUsage().getCachedTokens()).isEqualTo(8);
+        assertThat(Chunks.fold(chunks).getUsage().getCachedTokens()).isEqualTo(8);
+        List<InferenceChunk> plain = run(backend("llama-ok"), chat("hi"));
+        assertThat(plain.get(plain.size() - 1).getUsage().getCachedTokens()).isZero();
+    }
+
+    @Test
     void aReasoningModelsThinkingTravelsAsReasoningContentWhicheverFieldTheServerUses() {
         for (String model : List.of("llama-think", "ollama-think")) {
             List<InferenceChunk> chunks = run(backend(model), chat("hi").toBuilder().setReasoningEffort("low").build());

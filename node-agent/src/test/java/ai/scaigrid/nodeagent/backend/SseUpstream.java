@@ -15,7 +15,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * free port that answers {@code /v1/chat/completions} with SSE the way those servers do (content
  * deltas, a finish_reason event, then a usage-only event and {@code [DONE]}). Behaviour by model name:
  * {@code llama-ok}, {@code llama-tools}, {@code llama-slow} (one event every 50 ms, 200 of them),
- * {@code llama-bad} (HTTP 400), {@code llama-down} (HTTP 500), {@code llama-broken} (ends mid-stream).
+ * {@code llama-bad} (HTTP 400), {@code llama-down} (HTTP 500), {@code llama-broken} (ends mid-stream), {@code vllm-cached}
+ * (as llama-ok, with 8 of the prompt tokens read from vLLM's prefix cache).
  */
 public final class SseUpstream implements AutoCloseable {
     private final Vertx vertx = Vertx.vertx();
@@ -137,7 +138,8 @@ public final class SseUpstream implements AutoCloseable {
                 event(res, chunk(id, new JsonObject(), "stop"));
                 event(res, new JsonObject().put("id", id).put("object", "chat.completion.chunk").put("created", 1700000000)
                         .put("choices", new JsonArray())
-                        .put("usage", new JsonObject().put("prompt_tokens", 9).put("completion_tokens", 2).put("total_tokens", 11)));
+                        .put("usage", new JsonObject().put("prompt_tokens", 9).put("completion_tokens", 2).put("total_tokens", 11)
+                                .put("prompt_tokens_details", "vllm-cached".equals(model) ? new JsonObject().put("cached_tokens", 8) : null)));
                 res.end("data: [DONE]\n\n");
             }
         }

@@ -779,11 +779,18 @@ public class ScaiInferProvider implements Provider {
         return out;
     }
 
-    private ObjectNode usage(Usage u) {
+    ObjectNode usage(Usage u) {
         ObjectNode out = mapper.createObjectNode().put("prompt_tokens", u.getPromptTokens()).put("completion_tokens", u.getCompletionTokens())
                 .put("total_tokens", u.getTotalTokens());
         if (u.getReasoningTokens() > 0) {
             out.putObject("completion_tokens_details").put("reasoning_tokens", u.getReasoningTokens());
+        }
+        // a node's prompt cache (vLLM's prefix caching) in OpenAI's names, so usage records and prices see it
+        if (u.getCachedTokens() > 0) {
+            out.putObject("prompt_tokens_details").put("cached_tokens", u.getCachedTokens());
+        }
+        if (u.getCacheWriteTokens() > 0) {
+            out.put("cache_creation_input_tokens", u.getCacheWriteTokens());
         }
         return out;
     }
