@@ -160,16 +160,19 @@ public class BatchRunner {
             return Uni.createFrom().item(known);
         }
         return pool.preparedQuery("SELECT content FROM oai_files WHERE id = $1").execute(Tuple.of(b.getString("input_file_id")))
-                .map(rows -> {
+                .flatMap(rows -> {
                     if (rows.size() == 0) {
-                        return null; // deleted since
+                        return Uni.createFrom().nullItem(); // deleted since
                     }
                     Buffer content = rows.iterator().next().getBuffer("content").getDelegate();
-                    BatchLines.Parsed p = BatchLines.parse(mapper, content, b.getString("endpoint"));
-                    if (p.problems().isEmpty()) {
-                        parsed.put(b.getString("id"), p);
-                    }
-                    return p;
+                    // up to 50,000 lines: parsed on a worker, not on the event loop
+                    return Uni.createFrom().item(() -> {
+                        BatchLines.Parsed p = BatchLines.parse(mapper, content, b.getString("endpoint"));
+                        if (p.problems().isEmpty()) {
+                            parsed.put(b.getString("id"), p);
+                        }
+                        return p;
+                    }).runSubscriptionOn(io.smallrye.mutiny.infrastructure.Infrastructure.getDefaultWorkerPool());
                 });
     }
 

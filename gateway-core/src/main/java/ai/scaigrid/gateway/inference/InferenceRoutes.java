@@ -243,15 +243,32 @@ public class InferenceRoutes {
         long arrived = System.nanoTime();
         io.vertx.core.Context requestContext = io.vertx.core.Vertx.currentContext();
         String requestId = begin(rc);
-        readForm(rc, api, requestId, maxAudio, "audio file", (body, upload) -> {
-            if (upload != null) {
-                body.putObject(InferenceRequests.UPLOAD_FIELD).put("filename", upload.filename()).put("bytes", upload.bytes().length());
-            }
-            authenticate(rc, requestId).subscribe().with(caller -> {
-                if (caller != null) {
+        authenticatedUpload(rc, api, requestId, authenticate(rc, requestId), caller ->
+                readForm(rc, api, requestId, maxAudio, "audio file", (body, upload) -> {
+                    if (upload != null) {
+                        body.putObject(InferenceRequests.UPLOAD_FIELD).put("filename", upload.filename())
+                                .put("bytes", upload.bytes().length());
+                    }
                     admitAndDispatch(rc, api, "transcriptions", caller, requestId, body, upload, null, arrived, requestContext);
-                }
-            }, failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
+                }));
+    }
+
+    /**
+     * An upload is read only once its sender is known: the request waits (paused) while {@code caller} resolves, so
+     * nobody unauthenticated makes the gateway take in megabytes. A refused request's body is drained and dropped.
+     */
+    void authenticatedUpload(RoutingContext rc, Api api, String requestId, Uni<Caller> caller,
+                             java.util.function.Consumer<Caller> then) {
+        rc.request().pause();
+        caller.subscribe().with(c -> {
+            if (c == null) {
+                rc.request().resume(); // already answered
+                return;
+            }
+            then.accept(c);
+        }, failure -> {
+            fail(rc, api, requestId, InferencePipeline.toApiException(failure));
+            rc.request().resume();
         });
     }
 

@@ -110,19 +110,15 @@ public class OaiBatchRoutes {
 
     private void upload(RoutingContext rc) {
         String requestId = http.begin(rc);
-        http.readForm(rc, Api.OAI, requestId, maxFile, "file", (form, upload) -> http.authenticateListing(rc, requestId)
-                .flatMap(caller -> {
-                    if (caller == null) {
-                        return Uni.createFrom().<JsonNode>nullItem();
-                    }
-                    caller.require(Permissions.MODELS_USE);
-                    return store(caller, form, upload).map(JsonNode.class::cast);
-                })
-                .subscribe().with(out -> {
-                    if (out != null) {
-                        http.json(rc, null, 200, out);
-                    }
-                }, failure -> http.fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure))));
+        Uni<Caller> permitted = http.authenticateListing(rc, requestId).invoke(caller -> {
+            if (caller != null) {
+                caller.require(Permissions.MODELS_USE);
+            }
+        });
+        http.authenticatedUpload(rc, Api.OAI, requestId, permitted, caller ->
+                http.readForm(rc, Api.OAI, requestId, maxFile, "file", (form, upload) -> Uni.createFrom().deferred(() -> store(caller, form, upload))
+                        .subscribe().with(out -> http.json(rc, null, 200, out),
+                                failure -> http.fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)))));
     }
 
     private Uni<ObjectNode> store(Caller caller, ObjectNode form, Upload upload) {
@@ -133,17 +129,18 @@ public class OaiBatchRoutes {
         if (upload == null || upload.bytes().length() == 0) {
             throw ApiException.validation("file", "file is required: the content, as a multipart/form-data file part");
         }
-        if ("batch".equals(purpose)) {
-            BatchLines.parse(mapper, upload.bytes(), null); // a batch file is refused at upload when a line is not JSON
-        }
+        // a batch file is refused at upload when a line is not JSON; up to 30 MiB is parsed on a worker, not the event loop
+        Uni<Void> checked = !"batch".equals(purpose) ? Uni.createFrom().voidItem()
+                : Uni.createFrom().item(() -> BatchLines.parse(mapper, upload.bytes(), null))
+                        .runSubscriptionOn(io.smallrye.mutiny.infrastructure.Infrastructure.getDefaultWorkerPool()).replaceWithVoid();
         String filename = upload.filename().length() > 255 ? upload.filename().substring(0, 255) : upload.filename();
         String id = "file-" + ApiKeys.newId("x").substring(2);
-        return pool.preparedQuery("""
+        return checked.flatMap(ok -> pool.preparedQuery("""
                         INSERT INTO oai_files (id, tenant_id, partner_id, owner_id, purpose, filename, bytes, content)
                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, purpose, filename, bytes, created_at""")
                 .execute(Tuple.from(Arrays.asList(id, caller.tenantId(), caller.partnerId(), ownerOf(caller), purpose,
                         filename.replace('\u0000', '_'), upload.bytes().length(), upload.bytes())))
-                .map(rows -> fileJson(rows.iterator().next()));
+                .map(rows -> fileJson(rows.iterator().next())));
     }
 
     /** A file of the caller's, or 404. */

@@ -191,10 +191,13 @@ class AudioTest {
         // over the audio limit (1 MiB in tests): 413 in the API's shape, nothing sent upstream
         form(ADMIN).multiPart("file", "big.wav", new byte[1_100_000], "audio/wav").multiPart("model", model)
                 .when().post("/oai/v1/audio/transcriptions").then().statusCode(413).body("error.code", equalTo("payload_too_large"));
-        // no key: 401 once the form is read
+        // no key: 401 before the upload is read (a file over the limit is not even looked at)
         RestAssured.given().multiPart("file", "a.wav", new byte[]{1}).multiPart("model", model)
                 .when().post("/v1/inference/audio/transcriptions").then().statusCode(401)
                 .body("error.code", equalTo("AUTH_TOKEN_MISSING"));
+        RestAssured.given().header("Authorization", "Bearer sgk_NotARealKey0000000000000000000000000")
+                .multiPart("file", "big.wav", new byte[2_000_000], "audio/wav").multiPart("model", model)
+                .when().post("/oai/v1/audio/transcriptions").then().statusCode(401).body("error.code", equalTo("invalid_api_key"));
         assertThat(OpenAiTestUpstream.get().calls("hear")).isEqualTo(before);
     }
 }
