@@ -172,7 +172,10 @@ if (transcribeModel) {
   const asText = await client.audio.transcriptions.create({ model: transcribeModel, file: await toFile(Buffer.from('as text'), 'a.mp3'),
     response_format: 'text' });
   if (String(asText).trim() !== 'heard: as text') fail(`a text transcription was ${JSON.stringify(asText)}`);
-  console.log('transcription:', JSON.stringify(heard.text), 'and as text', JSON.stringify(String(asText).trim()));
+  const translated = await client.audio.translations.create({ model: transcribeModel, file: await toFile(Buffer.from('hallo'), 'de.wav') });
+  if (translated.text !== 'heard in English: hallo') fail(`a translation was ${JSON.stringify(translated)}`);
+  console.log('transcription:', JSON.stringify(heard.text), 'and as text', JSON.stringify(String(asText).trim()),
+    'translation:', JSON.stringify(translated.text));
 }
 
 const parseModel = process.env.PARSE_MODEL;

@@ -94,7 +94,7 @@ public class InferencePipeline {
                 case "embed" -> InferenceRequests.embed(body);
                 case "images" -> InferenceRequests.images(body);
                 case "speech" -> InferenceRequests.speech(body);
-                case "transcriptions" -> InferenceRequests.transcription(body);
+                case "transcriptions", "translations" -> InferenceRequests.transcription(body);
                 default -> InferenceRequests.chat(body);
             };
             InferenceExchange ex = new InferenceExchange(caller, requestId, api, endpoint, parsed, deadlineNanos);
@@ -154,7 +154,7 @@ public class InferencePipeline {
         String needed = switch (endpoint) {
             case "embed" -> "embedding";
             case "images" -> "image";
-            case "speech", "transcriptions" -> "audio";
+            case "speech", "transcriptions", "translations" -> "audio";
             default -> "chat";
         };
         if (!needed.equals(route.modality())) {
@@ -243,12 +243,14 @@ public class InferencePipeline {
     }
 
     /**
-     * Speech to text: the upstream's answer as it came. Tokens are the upstream's where it reports them
-     * (gpt-4o-transcribe's {@code usage} of type {@code tokens}); otherwise the prompt is the {@code prompt} field
-     * (estimated) and the output the transcript counted like a completion (about four characters a token).
+     * Speech to text (or, for {@code translations}, to English text): the upstream's answer as it came. Tokens are
+     * the upstream's where it reports them (gpt-4o-transcribe's {@code usage} of type {@code tokens}); otherwise the
+     * prompt is the {@code prompt} field (estimated) and the output the transcript counted like a completion (about
+     * four characters a token).
      */
     public Uni<UpstreamHttp.RawAnswer> transcribe(InferenceExchange ex) {
-        return attemptUni(ex, candidates(ex), 0, (p, b) -> p.transcribe(b, call(ex), ex.upload))
+        boolean translate = "translations".equals(ex.endpoint);
+        return attemptUni(ex, candidates(ex), 0, (p, b) -> p.transcribe(b, call(ex), ex.upload, translate))
                 .invoke(answer -> {
                     ex.firstTokenNanos = System.nanoTime();
                     JsonNode json = null;
@@ -423,7 +425,7 @@ public class InferencePipeline {
     }
 
     private static boolean audio(String endpoint) {
-        return "speech".equals(endpoint) || "transcriptions".equals(endpoint);
+        return "speech".equals(endpoint) || "transcriptions".equals(endpoint) || "translations".equals(endpoint);
     }
 
     private boolean servesAudio(BackendTarget backend) {

@@ -130,7 +130,9 @@ public class InferenceRoutes {
                 .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
         router.post("/v1/inference/audio/speech").handler(body).handler(rc -> inference(rc, Api.NATIVE, "speech"))
                 .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
-        router.post("/v1/inference/audio/transcriptions").handler(rc -> transcription(rc, Api.NATIVE))
+        router.post("/v1/inference/audio/transcriptions").handler(rc -> transcription(rc, Api.NATIVE, "transcriptions"))
+                .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
+        router.post("/v1/inference/audio/translations").handler(rc -> transcription(rc, Api.NATIVE, "translations"))
                 .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
         router.post("/oai/v1/chat/completions").handler(body).handler(rc -> inference(rc, Api.OAI, "chat"))
                 .failureHandler(rc -> routeFailure(rc, Api.OAI));
@@ -142,7 +144,9 @@ public class InferenceRoutes {
                 .failureHandler(rc -> routeFailure(rc, Api.OAI));
         router.post("/oai/v1/audio/speech").handler(body).handler(rc -> inference(rc, Api.OAI, "speech"))
                 .failureHandler(rc -> routeFailure(rc, Api.OAI));
-        router.post("/oai/v1/audio/transcriptions").handler(rc -> transcription(rc, Api.OAI))
+        router.post("/oai/v1/audio/transcriptions").handler(rc -> transcription(rc, Api.OAI, "transcriptions"))
+                .failureHandler(rc -> routeFailure(rc, Api.OAI));
+        router.post("/oai/v1/audio/translations").handler(rc -> transcription(rc, Api.OAI, "translations"))
                 .failureHandler(rc -> routeFailure(rc, Api.OAI));
         router.post("/oai/v1/responses").handler(body).handler(this::responses).failureHandler(rc -> routeFailure(rc, Api.OAI));
         router.get("/oai/v1/models").handler(this::oaiModels);
@@ -236,10 +240,10 @@ public class InferenceRoutes {
     }
 
     /**
-     * A transcription: OpenAI's multipart form ({@link #readForm}), then authenticated and admitted like any
+     * A transcription or translation (to English): OpenAI's multipart form ({@link #readForm}), then authenticated and admitted like any
      * request, with the form fields as the body and the upload described in its {@code file} field.
      */
-    private void transcription(RoutingContext rc, Api api) {
+    private void transcription(RoutingContext rc, Api api, String endpoint) {
         long arrived = System.nanoTime();
         io.vertx.core.Context requestContext = io.vertx.core.Vertx.currentContext();
         String requestId = begin(rc);
@@ -249,7 +253,7 @@ public class InferenceRoutes {
                         body.putObject(InferenceRequests.UPLOAD_FIELD).put("filename", upload.filename())
                                 .put("bytes", upload.bytes().length());
                     }
-                    admitAndDispatch(rc, api, "transcriptions", caller, requestId, body, upload, null, arrived, requestContext);
+                    admitAndDispatch(rc, api, endpoint, caller, requestId, body, upload, null, arrived, requestContext);
                 }));
     }
 
@@ -342,7 +346,7 @@ public class InferenceRoutes {
             pipeline.cancelled(ex);
             return;
         }
-        if ("speech".equals(ex.endpoint) || "transcriptions".equals(ex.endpoint)) {
+        if ("speech".equals(ex.endpoint) || "transcriptions".equals(ex.endpoint) || "translations".equals(ex.endpoint)) {
             Uni<UpstreamHttp.RawAnswer> answer = "speech".equals(ex.endpoint) ? pipeline.synthesizeSpeech(ex) : pipeline.transcribe(ex);
             Cancellable c = answer.subscribe().with(a -> audioAnswer(rc, api, ex, a),
                     failure -> fail(rc, api, ex.requestId, InferencePipeline.toApiException(failure)));
@@ -548,7 +552,7 @@ public class InferenceRoutes {
     private void audioAnswer(RoutingContext rc, Api api, InferenceExchange ex, UpstreamHttp.RawAnswer answer) {
         String type = answer.contentType();
         boolean json = type != null && type.toLowerCase(java.util.Locale.ROOT).contains("json");
-        if ("transcriptions".equals(ex.endpoint) && api == Api.NATIVE) {
+        if (!"speech".equals(ex.endpoint) && api == Api.NATIVE) {
             ObjectNode data;
             try {
                 data = json ? (ObjectNode) mapper.readTree(answer.body().getBytes()) : mapper.createObjectNode()

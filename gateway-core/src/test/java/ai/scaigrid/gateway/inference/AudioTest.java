@@ -6,12 +6,10 @@ import io.restassured.specification.RequestSpecification;
 import io.vertx.core.json.JsonObject;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
-import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.inject.Inject;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -22,7 +20,6 @@ import static ai.scaigrid.gateway.inference.InferenceFixtures.chatModel;
 import static ai.scaigrid.gateway.inference.InferenceFixtures.run;
 import static ai.scaigrid.gateway.inference.InferenceFixtures.with;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.not;
@@ -54,15 +51,7 @@ class AudioTest {
     }
 
     private Row record(String requestId) {
-        Row[] found = new Row[1];
-        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
-            usage.flush().await().atMost(Duration.ofSeconds(5));
-            var rows = pool.preparedQuery("SELECT * FROM usage_records WHERE request_id = $1").execute(Tuple.of(requestId))
-                    .await().atMost(Duration.ofSeconds(5));
-            assertThat(rows.size()).isEqualTo(1);
-            found[0] = rows.iterator().next();
-        });
-        return found[0];
+        return InferenceFixtures.usageRecord(pool, usage, requestId);
     }
 
     @Test
@@ -157,6 +146,19 @@ class AudioTest {
         assertThat(r.getString("endpoint")).isEqualTo("transcriptions");
         assertThat(r.getInteger("completion_tokens")).isEqualTo(("heard: the quick brown fox".length() + 3) / 4);
         assertThat(record("req_hear_native").getString("status")).isEqualTo("ok");
+    }
+
+    @Test
+    void translationsGoToTheTranslationsEndpoint() {
+        String model = audioModel("hear");
+        form(ADMIN).header("X-Request-Id", "req_translate").multiPart("file", "fr.wav", "bonjour".getBytes(StandardCharsets.UTF_8))
+                .multiPart("model", model).when().post("/oai/v1/audio/translations").then().statusCode(200)
+                .body("text", equalTo("heard in English: bonjour"));
+        assertThat(OpenAiTestUpstream.get().sentContaining("fr.wav").getString("_path")).isEqualTo("/v1/audio/translations");
+        form(ADMIN).multiPart("file", "de.wav", "hallo".getBytes(StandardCharsets.UTF_8)).multiPart("model", model)
+                .multiPart("response_format", "text").when().post("/v1/inference/audio/translations").then().statusCode(200)
+                .body("data.text", equalTo("heard in English: hallo"));
+        assertThat(record("req_translate").getString("endpoint")).isEqualTo("translations");
     }
 
     @Test

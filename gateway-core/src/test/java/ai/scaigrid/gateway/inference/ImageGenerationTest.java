@@ -4,12 +4,10 @@ import io.quarkus.test.junit.QuarkusTest;
 import io.vertx.core.json.JsonObject;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
-import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.inject.Inject;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -23,7 +21,6 @@ import static ai.scaigrid.gateway.inference.InferenceFixtures.run;
 import static ai.scaigrid.gateway.inference.InferenceFixtures.tenant;
 import static ai.scaigrid.gateway.inference.InferenceFixtures.with;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.not;
 import static org.hamcrest.Matchers.containsString;
@@ -69,15 +66,7 @@ class ImageGenerationTest {
     }
 
     private Row record(String requestId) {
-        Row[] found = new Row[1];
-        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
-            usage.flush().await().atMost(Duration.ofSeconds(5));
-            var rows = pool.preparedQuery("SELECT * FROM usage_records WHERE request_id = $1").execute(Tuple.of(requestId))
-                    .await().atMost(Duration.ofSeconds(5));
-            assertThat(rows.size()).isEqualTo(1);
-            found[0] = rows.iterator().next();
-        });
-        return found[0];
+        return InferenceFixtures.usageRecord(pool, usage, requestId);
     }
 
     @Test

@@ -68,6 +68,19 @@ final class InferenceFixtures {
         return model("test-" + run() + "/chat", "chat", 1000, upstreamModels);
     }
 
+    /** The one usage record of a request, once the recorder has written it (flushing until it is there). */
+    static io.vertx.mutiny.sqlclient.Row usageRecord(io.vertx.mutiny.sqlclient.Pool pool, UsageRecorder usage, String requestId) {
+        io.vertx.mutiny.sqlclient.Row[] found = new io.vertx.mutiny.sqlclient.Row[1];
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).untilAsserted(() -> {
+            usage.flush().await().atMost(java.time.Duration.ofSeconds(5));
+            var rows = pool.preparedQuery("SELECT * FROM usage_records WHERE request_id = $1")
+                    .execute(io.vertx.mutiny.sqlclient.Tuple.of(requestId)).await().atMost(java.time.Duration.ofSeconds(5));
+            org.assertj.core.api.Assertions.assertThat(rows.size()).isEqualTo(1);
+            found[0] = rows.iterator().next();
+        });
+        return found[0];
+    }
+
     /** A new tenant; returns its id. */
     static String tenant() {
         return create("/v1/tenants", Map.of("slug", "inf-" + run(), "display_name", "Inference tenant"));

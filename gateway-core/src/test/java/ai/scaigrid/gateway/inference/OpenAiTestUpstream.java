@@ -23,7 +23,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * and {@code embed} on /embeddings; on /images/generations {@code draw} (DALL-E's shape: a URL or base64 per image, no
  * usage), {@code draw-tokens} (gpt-image-1's: base64 and token usage), {@code fail500} and {@code drop}; on
  * /audio/speech {@code speak} (bytes naming the format and the input); on /audio/transcriptions (multipart)
- * {@code hear} (whisper's shape: the transcript is what the uploaded bytes say) and {@code hear-tokens} (token usage).
+ * {@code hear} (whisper's shape: the transcript is what the uploaded bytes say) and {@code hear-tokens} (token usage);
+ * on /audio/translations the same, the transcript beginning "heard in English: ".
  * Counts calls and records stream cancellations.
  */
 public final class OpenAiTestUpstream {
@@ -92,7 +93,7 @@ public final class OpenAiTestUpstream {
             listModels(req);
             return;
         }
-        if (req.path().endsWith("/audio/transcriptions")) {
+        if (req.path().endsWith("/audio/transcriptions") || req.path().endsWith("/audio/translations")) {
             transcribe(req);
             return;
         }
@@ -509,7 +510,8 @@ public final class OpenAiTestUpstream {
                 res.setStatusCode(404).end(new JsonObject().put("error", new JsonObject().put("message", "no such model")).encode());
                 return;
             }
-            String text = "heard: " + audio.toString(java.nio.charset.StandardCharsets.UTF_8);
+            String text = (req.path().endsWith("/translations") ? "heard in English: " : "heard: ")
+                    + audio.toString(java.nio.charset.StandardCharsets.UTF_8);
             String format = body.getString("response_format", "json");
             switch (format) {
                 case "text" -> res.putHeader("content-type", "text/plain; charset=utf-8").end(text);

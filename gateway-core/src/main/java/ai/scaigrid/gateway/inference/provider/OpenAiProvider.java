@@ -159,7 +159,7 @@ public class OpenAiProvider implements Provider {
     }
 
     @Override
-    public Uni<UpstreamHttp.RawAnswer> transcribe(BackendTarget backend, ProviderCall call, Upload audio) {
+    public Uni<UpstreamHttp.RawAnswer> transcribe(BackendTarget backend, ProviderCall call, Upload audio, boolean translate) {
         String boundary = "scaigrid-" + java.util.UUID.randomUUID();
         io.vertx.core.buffer.Buffer form = io.vertx.core.buffer.Buffer.buffer();
         formField(form, boundary, "model", backend.modelName());
@@ -174,7 +174,7 @@ public class OpenAiProvider implements Provider {
         form.appendString("--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\""
                 + quoted(audio.filename()) + "\"\r\nContent-Type: " + audio.contentType().replaceAll("[\\r\\n]", "") + "\r\n\r\n");
         form.appendBuffer(audio.bytes()).appendString("\r\n--" + boundary + "--\r\n");
-        return http.exchangeRaw(backend, call, () -> options(backend, "/audio/transcriptions")
+        return http.exchangeRaw(backend, call, () -> options(backend, translate ? "/audio/translations" : "/audio/transcriptions")
                 .putHeader("content-type", "multipart/form-data; boundary=" + boundary)
                 .putHeader("accept", "application/json, text/plain, */*"), form);
     }

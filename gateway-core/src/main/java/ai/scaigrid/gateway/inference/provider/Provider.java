@@ -65,9 +65,10 @@ public interface Provider {
     /**
      * Speech to text: {@code call.body()} holds the validated form fields of an OpenAI transcription request
      * (language, prompt, response_format ...), {@code audio} the uploaded file. The answer is the upstream's:
-     * JSON ({@code json}, {@code verbose_json}) or text ({@code text}, {@code srt}, {@code vtt}).
+     * JSON ({@code json}, {@code verbose_json}) or text ({@code text}, {@code srt}, {@code vtt}). {@code translate}: into
+     * English ({@code /audio/translations}) rather than in the spoken language.
      */
-    default Uni<UpstreamHttp.RawAnswer> transcribe(BackendTarget backend, ProviderCall call, Upload audio) {
+    default Uni<UpstreamHttp.RawAnswer> transcribe(BackendTarget backend, ProviderCall call, Upload audio, boolean translate) {
         return Uni.createFrom().failure(new UpstreamFailure(ai.scaigrid.commons.error.ErrorCode.BACKEND_ERROR,
                 "Backends of type " + backend.providerType() + " cannot transcribe audio", false, null, null));
     }
