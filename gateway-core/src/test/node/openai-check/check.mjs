@@ -152,7 +152,12 @@ if (imageModel) {
       fail(`a malformed size raised ${e?.constructor?.name}: ${e?.message}`);
     }
   }
-  console.log('images:', urls.data.length, 'urls,', JSON.stringify(bytes), 'revised', JSON.stringify(urls.data[0].revised_prompt));
+  const edited = await client.images.edit({ model: imageModel, prompt: 'add a hat',
+    image: await toFile(Buffer.from('png bytes'), 'cat.png', { type: 'image/png' }) });
+  const editedBytes = Buffer.from(edited.data[0].b64_json, 'base64').toString('utf8');
+  if (editedBytes !== 'EDITED 1 image: add a hat') fail(`an edit decoded to ${JSON.stringify(editedBytes)}`);
+  console.log('images:', urls.data.length, 'urls,', JSON.stringify(bytes), 'revised', JSON.stringify(urls.data[0].revised_prompt),
+    'edited', JSON.stringify(editedBytes));
 }
 
 const speechModel = process.env.SPEECH_MODEL;

@@ -11,7 +11,7 @@ public final class InferenceExchange {
     public final String requestId;
     /** native | oai | grpc */
     public final String api;
-    /** chat | generate | embed | images | speech | transcriptions | translations | responses */
+    /** chat | generate | embed | images | image_edits | speech | transcriptions | translations | responses */
     public final String endpoint;
     /** The request as sent, replaced once during admission by the request with the model's defaults applied. */
     public InferenceRequests.Parsed request;
@@ -39,6 +39,8 @@ public final class InferenceExchange {
     volatile int cacheWrite1hTokens;
     /** Images an image request produced. */
     volatile int images;
+    /** An image edit's files by field name (image, image[], mask), set by the API layer once the request was admitted. */
+    volatile java.util.List<java.util.Map.Entry<String, ai.scaigrid.gateway.inference.provider.Upload>> files;
     /** A transcription's audio, set by the API layer once the request was admitted. */
     volatile ai.scaigrid.gateway.inference.provider.Upload upload;
     /** A Responses API request as the client sent it (its chat translation is {@link #request}); null for other APIs. */

@@ -93,6 +93,7 @@ public class InferencePipeline {
                 case "generate" -> InferenceRequests.generate(body);
                 case "embed" -> InferenceRequests.embed(body);
                 case "images" -> InferenceRequests.images(body);
+                case "image_edits" -> InferenceRequests.imageEdit(body);
                 case "speech" -> InferenceRequests.speech(body);
                 case "transcriptions", "translations" -> InferenceRequests.transcription(body);
                 default -> InferenceRequests.chat(body);
@@ -114,7 +115,7 @@ public class InferencePipeline {
                     throw new ApiException(ErrorCode.VALIDATION_ERROR, "None of this model's backends can answer more than one choice",
                             List.of(Map.of("field", "n", "message", "must be 1 for model " + route.slug())));
                 }
-                if ("images".equals(endpoint) && !route.backends().isEmpty()
+                if (images(endpoint) && !route.backends().isEmpty()
                         && route.backends().stream().noneMatch(this::generatesImages)) {
                     throw new ApiException(ErrorCode.MODEL_UNAVAILABLE, "None of model " + route.slug()
                             + "'s backends can generate images");
@@ -130,7 +131,7 @@ public class InferencePipeline {
                 // n choices (or images) can each run to the output cap
                 long worstAllChoices = (long) worstOutput(ex) * InferenceRequests.choices(effective.body());
                 long worstTokens = effective.promptEstimate() + worstAllChoices;
-                int images = "images".equals(endpoint) ? InferenceRequests.imageCount(effective.body()) : 0;
+                int images = images(endpoint) ? InferenceRequests.imageCount(effective.body()) : 0;
                 return limits.reserve(caller.tenantId(), settings, worstTokens, route.prices().worstCost(
                         effective.promptEstimate(), InferenceRequests.marksCache(effective.body()), worstAllChoices, images));
             }).map(reservation -> {
@@ -153,7 +154,7 @@ public class InferencePipeline {
     private static void checkModality(ModelRoutes.Route route, String endpoint) {
         String needed = switch (endpoint) {
             case "embed" -> "embedding";
-            case "images" -> "image";
+            case "images", "image_edits" -> "image";
             case "speech", "transcriptions", "translations" -> "audio";
             default -> "chat";
         };
@@ -209,12 +210,13 @@ public class InferencePipeline {
     }
 
     /**
-     * Image generation: OpenAI's images response. Tokens are the upstream's where it reports them (gpt-image-1's
+     * Image generation (and edits): OpenAI's images response. Tokens are the upstream's where it reports them (gpt-image-1's
      * {@code input_tokens} / {@code output_tokens}), else the prompt estimate and no output; the images are
      * counted from the answer, so a backend that returns fewer than asked is charged for what it returned.
      */
     public Uni<ObjectNode> generateImages(InferenceExchange ex) {
-        return attemptUni(ex, candidates(ex), 0, (p, b) -> p.generateImages(b, call(ex)))
+        boolean edit = "image_edits".equals(ex.endpoint);
+        return attemptUni(ex, candidates(ex), 0, (p, b) -> edit ? p.editImages(b, call(ex), ex.files) : p.generateImages(b, call(ex)))
                 .map(result -> {
                     ex.firstTokenNanos = System.nanoTime();
                     JsonNode u = result.path("usage");
@@ -379,7 +381,7 @@ public class InferencePipeline {
         if (all.isEmpty()) {
             throw new ApiException(ErrorCode.MODEL_UNAVAILABLE, "Model " + ex.route.slug() + " has no active backend");
         }
-        if ("images".equals(ex.endpoint)) {
+        if (images(ex.endpoint)) {
             // only backends that can draw: admission made sure there is one
             all = all.stream().filter(this::generatesImages).toList();
         } else if (audio(ex.endpoint)) {
@@ -422,6 +424,10 @@ public class InferencePipeline {
 
     private static boolean severalChoices(InferenceExchange ex) {
         return ("chat".equals(ex.endpoint) || "generate".equals(ex.endpoint)) && InferenceRequests.choices(ex.request.body()) > 1;
+    }
+
+    private static boolean images(String endpoint) {
+        return "images".equals(endpoint) || "image_edits".equals(endpoint);
     }
 
     private static boolean audio(String endpoint) {

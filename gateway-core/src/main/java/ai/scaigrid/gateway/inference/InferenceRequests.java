@@ -438,6 +438,36 @@ public final class InferenceRequests {
         return new Parsed(model, false, false, out, prompt == null ? 0 : prompt.asText().length() / 4, null);
     }
 
+    static final int MAX_EDIT_IMAGES = 16;
+
+    /**
+     * {@code /v1/inference/images/edits} and {@code /oai/v1/images/edits}: the form fields of OpenAI's image edit (all
+     * strings on the wire; numbers and flags are read as such), with the uploads described by the API layer in
+     * {@code image} (a list of {@code {filename, bytes}}) and {@code mask}. The fields are checked as an image request's.
+     */
+    public static Parsed imageEdit(JsonNode raw) {
+        ObjectNode body = object(raw).deepCopy();
+        JsonNode images = body.remove("image");
+        body.remove("mask");
+        for (String field : List.of("n", "output_compression", "partial_images")) {
+            JsonNode v = body.get(field);
+            if (v != null && v.isTextual() && v.asText().matches("-?[0-9]{1,9}")) {
+                body.put(field, Integer.parseInt(v.asText()));
+            }
+        }
+        JsonNode stream = body.get("stream");
+        if (stream != null && stream.isTextual() && ("true".equals(stream.asText()) || "false".equals(stream.asText()))) {
+            body.put("stream", Boolean.parseBoolean(stream.asText()));
+        }
+        if (images == null || !images.isArray() || images.isEmpty()) {
+            throw ApiException.validation("image", "image is required: one or more image files (image, or image[] parts)");
+        }
+        if (images.size() > MAX_EDIT_IMAGES) {
+            throw ApiException.validation("image", "at most " + MAX_EDIT_IMAGES + " images can be edited together");
+        }
+        return images(body);
+    }
+
     /** How many images a validated image request asks for ({@code n}, 1 when absent). */
     public static int imageCount(JsonNode body) {
         JsonNode n = body == null ? null : body.get("n");

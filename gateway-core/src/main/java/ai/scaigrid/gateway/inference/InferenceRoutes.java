@@ -89,6 +89,10 @@ public class InferenceRoutes {
     @ConfigProperty(name = "scaigrid.inference.max-audio-size", defaultValue = "26214400")
     long maxAudio;
 
+    /** The most an image edit's images and mask may weigh together. */
+    @ConfigProperty(name = "scaigrid.inference.max-image-upload-size", defaultValue = "26214400")
+    long maxImageUpload;
+
     /**
      * A stream that wrote nothing for this long gets an SSE comment ({@code : keep-alive}), so that a
      * proxy or load balancer with an idle timeout (nginx, cloud load balancers: often 60 s) does not cut
@@ -134,6 +138,8 @@ public class InferenceRoutes {
                 .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
         router.post("/v1/inference/audio/translations").handler(rc -> transcription(rc, Api.NATIVE, "translations"))
                 .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
+        router.post("/v1/inference/images/edits").handler(rc -> imageEdit(rc, Api.NATIVE))
+                .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
         router.post("/oai/v1/chat/completions").handler(body).handler(rc -> inference(rc, Api.OAI, "chat"))
                 .failureHandler(rc -> routeFailure(rc, Api.OAI));
         router.post("/oai/v1/completions").handler(body).handler(rc -> inference(rc, Api.OAI, "generate"))
@@ -141,6 +147,8 @@ public class InferenceRoutes {
         router.post("/oai/v1/embeddings").handler(body).handler(rc -> inference(rc, Api.OAI, "embed"))
                 .failureHandler(rc -> routeFailure(rc, Api.OAI));
         router.post("/oai/v1/images/generations").handler(body).handler(rc -> inference(rc, Api.OAI, "images"))
+                .failureHandler(rc -> routeFailure(rc, Api.OAI));
+        router.post("/oai/v1/images/edits").handler(rc -> imageEdit(rc, Api.OAI))
                 .failureHandler(rc -> routeFailure(rc, Api.OAI));
         router.post("/oai/v1/audio/speech").handler(body).handler(rc -> inference(rc, Api.OAI, "speech"))
                 .failureHandler(rc -> routeFailure(rc, Api.OAI));
@@ -225,6 +233,12 @@ public class InferenceRoutes {
 
     private void admitAndDispatch(RoutingContext rc, Api api, String endpoint, Caller caller, String requestId, JsonNode body,
                                   Upload upload, JsonNode responsesRequest, long arrived, io.vertx.core.Context requestContext) {
+        admitAndDispatch(rc, api, endpoint, caller, requestId, body, upload, null, responsesRequest, arrived, requestContext);
+    }
+
+    private void admitAndDispatch(RoutingContext rc, Api api, String endpoint, Caller caller, String requestId, JsonNode body,
+                                  Upload upload, List<java.util.Map.Entry<String, Upload>> files, JsonNode responsesRequest,
+                                  long arrived, io.vertx.core.Context requestContext) {
         Uni<InferenceExchange> admitted;
         try {
             admitted = pipeline.admit(caller, requestId, api == Api.OAI ? "oai" : "native", endpoint, body, 0);
@@ -234,6 +248,7 @@ public class InferenceRoutes {
         }
         admitted.subscribe().with(ex -> {
             ex.upload = upload;
+            ex.files = files;
             ex.responsesRequest = responsesRequest;
             dispatch(rc, api, ex.arrivedAt(arrived), requestContext);
         }, failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
@@ -277,13 +292,59 @@ public class InferenceRoutes {
     }
 
     /**
-     * Reads a {@code multipart/form-data} request as it arrives: the {@code file} part into memory, up to
-     * {@code maxFile} bytes (over it: 413 naming {@code what}), other file parts dropped; then hands the form
-     * fields (a {@code name[]} field as a list) and the upload (null without one) to {@code then}. Anything else
-     * is answered with a 400 in the API's error shape.
+     * An image edit: OpenAI's multipart form, images as {@code image} or {@code image[]} parts and an optional
+     * {@code mask}, read once the caller is known; the uploads are described in the body's {@code image} and
+     * {@code mask} fields for validation and passed on to the backend by their field names.
+     */
+    private void imageEdit(RoutingContext rc, Api api) {
+        long arrived = System.nanoTime();
+        io.vertx.core.Context requestContext = io.vertx.core.Vertx.currentContext();
+        String requestId = begin(rc);
+        authenticatedUpload(rc, api, requestId, authenticate(rc, requestId), caller ->
+                readParts(rc, api, requestId, maxImageUpload, "images", java.util.Set.of("image", "image[]", "mask"), (body, parts) -> {
+                    ArrayNode described = body.putArray("image");
+                    body.remove("mask");
+                    List<java.util.Map.Entry<String, Upload>> files = new ArrayList<>();
+                    for (FilePart part : parts) {
+                        if ("mask".equals(part.field())) {
+                            if (!body.has("mask")) {
+                                body.putObject("mask").put("filename", part.upload().filename())
+                                        .put("bytes", part.upload().bytes().length());
+                                files.add(java.util.Map.entry("mask", part.upload()));
+                            }
+                        } else {
+                            described.addObject().put("filename", part.upload().filename()).put("bytes", part.upload().bytes().length());
+                            files.add(java.util.Map.entry(part.field(), part.upload()));
+                        }
+                    }
+                    admitAndDispatch(rc, api, "image_edits", caller, requestId, body, null, files, null, arrived, requestContext);
+                }));
+    }
+
+    /**
+     * Reads a {@code multipart/form-data} request with one file part, {@code file} ({@link #readParts}); hands the
+     * form fields and the upload (null without one) to {@code then}.
      */
     void readForm(RoutingContext rc, Api api, String requestId, long maxFile, String what,
                   java.util.function.BiConsumer<ObjectNode, Upload> then) {
+        readParts(rc, api, requestId, maxFile, what, java.util.Set.of(InferenceRequests.UPLOAD_FIELD), (body, parts) ->
+                then.accept(body, parts.isEmpty() ? null : parts.get(0).upload()));
+    }
+
+    /** A file part of a multipart request: its field name ({@code image[]} as sent) and the upload. */
+    record FilePart(String field, Upload upload) {
+    }
+
+    private static final int MAX_FILE_PARTS = 16;
+
+    /**
+     * Reads a {@code multipart/form-data} request as it arrives: the file parts named in {@code fileFields} into
+     * memory, up to {@code maxTotal} bytes together (over it: 413 naming {@code what}) and 16 parts; other file parts
+     * are dropped. Then hands the form fields (a {@code name[]} field as a list) and the file parts in order to
+     * {@code then}. Anything else is answered with a 400 in the API's error shape.
+     */
+    void readParts(RoutingContext rc, Api api, String requestId, long maxTotal, String what, java.util.Set<String> fileFields,
+                   java.util.function.BiConsumer<ObjectNode, List<FilePart>> then) {
         HttpServerRequest req = rc.request();
         String type = req.getHeader("content-type");
         if (type == null || !type.toLowerCase(java.util.Locale.ROOT).startsWith("multipart/form-data") || req.isEnded()) {
@@ -292,21 +353,25 @@ public class InferenceRoutes {
             return;
         }
         req.setExpectMultipart(true);
-        Buffer bytes = Buffer.buffer();
-        String[] file = new String[2]; // filename, content type
+        List<FilePart> parts = new ArrayList<>();
+        long[] total = new long[1];
         AtomicBoolean tooLarge = new AtomicBoolean();
         AtomicBoolean failed = new AtomicBoolean();
         req.uploadHandler(upload -> {
-            if (!InferenceRequests.UPLOAD_FIELD.equals(upload.name()) || file[0] != null) {
+            if (!fileFields.contains(upload.name()) || parts.size() >= MAX_FILE_PARTS) {
                 upload.handler(ignored -> { });
                 return;
             }
-            file[0] = upload.filename() == null || upload.filename().isBlank() ? "file" : upload.filename();
-            file[1] = upload.contentType() == null || upload.contentType().isBlank() ? "application/octet-stream" : upload.contentType();
+            Buffer bytes = Buffer.buffer();
+            parts.add(new FilePart(upload.name(), new Upload(
+                    upload.filename() == null || upload.filename().isBlank() ? "file" : upload.filename(),
+                    upload.contentType() == null || upload.contentType().isBlank() ? "application/octet-stream" : upload.contentType(),
+                    bytes)));
             upload.handler(chunk -> {
-                if (bytes.length() + (long) chunk.length() > maxFile) {
+                total[0] += chunk.length();
+                if (total[0] > maxTotal) {
                     tooLarge.set(true);
-                } else if (!tooLarge.get()) {
+                } else {
                     bytes.appendBuffer(chunk);
                 }
             });
@@ -321,8 +386,8 @@ public class InferenceRoutes {
                 return;
             }
             if (tooLarge.get()) {
-                fail(rc, api, requestId, new ApiException(ErrorCode.PAYLOAD_TOO_LARGE, "The " + what + " is larger than " + maxFile
-                        + " bytes", java.util.Map.of("max_bytes", maxFile)));
+                fail(rc, api, requestId, new ApiException(ErrorCode.PAYLOAD_TOO_LARGE, "The " + what + " is larger than " + maxTotal
+                        + " bytes", java.util.Map.of("max_bytes", maxTotal)));
                 return;
             }
             ObjectNode body = mapper.createObjectNode();
@@ -336,7 +401,7 @@ public class InferenceRoutes {
                     body.put(name, values.get(values.size() - 1));
                 }
             }
-            then.accept(body, file[0] == null ? null : new Upload(file[0], file[1], bytes));
+            then.accept(body, parts);
         });
         req.resume();
     }
@@ -356,7 +421,7 @@ public class InferenceRoutes {
             });
             return;
         }
-        if ("embed".equals(ex.endpoint) || "images".equals(ex.endpoint)) {
+        if ("embed".equals(ex.endpoint) || "images".equals(ex.endpoint) || "image_edits".equals(ex.endpoint)) {
             Uni<ObjectNode> answer = "embed".equals(ex.endpoint) ? pipeline.embed(ex) : pipeline.generateImages(ex);
             Cancellable c = answer.subscribe().with(
                     result -> json(rc, ex, 200, api == Api.OAI ? result : envelope(result)),

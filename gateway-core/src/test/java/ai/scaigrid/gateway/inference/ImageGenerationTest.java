@@ -203,6 +203,48 @@ class ImageGenerationTest {
     }
 
     @Test
+    void editsTakeImagesAndAMaskAsFormParts() {
+        String model = imageModel("draw");
+        byte[] png = "not really a png".getBytes(StandardCharsets.UTF_8);
+        String b64 = io.restassured.RestAssured.given().header("Authorization", "Bearer " + ADMIN).header("X-Request-Id", "req_edit_one")
+                .multiPart("image", "cat.png", png, "image/png").multiPart("mask", "mask.png", png, "image/png")
+                .multiPart("model", model).multiPart("prompt", "add a hat").multiPart("n", "2").multiPart("size", "1024x1024")
+                .when().post("/oai/v1/images/edits").then().statusCode(200).body("data.size()", equalTo(2))
+                .extract().path("data[0].b64_json");
+        assertThat(new String(Base64.getDecoder().decode(b64), StandardCharsets.UTF_8))
+                .isEqualTo(OpenAiTestUpstream.editBytes("add a hat", 1, "image", true));
+        JsonObject sent = OpenAiTestUpstream.get().sentContaining("add a hat");
+        assertThat(sent.getString("_path")).isEqualTo("/v1/images/edits");
+        assertThat(sent.getString("model")).isEqualTo("draw");
+        assertThat(sent.getString("n")).isEqualTo("2");
+        assertThat(sent.getJsonArray("_files").getList()).containsExactly("image", "mask");
+        Row r = record("req_edit_one");
+        assertThat(r.getString("endpoint")).isEqualTo("image_edits");
+        assertThat(r.getInteger("images")).isEqualTo(2);
+
+        // several images as image[] parts, on the native door
+        io.restassured.RestAssured.given().header("Authorization", "Bearer " + ADMIN)
+                .multiPart("image[]", "a.png", png, "image/png").multiPart("image[]", "b.png", png, "image/png")
+                .multiPart("model", model).multiPart("prompt", "merge them")
+                .when().post("/v1/inference/images/edits").then().statusCode(200).body("status", equalTo("ok"))
+                .body("data.data.size()", equalTo(1));
+        assertThat(OpenAiTestUpstream.get().sentContaining("merge them").getJsonArray("_files").getList())
+                .containsExactly("image[]", "image[]");
+
+        // no image, a bad n, a chat model, no key
+        io.restassured.RestAssured.given().header("Authorization", "Bearer " + ADMIN).multiPart("model", model)
+                .multiPart("prompt", "x").when().post("/oai/v1/images/edits").then().statusCode(400).body("error.param", equalTo("image"));
+        io.restassured.RestAssured.given().header("Authorization", "Bearer " + ADMIN).multiPart("image", "a.png", png)
+                .multiPart("model", model).multiPart("prompt", "x").multiPart("n", "eleven")
+                .when().post("/v1/inference/images/edits").then().statusCode(400).body("error.details[0].field", equalTo("n"));
+        io.restassured.RestAssured.given().header("Authorization", "Bearer " + ADMIN).multiPart("image", "a.png", png)
+                .multiPart("model", chatModel("echo")).multiPart("prompt", "x")
+                .when().post("/oai/v1/images/edits").then().statusCode(400).body("error.param", equalTo("model"));
+        io.restassured.RestAssured.given().multiPart("image", "a.png", png).multiPart("model", model).multiPart("prompt", "x")
+                .when().post("/oai/v1/images/edits").then().statusCode(401);
+    }
+
+    @Test
     void openApiDescribesTheImageRoutes() {
         String doc = io.restassured.RestAssured.given().accept("application/json").when().get("/q/openapi").then().statusCode(200)
                 .extract().asString();

@@ -58,7 +58,8 @@ class OpenAiSdkCompatibilityTest {
                 .contains("completions:  Paris, of course. streamed:  Paris, of course.")
                 .contains("non-streaming tool call: toolu_01 get_weather")
                 .contains("streamed tool call: toolu_01 get_weather").contains("embeddings: 2 vectors of 3")
-                .contains("images: 2 urls, \"PNG 0: a lighthouse\" revised \"A careful drawing of a lighthouse at dusk\"")
+                .contains("images: 2 urls, \"PNG 0: a lighthouse\" revised \"A careful drawing of a lighthouse at dusk\" "
+                        + "edited \"EDITED 1 image: add a hat\"")
                 .contains("speech: \"AUDIO/wav: sdk speaks\"")
                 .contains("batch: b1=echo: batched b1, b2=echo: batched b2")
                 .contains("responses: \"echo: sdk responds\" streamed \"echo: sdk streams a response\"")

@@ -93,6 +93,10 @@ public final class OpenAiTestUpstream {
             listModels(req);
             return;
         }
+        if (req.path().endsWith("/images/edits")) {
+            editImages(req);
+            return;
+        }
         if (req.path().endsWith("/audio/transcriptions") || req.path().endsWith("/audio/translations")) {
             transcribe(req);
             return;
@@ -528,6 +532,45 @@ public final class OpenAiTestUpstream {
                     res.putHeader("content-type", "application/json").end(out.encode());
                 }
             }
+        });
+    }
+
+    /** What an edit by {@code draw} decodes to: how many images (and under which field) and whether a mask came. */
+    public static String editBytes(String prompt, int images, String field, boolean mask) {
+        return "EDITED " + images + " " + field + (mask ? " with mask" : "") + ": " + prompt;
+    }
+
+    /** A multipart image edit: {@code draw} answers base64 of {@link #editBytes}; any other model 404. */
+    private void editImages(HttpServerRequest req) {
+        req.setExpectMultipart(true);
+        java.util.List<String> fields = new java.util.ArrayList<>();
+        req.uploadHandler(upload -> {
+            fields.add(upload.name());
+            upload.handler(b -> { });
+        });
+        req.endHandler(v -> {
+            JsonObject body = new JsonObject();
+            req.formAttributes().forEach(e -> body.put(e.getKey(), e.getValue()));
+            requests.add(body.copy().put("_path", req.path()).put("_auth", req.getHeader("authorization"))
+                    .put("_files", new JsonArray(fields)));
+            String model = body.getString("model", "");
+            calls.computeIfAbsent(model, k -> new AtomicInteger()).incrementAndGet();
+            if (!"draw".equals(model)) {
+                req.response().setStatusCode(404)
+                        .end(new JsonObject().put("error", new JsonObject().put("message", "no such model")).encode());
+                return;
+            }
+            long images = fields.stream().filter(f -> f.startsWith("image")).count();
+            String field = fields.stream().filter(f -> f.startsWith("image")).findFirst().orElse("none");
+            int n = Integer.parseInt(body.getString("n", "1"));
+            JsonArray data = new JsonArray();
+            for (int i = 0; i < n; i++) {
+                data.add(new JsonObject().put("b64_json", java.util.Base64.getEncoder().encodeToString(
+                        editBytes(body.getString("prompt", ""), (int) images, field, fields.contains("mask"))
+                                .getBytes(java.nio.charset.StandardCharsets.UTF_8))));
+            }
+            req.response().putHeader("content-type", "application/json")
+                    .end(new JsonObject().put("created", 1700000000).put("data", data).encode());
         });
     }
 }

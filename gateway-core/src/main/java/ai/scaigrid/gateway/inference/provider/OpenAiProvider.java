@@ -131,18 +131,20 @@ public class OpenAiProvider implements Provider {
     public Uni<ObjectNode> generateImages(BackendTarget backend, ProviderCall call) {
         ObjectNode body = call.body().deepCopy();
         body.put("model", backend.modelName());
-        return http.exchange(backend, call, () -> options(backend, "/images/generations"), body).map(json -> {
-            if (!(json instanceof ObjectNode node) || !node.path("data").isArray()) {
+        return http.exchange(backend, call, () -> options(backend, "/images/generations"), body).map(OpenAiProvider::imagesAnswer);
+    }
+
+    /** OpenAI's images response, checked: every image a URL or base64. */
+    private static ObjectNode imagesAnswer(JsonNode json) {
+        if (!(json instanceof ObjectNode node) || !node.path("data").isArray()) {
+            throw new UpstreamFailure(ErrorCode.UPSTREAM_SHAPE_MISMATCH, "The upstream reply could not be parsed", true, null, null);
+        }
+        for (JsonNode image : node.path("data")) {
+            if (!image.isObject() || !(image.path("url").isTextual() || image.path("b64_json").isTextual())) {
                 throw new UpstreamFailure(ErrorCode.UPSTREAM_SHAPE_MISMATCH, "The upstream reply could not be parsed", true, null, null);
             }
-            for (JsonNode image : node.path("data")) {
-                if (!image.isObject() || !(image.path("url").isTextual() || image.path("b64_json").isTextual())) {
-                    throw new UpstreamFailure(ErrorCode.UPSTREAM_SHAPE_MISMATCH, "The upstream reply could not be parsed", true,
-                            null, null);
-                }
-            }
-            return node;
-        });
+        }
+        return node;
     }
 
     @Override
@@ -161,6 +163,24 @@ public class OpenAiProvider implements Provider {
     @Override
     public Uni<UpstreamHttp.RawAnswer> transcribe(BackendTarget backend, ProviderCall call, Upload audio, boolean translate) {
         String boundary = "scaigrid-" + java.util.UUID.randomUUID();
+        io.vertx.core.buffer.Buffer form = form(backend, call, boundary, List.of(Map.entry("file", audio)));
+        return http.exchangeRaw(backend, call, () -> options(backend, translate ? "/audio/translations" : "/audio/transcriptions")
+                .putHeader("content-type", "multipart/form-data; boundary=" + boundary)
+                .putHeader("accept", "application/json, text/plain, */*"), form);
+    }
+
+    @Override
+    public Uni<ObjectNode> editImages(BackendTarget backend, ProviderCall call, List<Map.Entry<String, Upload>> files) {
+        String boundary = "scaigrid-" + java.util.UUID.randomUUID();
+        io.vertx.core.buffer.Buffer form = form(backend, call, boundary, files);
+        return http.exchangeRaw(backend, call, () -> options(backend, "/images/edits")
+                        .putHeader("content-type", "multipart/form-data; boundary=" + boundary), form)
+                .map(answer -> imagesAnswer(http.parse(answer)));
+    }
+
+    /** A multipart form: the backend's model, the call's fields (a list as repeated {@code name[]} parts), then the files. */
+    private static io.vertx.core.buffer.Buffer form(BackendTarget backend, ProviderCall call, String boundary,
+                                                   List<Map.Entry<String, Upload>> files) {
         io.vertx.core.buffer.Buffer form = io.vertx.core.buffer.Buffer.buffer();
         formField(form, boundary, "model", backend.modelName());
         call.body().fields().forEachRemaining(field -> {
@@ -171,12 +191,14 @@ public class OpenAiProvider implements Provider {
                 formField(form, boundary, field.getKey(), field.getValue().asText());
             }
         });
-        form.appendString("--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\""
-                + quoted(audio.filename()) + "\"\r\nContent-Type: " + audio.contentType().replaceAll("[\\r\\n]", "") + "\r\n\r\n");
-        form.appendBuffer(audio.bytes()).appendString("\r\n--" + boundary + "--\r\n");
-        return http.exchangeRaw(backend, call, () -> options(backend, translate ? "/audio/translations" : "/audio/transcriptions")
-                .putHeader("content-type", "multipart/form-data; boundary=" + boundary)
-                .putHeader("accept", "application/json, text/plain, */*"), form);
+        for (Map.Entry<String, Upload> file : files) {
+            Upload upload = file.getValue();
+            form.appendString("--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + quoted(file.getKey())
+                    + "\"; filename=\"" + quoted(upload.filename()) + "\"\r\nContent-Type: "
+                    + upload.contentType().replaceAll("[\\r\\n]", "") + "\r\n\r\n");
+            form.appendBuffer(upload.bytes()).appendString("\r\n");
+        }
+        return form.appendString("--" + boundary + "--\r\n");
     }
 
     private static void formField(io.vertx.core.buffer.Buffer form, String boundary, String name, String value) {

@@ -48,6 +48,17 @@ public interface Provider {
                 "Backends of type " + backend.providerType() + " cannot generate images", false, null, null));
     }
 
+    /**
+     * Image edits: {@code call.body()} holds the validated form fields of an OpenAI edit request (prompt, n, size ...),
+     * {@code files} the images ({@code image} or {@code image[]}) and the optional {@code mask}, by their field names as
+     * the client sent them. The answer is OpenAI's images response.
+     */
+    default Uni<ObjectNode> editImages(BackendTarget backend, ProviderCall call,
+                                       java.util.List<java.util.Map.Entry<String, Upload>> files) {
+        return Uni.createFrom().failure(new UpstreamFailure(ai.scaigrid.commons.error.ErrorCode.BACKEND_ERROR,
+                "Backends of type " + backend.providerType() + " cannot edit images", false, null, null));
+    }
+
     /** Whether backends of this provider speak audio ({@link #synthesizeSpeech}, {@link #transcribe}); others are skipped. */
     default boolean servesAudio() {
         return false;

@@ -160,13 +160,16 @@ public class UpstreamHttp {
      * subscription, so a backend that cannot be called fails this Uni (and fails over) instead of throwing.
      */
     public Uni<JsonNode> exchange(BackendTarget backend, ProviderCall call, Supplier<RequestOptions> options, ObjectNode body) {
-        return exchangeRaw(backend, call, options, Buffer.buffer(serialize(body))).map(answer -> {
-            try {
-                return mapper.readTree(answer.body().getBytes());
-            } catch (Exception e) {
-                throw new UpstreamFailure(ErrorCode.UPSTREAM_SHAPE_MISMATCH, "The upstream reply could not be parsed", true, null, e);
-            }
-        });
+        return exchangeRaw(backend, call, options, Buffer.buffer(serialize(body))).map(this::parse);
+    }
+
+    /** A whole answer's JSON, or UPSTREAM_SHAPE_MISMATCH. */
+    public JsonNode parse(RawAnswer answer) {
+        try {
+            return mapper.readTree(answer.body().getBytes());
+        } catch (Exception e) {
+            throw new UpstreamFailure(ErrorCode.UPSTREAM_SHAPE_MISMATCH, "The upstream reply could not be parsed", true, null, e);
+        }
     }
 
     /** A whole successful answer: its {@code content-type} (null when none was sent) and body. */
