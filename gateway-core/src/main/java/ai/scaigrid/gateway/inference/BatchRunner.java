@@ -243,13 +243,14 @@ public class BatchRunner {
         String requestId = RequestIds.generate();
         String endpoint = OaiBatchRoutes.ENDPOINTS.get(line.url());
         ObjectNode body = line.body().deepCopy();
+        String echo = "generate".equals(endpoint) ? InferenceRequests.echoText(body) : null;
         Uni<ObjectNode> call;
         if (body.path("stream").asBoolean(false)) {
             call = Uni.createFrom().failure(ApiException.validation("stream", "stream is not supported in a batch"));
         } else {
             call = Uni.createFrom().deferred(() -> pipeline.admit(caller, requestId, "batch", endpoint, body, 0))
                     .flatMap(ex -> "embed".equals(endpoint) ? pipeline.embed(ex)
-                            : pipeline.complete(ex).map(c -> "generate".equals(endpoint) ? http.toTextCompletion(c) : c));
+                            : pipeline.complete(ex).map(c -> "generate".equals(endpoint) ? http.toTextCompletion(c, echo) : c));
         }
         return call.map(answer -> new LineResult(true, result(line, requestId, 200, answer)))
                 .onFailure().recoverWithItem(failure -> {

@@ -43,6 +43,8 @@ public final class InferenceExchange {
     volatile java.util.List<java.util.Map.Entry<String, ai.scaigrid.gateway.inference.provider.Upload>> files;
     /** A transcription's audio, set by the API layer once the request was admitted. */
     volatile ai.scaigrid.gateway.inference.provider.Upload upload;
+    /** For a text completion with {@code echo}: the prompt, which leads each choice's text; else null. */
+    volatile String echo;
     /** A Responses API request as the client sent it (its chat translation is {@link #request}); null for other APIs. */
     volatile JsonNode responsesRequest;
     volatile boolean finished;

@@ -218,6 +218,12 @@ public final class InferenceRequests {
         }
         JsonNode logprobs = body.remove("logprobs");
         body.remove("top_logprobs");
+        JsonNode echo = body.remove("echo"); // answered by the API layer (echoText): no upstream is asked for it
+        if (echo != null && !echo.isNull() && !echo.isBoolean()) {
+            p.add("echo", "echo must be true or false");
+        } else if (echo != null && echo.asBoolean() && logprobs != null && !logprobs.isNull()) {
+            p.add("echo", "echo cannot be combined with logprobs: the prompt's own log probabilities are not available");
+        }
         if (logprobs != null && !logprobs.isNull()) {
             if (!logprobs.isIntegralNumber() || !logprobs.canConvertToInt() || logprobs.asInt() < 0 || logprobs.asInt() > 5) {
                 p.add("logprobs", "logprobs must be an integer from 0 to 5 (the alternatives to report per token)");
@@ -233,6 +239,18 @@ public final class InferenceRequests {
         ArrayNode messages = chat.putArray("messages");
         messages.addObject().put("role", "user").put("content", prompt.asText());
         return finish(chat, model, prompt.asText().length() + toolChars + 4);
+    }
+
+    /** The prompt a text completion with {@code echo: true} repeats before its text, else null (read before validation). */
+    public static String echoText(JsonNode raw) {
+        if (raw == null || !raw.path("echo").asBoolean(false) || !raw.path("echo").isBoolean()) {
+            return null;
+        }
+        JsonNode prompt = raw.get("prompt");
+        if (prompt != null && prompt.isArray() && prompt.size() == 1) {
+            prompt = prompt.get(0);
+        }
+        return prompt != null && prompt.isTextual() ? prompt.asText() : null;
     }
 
     public static Parsed embed(JsonNode raw) {

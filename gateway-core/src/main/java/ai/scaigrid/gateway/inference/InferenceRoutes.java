@@ -240,6 +240,7 @@ public class InferenceRoutes {
                                   Upload upload, List<java.util.Map.Entry<String, Upload>> files, JsonNode responsesRequest,
                                   long arrived, io.vertx.core.Context requestContext) {
         Uni<InferenceExchange> admitted;
+        String echo = "generate".equals(endpoint) ? InferenceRequests.echoText(body) : null; // validation consumes the field
         try {
             admitted = pipeline.admit(caller, requestId, api == Api.OAI ? "oai" : "native", endpoint, body, 0);
         } catch (RuntimeException e) {
@@ -249,6 +250,7 @@ public class InferenceRoutes {
         admitted.subscribe().with(ex -> {
             ex.upload = upload;
             ex.files = files;
+            ex.echo = echo;
             ex.responsesRequest = responsesRequest;
             dispatch(rc, api, ex.arrivedAt(arrived), requestContext);
         }, failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
@@ -452,7 +454,7 @@ public class InferenceRoutes {
             return;
         }
         Cancellable c = result.subscribe().with(completion -> {
-            ObjectNode out = "generate".equals(ex.endpoint) ? toTextCompletion(completion)
+            ObjectNode out = "generate".equals(ex.endpoint) ? toTextCompletion(completion, ex.echo)
                     : responseId != null ? ResponsesApi.fromChat(ex.responsesRequest, completion, responseId) : completion;
             json(rc, ex, 200, api == Api.OAI ? out : envelope(out));
         }, failure -> fail(rc, api, ex.requestId, InferencePipeline.toApiException(failure)));
@@ -776,7 +778,8 @@ public class InferenceRoutes {
         return id.startsWith("chatcmpl-") ? "cmpl-" + id.substring("chatcmpl-".length()) : id;
     }
 
-    ObjectNode toTextCompletion(ObjectNode chat) {
+    /** A chat answer as a text completion; {@code echo} (the prompt, or null) leads each choice's text. */
+    ObjectNode toTextCompletion(ObjectNode chat, String echo) {
         ObjectNode out = mapper.createObjectNode();
         out.put("id", textCompletionId(chat.path("id").asText()));
         out.put("object", "text_completion");
@@ -786,7 +789,7 @@ public class InferenceRoutes {
         for (JsonNode c : chat.path("choices")) {
             ObjectNode choice = choices.addObject();
             choice.put("index", c.path("index").asInt());
-            choice.put("text", c.path("message").path("content").asText(""));
+            choice.put("text", (echo == null ? "" : echo) + c.path("message").path("content").asText(""));
             choice.set("logprobs", TextLogprobs.of(c.get("logprobs"), new long[1]));
             choice.set("finish_reason", c.get("finish_reason"));
         }
@@ -1014,6 +1017,9 @@ public class InferenceRoutes {
             return "generate".equals(ex.endpoint) ? textChunk(chunk) : chunk;
         }
 
+        /** The choices whose text already began (with the echoed prompt, when asked). */
+        private final java.util.Set<Integer> echoed = new java.util.HashSet<>();
+
         /** Each choice's generated characters so far, for the offsets of its log probabilities. */
         private final java.util.Map<Integer, long[]> textOffsets = new java.util.HashMap<>();
 
@@ -1029,7 +1035,9 @@ public class InferenceRoutes {
                 ObjectNode choice = choices.addObject();
                 int index = c.path("index").asInt();
                 choice.put("index", index);
-                choice.put("text", c.path("delta").path("content").asText(""));
+                String text = c.path("delta").path("content").asText("");
+                // echo: the prompt leads the first chunk of each choice
+                choice.put("text", ex.echo != null && echoed.add(index) ? ex.echo + text : text);
                 choice.set("logprobs", TextLogprobs.of(c.get("logprobs"), textOffsets.computeIfAbsent(index, i -> new long[1])));
                 choice.set("finish_reason", c.get("finish_reason"));
             }

@@ -418,6 +418,34 @@ class InferenceApiTest {
      * code-completion clients call), with logprobs in that API's shape whichever API the upstream answered through.
      */
     @Test
+    void echoLeadsTheTextWithThePrompt() throws Exception {
+        String model = chatModel("echo");
+        String prompt = "Echo me " + InferenceFixtures.run();
+        as(ADMIN).body(Map.of("model", model, "prompt", prompt, "echo", true)).when().post("/oai/v1/completions").then()
+                .statusCode(200).body("choices[0].text", equalTo(prompt + OpenAiTestUpstream.CONTINUATION));
+        assertThat(OpenAiTestUpstream.get().sentContaining(prompt).containsKey("echo")).as("answered here, not upstream").isFalse();
+        String sse = as(ADMIN).body(Map.of("model", model, "prompt", List.of(prompt), "echo", true, "stream", true))
+                .when().post("/oai/v1/completions").then().statusCode(200).extract().asString();
+        Map<Integer, StringBuilder> texts = new java.util.TreeMap<>();
+        for (String data : parseSse(sse).data()) {
+            if (!data.equals("[DONE]")) {
+                for (JsonNode c : JSON.readTree(data).path("choices")) {
+                    texts.computeIfAbsent(c.path("index").asInt(), i -> new StringBuilder()).append(c.path("text").asText());
+                }
+            }
+        }
+        assertThat(texts).hasSize(1);
+        assertThat(texts.values()).allSatisfy(t -> assertThat(t.toString()).isEqualTo(prompt + OpenAiTestUpstream.CONTINUATION));
+        as(ADMIN).body(Map.of("model", model, "prompt", prompt, "echo", true, "logprobs", 1)).when().post("/oai/v1/completions")
+                .then().statusCode(400).body("error.param", equalTo("echo"));
+        as(ADMIN).body(Map.of("model", model, "prompt", prompt, "echo", "yes")).when().post("/v1/inference/generate")
+                .then().statusCode(400).body("error.details[0].field", equalTo("echo"));
+        // without echo, nothing leads the text
+        as(ADMIN).body(Map.of("model", model, "prompt", prompt, "echo", false)).when().post("/v1/inference/generate").then()
+                .statusCode(200).body("data.choices[0].text", equalTo(OpenAiTestUpstream.CONTINUATION));
+    }
+
+    @Test
     void oaiCompletionsWithLogprobs() throws Exception {
         String model = chatModel("echo");
         String prompt = "The capital of Norway is " + InferenceFixtures.run();
