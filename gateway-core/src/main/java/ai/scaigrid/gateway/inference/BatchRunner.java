@@ -214,12 +214,15 @@ public class BatchRunner {
                 if (p == null || !p.problems().isEmpty()) {
                     return fail(b, List.of(Map.of("code", "invalid_request", "message", "the input file was deleted")));
                 }
-                return pool.preparedQuery("SELECT line FROM oai_batch_results WHERE batch_id = $1").execute(Tuple.of(batchId))
-                        .flatMap(done -> {
-                            Set<Integer> answered = new HashSet<>();
-                            done.forEach(r -> answered.add(r.getInteger("line")));
-                            List<BatchLines.Line> pending = p.lines().stream().filter(l -> !answered.contains(l.index()))
-                                    .limit(linesPerRound).toList();
+                // the next lines not answered yet, found by PostgreSQL: a round reads at most lines-per-round rows back
+                return pool.preparedQuery("""
+                                SELECT g.i AS line FROM generate_series(0, $2 - 1) AS g(i)
+                                WHERE NOT EXISTS (SELECT 1 FROM oai_batch_results r WHERE r.batch_id = $1 AND r.line = g.i)
+                                ORDER BY g.i LIMIT $3""")
+                        .execute(Tuple.of(batchId, p.lines().size(), linesPerRound))
+                        .flatMap(open -> {
+                            List<BatchLines.Line> pending = new ArrayList<>();
+                            open.forEach(r -> pending.add(p.lines().get(r.getInteger("line"))));
                             if (pending.isEmpty()) {
                                 return finish(b, "completed");
                             }
@@ -272,7 +275,7 @@ public class BatchRunner {
 
     /** OpenAI's output line: the request's answer (or error body) with its status and request id. */
     private static JsonObject result(BatchLines.Line line, String requestId, int status, ObjectNode body) {
-        return new JsonObject().put("id", "batch_req_" + ApiKeys.newId("x").substring(2)).put("custom_id", line.customId())
+        return new JsonObject().put("id", ApiKeys.newId("batch_req")).put("custom_id", line.customId())
                 .put("response", new JsonObject().put("status_code", status).put("request_id", requestId)
                         .put("body", new JsonObject(body.toString())))
                 .putNull("error");
@@ -285,7 +288,9 @@ public class BatchRunner {
      */
     private Uni<Void> finish(Row b, String status) {
         String batchId = b.getString("id");
-        return lines(b).flatMap(p -> pool.preparedQuery("SELECT line, ok, result FROM oai_batch_results WHERE batch_id = $1 ORDER BY line")
+        // the requests themselves matter only to list an expired batch's unrun lines
+        Uni<BatchLines.Parsed> requests = "expired".equals(status) ? lines(b) : Uni.createFrom().nullItem();
+        return requests.flatMap(p -> pool.preparedQuery("SELECT line, ok, result FROM oai_batch_results WHERE batch_id = $1 ORDER BY line")
                 .execute(Tuple.of(batchId)).flatMap(rows -> {
                     StringBuilder output = new StringBuilder();
                     StringBuilder errors = new StringBuilder();
@@ -306,7 +311,7 @@ public class BatchRunner {
                     if ("expired".equals(status) && p != null) {
                         for (BatchLines.Line line : p.lines()) {
                             if (!answered.contains(line.index())) {
-                                errors.append(new JsonObject().put("id", "batch_req_" + ApiKeys.newId("x").substring(2))
+                                errors.append(new JsonObject().put("id", ApiKeys.newId("batch_req"))
                                         .put("custom_id", line.customId()).putNull("response")
                                         .put("error", new JsonObject().put("code", "batch_expired")
                                                 .put("message", "This request could not be executed before the completion window expired."))
@@ -336,14 +341,8 @@ public class BatchRunner {
         if (content.isEmpty()) {
             return Uni.createFrom().nullItem();
         }
-        String id = "file-" + ApiKeys.newId("x").substring(2);
-        Buffer bytes = Buffer.buffer(content.toString());
-        return tx.preparedQuery("""
-                        INSERT INTO oai_files (id, tenant_id, partner_id, owner_id, purpose, filename, bytes, content)
-                        VALUES ($1, $2, $3, $4, 'batch_output', $5, $6, $7)""")
-                .execute(Tuple.from(Arrays.asList(id, b.getString("tenant_id"), b.getString("partner_id"), b.getString("owner_id"),
-                        filename, bytes.length(), bytes)))
-                .replaceWith(id);
+        return OaiBatchRoutes.insertFile(tx, b.getString("tenant_id"), b.getString("partner_id"), b.getString("owner_id"),
+                "batch_output", filename, Buffer.buffer(content.toString())).map(row -> row.getString("id"));
     }
 
     /** The creator's credential must still be good: a revoked or expired API key stops its batches. */

@@ -64,6 +64,9 @@ public class InferencePipeline {
     @Inject
     GatewayOverhead overhead;
 
+    @Inject
+    com.fasterxml.jackson.databind.ObjectMapper mapper;
+
     @ConfigProperty(name = "scaigrid.inference.default-max-output-tokens", defaultValue = "4096")
     int defaultMaxOutput;
     @ConfigProperty(name = "scaigrid.inference.circuit.request-volume-threshold", defaultValue = "20")
@@ -110,18 +113,14 @@ public class InferencePipeline {
                             "max_tokens " + effective.maxTokens() + " is over this model's limit of " + route.maxOutputTokens(),
                             List.of(Map.of("field", "max_tokens", "message", "must be at most " + route.maxOutputTokens())));
                 }
-                if (severalChoices(ex) && !route.backends().isEmpty()
-                        && route.backends().stream().noneMatch(this::answersSeveralChoices)) {
-                    throw new ApiException(ErrorCode.VALIDATION_ERROR, "None of this model's backends can answer more than one choice",
+                java.util.function.Predicate<Provider> needed = needed(ex);
+                if (needed != null && !route.backends().isEmpty() && route.backends().stream().noneMatch(b -> can(b, needed))) {
+                    throw images(endpoint) ? new ApiException(ErrorCode.MODEL_UNAVAILABLE, "None of model " + route.slug()
+                            + "'s backends can generate images")
+                            : audio(endpoint) ? new ApiException(ErrorCode.MODEL_UNAVAILABLE, "None of model " + route.slug()
+                            + "'s backends serve audio")
+                            : new ApiException(ErrorCode.VALIDATION_ERROR, "None of this model's backends can answer more than one choice",
                             List.of(Map.of("field", "n", "message", "must be 1 for model " + route.slug())));
-                }
-                if (images(endpoint) && !route.backends().isEmpty()
-                        && route.backends().stream().noneMatch(this::generatesImages)) {
-                    throw new ApiException(ErrorCode.MODEL_UNAVAILABLE, "None of model " + route.slug()
-                            + "'s backends can generate images");
-                }
-                if (audio(endpoint) && !route.backends().isEmpty() && route.backends().stream().noneMatch(this::servesAudio)) {
-                    throw new ApiException(ErrorCode.MODEL_UNAVAILABLE, "None of model " + route.slug() + "'s backends serve audio");
                 }
                 if (route.contextWindow() != null && effective.promptEstimate() > route.contextWindow()) {
                     throw new ApiException(ErrorCode.VALIDATION_ERROR, "The prompt is longer than this model's context window",
@@ -131,7 +130,7 @@ public class InferencePipeline {
                 // n choices (or images) can each run to the output cap
                 long worstAllChoices = (long) worstOutput(ex) * InferenceRequests.choices(effective.body());
                 long worstTokens = effective.promptEstimate() + worstAllChoices;
-                int images = images(endpoint) ? InferenceRequests.imageCount(effective.body()) : 0;
+                int images = images(endpoint) ? InferenceRequests.choices(effective.body()) : 0;
                 return limits.reserve(caller.tenantId(), settings, worstTokens, route.prices().worstCost(
                         effective.promptEstimate(), InferenceRequests.marksCache(effective.body()), worstAllChoices, images));
             }).map(reservation -> {
@@ -256,9 +255,9 @@ public class InferencePipeline {
                 .invoke(answer -> {
                     ex.firstTokenNanos = System.nanoTime();
                     JsonNode json = null;
-                    if (answer.contentType() != null && answer.contentType().toLowerCase(java.util.Locale.ROOT).contains("json")) {
+                    if (answer.isJson()) {
                         try {
-                            json = MAPPER.readTree(answer.body().getBytes());
+                            json = mapper.readTree(answer.body().getBytes());
                         } catch (Exception e) {
                             throw new UpstreamFailure(ErrorCode.UPSTREAM_SHAPE_MISMATCH, "The upstream reply could not be parsed", false,
                                     null, e);
@@ -276,7 +275,6 @@ public class InferencePipeline {
                 .onItemOrFailure().invoke((item, failure) -> finish(ex, failure));
     }
 
-    private static final com.fasterxml.jackson.databind.ObjectMapper MAPPER = new com.fasterxml.jackson.databind.ObjectMapper();
 
     /**
      * OpenAI's {@code encoding_format: "base64"} (what the official SDKs ask for unless told otherwise):
@@ -381,15 +379,10 @@ public class InferencePipeline {
         if (all.isEmpty()) {
             throw new ApiException(ErrorCode.MODEL_UNAVAILABLE, "Model " + ex.route.slug() + " has no active backend");
         }
-        if (images(ex.endpoint)) {
-            // only backends that can draw: admission made sure there is one
-            all = all.stream().filter(this::generatesImages).toList();
-        } else if (audio(ex.endpoint)) {
-            all = all.stream().filter(this::servesAudio).toList();
-        } else if (severalChoices(ex)) {
-            // n choices: only backends that can give them in one call, so a failover never ends in a refusal
-            // (admission made sure there is one)
-            all = all.stream().filter(this::answersSeveralChoices).toList();
+        java.util.function.Predicate<Provider> needed = needed(ex);
+        if (needed != null) {
+            // only backends that can answer it (admission made sure there is one), so a failover never ends in a refusal
+            all = all.stream().filter(b -> can(b, needed)).toList();
         }
         List<BackendTarget> ordered = new ArrayList<>(all.size());
         int i = 0;
@@ -422,31 +415,33 @@ public class InferencePipeline {
         return ordered;
     }
 
-    private static boolean severalChoices(InferenceExchange ex) {
-        return ("chat".equals(ex.endpoint) || "generate".equals(ex.endpoint)) && InferenceRequests.choices(ex.request.body()) > 1;
+    /**
+     * What a backend's provider must be able to do for this request: draw (images), speak and listen (audio), answer
+     * several choices in one call ({@code n} above 1); null when any provider will do.
+     */
+    private static java.util.function.Predicate<Provider> needed(InferenceExchange ex) {
+        if (images(ex.endpoint)) {
+            return Provider::generatesImages;
+        }
+        if (audio(ex.endpoint)) {
+            return Provider::servesAudio;
+        }
+        boolean severalChoices = ("chat".equals(ex.endpoint) || "generate".equals(ex.endpoint))
+                && InferenceRequests.choices(ex.request.body()) > 1;
+        return severalChoices ? Provider::answersSeveralChoices : null;
     }
 
-    private static boolean images(String endpoint) {
+    static boolean images(String endpoint) {
         return "images".equals(endpoint) || "image_edits".equals(endpoint);
     }
 
-    private static boolean audio(String endpoint) {
+    static boolean audio(String endpoint) {
         return "speech".equals(endpoint) || "transcriptions".equals(endpoint) || "translations".equals(endpoint);
     }
 
-    private boolean servesAudio(BackendTarget backend) {
+    private boolean can(BackendTarget backend, java.util.function.Predicate<Provider> needed) {
         Provider p = providers.forType(backend.providerType());
-        return p != null && p.servesAudio();
-    }
-
-    private boolean generatesImages(BackendTarget backend) {
-        Provider p = providers.forType(backend.providerType());
-        return p != null && p.generatesImages();
-    }
-
-    private boolean answersSeveralChoices(BackendTarget backend) {
-        Provider p = providers.forType(backend.providerType());
-        return p != null && p.answersSeveralChoices();
+        return p != null && needed.test(p);
     }
 
     CircuitBreaker breaker(String backendId) {

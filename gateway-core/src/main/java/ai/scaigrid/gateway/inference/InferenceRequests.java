@@ -207,10 +207,7 @@ public final class InferenceRequests {
         ObjectNode body = object(raw);
         Problems p = new Problems();
         String model = model(body, p);
-        JsonNode prompt = body.get("prompt");
-        if (prompt != null && prompt.isArray() && prompt.size() == 1 && prompt.get(0).isTextual()) {
-            prompt = prompt.get(0);
-        }
+        JsonNode prompt = prompt(body);
         if (prompt == null || !prompt.isTextual() || prompt.asText().isEmpty()) {
             p.add("prompt", prompt != null && prompt.isArray()
                     ? "prompt must be one non-empty string (several prompts or token ids in one request are not supported)"
@@ -241,15 +238,18 @@ public final class InferenceRequests {
         return finish(chat, model, prompt.asText().length() + toolChars + 4);
     }
 
+    /** A text completion's {@code prompt}: the string, also when OpenAI's list holds just it; else the field as sent. */
+    private static JsonNode prompt(JsonNode body) {
+        JsonNode prompt = body.get("prompt");
+        return prompt != null && prompt.isArray() && prompt.size() == 1 && prompt.get(0).isTextual() ? prompt.get(0) : prompt;
+    }
+
     /** The prompt a text completion with {@code echo: true} repeats before its text, else null (read before validation). */
     public static String echoText(JsonNode raw) {
-        if (raw == null || !raw.path("echo").asBoolean(false) || !raw.path("echo").isBoolean()) {
+        if (raw == null || !raw.path("echo").booleanValue()) {
             return null;
         }
-        JsonNode prompt = raw.get("prompt");
-        if (prompt != null && prompt.isArray() && prompt.size() == 1) {
-            prompt = prompt.get(0);
-        }
+        JsonNode prompt = prompt(raw);
         return prompt != null && prompt.isTextual() ? prompt.asText() : null;
     }
 
@@ -486,13 +486,7 @@ public final class InferenceRequests {
         return images(body);
     }
 
-    /** How many images a validated image request asks for ({@code n}, 1 when absent). */
-    public static int imageCount(JsonNode body) {
-        JsonNode n = body == null ? null : body.get("n");
-        return n == null || n.isNull() ? 1 : n.asInt();
-    }
-
-    /** How many choices a validated chat body asks for ({@code n}, 1 when absent). */
+    /** How many choices a validated chat body (or images an image request) asks for ({@code n}, 1 when absent). */
     public static int choices(JsonNode body) {
         JsonNode n = body == null ? null : body.get("n");
         return n == null || n.isNull() ? 1 : n.asInt();

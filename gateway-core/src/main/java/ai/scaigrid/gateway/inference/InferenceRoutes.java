@@ -43,12 +43,14 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * (SSE frames, headers only once the first token arrived so failover stays invisible, flow control,
  * client disconnect cancelling the upstream at once):
  * <ul>
- *   <li>native: {@code POST /v1/inference/chat|generate|embed|images/generate} — enveloped JSON, or SSE with
+ *   <li>native: {@code POST /v1/inference/chat|generate|embed|images/generate|images/edits|audio/speech|
+ *   audio/transcriptions|audio/translations} — enveloped JSON (speech: the audio), or SSE with
  *   {@code event: error} and a final {@code data: [DONE]};</li>
- *   <li>OpenAI-compatible: {@code POST /oai/v1/chat/completions}, {@code POST /oai/v1/completions},
- *   {@code POST /oai/v1/embeddings}, {@code POST /oai/v1/images/generations}, {@code GET /oai/v1/models},
- *   {@code GET /oai/v1/models/{id}} — OpenAI's own shapes and error
- *   format, so the official SDKs work unchanged.</li>
+ *   <li>OpenAI-compatible: {@code POST /oai/v1/chat/completions}, {@code /completions}, {@code /embeddings},
+ *   {@code /images/generations}, {@code /images/edits}, {@code /audio/speech}, {@code /audio/transcriptions},
+ *   {@code /audio/translations}, {@code /responses} ({@link ResponsesApi}), {@code GET /oai/v1/models},
+ *   {@code GET /oai/v1/models/{id}} — OpenAI's own shapes and error format, so the official SDKs work unchanged
+ *   (files and batches: {@link OaiBatchRoutes}).</li>
  * </ul>
  */
 @ApplicationScoped
@@ -124,41 +126,37 @@ public class InferenceRoutes {
             }
         });
         BodyHandler body = BodyHandler.create(false).setBodyLimit(maxBody);
-        router.post("/v1/inference/chat").handler(body).handler(rc -> inference(rc, Api.NATIVE, "chat"))
-                .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
-        router.post("/v1/inference/generate").handler(body).handler(rc -> inference(rc, Api.NATIVE, "generate"))
-                .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
-        router.post("/v1/inference/embed").handler(body).handler(rc -> inference(rc, Api.NATIVE, "embed"))
-                .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
-        router.post("/v1/inference/images/generate").handler(body).handler(rc -> inference(rc, Api.NATIVE, "images"))
-                .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
-        router.post("/v1/inference/audio/speech").handler(body).handler(rc -> inference(rc, Api.NATIVE, "speech"))
-                .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
-        router.post("/v1/inference/audio/transcriptions").handler(rc -> transcription(rc, Api.NATIVE, "transcriptions"))
-                .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
-        router.post("/v1/inference/audio/translations").handler(rc -> transcription(rc, Api.NATIVE, "translations"))
-                .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
-        router.post("/v1/inference/images/edits").handler(rc -> imageEdit(rc, Api.NATIVE))
-                .failureHandler(rc -> routeFailure(rc, Api.NATIVE));
-        router.post("/oai/v1/chat/completions").handler(body).handler(rc -> inference(rc, Api.OAI, "chat"))
-                .failureHandler(rc -> routeFailure(rc, Api.OAI));
-        router.post("/oai/v1/completions").handler(body).handler(rc -> inference(rc, Api.OAI, "generate"))
-                .failureHandler(rc -> routeFailure(rc, Api.OAI));
-        router.post("/oai/v1/embeddings").handler(body).handler(rc -> inference(rc, Api.OAI, "embed"))
-                .failureHandler(rc -> routeFailure(rc, Api.OAI));
-        router.post("/oai/v1/images/generations").handler(body).handler(rc -> inference(rc, Api.OAI, "images"))
-                .failureHandler(rc -> routeFailure(rc, Api.OAI));
-        router.post("/oai/v1/images/edits").handler(rc -> imageEdit(rc, Api.OAI))
-                .failureHandler(rc -> routeFailure(rc, Api.OAI));
-        router.post("/oai/v1/audio/speech").handler(body).handler(rc -> inference(rc, Api.OAI, "speech"))
-                .failureHandler(rc -> routeFailure(rc, Api.OAI));
-        router.post("/oai/v1/audio/transcriptions").handler(rc -> transcription(rc, Api.OAI, "transcriptions"))
-                .failureHandler(rc -> routeFailure(rc, Api.OAI));
-        router.post("/oai/v1/audio/translations").handler(rc -> transcription(rc, Api.OAI, "translations"))
-                .failureHandler(rc -> routeFailure(rc, Api.OAI));
-        router.post("/oai/v1/responses").handler(body).handler(this::responses).failureHandler(rc -> routeFailure(rc, Api.OAI));
+        post(router, "/v1/inference/chat", Api.NATIVE, body, rc -> inference(rc, Api.NATIVE, "chat"));
+        post(router, "/v1/inference/generate", Api.NATIVE, body, rc -> inference(rc, Api.NATIVE, "generate"));
+        post(router, "/v1/inference/embed", Api.NATIVE, body, rc -> inference(rc, Api.NATIVE, "embed"));
+        post(router, "/v1/inference/images/generate", Api.NATIVE, body, rc -> inference(rc, Api.NATIVE, "images"));
+        post(router, "/v1/inference/images/edits", Api.NATIVE, null, rc -> imageEdit(rc, Api.NATIVE));
+        post(router, "/v1/inference/audio/speech", Api.NATIVE, body, rc -> inference(rc, Api.NATIVE, "speech"));
+        post(router, "/v1/inference/audio/transcriptions", Api.NATIVE, null, rc -> transcription(rc, Api.NATIVE, "transcriptions"));
+        post(router, "/v1/inference/audio/translations", Api.NATIVE, null, rc -> transcription(rc, Api.NATIVE, "translations"));
+        post(router, "/oai/v1/chat/completions", Api.OAI, body, rc -> inference(rc, Api.OAI, "chat"));
+        post(router, "/oai/v1/completions", Api.OAI, body, rc -> inference(rc, Api.OAI, "generate"));
+        post(router, "/oai/v1/embeddings", Api.OAI, body, rc -> inference(rc, Api.OAI, "embed"));
+        post(router, "/oai/v1/images/generations", Api.OAI, body, rc -> inference(rc, Api.OAI, "images"));
+        post(router, "/oai/v1/images/edits", Api.OAI, null, rc -> imageEdit(rc, Api.OAI));
+        post(router, "/oai/v1/audio/speech", Api.OAI, body, rc -> inference(rc, Api.OAI, "speech"));
+        post(router, "/oai/v1/audio/transcriptions", Api.OAI, null, rc -> transcription(rc, Api.OAI, "transcriptions"));
+        post(router, "/oai/v1/audio/translations", Api.OAI, null, rc -> transcription(rc, Api.OAI, "translations"));
+        post(router, "/oai/v1/responses", Api.OAI, body, this::responses);
         router.get("/oai/v1/models").handler(this::oaiModels);
         router.getWithRegex("/oai/v1/models/(?<id>.+)").handler(this::oaiModel);
+    }
+
+    /**
+     * A POST route of an inference API: the JSON body handler ({@code body}; null for a multipart route, which reads
+     * its own body), then {@code handler}; the body handler's refusals in the API's error shape.
+     */
+    private void post(Router router, String path, Api api, BodyHandler body, io.vertx.core.Handler<RoutingContext> handler) {
+        io.vertx.ext.web.Route route = router.post(path);
+        if (body != null) {
+            route.handler(body);
+        }
+        route.handler(handler).failureHandler(rc -> routeFailure(rc, api));
     }
 
     /**
@@ -200,7 +198,7 @@ public class InferenceRoutes {
                 fail(rc, api, requestId, ApiException.validation("body", "The request body is not valid JSON"));
                 return;
             }
-            admitAndDispatch(rc, api, endpoint, caller, requestId, body, null, null, arrived, requestContext);
+            admitAndDispatch(rc, api, endpoint, caller, requestId, body, null, null, null, arrived, requestContext);
         }, failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
     }
 
@@ -227,13 +225,8 @@ public class InferenceRoutes {
                 fail(rc, Api.OAI, requestId, e);
                 return;
             }
-            admitAndDispatch(rc, Api.OAI, "responses", caller, requestId, chat, null, original, arrived, requestContext);
+            admitAndDispatch(rc, Api.OAI, "responses", caller, requestId, chat, null, null, original, arrived, requestContext);
         }, failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
-    }
-
-    private void admitAndDispatch(RoutingContext rc, Api api, String endpoint, Caller caller, String requestId, JsonNode body,
-                                  Upload upload, JsonNode responsesRequest, long arrived, io.vertx.core.Context requestContext) {
-        admitAndDispatch(rc, api, endpoint, caller, requestId, body, upload, null, responsesRequest, arrived, requestContext);
     }
 
     private void admitAndDispatch(RoutingContext rc, Api api, String endpoint, Caller caller, String requestId, JsonNode body,
@@ -270,7 +263,7 @@ public class InferenceRoutes {
                         body.putObject(InferenceRequests.UPLOAD_FIELD).put("filename", upload.filename())
                                 .put("bytes", upload.bytes().length());
                     }
-                    admitAndDispatch(rc, api, endpoint, caller, requestId, body, upload, null, arrived, requestContext);
+                    admitAndDispatch(rc, api, endpoint, caller, requestId, body, upload, null, null, arrived, requestContext);
                 }));
     }
 
@@ -413,7 +406,7 @@ public class InferenceRoutes {
             pipeline.cancelled(ex);
             return;
         }
-        if ("speech".equals(ex.endpoint) || "transcriptions".equals(ex.endpoint) || "translations".equals(ex.endpoint)) {
+        if (InferencePipeline.audio(ex.endpoint)) {
             Uni<UpstreamHttp.RawAnswer> answer = "speech".equals(ex.endpoint) ? pipeline.synthesizeSpeech(ex) : pipeline.transcribe(ex);
             Cancellable c = answer.subscribe().with(a -> audioAnswer(rc, api, ex, a),
                     failure -> fail(rc, api, ex.requestId, InferencePipeline.toApiException(failure)));
@@ -423,7 +416,7 @@ public class InferenceRoutes {
             });
             return;
         }
-        if ("embed".equals(ex.endpoint) || "images".equals(ex.endpoint) || "image_edits".equals(ex.endpoint)) {
+        if ("embed".equals(ex.endpoint) || InferencePipeline.images(ex.endpoint)) {
             Uni<ObjectNode> answer = "embed".equals(ex.endpoint) ? pipeline.embed(ex) : pipeline.generateImages(ex);
             Cancellable c = answer.subscribe().with(
                     result -> json(rc, ex, 200, api == Api.OAI ? result : envelope(result)),
@@ -445,7 +438,7 @@ public class InferenceRoutes {
             chunks.subscribe().withSubscriber(new SseWriter(rc, api, ex, requestContext));
             return;
         }
-        String responseId = ex.responsesRequest == null ? null : "resp_" + java.util.UUID.randomUUID().toString().replace("-", "");
+        String responseId = ex.responsesRequest == null ? null : ResponsesApi.newId();
         Uni<ObjectNode> result;
         try {
             result = pipeline.complete(ex);
@@ -618,11 +611,10 @@ public class InferenceRoutes {
      */
     private void audioAnswer(RoutingContext rc, Api api, InferenceExchange ex, UpstreamHttp.RawAnswer answer) {
         String type = answer.contentType();
-        boolean json = type != null && type.toLowerCase(java.util.Locale.ROOT).contains("json");
         if (!"speech".equals(ex.endpoint) && api == Api.NATIVE) {
             ObjectNode data;
             try {
-                data = json ? (ObjectNode) mapper.readTree(answer.body().getBytes()) : mapper.createObjectNode()
+                data = answer.isJson() ? (ObjectNode) mapper.readTree(answer.body().getBytes()) : mapper.createObjectNode()
                         .put("text", answer.body().toString(StandardCharsets.UTF_8));
             } catch (Exception e) {
                 fail(rc, api, ex.requestId, new ApiException(ErrorCode.UPSTREAM_SHAPE_MISMATCH, "The upstream reply could not be parsed"));
@@ -834,8 +826,8 @@ public class InferenceRoutes {
             this.api = api;
             this.ex = ex;
             this.context = context;
-            this.responses = ex.responsesRequest == null ? null : new ResponsesApi.Stream(ex.responsesRequest,
-                    "resp_" + java.util.UUID.randomUUID().toString().replace("-", ""), this::responsesEvent);
+            this.responses = ex.responsesRequest == null ? null
+                    : new ResponsesApi.Stream(ex.responsesRequest, ResponsesApi.newId(), this::responsesEvent);
         }
 
         /** One Responses event as SSE, {@code event: <type>} and its data, collected into {@link #events}. */
@@ -979,13 +971,18 @@ public class InferenceRoutes {
                 if (frames.length() > 0) {
                     enqueue(frames, false);
                 }
-                if (response.writeQueueFull()) {
-                    response.drainHandler(v -> subscription.request(1));
-                } else {
-                    subscription.request(1);
-                }
-                return;
+            } else {
+                enqueueChunk(chunk);
             }
+            if (response.writeQueueFull()) {
+                response.drainHandler(v -> subscription.request(1));
+            } else {
+                subscription.request(1);
+            }
+        }
+
+        /** A chat or text-completion chunk as this API frames it, as one SSE data frame. */
+        private void enqueueChunk(ObjectNode chunk) {
             ObjectNode out = frame(chunk);
             if (out != null) {
                 try {
@@ -995,11 +992,6 @@ public class InferenceRoutes {
                 } catch (Exception e) {
                     LOG.errorf(e, "writing a stream chunk failed");
                 }
-            }
-            if (response.writeQueueFull()) {
-                response.drainHandler(v -> subscription.request(1));
-            } else {
-                subscription.request(1);
             }
         }
 

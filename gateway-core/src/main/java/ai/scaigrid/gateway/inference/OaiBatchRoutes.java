@@ -134,13 +134,20 @@ public class OaiBatchRoutes {
                 : Uni.createFrom().item(() -> BatchLines.parse(mapper, upload.bytes(), null))
                         .runSubscriptionOn(io.smallrye.mutiny.infrastructure.Infrastructure.getDefaultWorkerPool()).replaceWithVoid();
         String filename = upload.filename().length() > 255 ? upload.filename().substring(0, 255) : upload.filename();
-        String id = "file-" + ApiKeys.newId("x").substring(2);
-        return checked.flatMap(ok -> pool.preparedQuery("""
+        return checked.flatMap(ok -> insertFile(pool, caller.tenantId(), caller.partnerId(), ownerOf(caller), purpose,
+                        filename.replace('\u0000', '_'), upload.bytes()))
+                .map(this::fileJson);
+    }
+
+    /** Stores a file (an upload, or a batch's output) as its owner's; the new row's id, purpose, filename, bytes, created_at. */
+    static Uni<Row> insertFile(io.vertx.mutiny.sqlclient.SqlClient client, String tenantId, String partnerId, String ownerId,
+                               String purpose, String filename, Buffer content) {
+        return client.preparedQuery("""
                         INSERT INTO oai_files (id, tenant_id, partner_id, owner_id, purpose, filename, bytes, content)
                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, purpose, filename, bytes, created_at""")
-                .execute(Tuple.from(Arrays.asList(id, caller.tenantId(), caller.partnerId(), ownerOf(caller), purpose,
-                        filename.replace('\u0000', '_'), upload.bytes().length(), upload.bytes())))
-                .map(rows -> fileJson(rows.iterator().next())));
+                .execute(Tuple.from(Arrays.asList("file-" + ApiKeys.newId("x").substring(2), tenantId, partnerId, ownerId, purpose,
+                        filename, content.length(), content)))
+                .map(rows -> rows.iterator().next());
     }
 
     /** A file of the caller's, or 404. */
@@ -245,7 +252,7 @@ public class OaiBatchRoutes {
             if (!"batch".equals(f.getString("purpose"))) {
                 throw ApiException.validation("input_file_id", "the input file must have been uploaded with purpose batch");
             }
-            String id = "batch_" + ApiKeys.newId("x").substring(2);
+            String id = ApiKeys.newId("batch");
             io.vertx.core.json.JsonObject snapshot = BatchRunner.snapshot(caller);
             return pool.preparedQuery("""
                             INSERT INTO oai_batches (id, tenant_id, partner_id, owner_id, caller, endpoint, input_file_id,

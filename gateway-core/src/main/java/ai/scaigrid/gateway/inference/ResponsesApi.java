@@ -30,6 +30,11 @@ final class ResponsesApi {
     private ResponsesApi() {
     }
 
+    /** A new response id, {@code resp_} and 32 hex digits (its items are named after it). */
+    static String newId() {
+        return "resp_" + java.util.UUID.randomUUID().toString().replace("-", "");
+    }
+
     /** The chat request a Responses request stands for; a 400 naming the Responses field for what has no chat form. */
     static ObjectNode toChat(JsonNode raw) {
         if (raw == null || !raw.isObject()) {

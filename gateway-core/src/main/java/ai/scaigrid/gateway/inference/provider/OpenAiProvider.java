@@ -162,20 +162,25 @@ public class OpenAiProvider implements Provider {
 
     @Override
     public Uni<UpstreamHttp.RawAnswer> transcribe(BackendTarget backend, ProviderCall call, Upload audio, boolean translate) {
-        String boundary = "scaigrid-" + java.util.UUID.randomUUID();
-        io.vertx.core.buffer.Buffer form = form(backend, call, boundary, List.of(Map.entry("file", audio)));
-        return http.exchangeRaw(backend, call, () -> options(backend, translate ? "/audio/translations" : "/audio/transcriptions")
-                .putHeader("content-type", "multipart/form-data; boundary=" + boundary)
-                .putHeader("accept", "application/json, text/plain, */*"), form);
+        // the answer may be text (response_format text, srt, vtt)
+        return postForm(backend, call, translate ? "/audio/translations" : "/audio/transcriptions", List.of(Map.entry("file", audio)),
+                "application/json, text/plain, */*");
     }
 
     @Override
     public Uni<ObjectNode> editImages(BackendTarget backend, ProviderCall call, List<Map.Entry<String, Upload>> files) {
+        return postForm(backend, call, "/images/edits", files, null).map(answer -> imagesAnswer(http.parse(answer)));
+    }
+
+    /** A multipart POST of {@link #form} to {@code path}, with {@code accept} when given; the whole answer as it came. */
+    private Uni<UpstreamHttp.RawAnswer> postForm(BackendTarget backend, ProviderCall call, String path,
+                                                 List<Map.Entry<String, Upload>> files, String accept) {
         String boundary = "scaigrid-" + java.util.UUID.randomUUID();
         io.vertx.core.buffer.Buffer form = form(backend, call, boundary, files);
-        return http.exchangeRaw(backend, call, () -> options(backend, "/images/edits")
-                        .putHeader("content-type", "multipart/form-data; boundary=" + boundary), form)
-                .map(answer -> imagesAnswer(http.parse(answer)));
+        return http.exchangeRaw(backend, call, () -> {
+            RequestOptions options = options(backend, path).putHeader("content-type", "multipart/form-data; boundary=" + boundary);
+            return accept == null ? options : options.putHeader("accept", accept);
+        }, form);
     }
 
     /** A multipart form: the backend's model, the call's fields (a list as repeated {@code name[]} parts), then the files. */

@@ -174,6 +174,10 @@ public class UpstreamHttp {
 
     /** A whole successful answer: its {@code content-type} (null when none was sent) and body. */
     public record RawAnswer(String contentType, Buffer body) {
+        /** Whether the upstream said its answer is JSON ({@code application/json}, {@code ...+json}). */
+        public boolean isJson() {
+            return contentType != null && contentType.toLowerCase(java.util.Locale.ROOT).contains("json");
+        }
     }
 
     /**
