@@ -74,6 +74,27 @@ console.log('completions:', legacy.choices[0].text, 'streamed:', continued);
     fail(`responses.stream gave ${JSON.stringify({ deltas, final })}`);
   }
   console.log('responses:', JSON.stringify(response.output_text), 'streamed', JSON.stringify(final.output_text));
+
+  // stored: retrieved, its input items listed, continued by id, deleted
+  const fetched = await client.responses.retrieve(response.id);
+  if (fetched.id !== response.id || fetched.output_text !== response.output_text || fetched.store !== true) {
+    fail(`responses.retrieve gave ${JSON.stringify(fetched)}`);
+  }
+  const items = [];
+  for await (const item of client.responses.inputItems.list(response.id)) items.push(item);
+  if (items.length !== 1 || items[0].content?.[0]?.text !== 'sdk responds') fail(`responses.inputItems.list gave ${JSON.stringify(items)}`);
+  const next = await client.responses.create({ model, previous_response_id: final.id, input: 'sdk continues' });
+  if (next.previous_response_id !== final.id || next.output_text !== 'echo: sdk continues') {
+    fail(`a continued response was ${JSON.stringify(next)}`);
+  }
+  await client.responses.delete(response.id);
+  try {
+    await client.responses.retrieve(response.id);
+    fail('a deleted response was still retrieved');
+  } catch (e) {
+    if (!(e instanceof OpenAI.NotFoundError)) throw e;
+  }
+  console.log('stored responses: retrieved, listed, continued', next.id, 'and deleted', response.id);
 }
 
 // the Batch API over MODEL: a JSONL upload, a batch, its output file

@@ -61,6 +61,9 @@ public class BatchRunner {
     InferenceRoutes http;
 
     @Inject
+    StoredResponses storedResponses;
+
+    @Inject
     ObjectMapper mapper;
 
     @Inject
@@ -250,6 +253,15 @@ public class BatchRunner {
         Uni<ObjectNode> call;
         if (body.path("stream").asBoolean(false)) {
             call = Uni.createFrom().failure(ApiException.validation("stream", "stream is not supported in a batch"));
+        } else if ("responses".equals(endpoint)) {
+            // a Responses request: stored and continued (previous_response_id) as over HTTP
+            call = Uni.createFrom().deferred(() -> {
+                ResponsesApi.Turn turn = new ResponsesApi.Turn(body);
+                return storedResponses.chat(caller, turn)
+                        .flatMap(chat -> pipeline.admit(caller, requestId, "batch", endpoint, chat, 0))
+                        .flatMap(pipeline::complete)
+                        .flatMap(completion -> storedResponses.respond(caller, turn, completion));
+            });
         } else {
             call = Uni.createFrom().deferred(() -> pipeline.admit(caller, requestId, "batch", endpoint, body, 0))
                     .flatMap(ex -> "embed".equals(endpoint) ? pipeline.embed(ex)

@@ -45,8 +45,8 @@ public final class InferenceExchange {
     volatile ai.scaigrid.gateway.inference.provider.Upload upload;
     /** For a text completion with {@code echo}: the prompt, which leads each choice's text; else null. */
     volatile String echo;
-    /** A Responses API request as the client sent it (its chat translation is {@link #request}); null for other APIs. */
-    volatile JsonNode responsesRequest;
+    /** A Responses API request, checked (its chat translation is {@link #request}); null for other APIs. */
+    volatile ResponsesApi.Turn responses;
     volatile boolean finished;
     volatile boolean dispatchRecorded;
     volatile boolean relayRecorded;

@@ -84,6 +84,9 @@ public class InferenceRoutes {
     @Inject
     ObjectMapper mapper;
 
+    @Inject
+    StoredResponses storedResponses;
+
     @ConfigProperty(name = "scaigrid.inference.max-body-size", defaultValue = "16777216")
     long maxBody;
 
@@ -202,7 +205,11 @@ public class InferenceRoutes {
         }, failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
     }
 
-    /** OpenAI's Responses API: the request translated to chat ({@link ResponsesApi}), the answer framed back. */
+    /**
+     * OpenAI's Responses API: the request checked and translated to chat ({@link ResponsesApi.Turn}), after the
+     * earlier turns of the conversation it continues ({@code previous_response_id}, {@link StoredResponses}); the answer
+     * framed back and stored.
+     */
     private void responses(RoutingContext rc) {
         long arrived = System.nanoTime();
         io.vertx.core.Context requestContext = io.vertx.core.Vertx.currentContext();
@@ -211,26 +218,28 @@ public class InferenceRoutes {
             if (caller == null) {
                 return;
             }
-            JsonNode original;
-            ObjectNode chat;
+            ResponsesApi.Turn turn;
             try {
                 Buffer raw = rc.body().buffer();
+                JsonNode original;
                 try {
                     original = raw == null || raw.length() == 0 ? null : mapper.readTree(raw.getBytes());
                 } catch (Exception e) {
                     throw ApiException.validation("body", "The request body is not valid JSON");
                 }
-                chat = ResponsesApi.toChat(original);
+                turn = new ResponsesApi.Turn(original);
             } catch (ApiException e) {
                 fail(rc, Api.OAI, requestId, e);
                 return;
             }
-            admitAndDispatch(rc, Api.OAI, "responses", caller, requestId, chat, null, null, original, arrived, requestContext);
+            storedResponses.chat(caller, turn).subscribe().with(
+                    chat -> admitAndDispatch(rc, Api.OAI, "responses", caller, requestId, chat, null, null, turn, arrived, requestContext),
+                    failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
         }, failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
     }
 
     private void admitAndDispatch(RoutingContext rc, Api api, String endpoint, Caller caller, String requestId, JsonNode body,
-                                  Upload upload, List<java.util.Map.Entry<String, Upload>> files, JsonNode responsesRequest,
+                                  Upload upload, List<java.util.Map.Entry<String, Upload>> files, ResponsesApi.Turn responses,
                                   long arrived, io.vertx.core.Context requestContext) {
         Uni<InferenceExchange> admitted;
         String echo = "generate".equals(endpoint) ? InferenceRequests.echoText(body) : null; // validation consumes the field
@@ -244,7 +253,7 @@ public class InferenceRoutes {
             ex.upload = upload;
             ex.files = files;
             ex.echo = echo;
-            ex.responsesRequest = responsesRequest;
+            ex.responses = responses;
             dispatch(rc, api, ex.arrivedAt(arrived), requestContext);
         }, failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
     }
@@ -438,7 +447,6 @@ public class InferenceRoutes {
             chunks.subscribe().withSubscriber(new SseWriter(rc, api, ex, requestContext));
             return;
         }
-        String responseId = ex.responsesRequest == null ? null : ResponsesApi.newId();
         Uni<ObjectNode> result;
         try {
             result = pipeline.complete(ex);
@@ -447,8 +455,11 @@ public class InferenceRoutes {
             return;
         }
         Cancellable c = result.subscribe().with(completion -> {
-            ObjectNode out = "generate".equals(ex.endpoint) ? toTextCompletion(completion, ex.echo)
-                    : responseId != null ? ResponsesApi.fromChat(ex.responsesRequest, completion, responseId) : completion;
+            if (ex.responses != null) {
+                storedResponses.respond(ex.caller, ex.responses, completion).subscribe().with(response -> json(rc, ex, 200, response));
+                return;
+            }
+            ObjectNode out = "generate".equals(ex.endpoint) ? toTextCompletion(completion, ex.echo) : completion;
             json(rc, ex, 200, api == Api.OAI ? out : envelope(out));
         }, failure -> fail(rc, api, ex.requestId, InferencePipeline.toApiException(failure)));
         cancelOnClose(rc, () -> {
@@ -511,6 +522,26 @@ public class InferenceRoutes {
     }
 
     // ------------------------------------------------------------------ OpenAI models
+
+    /**
+     * An OpenAI-door read or management call (files, batches, stored responses): authenticates (counted against the
+     * caller's request limits), requires models:use, answers 200 with what {@code handler} yields, or its failure in
+     * OpenAI's error shape.
+     */
+    void authorizedJson(RoutingContext rc, java.util.function.Function<Caller, Uni<? extends JsonNode>> handler) {
+        String requestId = begin(rc);
+        authenticateListing(rc, requestId).flatMap(caller -> {
+            if (caller == null) {
+                return Uni.createFrom().<JsonNode>nullItem(); // already answered
+            }
+            caller.require(ai.scaigrid.commons.security.Permissions.MODELS_USE);
+            return handler.apply(caller).map(JsonNode.class::cast);
+        }).subscribe().with(out -> {
+            if (out != null) {
+                json(rc, null, 200, out);
+            }
+        }, failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
+    }
 
     /**
      * Authenticates a model listing and counts it against the caller's request limits (as every REST
@@ -678,7 +709,9 @@ public class InferenceRoutes {
     /** An error before any byte of the answer: the right status, in the API's own error format. */
     void fail(RoutingContext rc, Api api, String requestId, ApiException e) {
         if (e.httpStatus() >= 500 && !rc.response().ended() && !rc.response().closed()) {
-            LOG.warnf("request %s failed: %s %s", requestId, e.errorCode(), e.getMessage());
+            // an internal error's cause goes to the log only (the client gets the sanitised message)
+            LOG.warnf(e.errorCode() == ErrorCode.INTERNAL_ERROR ? e.getCause() : null, "request %s failed: %s %s", requestId, e.errorCode(),
+                    e.getMessage());
         }
         writeError(rc, api == Api.OAI, requestId, e);
     }
@@ -826,8 +859,7 @@ public class InferenceRoutes {
             this.api = api;
             this.ex = ex;
             this.context = context;
-            this.responses = ex.responsesRequest == null ? null
-                    : new ResponsesApi.Stream(ex.responsesRequest, ResponsesApi.newId(), this::responsesEvent);
+            this.responses = ex.responses == null ? null : new ResponsesApi.Stream(ex.responses, this::responsesEvent);
         }
 
         /** One Responses event as SSE, {@code event: <type>} and its data, collected into {@link #events}. */
@@ -1070,8 +1102,11 @@ public class InferenceRoutes {
                 return;
             }
             if (responses != null) {
-                responses.onFailure(e, oaiError(e));
+                ObjectNode failed = responses.onFailure(e, oaiError(e));
                 endWith(takeEvents());
+                if (failed != null) {
+                    storedResponses.save(ex.caller, ex.responses, failed, null).subscribe().with(stored -> { });
+                }
                 return;
             }
             try {
@@ -1100,8 +1135,14 @@ public class InferenceRoutes {
             }
             sendHeaders(response);
             if (responses != null) {
-                responses.onCompletion();
-                endWith(takeEvents());
+                // the closing item events now; response.completed once the response is stored, so that a client may
+                // continue from it (previous_response_id) as soon as it has it
+                ObjectNode done = responses.finish();
+                enqueue(takeEvents(), false);
+                storedResponses.save(ex.caller, ex.responses, done, responses.answer()).subscribe().with(stored -> onContext(() -> {
+                    responses.completed(stored);
+                    endWith(takeEvents());
+                }));
                 return;
             }
             endWith(DONE);

@@ -44,7 +44,7 @@ import java.util.function.Function;
 public class OaiBatchRoutes {
     /** What a batch line may call, as OpenAI names it, and the pipeline's endpoint for it. */
     static final Map<String, String> ENDPOINTS = Map.of("/v1/chat/completions", "chat", "/v1/completions", "generate",
-            "/v1/embeddings", "embed");
+            "/v1/embeddings", "embed", "/v1/responses", "responses");
     static final Set<String> PURPOSES = Set.of("batch", "assistants", "fine-tune", "vision", "user_data", "evals");
     static final int MAX_LINES = 50_000;
     private static final int BATCH_BODY_LIMIT = 65536;
@@ -64,15 +64,17 @@ public class OaiBatchRoutes {
     void register(@Observes Router router) {
         BodyHandler body = BodyHandler.create(false).setBodyLimit(BATCH_BODY_LIMIT);
         router.post("/oai/v1/files").handler(this::upload);
-        router.get("/oai/v1/files").handler(rc -> authorized(rc, caller -> listFiles(rc, caller)));
-        router.get("/oai/v1/files/:id").handler(rc -> authorized(rc, caller -> file(caller, rc.pathParam("id")).map(this::fileJson)));
+        router.get("/oai/v1/files").handler(rc -> http.authorizedJson(rc, caller -> listFiles(rc, caller)));
+        router.get("/oai/v1/files/:id").handler(rc -> http.authorizedJson(rc, caller -> file(caller, rc.pathParam("id"))
+                .map(this::fileJson)));
         router.get("/oai/v1/files/:id/content").handler(this::content);
-        router.delete("/oai/v1/files/:id").handler(rc -> authorized(rc, caller -> deleteFile(caller, rc.pathParam("id"))));
-        router.post("/oai/v1/batches").handler(body).handler(rc -> authorized(rc, caller -> createBatch(rc, caller)))
+        router.delete("/oai/v1/files/:id").handler(rc -> http.authorizedJson(rc, caller -> deleteFile(caller, rc.pathParam("id"))));
+        router.post("/oai/v1/batches").handler(body).handler(rc -> http.authorizedJson(rc, caller -> createBatch(rc, caller)))
                 .failureHandler(this::bodyFailure);
-        router.get("/oai/v1/batches").handler(rc -> authorized(rc, caller -> listBatches(rc, caller)));
-        router.get("/oai/v1/batches/:id").handler(rc -> authorized(rc, caller -> batch(caller, rc.pathParam("id")).map(this::batchJson)));
-        router.post("/oai/v1/batches/:id/cancel").handler(rc -> authorized(rc, caller -> cancel(caller, rc.pathParam("id"))));
+        router.get("/oai/v1/batches").handler(rc -> http.authorizedJson(rc, caller -> listBatches(rc, caller)));
+        router.get("/oai/v1/batches/:id").handler(rc -> http.authorizedJson(rc, caller -> batch(caller, rc.pathParam("id"))
+                .map(this::batchJson)));
+        router.post("/oai/v1/batches/:id/cancel").handler(rc -> http.authorizedJson(rc, caller -> cancel(caller, rc.pathParam("id"))));
     }
 
     /** The body handler's refusals (over 64 KiB, unreadable) in OpenAI's error shape, with the request id. */
@@ -88,22 +90,6 @@ public class OaiBatchRoutes {
 
     static String ownerOf(Caller caller) {
         return caller.userId() != null ? caller.userId() : caller.credentialId();
-    }
-
-    /** Authenticates (counted against the caller's request limits), requires models:use, answers what {@code handler} yields. */
-    private void authorized(RoutingContext rc, Function<Caller, Uni<? extends JsonNode>> handler) {
-        String requestId = http.begin(rc);
-        http.authenticateListing(rc, requestId).flatMap(caller -> {
-            if (caller == null) {
-                return Uni.createFrom().<JsonNode>nullItem(); // already answered
-            }
-            caller.require(Permissions.MODELS_USE);
-            return handler.apply(caller).map(JsonNode.class::cast);
-        }).subscribe().with(out -> {
-            if (out != null) {
-                http.json(rc, null, 200, out);
-            }
-        }, failure -> http.fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
     }
 
     // ------------------------------------------------------------------ files
@@ -360,11 +346,11 @@ public class OaiBatchRoutes {
     }
 
     /** An identifier from the path or query: NUL cannot reach PostgreSQL (a text value cannot hold it: no such row). */
-    private static String clean(String value) {
+    static String clean(String value) {
         return value == null ? null : value.replace('\u0000', '_');
     }
 
-    private static int intParam(RoutingContext rc, String name, int fallback, int min, int max) {
+    static int intParam(RoutingContext rc, String name, int fallback, int min, int max) {
         String v = rc.request().getParam(name);
         if (v == null || v.isEmpty()) {
             return fallback;

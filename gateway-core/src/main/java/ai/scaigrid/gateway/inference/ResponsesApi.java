@@ -13,69 +13,137 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * OpenAI's Responses API ({@code POST /oai/v1/responses}) over the chat pipeline, statelessly: a request's
- * {@code input} items, {@code instructions}, function tools and {@code text.format} become a chat request; the chat
- * answer becomes a {@code response} object with {@code message}, {@code function_call} and {@code reasoning} output
- * items, and a chat stream becomes the Responses event stream ({@link Stream}). Nothing is stored, so
- * {@code previous_response_id}, stored items and background responses are refused by name, as are the hosted
+ * OpenAI's Responses API ({@code POST /oai/v1/responses}) over the chat pipeline: a request's {@code input} items,
+ * {@code instructions}, function tools and {@code text.format} become a chat request ({@link Turn}); the chat answer
+ * becomes a {@code response} object with {@code message}, {@code function_call} and {@code reasoning} output items,
+ * and a chat stream becomes the Responses event stream ({@link Stream}). Responses are stored unless
+ * {@code store: false} ({@link StoredResponses}), so {@code previous_response_id} continues a conversation: the
+ * chat messages of every earlier turn come before the new input, thinking blocks (Anthropic's signed reasoning)
+ * included. A reasoning item's {@code encrypted_content} ({@code include: ["reasoning.encrypted_content"]}) carries
+ * those blocks for callers that do not store: base64 of the blocks as the backend signed them, not encrypted here.
+ * Conversations, stored prompts, item references and background responses are refused by name, as are the hosted
  * tools (web search, file search, computer use ...), which only OpenAI runs.
  */
 final class ResponsesApi {
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
     private static final Set<String> ROLES = Set.of("user", "assistant", "system", "developer");
     /** Fields that pass to the chat request as they are. */
     private static final List<String> SAME = List.of("model", "temperature", "top_p", "parallel_tool_calls", "user", "stream",
             "seed", "stop", "presence_penalty", "frequency_penalty", "top_logprobs");
+    static final String ENCRYPTED_REASONING = "reasoning.encrypted_content";
 
     private ResponsesApi() {
     }
 
     /** A new response id, {@code resp_} and 32 hex digits (its items are named after it). */
     static String newId() {
-        return "resp_" + java.util.UUID.randomUUID().toString().replace("-", "");
+        return "resp_" + hex();
     }
 
-    /** The chat request a Responses request stands for; a 400 naming the Responses field for what has no chat form. */
-    static ObjectNode toChat(JsonNode raw) {
-        if (raw == null || !raw.isObject()) {
-            throw ApiException.validation("body", "The request body must be a JSON object");
-        }
-        ObjectNode r = (ObjectNode) raw;
-        refuse(r, "previous_response_id",
-                "previous_response_id is not supported: responses are not stored here; send the whole conversation as input");
-        refuse(r, "conversation", "conversation is not supported: conversations are not stored here; send the whole conversation as input");
-        refuse(r, "prompt", "stored prompts are not supported: send instructions and input");
-        if (r.path("background").asBoolean(false)) {
-            throw ApiException.validation("background", "background responses are not supported");
-        }
-        ObjectNode chat = NODES.objectNode();
-        for (String field : SAME) {
-            if (r.has(field)) {
-                chat.set(field, r.get(field));
+    private static String hex() {
+        return java.util.UUID.randomUUID().toString().replace("-", "");
+    }
+
+    /**
+     * One Responses request, checked: the chat request it stands for (less the earlier turns, which {@link #chat}
+     * puts in), this turn's input as items (with ids, for {@code input_items}) and as chat messages (what a later
+     * turn replays), and what is asked of the answer.
+     */
+    static final class Turn {
+        final ObjectNode request;
+        final String id = newId();
+        final String previousId;
+        final boolean store;
+        final boolean encryptedReasoning;
+        final ArrayNode inputItems = NODES.arrayNode();
+        final ArrayNode inputMessages = NODES.arrayNode();
+        private final ObjectNode chat = NODES.objectNode();
+        private final String instructions;
+
+        /** Checks a request; a 400 naming the Responses field for what has no chat form. */
+        Turn(JsonNode raw) {
+            if (raw == null || !raw.isObject()) {
+                throw ApiException.validation("body", "The request body must be a JSON object");
             }
-        }
-        if (r.path("stream").asBoolean(false)) {
-            chat.putObject("stream_options").put("include_usage", true);
-        }
-        if (r.hasNonNull("max_output_tokens")) {
-            chat.set("max_tokens", r.get("max_output_tokens"));
-        }
-        JsonNode effort = r.path("reasoning").path("effort");
-        if (effort.isTextual()) {
-            chat.put("reasoning_effort", effort.asText());
-        }
-        ArrayNode messages = chat.putArray("messages");
-        JsonNode instructions = r.get("instructions");
-        if (instructions != null && !instructions.isNull()) {
-            if (!instructions.isTextual()) {
+            request = (ObjectNode) raw;
+            JsonNode previous = request.get("previous_response_id");
+            if (previous != null && !previous.isNull() && (!previous.isTextual() || previous.asText().isBlank())) {
+                throw ApiException.validation("previous_response_id", "previous_response_id must be a response id");
+            }
+            previousId = previous == null || previous.isNull() ? null : previous.asText();
+            refuse(request, "conversation", "conversation is not supported: chain responses with previous_response_id");
+            refuse(request, "prompt", "stored prompts are not supported: send instructions and input");
+            if (request.path("background").asBoolean(false)) {
+                throw ApiException.validation("background", "background responses are not supported");
+            }
+            JsonNode storeField = request.get("store");
+            if (storeField != null && !storeField.isNull() && !storeField.isBoolean()) {
+                throw ApiException.validation("store", "store must be true or false");
+            }
+            store = storeField == null || storeField.isNull() || storeField.asBoolean();
+            encryptedReasoning = includes(request.get("include"));
+            for (String field : SAME) {
+                if (request.has(field)) {
+                    chat.set(field, request.get(field));
+                }
+            }
+            if (request.path("stream").asBoolean(false)) {
+                chat.putObject("stream_options").put("include_usage", true);
+            }
+            if (request.hasNonNull("max_output_tokens")) {
+                chat.set("max_tokens", request.get("max_output_tokens"));
+            }
+            JsonNode effort = request.path("reasoning").path("effort");
+            if (effort.isTextual()) {
+                chat.put("reasoning_effort", effort.asText());
+            }
+            JsonNode given = request.get("instructions");
+            if (given != null && !given.isNull() && !given.isTextual()) {
                 throw ApiException.validation("instructions", "instructions must be a string");
             }
-            messages.addObject().put("role", "system").put("content", instructions.asText());
+            instructions = given == null || given.isNull() ? null : given.asText();
+            input(request.get("input"), inputMessages, inputItems);
+            tools(request, chat);
+            format(request.path("text").get("format"), chat);
         }
-        input(r.get("input"), messages);
-        tools(r, chat);
-        format(r.path("text").get("format"), chat);
-        return chat;
+
+        /**
+         * The chat request: this request's instructions (an earlier turn's do not carry over, as at OpenAI), the
+         * earlier turns' messages ({@code history}, oldest first), then this turn's input.
+         */
+        ObjectNode chat(List<JsonNode> history) {
+            ObjectNode out = chat.deepCopy();
+            ArrayNode messages = out.putArray("messages");
+            if (instructions != null) {
+                messages.addObject().put("role", "system").put("content", instructions);
+            }
+            history.forEach(messages::add);
+            messages.addAll(inputMessages);
+            return out;
+        }
+
+        /** The item id suffix of this response's output items. */
+        String suffix() {
+            return id.substring(5);
+        }
+    }
+
+    private static boolean includes(JsonNode include) {
+        if (include == null || include.isNull()) {
+            return false;
+        }
+        if (!include.isArray()) {
+            throw ApiException.validation("include", "include must be a list");
+        }
+        boolean encrypted = false;
+        for (JsonNode value : include) {
+            if (!value.isTextual()) {
+                throw ApiException.validation("include", "include must be a list of strings");
+            }
+            encrypted |= ENCRYPTED_REASONING.equals(value.asText()); // others name hosted-tool outputs, which never occur here
+        }
+        return encrypted;
     }
 
     private static void refuse(ObjectNode r, String field, String message) {
@@ -84,21 +152,29 @@ final class ResponsesApi {
         }
     }
 
-    private static void input(JsonNode input, ArrayNode messages) {
+    /** {@code input} as chat messages and as items with ids (a string is one user message). */
+    private static void input(JsonNode input, ArrayNode messages, ArrayNode items) {
         if (input == null || input.isNull()) {
             throw ApiException.validation("input", "input is required: a string, or a list of input items");
         }
         if (input.isTextual()) {
             messages.addObject().put("role", "user").put("content", input.asText());
+            ObjectNode item = items.addObject().put("id", "msg_" + hex()).put("type", "message").put("role", "user");
+            item.putArray("content").addObject().put("type", "input_text").put("text", input.asText());
+            item.put("status", "completed");
             return;
         }
         if (!input.isArray() || input.isEmpty()) {
             throw ApiException.validation("input", "input must be a string or a non-empty list of input items");
         }
         ObjectNode toolCaller = null; // the assistant message the function calls in a row belong to
+        ArrayNode thinking = null; // the blocks of a reasoning item, for the assistant message that follows it
         for (int i = 0; i < input.size(); i++) {
             JsonNode item = input.get(i);
             String field = "input[" + i + "]";
+            if (!item.isObject()) {
+                throw ApiException.validation(field, "an input item must be an object");
+            }
             String type = item.path("type").asText(item.has("role") ? "message" : "");
             switch (type) {
                 case "message" -> {
@@ -109,6 +185,11 @@ final class ResponsesApi {
                     ObjectNode m = messages.addObject().put("role", role);
                     m.set("content", content(item.get("content"), role, field + ".content"));
                     toolCaller = "assistant".equals(role) ? m : null;
+                    if (toolCaller != null && thinking != null) {
+                        m.set("thinking_blocks", thinking);
+                    }
+                    thinking = null;
+                    items.add(listed(item, "msg_", (ObjectNode) m));
                 }
                 case "function_call" -> {
                     if (!item.path("call_id").isTextual() || !item.path("name").isTextual()) {
@@ -117,12 +198,17 @@ final class ResponsesApi {
                     if (toolCaller == null) {
                         toolCaller = messages.addObject().put("role", "assistant");
                         toolCaller.putNull("content");
+                        if (thinking != null) {
+                            toolCaller.set("thinking_blocks", thinking);
+                            thinking = null;
+                        }
                     }
                     ArrayNode calls = toolCaller.has("tool_calls") ? (ArrayNode) toolCaller.get("tool_calls")
                             : toolCaller.putArray("tool_calls");
                     ObjectNode call = calls.addObject().put("id", item.path("call_id").asText()).put("type", "function");
                     call.putObject("function").put("name", item.path("name").asText())
                             .put("arguments", item.path("arguments").asText("{}"));
+                    items.add(listed(item, "fc_", null));
                 }
                 case "function_call_output" -> {
                     if (!item.path("call_id").isTextual()) {
@@ -132,15 +218,64 @@ final class ResponsesApi {
                     String text = output == null ? "" : output.isTextual() ? output.asText() : textOf(output, field + ".output");
                     messages.addObject().put("role", "tool").put("tool_call_id", item.path("call_id").asText()).put("content", text);
                     toolCaller = null;
+                    items.add(listed(item, "fco_", null));
                 }
                 case "reasoning" -> {
-                    // a previous turn's reasoning: the chat backends cannot take it back (Anthropic's signed blocks do not
-                    // survive this translation), so it is left out
+                    // a previous turn's reasoning: its text cannot go back to a chat backend, but the signed blocks in
+                    // its encrypted_content (when the caller asked for them) go with the assistant message after it
+                    JsonNode sealed = item.get("encrypted_content");
+                    thinking = sealed == null || sealed.isNull() ? null : unseal(sealed, field + ".encrypted_content");
+                    ObjectNode listed = listed(item, "rs_", null);
+                    listed.remove("encrypted_content");
+                    items.add(listed);
                 }
                 default -> throw ApiException.validation(field + ".type", "input items of type " + (type.isEmpty() ? "(none)" : type)
                         + " are not supported (message, function_call, function_call_output and reasoning are)");
             }
         }
+    }
+
+    /** An input item as {@code input_items} lists it: with an id, a message's content as parts. */
+    private static ObjectNode listed(JsonNode item, String prefix, ObjectNode message) {
+        ObjectNode out = NODES.objectNode();
+        out.put("id", item.path("id").isTextual() ? item.path("id").asText() : prefix + hex());
+        out.put("type", item.path("type").asText("message"));
+        item.fields().forEachRemaining(f -> {
+            if (!"id".equals(f.getKey()) && !"type".equals(f.getKey())) {
+                out.set(f.getKey(), f.getValue());
+            }
+        });
+        if (message != null && item.path("content").isTextual()) {
+            String partType = "assistant".equals(message.path("role").asText()) ? "output_text" : "input_text";
+            out.putArray("content").addObject().put("type", partType).put("text", item.path("content").asText());
+        }
+        if (!out.has("status") && !"function_call_output".equals(out.path("type").asText())) {
+            out.put("status", "completed");
+        }
+        return out;
+    }
+
+    /** Thinking blocks as a reasoning item's {@code encrypted_content} carries them: base64 of their JSON. */
+    static String seal(JsonNode thinkingBlocks) {
+        return java.util.Base64.getEncoder().encodeToString(thinkingBlocks.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    private static ArrayNode unseal(JsonNode sealed, String field) {
+        try {
+            JsonNode blocks = JSON.readTree(java.util.Base64.getDecoder().decode(sealed.asText()));
+            if (sealed.isTextual() && blocks != null && blocks.isArray()) {
+                boolean objects = true;
+                for (JsonNode b : blocks) {
+                    objects &= b.isObject();
+                }
+                if (objects) {
+                    return (ArrayNode) blocks;
+                }
+            }
+        } catch (Exception e) {
+            // below
+        }
+        throw ApiException.validation(field, "encrypted_content is not one this gateway issued: send it back as it came");
     }
 
     /** A message's content as chat takes it: a string, or parts ({@code input_text}, {@code output_text}, {@code input_image}). */
@@ -251,33 +386,75 @@ final class ResponsesApi {
     // ------------------------------------------------------------------ answers
 
     /** The {@code response} object of a finished chat completion (its first choice). */
-    static ObjectNode fromChat(JsonNode request, ObjectNode completion, String responseId) {
-        ObjectNode response = skeleton(request, responseId, completion.path("created").asLong(System.currentTimeMillis() / 1000),
+    static ObjectNode fromChat(Turn turn, ObjectNode completion) {
+        ObjectNode response = skeleton(turn, completion.path("created").asLong(System.currentTimeMillis() / 1000),
                 completion.path("model").asText());
         JsonNode choice = completion.path("choices").path(0);
         JsonNode message = choice.path("message");
+        String status = itemStatus(choice.path("finish_reason").asText(""));
         ArrayNode output = response.putArray("output");
         String thought = Reasoning.of(message);
-        if (!thought.isEmpty()) {
-            output.add(reasoningItem("rs_" + responseId.substring(5), thought));
+        JsonNode blocks = message.path("thinking_blocks");
+        if (!thought.isEmpty() || !blocks.isEmpty()) {
+            ObjectNode reasoning = reasoningItem("rs_" + turn.suffix(), thought.isEmpty() ? null : thought);
+            if (turn.encryptedReasoning && !blocks.isEmpty()) {
+                reasoning.put("encrypted_content", seal(blocks));
+            }
+            output.add(reasoning);
         }
         String text = message.path("content").asText("");
         if (!text.isEmpty() || !message.has("tool_calls")) {
-            output.add(messageItem("msg_" + responseId.substring(5), text, "completed"));
+            output.add(messageItem("msg_" + turn.suffix(), text, status));
         }
         int n = 0;
         for (JsonNode call : message.path("tool_calls")) {
-            output.add(functionCallItem("fc_" + responseId.substring(5) + "_" + n++, call.path("id").asText(),
-                    call.path("function").path("name").asText(), call.path("function").path("arguments").asText(""), "completed"));
+            output.add(functionCallItem("fc_" + turn.suffix() + "_" + n++, call.path("id").asText(),
+                    call.path("function").path("name").asText(), call.path("function").path("arguments").asText(""), status));
         }
         finish(response, choice.path("finish_reason").asText(""), completion.get("usage"));
         return response;
     }
 
+    /** An output item cut by the output cap or a content filter is incomplete, as the response is. */
+    private static String itemStatus(String finishReason) {
+        return "length".equals(finishReason) || "content_filter".equals(finishReason) ? "incomplete" : "completed";
+    }
+
+    /**
+     * The assistant's turn as a chat message, for a later turn to replay: its text, its function calls and the
+     * backend's signed thinking blocks (reasoning text alone is not sent back: no backend takes it unsigned).
+     */
+    static ObjectNode answerMessage(JsonNode output, JsonNode thinkingBlocks) {
+        ObjectNode m = NODES.objectNode().put("role", "assistant");
+        StringBuilder text = new StringBuilder();
+        ArrayNode calls = NODES.arrayNode();
+        for (JsonNode item : output) {
+            switch (item.path("type").asText()) {
+                case "message" -> item.path("content").forEach(part -> text.append(part.path("text").asText("")));
+                case "function_call" -> calls.addObject().put("id", item.path("call_id").asText()).put("type", "function")
+                        .putObject("function").put("name", item.path("name").asText()).put("arguments", item.path("arguments").asText(""));
+                default -> { }
+            }
+        }
+        if (text.length() > 0 || calls.isEmpty()) {
+            m.put("content", text.toString());
+        } else {
+            m.putNull("content");
+        }
+        if (!calls.isEmpty()) {
+            m.set("tool_calls", calls);
+        }
+        if (thinkingBlocks != null && thinkingBlocks.isArray() && !thinkingBlocks.isEmpty()) {
+            m.set("thinking_blocks", thinkingBlocks);
+        }
+        return m;
+    }
+
     /** A response's fields before its output: what was asked, as OpenAI echoes it. */
-    static ObjectNode skeleton(JsonNode request, String id, long createdAt, String model) {
+    static ObjectNode skeleton(Turn turn, long createdAt, String model) {
+        JsonNode request = turn.request;
         ObjectNode r = NODES.objectNode();
-        r.put("id", id).put("object", "response").put("created_at", createdAt).put("status", "in_progress");
+        r.put("id", turn.id).put("object", "response").put("created_at", createdAt).put("status", "in_progress");
         r.putNull("error");
         r.putNull("incomplete_details");
         r.set("instructions", request.path("instructions").isTextual() ? request.get("instructions") : NODES.nullNode());
@@ -285,12 +462,12 @@ final class ResponsesApi {
         r.put("model", model);
         r.putArray("output");
         r.put("parallel_tool_calls", request.path("parallel_tool_calls").asBoolean(true));
-        r.putNull("previous_response_id");
+        r.put("previous_response_id", turn.previousId);
         ObjectNode reasoning = r.putObject("reasoning");
         JsonNode effort = request.path("reasoning").path("effort");
         reasoning.set("effort", effort.isTextual() ? effort : NODES.nullNode());
         reasoning.putNull("summary");
-        r.put("store", false);
+        r.put("store", turn.store);
         r.set("temperature", request.hasNonNull("temperature") ? request.get("temperature") : NODES.numberNode(1.0));
         ObjectNode text = r.putObject("text");
         text.set("format", request.path("text").path("format").isObject() ? request.path("text").get("format")
@@ -364,30 +541,32 @@ final class ResponsesApi {
      * Turns a chat chunk stream into the Responses events: {@code response.created}, {@code response.in_progress}, each
      * output item opened ({@code response.output_item.added}), filled ({@code response.output_text.delta},
      * {@code response.function_call_arguments.delta}, {@code response.reasoning_summary_text.delta}) and closed, then
-     * {@code response.completed} with the whole response; a failure after the first event ends the stream with
-     * {@code response.failed} and an {@code error} event. Every event carries its {@code sequence_number}.
+     * {@code response.completed} with the whole response ({@link #finish}, then {@link #completed} once it is stored);
+     * a failure after the first event ends the stream with {@code response.failed} and an {@code error} event. Every
+     * event carries its {@code sequence_number}.
      */
     static final class Stream {
-        private final JsonNode request;
-        private final String id;
+        private final Turn turn;
         private final String suffix;
         private final java.util.function.BiConsumer<String, ObjectNode> emit;
         private ObjectNode response;
         private final ArrayNode output = NODES.arrayNode();
+        /** The backend's signed thinking blocks, as they arrive. */
+        private final ArrayNode thinkingBlocks = NODES.arrayNode();
         private int sequence;
         private String finishReason = "";
         private JsonNode usage;
         // the item being written (index into output), and what it has so far
         private int open = -1;
         private String openType;
+        private boolean summaryOpen;
         private final StringBuilder text = new StringBuilder();
         /** Chat tool-call index → output index of its function_call item. */
         private final Map<Integer, Integer> calls = new java.util.HashMap<>();
 
-        Stream(JsonNode request, String id, java.util.function.BiConsumer<String, ObjectNode> emit) {
-            this.request = request;
-            this.id = id;
-            this.suffix = id.substring(5);
+        Stream(Turn turn, java.util.function.BiConsumer<String, ObjectNode> emit) {
+            this.turn = turn;
+            this.suffix = turn.suffix();
             this.emit = emit;
         }
 
@@ -399,8 +578,7 @@ final class ResponsesApi {
 
         void onChunk(ObjectNode chunk) {
             if (response == null) {
-                response = skeleton(request, id, chunk.path("created").asLong(System.currentTimeMillis() / 1000),
-                        chunk.path("model").asText());
+                response = skeleton(turn, chunk.path("created").asLong(System.currentTimeMillis() / 1000), chunk.path("model").asText());
                 event("response.created", NODES.objectNode().set("response", response.deepCopy()));
                 event("response.in_progress", NODES.objectNode().set("response", response.deepCopy()));
             }
@@ -413,15 +591,20 @@ final class ResponsesApi {
             }
             JsonNode delta = choice.path("delta");
             String thought = Reasoning.of(delta);
+            JsonNode blocks = delta.path("thinking_blocks");
+            if ((!thought.isEmpty() || !blocks.isEmpty()) && !"reasoning".equals(openType)) {
+                openItem("reasoning", reasoningItem("rs_" + suffix, null));
+            }
             if (!thought.isEmpty()) {
-                if (!"reasoning".equals(openType)) {
-                    openItem("reasoning", reasoningItem("rs_" + suffix, null));
+                if (!summaryOpen) {
+                    summaryOpen = true;
                     event("response.reasoning_summary_part.added", at().put("summary_index", 0)
                             .set("part", NODES.objectNode().put("type", "summary_text").put("text", "")));
                 }
                 text.append(thought);
                 event("response.reasoning_summary_text.delta", at().put("summary_index", 0).put("delta", thought));
             }
+            blocks.forEach(thinkingBlocks::add);
             String content = delta.path("content").asText("");
             if (!content.isEmpty()) {
                 if (!"message".equals(openType)) {
@@ -456,15 +639,16 @@ final class ResponsesApi {
         }
 
         private void openItem(String type, ObjectNode item) {
-            closeItem();
+            closeItem("completed");
             output.add(item);
             open = output.size() - 1;
             openType = type;
+            summaryOpen = false;
             text.setLength(0);
             event("response.output_item.added", NODES.objectNode().put("output_index", open).set("item", item.deepCopy()));
         }
 
-        private void closeItem() {
+        private void closeItem(String status) {
             if (open < 0) {
                 return;
             }
@@ -475,17 +659,22 @@ final class ResponsesApi {
                     event("response.output_text.done", at().put("content_index", 0).put("text", done));
                     event("response.content_part.done", at().put("content_index", 0).set("part", textPart(done)));
                     ((ArrayNode) item.get("content")).add(textPart(done));
-                    item.put("status", "completed");
+                    item.put("status", status);
                 }
                 case "function_call" -> {
                     event("response.function_call_arguments.done", at().put("arguments", done));
-                    item.put("arguments", done).put("status", "completed");
+                    item.put("arguments", done).put("status", status);
                 }
                 default -> {
-                    event("response.reasoning_summary_text.done", at().put("summary_index", 0).put("text", done));
-                    ObjectNode part = NODES.objectNode().put("type", "summary_text").put("text", done);
-                    event("response.reasoning_summary_part.done", at().put("summary_index", 0).set("part", part));
-                    ((ArrayNode) item.get("summary")).add(part);
+                    if (summaryOpen) {
+                        event("response.reasoning_summary_text.done", at().put("summary_index", 0).put("text", done));
+                        ObjectNode part = NODES.objectNode().put("type", "summary_text").put("text", done);
+                        event("response.reasoning_summary_part.done", at().put("summary_index", 0).set("part", part));
+                        ((ArrayNode) item.get("summary")).add(part);
+                    }
+                    if (turn.encryptedReasoning && !thinkingBlocks.isEmpty()) {
+                        item.put("encrypted_content", seal(thinkingBlocks));
+                    }
                 }
             }
             event("response.output_item.done", NODES.objectNode().put("output_index", open).set("item", item.deepCopy()));
@@ -493,19 +682,34 @@ final class ResponsesApi {
             openType = null;
         }
 
-        void onCompletion() {
+        /** Closes the open item and returns the finished response, before {@code response.completed} ({@link #completed}). */
+        ObjectNode finish() {
             if (response == null) {
                 onChunk(NODES.objectNode());
             }
-            closeItem();
+            closeItem(itemStatus(finishReason));
             response.set("output", output);
-            finish(response, finishReason, usage);
+            ResponsesApi.finish(response, finishReason, usage);
+            return response;
+        }
+
+        /** The assistant's turn as a chat message, for a later turn ({@link #answerMessage}). */
+        ObjectNode answer() {
+            return answerMessage(output, thinkingBlocks);
+        }
+
+        /** The last event, with the response as stored ({@code stored} false: it could not be, whatever was asked). */
+        void completed(boolean stored) {
+            if (!stored) {
+                response.put("store", false);
+            }
             event("response.completed", NODES.objectNode().set("response", response));
         }
 
-        void onFailure(ApiException e, ObjectNode openAiError) {
+        /** Ends a broken stream with {@code response.failed} and an {@code error} event; the failed response, or null before any event. */
+        ObjectNode onFailure(ApiException e, ObjectNode openAiError) {
             if (response == null) {
-                return;
+                return null;
             }
             if (open >= 0) {
                 // what the open item had when the stream broke, marked incomplete (no .done events: it is not done)
@@ -513,7 +717,11 @@ final class ResponsesApi {
                 switch (openType) {
                     case "message" -> ((ArrayNode) item.get("content")).add(textPart(text.toString()));
                     case "function_call" -> item.put("arguments", text.toString());
-                    default -> ((ArrayNode) item.get("summary")).addObject().put("type", "summary_text").put("text", text.toString());
+                    default -> {
+                        if (summaryOpen) {
+                            ((ArrayNode) item.get("summary")).addObject().put("type", "summary_text").put("text", text.toString());
+                        }
+                    }
                 }
                 if (item.has("status")) {
                     item.put("status", "incomplete");
@@ -531,6 +739,7 @@ final class ResponsesApi {
                 }
             }
             event("error", error);
+            return response;
         }
     }
 }

@@ -136,6 +136,40 @@ class BatchTest {
                 .body("data[0].id", equalTo(batchId)).body("has_more", equalTo(false));
     }
 
+    /** A /v1/responses batch: each line a Responses request, stored, and able to continue a stored conversation. */
+    @Test
+    void aResponsesBatchAnswersAndStoresResponses() throws Exception {
+        String model = chatModel("echo");
+        String userKey = key(tenant(), "tenant_user", null);
+        String earlier = as(userKey).body(Map.of("model", model, "input", "batched memory")).when().post("/oai/v1/responses").then()
+                .statusCode(200).extract().path("id");
+        String jsonl = line("plain", "/v1/responses", Map.of("model", model, "input", "batched response", "instructions", "Be brief."))
+                + "\n" + line("continued", "/v1/responses", Map.of("model", model, "input", "batched follow-up",
+                        "previous_response_id", earlier))
+                + "\n" + line("unknown", "/v1/responses", Map.of("model", model, "input", "x", "previous_response_id", "resp_nope"))
+                + "\n" + line("unstored", "/v1/responses", Map.of("model", model, "input", "batched, not kept", "store", false)) + "\n";
+        String batchId = create(userKey, upload(userKey, "batch", jsonl, "responses.jsonl"), "/v1/responses");
+        JsonNode done = awaitStatus(userKey, batchId, "completed");
+        List<JsonNode> output = content(userKey, done.path("output_file_id").asText());
+        assertThat(output).extracting(n -> n.path("custom_id").asText()).containsExactly("plain", "continued", "unstored");
+        JsonNode plain = output.get(0).at("/response/body");
+        assertThat(plain.path("object").asText()).isEqualTo("response");
+        assertThat(plain.at("/output/0/content/0/text").asText()).isEqualTo("echo: batched response");
+        as(userKey).when().get("/oai/v1/responses/" + plain.path("id").asText()).then().statusCode(200)
+                .body("instructions", equalTo("Be brief.")).body("store", equalTo(true));
+        JsonNode continued = output.get(1).at("/response/body");
+        assertThat(continued.path("previous_response_id").asText()).isEqualTo(earlier);
+        JsonNode sent = JSON.valueToTree(OpenAiTestUpstream.get().sentContaining("batched follow-up").getMap());
+        assertThat(sent.at("/messages/0/content").asText()).isEqualTo("batched memory");
+        assertThat(sent.at("/messages/1/content").asText()).isEqualTo("echo: batched memory");
+        assertThat(output.get(2).at("/response/body/store").asBoolean()).isFalse();
+        as(userKey).when().get("/oai/v1/responses/" + output.get(2).at("/response/body/id").asText()).then().statusCode(404);
+        List<JsonNode> errors = content(userKey, done.path("error_file_id").asText());
+        assertThat(errors).extracting(n -> n.path("custom_id").asText()).containsExactly("unknown");
+        assertThat(errors.get(0).at("/response/status_code").asInt()).isEqualTo(400);
+        assertThat(errors.get(0).at("/response/body/error/param").asText()).isEqualTo("previous_response_id");
+    }
+
     @Test
     void embeddingAndCompletionBatches() throws Exception {
         String userKey = key(tenant(), "tenant_user", null);
@@ -236,7 +270,7 @@ class BatchTest {
         String notes = upload(userKey, "user_data", "notes", "notes.txt");
         as(userKey).body(Map.of("input_file_id", notes, "endpoint", "/v1/chat/completions", "completion_window", "24h"))
                 .when().post("/oai/v1/batches").then().statusCode(400).body("error.param", equalTo("input_file_id"));
-        as(userKey).body(Map.of("input_file_id", notes, "endpoint", "/v1/responses", "completion_window", "24h"))
+        as(userKey).body(Map.of("input_file_id", notes, "endpoint", "/v1/moderations", "completion_window", "24h"))
                 .when().post("/oai/v1/batches").then().statusCode(400).body("error.param", equalTo("endpoint"));
         as(userKey).body(Map.of("input_file_id", notes, "endpoint", "/v1/embeddings", "completion_window", "1h"))
                 .when().post("/oai/v1/batches").then().statusCode(400).body("error.param", equalTo("completion_window"));

@@ -492,6 +492,76 @@ class HostedProvidersTest {
     }
 
     /**
+     * Anthropic's signed thinking survives the Responses API's turns: replayed from a stored response
+     * ({@code previous_response_id}, streamed or not), and carried by a reasoning item's {@code encrypted_content}
+     * for a caller that stores nothing; either way it goes back first in the assistant turn, as Anthropic signed it.
+     */
+    @Test
+    void responsesCarryAnthropicThinkingFromTurnToTurn() {
+        String model = thinkingModel("claude-thinking");
+        String first = "responses think " + run();
+        Map<String, Object> ask = new LinkedHashMap<>(Map.of("model", model, "input", first, "reasoning", Map.of("effort", "medium"),
+                "include", List.of("reasoning.encrypted_content")));
+        JsonObject answer = new JsonObject(as(ADMIN).body(ask).when().post("/oai/v1/responses").then().statusCode(200)
+                .extract().asString());
+        JsonArray output = answer.getJsonArray("output");
+        assertThat(output.getJsonObject(0).getString("type")).isEqualTo("reasoning");
+        assertThat(output.getJsonObject(0).getJsonArray("summary").getJsonObject(0).getString("text")).isEqualTo(THOUGHT);
+        assertThat(output.getJsonObject(0).getString("encrypted_content")).isNotBlank();
+        assertThat(output.getJsonObject(1).getJsonArray("content").getJsonObject(0).getString("text")).isEqualTo("echo: " + first);
+
+        // by id: the stored turn is replayed with its thinking block
+        String second = "responses by id " + run();
+        as(ADMIN).body(Map.of("model", model, "input", second, "previous_response_id", answer.getString("id"),
+                "reasoning", Map.of("effort", "medium"))).when().post("/oai/v1/responses").then().statusCode(200);
+        assertThat(assistantTurn(second)).containsExactly(signedBlock(), text("echo: " + first));
+
+        // stateless: the reasoning item and the message go back as input items
+        String third = "responses stateless " + run();
+        List<Object> input = List.of(Map.of("role", "user", "content", first), output.getJsonObject(0).getMap(),
+                output.getJsonObject(1).getMap(), Map.of("role", "user", "content", third));
+        as(ADMIN).body(Map.of("model", model, "input", input, "store", false, "reasoning", Map.of("effort", "medium")))
+                .when().post("/oai/v1/responses").then().statusCode(200);
+        assertThat(assistantTurn(third)).containsExactly(signedBlock(), text("echo: " + first));
+        // without encrypted_content, the summary alone cannot go back (Anthropic takes no unsigned thinking)
+        String unsigned = "responses unsigned " + run();
+        Map<String, Object> summaryOnly = new LinkedHashMap<>(output.getJsonObject(0).getMap());
+        summaryOnly.remove("encrypted_content");
+        as(ADMIN).body(Map.of("model", model, "input", List.of(Map.of("role", "user", "content", first), summaryOnly,
+                        output.getJsonObject(1).getMap(), Map.of("role", "user", "content", unsigned)), "store", false))
+                .when().post("/oai/v1/responses").then().statusCode(200);
+        assertThat(assistantTurn(unsigned)).containsExactly(text("echo: " + first));
+
+        // streamed: the blocks of the stream are stored with the turn
+        String fourth = "responses streamed " + run();
+        String sse = as(ADMIN).body(Map.of("model", model, "input", fourth, "stream", true, "reasoning", Map.of("effort", "low")))
+                .when().post("/oai/v1/responses").then().statusCode(200).extract().asString();
+        JsonObject completed = null;
+        for (String line : sse.split("\n")) {
+            if (line.startsWith("data: ") && line.contains("\"response.completed\"")) {
+                completed = new JsonObject(line.substring(6)).getJsonObject("response");
+            }
+        }
+        assertThat(completed).isNotNull();
+        assertThat(completed.getJsonArray("output").getJsonObject(0).containsKey("encrypted_content")).as("not asked for").isFalse();
+        String fifth = "responses after a stream " + run();
+        as(ADMIN).body(Map.of("model", model, "input", fifth, "previous_response_id", completed.getString("id"),
+                "reasoning", Map.of("effort", "low"))).when().post("/oai/v1/responses").then().statusCode(200);
+        assertThat(assistantTurn(fifth)).containsExactly(signedBlock(), text("echo: " + fourth));
+    }
+
+    private static JsonObject text(String text) {
+        return new JsonObject().put("type", "text").put("text", text);
+    }
+
+    /** The content of the assistant turn (the second message) of the Anthropic request that mentions {@code marker}. */
+    private static JsonArray assistantTurn(String marker) {
+        JsonArray messages = AnthropicTestUpstream.get().sentContaining(marker).getJsonArray("messages");
+        assertThat(messages.getJsonObject(1).getString("role")).isEqualTo("assistant");
+        return messages.getJsonObject(1).getJsonArray("content");
+    }
+
+    /**
      * gRPC clients get the same thinking as HTTP ones (the message's and the stream's thinking_blocks, signed) and
      * can send it back in the next turn of a tool-use loop, where it goes to Anthropic first in the assistant turn.
      */

@@ -64,6 +64,7 @@ class OpenAiSdkCompatibilityTest {
                 .contains("batch: b1=echo: batched b1, b2=echo: batched b2")
                 .contains("responses: \"echo: sdk responds\" streamed \"echo: sdk streams a response\"")
                 .contains("responses tool call: toolu_01 get_weather")
+                .containsPattern("stored responses: retrieved, listed, continued resp_[0-9a-f]{32} and deleted resp_[0-9a-f]{32}")
                 .contains("transcription: \"heard: sdk listens\" and as text \"heard: as text\" translation: \"heard in English: hallo\"")
                 .contains("mid-stream error: \"Hello wor\"")
                 .contains("structured output: {\"answer\":\"echo: parse me\"}")

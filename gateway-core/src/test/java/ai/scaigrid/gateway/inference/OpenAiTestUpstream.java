@@ -19,7 +19,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * name the gateway sends: {@code echo}, {@code nousage}, {@code tools}, {@code fail500},
  * {@code drop} (connection reset before any answer), {@code midfail} (two chunks, then the
  * connection dies), {@code slow} (a chunk every 50 ms for 10 s; {@code slow1s} for 1 s), {@code hang} (never answers),
- * {@code badrequest}, {@code ratelimited}, {@code flaky} (fails while {@link #flakyFailing} is set),
+ * {@code badrequest}, {@code ratelimited}, {@code flaky} (fails while {@link #flakyFailing} is set), {@code cut} (the echo,
+ * ended by the output cap: finish_reason length),
  * and {@code embed} on /embeddings; on /images/generations {@code draw} (DALL-E's shape: a URL or base64 per image, no
  * usage), {@code draw-tokens} (gpt-image-1's: base64 and token usage), {@code fail500} and {@code drop}; on
  * /audio/speech {@code speak} (bytes naming the format and the input); on /audio/transcriptions (multipart)
@@ -199,7 +200,7 @@ public final class OpenAiTestUpstream {
                 case "nousage" -> complete(body, res, stream, false, false);
                 case "think" -> think(body, res, stream);
                 case "tools" -> complete(body, res, stream, true, true);
-                case "cached" -> complete(body, res, stream, true, false);
+                case "cached", "cut" -> complete(body, res, stream, true, false);
                 default -> complete(body, res, stream, true, false);
             }
         });
@@ -219,6 +220,7 @@ public final class OpenAiTestUpstream {
     private void complete(JsonObject body, HttpServerResponse res, boolean stream, boolean usage, boolean tools) {
         String text = "echo: " + lastUserText(body);
         int n = body.getInteger("n", 1);
+        String finish = tools ? "tool_calls" : "cut".equals(body.getString("model")) ? "length" : "stop";
         JsonObject toolCall = new JsonObject().put("id", "call_1").put("type", "function")
                 .put("function", new JsonObject().put("name", "get_weather").put("arguments", "{\"city\":\"Oslo\"}"));
         if (!stream) {
@@ -229,7 +231,7 @@ public final class OpenAiTestUpstream {
             JsonArray choices = new JsonArray();
             for (int i = 0; i < n; i++) { // n choices, as OpenAI answers "n"
                 JsonObject choice = new JsonObject().put("index", i).put("message", message.copy())
-                        .put("finish_reason", tools ? "tool_calls" : "stop");
+                        .put("finish_reason", finish);
                 if (body.getBoolean("logprobs", false) && !tools) {
                     choice.put("logprobs", chatLogprobs(text.split("(?<= )"), body.getInteger("top_logprobs", 0)));
                 }
@@ -264,7 +266,7 @@ public final class OpenAiTestUpstream {
                     }
                     res.write(chunk(i, word, null));
                 }
-                res.write(chunk(i, null, "stop"));
+                res.write(chunk(i, null, finish));
             }
         }
         boolean wantsUsage = body.getJsonObject("stream_options", new JsonObject()).getBoolean("include_usage", false);

@@ -17,6 +17,10 @@ import java.util.Map;
 import static ai.scaigrid.gateway.TestKeys.ADMIN;
 import static ai.scaigrid.gateway.inference.InferenceFixtures.as;
 import static ai.scaigrid.gateway.inference.InferenceFixtures.chatModel;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.key;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.run;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.tenant;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.with;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.equalTo;
@@ -32,6 +36,9 @@ class ResponsesApiTest {
 
     @Inject
     UsageRecorder usage;
+
+    @Inject
+    StoredResponses stored;
 
     private static Map<String, Object> request(String model, Object input) {
         Map<String, Object> body = new LinkedHashMap<>();
@@ -83,7 +90,8 @@ class ResponsesApiTest {
                 .body("output[0].content[0].type", equalTo("output_text"))
                 .body("output[0].content[0].text", equalTo("echo: hello responses"))
                 .body("usage.input_tokens", equalTo(7)).body("usage.output_tokens", equalTo(3)).body("usage.total_tokens", equalTo(10))
-                .body("metadata.ticket", equalTo("42")).body("store", equalTo(false));
+                .body("metadata.ticket", equalTo("42")).body("store", equalTo(true))
+                .body("previous_response_id", org.hamcrest.Matchers.nullValue());
         JsonNode sent = sentContaining("hello responses");
         assertThat(sent.at("/messages/0/role").asText()).isEqualTo("system");
         assertThat(sent.at("/messages/0/content").asText()).isEqualTo("Be brief.");
@@ -195,10 +203,23 @@ class ResponsesApiTest {
     @Test
     void whatHasNoChatFormIsRefusedByName() {
         String model = chatModel("echo");
-        Map<String, Object> stored = request(model, "x");
-        stored.put("previous_response_id", "resp_123");
-        as(ADMIN).body(stored).when().post("/oai/v1/responses").then().statusCode(400)
-                .body("error.type", equalTo("invalid_request_error")).body("error.param", equalTo("previous_response_id"));
+        Map<String, Object> unknown = request(model, "x");
+        unknown.put("previous_response_id", "resp_123");
+        as(ADMIN).body(unknown).when().post("/oai/v1/responses").then().statusCode(400)
+                .body("error.type", equalTo("invalid_request_error")).body("error.param", equalTo("previous_response_id"))
+                .body("error.message", equalTo("Previous response with id 'resp_123' not found."));
+        for (Object bad : List.of(42, "")) {
+            as(ADMIN).body(with(request(model, "x"), "previous_response_id", bad)).when().post("/oai/v1/responses").then().statusCode(400)
+                    .body("error.param", equalTo("previous_response_id"));
+        }
+        as(ADMIN).body(with(request(model, "x"), "store", "yes")).when().post("/oai/v1/responses").then().statusCode(400)
+                .body("error.param", equalTo("store"));
+        as(ADMIN).body(with(request(model, "x"), "include", "reasoning.encrypted_content")).when().post("/oai/v1/responses").then()
+                .statusCode(400).body("error.param", equalTo("include"));
+        as(ADMIN).body(request(model, List.of(Map.of("type", "reasoning", "summary", List.of(), "encrypted_content", "not ours"))))
+                .when().post("/oai/v1/responses").then().statusCode(400).body("error.param", equalTo("input[0].encrypted_content"));
+        as(ADMIN).body(request(model, List.of("just a string"))).when().post("/oai/v1/responses").then().statusCode(400)
+                .body("error.param", equalTo("input[0]"));
         Map<String, Object> hosted = request(model, "x");
         hosted.put("tools", List.of(Map.of("type", "web_search")));
         as(ADMIN).body(hosted).when().post("/oai/v1/responses").then().statusCode(400).body("error.param", equalTo("tools[0].type"));
@@ -213,5 +234,173 @@ class ResponsesApiTest {
         as(ADMIN).body("{").when().post("/oai/v1/responses").then().statusCode(400).body("error.param", equalTo("body"));
         as(ADMIN).body(request("nobody/such-model", "x")).when().post("/oai/v1/responses").then().statusCode(404)
                 .body("error.code", equalTo("model_not_found"));
+    }
+
+    /** A stored response comes back by id with its input items, and is gone once deleted. */
+    @Test
+    void aStoredResponseIsRetrievedListedAndDeleted() {
+        String model = chatModel("echo");
+        String marker = "keep me " + run();
+        List<Object> input = List.of(Map.of("role", "developer", "content", "Answer in English."),
+                Map.of("role", "user", "content", List.of(Map.of("type", "input_text", "text", marker))));
+        JsonNode created = JSON.valueToTree(as(ADMIN).body(request(model, input)).when().post("/oai/v1/responses").then().statusCode(200)
+                .body("store", equalTo(true)).extract().jsonPath().getMap(""));
+        String id = created.path("id").asText();
+        JsonNode fetched = JSON.valueToTree(as(ADMIN).when().get("/oai/v1/responses/" + id).then().statusCode(200)
+                .header("X-Request-Id", org.hamcrest.Matchers.notNullValue()).extract().jsonPath().getMap(""));
+        assertThat(fetched).isEqualTo(created);
+
+        JsonNode items = JSON.valueToTree(as(ADMIN).when().get("/oai/v1/responses/" + id + "/input_items?order=asc").then()
+                .statusCode(200).body("object", equalTo("list")).body("has_more", equalTo(false)).extract().jsonPath().getMap(""));
+        assertThat(items.path("data")).hasSize(2);
+        assertThat(items.at("/data/0/id").asText()).startsWith("msg_");
+        assertThat(items.at("/data/0/role").asText()).isEqualTo("developer");
+        assertThat(items.at("/data/0/content/0/type").asText()).isEqualTo("input_text");
+        assertThat(items.at("/data/0/content/0/text").asText()).isEqualTo("Answer in English.");
+        assertThat(items.at("/data/1/content/0/text").asText()).isEqualTo(marker);
+        assertThat(items.path("first_id").asText()).isEqualTo(items.at("/data/0/id").asText());
+        // newest first by default; paged with limit and after
+        String lastId = items.at("/data/1/id").asText();
+        as(ADMIN).when().get("/oai/v1/responses/" + id + "/input_items?limit=1").then().statusCode(200)
+                .body("data.size()", equalTo(1)).body("data[0].id", equalTo(lastId)).body("has_more", equalTo(true));
+        as(ADMIN).when().get("/oai/v1/responses/" + id + "/input_items?limit=1&after=" + lastId).then().statusCode(200)
+                .body("data[0].id", equalTo(items.at("/data/0/id").asText())).body("has_more", equalTo(false));
+        as(ADMIN).when().get("/oai/v1/responses/" + id + "/input_items?limit=0").then().statusCode(400)
+                .body("error.param", equalTo("limit"));
+        as(ADMIN).when().get("/oai/v1/responses/" + id + "/input_items?order=up").then().statusCode(400)
+                .body("error.param", equalTo("order"));
+        as(ADMIN).when().get("/oai/v1/responses/" + id + "/input_items?after=msg_nope").then().statusCode(400)
+                .body("error.param", equalTo("after"));
+        // finished responses cannot be cancelled (only background ones can, and none run here)
+        as(ADMIN).when().post("/oai/v1/responses/" + id + "/cancel").then().statusCode(409)
+                .body("error.type", equalTo("invalid_request_error"));
+
+        as(ADMIN).when().delete("/oai/v1/responses/" + id).then().statusCode(200)
+                .body("id", equalTo(id)).body("object", equalTo("response")).body("deleted", equalTo(true));
+        as(ADMIN).when().get("/oai/v1/responses/" + id).then().statusCode(404).body("error.code", equalTo("not_found"));
+        as(ADMIN).when().delete("/oai/v1/responses/" + id).then().statusCode(404);
+        as(ADMIN).when().get("/oai/v1/responses/" + id + "/input_items").then().statusCode(404);
+    }
+
+    /** previous_response_id puts every earlier turn before the new input; an earlier turn's instructions do not carry over. */
+    @Test
+    void previousResponseIdContinuesTheConversation() throws Exception {
+        String model = chatModel("echo");
+        String first = "my name is Ada " + run();
+        Map<String, Object> one = request(model, first);
+        one.put("instructions", "Be brief.");
+        String firstId = as(ADMIN).body(one).when().post("/oai/v1/responses").then().statusCode(200).extract().path("id");
+
+        // the second turn streams: its answer is stored from the stream, before response.completed reaches the client
+        String second = "and my surname? " + run();
+        Map<String, Object> two = with(request(model, second), "previous_response_id", firstId);
+        two.put("stream", true);
+        List<JsonNode> events = events(as(ADMIN).body(two).when().post("/oai/v1/responses").then().statusCode(200).extract().asString());
+        JsonNode completed = events.get(events.size() - 1);
+        assertThat(completed.path("type").asText()).isEqualTo("response.completed");
+        assertThat(completed.at("/response/previous_response_id").asText()).isEqualTo(firstId);
+        assertThat(completed.at("/response/store").asBoolean()).isTrue();
+        String secondId = completed.at("/response/id").asText();
+        JsonNode sentTwo = sentContaining(second);
+        assertThat(sentTwo.path("messages")).hasSize(3);
+        assertThat(sentTwo.at("/messages/0/role").asText()).isEqualTo("user");
+        assertThat(sentTwo.at("/messages/0/content").asText()).isEqualTo(first);
+        assertThat(sentTwo.at("/messages/1/role").asText()).isEqualTo("assistant");
+        assertThat(sentTwo.at("/messages/1/content").asText()).isEqualTo("echo: " + first);
+        assertThat(sentTwo.at("/messages/2/content").asText()).isEqualTo(second);
+
+        String third = "thanks " + run();
+        Map<String, Object> three = with(request(model, third), "previous_response_id", secondId);
+        three.put("instructions", "Be kind.");
+        as(ADMIN).body(three).when().post("/oai/v1/responses").then().statusCode(200)
+                .body("previous_response_id", equalTo(secondId)).body("output[0].content[0].text", equalTo("echo: " + third));
+        JsonNode sentThree = sentContaining(third);
+        List<String> seen = new ArrayList<>();
+        sentThree.path("messages").forEach(m -> seen.add(m.path("role").asText() + ":" + m.path("content").asText()));
+        assertThat(seen).containsExactly("system:Be kind.", "user:" + first, "assistant:echo: " + first, "user:" + second,
+                "assistant:echo: " + second, "user:" + third);
+
+        // a function call and its output survive the round trip as chat tool calls
+        String toolsModel = chatModel("tools");
+        Map<String, Object> ask = request(toolsModel, "weather in Oslo? " + run());
+        ask.put("tools", List.of(Map.of("type", "function", "name", "get_weather", "parameters", Map.of("type", "object"))));
+        String callId = as(ADMIN).body(ask).when().post("/oai/v1/responses").then().statusCode(200).extract().path("id");
+        String after = "tool answered " + run();
+        as(ADMIN).body(with(request(model, List.of(Map.of("type", "function_call_output", "call_id", "call_1", "output", after))),
+                "previous_response_id", callId)).when().post("/oai/v1/responses").then().statusCode(200);
+        JsonNode sentTool = sentContaining(after);
+        assertThat(sentTool.at("/messages/1/tool_calls/0/id").asText()).isEqualTo("call_1");
+        assertThat(sentTool.at("/messages/1/tool_calls/0/function/name").asText()).isEqualTo("get_weather");
+        assertThat(sentTool.at("/messages/2/role").asText()).isEqualTo("tool");
+
+        // a deleted turn leaves a hole: continuing after it is refused, not silently shortened
+        as(ADMIN).when().delete("/oai/v1/responses/" + firstId).then().statusCode(200);
+        as(ADMIN).body(with(request(model, "x"), "previous_response_id", secondId)).when().post("/oai/v1/responses").then()
+                .statusCode(400).body("error.param", equalTo("previous_response_id"))
+                .body("error.message", org.hamcrest.Matchers.containsString(firstId));
+    }
+
+    /** store: false keeps nothing; a response is its owner's alone, even within the tenant. */
+    @Test
+    void unstoredResponsesAreNotKeptAndStoredOnesAreTheOwners() {
+        String model = chatModel("echo");
+        String unstored = as(ADMIN).body(with(request(model, "forget me"), "store", false)).when().post("/oai/v1/responses").then()
+                .statusCode(200).body("store", equalTo(false)).extract().path("id");
+        as(ADMIN).when().get("/oai/v1/responses/" + unstored).then().statusCode(404);
+        as(ADMIN).body(with(request(model, "x"), "previous_response_id", unstored)).when().post("/oai/v1/responses").then()
+                .statusCode(400).body("error.param", equalTo("previous_response_id"));
+
+        String tenantId = tenant();
+        String owner = key(tenantId, "tenant_user", null);
+        String neighbour = key(tenantId, "tenant_user", null);
+        String stranger = key(tenant(), "tenant_admin", null);
+        String id = as(owner).body(request(model, "mine " + run())).when().post("/oai/v1/responses").then().statusCode(200)
+                .extract().path("id");
+        as(owner).when().get("/oai/v1/responses/" + id).then().statusCode(200);
+        for (String other : List.of(neighbour, stranger, ADMIN)) {
+            as(other).when().get("/oai/v1/responses/" + id).then().statusCode(404);
+            as(other).when().get("/oai/v1/responses/" + id + "/input_items").then().statusCode(404);
+            as(other).when().delete("/oai/v1/responses/" + id).then().statusCode(404);
+            as(other).body(with(request(model, "x"), "previous_response_id", id)).when().post("/oai/v1/responses").then()
+                    .statusCode(400).body("error.param", equalTo("previous_response_id"));
+        }
+        as(owner).when().get("/oai/v1/responses/" + id).then().statusCode(200);
+    }
+
+    /** A reply cut by max_output_tokens: the response and its message are both incomplete. */
+    @Test
+    void aCutReplyIsIncompleteThroughout() throws Exception {
+        String model = chatModel("cut");
+        as(ADMIN).body(with(request(model, "cut me short please"), "max_output_tokens", 1)).when().post("/oai/v1/responses").then()
+                .statusCode(200).body("status", equalTo("incomplete")).body("incomplete_details.reason", equalTo("max_output_tokens"))
+                .body("output[0].status", equalTo("incomplete"));
+        Map<String, Object> streamed = with(request(model, "cut me short please"), "max_output_tokens", 1);
+        streamed.put("stream", true);
+        List<JsonNode> events = events(as(ADMIN).body(streamed).when().post("/oai/v1/responses").then().statusCode(200)
+                .extract().asString());
+        JsonNode itemDone = events.stream().filter(e -> e.path("type").asText().equals("response.output_item.done"))
+                .findFirst().orElseThrow();
+        assertThat(itemDone.at("/item/status").asText()).isEqualTo("incomplete");
+        assertThat(events.get(events.size() - 1).at("/response/status").asText()).isEqualTo("incomplete");
+    }
+
+    /** An expired response is gone for GET and for continuing at once, and the purge removes its row. */
+    @Test
+    void expiredResponsesAreGoneAndPurged() {
+        String model = chatModel("echo");
+        String id = as(ADMIN).body(request(model, "short-lived " + run())).when().post("/oai/v1/responses").then().statusCode(200)
+                .extract().path("id");
+        String kept = as(ADMIN).body(request(model, "long-lived " + run())).when().post("/oai/v1/responses").then().statusCode(200)
+                .extract().path("id");
+        pool.preparedQuery("UPDATE oai_responses SET expires_at = now() - interval '1 second' WHERE id = $1").execute(Tuple.of(id))
+                .await().atMost(Duration.ofSeconds(5));
+        as(ADMIN).when().get("/oai/v1/responses/" + id).then().statusCode(404);
+        as(ADMIN).body(with(request(model, "x"), "previous_response_id", id)).when().post("/oai/v1/responses").then().statusCode(400)
+                .body("error.param", equalTo("previous_response_id"));
+        stored.purge().await().atMost(Duration.ofSeconds(10));
+        assertThat(pool.preparedQuery("SELECT count(*) AS n FROM oai_responses WHERE id = ANY($1)")
+                .execute(Tuple.of(new String[]{id, kept})).await().atMost(Duration.ofSeconds(5)).iterator().next().getLong("n"))
+                .as("the expired row is deleted, the live one stays").isEqualTo(1L);
+        as(ADMIN).when().get("/oai/v1/responses/" + kept).then().statusCode(200);
     }
 }

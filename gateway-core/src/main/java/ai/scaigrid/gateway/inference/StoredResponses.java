@@ -1,0 +1,234 @@
+package ai.scaigrid.gateway.inference;
+
+import ai.scaigrid.commons.error.ApiException;
+import ai.scaigrid.commons.error.ErrorCode;
+import ai.scaigrid.commons.security.Caller;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.quarkus.scheduler.Scheduled;
+import io.smallrye.mutiny.Uni;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Stored responses of OpenAI's Responses API: every response is kept (unless asked {@code store: false}) for
+ * {@code scaigrid.responses.retention} (30 days, OpenAI's), so that {@code previous_response_id} can continue its
+ * conversation ({@link #history}) and {@code GET /oai/v1/responses/{id}}, {@code .../input_items} and
+ * {@code DELETE} work. A response is its owner's, like files and batches: the user who created it (a caller without a
+ * user: its credential), in that tenant; anybody else gets 404.
+ */
+@ApplicationScoped
+public class StoredResponses {
+    private static final Logger LOG = Logger.getLogger(StoredResponses.class);
+
+    @Inject
+    InferenceRoutes http;
+
+    @Inject
+    Pool pool;
+
+    @Inject
+    ObjectMapper mapper;
+
+    @ConfigProperty(name = "scaigrid.responses.retention", defaultValue = "30d")
+    Duration retention;
+
+    void register(@Observes Router router) {
+        router.get("/oai/v1/responses/:id").handler(rc -> http.authorizedJson(rc, caller -> get(caller, rc.pathParam("id"))));
+        router.get("/oai/v1/responses/:id/input_items").handler(rc -> http.authorizedJson(rc, caller -> inputItems(rc, caller)));
+        router.delete("/oai/v1/responses/:id").handler(rc -> http.authorizedJson(rc, caller -> delete(caller, rc.pathParam("id"))));
+        router.post("/oai/v1/responses/:id/cancel").handler(rc -> http.authorizedJson(rc, caller -> cancel(caller, rc.pathParam("id"))));
+    }
+
+    /**
+     * The chat messages of the conversation {@code previousId} ends, oldest turn first: each stored turn's input and
+     * answer. A 400 naming {@code previous_response_id} when the caller has no such response, or when an earlier
+     * turn of it was deleted or has expired (a conversation with a hole in it would mislead the model).
+     */
+    Uni<List<JsonNode>> history(Caller caller, String previousId) {
+        return pool.preparedQuery("""
+                        WITH RECURSIVE chain AS (
+                            SELECT id, previous_response_id, context, 0 AS depth FROM oai_responses
+                             WHERE id = $1 AND tenant_id = $2 AND owner_id = $3 AND expires_at > now()
+                            UNION ALL
+                            SELECT r.id, r.previous_response_id, r.context, c.depth + 1 FROM oai_responses r
+                              JOIN chain c ON r.id = c.previous_response_id
+                             WHERE r.tenant_id = $2 AND r.owner_id = $3 AND r.expires_at > now())
+                        SELECT id, previous_response_id, context::text AS context FROM chain ORDER BY depth DESC""")
+                .execute(Tuple.of(OaiBatchRoutes.clean(previousId), caller.tenantId(), OaiBatchRoutes.ownerOf(caller)))
+                .map(rows -> {
+                    if (rows.size() == 0) {
+                        throw ApiException.validation("previous_response_id", "Previous response with id '" + previousId + "' not found.");
+                    }
+                    List<JsonNode> messages = new ArrayList<>();
+                    boolean first = true;
+                    for (Row r : rows) {
+                        if (first && r.getString("previous_response_id") != null) {
+                            throw ApiException.validation("previous_response_id", "An earlier response of this conversation ('"
+                                    + r.getString("previous_response_id") + "') was deleted or has expired.");
+                        }
+                        first = false;
+                        read(r.getString("context")).forEach(messages::add);
+                    }
+                    return messages;
+                });
+    }
+
+    /** The chat request of a Responses turn: after the earlier turns of the conversation it continues, if any. */
+    Uni<ObjectNode> chat(Caller caller, ResponsesApi.Turn turn) {
+        return (turn.previousId == null ? Uni.createFrom().item(List.<JsonNode>of()) : history(caller, turn.previousId)).map(turn::chat);
+    }
+
+    /** The response of a turn's finished chat completion, stored as asked ({@code store: false} in it when it could not be). */
+    Uni<ObjectNode> respond(Caller caller, ResponsesApi.Turn turn, ObjectNode completion) {
+        ObjectNode response = ResponsesApi.fromChat(turn, completion);
+        ObjectNode answer = ResponsesApi.answerMessage(response.get("output"),
+                completion.path("choices").path(0).path("message").get("thinking_blocks"));
+        return save(caller, turn, response, answer).map(stored -> {
+            if (!stored) {
+                response.put("store", false);
+            }
+            return response;
+        });
+    }
+
+    /**
+     * Keeps a finished (or failed) response with its turn, unless the request said {@code store: false}; true when
+     * stored or not asked to. A database failure is logged and yields false: the caller still gets its answer,
+     * marked {@code store: false}.
+     */
+    Uni<Boolean> save(Caller caller, ResponsesApi.Turn turn, ObjectNode response, ObjectNode answer) {
+        if (!turn.store) {
+            return Uni.createFrom().item(true);
+        }
+        ArrayNode context = turn.inputMessages.deepCopy();
+        if (answer != null) {
+            context.add(answer);
+        }
+        try {
+            Tuple row = Tuple.tuple().addString(turn.id).addString(caller.tenantId()).addString(OaiBatchRoutes.ownerOf(caller))
+                    .addString(turn.previousId).addString(response.path("status").asText())
+                    .addString(mapper.writeValueAsString(response)).addString(mapper.writeValueAsString(turn.inputItems))
+                    .addString(mapper.writeValueAsString(context)).addLong(retention.toSeconds());
+            return pool.preparedQuery("""
+                            INSERT INTO oai_responses (id, tenant_id, owner_id, previous_response_id, status, response, input_items,
+                                                       context, expires_at)
+                            VALUES ($1, $2, $3, $4, $5, $6::text::json, $7::text::json, $8::text::json,
+                                    now() + make_interval(secs => $9))""")
+                    .execute(row).map(r -> true)
+                    .onFailure().recoverWithItem(e -> {
+                        LOG.warnf("storing response %s failed: %s", turn.id, e.toString());
+                        return false;
+                    });
+        } catch (Exception e) {
+            LOG.warnf("storing response %s failed: %s", turn.id, e.toString());
+            return Uni.createFrom().item(false);
+        }
+    }
+
+    private Uni<ObjectNode> get(Caller caller, String id) {
+        return column(caller, id, "response").map(ObjectNode.class::cast);
+    }
+
+    /** A JSON value (a column, or an expression over one) of the caller's stored response {@code id}; 404 when there is none. */
+    private Uni<JsonNode> column(Caller caller, String id, String column) {
+        return pool.preparedQuery("SELECT " + column + "::text AS v FROM oai_responses "
+                        + "WHERE id = $1 AND tenant_id = $2 AND owner_id = $3 AND expires_at > now()")
+                .execute(Tuple.of(OaiBatchRoutes.clean(id), caller.tenantId(), OaiBatchRoutes.ownerOf(caller)))
+                .map(rows -> {
+                    if (rows.size() == 0) {
+                        throw new ApiException(ErrorCode.NOT_FOUND, "No response with id '" + id + "'");
+                    }
+                    return read(rows.iterator().next().getString("v"));
+                });
+    }
+
+    /** OpenAI's list of a response's input items: {@code order} (desc by default), {@code after} an item id, {@code limit} 1-100. */
+    private Uni<ObjectNode> inputItems(RoutingContext rc, Caller caller) {
+        int limit = OaiBatchRoutes.intParam(rc, "limit", 20, 1, 100);
+        String order = rc.request().getParam("order");
+        if (order != null && !"asc".equals(order) && !"desc".equals(order)) {
+            throw ApiException.validation("order", "order must be asc or desc");
+        }
+        String after = rc.request().getParam("after");
+        return column(caller, rc.pathParam("id"), "input_items").map(stored -> {
+            List<JsonNode> items = new ArrayList<>();
+            stored.forEach(items::add);
+            if (!"asc".equals(order)) {
+                java.util.Collections.reverse(items);
+            }
+            int from = 0;
+            if (after != null && !after.isEmpty()) {
+                from = -1;
+                for (int i = 0; i < items.size() && from < 0; i++) {
+                    if (after.equals(items.get(i).path("id").asText())) {
+                        from = i + 1;
+                    }
+                }
+                if (from < 0) {
+                    throw ApiException.validation("after", "after must be the id of one of this response's input items");
+                }
+            }
+            ObjectNode out = mapper.createObjectNode().put("object", "list");
+            ArrayNode data = out.putArray("data");
+            items.subList(from, Math.min(items.size(), from + limit)).forEach(data::add);
+            out.put("first_id", data.isEmpty() ? null : data.get(0).path("id").asText());
+            out.put("last_id", data.isEmpty() ? null : data.get(data.size() - 1).path("id").asText());
+            out.put("has_more", from + limit < items.size());
+            return out;
+        });
+    }
+
+    private Uni<ObjectNode> delete(Caller caller, String id) {
+        return pool.preparedQuery("DELETE FROM oai_responses WHERE id = $1 AND tenant_id = $2 AND owner_id = $3 AND expires_at > now()")
+                .execute(Tuple.of(OaiBatchRoutes.clean(id), caller.tenantId(), OaiBatchRoutes.ownerOf(caller)))
+                .map(rows -> {
+                    if (rows.rowCount() == 0) {
+                        throw new ApiException(ErrorCode.NOT_FOUND, "No response with id '" + id + "'");
+                    }
+                    return mapper.createObjectNode().put("id", id).put("object", "response").put("deleted", true);
+                });
+    }
+
+    /** Only background responses can be cancelled at OpenAI, and none run here: a stored one is already finished. */
+    private Uni<ObjectNode> cancel(Caller caller, String id) {
+        return column(caller, id, "to_json(status)").map(status -> {
+            throw new ApiException(ErrorCode.CONFLICT, "Only background responses can be cancelled; response '" + id + "' is "
+                    + status.asText() + " and this gateway runs no background responses");
+        });
+    }
+
+    /** Drops expired responses (a few thousand rows at a time, so no purge holds locks for long). */
+    @Scheduled(every = "${scaigrid.responses.purge-interval:1h}", delayed = "1m")
+    Uni<Void> purge() {
+        return pool.query("DELETE FROM oai_responses WHERE id IN (SELECT id FROM oai_responses WHERE expires_at <= now() LIMIT 5000)")
+                .execute()
+                .flatMap(rows -> rows.rowCount() == 5000 ? purge() : Uni.createFrom().voidItem())
+                .onFailure().recoverWithItem(e -> {
+                    LOG.warnf("purging expired responses failed: %s", e.toString());
+                    return null;
+                });
+    }
+
+    private JsonNode read(String json) {
+        try {
+            return mapper.readTree(json);
+        } catch (Exception e) {
+            throw new IllegalStateException("a stored response is not JSON", e);
+        }
+    }
+}
