@@ -101,8 +101,11 @@ console.log('completions:', legacy.choices[0].text, 'streamed:', continued);
 {
   const lines = ['b1', 'b2'].map((id) => JSON.stringify({ custom_id: id, method: 'POST', url: '/v1/chat/completions',
     body: { model, messages: [{ role: 'user', content: `batched ${id}` }] } })).join('\n');
-  const input = await client.files.create({ file: await toFile(Buffer.from(lines), 'batch.jsonl'), purpose: 'batch' });
-  let batch = await client.batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+  const input = await client.files.create({ file: await toFile(Buffer.from(lines), 'batch.jsonl'), purpose: 'batch',
+    expires_after: { anchor: 'created_at', seconds: 86400 } });
+  if (input.expires_at - input.created_at !== 86400) fail(`the uploaded file was ${JSON.stringify(input)}`);
+  let batch = await client.batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h',
+    output_expires_after: { anchor: 'created_at', seconds: 7200 } });
   for (let i = 0; i < 300 && !['completed', 'failed', 'expired', 'cancelled'].includes(batch.status); i++) {
     await new Promise((resolve) => setTimeout(resolve, 100));
     batch = await client.batches.retrieve(batch.id);
@@ -112,7 +115,10 @@ console.log('completions:', legacy.choices[0].text, 'streamed:', continued);
   const answers = output.trim().split('\n').map((l) => JSON.parse(l))
     .map((l) => `${l.custom_id}=${l.response.body.choices[0].message.content}`);
   if (answers.join(',') !== 'b1=echo: batched b1,b2=echo: batched b2') fail(`the batch output was ${output}`);
-  console.log('batch:', answers.join(', '));
+  const outputFile = await client.files.retrieve(batch.output_file_id);
+  if (outputFile.expires_at - outputFile.created_at !== 7200) fail(`the output file was ${JSON.stringify(outputFile)}`);
+  console.log('batch:', answers.join(', '), 'files expiring in', input.expires_at - input.created_at, 'and',
+    outputFile.expires_at - outputFile.created_at, 's');
 }
 
 const toolsModel = process.env.TOOLS_MODEL;
@@ -202,6 +208,16 @@ if (transcribeModel) {
   if (translated.text !== 'heard in English: hallo') fail(`a translation was ${JSON.stringify(translated)}`);
   console.log('transcription:', JSON.stringify(heard.text), 'and as text', JSON.stringify(String(asText).trim()),
     'translation:', JSON.stringify(translated.text));
+}
+
+const moderationModel = process.env.MODERATION_MODEL;
+if (moderationModel) {
+  const verdict = await client.moderations.create({ model: moderationModel, input: ['sdk would kill', 'sdk is kind'] });
+  if (verdict.results?.length !== 2 || verdict.results[0].flagged !== true || verdict.results[1].flagged !== false
+      || verdict.model !== moderationModel) {
+    fail(`moderation was ${JSON.stringify(verdict)}`);
+  }
+  console.log('moderation:', verdict.results.map((r) => r.flagged).join(' '));
 }
 
 const parseModel = process.env.PARSE_MODEL;

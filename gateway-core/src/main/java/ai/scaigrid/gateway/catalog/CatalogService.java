@@ -38,7 +38,7 @@ import java.util.regex.Pattern;
 @ApplicationScoped
 public class CatalogService {
     static final Pattern SLUG = Pattern.compile("[a-z0-9][a-z0-9._-]{0,62}(/[a-z0-9][a-z0-9._-]{0,62}){0,3}");
-    static final Set<String> MODALITIES = Set.of("chat", "embedding", "image", "audio");
+    static final Set<String> MODALITIES = Set.of("chat", "embedding", "image", "audio", "moderation");
     static final Set<String> PROVIDERS = Set.of("openai", "scaiinfer", "scaicore", "anthropic", "azure", "mistral", "qwen",
             "google", "custom");
     private static final int MAX_PAGE = 200;

@@ -211,7 +211,8 @@ public class BatchRunner {
         return stillValid(caller).flatMap(valid -> {
             if (!valid) {
                 return fail(b, List.of(Map.of("code", "invalid_credential",
-                        "message", "the credential that created the batch was revoked or has expired")));
+                        "message", "the credential that created the batch was revoked or has expired, or its user or tenant "
+                                + "is no longer active")));
             }
             return lines(b).flatMap(p -> {
                 if (p == null || !p.problems().isEmpty()) {
@@ -233,11 +234,10 @@ public class BatchRunner {
                                     .onItem().transformToUni(line -> answer(caller, b, line)).merge(Math.max(1, concurrency))
                                     .collect().asList()
                                     .flatMap(x -> pool.preparedQuery("""
-                                                    UPDATE oai_batches SET
-                                                        completed = (SELECT count(*) FROM oai_batch_results WHERE batch_id = $1 AND ok),
-                                                        failed = (SELECT count(*) FROM oai_batch_results WHERE batch_id = $1 AND NOT ok),
-                                                        lease_until = now()
-                                                    WHERE id = $1""")
+                                                    UPDATE oai_batches b SET completed = c.ok, failed = c.not_ok, lease_until = now()
+                                                    FROM (SELECT count(*) FILTER (WHERE ok) AS ok, count(*) FILTER (WHERE NOT ok) AS not_ok
+                                                            FROM oai_batch_results WHERE batch_id = $1) c
+                                                    WHERE b.id = $1""")
                                             .execute(Tuple.of(batchId)).replaceWithVoid());
                         });
             });
@@ -354,17 +354,28 @@ public class BatchRunner {
             return Uni.createFrom().nullItem();
         }
         return OaiBatchRoutes.insertFile(tx, b.getString("tenant_id"), b.getString("partner_id"), b.getString("owner_id"),
-                "batch_output", filename, Buffer.buffer(content.toString())).map(row -> row.getString("id"));
+                "batch_output", filename, Buffer.buffer(content.toString()), b.getInteger("output_expires_seconds"))
+                .map(row -> row.getString("id"));
     }
 
-    /** The creator's credential must still be good: a revoked or expired API key stops its batches. */
+    /**
+     * The creator must still be allowed to call, as a request of theirs would be: its tenant active, its user (if any)
+     * active, and its credential neither revoked nor expired: an API key, or a service token this gateway issued
+     * (another issuer's tokens cannot be looked up; a user's JWT is judged by the user's state).
+     */
     private Uni<Boolean> stillValid(Caller caller) {
-        if (caller.credentialType() != CredentialType.API_KEY) {
-            return Uni.createFrom().item(true);
-        }
         return pool.preparedQuery("""
-                        SELECT 1 FROM api_keys WHERE id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())""")
-                .execute(Tuple.of(caller.credentialId())).map(rows -> rows.size() > 0);
+                        SELECT coalesce((SELECT status = 'active' FROM tenants WHERE id = $1), false)
+                           AND ($2::text IS NULL OR coalesce((SELECT status = 'active' FROM users WHERE id = $2), false))
+                           AND CASE $3
+                                 WHEN 'API_KEY' THEN EXISTS (SELECT 1 FROM api_keys WHERE id = $4 AND revoked_at IS NULL
+                                                                AND (expires_at IS NULL OR expires_at > now()))
+                                 WHEN 'SERVICE_TOKEN' THEN NOT EXISTS (SELECT 1 FROM service_tokens WHERE id = $4
+                                                                AND (revoked_at IS NOT NULL OR expires_at <= now()))
+                                 ELSE true
+                               END AS ok""")
+                .execute(Tuple.of(caller.tenantId(), caller.userId(), caller.credentialType().name(), caller.credentialId()))
+                .map(rows -> rows.iterator().next().getBoolean("ok"));
     }
 
     /** The batch creator as stored ({@link #snapshot}). */

@@ -99,6 +99,7 @@ public class InferencePipeline {
                 case "image_edits" -> InferenceRequests.imageEdit(body);
                 case "speech" -> InferenceRequests.speech(body);
                 case "transcriptions", "translations" -> InferenceRequests.transcription(body);
+                case "moderations" -> InferenceRequests.moderation(body);
                 default -> InferenceRequests.chat(body);
             };
             InferenceExchange ex = new InferenceExchange(caller, requestId, api, endpoint, parsed, deadlineNanos);
@@ -115,10 +116,10 @@ public class InferencePipeline {
                 }
                 java.util.function.Predicate<Provider> needed = needed(ex);
                 if (needed != null && !route.backends().isEmpty() && route.backends().stream().noneMatch(b -> can(b, needed))) {
-                    throw images(endpoint) ? new ApiException(ErrorCode.MODEL_UNAVAILABLE, "None of model " + route.slug()
-                            + "'s backends can generate images")
-                            : audio(endpoint) ? new ApiException(ErrorCode.MODEL_UNAVAILABLE, "None of model " + route.slug()
-                            + "'s backends serve audio")
+                    String ability = images(endpoint) ? "generate images" : audio(endpoint) ? "serve audio"
+                            : "moderations".equals(endpoint) ? "moderate" : null;
+                    throw ability != null
+                            ? new ApiException(ErrorCode.MODEL_UNAVAILABLE, "None of model " + route.slug() + "'s backends can " + ability)
                             : new ApiException(ErrorCode.VALIDATION_ERROR, "None of this model's backends can answer more than one choice",
                             List.of(Map.of("field", "n", "message", "must be 1 for model " + route.slug())));
                 }
@@ -141,7 +142,7 @@ public class InferencePipeline {
     }
 
     private int worstOutput(InferenceExchange ex) {
-        if ("embed".equals(ex.endpoint) || "speech".equals(ex.endpoint)) {
+        if ("embed".equals(ex.endpoint) || "speech".equals(ex.endpoint) || "moderations".equals(ex.endpoint)) {
             return 0;
         }
         if (ex.request.maxTokens() != null) {
@@ -155,6 +156,7 @@ public class InferencePipeline {
             case "embed" -> "embedding";
             case "images", "image_edits" -> "image";
             case "speech", "transcriptions", "translations" -> "audio";
+            case "moderations" -> "moderation";
             default -> "chat";
         };
         if (!needed.equals(route.modality())) {
@@ -228,6 +230,17 @@ public class InferencePipeline {
                     }
                     ex.images = result.path("data").size();
                     return result;
+                })
+                .onItemOrFailure().invoke((item, failure) -> finish(ex, failure));
+    }
+
+    /** Moderation: OpenAI's moderation object. The prompt is the input (estimated: classifiers report no usage); there is no output. */
+    public Uni<ObjectNode> moderate(InferenceExchange ex) {
+        return attemptUni(ex, candidates(ex), 0, (p, b) -> p.moderate(b, call(ex)))
+                .invoke(result -> {
+                    ex.firstTokenNanos = System.nanoTime();
+                    ex.promptTokens = ex.request.promptEstimate();
+                    ex.completionTokens = 0;
                 })
                 .onItemOrFailure().invoke((item, failure) -> finish(ex, failure));
     }
@@ -416,7 +429,7 @@ public class InferencePipeline {
     }
 
     /**
-     * What a backend's provider must be able to do for this request: draw (images), speak and listen (audio), answer
+     * What a backend's provider must be able to do for this request: draw (images), speak and listen (audio), moderate, answer
      * several choices in one call ({@code n} above 1); null when any provider will do.
      */
     private static java.util.function.Predicate<Provider> needed(InferenceExchange ex) {
@@ -425,6 +438,9 @@ public class InferencePipeline {
         }
         if (audio(ex.endpoint)) {
             return Provider::servesAudio;
+        }
+        if ("moderations".equals(ex.endpoint)) {
+            return Provider::moderates;
         }
         boolean severalChoices = ("chat".equals(ex.endpoint) || "generate".equals(ex.endpoint))
                 && InferenceRequests.choices(ex.request.body()) > 1;

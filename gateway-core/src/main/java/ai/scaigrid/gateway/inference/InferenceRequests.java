@@ -358,6 +358,52 @@ public final class InferenceRequests {
         return new Parsed(model, false, false, out, Math.max(1, prompt.asText().length() / 4), null);
     }
 
+    /**
+     * OpenAI's moderation request: {@code input} a string, a list of strings, or a list of parts ({@code {type: text,
+     * text}}, {@code {type: image_url, image_url: {url}}}, what omni-moderation takes); the model names the classifier.
+     */
+    public static Parsed moderation(JsonNode raw) {
+        ObjectNode body = object(raw);
+        Problems p = new Problems();
+        String model = model(body, p);
+        JsonNode input = body.get("input");
+        long chars = 0;
+        if (input != null && input.isTextual()) {
+            chars = input.asText().length();
+        } else if (input == null || !input.isArray() || input.isEmpty()) {
+            p.add("input", "input must be a string, or a non-empty list of strings or of text and image_url parts");
+        } else {
+            boolean strings = input.get(0).isTextual();
+            for (int i = 0; i < input.size(); i++) {
+                JsonNode item = input.get(i);
+                String field = "input[" + i + "]";
+                if (strings) {
+                    if (!item.isTextual()) {
+                        p.add(field, "input must be all strings or all parts, not both");
+                        break;
+                    }
+                    chars += item.asText().length();
+                    continue;
+                }
+                String type = item.path("type").asText("");
+                if ("text".equals(type) && item.path("text").isTextual()) {
+                    chars += item.path("text").asText().length();
+                } else if ("image_url".equals(type) && item.path("image_url").path("url").isTextual()
+                        && !item.path("image_url").path("url").asText().isBlank()) {
+                    chars += 4 * 85; // an image counts as OpenAI's low-detail tile
+                } else {
+                    p.add(field, "a part is {\"type\": \"text\", \"text\": ...} or "
+                            + "{\"type\": \"image_url\", \"image_url\": {\"url\": ...}}");
+                    break;
+                }
+            }
+        }
+        p.throwIfAny();
+        ObjectNode out = body.deepCopy();
+        out.remove("model");
+        return new Parsed(model, false, false, out, (int) Math.max(1, Math.min(Integer.MAX_VALUE, chars / 4)), null);
+    }
+
     static final Set<String> SPEECH_FORMATS = Set.of("mp3", "opus", "aac", "flac", "wav", "pcm");
     static final Set<String> TRANSCRIPTION_FORMATS = Set.of("json", "text", "srt", "verbose_json", "vtt");
     static final int MAX_SPEECH_INPUT = 4096;

@@ -137,6 +137,7 @@ public class InferenceRoutes {
         post(router, "/v1/inference/audio/speech", Api.NATIVE, body, rc -> inference(rc, Api.NATIVE, "speech"));
         post(router, "/v1/inference/audio/transcriptions", Api.NATIVE, null, rc -> transcription(rc, Api.NATIVE, "transcriptions"));
         post(router, "/v1/inference/audio/translations", Api.NATIVE, null, rc -> transcription(rc, Api.NATIVE, "translations"));
+        post(router, "/v1/inference/moderate", Api.NATIVE, body, rc -> inference(rc, Api.NATIVE, "moderations"));
         post(router, "/oai/v1/chat/completions", Api.OAI, body, rc -> inference(rc, Api.OAI, "chat"));
         post(router, "/oai/v1/completions", Api.OAI, body, rc -> inference(rc, Api.OAI, "generate"));
         post(router, "/oai/v1/embeddings", Api.OAI, body, rc -> inference(rc, Api.OAI, "embed"));
@@ -145,6 +146,7 @@ public class InferenceRoutes {
         post(router, "/oai/v1/audio/speech", Api.OAI, body, rc -> inference(rc, Api.OAI, "speech"));
         post(router, "/oai/v1/audio/transcriptions", Api.OAI, null, rc -> transcription(rc, Api.OAI, "transcriptions"));
         post(router, "/oai/v1/audio/translations", Api.OAI, null, rc -> transcription(rc, Api.OAI, "translations"));
+        post(router, "/oai/v1/moderations", Api.OAI, body, rc -> inference(rc, Api.OAI, "moderations"));
         post(router, "/oai/v1/responses", Api.OAI, body, this::responses);
         router.get("/oai/v1/models").handler(this::oaiModels);
         router.getWithRegex("/oai/v1/models/(?<id>.+)").handler(this::oaiModel);
@@ -425,8 +427,9 @@ public class InferenceRoutes {
             });
             return;
         }
-        if ("embed".equals(ex.endpoint) || InferencePipeline.images(ex.endpoint)) {
-            Uni<ObjectNode> answer = "embed".equals(ex.endpoint) ? pipeline.embed(ex) : pipeline.generateImages(ex);
+        if ("embed".equals(ex.endpoint) || "moderations".equals(ex.endpoint) || InferencePipeline.images(ex.endpoint)) {
+            Uni<ObjectNode> answer = "embed".equals(ex.endpoint) ? pipeline.embed(ex)
+                    : "moderations".equals(ex.endpoint) ? pipeline.moderate(ex) : pipeline.generateImages(ex);
             Cancellable c = answer.subscribe().with(
                     result -> json(rc, ex, 200, api == Api.OAI ? result : envelope(result)),
                     failure -> fail(rc, api, ex.requestId, InferencePipeline.toApiException(failure)));

@@ -61,6 +61,16 @@ public class OaiBatchRoutes {
     @ConfigProperty(name = "scaigrid.files.max-size", defaultValue = "31457280")
     long maxFile;
 
+    /** How long batch files (inputs, and outputs without a policy of their own) are kept; 0 keeps them. OpenAI: 30 days. */
+    @ConfigProperty(name = "scaigrid.files.batch-expiry", defaultValue = "30d")
+    java.time.Duration batchExpiry;
+
+    /** OpenAI's bounds for expires_after.seconds: one hour to 30 days. */
+    static final int MIN_EXPIRY = 3600;
+    static final int MAX_EXPIRY = 2_592_000;
+    /** A file that has not expired (expired ones are gone for their owner at once and purged within the hour). */
+    private static final String LIVE = "(expires_at IS NULL OR expires_at > now())";
+
     void register(@Observes Router router) {
         BodyHandler body = BodyHandler.create(false).setBodyLimit(BATCH_BODY_LIMIT);
         router.post("/oai/v1/files").handler(this::upload);
@@ -119,28 +129,99 @@ public class OaiBatchRoutes {
         Uni<Void> checked = !"batch".equals(purpose) ? Uni.createFrom().voidItem()
                 : Uni.createFrom().item(() -> BatchLines.parse(mapper, upload.bytes(), null))
                         .runSubscriptionOn(io.smallrye.mutiny.infrastructure.Infrastructure.getDefaultWorkerPool()).replaceWithVoid();
+        Integer expiry = expiresAfter(form.get("expires_after[anchor]"), form.get("expires_after[seconds]"), "expires_after");
+        if (expiry == null && "batch".equals(purpose)) {
+            expiry = defaultBatchExpiry();
+        }
+        Integer expiresIn = expiry;
         String filename = upload.filename().length() > 255 ? upload.filename().substring(0, 255) : upload.filename();
         return checked.flatMap(ok -> insertFile(pool, caller.tenantId(), caller.partnerId(), ownerOf(caller), purpose,
-                        filename.replace('\u0000', '_'), upload.bytes()))
+                        filename.replace('\u0000', '_'), upload.bytes(), expiresIn))
                 .map(this::fileJson);
     }
 
-    /** Stores a file (an upload, or a batch's output) as its owner's; the new row's id, purpose, filename, bytes, created_at. */
+    /** The configured expiry of batch files, in seconds; null when they are kept. */
+    Integer defaultBatchExpiry() {
+        return batchExpiry.isZero() || batchExpiry.isNegative() ? null : (int) Math.min(Integer.MAX_VALUE, batchExpiry.toSeconds());
+    }
+
+    /**
+     * OpenAI's expiration policy, {@code {"anchor": "created_at", "seconds": 3600-2592000}} (as JSON, or as the form fields
+     * {@code expires_after[anchor]} and {@code expires_after[seconds]}): the seconds, or null when none was given.
+     */
+    static Integer expiresAfter(JsonNode anchor, JsonNode seconds, String field) {
+        boolean none = (anchor == null || anchor.isNull()) && (seconds == null || seconds.isNull());
+        if (none) {
+            return null;
+        }
+        if (anchor == null || !"created_at".equals(anchor.asText())) {
+            throw ApiException.validation(field + ".anchor", "anchor must be \"created_at\"");
+        }
+        long n;
+        try {
+            n = seconds == null || !(seconds.isIntegralNumber() || seconds.isTextual()) ? -1 : Long.parseLong(seconds.asText().trim());
+        } catch (NumberFormatException e) {
+            n = -1;
+        }
+        if (n < MIN_EXPIRY || n > MAX_EXPIRY) {
+            throw ApiException.validation(field + ".seconds", "seconds must be an integer from " + MIN_EXPIRY + " (an hour) to "
+                    + MAX_EXPIRY + " (30 days)");
+        }
+        return (int) n;
+    }
+
+    /** A JSON policy object ({@code expires_after}, {@code output_expires_after}): its seconds, or null when absent. */
+    static Integer expiresAfter(JsonNode policy, String field) {
+        if (policy == null || policy.isNull()) {
+            return null;
+        }
+        if (!policy.isObject()) {
+            throw ApiException.validation(field, field + " must be {\"anchor\": \"created_at\", \"seconds\": ...}");
+        }
+        return expiresAfter(policy.get("anchor"), policy.get("seconds"), field);
+    }
+
+    /**
+     * Stores a file (an upload, or a batch's output) as its owner's, expiring {@code expiresIn} seconds from now (null:
+     * never); the new row's id, purpose, filename, bytes, created_at, expires_at.
+     */
     static Uni<Row> insertFile(io.vertx.mutiny.sqlclient.SqlClient client, String tenantId, String partnerId, String ownerId,
-                               String purpose, String filename, Buffer content) {
+                               String purpose, String filename, Buffer content, Integer expiresIn) {
         return client.preparedQuery("""
-                        INSERT INTO oai_files (id, tenant_id, partner_id, owner_id, purpose, filename, bytes, content)
-                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, purpose, filename, bytes, created_at""")
+                        INSERT INTO oai_files (id, tenant_id, partner_id, owner_id, purpose, filename, bytes, content, expires_at)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9))
+                        RETURNING id, purpose, filename, bytes, created_at, expires_at""")
                 .execute(Tuple.from(Arrays.asList("file-" + ApiKeys.newId("x").substring(2), tenantId, partnerId, ownerId, purpose,
-                        filename, content.length(), content)))
+                        filename, content.length(), content, expiresIn)))
                 .map(rows -> rows.iterator().next());
+    }
+
+    /**
+     * Deletes expired files (a thousand at a time), except the input of a batch still running, which its runner reads
+     * to the end (its owner no longer sees it).
+     */
+    @io.quarkus.scheduler.Scheduled(every = "${scaigrid.files.purge-interval:1h}", delayed = "1m")
+    Uni<Void> purgeExpiredFiles() {
+        return pool.query("""
+                        DELETE FROM oai_files WHERE id IN (
+                            SELECT f.id FROM oai_files f
+                             WHERE f.expires_at <= now()
+                               AND NOT EXISTS (SELECT 1 FROM oai_batches b WHERE b.input_file_id = f.id
+                                                 AND b.status IN ('validating', 'in_progress', 'finalizing', 'cancelling'))
+                             LIMIT 1000)""")
+                .execute()
+                .flatMap(rows -> rows.rowCount() == 1000 ? purgeExpiredFiles() : Uni.createFrom().voidItem())
+                .onFailure().recoverWithItem(e -> {
+                    org.jboss.logging.Logger.getLogger(OaiBatchRoutes.class).warnf("purging expired files failed: %s", e.toString());
+                    return null;
+                });
     }
 
     /** A file of the caller's, or 404. */
     Uni<Row> file(Caller caller, String id) {
         return pool.preparedQuery("""
-                        SELECT id, purpose, filename, bytes, created_at FROM oai_files
-                        WHERE id = $1 AND tenant_id = $2 AND owner_id = $3""")
+                        SELECT id, purpose, filename, bytes, created_at, expires_at FROM oai_files
+                        WHERE id = $1 AND tenant_id = $2 AND owner_id = $3 AND """ + LIVE)
                 .execute(Tuple.of(clean(id), caller.tenantId(), ownerOf(caller)))
                 .map(rows -> one(rows, "No such file: " + id, "file_id"));
     }
@@ -149,7 +230,13 @@ public class OaiBatchRoutes {
         ObjectNode out = mapper.createObjectNode();
         out.put("id", r.getString("id")).put("object", "file").put("bytes", r.getInteger("bytes"))
                 .put("created_at", r.getOffsetDateTime("created_at").toEpochSecond()).put("filename", r.getString("filename"))
-                .put("purpose", r.getString("purpose")).put("status", "processed").putNull("status_details").putNull("expires_at");
+                .put("purpose", r.getString("purpose")).put("status", "processed").putNull("status_details");
+        OffsetDateTime expires = r.getOffsetDateTime("expires_at");
+        if (expires == null) {
+            out.putNull("expires_at");
+        } else {
+            out.put("expires_at", expires.toEpochSecond());
+        }
         return out;
     }
 
@@ -162,7 +249,8 @@ public class OaiBatchRoutes {
         String purpose = rc.request().getParam("purpose");
         String after = rc.request().getParam("after");
         String op = ascending ? ">" : "<";
-        String sql = "SELECT id, purpose, filename, bytes, created_at FROM oai_files WHERE tenant_id = $1 AND owner_id = $2 "
+        String sql = "SELECT id, purpose, filename, bytes, created_at, expires_at FROM oai_files WHERE tenant_id = $1 AND owner_id = $2 "
+                + "AND " + LIVE + " "
                 + "AND ($3::text IS NULL OR purpose = $3) "
                 + "AND ($4::text IS NULL OR (created_at, id) " + op + " (SELECT created_at, id FROM oai_files WHERE id = $4)) "
                 + "ORDER BY created_at " + (ascending ? "ASC" : "DESC") + ", id " + (ascending ? "ASC" : "DESC") + " LIMIT $5";
@@ -178,7 +266,7 @@ public class OaiBatchRoutes {
                 return Uni.createFrom().<Row>nullItem();
             }
             caller.require(Permissions.MODELS_USE);
-            return pool.preparedQuery("SELECT content FROM oai_files WHERE id = $1 AND tenant_id = $2 AND owner_id = $3")
+            return pool.preparedQuery("SELECT content FROM oai_files WHERE id = $1 AND tenant_id = $2 AND owner_id = $3 AND " + LIVE)
                     .execute(Tuple.of(clean(rc.pathParam("id")), caller.tenantId(), ownerOf(caller)))
                     .map(rows -> one(rows, "No such file: " + rc.pathParam("id"), "file_id"));
         }).subscribe().with(row -> {
@@ -189,7 +277,7 @@ public class OaiBatchRoutes {
     }
 
     private Uni<ObjectNode> deleteFile(Caller caller, String id) {
-        return pool.preparedQuery("DELETE FROM oai_files WHERE id = $1 AND tenant_id = $2 AND owner_id = $3 RETURNING id")
+        return pool.preparedQuery("DELETE FROM oai_files WHERE id = $1 AND tenant_id = $2 AND owner_id = $3 AND " + LIVE + " RETURNING id")
                 .execute(Tuple.of(clean(id), caller.tenantId(), ownerOf(caller)))
                 .map(rows -> {
                     one(rows, "No such file: " + id, "file_id");
@@ -234,6 +322,8 @@ public class OaiBatchRoutes {
         if (inputFile == null || !inputFile.isTextual() || inputFile.asText().isBlank()) {
             throw ApiException.validation("input_file_id", "input_file_id is required (a file uploaded with purpose batch)");
         }
+        Integer asked = expiresAfter(body.get("output_expires_after"), "output_expires_after");
+        Integer outputExpiry = asked != null ? asked : defaultBatchExpiry();
         return file(caller, inputFile.asText()).flatMap(f -> {
             if (!"batch".equals(f.getString("purpose"))) {
                 throw ApiException.validation("input_file_id", "the input file must have been uploaded with purpose batch");
@@ -242,12 +332,12 @@ public class OaiBatchRoutes {
             io.vertx.core.json.JsonObject snapshot = BatchRunner.snapshot(caller);
             return pool.preparedQuery("""
                             INSERT INTO oai_batches (id, tenant_id, partner_id, owner_id, caller, endpoint, input_file_id,
-                                completion_window, status, metadata, expires_at)
-                            VALUES ($1, $2, $3, $4, $5, $6, $7, '24h', 'validating', $8, now() + interval '24 hours')
+                                completion_window, status, metadata, expires_at, output_expires_seconds)
+                            VALUES ($1, $2, $3, $4, $5, $6, $7, '24h', 'validating', $8, now() + interval '24 hours', $9)
                             RETURNING *""")
                     .execute(Tuple.from(Arrays.asList(id, caller.tenantId(), caller.partnerId(), ownerOf(caller), snapshot, endpoint,
                             f.getString("id"), metadata == null || metadata.isNull() ? null
-                                    : new io.vertx.core.json.JsonObject(metadata.toString()))))
+                                    : new io.vertx.core.json.JsonObject(metadata.toString()), outputExpiry)))
                     .map(rows -> batchJson(rows.iterator().next()));
         });
     }

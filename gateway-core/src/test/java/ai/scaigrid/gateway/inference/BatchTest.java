@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
+import static ai.scaigrid.gateway.TestKeys.ADMIN;
 import static ai.scaigrid.gateway.inference.InferenceFixtures.as;
 import static ai.scaigrid.gateway.inference.InferenceFixtures.chatModel;
 import static ai.scaigrid.gateway.inference.InferenceFixtures.key;
@@ -36,6 +37,9 @@ class BatchTest {
 
     @Inject
     UsageRecorder usage;
+
+    @Inject
+    OaiBatchRoutes batches;
 
     private static String upload(String key, String purpose, String content, String filename) {
         return RestAssured.given().header("Authorization", "Bearer " + key)
@@ -134,6 +138,114 @@ class BatchTest {
         });
         as(userKey).when().get("/oai/v1/batches").then().statusCode(200).body("object", equalTo("list"))
                 .body("data[0].id", equalTo(batchId)).body("has_more", equalTo(false));
+    }
+
+    /**
+     * Files expire as at OpenAI: an upload's expires_after, batch files after 30 days by default, other files never; a
+     * batch's output files by its output_expires_after. An expired file is gone for its owner at once and purged later,
+     * except the input of a batch still running.
+     */
+    @Test
+    void filesExpireAsAskedAndExpiredOnesAreGone() throws Exception {
+        String userKey = key(tenant(), "tenant_user", null);
+        JsonNode asked = JSON.readTree(RestAssured.given().header("Authorization", "Bearer " + userKey)
+                .multiPart("file", "notes.txt", "short-lived".getBytes(StandardCharsets.UTF_8), "text/plain")
+                .multiPart("purpose", "user_data").multiPart("expires_after[anchor]", "created_at")
+                .multiPart("expires_after[seconds]", "3600")
+                .when().post("/oai/v1/files").then().statusCode(200).extract().asString());
+        assertThat(asked.path("expires_at").asLong() - asked.path("created_at").asLong()).isBetween(3599L, 3601L);
+        String model = chatModel("echo");
+        String batchFile = upload(userKey, "batch", line("a", "/v1/chat/completions", chatBody(model, "expiring batch")) + "\n",
+                "in.jsonl");
+        JsonNode batchJson = JSON.readTree(as(userKey).when().get("/oai/v1/files/" + batchFile).then().statusCode(200)
+                .extract().asString());
+        assertThat(batchJson.path("expires_at").asLong() - batchJson.path("created_at").asLong()).as("30 days")
+                .isBetween(2_591_999L, 2_592_001L);
+        String kept = upload(userKey, "user_data", "kept", "kept.txt");
+        as(userKey).when().get("/oai/v1/files/" + kept).then().statusCode(200).body("expires_at", org.hamcrest.Matchers.nullValue());
+
+        // a batch's output files take its output_expires_after
+        String batchId = as(userKey).body(Map.of("input_file_id", batchFile, "endpoint", "/v1/chat/completions",
+                        "completion_window", "24h", "output_expires_after", Map.of("anchor", "created_at", "seconds", 7200)))
+                .when().post("/oai/v1/batches").then().statusCode(200).extract().path("id");
+        String output = awaitStatus(userKey, batchId, "completed").path("output_file_id").asText();
+        JsonNode outputJson = JSON.readTree(as(userKey).when().get("/oai/v1/files/" + output).then().statusCode(200).extract().asString());
+        assertThat(outputJson.path("expires_at").asLong() - outputJson.path("created_at").asLong()).isBetween(7199L, 7201L);
+
+        // bad policies are refused by name
+        for (Map<String, Object> bad : List.of(Map.<String, Object>of("anchor", "last_active_at", "seconds", 7200),
+                Map.<String, Object>of("anchor", "created_at", "seconds", 60), Map.<String, Object>of("anchor", "created_at"))) {
+            as(userKey).body(Map.of("input_file_id", batchFile, "endpoint", "/v1/chat/completions", "completion_window", "24h",
+                    "output_expires_after", bad)).when().post("/oai/v1/batches").then().statusCode(400)
+                    .body("error.param", startsWith("output_expires_after."));
+        }
+        RestAssured.given().header("Authorization", "Bearer " + userKey)
+                .multiPart("file", "x.txt", "x".getBytes(StandardCharsets.UTF_8), "text/plain").multiPart("purpose", "user_data")
+                .multiPart("expires_after[anchor]", "created_at").multiPart("expires_after[seconds]", "forever")
+                .when().post("/oai/v1/files").then().statusCode(400).body("error.param", equalTo("expires_after.seconds"));
+
+        // expired: gone for its owner at once, purged later, but a running batch's input stays until the batch ends
+        String gone = asked.path("id").asText();
+        StringBuilder slow = new StringBuilder(); // twelve lines of 0.9 s, five a round: the batch runs for seconds
+        String late = chatModel("late");
+        for (int i = 0; i < 12; i++) {
+            slow.append(line("b" + i, "/v1/chat/completions", chatBody(late, "x"))).append('\n');
+        }
+        String runningInput = upload(userKey, "batch", slow.toString(), "running.jsonl");
+        String running = create(userKey, runningInput, "/v1/chat/completions");
+        pool.preparedQuery("UPDATE oai_files SET expires_at = now() - interval '1 second' WHERE id = ANY($1)")
+                .execute(Tuple.of(new String[]{gone, runningInput})).await().atMost(Duration.ofSeconds(5));
+        as(userKey).when().get("/oai/v1/files/" + gone).then().statusCode(404);
+        as(userKey).when().get("/oai/v1/files/" + gone + "/content").then().statusCode(404);
+        as(userKey).when().delete("/oai/v1/files/" + gone).then().statusCode(404);
+        as(userKey).when().get("/oai/v1/files").then().statusCode(200).body("data.id", not(hasItem(gone))).body("data.id", hasItem(kept));
+        batches.purgeExpiredFiles().await().atMost(Duration.ofSeconds(10));
+        var left = pool.preparedQuery("SELECT id FROM oai_files WHERE id = ANY($1)")
+                .execute(Tuple.of(new String[]{gone, runningInput, kept})).await().atMost(Duration.ofSeconds(5));
+        List<String> ids = new ArrayList<>();
+        left.forEach(r -> ids.add(r.getString("id")));
+        assertThat(ids).containsExactlyInAnyOrder(runningInput, kept);
+        awaitStatus(userKey, running, "completed");
+        batches.purgeExpiredFiles().await().atMost(Duration.ofSeconds(10));
+        assertThat(pool.preparedQuery("SELECT 1 FROM oai_files WHERE id = $1").execute(Tuple.of(runningInput))
+                .await().atMost(Duration.ofSeconds(5)).size()).as("purged once its batch ended").isZero();
+    }
+
+    /**
+     * A batch runs only while its creator may call: a revoked key, or a tenant that is no longer active, fails it at
+     * its next round (lines on a model that takes 0.9 s each, five per round, so the batch is still open then).
+     */
+    @Test
+    void aBatchStopsWhenItsCreatorMayNoLongerCall() throws Exception {
+        String model = chatModel("late");
+        StringBuilder jsonl = new StringBuilder();
+        for (int i = 0; i < 12; i++) {
+            jsonl.append(line("l" + i, "/v1/chat/completions", chatBody(model, "late line " + i))).append('\n');
+        }
+        String revokedTenant = tenant();
+        String revokedKey = key(revokedTenant, "tenant_user", null);
+        String revokedBatch = create(revokedKey, upload(revokedKey, "batch", jsonl.toString(), "late.jsonl"), "/v1/chat/completions");
+        String suspendedTenant = tenant();
+        String suspendedKey = key(suspendedTenant, "tenant_user", null);
+        String suspendedBatch = create(suspendedKey, upload(suspendedKey, "batch", jsonl.toString(), "late.jsonl"),
+                "/v1/chat/completions");
+        awaitStatus(revokedKey, revokedBatch, "in_progress");
+        awaitStatus(suspendedKey, suspendedBatch, "in_progress");
+
+        String keyId = as(revokedKey).when().get("/v1/me").then().statusCode(200).extract().path("data.credential_id");
+        as(ADMIN).when().delete("/v1/api-keys/" + keyId).then().statusCode(204);
+        // no API suspends a tenant yet: an operator's change in the database
+        pool.preparedQuery("UPDATE tenants SET status = 'suspended' WHERE id = $1").execute(Tuple.of(suspendedTenant))
+                .await().atMost(Duration.ofSeconds(5));
+        for (String batch : List.of(revokedBatch, suspendedBatch)) {
+            await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100)).untilAsserted(() -> {
+                var row = pool.preparedQuery("SELECT status, errors::text AS errors, completed FROM oai_batches WHERE id = $1")
+                        .execute(Tuple.of(batch)).await().atMost(Duration.ofSeconds(5)).iterator().next();
+                assertThat(row.getString("status")).isEqualTo("failed");
+                assertThat(JSON.readTree(row.getString("errors")).at("/data/0/code").asText()).isEqualTo("invalid_credential");
+                assertThat(row.getInteger("completed")).as("the lines of later rounds never ran").isLessThan(12);
+            });
+        }
     }
 
     /** A /v1/responses batch: each line a Responses request, stored, and able to continue a stored conversation. */

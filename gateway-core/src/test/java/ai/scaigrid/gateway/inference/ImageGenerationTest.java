@@ -178,11 +178,7 @@ class ImageGenerationTest {
     /** Backends of a provider that cannot draw (Anthropic) are never called for images. */
     @Test
     void aModelWithoutADrawingBackendIsUnavailable() {
-        String slug = "test-" + run() + "/no-drawing";
-        String id = InferenceFixtures.create("/v1/models", Map.of("slug", slug, "display_name", "x", "modality", "image"));
-        String backend = InferenceFixtures.create("/v1/backends", Map.of("name", "claude", "provider_type", "anthropic",
-                "model_name", "claude-x", "connection_config", Map.of("base_url", "http://127.0.0.1:9", "api_key", "k")));
-        as(ADMIN).body(Map.of("backend_id", backend)).when().post("/v1/models/" + id + "/backends").then().statusCode(201);
+        String slug = InferenceFixtures.modelOverAnthropicOnly("image");
         as(ADMIN).body(draw(slug, "x")).when().post("/v1/inference/images/generate").then().statusCode(503)
                 .body("error.code", equalTo("MODEL_UNAVAILABLE"));
     }

@@ -64,6 +64,12 @@ final class InferenceFixtures {
         return slug;
     }
 
+    /** A model of this modality whose one backend is Anthropic's (unreachable): a provider that can only chat. */
+    static String modelOverAnthropicOnly(String modality) {
+        return modelOver("test-" + run() + "/anthropic-only", modality, null, List.of(Map.of("name", "claude", "provider_type", "anthropic",
+                "model_name", "claude-x", "connection_config", Map.of("base_url", "http://127.0.0.1:9", "api_key", "k"))));
+    }
+
     static String chatModel(String... upstreamModels) {
         return model("test-" + run() + "/chat", "chat", 1000, upstreamModels);
     }

@@ -48,6 +48,8 @@ class OpenAiSdkCompatibilityTest {
                 "SPEECH_MODEL=" + InferenceFixtures.model("test-" + InferenceFixtures.run() + "/tts", "audio", null, "speak"),
                 "TRANSCRIBE_MODEL=" + InferenceFixtures.model("test-" + InferenceFixtures.run() + "/stt", "audio", null, "hear"),
                 "MIDFAIL_MODEL=" + InferenceFixtures.chatModel("midfail"),
+                "MODERATION_MODEL=" + InferenceFixtures.model("test-" + InferenceFixtures.run() + "/moderation", "moderation", null,
+                        "moderate"),
                 "THINKING_MODEL=" + InferenceFixtures.chatModelOver(List.of(java.util.Map.of("name", "claude", "provider_type", "anthropic",
                         "model_name", "claude-thinking", "connection_config", java.util.Map.of("base_url", AnthropicTestUpstream.get().baseUrl(),
                                 "api_key", AnthropicTestUpstream.KEY)))),
@@ -61,12 +63,13 @@ class OpenAiSdkCompatibilityTest {
                 .contains("images: 2 urls, \"PNG 0: a lighthouse\" revised \"A careful drawing of a lighthouse at dusk\" "
                         + "edited \"EDITED 1 image: add a hat\"")
                 .contains("speech: \"AUDIO/wav: sdk speaks\"")
-                .contains("batch: b1=echo: batched b1, b2=echo: batched b2")
+                .contains("batch: b1=echo: batched b1, b2=echo: batched b2 files expiring in 86400 and 7200 s")
                 .contains("responses: \"echo: sdk responds\" streamed \"echo: sdk streams a response\"")
                 .contains("responses tool call: toolu_01 get_weather")
                 .containsPattern("stored responses: retrieved, listed, continued resp_[0-9a-f]{32} and deleted resp_[0-9a-f]{32}")
                 .contains("transcription: \"heard: sdk listens\" and as text \"heard: as text\" translation: \"heard in English: hallo\"")
                 .contains("mid-stream error: \"Hello wor\"")
+                .contains("moderation: true false")
                 .contains("structured output: {\"answer\":\"echo: parse me\"}")
                 .contains("reasoning: \"The user wants an echo.\" then \"echo: think it over\"")
                 .contains("unknown model: 404").contains("wrong key: 401").contains("OK");

@@ -134,6 +134,30 @@ public class OpenAiProvider implements Provider {
         return http.exchange(backend, call, () -> options(backend, "/images/generations"), body).map(OpenAiProvider::imagesAnswer);
     }
 
+    @Override
+    public boolean moderates() {
+        return true;
+    }
+
+    /** {@code POST /moderations}: OpenAI's moderation object, checked (a result per input, each with its flag). */
+    @Override
+    public Uni<ObjectNode> moderate(BackendTarget backend, ProviderCall call) {
+        ObjectNode body = call.body().deepCopy();
+        body.put("model", backend.modelName());
+        return http.exchange(backend, call, () -> options(backend, "/moderations"), body).map(json -> {
+            boolean ok = json instanceof ObjectNode node && node.path("results").isArray() && !node.path("results").isEmpty();
+            for (JsonNode result : json.path("results")) {
+                ok &= result.path("flagged").isBoolean() && result.path("categories").isObject();
+            }
+            if (!ok) {
+                throw new UpstreamFailure(ErrorCode.UPSTREAM_SHAPE_MISMATCH, "The upstream reply could not be parsed", true, null, null);
+            }
+            ObjectNode node = (ObjectNode) json;
+            node.put("model", call.frontendSlug());
+            return node;
+        });
+    }
+
     /** OpenAI's images response, checked: every image a URL or base64. */
     private static ObjectNode imagesAnswer(JsonNode json) {
         if (!(json instanceof ObjectNode node) || !node.path("data").isArray()) {

@@ -59,6 +59,21 @@ public interface Provider {
                 "Backends of type " + backend.providerType() + " cannot edit images", false, null, null));
     }
 
+    /** Whether backends of this provider classify content ({@link #moderate}); the dispatcher skips those that cannot. */
+    default boolean moderates() {
+        return false;
+    }
+
+    /**
+     * Moderation: {@code call.body()} is a validated OpenAI moderation request ({@code input}: text, texts, or text and
+     * image parts); the answer is OpenAI's moderation object ({@code {"id", "model", "results": [{"flagged",
+     * "categories", "category_scores", ...}]}}), one result per input.
+     */
+    default Uni<ObjectNode> moderate(BackendTarget backend, ProviderCall call) {
+        return Uni.createFrom().failure(new UpstreamFailure(ai.scaigrid.commons.error.ErrorCode.BACKEND_ERROR,
+                "Backends of type " + backend.providerType() + " cannot moderate", false, null, null));
+    }
+
     /** Whether backends of this provider speak audio ({@link #synthesizeSpeech}, {@link #transcribe}); others are skipped. */
     default boolean servesAudio() {
         return false;
