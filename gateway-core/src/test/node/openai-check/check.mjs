@@ -59,6 +59,13 @@ for await (const chunk of await client.completions.create({ model, prompt: 'Say'
 }
 if (continued !== ' Paris, of course.' || !legacyUsage) fail(`streamed completion was ${JSON.stringify(continued)}, usage ${JSON.stringify(legacyUsage)}`);
 console.log('completions:', legacy.choices[0].text, 'streamed:', continued);
+// as lm-evaluation-harness scores: several prompts, echoed by the upstream with their log probabilities
+const scored = await client.completions.create({ model, prompt: ['Is it', 'Or'], echo: true, logprobs: 1, max_tokens: 1 });
+if (scored.choices.map((c) => c.text).join('|') !== 'Is it Paris, of course.|Or Paris, of course.'
+    || scored.choices[0].logprobs.tokens[0] !== 'Is ') {
+  fail(`an echoed batch of prompts gave ${JSON.stringify(scored)}`);
+}
+console.log('scored prompts:', scored.choices.length);
 
 // the Responses API over MODEL: output_text, and the event stream the SDK assembles
 {

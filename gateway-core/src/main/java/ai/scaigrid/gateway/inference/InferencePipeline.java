@@ -114,12 +114,18 @@ public class InferencePipeline {
                             "max_tokens " + effective.maxTokens() + " is over this model's limit of " + route.maxOutputTokens(),
                             List.of(Map.of("field", "max_tokens", "message", "must be at most " + route.maxOutputTokens())));
                 }
-                java.util.function.Predicate<Provider> needed = needed(ex);
+                java.util.function.BiPredicate<Provider, BackendTarget> needed = needed(ex);
                 if (needed != null && !route.backends().isEmpty() && route.backends().stream().noneMatch(b -> can(b, needed))) {
                     String ability = images(endpoint) ? "generate images" : audio(endpoint) ? "serve audio"
                             : "moderations".equals(endpoint) ? "moderate" : null;
-                    throw ability != null
-                            ? new ApiException(ErrorCode.MODEL_UNAVAILABLE, "None of model " + route.slug() + "'s backends can " + ability)
+                    if (ability != null) {
+                        throw new ApiException(ErrorCode.MODEL_UNAVAILABLE, "None of model " + route.slug() + "'s backends can " + ability);
+                    }
+                    throw completionPrompt(ex) != null
+                            ? new ApiException(ErrorCode.VALIDATION_ERROR, "None of this model's backends has a native text-completion "
+                            + "endpoint, which several prompts, token ids and echo with logprobs need",
+                            List.of(Map.of("field", "prompt", "message", "send one text prompt (and no logprobs with echo) to model "
+                                    + route.slug())))
                             : new ApiException(ErrorCode.VALIDATION_ERROR, "None of this model's backends can answer more than one choice",
                             List.of(Map.of("field", "n", "message", "must be 1 for model " + route.slug())));
                 }
@@ -381,9 +387,16 @@ public class InferencePipeline {
     }
 
     private ProviderCall call(InferenceExchange ex) {
+        JsonNode completionPrompt = completionPrompt(ex);
         return new ProviderCall(ex.requestId, ex.caller.tenantId(), ex.caller.partnerId(), ex.caller.userId(), ex.route.slug(),
                 ex.request.body(), ex.deadlineNanos, worstOutput(ex), ex.request.defaulted(),
-                "generate".equals(ex.endpoint) ? InferenceRequests.rawPrompt(ex.request.body()) : null);
+                "generate".equals(ex.endpoint) && completionPrompt == null ? InferenceRequests.rawPrompt(ex.request.body()) : null,
+                completionPrompt);
+    }
+
+    /** A text completion's prompt that only a native text-completion endpoint can answer, or null. */
+    private static JsonNode completionPrompt(InferenceExchange ex) {
+        return "generate".equals(ex.endpoint) ? InferenceRequests.completionPrompt(ex.request.body()) : null;
     }
 
     /** Backends in the order to try: by priority; within one priority, a weighted random order. */
@@ -392,7 +405,7 @@ public class InferencePipeline {
         if (all.isEmpty()) {
             throw new ApiException(ErrorCode.MODEL_UNAVAILABLE, "Model " + ex.route.slug() + " has no active backend");
         }
-        java.util.function.Predicate<Provider> needed = needed(ex);
+        java.util.function.BiPredicate<Provider, BackendTarget> needed = needed(ex);
         if (needed != null) {
             // only backends that can answer it (admission made sure there is one), so a failover never ends in a refusal
             all = all.stream().filter(b -> can(b, needed)).toList();
@@ -429,22 +442,26 @@ public class InferencePipeline {
     }
 
     /**
-     * What a backend's provider must be able to do for this request: draw (images), speak and listen (audio), moderate, answer
-     * several choices in one call ({@code n} above 1); null when any provider will do.
+     * What a backend (its provider, its configuration) must be able to do for this request: draw (images), speak and
+     * listen (audio), moderate, complete text natively (several prompts, token ids, echo with logprobs), answer several
+     * choices in one call ({@code n} above 1); null when any backend will do.
      */
-    private static java.util.function.Predicate<Provider> needed(InferenceExchange ex) {
+    private static java.util.function.BiPredicate<Provider, BackendTarget> needed(InferenceExchange ex) {
         if (images(ex.endpoint)) {
-            return Provider::generatesImages;
+            return (p, b) -> p.generatesImages();
         }
         if (audio(ex.endpoint)) {
-            return Provider::servesAudio;
+            return (p, b) -> p.servesAudio();
         }
         if ("moderations".equals(ex.endpoint)) {
-            return Provider::moderates;
+            return (p, b) -> p.moderates();
+        }
+        if (completionPrompt(ex) != null) {
+            return Provider::completesTextNatively;
         }
         boolean severalChoices = ("chat".equals(ex.endpoint) || "generate".equals(ex.endpoint))
                 && InferenceRequests.choices(ex.request.body()) > 1;
-        return severalChoices ? Provider::answersSeveralChoices : null;
+        return severalChoices ? (p, b) -> p.answersSeveralChoices() : null;
     }
 
     static boolean images(String endpoint) {
@@ -455,9 +472,9 @@ public class InferencePipeline {
         return "speech".equals(endpoint) || "transcriptions".equals(endpoint) || "translations".equals(endpoint);
     }
 
-    private boolean can(BackendTarget backend, java.util.function.Predicate<Provider> needed) {
+    private boolean can(BackendTarget backend, java.util.function.BiPredicate<Provider, BackendTarget> needed) {
         Provider p = providers.forType(backend.providerType());
-        return p != null && needed.test(p);
+        return p != null && needed.test(p, backend);
     }
 
     CircuitBreaker breaker(String backendId) {

@@ -202,26 +202,29 @@ public final class InferenceRequests {
      * {@link #rawPrompt}). The prompt is a string, or OpenAI's list holding one string. {@code logprobs} is the
      * completions API's count (0-5 alternatives per token), carried as chat's {@code logprobs: true} and
      * {@code top_logprobs}, so either kind of upstream can answer it.
+     *
+     * <p>What only a text-completion endpoint can answer (several prompts, token-id prompts, {@code echo} with
+     * {@code logprobs}, as evaluation harnesses send them) keeps the prompt as sent in the body's {@code prompt}
+     * ({@link #completionPrompt}) and {@code echo} for the upstream; such a request goes only to backends with a
+     * native text-completion endpoint. The user message then holds the first prompt's text, for estimates.
      */
     public static Parsed generate(JsonNode raw) {
         ObjectNode body = object(raw);
         Problems p = new Problems();
         String model = model(body, p);
         JsonNode prompt = prompt(body);
-        if (prompt == null || !prompt.isTextual() || prompt.asText().isEmpty()) {
-            p.add("prompt", prompt != null && prompt.isArray()
-                    ? "prompt must be one non-empty string (several prompts or token ids in one request are not supported)"
-                    : "prompt must be a non-empty string");
-        }
+        int promptChars = promptShape(prompt, p);
+        boolean native_ = prompt != null && prompt.isArray();
         JsonNode logprobs = body.remove("logprobs");
         body.remove("top_logprobs");
-        JsonNode echo = body.remove("echo"); // answered by the API layer (echoText): no upstream is asked for it
+        JsonNode echo = body.remove("echo"); // answered by the API layer (echoText), unless only the upstream can
+        boolean echoing = echo != null && echo.isBoolean() && echo.asBoolean();
         if (echo != null && !echo.isNull() && !echo.isBoolean()) {
             p.add("echo", "echo must be true or false");
-        } else if (echo != null && echo.asBoolean() && logprobs != null && !logprobs.isNull()) {
-            p.add("echo", "echo cannot be combined with logprobs: the prompt's own log probabilities are not available");
         }
-        if (logprobs != null && !logprobs.isNull()) {
+        boolean withLogprobs = logprobs != null && !logprobs.isNull();
+        native_ |= echoing && withLogprobs; // the prompt's own log probabilities: only the upstream has them
+        if (withLogprobs) {
             if (!logprobs.isIntegralNumber() || !logprobs.canConvertToInt() || logprobs.asInt() < 0 || logprobs.asInt() > 5) {
                 p.add("logprobs", "logprobs must be an integer from 0 to 5 (the alternatives to report per token)");
             } else {
@@ -230,12 +233,70 @@ public final class InferenceRequests {
         }
         common(body, p);
         int toolChars = toolsAndFormat(body, p);
+        if (native_ && toolChars > 0) {
+            p.add("prompt", "several prompts, token ids or echo with logprobs cannot be combined with tools or a response format");
+        }
+        if (native_ && prompt != null && prompt.isArray() && (long) prompt.size() * body.path("n").asInt(1) > MAX_CHOICES
+                && !prompt.get(0).isIntegralNumber()) {
+            p.add("prompt", "prompts times n must be at most " + MAX_CHOICES);
+        }
         p.throwIfAny();
         ObjectNode chat = body.deepCopy();
         chat.remove("prompt");
         ArrayNode messages = chat.putArray("messages");
-        messages.addObject().put("role", "user").put("content", prompt.asText());
-        return finish(chat, model, prompt.asText().length() + toolChars + 4);
+        messages.addObject().put("role", "user").put("content", prompt.isTextual() ? prompt.asText() : firstText(prompt));
+        if (native_) {
+            chat.set("prompt", prompt);
+            if (echoing) {
+                chat.put("echo", true);
+            }
+        }
+        return finish(chat, model, promptChars + toolChars + 4);
+    }
+
+    /**
+     * Checks a text completion's prompt: a non-empty string, or a list of them, a list of token ids, or a list of such
+     * lists; returns its size in characters for estimates (a token id counts as a token, four characters).
+     */
+    private static int promptShape(JsonNode prompt, Problems p) {
+        if (prompt != null && prompt.isTextual() && !prompt.asText().isEmpty()) {
+            return prompt.asText().length();
+        }
+        String shape = "prompt must be a non-empty string, a list of them, a list of token ids, or a list of such lists";
+        if (prompt == null || !prompt.isArray() || prompt.isEmpty()) {
+            p.add("prompt", shape);
+            return 0;
+        }
+        if (prompt.get(0).isIntegralNumber()) {
+            return 4 * tokenIds(prompt, "prompt", p);
+        }
+        long chars = 0;
+        for (int i = 0; i < prompt.size(); i++) {
+            JsonNode item = prompt.get(i);
+            if (item.isTextual() && !item.asText().isEmpty()) {
+                chars += item.asText().length();
+            } else if (item.isArray()) {
+                chars += 4L * tokenIds(item, "prompt[" + i + "]", p);
+            } else {
+                p.add("prompt[" + i + "]", shape);
+                return 0;
+            }
+        }
+        return (int) Math.min(Integer.MAX_VALUE, chars);
+    }
+
+    /** A prompt list's first text (none for token ids), standing in as the user message. */
+    private static String firstText(JsonNode prompt) {
+        return prompt != null && prompt.isArray() && prompt.path(0).isTextual() ? prompt.get(0).asText() : "";
+    }
+
+    /**
+     * The prompt of a validated {@code generate} body that only a native text-completion endpoint can answer, as
+     * sent (several prompts, token ids, or a prompt to echo with its log probabilities); null for any other.
+     */
+    public static JsonNode completionPrompt(JsonNode generateBody) {
+        JsonNode prompt = generateBody.get("prompt");
+        return prompt == null || prompt.isNull() ? null : prompt;
     }
 
     /** A text completion's {@code prompt}: the string, also when OpenAI's list holds just it; else the field as sent. */
@@ -244,10 +305,13 @@ public final class InferenceRequests {
         return prompt != null && prompt.isArray() && prompt.size() == 1 && prompt.get(0).isTextual() ? prompt.get(0) : prompt;
     }
 
-    /** The prompt a text completion with {@code echo: true} repeats before its text, else null (read before validation). */
+    /**
+     * The prompt a text completion with {@code echo: true} repeats before its text, else null (read before validation):
+     * the gateway echoes a single prompt without logprobs for every backend; any other echo is the upstream's.
+     */
     public static String echoText(JsonNode raw) {
-        if (raw == null || !raw.path("echo").booleanValue()) {
-            return null;
+        if (raw == null || !raw.path("echo").booleanValue() || raw.hasNonNull("logprobs")) {
+            return null; // with logprobs the upstream echoes, with the prompt's own log probabilities
         }
         JsonNode prompt = prompt(raw);
         return prompt != null && prompt.isTextual() ? prompt.asText() : null;
@@ -535,7 +599,11 @@ public final class InferenceRequests {
     /** How many choices a validated chat body (or images an image request) asks for ({@code n}, 1 when absent). */
     public static int choices(JsonNode body) {
         JsonNode n = body == null ? null : body.get("n");
-        return n == null || n.isNull() ? 1 : n.asInt();
+        int each = n == null || n.isNull() ? 1 : n.asInt();
+        // a text completion of several prompts answers n choices for each (a list of token ids is one prompt)
+        JsonNode prompt = body == null ? null : body.get("prompt");
+        boolean several = prompt != null && prompt.isArray() && !prompt.isEmpty() && !prompt.get(0).isIntegralNumber();
+        return several ? each * prompt.size() : each;
     }
 
     /** Validates one input given as token ids (integers 0..2^31-1); returns how many there are. */

@@ -459,7 +459,9 @@ public class InferenceRoutes {
         }
         Cancellable c = result.subscribe().with(completion -> {
             if (ex.responses != null) {
-                storedResponses.respond(ex.caller, ex.responses, completion).subscribe().with(response -> json(rc, ex, 200, response));
+                Uni.createFrom().deferred(() -> storedResponses.respond(ex.caller, ex.responses, completion)).subscribe().with(
+                        response -> json(rc, ex, 200, response),
+                        failure -> fail(rc, api, ex.requestId, InferencePipeline.toApiException(failure)));
                 return;
             }
             ObjectNode out = "generate".equals(ex.endpoint) ? toTextCompletion(completion, ex.echo) : completion;

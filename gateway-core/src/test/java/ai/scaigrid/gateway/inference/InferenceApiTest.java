@@ -436,13 +436,74 @@ class InferenceApiTest {
         }
         assertThat(texts).hasSize(1);
         assertThat(texts.values()).allSatisfy(t -> assertThat(t.toString()).isEqualTo(prompt + OpenAiTestUpstream.CONTINUATION));
-        as(ADMIN).body(Map.of("model", model, "prompt", prompt, "echo", true, "logprobs", 1)).when().post("/oai/v1/completions")
-                .then().statusCode(400).body("error.param", equalTo("echo"));
         as(ADMIN).body(Map.of("model", model, "prompt", prompt, "echo", "yes")).when().post("/v1/inference/generate")
                 .then().statusCode(400).body("error.details[0].field", equalTo("echo"));
         // without echo, nothing leads the text
         as(ADMIN).body(Map.of("model", model, "prompt", prompt, "echo", false)).when().post("/v1/inference/generate").then()
                 .statusCode(200).body("data.choices[0].text", equalTo(OpenAiTestUpstream.CONTINUATION));
+    }
+
+    /**
+     * What evaluation harnesses send (lm-evaluation-harness's loglikelihood: echo with logprobs; several prompts; token
+     * ids) goes to a native text-completion endpoint as it is, which echoes the prompt with its log probabilities;
+     * a model with no such backend refuses it by name, and failover skips backends without one.
+     */
+    @Test
+    void severalPromptsTokenIdsAndEchoWithLogprobsGoToNativeCompletions() throws Exception {
+        String model = chatModel("echo");
+        String first = "Score me " + InferenceFixtures.run();
+        String second = "And me " + InferenceFixtures.run();
+        JsonNode answer = JSON.readTree(as(ADMIN).body(Map.of("model", model, "prompt", List.of(first, second), "echo", true,
+                        "logprobs", 1, "max_tokens", 1)).when().post("/oai/v1/completions").then().statusCode(200).extract().asString());
+        assertThat(answer.path("choices")).hasSize(2);
+        assertThat(answer.at("/choices/0/text").asText()).as("echoed once, by the upstream")
+                .isEqualTo(first + OpenAiTestUpstream.CONTINUATION);
+        assertThat(answer.at("/choices/1/text").asText()).isEqualTo(second + OpenAiTestUpstream.CONTINUATION);
+        assertThat(answer.at("/choices/1/index").asInt()).isEqualTo(1);
+        assertThat(answer.at("/choices/0/logprobs/tokens/0").asText()).as("the prompt's own tokens").isEqualTo("Score ");
+        assertThat(answer.at("/usage/prompt_tokens").asInt()).isEqualTo(10);
+        var sent = OpenAiTestUpstream.get().sentContaining(first);
+        assertThat(sent.getString("_path")).isEqualTo("/v1/completions");
+        assertThat(sent.getJsonArray("prompt").getList()).containsExactly(first, second);
+        assertThat(sent.getBoolean("echo")).isTrue();
+        assertThat(sent.getValue("logprobs")).isEqualTo(1);
+
+        // token ids, and lists of them, streamed: a choice per prompt
+        String sse = as(ADMIN).body(Map.of("model", model, "prompt", List.of(List.of(11, 12), List.of(13)), "stream", true, "echo", true,
+                "logprobs", 0)).when().post("/oai/v1/completions").then().statusCode(200).extract().asString();
+        Map<Integer, StringBuilder> texts = new java.util.TreeMap<>();
+        for (String data : parseSse(sse).data()) {
+            if (!data.equals("[DONE]")) {
+                for (JsonNode c : JSON.readTree(data).path("choices")) {
+                    texts.computeIfAbsent(c.path("index").asInt(), i -> new StringBuilder()).append(c.path("text").asText());
+                }
+            }
+        }
+        assertThat(texts.get(0).toString()).isEqualTo("t11 t12 " + OpenAiTestUpstream.CONTINUATION);
+        assertThat(texts.get(1).toString()).isEqualTo("t13 " + OpenAiTestUpstream.CONTINUATION);
+        as(ADMIN).body(Map.of("model", model, "prompt", List.of(7, 8, 9))).when().post("/v1/inference/generate").then().statusCode(200)
+                .body("data.choices.size()", equalTo(1)).body("data.choices[0].text", equalTo(OpenAiTestUpstream.CONTINUATION));
+        assertThat(OpenAiTestUpstream.get().sentContaining("[7,8,9]").getJsonArray("prompt").getList()).containsExactly(7, 8, 9);
+
+        // only native text-completion backends: a chat-mode one is skipped, a model with none refuses by name
+        String mixed = InferenceFixtures.chatModelOver(List.of(completionsBackend("echo", "chat"), completionsBackend("echo", "native")));
+        String viaNative = "mixed " + InferenceFixtures.run();
+        as(ADMIN).body(Map.of("model", mixed, "prompt", List.of(viaNative, "b"))).when().post("/oai/v1/completions").then()
+                .statusCode(200).body("choices.size()", equalTo(2));
+        assertThat(OpenAiTestUpstream.get().sentContaining(viaNative).getString("_path")).isEqualTo("/v1/completions");
+        String chatOnly = InferenceFixtures.chatModelOver(List.of(completionsBackend("echo", "chat")));
+        as(ADMIN).body(Map.of("model", chatOnly, "prompt", "x", "echo", true, "logprobs", 1)).when().post("/oai/v1/completions").then()
+                .statusCode(400).body("error.param", equalTo("prompt"));
+        as(ADMIN).body(Map.of("model", chatOnly, "prompt", List.of(1, 2))).when().post("/v1/inference/generate").then().statusCode(400)
+                .body("error.details[0].field", equalTo("prompt"));
+
+        // shapes
+        for (Object bad : List.of(List.of(), List.of("a", 1), List.of(List.of()), List.of(-1), List.of(""), Map.of("text", "x"))) {
+            as(ADMIN).body(Map.of("model", model, "prompt", bad)).when().post("/oai/v1/completions").then().statusCode(400)
+                    .body("error.param", org.hamcrest.Matchers.startsWith("prompt"));
+        }
+        as(ADMIN).body(Map.of("model", model, "prompt", java.util.Collections.nCopies(65, "p"), "n", 2)).when().post("/oai/v1/completions")
+                .then().statusCode(400).body("error.param", equalTo("prompt"));
     }
 
     @Test
@@ -512,10 +573,10 @@ class InferenceApiTest {
         assertThat(offsets).containsExactly(0, 6, 6 + streamedWords.get(1).length());
         assertThat(usage).isNotNull();
 
-        // what the gateway cannot answer is refused in OpenAI's error format, naming the parameter
-        for (Object bad : List.of(List.of(1, 2, 3), List.of("a", "b"), "")) {
+        // a malformed prompt is refused in OpenAI's error format, naming the parameter
+        for (Object bad : List.of(List.of(1.5), List.of("a", true), "")) {
             as(ADMIN).body(Map.of("model", model, "prompt", bad)).when().post("/oai/v1/completions").then().statusCode(400)
-                    .body("error.param", equalTo("prompt")).body("error.type", equalTo("invalid_request_error"));
+                    .body("error.param", org.hamcrest.Matchers.startsWith("prompt")).body("error.type", equalTo("invalid_request_error"));
         }
         for (Object bad : List.of(6, true, -1, "2")) {
             as(ADMIN).body(Map.of("model", model, "prompt", "x", "logprobs", bad)).when().post("/oai/v1/completions")

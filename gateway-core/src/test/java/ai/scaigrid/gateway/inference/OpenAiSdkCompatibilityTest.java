@@ -57,7 +57,7 @@ class OpenAiSdkCompatibilityTest {
                         "model_name", "claude-echo", "connection_config", java.util.Map.of("base_url", AnthropicTestUpstream.get().baseUrl(),
                                 "api_key", AnthropicTestUpstream.KEY))))}, 120);
         assertThat(output).contains("non-streaming: echo: sdk says hi").contains("streaming: echo: sdk streams")
-                .contains("completions:  Paris, of course. streamed:  Paris, of course.")
+                .contains("completions:  Paris, of course. streamed:  Paris, of course.").contains("scored prompts: 2")
                 .contains("non-streaming tool call: toolu_01 get_weather")
                 .contains("streamed tool call: toolu_01 get_weather").contains("embeddings: 2 vectors of 3")
                 .contains("images: 2 urls, \"PNG 0: a lighthouse\" revised \"A careful drawing of a lighthouse at dusk\" "

@@ -329,36 +329,64 @@ public final class OpenAiTestUpstream {
             res.setStatusCode(500).end("{}");
             return;
         }
-        JsonObject usage = new JsonObject().put("prompt_tokens", 5).put("completion_tokens", 4).put("total_tokens", 9);
+        // as vLLM: a choice per prompt (a string, or token ids read as "t<id> "), the prompt first with echo
+        java.util.List<String> prompts = new java.util.ArrayList<>();
+        Object prompt = body.getValue("prompt");
+        if (prompt instanceof JsonArray a && !a.isEmpty() && a.getValue(0) instanceof Number) {
+            prompts.add(tokenText(a));
+        } else if (prompt instanceof JsonArray a) {
+            a.forEach(p -> prompts.add(p instanceof JsonArray ids ? tokenText(ids) : String.valueOf(p)));
+        } else {
+            prompts.add(String.valueOf(prompt));
+        }
+        boolean echo = body.getBoolean("echo", false);
+        int k = prompts.size();
+        JsonObject usage = new JsonObject().put("prompt_tokens", 5 * k).put("completion_tokens", 4 * k).put("total_tokens", 9 * k);
         if (!stream) {
+            JsonArray choices = new JsonArray();
+            for (int i = 0; i < k; i++) {
+                String text = (echo ? prompts.get(i) : "") + CONTINUATION;
+                choices.add(new JsonObject().put("text", text).put("index", i)
+                        .put("logprobs", textLogprobs(text.split("(?<= )"), body.getValue("logprobs"), 0))
+                        .put("finish_reason", "length"));
+            }
             res.putHeader("content-type", "application/json").end(new JsonObject().put("id", "cmpl-up1").put("object", "text_completion")
-                    .put("created", 1700000000).put("model", model).put("choices", new JsonArray().add(new JsonObject()
-                            .put("text", CONTINUATION).put("index", 0)
-                            .put("logprobs", textLogprobs(CONTINUATION.split("(?<= )"), body.getValue("logprobs"), 0))
-                            .put("finish_reason", "length")))
-                    .put("usage", usage).encode());
+                    .put("created", 1700000000).put("model", model).put("choices", choices).put("usage", usage).encode());
             return;
         }
         res.setChunked(true).putHeader("content-type", "text/event-stream");
-        String[] words = CONTINUATION.split("(?<= )");
-        int offset = 0;
-        for (int i = 0; i < words.length; i++) {
-            JsonObject choice = new JsonObject().put("text", words[i]).put("index", 0)
-                    .put("logprobs", textLogprobs(new String[]{words[i]}, body.getValue("logprobs"), offset));
-            offset += words[i].length();
-            if (i == words.length - 1) {
-                choice.put("finish_reason", "length");
-            } else {
-                choice.putNull("finish_reason");
+        for (int c = 0; c < k; c++) {
+            java.util.List<String> words = new java.util.ArrayList<>();
+            if (echo) {
+                words.add(prompts.get(c)); // vLLM streams the echoed prompt as the first chunk
             }
-            res.write("data: " + new JsonObject().put("id", "cmpl-up1").put("object", "text_completion").put("created", 1700000000)
-                    .put("model", model).put("choices", new JsonArray().add(choice)).encode() + "\n\n");
+            words.addAll(java.util.List.of(CONTINUATION.split("(?<= )")));
+            int offset = 0;
+            for (int i = 0; i < words.size(); i++) {
+                JsonObject choice = new JsonObject().put("text", words.get(i)).put("index", c)
+                        .put("logprobs", textLogprobs(new String[]{words.get(i)}, body.getValue("logprobs"), offset));
+                offset += words.get(i).length();
+                if (i == words.size() - 1) {
+                    choice.put("finish_reason", "length");
+                } else {
+                    choice.putNull("finish_reason");
+                }
+                res.write("data: " + new JsonObject().put("id", "cmpl-up1").put("object", "text_completion").put("created", 1700000000)
+                        .put("model", model).put("choices", new JsonArray().add(choice)).encode() + "\n\n");
+            }
         }
         if (body.getJsonObject("stream_options", new JsonObject()).getBoolean("include_usage", false)) {
             res.write("data: " + new JsonObject().put("id", "cmpl-up1").put("object", "text_completion").put("created", 1700000000)
                     .put("model", model).put("choices", new JsonArray()).put("usage", usage).encode() + "\n\n");
         }
         res.end("data: [DONE]\n\n");
+    }
+
+    /** Token ids as this upstream's text: {@code t<id> } each. */
+    private static String tokenText(JsonArray ids) {
+        StringBuilder text = new StringBuilder();
+        ids.forEach(id -> text.append('t').append(id).append(' '));
+        return text.toString();
     }
 
     /** Every token's log probability here; its k-th alternative ({@code alt<k>}) has -1 - k. */

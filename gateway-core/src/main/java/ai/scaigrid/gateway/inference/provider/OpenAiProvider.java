@@ -86,7 +86,9 @@ public class OpenAiProvider implements Provider {
                         }
                         return asChatCompletion(node, call.frontendSlug());
                     })
-                    .onFailure(OpenAiProvider::noTextCompletions).recoverWithUni(() -> chatCompletion(backend, call));
+                    // only a single text prompt can fall back to chat
+                    .onFailure(f -> call.completionPrompt() == null && noTextCompletions(f))
+                    .recoverWithUni(() -> chatCompletion(backend, call));
         }
         return chatCompletion(backend, call);
     }
@@ -246,7 +248,8 @@ public class OpenAiProvider implements Provider {
             // an upstream without the endpoint answers with an error status, before any chunk: then the chat
             return http.stream(backend, call, () -> options(backend, "/completions"), completionBody(backend, call, true),
                             new ChunkRelay(call, true))
-                    .onFailure(OpenAiProvider::noTextCompletions).recoverWithMulti(() -> streamChatCompletion(backend, call));
+                    .onFailure(f -> call.completionPrompt() == null && noTextCompletions(f))
+                    .recoverWithMulti(() -> streamChatCompletion(backend, call));
         }
         return streamChatCompletion(backend, call);
     }
@@ -265,12 +268,19 @@ public class OpenAiProvider implements Provider {
      * {@code openai} away from api.openai.com), chat for hosted APIs whose current models only chat.
      */
     static boolean textCompletion(BackendTarget backend, ProviderCall call) {
-        if (call.rawPrompt() == null) {
-            return false;
-        }
+        return (call.rawPrompt() != null || call.completionPrompt() != null) && nativeCompletions(backend);
+    }
+
+    /** The backend's {@code completions} mode is native (see {@link #textCompletion}). */
+    private static boolean nativeCompletions(BackendTarget backend) {
         String type = backend.providerType();
         boolean selfHosted = "custom".equals(type) || ("openai".equals(type) && !openAiItself(backend));
         return "native".equals(backend.config("completions", selfHosted ? "native" : "chat"));
+    }
+
+    @Override
+    public boolean completesTextNatively(BackendTarget backend) {
+        return nativeCompletions(backend);
     }
 
     /** Whether an {@code openai} backend calls OpenAI's own API (its default endpoint) rather than a compatible server. */
@@ -296,7 +306,11 @@ public class OpenAiProvider implements Provider {
                 "reasoning_effort", MAX_COMPLETION_TOKENS, "max_tokens", "logprobs", "top_logprobs")) {
             body.remove(field);
         }
-        body.put("prompt", call.rawPrompt());
+        if (call.completionPrompt() != null) {
+            body.set("prompt", call.completionPrompt()); // and echo, when asked, stays
+        } else {
+            body.put("prompt", call.rawPrompt());
+        }
         if (logprobs) {
             body.put("logprobs", alternatives);
         }

@@ -59,6 +59,14 @@ public interface Provider {
                 "Backends of type " + backend.providerType() + " cannot edit images", false, null, null));
     }
 
+    /**
+     * Whether this backend has a native text-completion endpoint, which alone answers several prompts, token-id prompts
+     * and echo with logprobs ({@link ProviderCall#completionPrompt}); the dispatcher skips backends that have none.
+     */
+    default boolean completesTextNatively(BackendTarget backend) {
+        return false;
+    }
+
     /** Whether backends of this provider classify content ({@link #moderate}); the dispatcher skips those that cannot. */
     default boolean moderates() {
         return false;

@@ -16,10 +16,17 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * @param rawPrompt       for a raw text completion ({@code generate} without tools or a response format): the
  *                        prompt, which a backend with a text-completion endpoint continues as it is (the body
  *                        still carries it as one user message, for backends that only chat); else null
+ * @param completionPrompt for a text completion only a native text-completion endpoint can answer (several prompts,
+ *                        token ids, echo with logprobs): the prompt as the caller sent it; else null
  */
 public record ProviderCall(String requestId, String tenantId, String partnerId, String userId, String frontendSlug,
                            ObjectNode body, long deadlineNanos, int maxOutputTokens, java.util.Set<String> defaulted,
-                           String rawPrompt) {
+                           String rawPrompt, com.fasterxml.jackson.databind.JsonNode completionPrompt) {
+
+    public ProviderCall(String requestId, String tenantId, String partnerId, String userId, String frontendSlug,
+                        ObjectNode body, long deadlineNanos, int maxOutputTokens, java.util.Set<String> defaulted, String rawPrompt) {
+        this(requestId, tenantId, partnerId, userId, frontendSlug, body, deadlineNanos, maxOutputTokens, defaulted, rawPrompt, null);
+    }
 
     public ProviderCall(String requestId, String tenantId, String partnerId, String userId, String frontendSlug,
                         ObjectNode body, long deadlineNanos, int maxOutputTokens, java.util.Set<String> defaulted) {
