@@ -661,6 +661,9 @@ public class InferenceRoutes {
         }
         HttpServerResponse response = rc.response();
         if (response.ended() || response.closed()) {
+            if (answer.stream() != null) {
+                answer.stream().request().reset(); // nobody to relay it to
+            }
             return;
         }
         rateHeaders(response, ex);
@@ -668,7 +671,32 @@ public class InferenceRoutes {
             type = "speech".equals(ex.endpoint) ? SPEECH_TYPES.getOrDefault(ex.request.body().path("response_format").asText("mp3"),
                     "application/octet-stream") : "text/plain; charset=utf-8";
         }
-        response.setStatusCode(200).putHeader("Content-Type", type).end(answer.body());
+        response.setStatusCode(200).putHeader("Content-Type", type);
+        if (answer.stream() == null) {
+            response.end(answer.body());
+            overhead.relayed(ex);
+            return;
+        }
+        relay(response, answer.stream(), ex);
+    }
+
+    /**
+     * Relays an upstream body as it arrives (chunked, with backpressure). The client going away resets the upstream
+     * request; the upstream breaking off resets the client's connection, so a cut answer never looks complete.
+     */
+    private void relay(HttpServerResponse response, io.vertx.core.http.HttpClientResponse upstream, InferenceExchange ex) {
+        response.setChunked(true);
+        response.closeHandler(v -> {
+            if (!response.ended()) {
+                upstream.request().reset();
+            }
+        });
+        upstream.pipe().endOnFailure(false).to(response).onComplete(done -> {
+            if (done.failed() && !response.ended() && !response.closed()) {
+                LOG.warnf("request %s: the upstream broke off its answer: %s", ex.requestId, done.cause().toString());
+                response.reset();
+            }
+        });
         overhead.relayed(ex);
     }
 

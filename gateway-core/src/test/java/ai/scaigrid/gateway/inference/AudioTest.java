@@ -80,6 +80,51 @@ class AudioTest {
         assertThat(r.getBigDecimal("cost")).isEqualByComparingTo("0.000007"); // 7 x 1.00 / 1M
     }
 
+    /**
+     * Speech is relayed as it arrives: the client reads the first part while the upstream still holds back the rest
+     * (were it buffered, nothing would arrive until the gate opens, and the read would time out); an upstream that
+     * breaks off leaves the client with a broken response, never a clean, short one.
+     */
+    @Test
+    void speechIsRelayedAsItArrives() throws Exception {
+        java.net.http.HttpClient client = java.net.http.HttpClient.newHttpClient();
+        for (String door : java.util.List.of("/oai/v1/audio/speech", "/v1/inference/audio/speech")) {
+            java.util.concurrent.CompletableFuture<Void> gate = new java.util.concurrent.CompletableFuture<>();
+            OpenAiTestUpstream.get().speechGate.set(gate);
+            java.net.http.HttpRequest request = speechRequest(door, audioModel("speak-stream"));
+            java.net.http.HttpResponse<java.io.InputStream> response = client.sendAsync(request,
+                    java.net.http.HttpResponse.BodyHandlers.ofInputStream()).get(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(response.statusCode()).isEqualTo(200);
+            assertThat(response.headers().firstValue("content-type")).hasValue("audio/mpeg");
+            java.io.InputStream body = response.body();
+            byte[] first = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return body.readNBytes(OpenAiTestUpstream.SPEECH_PART_1.length());
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }).get(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(new String(first, StandardCharsets.UTF_8)).isEqualTo(OpenAiTestUpstream.SPEECH_PART_1);
+            assertThat(gate).as("the upstream has not finished").isNotDone();
+            gate.complete(null);
+            assertThat(new String(body.readAllBytes(), StandardCharsets.UTF_8)).isEqualTo(OpenAiTestUpstream.SPEECH_PART_2);
+        }
+
+        java.net.http.HttpResponse<java.io.InputStream> broken = client.sendAsync(speechRequest("/oai/v1/audio/speech",
+                audioModel("speak-break")), java.net.http.HttpResponse.BodyHandlers.ofInputStream())
+                .get(10, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(broken.statusCode()).isEqualTo(200);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> broken.body().readAllBytes())
+                .as("a cut answer is a broken response").isInstanceOf(java.io.IOException.class);
+    }
+
+    private static java.net.http.HttpRequest speechRequest(String path, String model) {
+        return java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://localhost:" + RestAssured.port + path))
+                .header("Authorization", "Bearer " + ADMIN).header("Content-Type", "application/json")
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofString(new JsonObject().put("model", model).put("input", "stream me")
+                        .put("voice", "alloy").encode())).build();
+    }
+
     @Test
     void badSpeechRequestsAreRefusedByName() {
         String model = audioModel("speak");

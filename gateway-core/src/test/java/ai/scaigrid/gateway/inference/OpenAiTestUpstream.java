@@ -119,7 +119,15 @@ public final class OpenAiTestUpstream {
                 return;
             }
             if (req.path().endsWith("/audio/speech")) {
-                if ("speak".equals(model)) {
+                if ("speak-stream".equals(model) || "speak-break".equals(model)) {
+                    // the first part at once; the rest when the test opens the gate (or, speak-break, the connection dies)
+                    res.setChunked(true).putHeader("content-type", "audio/mpeg").write(SPEECH_PART_1);
+                    if ("speak-break".equals(model)) {
+                        vertx.setTimer(50, t -> req.connection().close());
+                    } else {
+                        speechGate.get().thenRun(() -> vertx.runOnContext(v -> res.end(SPEECH_PART_2)));
+                    }
+                } else if ("speak".equals(model)) {
                     String format = body.getString("response_format", "mp3");
                     res.putHeader("content-type", "mp3".equals(format) ? "audio/mpeg" : "audio/" + format)
                             .end(speechBytes(format, body.getString("input")));
@@ -561,6 +569,12 @@ public final class OpenAiTestUpstream {
         res.putHeader("content-type", "application/json")
                 .end(new JsonObject().put("id", "modr-1").put("model", model).put("results", results).encode());
     }
+
+    public static final String SPEECH_PART_1 = "AUDIO-PART-1 ";
+    public static final String SPEECH_PART_2 = "AUDIO-PART-2";
+    /** Opened by a test to let {@code speak-stream} finish its answer; replace it for the next one. */
+    public final java.util.concurrent.atomic.AtomicReference<java.util.concurrent.CompletableFuture<Void>> speechGate =
+            new java.util.concurrent.atomic.AtomicReference<>(new java.util.concurrent.CompletableFuture<>());
 
     /** The audio {@code speak} answers: the format and the input, so a test can tell what was asked. */
     public static String speechBytes(String format, String input) {

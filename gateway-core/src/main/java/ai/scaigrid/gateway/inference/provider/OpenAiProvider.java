@@ -182,7 +182,8 @@ public class OpenAiProvider implements Provider {
     public Uni<UpstreamHttp.RawAnswer> synthesizeSpeech(BackendTarget backend, ProviderCall call) {
         ObjectNode body = call.body().deepCopy();
         body.put("model", backend.modelName());
-        return http.exchangeRaw(backend, call, () -> options(backend, "/audio/speech").putHeader("accept", "*/*"),
+        // relayed as it arrives: a voice client starts playing before the upstream has finished speaking
+        return http.exchangeStreamed(backend, call, () -> options(backend, "/audio/speech").putHeader("accept", "*/*"),
                 io.vertx.core.buffer.Buffer.buffer(http.serialize(body)));
     }
 

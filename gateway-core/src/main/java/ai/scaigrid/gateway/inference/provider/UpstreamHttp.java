@@ -173,7 +173,11 @@ public class UpstreamHttp {
     }
 
     /** A whole successful answer: its {@code content-type} (null when none was sent) and body. */
-    public record RawAnswer(String contentType, Buffer body) {
+    public record RawAnswer(String contentType, Buffer body, HttpClientResponse stream) {
+        public RawAnswer(String contentType, Buffer body) {
+            this(contentType, body, null);
+        }
+
         /** Whether the upstream said its answer is JSON ({@code application/json}, {@code ...+json}). */
         public boolean isJson() {
             return contentType != null && contentType.toLowerCase(java.util.Locale.ROOT).contains("json");
@@ -208,6 +212,40 @@ public class UpstreamHttp {
                         }
                         emitter.complete(new RawAnswer(response.getHeader("content-type"), bar.result()));
                     }));
+        });
+    }
+
+    /**
+     * A POST whose answer is relayed as it arrives (speech audio): the item comes with the upstream's 2xx status and
+     * headers, its body still to be read ({@link RawAnswer#stream}, paused; the request's idle timeout guards it); a
+     * non-2xx answer fails as in {@link #exchangeRaw}. Failover can happen until the item; after it, the reader owns the
+     * upstream response (resetting its request when its own client goes away).
+     */
+    public Uni<RawAnswer> exchangeStreamed(BackendTarget backend, ProviderCall call, Supplier<RequestOptions> options, Buffer payload) {
+        return Uni.createFrom().emitter(emitter -> {
+            Call c = open(backend, call, options, payload, emitter::fail, emitter::onTermination, () -> true,
+                    "The upstream did not answer in time");
+            if (c == null) {
+                return;
+            }
+            send(c, emitter::fail, response -> {
+                if (response.statusCode() / 100 != 2) {
+                    response.body().onComplete(bar -> {
+                        if (c.done.compareAndSet(false, true)) {
+                            vertx.cancelTimer(c.timer);
+                            emitter.fail(bar.failed() ? connectFailure(bar.cause())
+                                    : statusFailure(response.statusCode(), response.getHeader("retry-after"), bar.result()));
+                        }
+                    });
+                    return;
+                }
+                response.pause();
+                if (!c.done.compareAndSet(false, true)) {
+                    return; // timed out or abandoned meanwhile: its request was reset
+                }
+                vertx.cancelTimer(c.timer);
+                emitter.complete(new RawAnswer(response.getHeader("content-type"), null, response));
+            });
         });
     }
 
