@@ -320,6 +320,11 @@ public class InferencePipeline {
         finishAs(ex, "cancelled", null);
     }
 
+    /** An admitted request that failed outside the dispatcher: its record says so, and its reservation is released. */
+    public void failed(InferenceExchange ex, Throwable failure) {
+        finish(ex, failure);
+    }
+
     /**
      * A streaming chat: chat.completion.chunk objects. Failover happens only before the first chunk;
      * a failure after it ends the stream with that failure. The last item carries usage (the

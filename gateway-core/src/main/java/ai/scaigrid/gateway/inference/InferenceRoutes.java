@@ -256,7 +256,13 @@ public class InferenceRoutes {
             ex.files = files;
             ex.echo = echo;
             ex.responses = responses;
-            dispatch(rc, api, ex.arrivedAt(arrived), requestContext);
+            try {
+                dispatch(rc, api, ex.arrivedAt(arrived), requestContext);
+            } catch (RuntimeException e) {
+                // nothing may leave an admitted request unanswered, or its reservation held
+                pipeline.failed(ex, e);
+                fail(rc, api, requestId, InferencePipeline.toApiException(e));
+            }
         }, failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
     }
 
@@ -457,16 +463,15 @@ public class InferenceRoutes {
             fail(rc, api, ex.requestId, InferencePipeline.toApiException(e));
             return;
         }
-        Cancellable c = result.subscribe().with(completion -> {
-            if (ex.responses != null) {
-                Uni.createFrom().deferred(() -> storedResponses.respond(ex.caller, ex.responses, completion)).subscribe().with(
-                        response -> json(rc, ex, 200, response),
-                        failure -> fail(rc, api, ex.requestId, InferencePipeline.toApiException(failure)));
-                return;
-            }
-            ObjectNode out = "generate".equals(ex.endpoint) ? toTextCompletion(completion, ex.echo) : completion;
-            json(rc, ex, 200, api == Api.OAI ? out : envelope(out));
-        }, failure -> fail(rc, api, ex.requestId, InferencePipeline.toApiException(failure)));
+        // the answer is framed inside the chain: a framing that throws fails the request instead of leaving it unanswered
+        Uni<ObjectNode> framed = result.flatMap(completion -> ex.responses != null
+                ? storedResponses.respond(ex.caller, ex.responses, completion)
+                : Uni.createFrom().item(() -> {
+                    ObjectNode out = "generate".equals(ex.endpoint) ? toTextCompletion(completion, ex.echo) : completion;
+                    return api == Api.OAI ? out : envelope(out);
+                }));
+        Cancellable c = framed.subscribe().with(out -> json(rc, ex, 200, out),
+                failure -> fail(rc, api, ex.requestId, InferencePipeline.toApiException(failure)));
         cancelOnClose(rc, () -> {
             c.cancel();
             pipeline.cancelled(ex);
