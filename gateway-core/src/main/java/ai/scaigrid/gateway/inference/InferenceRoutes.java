@@ -350,10 +350,10 @@ public class InferenceRoutes {
     private static final int MAX_FILE_PARTS = 16;
 
     /**
-     * Reads a {@code multipart/form-data} request as it arrives: the file parts named in {@code fileFields} into
-     * memory, up to {@code maxTotal} bytes together (over it: 413 naming {@code what}) and 16 parts; other file parts
-     * are dropped. Then hands the form fields (a {@code name[]} field as a list) and the file parts in order to
-     * {@code then}. Anything else is answered with a 400 in the API's error shape.
+     * Reads a {@code multipart/form-data} request into memory, up to {@code maxTotal} bytes plus a form's overhead
+     * (over it: 413 naming {@code what}), and decodes it whole ({@link MultipartForm}): the file parts named in
+     * {@code fileFields} (at most 16; others are dropped, and together at most {@code maxTotal} bytes) and the form
+     * fields (a {@code name[]} field as a list) go to {@code then}. Anything else is a 400 in the API's error shape.
      */
     void readParts(RoutingContext rc, Api api, String requestId, long maxTotal, String what, java.util.Set<String> fileFields,
                    java.util.function.BiConsumer<ObjectNode, List<FilePart>> then) {
@@ -364,29 +364,18 @@ public class InferenceRoutes {
                     "The request body must be multipart/form-data, with the " + what + " as its file part"));
             return;
         }
-        req.setExpectMultipart(true);
-        List<FilePart> parts = new ArrayList<>();
-        long[] total = new long[1];
+        long limit = maxTotal + FORM_OVERHEAD;
+        Buffer raw = Buffer.buffer();
         AtomicBoolean tooLarge = new AtomicBoolean();
         AtomicBoolean failed = new AtomicBoolean();
-        req.uploadHandler(upload -> {
-            if (!fileFields.contains(upload.name()) || parts.size() >= MAX_FILE_PARTS) {
-                upload.handler(ignored -> { });
-                return;
+        ApiException overLimit = new ApiException(ErrorCode.PAYLOAD_TOO_LARGE, "The " + what + " is larger than " + maxTotal + " bytes",
+                java.util.Map.of("max_bytes", maxTotal));
+        req.handler(chunk -> {
+            if (!tooLarge.get() && raw.length() + chunk.length() > limit) {
+                tooLarge.set(true); // the rest is drained and dropped
+            } else if (!tooLarge.get()) {
+                raw.appendBuffer(chunk);
             }
-            Buffer bytes = Buffer.buffer();
-            parts.add(new FilePart(upload.name(), new Upload(
-                    upload.filename() == null || upload.filename().isBlank() ? "file" : upload.filename(),
-                    upload.contentType() == null || upload.contentType().isBlank() ? "application/octet-stream" : upload.contentType(),
-                    bytes)));
-            upload.handler(chunk -> {
-                total[0] += chunk.length();
-                if (total[0] > maxTotal) {
-                    tooLarge.set(true);
-                } else {
-                    bytes.appendBuffer(chunk);
-                }
-            });
         });
         req.exceptionHandler(e -> {
             if (failed.compareAndSet(false, true)) {
@@ -398,25 +387,47 @@ public class InferenceRoutes {
                 return;
             }
             if (tooLarge.get()) {
-                fail(rc, api, requestId, new ApiException(ErrorCode.PAYLOAD_TOO_LARGE, "The " + what + " is larger than " + maxTotal
-                        + " bytes", java.util.Map.of("max_bytes", maxTotal)));
+                fail(rc, api, requestId, overLimit);
+                return;
+            }
+            MultipartForm.Parts form;
+            try {
+                form = MultipartForm.decode(raw, type);
+            } catch (IllegalArgumentException e) {
+                fail(rc, api, requestId, ApiException.validation("body", "The multipart request body could not be read"));
+                return;
+            }
+            List<FilePart> parts = new ArrayList<>();
+            long total = 0;
+            for (MultipartForm.File f : form.files()) {
+                if (!fileFields.contains(f.name()) || parts.size() >= MAX_FILE_PARTS) {
+                    continue;
+                }
+                total += f.bytes().length();
+                parts.add(new FilePart(f.name(), new Upload(f.filename() == null || f.filename().isBlank() ? "file" : f.filename(),
+                        f.contentType() == null || f.contentType().isBlank() ? "application/octet-stream" : f.contentType(), f.bytes())));
+            }
+            if (total > maxTotal) {
+                fail(rc, api, requestId, overLimit);
                 return;
             }
             ObjectNode body = mapper.createObjectNode();
-            io.vertx.core.MultiMap form = req.formAttributes();
-            for (String name : form.names()) {
-                List<String> values = form.getAll(name);
+            for (MultipartForm.Field field : form.fields()) {
+                String name = field.name();
                 if (name.endsWith("[]")) {
-                    ArrayNode list = body.putArray(name.substring(0, name.length() - 2));
-                    values.forEach(list::add);
+                    String list = name.substring(0, name.length() - 2);
+                    (body.get(list) instanceof ArrayNode a ? a : body.putArray(list)).add(field.value());
                 } else {
-                    body.put(name, values.get(values.size() - 1));
+                    body.put(name, field.value());
                 }
             }
             then.accept(body, parts);
         });
         req.resume();
     }
+
+    /** What a multipart form may carry besides its files: boundaries, part headers and fields. */
+    private static final long FORM_OVERHEAD = 65536;
 
     private void dispatch(RoutingContext rc, Api api, InferenceExchange ex, io.vertx.core.Context requestContext) {
         if (rc.response().closed()) {

@@ -153,6 +153,38 @@ class AudioTest {
                 .body("error.message", not(containsString("SELECT")));
     }
 
+    /**
+     * A form whose packets split the CRLF before a boundary is read right (Netty's streaming decoder kept the CR:
+     * netty/netty#12729), whether the split follows a field's value or a file's bytes.
+     */
+    @Test
+    void aFormSplitBetweenCrAndLfIsReadRight() throws Exception {
+        String model = audioModel("hear");
+        String boundary = "split-boundary";
+        String head = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\n" + model + "\r";
+        String rest = "\n--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n"
+                + "Content-Type: audio/wav\r\n\r\nsplit speech\r";
+        String tail = "\n--" + boundary + "--\r\n";
+        for (int splitAt : new int[]{head.length(), head.length() + rest.length()}) {
+            String body = head + rest + tail;
+            try (java.net.Socket socket = new java.net.Socket("localhost", RestAssured.port)) {
+                socket.setTcpNoDelay(true);
+                socket.setSoTimeout(10_000);
+                java.io.OutputStream out = socket.getOutputStream();
+                out.write(("POST /oai/v1/audio/transcriptions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + ADMIN
+                        + "\r\nContent-Type: multipart/form-data; boundary=" + boundary + "\r\nContent-Length: "
+                        + body.getBytes(StandardCharsets.UTF_8).length + "\r\nConnection: close\r\n\r\n"
+                        + body.substring(0, splitAt)).getBytes(StandardCharsets.UTF_8));
+                out.flush();
+                Thread.sleep(150); // the server reads the first part on its own, ending in the CR
+                out.write(body.substring(splitAt).getBytes(StandardCharsets.UTF_8));
+                out.flush();
+                String response = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                assertThat(response).startsWith("HTTP/1.1 200").contains("\"heard: split speech\"");
+            }
+        }
+    }
+
     @Test
     void transcriptionsTakeTheMultipartFormOnBothDoors() {
         String model = audioModel("hear");

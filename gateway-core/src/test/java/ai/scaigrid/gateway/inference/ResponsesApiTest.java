@@ -198,6 +198,10 @@ class ResponsesApiTest {
         assertThat(events.get(events.size() - 2).at("/response/status").asText()).isEqualTo("failed");
         assertThat(events.get(events.size() - 2).at("/response/output/0/content/0/text").asText()).isEqualTo("Hello wor");
         assertThat(events.get(events.size() - 1).path("message").asText()).doesNotContain("Exception");
+        // stored as failed, with what it had
+        String id = events.get(events.size() - 2).at("/response/id").asText();
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> as(ADMIN).when().get("/oai/v1/responses/" + id).then()
+                .statusCode(200).body("status", equalTo("failed")).body("output[0].content[0].text", equalTo("Hello wor")));
     }
 
     @Test
