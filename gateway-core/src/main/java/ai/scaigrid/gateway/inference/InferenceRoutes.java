@@ -168,7 +168,7 @@ public class InferenceRoutes {
      * Failures before our handler runs, above all the body handler refusing a body over the limit (413), in
      * the API's own error format instead of the HTTP server's bare status page.
      */
-    private void routeFailure(RoutingContext rc, Api api) {
+    void routeFailure(RoutingContext rc, Api api) {
         String requestId = begin(rc);
         ApiException e = switch (rc.statusCode()) {
             case 413 -> new ApiException(ErrorCode.PAYLOAD_TOO_LARGE, "The request body is larger than " + maxBody + " bytes",
@@ -179,13 +179,18 @@ public class InferenceRoutes {
         fail(rc, api, requestId, e);
     }
 
+    /** The largest JSON request body taken ({@code scaigrid.inference.max-body-size}). */
+    long maxBody() {
+        return maxBody;
+    }
+
     // ------------------------------------------------------------------ request handling
 
     private void inference(RoutingContext rc, Api api, String endpoint) {
         long arrived = System.nanoTime();
         io.vertx.core.Context requestContext = io.vertx.core.Vertx.currentContext();
         String requestId = begin(rc);
-        authenticate(rc, requestId).subscribe().with(caller -> {
+        authenticate(rc, requestId).subscribe().with(caller -> guard(rc, api, requestId, null, () -> {
             if (caller == null) {
                 return; // already answered
             }
@@ -204,7 +209,7 @@ public class InferenceRoutes {
                 return;
             }
             admitAndDispatch(rc, api, endpoint, caller, requestId, body, null, null, null, arrived, requestContext);
-        }, failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
+        }), failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
     }
 
     /**
@@ -216,7 +221,7 @@ public class InferenceRoutes {
         long arrived = System.nanoTime();
         io.vertx.core.Context requestContext = io.vertx.core.Vertx.currentContext();
         String requestId = begin(rc);
-        authenticate(rc, requestId).subscribe().with(caller -> {
+        authenticate(rc, requestId).subscribe().with(caller -> guard(rc, Api.OAI, requestId, null, () -> {
             if (caller == null) {
                 return;
             }
@@ -234,10 +239,10 @@ public class InferenceRoutes {
                 fail(rc, Api.OAI, requestId, e);
                 return;
             }
-            storedResponses.chat(caller, turn).subscribe().with(
-                    chat -> admitAndDispatch(rc, Api.OAI, "responses", caller, requestId, chat, null, null, turn, arrived, requestContext),
+            storedResponses.chat(caller, turn).subscribe().with(chat -> guard(rc, Api.OAI, requestId, null, () ->
+                            admitAndDispatch(rc, Api.OAI, "responses", caller, requestId, chat, null, null, turn, arrived, requestContext)),
                     failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
-        }, failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
+        }), failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
     }
 
     private void admitAndDispatch(RoutingContext rc, Api api, String endpoint, Caller caller, String requestId, JsonNode body,
@@ -251,19 +256,13 @@ public class InferenceRoutes {
             fail(rc, api, requestId, InferencePipeline.toApiException(e));
             return;
         }
-        admitted.subscribe().with(ex -> {
+        admitted.subscribe().with(ex -> guard(rc, api, requestId, ex, () -> {
             ex.upload = upload;
             ex.files = files;
             ex.echo = echo;
             ex.responses = responses;
-            try {
-                dispatch(rc, api, ex.arrivedAt(arrived), requestContext);
-            } catch (RuntimeException e) {
-                // nothing may leave an admitted request unanswered, or its reservation held
-                pipeline.failed(ex, e);
-                fail(rc, api, requestId, InferencePipeline.toApiException(e));
-            }
-        }, failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
+            dispatch(rc, api, ex.arrivedAt(arrived), requestContext);
+        }), failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
     }
 
     /**
@@ -296,7 +295,8 @@ public class InferenceRoutes {
                 rc.request().resume(); // already answered
                 return;
             }
-            then.accept(c);
+            guard(rc, api, requestId, null, () -> then.accept(c));
+            rc.request().resume(); // a no-op once the body is being read; if it was refused, it is drained
         }, failure -> {
             fail(rc, api, requestId, InferencePipeline.toApiException(failure));
             rc.request().resume();
@@ -382,7 +382,7 @@ public class InferenceRoutes {
                 fail(rc, api, requestId, ApiException.validation("body", "The multipart request body could not be read"));
             }
         });
-        req.endHandler(v -> {
+        req.endHandler(v -> guard(rc, api, requestId, null, () -> {
             if (failed.getAndSet(true)) {
                 return;
             }
@@ -422,7 +422,7 @@ public class InferenceRoutes {
                 }
             }
             then.accept(body, parts);
-        });
+        }));
         req.resume();
     }
 
@@ -436,7 +436,7 @@ public class InferenceRoutes {
         }
         if (InferencePipeline.audio(ex.endpoint)) {
             Uni<UpstreamHttp.RawAnswer> answer = "speech".equals(ex.endpoint) ? pipeline.synthesizeSpeech(ex) : pipeline.transcribe(ex);
-            Cancellable c = answer.subscribe().with(a -> audioAnswer(rc, api, ex, a),
+            Cancellable c = answer.subscribe().with(a -> guard(rc, api, ex.requestId, ex, () -> audioAnswer(rc, api, ex, a)),
                     failure -> fail(rc, api, ex.requestId, InferencePipeline.toApiException(failure)));
             cancelOnClose(rc, () -> {
                 c.cancel();
@@ -448,7 +448,7 @@ public class InferenceRoutes {
             Uni<ObjectNode> answer = "embed".equals(ex.endpoint) ? pipeline.embed(ex)
                     : "moderations".equals(ex.endpoint) ? pipeline.moderate(ex) : pipeline.generateImages(ex);
             Cancellable c = answer.subscribe().with(
-                    result -> json(rc, ex, 200, api == Api.OAI ? result : envelope(result)),
+                    result -> guard(rc, api, ex.requestId, ex, () -> json(rc, ex, 200, api == Api.OAI ? result : envelope(result))),
                     failure -> fail(rc, api, ex.requestId, InferencePipeline.toApiException(failure)));
             cancelOnClose(rc, () -> {
                 c.cancel();
@@ -481,12 +481,48 @@ public class InferenceRoutes {
                     ObjectNode out = "generate".equals(ex.endpoint) ? toTextCompletion(completion, ex.echo) : completion;
                     return api == Api.OAI ? out : envelope(out);
                 }));
-        Cancellable c = framed.subscribe().with(out -> json(rc, ex, 200, out),
+        Cancellable c = framed.subscribe().with(out -> guard(rc, api, ex.requestId, ex, () -> json(rc, ex, 200, out)),
                 failure -> fail(rc, api, ex.requestId, InferencePipeline.toApiException(failure)));
         cancelOnClose(rc, () -> {
             c.cancel();
             pipeline.cancelled(ex);
         });
+    }
+
+    /**
+     * Runs {@code step}, a callback in a request's asynchronous chain. Mutiny and Vert.x drop what such a callback
+     * throws (an {@link Error} too), and the request would wait unanswered until its client gave up; here the request
+     * is {@linkplain #abandon abandoned} instead.
+     */
+    private void guard(RoutingContext rc, Api api, String requestId, InferenceExchange ex, Runnable step) {
+        try {
+            step.run();
+        } catch (Throwable t) {
+            abandon(rc, api, requestId, ex, t);
+        }
+    }
+
+    /**
+     * A request whose handling broke: if admitted ({@code ex}; else null), it is recorded as failed and its
+     * reservation released. The client gets a 500 in the API's shape or, once its answer has begun, a reset
+     * connection: a cut answer must not look complete.
+     */
+    private void abandon(RoutingContext rc, Api api, String requestId, InferenceExchange ex, Throwable t) {
+        try {
+            if (ex != null) {
+                pipeline.failed(ex, t);
+            }
+        } finally {
+            HttpServerResponse response = rc.response();
+            if (response.ended() || response.closed()) {
+                LOG.errorf(t, "request %s: its handling failed after it was answered", requestId);
+            } else if (response.headWritten()) {
+                LOG.errorf(t, "request %s: its handling failed during its answer; the connection is reset", requestId);
+                response.reset();
+            } else {
+                fail(rc, api, requestId, InferencePipeline.toApiException(t));
+            }
+        }
     }
 
     private void cancelOnClose(RoutingContext rc, Runnable onClose) {
@@ -932,9 +968,42 @@ public class InferenceRoutes {
 
         private void onContext(Runnable task) {
             if (context == null) {
-                task.run();
+                guarded(task);
             } else {
-                context.runOnContext(v -> task.run());
+                context.runOnContext(v -> guarded(task));
+            }
+        }
+
+        /** Runs a step of the stream; one that throws breaks it ({@link #broken}). */
+        private void guarded(Runnable step) {
+            try {
+                step.run();
+            } catch (Throwable t) {
+                broken(t);
+            }
+        }
+
+        private final AtomicBoolean broke = new AtomicBoolean();
+
+        /**
+         * A step of this stream threw: the request is recorded as failed (before the upstream is cancelled, which
+         * would record it as cancelled) and answered with a 500, or, once the stream has begun, its connection reset.
+         */
+        private void broken(Throwable t) {
+            if (!broke.compareAndSet(false, true)) {
+                return;
+            }
+            finished = true;
+            closed = true; // whatever still arrives is dropped
+            stopKeepAlive();
+            try {
+                pipeline.failed(ex, t);
+            } finally {
+                Subscription s = subscription;
+                if (s != null) {
+                    s.cancel();
+                }
+                abandon(rc, api, ex.requestId, ex, t);
             }
         }
 
@@ -1040,6 +1109,10 @@ public class InferenceRoutes {
 
         @Override
         public void onItem(ObjectNode chunk) {
+            guarded(() -> relayItem(chunk));
+        }
+
+        private void relayItem(ObjectNode chunk) {
             HttpServerResponse response = rc.response();
             if (closed || response.closed()) {
                 subscription.cancel();
@@ -1176,6 +1249,10 @@ public class InferenceRoutes {
 
         @Override
         public void onCompletion() {
+            guarded(this::complete);
+        }
+
+        private void complete() {
             finished = true;
             stopKeepAlive();
             HttpServerResponse response = rc.response();
