@@ -104,6 +104,29 @@ console.log('scored prompts:', scored.choices.length);
   console.log('stored responses: retrieved, listed, continued', next.id, 'and deleted', response.id);
 }
 
+// a conversation over MODEL: created with an item, a response made in it, its items paged through, updated, deleted
+{
+  const conversation = await client.conversations.create({ metadata: { topic: 'sdk' },
+    items: [{ type: 'message', role: 'user', content: 'sdk remembers' }] });
+  const answer = await client.responses.create({ model, conversation: conversation.id, input: 'sdk converses' });
+  if (answer.output_text !== 'echo: sdk converses' || answer.conversation?.id !== conversation.id) {
+    fail(`a response in a conversation was ${JSON.stringify(answer)}`);
+  }
+  const held = [];
+  for await (const item of client.conversations.items.list(conversation.id, { order: 'asc', limit: 1 })) held.push(item);
+  const expected = 'user:sdk remembers|user:sdk converses|assistant:echo: sdk converses';
+  if (held.map((i) => `${i.role}:${i.content[0].text}`).join('|') !== expected) {
+    fail(`conversations.items.list gave ${JSON.stringify(held)}`);
+  }
+  const one = await client.conversations.items.retrieve(held[2].id, { conversation_id: conversation.id });
+  const renamed = await client.conversations.update(conversation.id, { metadata: { topic: 'sdk, renamed' } });
+  const gone = await client.conversations.delete(conversation.id);
+  if (one.id !== held[2].id || renamed.metadata.topic !== 'sdk, renamed' || gone.deleted !== true) {
+    fail(`conversation calls gave ${JSON.stringify({ one, renamed, gone })}`);
+  }
+  console.log('conversation:', conversation.id, 'items paged one by one:', held.length);
+}
+
 // the Batch API over MODEL: a JSONL upload, a batch, its output file
 {
   const lines = ['b1', 'b2'].map((id) => JSON.stringify({ custom_id: id, method: 'POST', url: '/v1/chat/completions',

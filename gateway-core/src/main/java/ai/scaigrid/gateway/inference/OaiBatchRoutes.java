@@ -306,18 +306,7 @@ public class OaiBatchRoutes {
             throw ApiException.validation("completion_window", "completion_window must be \"24h\"");
         }
         JsonNode metadata = body.get("metadata");
-        if (metadata != null && !metadata.isNull()) {
-            if (!metadata.isObject() || metadata.size() > 16) {
-                throw ApiException.validation("metadata", "metadata must be an object of at most 16 string values");
-            }
-            for (Iterator<Map.Entry<String, JsonNode>> it = metadata.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
-                if (e.getKey().length() > 64 || !e.getValue().isTextual() || e.getValue().asText().length() > 512
-                        || e.getKey().indexOf('\u0000') >= 0 || e.getValue().asText().indexOf('\u0000') >= 0) {
-                    throw ApiException.validation("metadata", "metadata keys are at most 64 characters, values strings of at most 512");
-                }
-            }
-        }
+        checkMetadata(metadata);
         JsonNode inputFile = body.get("input_file_id");
         if (inputFile == null || !inputFile.isTextual() || inputFile.asText().isBlank()) {
             throw ApiException.validation("input_file_id", "input_file_id is required (a file uploaded with purpose batch)");
@@ -436,6 +425,23 @@ public class OaiBatchRoutes {
     }
 
     /** An identifier from the path or query: NUL cannot reach PostgreSQL (a text value cannot hold it: no such row). */
+    /** OpenAI's metadata rules: null, or an object of at most 16 string values, keys up to 64 characters, values up to 512. */
+    static void checkMetadata(JsonNode metadata) {
+        if (metadata == null || metadata.isNull()) {
+            return;
+        }
+        if (!metadata.isObject() || metadata.size() > 16) {
+            throw ApiException.validation("metadata", "metadata must be an object of at most 16 string values");
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = metadata.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            if (e.getKey().length() > 64 || !e.getValue().isTextual() || e.getValue().asText().length() > 512
+                    || e.getKey().indexOf('\u0000') >= 0 || e.getValue().asText().indexOf('\u0000') >= 0) {
+                throw ApiException.validation("metadata", "metadata keys are at most 64 characters, values strings of at most 512");
+            }
+        }
+    }
+
     static String clean(String value) {
         return value == null ? null : value.replace('\u0000', '_');
     }

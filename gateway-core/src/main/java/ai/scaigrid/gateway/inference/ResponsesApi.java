@@ -41,7 +41,7 @@ final class ResponsesApi {
         return "resp_" + hex();
     }
 
-    private static String hex() {
+    static String hex() {
         return java.util.UUID.randomUUID().toString().replace("-", "");
     }
 
@@ -54,6 +54,8 @@ final class ResponsesApi {
         final ObjectNode request;
         final String id = newId();
         final String previousId;
+        /** The conversation this response is made in ({@code conversation}), or null. */
+        final String conversationId;
         final boolean store;
         final boolean encryptedReasoning;
         final ArrayNode inputItems = NODES.arrayNode();
@@ -72,7 +74,10 @@ final class ResponsesApi {
                 throw ApiException.validation("previous_response_id", "previous_response_id must be a response id");
             }
             previousId = previous == null || previous.isNull() ? null : previous.asText();
-            refuse(request, "conversation", "conversation is not supported: chain responses with previous_response_id");
+            conversationId = conversation(request.get("conversation"));
+            if (conversationId != null && previousId != null) {
+                throw ApiException.validation("conversation", "conversation and previous_response_id cannot both be given");
+            }
             refuse(request, "prompt", "stored prompts are not supported: send instructions and input");
             if (request.path("background").asBoolean(false)) {
                 throw ApiException.validation("background", "background responses are not supported");
@@ -103,7 +108,7 @@ final class ResponsesApi {
                 throw ApiException.validation("instructions", "instructions must be a string");
             }
             instructions = given == null || given.isNull() ? null : given.asText();
-            input(request.get("input"), inputMessages, inputItems);
+            input(request.get("input"), "input", inputMessages, inputItems);
             tools(request, chat);
             format(request.path("text").get("format"), chat);
         }
@@ -123,10 +128,75 @@ final class ResponsesApi {
             return out;
         }
 
+        /** This request's input items as its conversation keeps them (reasoning with its signed thinking). */
+        ArrayNode keptInput() {
+            return withSealedThinking(request.get("input"), inputItems);
+        }
+
         /** The item id suffix of this response's output items. */
         String suffix() {
             return id.substring(5);
         }
+    }
+
+    /** {@code conversation}: its id, as a string or as {@code {"id": ...}}; null when not given. */
+    private static String conversation(JsonNode given) {
+        if (given == null || given.isNull()) {
+            return null;
+        }
+        JsonNode id = given.isObject() ? given.get("id") : given;
+        if (id == null || !id.isTextual() || id.asText().isBlank()) {
+            throw ApiException.validation("conversation", "conversation must be a conversation id, or an object with its id");
+        }
+        return id.asText();
+    }
+
+    /**
+     * Items for a conversation ({@code field}, e.g. {@code items}): checked as a request's input is, each as listed
+     * (with an id), a reasoning item keeping the signed thinking of its {@code encrypted_content}.
+     */
+    static ArrayNode conversationItems(JsonNode given, String field) {
+        ArrayNode items = NODES.arrayNode();
+        input(given, field, NODES.arrayNode(), items);
+        return withSealedThinking(given, items);
+    }
+
+    /** {@code items} as listed from {@code given}, one for one, with each reasoning item's {@code encrypted_content} put back. */
+    private static ArrayNode withSealedThinking(JsonNode given, ArrayNode items) {
+        ArrayNode out = items.deepCopy();
+        for (int i = 0; i < out.size() && given.isArray(); i++) {
+            JsonNode sealed = given.get(i).get("encrypted_content");
+            if (sealed != null && sealed.isTextual() && "reasoning".equals(out.get(i).path("type").asText())) {
+                ((ObjectNode) out.get(i)).set("encrypted_content", sealed);
+            }
+        }
+        return out;
+    }
+
+    /** A conversation's stored items, oldest first, as the chat messages that replay it. */
+    static ArrayNode messagesOf(JsonNode items) {
+        ArrayNode messages = NODES.arrayNode();
+        if (items != null && items.isArray() && !items.isEmpty()) {
+            input(items, "conversation", messages, NODES.arrayNode());
+        }
+        return messages;
+    }
+
+    /**
+     * A finished response's output items as its conversation keeps them: the backend's signed thinking
+     * ({@code answer}'s {@code thinking_blocks}) sealed into the reasoning item, so that later turns send it back.
+     */
+    static ArrayNode keptOutput(JsonNode output, JsonNode answer) {
+        ArrayNode kept = NODES.arrayNode();
+        JsonNode blocks = answer == null ? null : answer.get("thinking_blocks");
+        for (JsonNode item : output) {
+            ObjectNode copy = item.deepCopy();
+            if ("reasoning".equals(copy.path("type").asText()) && blocks != null && blocks.isArray() && !blocks.isEmpty()) {
+                copy.put("encrypted_content", seal(blocks));
+            }
+            kept.add(copy);
+        }
+        return kept;
     }
 
     private static boolean includes(JsonNode include) {
@@ -152,10 +222,10 @@ final class ResponsesApi {
         }
     }
 
-    /** {@code input} as chat messages and as items with ids (a string is one user message). */
-    private static void input(JsonNode input, ArrayNode messages, ArrayNode items) {
+    /** {@code input} (named {@code name} in errors) as chat messages and as items with ids (a string is one user message). */
+    private static void input(JsonNode input, String name, ArrayNode messages, ArrayNode items) {
         if (input == null || input.isNull()) {
-            throw ApiException.validation("input", "input is required: a string, or a list of input items");
+            throw ApiException.validation(name, name + " is required: a string, or a list of input items");
         }
         if (input.isTextual()) {
             messages.addObject().put("role", "user").put("content", input.asText());
@@ -165,13 +235,13 @@ final class ResponsesApi {
             return;
         }
         if (!input.isArray() || input.isEmpty()) {
-            throw ApiException.validation("input", "input must be a string or a non-empty list of input items");
+            throw ApiException.validation(name, name + " must be a string or a non-empty list of input items");
         }
         ObjectNode toolCaller = null; // the assistant message the function calls in a row belong to
         ArrayNode thinking = null; // the blocks of a reasoning item, for the assistant message that follows it
         for (int i = 0; i < input.size(); i++) {
             JsonNode item = input.get(i);
-            String field = "input[" + i + "]";
+            String field = name + "[" + i + "]";
             if (!item.isObject()) {
                 throw ApiException.validation(field, "an input item must be an object");
             }
@@ -463,6 +533,9 @@ final class ResponsesApi {
         r.putArray("output");
         r.put("parallel_tool_calls", request.path("parallel_tool_calls").asBoolean(true));
         r.put("previous_response_id", turn.previousId);
+        if (turn.conversationId != null) {
+            r.putObject("conversation").put("id", turn.conversationId);
+        }
         ObjectNode reasoning = r.putObject("reasoning");
         JsonNode effort = request.path("reasoning").path("effort");
         reasoning.set("effort", effort.isTextual() ? effort : NODES.nullNode());

@@ -42,6 +42,9 @@ public class StoredResponses {
     Pool pool;
 
     @Inject
+    Conversations conversations;
+
+    @Inject
     ObjectMapper mapper;
 
     @ConfigProperty(name = "scaigrid.responses.retention", defaultValue = "30d")
@@ -88,9 +91,15 @@ public class StoredResponses {
                 });
     }
 
-    /** The chat request of a Responses turn: after the earlier turns of the conversation it continues, if any. */
+    /**
+     * The chat request of a Responses turn: after the earlier turns it continues ({@code previous_response_id}) or the
+     * items of the conversation it is made in ({@code conversation}), if any.
+     */
     Uni<ObjectNode> chat(Caller caller, ResponsesApi.Turn turn) {
-        return (turn.previousId == null ? Uni.createFrom().item(List.<JsonNode>of()) : history(caller, turn.previousId)).map(turn::chat);
+        Uni<List<JsonNode>> history = turn.previousId != null ? history(caller, turn.previousId)
+                : turn.conversationId != null ? conversations.history(caller, turn.conversationId)
+                : Uni.createFrom().item(List.of());
+        return history.map(turn::chat);
     }
 
     /** The response of a turn's finished chat completion, stored as asked ({@code store: false} in it when it could not be). */
@@ -107,37 +116,43 @@ public class StoredResponses {
     }
 
     /**
-     * Keeps a finished (or failed) response with its turn, unless the request said {@code store: false}; true when
-     * stored or not asked to. A database failure is logged and yields false: the caller still gets its answer,
-     * marked {@code store: false}.
+     * Keeps a finished (or failed) response with its turn, unless the request said {@code store: false}, and adds a
+     * finished one's input and output items to the conversation it was made in; true when done as asked. A database
+     * failure is logged and yields false (nothing of it kept): the caller still gets its answer, marked
+     * {@code store: false}.
      */
     Uni<Boolean> save(Caller caller, ResponsesApi.Turn turn, ObjectNode response, ObjectNode answer) {
-        if (!turn.store) {
+        boolean toConversation = turn.conversationId != null && !"failed".equals(response.path("status").asText());
+        if (!turn.store && !toConversation) {
             return Uni.createFrom().item(true);
         }
-        ArrayNode context = turn.inputMessages.deepCopy();
-        if (answer != null) {
-            context.add(answer);
-        }
+        Tuple row;
         try {
-            Tuple row = Tuple.tuple().addString(turn.id).addString(caller.tenantId()).addString(OaiBatchRoutes.ownerOf(caller))
+            ArrayNode context = turn.inputMessages.deepCopy();
+            if (answer != null) {
+                context.add(answer);
+            }
+            row = Tuple.tuple().addString(turn.id).addString(caller.tenantId()).addString(OaiBatchRoutes.ownerOf(caller))
                     .addString(turn.previousId).addString(response.path("status").asText())
                     .addString(mapper.writeValueAsString(response)).addString(mapper.writeValueAsString(turn.inputItems))
                     .addString(mapper.writeValueAsString(context)).addLong(retention.toSeconds());
-            return pool.preparedQuery("""
-                            INSERT INTO oai_responses (id, tenant_id, owner_id, previous_response_id, status, response, input_items,
-                                                       context, expires_at)
-                            VALUES ($1, $2, $3, $4, $5, $6::text::json, $7::text::json, $8::text::json,
-                                    now() + make_interval(secs => $9))""")
-                    .execute(row).map(r -> true)
-                    .onFailure().recoverWithItem(e -> {
-                        LOG.warnf("storing response %s failed: %s", turn.id, e.toString());
-                        return false;
-                    });
         } catch (Exception e) {
             LOG.warnf("storing response %s failed: %s", turn.id, e.toString());
             return Uni.createFrom().item(false);
         }
+        return pool.withTransaction(conn -> (turn.store ? conn.preparedQuery("""
+                                INSERT INTO oai_responses (id, tenant_id, owner_id, previous_response_id, status, response, input_items,
+                                                           context, expires_at)
+                                VALUES ($1, $2, $3, $4, $5, $6::text::json, $7::text::json, $8::text::json,
+                                        now() + make_interval(secs => $9))""").execute(row).replaceWithVoid()
+                        : Uni.createFrom().voidItem())
+                        .flatMap(v -> toConversation ? conversations.append(conn, turn.conversationId, turn.keptInput(),
+                                ResponsesApi.keptOutput(response.path("output"), answer)) : Uni.createFrom().voidItem()))
+                .map(v -> true)
+                .onFailure().recoverWithItem(e -> {
+                    LOG.warnf("storing response %s failed: %s", turn.id, e.toString());
+                    return false;
+                });
     }
 
     private Uni<ObjectNode> get(Caller caller, String id) {
