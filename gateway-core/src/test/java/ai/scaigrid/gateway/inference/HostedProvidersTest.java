@@ -550,6 +550,33 @@ class HostedProvidersTest {
         assertThat(assistantTurn(fifth)).containsExactly(signedBlock(), text("echo: " + fourth));
     }
 
+    /**
+     * In a conversation, a turn's signed thinking is kept with its reasoning item (shown only when asked for) and
+     * replayed with the assistant's answer by the next turn, streamed turns included.
+     */
+    @Test
+    void conversationsKeepAnthropicThinking() {
+        String model = thinkingModel("claude-thinking");
+        String conv = as(ADMIN).body(Map.of()).when().post("/oai/v1/conversations").then().statusCode(200).extract().path("id");
+        String first = "conversation thinks " + run();
+        String sse = as(ADMIN).body(Map.of("model", model, "input", first, "conversation", conv, "stream", true,
+                "reasoning", Map.of("effort", "medium"))).when().post("/oai/v1/responses").then().statusCode(200).extract().asString();
+        assertThat(sse).contains("response.completed");
+        String second = "conversation continues " + run();
+        as(ADMIN).body(Map.of("model", model, "input", second, "conversation", conv, "reasoning", Map.of("effort", "medium")))
+                .when().post("/oai/v1/responses").then().statusCode(200);
+        assertThat(assistantTurn(second)).containsExactly(signedBlock(), text("echo: " + first));
+
+        JsonObject listed = new JsonObject(as(ADMIN).when().get("/oai/v1/conversations/" + conv + "/items?order=asc").then()
+                .statusCode(200).extract().asString());
+        JsonObject reasoning = listed.getJsonArray("data").getJsonObject(1);
+        assertThat(reasoning.getString("type")).isEqualTo("reasoning");
+        assertThat(reasoning.containsKey("encrypted_content")).as("not asked for").isFalse();
+        JsonObject sealed = new JsonObject(as(ADMIN).when().get("/oai/v1/conversations/" + conv + "/items/" + reasoning.getString("id")
+                + "?include=reasoning.encrypted_content").then().statusCode(200).extract().asString());
+        assertThat(sealed.getString("encrypted_content")).isNotBlank();
+    }
+
     private static JsonObject text(String text) {
         return new JsonObject().put("type", "text").put("text", text);
     }
