@@ -127,6 +127,20 @@ console.log('scored prompts:', scored.choices.length);
   console.log('conversation:', conversation.id, 'items paged one by one:', held.length);
 }
 
+// a background response over MODEL: queued at once, polled until it has finished, as OpenAI's docs show
+{
+  let polled = await client.responses.create({ model, input: 'sdk waits', background: true });
+  const first = polled.status;
+  while (polled.status === 'queued' || polled.status === 'in_progress') {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    polled = await client.responses.retrieve(polled.id);
+  }
+  if (first !== 'queued' || polled.status !== 'completed' || polled.output_text !== 'echo: sdk waits') {
+    fail(`a background response was ${JSON.stringify(polled)}`);
+  }
+  console.log('background response:', first, 'then', polled.status);
+}
+
 // the Batch API over MODEL: a JSONL upload, a batch, its output file
 {
   const lines = ['b1', 'b2'].map((id) => JSON.stringify({ custom_id: id, method: 'POST', url: '/v1/chat/completions',

@@ -257,6 +257,9 @@ public class BatchRunner {
             // a Responses request: stored and continued (previous_response_id) as over HTTP
             call = Uni.createFrom().deferred(() -> {
                 ResponsesApi.Turn turn = new ResponsesApi.Turn(body);
+                if (turn.background) {
+                    throw ApiException.validation("background", "background is not supported in a batch: a batch runs in the background");
+                }
                 return storedResponses.chat(caller, turn)
                         .flatMap(chat -> pipeline.admit(caller, requestId, "batch", endpoint, chat, 0))
                         .flatMap(pipeline::complete)

@@ -87,6 +87,9 @@ public class InferenceRoutes {
     @Inject
     StoredResponses storedResponses;
 
+    @Inject
+    BackgroundResponses background;
+
     @ConfigProperty(name = "scaigrid.inference.max-body-size", defaultValue = "16777216")
     long maxBody;
 
@@ -465,6 +468,12 @@ public class InferenceRoutes {
                 return;
             }
             chunks.subscribe().withSubscriber(new SseWriter(rc, api, ex, requestContext));
+            return;
+        }
+        if (ex.responses != null && ex.responses.background) {
+            // runs apart from this request: answered queued once stored; the client going away does not stop it
+            background.start(ex).subscribe().with(queued -> guard(rc, api, ex.requestId, null, () -> json(rc, ex, 200, queued)),
+                    failure -> fail(rc, api, ex.requestId, InferencePipeline.toApiException(failure)));
             return;
         }
         Uni<ObjectNode> result;

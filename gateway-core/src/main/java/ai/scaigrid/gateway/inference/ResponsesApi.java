@@ -21,8 +21,9 @@ import java.util.Set;
  * chat messages of every earlier turn come before the new input, thinking blocks (Anthropic's signed reasoning)
  * included. A reasoning item's {@code encrypted_content} ({@code include: ["reasoning.encrypted_content"]}) carries
  * those blocks for callers that do not store: base64 of the blocks as the backend signed them, not encrypted here.
- * Conversations, stored prompts, item references and background responses are refused by name, as are the hosted
- * tools (web search, file search, computer use ...), which only OpenAI runs.
+ * A response may be made in a conversation ({@link Conversations}) or run in the background
+ * ({@link BackgroundResponses}). Stored prompts and item references are refused by name, as are the hosted tools
+ * (web search, file search, computer use ...), which only OpenAI runs.
  */
 final class ResponsesApi {
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
@@ -57,6 +58,8 @@ final class ResponsesApi {
         /** The conversation this response is made in ({@code conversation}), or null. */
         final String conversationId;
         final boolean store;
+        /** Runs apart from the request ({@code background}): answered queued at once, fetched when done. */
+        final boolean background;
         final boolean encryptedReasoning;
         final ArrayNode inputItems = NODES.arrayNode();
         final ArrayNode inputMessages = NODES.arrayNode();
@@ -79,14 +82,22 @@ final class ResponsesApi {
                 throw ApiException.validation("conversation", "conversation and previous_response_id cannot both be given");
             }
             refuse(request, "prompt", "stored prompts are not supported: send instructions and input");
-            if (request.path("background").asBoolean(false)) {
-                throw ApiException.validation("background", "background responses are not supported");
-            }
             JsonNode storeField = request.get("store");
             if (storeField != null && !storeField.isNull() && !storeField.isBoolean()) {
                 throw ApiException.validation("store", "store must be true or false");
             }
             store = storeField == null || storeField.isNull() || storeField.asBoolean();
+            JsonNode backgroundField = request.get("background");
+            if (backgroundField != null && !backgroundField.isNull() && !backgroundField.isBoolean()) {
+                throw ApiException.validation("background", "background must be true or false");
+            }
+            background = backgroundField != null && backgroundField.asBoolean();
+            if (background && !store) {
+                throw ApiException.validation("store", "a background response must be stored: it is fetched with GET /responses/{id}");
+            }
+            if (background && request.path("stream").asBoolean(false)) {
+                throw ApiException.validation("stream", "a background response is not streamed here: poll GET /responses/{id}");
+            }
             encryptedReasoning = includes(request.get("include"));
             for (String field : SAME) {
                 if (request.has(field)) {
@@ -541,6 +552,7 @@ final class ResponsesApi {
         reasoning.set("effort", effort.isTextual() ? effort : NODES.nullNode());
         reasoning.putNull("summary");
         r.put("store", turn.store);
+        r.put("background", turn.background);
         r.set("temperature", request.hasNonNull("temperature") ? request.get("temperature") : NODES.numberNode(1.0));
         ObjectNode text = r.putObject("text");
         text.set("format", request.path("text").path("format").isObject() ? request.path("text").get("format")

@@ -45,6 +45,9 @@ public class StoredResponses {
     Conversations conversations;
 
     @Inject
+    BackgroundResponses background;
+
+    @Inject
     ObjectMapper mapper;
 
     @ConfigProperty(name = "scaigrid.responses.retention", defaultValue = "30d")
@@ -54,7 +57,7 @@ public class StoredResponses {
         router.get("/oai/v1/responses/:id").handler(rc -> http.authorizedJson(rc, caller -> get(caller, rc.pathParam("id"))));
         router.get("/oai/v1/responses/:id/input_items").handler(rc -> http.authorizedJson(rc, caller -> inputItems(rc, caller)));
         router.delete("/oai/v1/responses/:id").handler(rc -> http.authorizedJson(rc, caller -> delete(caller, rc.pathParam("id"))));
-        router.post("/oai/v1/responses/:id/cancel").handler(rc -> http.authorizedJson(rc, caller -> cancel(caller, rc.pathParam("id"))));
+        router.post("/oai/v1/responses/:id/cancel").handler(rc -> http.authorizedJson(rc, caller -> background.cancel(caller, rc.pathParam("id"))));
     }
 
     /**
@@ -65,13 +68,13 @@ public class StoredResponses {
     Uni<List<JsonNode>> history(Caller caller, String previousId) {
         return pool.preparedQuery("""
                         WITH RECURSIVE chain AS (
-                            SELECT id, previous_response_id, context, 0 AS depth FROM oai_responses
+                            SELECT id, previous_response_id, status, context, 0 AS depth FROM oai_responses
                              WHERE id = $1 AND tenant_id = $2 AND owner_id = $3 AND expires_at > now()
                             UNION ALL
-                            SELECT r.id, r.previous_response_id, r.context, c.depth + 1 FROM oai_responses r
+                            SELECT r.id, r.previous_response_id, r.status, r.context, c.depth + 1 FROM oai_responses r
                               JOIN chain c ON r.id = c.previous_response_id
                              WHERE r.tenant_id = $2 AND r.owner_id = $3 AND r.expires_at > now())
-                        SELECT id, previous_response_id, context::text AS context FROM chain ORDER BY depth DESC""")
+                        SELECT id, previous_response_id, status, context::text AS context FROM chain ORDER BY depth DESC""")
                 .execute(Tuple.of(OaiBatchRoutes.clean(previousId), caller.tenantId(), OaiBatchRoutes.ownerOf(caller)))
                 .map(rows -> {
                     if (rows.size() == 0) {
@@ -85,6 +88,10 @@ public class StoredResponses {
                                     + r.getString("previous_response_id") + "') was deleted or has expired.");
                         }
                         first = false;
+                        if ("in_progress".equals(r.getString("status")) || "queued".equals(r.getString("status"))) {
+                            throw ApiException.validation("previous_response_id", "Response '" + r.getString("id")
+                                    + "' of this conversation is still running in the background; continue once it has finished.");
+                        }
                         read(r.getString("context")).forEach(messages::add);
                     }
                     return messages;
@@ -217,14 +224,6 @@ public class StoredResponses {
                     }
                     return mapper.createObjectNode().put("id", id).put("object", "response").put("deleted", true);
                 });
-    }
-
-    /** Only background responses can be cancelled at OpenAI, and none run here: a stored one is already finished. */
-    private Uni<ObjectNode> cancel(Caller caller, String id) {
-        return column(caller, id, "to_json(status)").map(status -> {
-            throw new ApiException(ErrorCode.CONFLICT, "Only background responses can be cancelled; response '" + id + "' is "
-                    + status.asText() + " and this gateway runs no background responses");
-        });
     }
 
     /** Drops expired responses (a few thousand rows at a time, so no purge holds locks for long). */

@@ -68,6 +68,7 @@ class OpenAiSdkCompatibilityTest {
                 .contains("responses tool call: toolu_01 get_weather")
                 .containsPattern("stored responses: retrieved, listed, continued resp_[0-9a-f]{32} and deleted resp_[0-9a-f]{32}")
                 .containsPattern("conversation: conv_[0-9a-f]{32} items paged one by one: 3")
+                .contains("background response: queued then completed")
                 .contains("transcription: \"heard: sdk listens\" and as text \"heard: as text\" translation: \"heard in English: hallo\"")
                 .contains("mid-stream error: \"Hello wor\"")
                 .contains("moderation: true false")

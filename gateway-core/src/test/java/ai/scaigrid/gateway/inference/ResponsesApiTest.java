@@ -275,7 +275,7 @@ class ResponsesApiTest {
                 .body("error.param", equalTo("order"));
         as(ADMIN).when().get("/oai/v1/responses/" + id + "/input_items?after=msg_nope").then().statusCode(400)
                 .body("error.param", equalTo("after"));
-        // finished responses cannot be cancelled (only background ones can, and none run here)
+        // a response that did not run in the background cannot be cancelled
         as(ADMIN).when().post("/oai/v1/responses/" + id + "/cancel").then().statusCode(409)
                 .body("error.type", equalTo("invalid_request_error"));
 

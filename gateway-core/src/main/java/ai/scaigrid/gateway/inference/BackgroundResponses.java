@@ -1,0 +1,301 @@
+package ai.scaigrid.gateway.inference;
+
+import ai.scaigrid.commons.error.ApiException;
+import ai.scaigrid.commons.error.ErrorCode;
+import ai.scaigrid.commons.security.Caller;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.scheduler.Scheduled;
+import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.subscription.Cancellable;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * Background responses ({@code background: true}): admitted like any request (permissions, limits, budgets), stored
+ * as {@code in_progress} and answered {@code queued} at once; the chat completion then runs apart from the request
+ * (the client may go away) and its answer is stored when it ends, for {@code GET /responses/{id}}.
+ *
+ * <p>The replica running a response touches its row every {@code scaigrid.responses.background-check} (2 s), and
+ * learns so that it was cancelled or deleted meanwhile, on whichever replica: then it cancels the upstream call.
+ * A response whose replica died is failed by the sweep once untouched for {@code scaigrid.responses.background-stale}
+ * (1 min); one running while its replica shuts down is failed at once.
+ */
+@ApplicationScoped
+public class BackgroundResponses {
+    private static final Logger LOG = Logger.getLogger(BackgroundResponses.class);
+    private static final String RUNNING = "status IN ('queued', 'in_progress')";
+
+    @Inject
+    Pool pool;
+
+    @Inject
+    ObjectMapper mapper;
+
+    @Inject
+    InferencePipeline pipeline;
+
+    @Inject
+    Conversations conversations;
+
+    @Inject
+    InferenceRoutes http;
+
+    @ConfigProperty(name = "scaigrid.responses.retention", defaultValue = "30d")
+    Duration retention;
+
+    @ConfigProperty(name = "scaigrid.responses.background-stale", defaultValue = "1m")
+    Duration stale;
+
+    /** The responses this replica runs: their exchange and upstream call. */
+    private final Map<String, Running> running = new ConcurrentHashMap<>();
+
+    private record Running(InferenceExchange ex, AtomicReference<Cancellable> call) {
+        void cancel() {
+            Cancellable c = call.get();
+            if (c != null) {
+                c.cancel();
+            }
+        }
+    }
+
+    /**
+     * Stores an admitted background response as {@code in_progress} and starts it; the answer is the response as
+     * queued. A failure to store it fails the request (its reservation released).
+     */
+    Uni<ObjectNode> start(InferenceExchange ex) {
+        ResponsesApi.Turn turn = ex.responses;
+        ObjectNode inProgress = ResponsesApi.skeleton(turn, System.currentTimeMillis() / 1000, ex.route.slug());
+        inProgress.put("status", "in_progress");
+        Tuple row;
+        try {
+            row = Tuple.tuple().addString(turn.id).addString(ex.caller.tenantId()).addString(OaiBatchRoutes.ownerOf(ex.caller))
+                    .addString(turn.previousId).addString(mapper.writeValueAsString(inProgress))
+                    .addString(mapper.writeValueAsString(turn.inputItems)).addString(mapper.writeValueAsString(turn.inputMessages))
+                    .addLong(retention.toSeconds());
+        } catch (Exception e) {
+            pipeline.failed(ex, e);
+            return Uni.createFrom().failure(e);
+        }
+        return pool.preparedQuery("""
+                        INSERT INTO oai_responses (id, tenant_id, owner_id, previous_response_id, status, response, input_items,
+                                                   context, expires_at, background)
+                        VALUES ($1, $2, $3, $4, 'in_progress', $5::text::json, $6::text::json, $7::text::json,
+                                now() + make_interval(secs => $8), true)""")
+                .execute(row)
+                .onFailure().invoke(e -> pipeline.failed(ex, e))
+                .map(r -> {
+                    run(ex, inProgress);
+                    return inProgress.deepCopy().put("status", "queued");
+                });
+    }
+
+    private void run(InferenceExchange ex, ObjectNode inProgress) {
+        ResponsesApi.Turn turn = ex.responses;
+        Running r = new Running(ex, new AtomicReference<>());
+        running.put(turn.id, r);
+        r.call.set(pipeline.complete(ex)
+                .flatMap(completion -> {
+                    ObjectNode response = ResponsesApi.fromChat(turn, completion);
+                    ObjectNode answer = ResponsesApi.answerMessage(response.get("output"),
+                            completion.path("choices").path(0).path("message").get("thinking_blocks"));
+                    return finish(ex.caller, turn, response, answer);
+                })
+                .onTermination().invoke(() -> running.remove(turn.id))
+                .subscribe().with(done -> { }, failure -> {
+                    ApiException e = InferencePipeline.toApiException(failure);
+                    finish(ex.caller, turn, failed(inProgress, e), null).subscribe().with(done -> { });
+                }));
+    }
+
+    /**
+     * The response as failed with {@code e}: the sanitised message, and a code from OpenAI's list for a response's
+     * error ({@code server_error} for the gateway's and the backends' failures, else the request error's own code).
+     */
+    private ObjectNode failed(ObjectNode response, ApiException e) {
+        ObjectNode out = response.deepCopy().put("status", "failed");
+        JsonNode given = http.oaiError(e).path("error").path("code");
+        String code = e.httpStatus() >= 500 ? "server_error" : given.isTextual() ? given.asText() : "invalid_prompt";
+        out.putObject("error").put("code", code).put("message", e.getMessage());
+        return out;
+    }
+
+    /**
+     * Stores how a running response ended, unless it was cancelled or deleted meanwhile; a finished one made in a
+     * conversation adds its turn to it, in the same transaction. A database failure is logged.
+     */
+    private Uni<Void> finish(Caller caller, ResponsesApi.Turn turn, ObjectNode response, ObjectNode answer) {
+        boolean toConversation = turn.conversationId != null && !"failed".equals(response.path("status").asText());
+        Tuple row;
+        try {
+            ArrayNode context = turn.inputMessages.deepCopy();
+            if (answer != null) {
+                context.add(answer);
+            }
+            row = Tuple.of(turn.id, response.path("status").asText(), mapper.writeValueAsString(response), mapper.writeValueAsString(context));
+        } catch (Exception e) {
+            LOG.warnf("storing background response %s failed: %s", turn.id, e.toString());
+            return Uni.createFrom().voidItem();
+        }
+        return pool.withTransaction(conn -> conn.preparedQuery("UPDATE oai_responses SET status = $2, response = $3::text::json, "
+                                + "context = $4::text::json, updated_at = now() WHERE id = $1 AND " + RUNNING)
+                        .execute(row)
+                        .flatMap(updated -> updated.rowCount() == 1 && toConversation
+                                ? conversations.append(conn, turn.conversationId, turn.keptInput(),
+                                ResponsesApi.keptOutput(response.path("output"), answer))
+                                : Uni.createFrom().voidItem()))
+                .onFailure().recoverWithItem(e -> {
+                    LOG.warnf("storing background response %s failed: %s", turn.id, e.toString());
+                    return null;
+                });
+    }
+
+    /**
+     * {@code POST /responses/{id}/cancel}: a running background response becomes {@code cancelled} (its upstream call
+     * is cancelled here, or by its replica within a check); a finished one is returned as it is; a response that
+     * did not run in the background cannot be cancelled (409).
+     */
+    Uni<JsonNode> cancel(Caller caller, String id) {
+        Tuple owner = Tuple.of(OaiBatchRoutes.clean(id), caller.tenantId(), OaiBatchRoutes.ownerOf(caller));
+        return pool.preparedQuery("SELECT status, background, response::text AS response FROM oai_responses "
+                        + "WHERE id = $1 AND tenant_id = $2 AND owner_id = $3 AND expires_at > now()")
+                .execute(owner)
+                .flatMap(rows -> {
+                    if (rows.size() == 0) {
+                        throw new ApiException(ErrorCode.NOT_FOUND, "No response with id '" + id + "'");
+                    }
+                    Row r = rows.iterator().next();
+                    if (!r.getBoolean("background")) {
+                        throw new ApiException(ErrorCode.CONFLICT, "Only background responses can be cancelled; response '" + id
+                                + "' is " + r.getString("status"));
+                    }
+                    ObjectNode response = (ObjectNode) read(r.getString("response"));
+                    if (!"in_progress".equals(r.getString("status")) && !"queued".equals(r.getString("status"))) {
+                        return Uni.createFrom().item((JsonNode) response);
+                    }
+                    ObjectNode cancelled = response.put("status", "cancelled");
+                    return pool.preparedQuery("UPDATE oai_responses SET status = 'cancelled', response = $4::text::json, updated_at = now() "
+                                    + "WHERE id = $1 AND tenant_id = $2 AND owner_id = $3 AND " + RUNNING)
+                            .execute(Tuple.of(owner.getString(0), owner.getString(1), owner.getString(2), cancelled.toString()))
+                            .flatMap(updated -> {
+                                if (updated.rowCount() == 0) {
+                                    return cancel(caller, id); // it ended meanwhile: as it ended
+                                }
+                                stopHere(id);
+                                return Uni.createFrom().item((JsonNode) cancelled);
+                            });
+                });
+    }
+
+    /** Cancels the upstream call of a response this replica runs (no-op otherwise); its usage record says cancelled. */
+    private void stopHere(String id) {
+        Running r = running.remove(id);
+        if (r != null) {
+            r.cancel();
+            pipeline.cancelled(r.ex);
+        }
+    }
+
+    /**
+     * Touches the rows of the responses running here; one that is no longer running (cancelled or deleted, on any
+     * replica) is stopped. Costs nothing while none runs.
+     */
+    @Scheduled(every = "${scaigrid.responses.background-check:2s}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    Uni<Void> check() {
+        if (running.isEmpty()) {
+            return Uni.createFrom().voidItem();
+        }
+        String[] ids = running.keySet().toArray(String[]::new);
+        return pool.preparedQuery("UPDATE oai_responses SET updated_at = now() WHERE id = ANY($1) AND " + RUNNING + " RETURNING id")
+                .execute(Tuple.of(ids))
+                .map(rows -> {
+                    java.util.Set<String> live = new java.util.HashSet<>();
+                    rows.forEach(r -> live.add(r.getString("id")));
+                    for (String id : ids) {
+                        if (!live.contains(id)) {
+                            stopHere(id);
+                        }
+                    }
+                    return (Void) null;
+                })
+                .onFailure().recoverWithItem(e -> {
+                    LOG.warnf("checking background responses failed: %s", e.toString());
+                    return null;
+                });
+    }
+
+    /** Fails background responses left running by a replica that died (untouched for {@code stale}). */
+    @Scheduled(every = "${scaigrid.responses.background-sweep:1m}", delayed = "30s",
+            concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    Uni<Void> sweep() {
+        return pool.preparedQuery("SELECT id, response::text AS response FROM oai_responses WHERE background AND " + RUNNING
+                        + " AND updated_at < now() - make_interval(secs => $1) LIMIT 500")
+                .execute(Tuple.of(stale.toSeconds()))
+                .flatMap(rows -> {
+                    Uni<Void> chain = Uni.createFrom().voidItem();
+                    for (Row r : rows) {
+                        if (running.containsKey(r.getString("id"))) {
+                            continue;
+                        }
+                        ObjectNode lost = failed((ObjectNode) read(r.getString("response")), new ApiException(ErrorCode.INTERNAL_ERROR,
+                                "The gateway running this response stopped before it finished; create it again"));
+                        chain = chain.flatMap(v -> pool.preparedQuery("UPDATE oai_responses SET status = 'failed', "
+                                        + "response = $2::text::json, updated_at = now() WHERE id = $1 AND " + RUNNING
+                                        + " AND updated_at < now() - make_interval(secs => $3)")
+                                .execute(Tuple.of(r.getString("id"), lost.toString(), stale.toSeconds())).replaceWithVoid());
+                    }
+                    return chain;
+                })
+                .onFailure().recoverWithItem(e -> {
+                    LOG.warnf("sweeping background responses failed: %s", e.toString());
+                    return null;
+                });
+    }
+
+    /** A stopping replica fails what it still runs, so that nobody polls it for the sweep's minute. */
+    void stop(@Observes ShutdownEvent event) {
+        List<Running> left = List.copyOf(running.values());
+        for (Running r : left) {
+            r.cancel();
+            pipeline.cancelled(r.ex);
+            ResponsesApi.Turn turn = r.ex.responses;
+            try {
+                ObjectNode response = ResponsesApi.skeleton(turn, System.currentTimeMillis() / 1000, r.ex.route.slug());
+                finish(r.ex.caller, turn, failed(response, new ApiException(ErrorCode.SERVICE_UNAVAILABLE,
+                        "The gateway stopped before this response finished; create it again")), null)
+                        .await().atMost(Duration.ofSeconds(5));
+            } catch (RuntimeException e) {
+                LOG.warnf("failing background response %s at shutdown failed: %s", turn.id, e.toString());
+            }
+        }
+        running.clear();
+    }
+
+    /** Background responses running on this replica (tests read it). */
+    int runningHere() {
+        return running.size();
+    }
+
+    private JsonNode read(String json) {
+        try {
+            return mapper.readTree(json);
+        } catch (Exception e) {
+            throw new IllegalStateException("a stored response is not JSON", e);
+        }
+    }
+}
