@@ -253,6 +253,21 @@ if (transcribeModel) {
   console.log('transcription:', JSON.stringify(heard.text), 'and as text', JSON.stringify(String(asText).trim()),
     'translation:', JSON.stringify(translated.text));
 }
+if (transcribeModel) {
+  // streamed, as gpt-4o-transcribe streams: the SDK reads the events as they come
+  const events = await client.audio.transcriptions.create({ model: transcribeModel, stream: true,
+    file: await toFile(Buffer.from('sdk streams speech'), 'live.wav', { type: 'audio/wav' }) });
+  let deltas = '';
+  let final = null;
+  for await (const event of events) {
+    if (event.type === 'transcript.text.delta') deltas += event.delta;
+    if (event.type === 'transcript.text.done') final = event.text;
+  }
+  if (deltas !== 'heard: sdk streams speech' || final !== deltas) {
+    fail(`a streamed transcription gave ${JSON.stringify({ deltas, final })}`);
+  }
+  console.log('streamed transcription:', JSON.stringify(final));
+}
 
 const moderationModel = process.env.MODERATION_MODEL;
 if (moderationModel) {

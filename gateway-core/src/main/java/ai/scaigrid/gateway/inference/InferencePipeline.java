@@ -98,7 +98,7 @@ public class InferencePipeline {
                 case "images" -> InferenceRequests.images(body);
                 case "image_edits" -> InferenceRequests.imageEdit(body);
                 case "speech" -> InferenceRequests.speech(body);
-                case "transcriptions", "translations" -> InferenceRequests.transcription(body);
+                case "transcriptions", "translations" -> InferenceRequests.transcription(body, "translations".equals(endpoint));
                 case "moderations" -> InferenceRequests.moderation(body);
                 default -> InferenceRequests.chat(body);
             };
@@ -259,7 +259,19 @@ public class InferencePipeline {
                     ex.promptTokens = ex.request.promptEstimate();
                     ex.completionTokens = 0;
                 })
-                .onItemOrFailure().invoke((item, failure) -> finish(ex, failure));
+                .onItemOrFailure().invoke((item, failure) -> finishUnlessRelayed(ex, item, failure));
+    }
+
+    /** Records a request now, unless its answer is still to be relayed: then {@link #relayEnded} does, when it ends. */
+    private void finishUnlessRelayed(InferenceExchange ex, UpstreamHttp.RawAnswer answer, Throwable failure) {
+        if (failure != null || answer == null || answer.stream() == null) {
+            finish(ex, failure);
+        }
+    }
+
+    /** A relayed answer ({@link UpstreamHttp.RawAnswer#stream}) ended: whole ({@code failure} null), or broken off. */
+    public void relayEnded(InferenceExchange ex, Throwable failure) {
+        finish(ex, failure);
     }
 
     /**
@@ -273,6 +285,11 @@ public class InferencePipeline {
         return attemptUni(ex, candidates(ex), 0, (p, b) -> p.transcribe(b, call(ex), ex.upload, translate))
                 .invoke(answer -> {
                     ex.firstTokenNanos = System.nanoTime();
+                    if (answer.stream() != null) {
+                        // server-sent events, relayed as they come: their usage is read on the way (RelayedEvents)
+                        ex.promptTokens = ex.request.promptEstimate();
+                        return;
+                    }
                     JsonNode json = null;
                     if (answer.isJson()) {
                         try {
@@ -291,7 +308,7 @@ public class InferencePipeline {
                         ex.completionChars = json != null ? json.path("text").asText("").length() : answer.body().length();
                     }
                 })
-                .onItemOrFailure().invoke((item, failure) -> finish(ex, failure));
+                .onItemOrFailure().invoke((item, failure) -> finishUnlessRelayed(ex, item, failure));
     }
 
 

@@ -518,8 +518,10 @@ public final class InferenceRequests {
      * {@code /v1/inference/audio/transcriptions} and {@code /oai/v1/audio/transcriptions}: the fields of OpenAI's
      * multipart transcription request (all strings on the wire), with the upload described in {@link #UPLOAD_FIELD}.
      * The upstream gets them as they came, the upload aside, with {@code temperature} checked as a number.
+     * {@code stream} ("true") asks for the transcript as server-sent events (gpt-4o-transcribe); a translation is
+     * never streamed.
      */
-    public static Parsed transcription(JsonNode raw) {
+    public static Parsed transcription(JsonNode raw, boolean translation) {
         ObjectNode body = object(raw);
         Problems p = new Problems();
         String model = model(body, p);
@@ -548,8 +550,11 @@ public final class InferenceRequests {
             p.add("language", "language must be an ISO-639 code such as \"en\"");
         }
         JsonNode stream = body.get("stream");
-        if (stream != null && !"false".equals(stream.asText())) {
-            p.add("stream", "streamed transcription is not supported: leave stream unset or false");
+        boolean streamed = stream != null && "true".equals(stream.asText());
+        if (stream != null && !streamed && !"false".equals(stream.asText())) {
+            p.add("stream", "stream must be true or false");
+        } else if (streamed && translation) {
+            p.add("stream", "a translation is not streamed: leave stream unset or false");
         }
         body.fields().forEachRemaining(field -> {
             JsonNode v = field.getValue();
@@ -562,8 +567,11 @@ public final class InferenceRequests {
         ObjectNode out = body.deepCopy();
         out.remove("model");
         out.remove("stream");
+        if (streamed) {
+            out.put("stream", "true"); // a form field for the upstream
+        }
         JsonNode prompt = out.get("prompt");
-        return new Parsed(model, false, false, out, prompt == null ? 0 : prompt.asText().length() / 4, null);
+        return new Parsed(model, streamed, false, out, prompt == null ? 0 : prompt.asText().length() / 4, null);
     }
 
     static final int MAX_EDIT_IMAGES = 16;

@@ -21,6 +21,7 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import ai.scaigrid.gateway.inference.provider.Upload;
+import ai.scaigrid.gateway.inference.provider.UpstreamFailure;
 import ai.scaigrid.gateway.inference.provider.UpstreamHttp;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
@@ -708,7 +709,7 @@ public class InferenceRoutes {
      */
     private void audioAnswer(RoutingContext rc, Api api, InferenceExchange ex, UpstreamHttp.RawAnswer answer) {
         String type = answer.contentType();
-        if (!"speech".equals(ex.endpoint) && api == Api.NATIVE) {
+        if (!"speech".equals(ex.endpoint) && api == Api.NATIVE && answer.stream() == null) {
             ObjectNode data;
             try {
                 data = answer.isJson() ? (ObjectNode) mapper.readTree(answer.body().getBytes()) : mapper.createObjectNode()
@@ -724,6 +725,7 @@ public class InferenceRoutes {
         if (response.ended() || response.closed()) {
             if (answer.stream() != null) {
                 answer.stream().request().reset(); // nobody to relay it to
+                pipeline.cancelled(ex);
             }
             return;
         }
@@ -742,22 +744,45 @@ public class InferenceRoutes {
     }
 
     /**
-     * Relays an upstream body as it arrives (chunked, with backpressure). The client going away resets the upstream
-     * request; the upstream breaking off resets the client's connection, so a cut answer never looks complete.
+     * Relays an upstream body as it arrives (chunked, with backpressure); a streamed transcript's usage is read from
+     * its events on the way ({@link RelayedEvents}). The request is recorded when the relay ends: whole, broken off by
+     * the upstream (then the client's connection is reset, so a cut answer never looks complete), or abandoned by the
+     * client (then the upstream request is reset).
      */
     private void relay(HttpServerResponse response, io.vertx.core.http.HttpClientResponse upstream, InferenceExchange ex) {
+        RelayedEvents events = "speech".equals(ex.endpoint) ? null : new RelayedEvents(ex);
+        AtomicBoolean over = new AtomicBoolean();
         response.setChunked(true);
         response.closeHandler(v -> {
-            if (!response.ended()) {
+            if (!response.ended() && over.compareAndSet(false, true)) {
                 upstream.request().reset();
+                pipeline.cancelled(ex);
             }
         });
-        upstream.pipe().endOnFailure(false).to(response).onComplete(done -> {
-            if (done.failed() && !response.ended() && !response.closed()) {
-                LOG.warnf("request %s: the upstream broke off its answer: %s", ex.requestId, done.cause().toString());
+        upstream.exceptionHandler(t -> {
+            if (over.compareAndSet(false, true)) {
+                LOG.warnf("request %s: the upstream broke off its answer: %s", ex.requestId, t.toString());
+                pipeline.relayEnded(ex, new UpstreamFailure(ErrorCode.BACKEND_ERROR, "The upstream broke off its answer", true, null, t));
                 response.reset();
             }
         });
+        upstream.handler(chunk -> {
+            if (events != null) {
+                events.feed(chunk);
+            }
+            response.write(chunk);
+            if (response.writeQueueFull()) {
+                upstream.pause();
+                response.drainHandler(v -> upstream.resume());
+            }
+        });
+        upstream.endHandler(v -> {
+            if (over.compareAndSet(false, true)) {
+                response.end();
+                pipeline.relayEnded(ex, null);
+            }
+        });
+        upstream.resume();
         overhead.relayed(ex);
     }
 

@@ -57,7 +57,8 @@ public class StoredResponses {
         router.get("/oai/v1/responses/:id").handler(rc -> http.authorizedJson(rc, caller -> get(caller, rc.pathParam("id"))));
         router.get("/oai/v1/responses/:id/input_items").handler(rc -> http.authorizedJson(rc, caller -> inputItems(rc, caller)));
         router.delete("/oai/v1/responses/:id").handler(rc -> http.authorizedJson(rc, caller -> delete(caller, rc.pathParam("id"))));
-        router.post("/oai/v1/responses/:id/cancel").handler(rc -> http.authorizedJson(rc, caller -> background.cancel(caller, rc.pathParam("id"))));
+        router.post("/oai/v1/responses/:id/cancel")
+                .handler(rc -> http.authorizedJson(rc, caller -> background.cancel(caller, rc.pathParam("id"))));
     }
 
     /**

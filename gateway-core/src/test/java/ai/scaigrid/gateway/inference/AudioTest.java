@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 import static ai.scaigrid.gateway.TestKeys.ADMIN;
@@ -250,6 +251,68 @@ class AudioTest {
         assertThat(r.getBigDecimal("cost")).isEqualByComparingTo("0.000042"); // 30 x 1.00 + 6 x 2.00 per million
     }
 
+    /**
+     * stream=true: gpt-4o-transcribe's events relayed as they arrive on both doors, the record written when the
+     * stream ends with the upstream's tokens (or the transcript counted), and a stream the upstream breaks off cut.
+     */
+    @Test
+    void aStreamedTranscriptIsRelayedAsItArrives() throws Exception {
+        String model = audioModel("hear-tokens");
+        String sse = form(ADMIN).header("X-Request-Id", "req_hear_streamed").multiPart("file", "s.wav",
+                        "one two three".getBytes(StandardCharsets.UTF_8), "audio/wav").multiPart("model", model).multiPart("stream", "true")
+                .when().post("/oai/v1/audio/transcriptions").then().statusCode(200).contentType(startsWith("text/event-stream"))
+                .extract().asString();
+        List<String> deltas = new java.util.ArrayList<>();
+        String done = null;
+        for (String line : sse.split("\n")) {
+            if (line.startsWith("data: ")) {
+                JsonObject event = new JsonObject(line.substring(6));
+                if ("transcript.text.delta".equals(event.getString("type"))) {
+                    deltas.add(event.getString("delta"));
+                } else {
+                    done = event.getString("type") + ": " + event.getString("text");
+                }
+            }
+        }
+        assertThat(deltas).containsExactly("heard: ", "one ", "two ", "three");
+        assertThat(done).isEqualTo("transcript.text.done: heard: one two three");
+        assertThat(OpenAiTestUpstream.get().sentContaining("s.wav").getString("stream")).isEqualTo("true");
+        Row r = record("req_hear_streamed");
+        assertThat(r.getString("status")).isEqualTo("ok");
+        assertThat(r.getBoolean("stream")).isTrue();
+        assertThat(r.getInteger("prompt_tokens")).isEqualTo(40);
+        assertThat(r.getInteger("completion_tokens")).isEqualTo(7);
+
+        // the native door relays the same events; without the upstream's usage the transcript is counted
+        String counted = audioModel("hear");
+        String nativeSse = form(ADMIN).header("X-Request-Id", "req_hear_streamed_native").multiPart("file", "n.wav",
+                        "a fairly long transcript".getBytes(StandardCharsets.UTF_8), "audio/wav").multiPart("model", counted)
+                .multiPart("stream", "true").when().post("/v1/inference/audio/transcriptions").then().statusCode(200)
+                .extract().asString();
+        assertThat(nativeSse).contains("\"transcript.text.done\"");
+        Row n = record("req_hear_streamed_native");
+        assertThat(n.getInteger("completion_tokens")).isEqualTo(("heard: a fairly long transcript".length() + 3) / 4);
+
+        // broken off after its first word: the client's answer is cut, not complete, and the record says error
+        java.net.http.HttpClient client = java.net.http.HttpClient.newHttpClient();
+        String boundary = "stream-boundary";
+        String body = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\n" + model + "\r\n--" + boundary
+                + "\r\nContent-Disposition: form-data; name=\"stream\"\r\n\r\ntrue\r\n--" + boundary
+                + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.wav\"\r\nContent-Type: audio/wav\r\n\r\n"
+                + "please break off here\r\n--" + boundary + "--\r\n";
+        var sent = client.sendAsync(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://localhost:" + RestAssured.port
+                                + "/oai/v1/audio/transcriptions")).header("Authorization", "Bearer " + ADMIN)
+                        .header("X-Request-Id", "req_hear_broken").header("Content-Type", "multipart/form-data; boundary=" + boundary)
+                        .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body)).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        Throwable cut = org.assertj.core.api.Assertions.catchThrowable(() -> sent.get(10, java.util.concurrent.TimeUnit.SECONDS));
+        assertThat(cut).isInstanceOf(java.util.concurrent.ExecutionException.class);
+        assertThat(cut.getCause()).isInstanceOf(java.io.IOException.class);
+        Row broken = record("req_hear_broken");
+        assertThat(broken.getString("status")).isEqualTo("error");
+        assertThat(broken.getString("error_code")).isEqualTo("BACKEND_ERROR");
+    }
+
     @Test
     void badTranscriptionRequestsAreRefusedByName() {
         String model = audioModel("hear");
@@ -263,8 +326,10 @@ class AudioTest {
                 .body("error.details[0].field", equalTo("response_format"));
         form(ADMIN).multiPart("file", "a.wav", new byte[]{1}).multiPart("model", model).multiPart("temperature", "hot")
                 .when().post("/oai/v1/audio/transcriptions").then().statusCode(400).body("error.param", equalTo("temperature"));
-        form(ADMIN).multiPart("file", "a.wav", new byte[]{1}).multiPart("model", model).multiPart("stream", "true")
+        form(ADMIN).multiPart("file", "a.wav", new byte[]{1}).multiPart("model", model).multiPart("stream", "yes")
                 .when().post("/oai/v1/audio/transcriptions").then().statusCode(400).body("error.param", equalTo("stream"));
+        form(ADMIN).multiPart("file", "a.wav", new byte[]{1}).multiPart("model", model).multiPart("stream", "true")
+                .when().post("/oai/v1/audio/translations").then().statusCode(400).body("error.param", equalTo("stream"));
         form(ADMIN).multiPart("file", "a.wav", new byte[]{1}).when().post("/v1/inference/audio/transcriptions").then()
                 .statusCode(400).body("error.details[0].field", equalTo("model"));
         // over the audio limit (1 MiB in tests): 413 in the API's shape, nothing sent upstream

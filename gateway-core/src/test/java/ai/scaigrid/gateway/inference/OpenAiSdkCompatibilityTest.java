@@ -70,6 +70,7 @@ class OpenAiSdkCompatibilityTest {
                 .containsPattern("conversation: conv_[0-9a-f]{32} items paged one by one: 3")
                 .contains("background response: queued then completed")
                 .contains("transcription: \"heard: sdk listens\" and as text \"heard: as text\" translation: \"heard in English: hallo\"")
+                .contains("streamed transcription: \"heard: sdk streams speech\"")
                 .contains("mid-stream error: \"Hello wor\"")
                 .contains("moderation: true false")
                 .contains("structured output: {\"answer\":\"echo: parse me\"}")

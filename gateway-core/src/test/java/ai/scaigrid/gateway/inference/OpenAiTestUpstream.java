@@ -582,6 +582,35 @@ public final class OpenAiTestUpstream {
     }
 
     /** A multipart transcription request: fields recorded like a JSON body's, the file's bytes read back as its "speech". */
+    /**
+     * gpt-4o-transcribe's stream: a {@code transcript.text.delta} per word, 20 ms apart, then {@code transcript.text.done}
+     * (with token usage when {@code tokens}); a transcript saying "break off" loses its connection after the first word.
+     */
+    private void streamTranscript(HttpServerResponse res, String text, boolean tokens) {
+        res.setChunked(true).putHeader("content-type", "text/event-stream");
+        String[] words = text.split("(?<= )");
+        AtomicInteger next = new AtomicInteger();
+        vertx.setPeriodic(20, id -> {
+            int i = next.getAndIncrement();
+            if (i == 1 && text.contains("break off")) {
+                vertx.cancelTimer(id);
+                res.reset();
+                return;
+            }
+            if (i < words.length) {
+                res.write("data: " + new JsonObject().put("type", "transcript.text.delta").put("delta", words[i]).encode() + "\n\n");
+                return;
+            }
+            vertx.cancelTimer(id);
+            JsonObject done = new JsonObject().put("type", "transcript.text.done").put("text", text);
+            if (tokens) {
+                done.put("usage", new JsonObject().put("type", "tokens").put("input_tokens", 40).put("output_tokens", 7)
+                        .put("total_tokens", 47));
+            }
+            res.end("data: " + done.encode() + "\n\n");
+        });
+    }
+
     private void transcribe(HttpServerRequest req) {
         // decoded whole, as the gateway decodes forms (MultipartForm), not by Netty's streaming decoder
         req.body().onSuccess(raw -> {
@@ -607,6 +636,10 @@ public final class OpenAiTestUpstream {
             }
             String text = (req.path().endsWith("/translations") ? "heard in English: " : "heard: ")
                     + audio.toString(java.nio.charset.StandardCharsets.UTF_8);
+            if ("true".equals(body.getString("stream"))) {
+                streamTranscript(res, text, "hear-tokens".equals(model));
+                return;
+            }
             String format = body.getString("response_format", "json");
             switch (format) {
                 case "text" -> res.putHeader("content-type", "text/plain; charset=utf-8").end(text);

@@ -189,9 +189,16 @@ public class OpenAiProvider implements Provider {
 
     @Override
     public Uni<UpstreamHttp.RawAnswer> transcribe(BackendTarget backend, ProviderCall call, Upload audio, boolean translate) {
+        String path = translate ? "/audio/translations" : "/audio/transcriptions";
+        if ("true".equals(call.body().path("stream").asText())) {
+            // server-sent events (transcript.text.delta ... transcript.text.done), relayed as they arrive
+            String boundary = "scaigrid-" + java.util.UUID.randomUUID();
+            io.vertx.core.buffer.Buffer form = form(backend, call, boundary, List.of(Map.entry("file", audio)));
+            return http.exchangeStreamed(backend, call, () -> options(backend, path)
+                    .putHeader("content-type", "multipart/form-data; boundary=" + boundary).putHeader("accept", "text/event-stream"), form);
+        }
         // the answer may be text (response_format text, srt, vtt)
-        return postForm(backend, call, translate ? "/audio/translations" : "/audio/transcriptions", List.of(Map.entry("file", audio)),
-                "application/json, text/plain, */*");
+        return postForm(backend, call, path, List.of(Map.entry("file", audio)), "application/json, text/plain, */*");
     }
 
     @Override
