@@ -122,6 +122,12 @@ class LauncherEndToEndIT {
                     .header("Authorization", "Bearer " + firstKey).GET().build(), HttpResponse.BodyHandlers.ofString());
             assertThat(usage.statusCode()).as("usage after the restart: %s", usage.body()).isEqualTo(200);
             assertThat(usage.body()).contains("\"request_id\":\"" + DRAINED_REQUEST + "\"");
+            // the background response running at the first stop was finished by the drain, and stored
+            HttpResponse<String> background = HTTP.send(HttpRequest.newBuilder(URI.create(gateway + "/oai/v1/responses/"
+                            + drainedBackground)).timeout(Duration.ofSeconds(10))
+                    .header("Authorization", "Bearer " + firstKey).GET().build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(background.statusCode()).as("background response after the restart: %s", background.body()).isEqualTo(200);
+            assertThat(background.body()).contains("\"status\":\"completed\"", "\"output_text\"");
 
             run.captureDescendants();
             run.sigterm();
@@ -159,6 +165,8 @@ class LauncherEndToEndIT {
      * (clients go to another replica), and the stream already running still ends normally.
      */
     private static final String DRAINED_REQUEST = "req_e2e_drained_stream";
+    /** The background response running at the first stop. */
+    private static String drainedBackground;
 
     private static void assertStopDrainsTheGateway(LauncherRun run, String key) throws Exception {
         String gateway = "http://127.0.0.1:" + (ServiceSpec.named("gateway-core").httpPort() + OFFSET);
@@ -169,6 +177,12 @@ class LauncherEndToEndIT {
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build();
         HttpResponse<java.io.InputStream> running = HTTP.send(streaming, HttpResponse.BodyHandlers.ofInputStream());
         assertThat(running.statusCode()).as("the stream to be drained started").isEqualTo(200);
+        // and a background response, which the drain lets finish too (it is fetched after the restart)
+        HttpResponse<String> queued = post(gateway + "/oai/v1/responses", key,
+                "{\"model\":\"scaigrid/sim-1\",\"input\":\"finish me\",\"background\":true}");
+        assertThat(queued.statusCode()).as("background response: %s", queued.body()).isEqualTo(200);
+        assertThat(queued.body()).contains("\"status\":\"queued\"");
+        drainedBackground = new ObjectMapper().readTree(queued.body()).path("id").asText();
         java.util.concurrent.CompletableFuture<String> rest = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
             try (java.io.InputStream in = running.body()) {
                 return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);

@@ -39,7 +39,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * its readiness probe reports DOWN from then on. This bean then keeps serving for
  * {@code scaigrid.shutdown.delay} (Kubernetes: time for the pod to leave the Service's endpoints),
  * starts refusing, and waits (up to {@code quarkus.shutdown.timeout}) for the gRPC inference calls in
- * flight: Quarkus only waits for HTTP requests, and stopping the gRPC server cuts its streams.
+ * flight (Quarkus only waits for HTTP requests, and stopping the gRPC server cuts its streams) and for the
+ * background responses running here.
  *
  * <p>Refused: every HTTP path but the probes ({@code /q/*}, {@code /health*}), and new calls of
  * {@code scaiinfer.v1.InferenceService}. Node heartbeats and the identity service that the other
@@ -55,6 +56,9 @@ public class Drain {
 
     @Inject
     InferenceRoutes routes;
+
+    @Inject
+    ai.scaigrid.gateway.inference.BackgroundResponses background;
 
     @ConfigProperty(name = "scaigrid.shutdown.delay", defaultValue = "0s")
     Duration shutdownDelay;
@@ -100,6 +104,10 @@ public class Drain {
                 }
             }
             LOG.info("shutdown: no gRPC inference call in flight");
+            // background responses are finished too, in what is left of the timeout (those still running then fail)
+            if (!background.awaitIdle(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())))) {
+                LOG.warnf("shutdown: %d background response(s) still running after %s; they fail", background.runningHere(), timeout);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

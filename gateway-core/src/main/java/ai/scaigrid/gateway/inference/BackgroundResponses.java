@@ -116,11 +116,10 @@ public class BackgroundResponses {
                             completion.path("choices").path(0).path("message").get("thinking_blocks"));
                     return finish(ex.caller, turn, response, answer);
                 })
-                .onTermination().invoke(() -> running.remove(turn.id))
-                .subscribe().with(done -> { }, failure -> {
-                    ApiException e = InferencePipeline.toApiException(failure);
-                    finish(ex.caller, turn, failed(inProgress, e), null).subscribe().with(done -> { });
-                }));
+                .onFailure().recoverWithUni(failure -> finish(ex.caller, turn, failed(inProgress,
+                        InferencePipeline.toApiException(failure)), null))
+                .onTermination().invoke(() -> ended(turn.id))
+                .subscribe().with(done -> { }, failure -> LOG.warnf("background response %s: %s", turn.id, failure.toString())));
     }
 
     /**
@@ -204,7 +203,7 @@ public class BackgroundResponses {
 
     /** Cancels the upstream call of a response this replica runs (no-op otherwise); its usage record says cancelled. */
     private void stopHere(String id) {
-        Running r = running.remove(id);
+        Running r = running.get(id);
         if (r != null) {
             r.cancel();
             pipeline.cancelled(r.ex);
@@ -267,8 +266,12 @@ public class BackgroundResponses {
                 });
     }
 
-    /** A stopping replica fails what it still runs, so that nobody polls it for the sweep's minute. */
-    void stop(@Observes ShutdownEvent event) {
+    /**
+     * A stopping replica fails what it still runs after the drain ({@link #awaitIdle}), so that nobody polls it for
+     * the sweep's minute. Before the usage
+     * recorder's last flush (an earlier priority), so that the records of the calls it cancels are written.
+     */
+    void stop(@Observes @jakarta.annotation.Priority(jakarta.interceptor.Interceptor.Priority.APPLICATION) ShutdownEvent event) {
         List<Running> left = List.copyOf(running.values());
         for (Running r : left) {
             r.cancel();
@@ -286,8 +289,38 @@ public class BackgroundResponses {
         running.clear();
     }
 
+    private final Object idle = new Object();
+
+    /** A response stopped running here (stored as it ended, or cancelled). */
+    private void ended(String id) {
+        running.remove(id);
+        if (running.isEmpty()) {
+            synchronized (idle) {
+                idle.notifyAll();
+            }
+        }
+    }
+
+    /**
+     * Waits up to {@code timeout} until no background response runs here: a draining replica lets them finish, as it
+     * does its streams. True when none is left. Blocks: the shutdown thread (and tests) only.
+     */
+    public boolean awaitIdle(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (idle) {
+            while (!running.isEmpty()) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                idle.wait(Math.max(1, left / 1_000_000));
+            }
+        }
+        return true;
+    }
+
     /** Background responses running on this replica (tests read it). */
-    int runningHere() {
+    public int runningHere() {
         return running.size();
     }
 

@@ -47,6 +47,23 @@ class DrainTest {
     @Inject
     Drain drain;
 
+    @Inject
+    BackgroundResponses background;
+
+    /** A background response running when the drain begins is let finish, and is stored, before the drain returns. */
+    @Test
+    void aDrainLetsBackgroundResponsesFinish() throws Exception {
+        String late = InferenceFixtures.chatModel("late"); // answers after 900 ms
+        String id = InferenceFixtures.as(ADMIN).body(java.util.Map.of("model", late, "input", "finish in the drain", "background", true))
+                .when().post("/oai/v1/responses").then().statusCode(200).extract().path("id");
+        assertThat(background.runningHere()).isPositive();
+        drain.drainAndAwait(Duration.ZERO, Duration.ofSeconds(10));
+        assertThat(background.runningHere()).isZero();
+        drain.end();
+        InferenceFixtures.as(ADMIN).when().get("/oai/v1/responses/" + id).then().statusCode(200)
+                .body("status", org.hamcrest.Matchers.equalTo("completed"));
+    }
+
     @AfterEach
     void serveAgain() {
         drain.end();
