@@ -504,7 +504,7 @@ public class InferenceRoutes {
      * throws (an {@link Error} too), and the request would wait unanswered until its client gave up; here the request
      * is {@linkplain #abandon abandoned} instead.
      */
-    private void guard(RoutingContext rc, Api api, String requestId, InferenceExchange ex, Runnable step) {
+    void guard(RoutingContext rc, Api api, String requestId, InferenceExchange ex, Runnable step) {
         try {
             step.run();
         } catch (Throwable t) {
@@ -603,11 +603,11 @@ public class InferenceRoutes {
             }
             caller.require(ai.scaigrid.commons.security.Permissions.MODELS_USE);
             return handler.apply(caller).map(JsonNode.class::cast);
-        }).subscribe().with(out -> {
+        }).subscribe().with(out -> guard(rc, Api.OAI, requestId, null, () -> {
             if (out != null) {
                 json(rc, null, 200, out);
             }
-        }, failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
+        }), failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
     }
 
     /**
@@ -641,11 +641,11 @@ public class InferenceRoutes {
                 models.forEach(m -> data.add(oaiModel(m)));
                 return out;
             });
-        }).subscribe().with(out -> {
+        }).subscribe().with(out -> guard(rc, Api.OAI, requestId, null, () -> {
             if (out != null) {
                 json(rc, null, 200, out);
             }
-        }, failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
+        }), failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
     }
 
     private Uni<List<FrontendModel>> allVisible(Caller caller, String cursor, List<FrontendModel> acc, int pages) {
@@ -674,11 +674,11 @@ public class InferenceRoutes {
                     ? Uni.createFrom().item(oaiModel(m))
                     // group-restricted keys see only their groups' models: route resolution knows the groups
                     : routes.resolve(caller, m.slug()).map(route -> oaiModel(m)));
-        }).subscribe().with(out -> {
+        }).subscribe().with(out -> guard(rc, Api.OAI, requestId, null, () -> {
             if (out != null) {
                 json(rc, null, 200, out);
             }
-        }, failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
+        }), failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
     }
 
     private ObjectNode oaiModel(FrontendModel m) {
@@ -1143,7 +1143,11 @@ public class InferenceRoutes {
 
         @Override
         public void onItem(ObjectNode chunk) {
-            guarded(() -> relayItem(chunk));
+            try {
+                relayItem(chunk); // not through guarded(): no allocation per chunk
+            } catch (Throwable t) {
+                broken(t);
+            }
         }
 
         private void relayItem(ObjectNode chunk) {

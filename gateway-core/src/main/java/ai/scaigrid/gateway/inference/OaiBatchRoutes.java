@@ -113,7 +113,7 @@ public class OaiBatchRoutes {
         });
         http.authenticatedUpload(rc, Api.OAI, requestId, permitted, caller ->
                 http.readForm(rc, Api.OAI, requestId, maxFile, "file", (form, upload) -> Uni.createFrom().deferred(() -> store(caller, form, upload))
-                        .subscribe().with(out -> http.json(rc, null, 200, out),
+                        .subscribe().with(out -> http.guard(rc, Api.OAI, requestId, null, () -> http.json(rc, null, 200, out)),
                                 failure -> http.fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)))));
     }
 
@@ -269,11 +269,11 @@ public class OaiBatchRoutes {
             return pool.preparedQuery("SELECT content FROM oai_files WHERE id = $1 AND tenant_id = $2 AND owner_id = $3 AND " + LIVE)
                     .execute(Tuple.of(clean(rc.pathParam("id")), caller.tenantId(), ownerOf(caller)))
                     .map(rows -> one(rows, "No such file: " + rc.pathParam("id"), "file_id"));
-        }).subscribe().with(row -> {
+        }).subscribe().with(row -> http.guard(rc, Api.OAI, requestId, null, () -> {
             if (row != null && !rc.response().ended()) {
                 rc.response().putHeader("Content-Type", "application/octet-stream").end(row.getBuffer("content").getDelegate());
             }
-        }, failure -> http.fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
+        }), failure -> http.fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
     }
 
     private Uni<ObjectNode> deleteFile(Caller caller, String id) {
