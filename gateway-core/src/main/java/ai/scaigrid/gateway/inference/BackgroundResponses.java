@@ -5,7 +5,6 @@ import ai.scaigrid.commons.error.ErrorCode;
 import ai.scaigrid.commons.security.Caller;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.scheduler.Scheduled;
@@ -51,13 +50,10 @@ public class BackgroundResponses {
     InferencePipeline pipeline;
 
     @Inject
-    Conversations conversations;
+    StoredResponses stored;
 
     @Inject
     InferenceRoutes http;
-
-    @ConfigProperty(name = "scaigrid.responses.retention", defaultValue = "30d")
-    Duration retention;
 
     @ConfigProperty(name = "scaigrid.responses.background-stale", defaultValue = "1m")
     Duration stale;
@@ -82,22 +78,7 @@ public class BackgroundResponses {
         ResponsesApi.Turn turn = ex.responses;
         ObjectNode inProgress = ResponsesApi.skeleton(turn, System.currentTimeMillis() / 1000, ex.route.slug());
         inProgress.put("status", "in_progress");
-        Tuple row;
-        try {
-            row = Tuple.tuple().addString(turn.id).addString(ex.caller.tenantId()).addString(OaiBatchRoutes.ownerOf(ex.caller))
-                    .addString(turn.previousId).addString(mapper.writeValueAsString(inProgress))
-                    .addString(mapper.writeValueAsString(turn.inputItems)).addString(mapper.writeValueAsString(turn.inputMessages))
-                    .addLong(retention.toSeconds());
-        } catch (Exception e) {
-            pipeline.failed(ex, e);
-            return Uni.createFrom().failure(e);
-        }
-        return pool.preparedQuery("""
-                        INSERT INTO oai_responses (id, tenant_id, owner_id, previous_response_id, status, response, input_items,
-                                                   context, expires_at, background)
-                        VALUES ($1, $2, $3, $4, 'in_progress', $5::text::json, $6::text::json, $7::text::json,
-                                now() + make_interval(secs => $8), true)""")
-                .execute(row)
+        return stored.insert(pool, ex.caller, turn, inProgress, null, true)
                 .onFailure().invoke(e -> pipeline.failed(ex, e))
                 .map(r -> {
                     run(ex, inProgress);
@@ -114,9 +95,9 @@ public class BackgroundResponses {
                     ObjectNode response = ResponsesApi.fromChat(turn, completion);
                     ObjectNode answer = ResponsesApi.answerMessage(response.get("output"),
                             completion.path("choices").path(0).path("message").get("thinking_blocks"));
-                    return finish(ex.caller, turn, response, answer);
+                    return finish(turn, response, answer);
                 })
-                .onFailure().recoverWithUni(failure -> finish(ex.caller, turn, failed(inProgress,
+                .onFailure().recoverWithUni(failure -> finish(turn, failed(inProgress,
                         InferencePipeline.toApiException(failure)), null))
                 .onTermination().invoke(() -> ended(turn.id))
                 .subscribe().with(done -> { }, failure -> LOG.warnf("background response %s: %s", turn.id, failure.toString())));
@@ -138,25 +119,12 @@ public class BackgroundResponses {
      * Stores how a running response ended, unless it was cancelled or deleted meanwhile; a finished one made in a
      * conversation adds its turn to it, in the same transaction. A database failure is logged.
      */
-    private Uni<Void> finish(Caller caller, ResponsesApi.Turn turn, ObjectNode response, ObjectNode answer) {
-        boolean toConversation = turn.conversationId != null && !"failed".equals(response.path("status").asText());
-        Tuple row;
-        try {
-            ArrayNode context = turn.inputMessages.deepCopy();
-            if (answer != null) {
-                context.add(answer);
-            }
-            row = Tuple.of(turn.id, response.path("status").asText(), mapper.writeValueAsString(response), mapper.writeValueAsString(context));
-        } catch (Exception e) {
-            LOG.warnf("storing background response %s failed: %s", turn.id, e.toString());
-            return Uni.createFrom().voidItem();
-        }
-        return pool.withTransaction(conn -> conn.preparedQuery("UPDATE oai_responses SET status = $2, response = $3::text::json, "
-                                + "context = $4::text::json, updated_at = now() WHERE id = $1 AND " + RUNNING)
-                        .execute(row)
-                        .flatMap(updated -> updated.rowCount() == 1 && toConversation
-                                ? conversations.append(conn, turn.conversationId, turn.keptInput(),
-                                ResponsesApi.keptOutput(response.path("output"), answer))
+    private Uni<Void> finish(ResponsesApi.Turn turn, ObjectNode response, ObjectNode answer) {
+        return pool.withTransaction(conn -> Uni.createFrom().deferred(() -> conn.preparedQuery("UPDATE oai_responses SET status = $2, "
+                                + "response = $3::text::json, context = $4::text::json, updated_at = now() WHERE id = $1 AND " + RUNNING)
+                        .execute(Tuple.of(turn.id, response.path("status").asText(), stored.json(response),
+                                stored.json(StoredResponses.context(turn, answer)))))
+                        .flatMap(updated -> updated.rowCount() == 1 ? stored.joinConversation(conn, turn, response, answer)
                                 : Uni.createFrom().voidItem()))
                 .onFailure().recoverWithItem(e -> {
                     LOG.warnf("storing background response %s failed: %s", turn.id, e.toString());
@@ -279,7 +247,7 @@ public class BackgroundResponses {
             ResponsesApi.Turn turn = r.ex.responses;
             try {
                 ObjectNode response = ResponsesApi.skeleton(turn, System.currentTimeMillis() / 1000, r.ex.route.slug());
-                finish(r.ex.caller, turn, failed(response, new ApiException(ErrorCode.SERVICE_UNAVAILABLE,
+                finish(turn, failed(response, new ApiException(ErrorCode.SERVICE_UNAVAILABLE,
                         "The gateway stopped before this response finished; create it again")), null)
                         .await().atMost(Duration.ofSeconds(5));
             } catch (RuntimeException e) {
@@ -325,10 +293,6 @@ public class BackgroundResponses {
     }
 
     private JsonNode read(String json) {
-        try {
-            return mapper.readTree(json);
-        } catch (Exception e) {
-            throw new IllegalStateException("a stored response is not JSON", e);
-        }
+        return StoredResponses.read(mapper, json);
     }
 }

@@ -169,8 +169,9 @@ public class Conversations {
     }
 
     /**
-     * Appends {@code items} to the conversation, in order. An item whose id the conversation already holds is a
-     * 400 naming it ({@code field}[i]): ids are unique within a conversation.
+     * Appends {@code items} to the conversation, in order. With {@code field} (the request's list, e.g. {@code items}),
+     * an item whose id the conversation already holds is a 400 naming it ({@code field[i].id}): ids are unique within
+     * a conversation. Without, such an item is skipped (a response's input may repeat what the conversation holds).
      */
     private Uni<Void> insert(SqlConnection conn, String conversationId, ArrayNode items, String field) {
         Uni<Void> chain = Uni.createFrom().voidItem();
@@ -182,7 +183,7 @@ public class Conversations {
                             ON CONFLICT (conversation_id, id) DO NOTHING""")
                     .execute(Tuple.of(conversationId, OaiBatchRoutes.clean(item.path("id").asText()), OaiBatchRoutes.clean(item.toString())))
                     .map(rows -> {
-                        if (rows.rowCount() == 0) {
+                        if (rows.rowCount() == 0 && field != null) {
                             throw ApiException.validation(name + ".id", "This conversation already has an item with id '"
                                     + item.path("id").asText() + "'");
                         }
@@ -213,7 +214,7 @@ public class Conversations {
                 .map(v -> {
                     List<JsonNode> shown = new ArrayList<>();
                     items.forEach(item -> shown.add(shown(item, sealed)));
-                    return page(shown, false);
+                    return OaiBatchRoutes.list(shown, false);
                 });
     }
 
@@ -243,15 +244,7 @@ public class Conversations {
             return from.flatMap(seq -> pool.preparedQuery("SELECT item::text AS item FROM oai_conversation_items WHERE conversation_id = $1"
                             + (ascending ? " AND seq > $2 ORDER BY seq ASC" : " AND seq < $2 ORDER BY seq DESC") + " LIMIT $3")
                     .execute(Tuple.of(conversationId, seq, limit + 1)))
-                    .map(rows -> {
-                        List<JsonNode> items = new ArrayList<>();
-                        for (Row r : rows) {
-                            if (items.size() < limit) {
-                                items.add(shown(read(r.getString("item")), sealed));
-                            }
-                        }
-                        return page(items, rows.size() > limit);
-                    });
+                    .map(rows -> OaiBatchRoutes.page(rows, limit, r -> shown(read(r.getString("item")), sealed)));
         });
     }
 
@@ -281,16 +274,6 @@ public class Conversations {
                     }
                     return conversation(conversation);
                 }));
-    }
-
-    private ObjectNode page(List<JsonNode> items, boolean more) {
-        ObjectNode out = mapper.createObjectNode().put("object", "list");
-        ArrayNode data = out.putArray("data");
-        items.forEach(data::add);
-        out.put("first_id", data.isEmpty() ? null : data.get(0).path("id").asText());
-        out.put("last_id", data.isEmpty() ? null : data.get(data.size() - 1).path("id").asText());
-        out.put("has_more", more);
-        return out;
     }
 
     /** An item as shown: a reasoning item's sealed thinking only when the request includes {@code reasoning.encrypted_content}. */
@@ -341,22 +324,10 @@ public class Conversations {
         ArrayNode items = mapper.createArrayNode();
         items.addAll(inputItems);
         items.addAll(outputItems);
-        Uni<Void> chain = Uni.createFrom().voidItem();
-        for (JsonNode item : items) {
-            chain = chain.flatMap(v -> conn.preparedQuery("""
-                            INSERT INTO oai_conversation_items (conversation_id, id, item) VALUES ($1, $2, $3::text::json)
-                            ON CONFLICT (conversation_id, id) DO NOTHING""")
-                    .execute(Tuple.of(conversationId, OaiBatchRoutes.clean(item.path("id").asText()), OaiBatchRoutes.clean(item.toString())))
-                    .replaceWithVoid());
-        }
-        return chain;
+        return insert(conn, conversationId, items, null);
     }
 
     private JsonNode read(String json) {
-        try {
-            return mapper.readTree(json);
-        } catch (Exception e) {
-            throw new IllegalStateException("a stored conversation item is not JSON", e);
-        }
+        return StoredResponses.read(mapper, json);
     }
 }

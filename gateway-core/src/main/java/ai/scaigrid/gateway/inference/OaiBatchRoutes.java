@@ -401,19 +401,26 @@ public class OaiBatchRoutes {
 
     // ------------------------------------------------------------------ helpers
 
-    private ObjectNode page(RowSet<Row> rows, int limit, Function<Row, ObjectNode> view) {
-        ObjectNode out = mapper.createObjectNode().put("object", "list");
-        ArrayNode data = out.putArray("data");
-        int n = 0;
+    /** A page of up to {@code limit} rows, each as {@code view} shows it, read with one row more to tell {@code has_more}. */
+    static <T extends JsonNode> ObjectNode page(RowSet<Row> rows, int limit, Function<Row, T> view) {
+        List<JsonNode> items = new java.util.ArrayList<>();
         for (Row r : rows) {
-            if (n++ == limit) {
+            if (items.size() == limit) {
                 break;
             }
-            data.add(view.apply(r));
+            items.add(view.apply(r));
         }
+        return list(items, rows.size() > limit);
+    }
+
+    /** OpenAI's list object: the items, the first and last item's id, and whether more follow. */
+    static ObjectNode list(List<JsonNode> items, boolean more) {
+        ObjectNode out = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode().put("object", "list");
+        ArrayNode data = out.putArray("data");
+        items.forEach(data::add);
         out.put("first_id", data.isEmpty() ? null : data.get(0).path("id").asText());
         out.put("last_id", data.isEmpty() ? null : data.get(data.size() - 1).path("id").asText());
-        out.put("has_more", rows.size() > limit);
+        out.put("has_more", more);
         return out;
     }
 

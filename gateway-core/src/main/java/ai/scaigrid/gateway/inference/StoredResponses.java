@@ -12,6 +12,8 @@ import io.smallrye.mutiny.Uni;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.SqlClient;
+import io.vertx.mutiny.sqlclient.SqlConnection;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -130,37 +132,61 @@ public class StoredResponses {
      * {@code store: false}.
      */
     Uni<Boolean> save(Caller caller, ResponsesApi.Turn turn, ObjectNode response, ObjectNode answer) {
-        boolean toConversation = turn.conversationId != null && !"failed".equals(response.path("status").asText());
-        if (!turn.store && !toConversation) {
+        if (!turn.store && !joinsConversation(turn, response)) {
             return Uni.createFrom().item(true);
         }
-        Tuple row;
-        try {
-            ArrayNode context = turn.inputMessages.deepCopy();
-            if (answer != null) {
-                context.add(answer);
-            }
-            row = Tuple.tuple().addString(turn.id).addString(caller.tenantId()).addString(OaiBatchRoutes.ownerOf(caller))
-                    .addString(turn.previousId).addString(response.path("status").asText())
-                    .addString(mapper.writeValueAsString(response)).addString(mapper.writeValueAsString(turn.inputItems))
-                    .addString(mapper.writeValueAsString(context)).addLong(retention.toSeconds());
-        } catch (Exception e) {
-            LOG.warnf("storing response %s failed: %s", turn.id, e.toString());
-            return Uni.createFrom().item(false);
-        }
-        return pool.withTransaction(conn -> (turn.store ? conn.preparedQuery("""
-                                INSERT INTO oai_responses (id, tenant_id, owner_id, previous_response_id, status, response, input_items,
-                                                           context, expires_at)
-                                VALUES ($1, $2, $3, $4, $5, $6::text::json, $7::text::json, $8::text::json,
-                                        now() + make_interval(secs => $9))""").execute(row).replaceWithVoid()
-                        : Uni.createFrom().voidItem())
-                        .flatMap(v -> toConversation ? conversations.append(conn, turn.conversationId, turn.keptInput(),
-                                ResponsesApi.keptOutput(response.path("output"), answer)) : Uni.createFrom().voidItem()))
+        return pool.withTransaction(conn -> (turn.store ? insert(conn, caller, turn, response, answer, false) : Uni.createFrom().voidItem())
+                        .flatMap(v -> joinConversation(conn, turn, response, answer)))
                 .map(v -> true)
                 .onFailure().recoverWithItem(e -> {
                     LOG.warnf("storing response %s failed: %s", turn.id, e.toString());
                     return false;
                 });
+    }
+
+    /**
+     * Inserts a response: its status is the response's, its context the turn's input and {@code answer} (null: none
+     * yet), kept for {@code scaigrid.responses.retention}.
+     */
+    Uni<Void> insert(SqlClient conn, Caller caller, ResponsesApi.Turn turn, ObjectNode response, ObjectNode answer, boolean background) {
+        return Uni.createFrom().deferred(() -> conn.preparedQuery("""
+                        INSERT INTO oai_responses (id, tenant_id, owner_id, previous_response_id, status, response, input_items,
+                                                   context, expires_at, background)
+                        VALUES ($1, $2, $3, $4, $5, $6::text::json, $7::text::json, $8::text::json,
+                                now() + make_interval(secs => $9), $10)""")
+                .execute(Tuple.tuple().addString(turn.id).addString(caller.tenantId()).addString(OaiBatchRoutes.ownerOf(caller))
+                        .addString(turn.previousId).addString(response.path("status").asText()).addString(json(response))
+                        .addString(json(turn.inputItems)).addString(json(context(turn, answer))).addLong(retention.toSeconds())
+                        .addBoolean(background)))
+                .replaceWithVoid();
+    }
+
+    /** A turn as later turns replay it, as chat messages: its input, then the assistant's {@code answer} (if any). */
+    static ArrayNode context(ResponsesApi.Turn turn, ObjectNode answer) {
+        ArrayNode context = turn.inputMessages.deepCopy();
+        if (answer != null) {
+            context.add(answer);
+        }
+        return context;
+    }
+
+    /** Whether a response adds its turn to a conversation: made in one, and not failed. */
+    static boolean joinsConversation(ResponsesApi.Turn turn, ObjectNode response) {
+        return turn.conversationId != null && !"failed".equals(response.path("status").asText());
+    }
+
+    /** Adds a response's input and output items to its conversation, if it {@linkplain #joinsConversation joins} one. */
+    Uni<Void> joinConversation(SqlConnection conn, ResponsesApi.Turn turn, ObjectNode response, ObjectNode answer) {
+        return joinsConversation(turn, response) ? conversations.append(conn, turn.conversationId, turn.keptInput(),
+                ResponsesApi.keptOutput(response.path("output"), answer)) : Uni.createFrom().voidItem();
+    }
+
+    String json(JsonNode node) {
+        try {
+            return mapper.writeValueAsString(node);
+        } catch (Exception e) {
+            throw new IllegalStateException("a response could not be written as JSON", e);
+        }
     }
 
     private Uni<ObjectNode> get(Caller caller, String id) {
@@ -206,13 +232,7 @@ public class StoredResponses {
                     throw ApiException.validation("after", "after must be the id of one of this response's input items");
                 }
             }
-            ObjectNode out = mapper.createObjectNode().put("object", "list");
-            ArrayNode data = out.putArray("data");
-            items.subList(from, Math.min(items.size(), from + limit)).forEach(data::add);
-            out.put("first_id", data.isEmpty() ? null : data.get(0).path("id").asText());
-            out.put("last_id", data.isEmpty() ? null : data.get(data.size() - 1).path("id").asText());
-            out.put("has_more", from + limit < items.size());
-            return out;
+            return OaiBatchRoutes.list(items.subList(from, Math.min(items.size(), from + limit)), from + limit < items.size());
         });
     }
 
@@ -240,10 +260,15 @@ public class StoredResponses {
     }
 
     private JsonNode read(String json) {
+        return read(mapper, json);
+    }
+
+    /** A JSON column as stored (responses, conversation items): it was written as JSON, so anything else is a bug. */
+    static JsonNode read(ObjectMapper mapper, String json) {
         try {
             return mapper.readTree(json);
         } catch (Exception e) {
-            throw new IllegalStateException("a stored response is not JSON", e);
+            throw new IllegalStateException("a stored JSON column is not JSON", e);
         }
     }
 }
