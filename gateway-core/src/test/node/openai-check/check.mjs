@@ -141,6 +141,37 @@ console.log('scored prompts:', scored.choices.length);
   console.log('background response:', first, 'then', polled.status);
 }
 
+// a streamed background response: the SDK stops reading after two events, then resumes the stream after the last
+// event it saw, both ways the SDK offers (retrieve with stream and starting_after; responses.stream with response_id)
+{
+  const events = await client.responses.create({ model, input: 'sdk resumes', background: true, stream: true });
+  let id;
+  let last = -1;
+  for await (const e of events) {
+    if (e.type === 'response.created') id = e.response.id;
+    last = e.sequence_number;
+    if (last >= 1) break; // closes the connection; the response runs on
+  }
+  const resumed = await client.responses.retrieve(id, { stream: true, starting_after: last });
+  let first = null;
+  let end = null;
+  let resumedText = '';
+  for await (const e of resumed) {
+    if (first === null) first = e.sequence_number;
+    if (e.type === 'response.output_text.delta') resumedText += e.delta;
+    end = e.type;
+  }
+  if (first !== last + 1 || end !== 'response.completed' || resumedText !== 'echo: sdk resumes') {
+    fail(`the resumed stream began at ${first}, ended with ${end} and said ${resumedText}`);
+  }
+  const again = client.responses.stream({ response_id: id, starting_after: last });
+  const final = await again.finalResponse();
+  if (final.id !== id || final.status !== 'completed' || final.output_text !== 'echo: sdk resumes') {
+    fail(`responses.stream({response_id}) ended with ${JSON.stringify(final)}`);
+  }
+  console.log('background stream: left after event', last, 'resumed from', first, 'to', end);
+}
+
 // the Batch API over MODEL: a JSONL upload, a batch, its output file
 {
   const lines = ['b1', 'b2'].map((id) => JSON.stringify({ custom_id: id, method: 'POST', url: '/v1/chat/completions',

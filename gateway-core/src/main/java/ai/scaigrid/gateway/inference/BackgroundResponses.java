@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.scheduler.Scheduled;
+import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.subscription.Cancellable;
 import io.vertx.mutiny.sqlclient.Pool;
@@ -61,7 +62,19 @@ public class BackgroundResponses {
     /** The responses this replica runs: their exchange and upstream call. */
     private final Map<String, Running> running = new ConcurrentHashMap<>();
 
-    private record Running(InferenceExchange ex, AtomicReference<Cancellable> call) {
+    @Inject
+    ResponseEvents events;
+
+    /**
+     * A response running here: its exchange and upstream call; streamed, also its events ({@code log}) and their
+     * framing. {@code ending} is taken by whoever ends it (its stream, a cancel, the shutdown), once.
+     */
+    private record Running(InferenceExchange ex, AtomicReference<Cancellable> call, ResponseEvents.Log log,
+                           ResponsesApi.Stream framing, java.util.concurrent.atomic.AtomicBoolean ending) {
+        Running(InferenceExchange ex) {
+            this(ex, new AtomicReference<>(), null, null, new java.util.concurrent.atomic.AtomicBoolean());
+        }
+
         void cancel() {
             Cancellable c = call.get();
             if (c != null) {
@@ -88,19 +101,97 @@ public class BackgroundResponses {
 
     private void run(InferenceExchange ex, ObjectNode inProgress) {
         ResponsesApi.Turn turn = ex.responses;
-        Running r = new Running(ex, new AtomicReference<>());
+        Running r = new Running(ex);
         running.put(turn.id, r);
         r.call.set(pipeline.complete(ex)
                 .flatMap(completion -> {
                     ObjectNode response = ResponsesApi.fromChat(turn, completion);
                     ObjectNode answer = ResponsesApi.answerMessage(response.get("output"),
                             completion.path("choices").path(0).path("message").get("thinking_blocks"));
-                    return finish(turn, response, answer);
+                    return finish(turn, response, answer, null);
                 })
                 .onFailure().recoverWithUni(failure -> finish(turn, failed(inProgress,
-                        InferencePipeline.toApiException(failure)), null))
+                        InferencePipeline.toApiException(failure)), null, null))
                 .onTermination().invoke(() -> ended(turn.id))
                 .subscribe().with(done -> { }, failure -> LOG.warnf("background response %s: %s", turn.id, failure.toString())));
+    }
+
+    /**
+     * Stores an admitted background response that is streamed ({@code stream} too) as {@code in_progress} and starts
+     * it; its id once stored, for the client to {@linkplain ResponseEvents#follow follow} its events (which its going
+     * away does not stop). A failure to store it fails the request (its reservation released).
+     */
+    Uni<String> startStreamed(InferenceExchange ex) {
+        ResponsesApi.Turn turn = ex.responses;
+        long createdAt = System.currentTimeMillis() / 1000;
+        ObjectNode inProgress = ResponsesApi.skeleton(turn, createdAt, ex.route.slug());
+        return stored.insert(pool, ex.caller, turn, inProgress, null, true)
+                .onFailure().invoke(e -> pipeline.failed(ex, e))
+                .map(v -> {
+                    runStreamed(ex, createdAt);
+                    return turn.id;
+                });
+    }
+
+    private void runStreamed(InferenceExchange ex, long createdAt) {
+        ResponsesApi.Turn turn = ex.responses;
+        ResponseEvents.Log log = events.open(turn.id);
+        Running r = new Running(ex, new AtomicReference<>(), log, new ResponsesApi.Stream(turn, log::append),
+                new java.util.concurrent.atomic.AtomicBoolean());
+        running.put(turn.id, r);
+        synchronized (log) {
+            r.framing.begin(createdAt, ex.route.slug());
+        }
+        log.publish();
+        Multi<ObjectNode> chunks;
+        try {
+            chunks = pipeline.stream(ex);
+        } catch (RuntimeException e) {
+            chunks = Multi.createFrom().failure(e);
+        }
+        r.call.set(chunks
+                .onItem().invoke(chunk -> {
+                    synchronized (log) {
+                        r.framing.onChunk(chunk);
+                    }
+                    log.publish();
+                })
+                .subscribe().with(chunk -> { }, failure -> endStreamed(r, failure), () -> endStreamed(r, null)));
+    }
+
+    /**
+     * A streamed response's chat stream ended ({@code failure} null: whole): its last events ({@code response.completed},
+     * or {@code response.failed} and {@code error}) are stored with it, then shown to its followers.
+     */
+    private void endStreamed(Running r, Throwable failure) {
+        if (!r.ending.compareAndSet(false, true)) {
+            return;
+        }
+        ResponsesApi.Turn turn = r.ex.responses;
+        ObjectNode response;
+        ObjectNode answer = null;
+        try {
+            synchronized (r.log) {
+                if (failure == null) {
+                    response = r.framing.finish();
+                    answer = r.framing.answer();
+                    r.framing.completed(true);
+                } else {
+                    ApiException e = InferencePipeline.toApiException(failure);
+                    response = r.framing.onFailure(e, http.oaiError(e));
+                }
+            }
+        } catch (RuntimeException e) {
+            LOG.warnf(e, "ending background response %s failed", turn.id);
+            r.log.end(false);
+            ended(turn.id);
+            return;
+        }
+        // unstored (cancelled meanwhile), its last events are not shown: the stream ends as the cancel left it
+        finish(turn, response, answer, r.log).subscribe().with(storedAsEnded -> {
+            r.log.end(storedAsEnded);
+            ended(turn.id);
+        });
     }
 
     /**
@@ -109,26 +200,28 @@ public class BackgroundResponses {
      */
     private ObjectNode failed(ObjectNode response, ApiException e) {
         ObjectNode out = response.deepCopy().put("status", "failed");
-        JsonNode given = http.oaiError(e).path("error").path("code");
-        String code = e.httpStatus() >= 500 ? "server_error" : given.isTextual() ? given.asText() : "invalid_prompt";
-        out.putObject("error").put("code", code).put("message", e.getMessage());
+        out.putObject("error").put("code", ResponsesApi.errorCode(e, http.oaiError(e))).put("message", e.getMessage());
         return out;
     }
 
     /**
-     * Stores how a running response ended, unless it was cancelled or deleted meanwhile; a finished one made in a
-     * conversation adds its turn to it, in the same transaction. A database failure is logged.
+     * Stores how a running response ended, unless it was cancelled or deleted meanwhile; in the same transaction, a
+     * streamed one's last events ({@code log}; null when not streamed) and a finished one's turn, when made in a
+     * conversation. True when stored; false when it was cancelled or deleted meanwhile, or on a database failure
+     * (logged).
      */
-    private Uni<Void> finish(ResponsesApi.Turn turn, ObjectNode response, ObjectNode answer) {
+    private Uni<Boolean> finish(ResponsesApi.Turn turn, ObjectNode response, ObjectNode answer, ResponseEvents.Log log) {
         return pool.withTransaction(conn -> Uni.createFrom().deferred(() -> conn.preparedQuery("UPDATE oai_responses SET status = $2, "
                                 + "response = $3::text::json, context = $4::text::json, updated_at = now() WHERE id = $1 AND " + RUNNING)
                         .execute(Tuple.of(turn.id, response.path("status").asText(), stored.json(response),
                                 stored.json(StoredResponses.context(turn, answer)))))
-                        .flatMap(updated -> updated.rowCount() == 1 ? stored.joinConversation(conn, turn, response, answer)
-                                : Uni.createFrom().voidItem()))
+                        .flatMap(updated -> updated.rowCount() != 1 ? Uni.createFrom().item(false)
+                                : (log == null ? Uni.createFrom().voidItem() : log.persistRest(conn))
+                                        .flatMap(v -> stored.joinConversation(conn, turn, response, answer))
+                                        .map(v -> true)))
                 .onFailure().recoverWithItem(e -> {
                     LOG.warnf("storing background response %s failed: %s", turn.id, e.toString());
-                    return null;
+                    return false;
                 });
     }
 
@@ -175,6 +268,10 @@ public class BackgroundResponses {
         if (r != null) {
             r.cancel();
             pipeline.cancelled(r.ex);
+            if (r.log != null && r.ending.compareAndSet(false, true)) {
+                r.log.end(false); // its followers get what was published, then the end of the stream
+                ended(id);
+            }
         }
     }
 
@@ -245,10 +342,22 @@ public class BackgroundResponses {
             r.cancel();
             pipeline.cancelled(r.ex);
             ResponsesApi.Turn turn = r.ex.responses;
+            ApiException stopped = new ApiException(ErrorCode.SERVICE_UNAVAILABLE,
+                    "The gateway stopped before this response finished; create it again");
             try {
+                if (r.log != null) {
+                    if (!r.ending.compareAndSet(false, true)) {
+                        continue; // its stream is being stored as it ended
+                    }
+                    ObjectNode response;
+                    synchronized (r.log) {
+                        response = r.framing.onFailure(stopped, http.oaiError(stopped));
+                    }
+                    r.log.end(finish(turn, response, null, r.log).await().atMost(Duration.ofSeconds(5)));
+                    continue;
+                }
                 ObjectNode response = ResponsesApi.skeleton(turn, System.currentTimeMillis() / 1000, r.ex.route.slug());
-                finish(turn, failed(response, new ApiException(ErrorCode.SERVICE_UNAVAILABLE,
-                        "The gateway stopped before this response finished; create it again")), null)
+                finish(turn, failed(response, stopped), null, null)
                         .await().atMost(Duration.ofSeconds(5));
             } catch (RuntimeException e) {
                 LOG.warnf("failing background response %s at shutdown failed: %s", turn.id, e.toString());

@@ -91,6 +91,9 @@ public class InferenceRoutes {
     @Inject
     BackgroundResponses background;
 
+    @Inject
+    ResponseEvents responseEvents;
+
     @ConfigProperty(name = "scaigrid.inference.max-body-size", defaultValue = "16777216")
     long maxBody;
 
@@ -119,6 +122,11 @@ public class InferenceRoutes {
     /** The keep-alive interval of streams started from now on (tests shorten it). */
     void sseKeepAlive(java.time.Duration every) {
         this.sseKeepAlive = every;
+    }
+
+    /** The keep-alive interval of streams (0 or null: none). */
+    java.time.Duration sseKeepAlive() {
+        return sseKeepAlive;
     }
 
     @ConfigProperty(name = "quarkus.http.limits.max-body-size")
@@ -460,6 +468,13 @@ public class InferenceRoutes {
             });
             return;
         }
+        if (ex.request.stream() && ex.responses != null && ex.responses.background) {
+            // runs apart from this request, which follows its events: the client going away does not stop it
+            background.startStreamed(ex).subscribe().with(id -> onRequestContext(requestContext, () -> guard(rc, api, ex.requestId,
+                            null, () -> responseEvents.follow(rc, requestContext, id, -1, response -> rateHeaders(response, ex)))),
+                    failure -> fail(rc, api, ex.requestId, InferencePipeline.toApiException(failure)));
+            return;
+        }
         if (ex.request.stream()) {
             Multi<ObjectNode> chunks;
             try {
@@ -497,6 +512,15 @@ public class InferenceRoutes {
             c.cancel();
             pipeline.cancelled(ex);
         });
+    }
+
+    /** Runs {@code task} on the request's context (now, when already there). */
+    private static void onRequestContext(io.vertx.core.Context context, Runnable task) {
+        if (context == null || io.vertx.core.Vertx.currentContext() == context) {
+            task.run();
+        } else {
+            context.runOnContext(v -> task.run());
+        }
     }
 
     /**
@@ -608,6 +632,27 @@ public class InferenceRoutes {
                 json(rc, null, 200, out);
             }
         }), failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
+    }
+
+    /**
+     * Like {@link #authorizedJson}, for an answer that is a stream: {@code handler} checks the request (its failure is
+     * answered as an error) and yields what starts the stream, run on the request's context.
+     */
+    void authorizedStream(RoutingContext rc,
+                          java.util.function.BiFunction<Caller, io.vertx.core.Context, Uni<Runnable>> handler) {
+        String requestId = begin(rc);
+        io.vertx.core.Context context = io.vertx.core.Vertx.currentContext();
+        authenticateListing(rc, requestId).flatMap(caller -> {
+            if (caller == null) {
+                return Uni.createFrom().<Runnable>nullItem(); // already answered
+            }
+            caller.require(ai.scaigrid.commons.security.Permissions.MODELS_USE);
+            return handler.apply(caller, context);
+        }).subscribe().with(start -> {
+            if (start != null) {
+                context.runOnContext(v -> guard(rc, Api.OAI, requestId, null, start));
+            }
+        }, failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
     }
 
     /**

@@ -60,6 +60,8 @@ final class ResponsesApi {
         final boolean store;
         /** Runs apart from the request ({@code background}): answered queued at once, fetched when done. */
         final boolean background;
+        /** Streamed ({@code stream}); in the background, its events are kept for {@code GET /responses/{id}?stream=true}. */
+        final boolean stream;
         final boolean encryptedReasoning;
         final ArrayNode inputItems = NODES.arrayNode();
         final ArrayNode inputMessages = NODES.arrayNode();
@@ -95,16 +97,14 @@ final class ResponsesApi {
             if (background && !store) {
                 throw ApiException.validation("store", "a background response must be stored: it is fetched with GET /responses/{id}");
             }
-            if (background && request.path("stream").asBoolean(false)) {
-                throw ApiException.validation("stream", "a background response is not streamed here: poll GET /responses/{id}");
-            }
+            stream = request.path("stream").asBoolean(false);
             encryptedReasoning = includes(request.get("include"));
             for (String field : SAME) {
                 if (request.has(field)) {
                     chat.set(field, request.get(field));
                 }
             }
-            if (request.path("stream").asBoolean(false)) {
+            if (stream) {
                 chat.putObject("stream_options").put("include_usage", true);
             }
             if (request.hasNonNull("max_output_tokens")) {
@@ -620,6 +620,16 @@ final class ResponsesApi {
         return item;
     }
 
+    /**
+     * The code of a failed response's {@code error}, from OpenAI's list for it: {@code server_error} for the gateway's
+     * and the backends' failures, else the request error's own OpenAI code ({@code openAiError}), else
+     * {@code invalid_prompt}. The same whether the response was streamed, waited for or run in the background.
+     */
+    static String errorCode(ApiException e, JsonNode openAiError) {
+        JsonNode given = openAiError.path("error").path("code");
+        return e.httpStatus() >= 500 ? "server_error" : given.isTextual() ? given.asText() : "invalid_prompt";
+    }
+
     // ------------------------------------------------------------------ streaming
 
     /**
@@ -659,6 +669,17 @@ final class ResponsesApi {
             ObjectNode e = NODES.objectNode().put("type", type).put("sequence_number", sequence++);
             body.fields().forEachRemaining(f -> e.set(f.getKey(), f.getValue()));
             emit.accept(type, e);
+        }
+
+        /**
+         * Opens the stream before the first chunk: {@code response.created} (as {@code queued}) and
+         * {@code response.in_progress} go out at once, so that a background response's client has its id
+         * while the model has yet to answer.
+         */
+        void begin(long createdAt, String model) {
+            response = skeleton(turn, createdAt, model);
+            event("response.created", NODES.objectNode().set("response", response.deepCopy().put("status", "queued")));
+            event("response.in_progress", NODES.objectNode().set("response", response.deepCopy()));
         }
 
         void onChunk(ObjectNode chunk) {
@@ -783,12 +804,16 @@ final class ResponsesApi {
             return answerMessage(output, thinkingBlocks);
         }
 
-        /** The last event, with the response as stored ({@code stored} false: it could not be, whatever was asked). */
+        /**
+         * The last event, with the response as stored ({@code stored} false: it could not be, whatever was asked):
+         * {@code response.completed}, or {@code response.incomplete} when the output cap cut it, as at OpenAI.
+         */
         void completed(boolean stored) {
             if (!stored) {
                 response.put("store", false);
             }
-            event("response.completed", NODES.objectNode().set("response", response));
+            event("incomplete".equals(response.path("status").asText()) ? "response.incomplete" : "response.completed",
+                    NODES.objectNode().set("response", response));
         }
 
         /** Ends a broken stream with {@code response.failed} and an {@code error} event; the failed response, or null before any event. */
@@ -814,7 +839,7 @@ final class ResponsesApi {
             }
             response.put("status", "failed");
             response.set("output", output);
-            response.putObject("error").put("code", openAiError.path("error").path("code").asText()).put("message", e.getMessage());
+            response.putObject("error").put("code", errorCode(e, openAiError)).put("message", e.getMessage());
             event("response.failed", NODES.objectNode().set("response", response));
             ObjectNode error = NODES.objectNode();
             for (Iterator<Map.Entry<String, JsonNode>> it = openAiError.path("error").fields(); it.hasNext(); ) {

@@ -52,15 +52,68 @@ public class StoredResponses {
     @Inject
     ObjectMapper mapper;
 
+    @Inject
+    ResponseEvents events;
+
     @ConfigProperty(name = "scaigrid.responses.retention", defaultValue = "30d")
     Duration retention;
 
     void register(@Observes Router router) {
-        router.get("/oai/v1/responses/:id").handler(rc -> http.authorizedJson(rc, caller -> get(caller, rc.pathParam("id"))));
+        router.get("/oai/v1/responses/:id").handler(rc -> {
+            if (streamAsked(rc)) {
+                http.authorizedStream(rc, (caller, context) -> follow(rc, context, caller));
+            } else {
+                http.authorizedJson(rc, caller -> get(caller, rc.pathParam("id")));
+            }
+        });
         router.get("/oai/v1/responses/:id/input_items").handler(rc -> http.authorizedJson(rc, caller -> inputItems(rc, caller)));
         router.delete("/oai/v1/responses/:id").handler(rc -> http.authorizedJson(rc, caller -> delete(caller, rc.pathParam("id"))));
         router.post("/oai/v1/responses/:id/cancel")
                 .handler(rc -> http.authorizedJson(rc, caller -> background.cancel(caller, rc.pathParam("id"))));
+    }
+
+    /** {@code ?stream=true}: the response's events as SSE, not the response (a malformed value is answered as the request's 400). */
+    private static boolean streamAsked(RoutingContext rc) {
+        String stream = rc.request().getParam("stream");
+        return stream != null && !"false".equals(stream);
+    }
+
+    /**
+     * {@code GET /responses/{id}?stream=true&starting_after=N}: the events of a background response created with
+     * {@code stream}, after sequence number N (all without it), while it runs and after ({@link ResponseEvents}).
+     * Another response is a 400 naming {@code stream}: its events were not kept.
+     */
+    private Uni<Runnable> follow(RoutingContext rc, io.vertx.core.Context context, Caller caller) {
+        if (!"true".equals(rc.request().getParam("stream"))) {
+            throw ApiException.validation("stream", "stream must be true or false");
+        }
+        String given = rc.request().getParam("starting_after");
+        int after = -1;
+        if (given != null) {
+            try {
+                after = Integer.parseInt(given);
+            } catch (NumberFormatException e) {
+                after = -2;
+            }
+            if (after < 0) {
+                throw ApiException.validation("starting_after", "starting_after must be an event's sequence number (an integer from 0)");
+            }
+        }
+        String id = rc.pathParam("id");
+        int startingAfter = after;
+        return pool.preparedQuery("SELECT streamed FROM oai_responses "
+                        + "WHERE id = $1 AND tenant_id = $2 AND owner_id = $3 AND expires_at > now()")
+                .execute(Tuple.of(OaiBatchRoutes.clean(id), caller.tenantId(), OaiBatchRoutes.ownerOf(caller)))
+                .map(rows -> {
+                    if (rows.size() == 0) {
+                        throw new ApiException(ErrorCode.NOT_FOUND, "No response with id '" + id + "'");
+                    }
+                    if (!rows.iterator().next().getBoolean("streamed")) {
+                        throw ApiException.validation("stream", "Response '" + id + "' was not created with background and stream, "
+                                + "so its events were not kept: fetch it without stream");
+                    }
+                    return () -> events.follow(rc, context, id, startingAfter, response -> { });
+                });
     }
 
     /**
@@ -151,13 +204,13 @@ public class StoredResponses {
     Uni<Void> insert(SqlClient conn, Caller caller, ResponsesApi.Turn turn, ObjectNode response, ObjectNode answer, boolean background) {
         return Uni.createFrom().deferred(() -> conn.preparedQuery("""
                         INSERT INTO oai_responses (id, tenant_id, owner_id, previous_response_id, status, response, input_items,
-                                                   context, expires_at, background)
+                                                   context, expires_at, background, streamed)
                         VALUES ($1, $2, $3, $4, $5, $6::text::json, $7::text::json, $8::text::json,
-                                now() + make_interval(secs => $9), $10)""")
+                                now() + make_interval(secs => $9), $10, $11)""")
                 .execute(Tuple.tuple().addString(turn.id).addString(caller.tenantId()).addString(OaiBatchRoutes.ownerOf(caller))
                         .addString(turn.previousId).addString(response.path("status").asText()).addString(json(response))
                         .addString(json(turn.inputItems)).addString(json(context(turn, answer))).addLong(retention.toSeconds())
-                        .addBoolean(background)))
+                        .addBoolean(background).addBoolean(background && turn.stream)))
                 .replaceWithVoid();
     }
 

@@ -69,6 +69,7 @@ class OpenAiSdkCompatibilityTest {
                 .containsPattern("stored responses: retrieved, listed, continued resp_[0-9a-f]{32} and deleted resp_[0-9a-f]{32}")
                 .containsPattern("conversation: conv_[0-9a-f]{32} items paged one by one: 3")
                 .contains("background response: queued then completed")
+                .contains("background stream: left after event 1 resumed from 2 to response.completed")
                 .contains("transcription: \"heard: sdk listens\" and as text \"heard: as text\" translation: \"heard in English: hallo\"")
                 .contains("streamed transcription: \"heard: sdk streams speech\"")
                 .contains("mid-stream error: \"Hello wor\"")
