@@ -6,6 +6,7 @@ import ai.scaigrid.commons.requestid.RequestIds;
 import ai.scaigrid.commons.scaiinfer.ChunkCoalescer;
 import ai.scaigrid.commons.scaiinfer.OpenAiChatBodies;
 import ai.scaigrid.commons.scaiinfer.Reasoning;
+import ai.scaigrid.commons.scaiinfer.Logprobs;
 import ai.scaigrid.commons.scaiinfer.ThinkingBlocks;
 import ai.scaigrid.commons.security.Caller;
 import ai.scaigrid.commons.security.GrpcCallers;
@@ -197,6 +198,11 @@ public class InferenceGrpcService implements InferenceService {
     ObjectNode toJson(InferenceRequest r) {
         ObjectNode body = OpenAiChatBodies.of(r, mapper);
         body.put("model", r.getModel());
+        if (r.getLogprobs() && r.getMessagesCount() == 0 && r.hasPrompt()) {
+            // a raw prompt is a text completion, whose logprobs is the count of alternatives
+            body.remove("top_logprobs");
+            body.put("logprobs", r.getTopLogprobs());
+        }
         if (r.getMetadataCount() > 0) {
             ObjectNode metadata = body.putObject("metadata");
             r.getMetadataMap().forEach(metadata::put);
@@ -269,6 +275,7 @@ public class InferenceGrpcService implements InferenceService {
             }
             delta.path("thinking_blocks").forEach(b -> d.addThinkingBlocks(ThinkingBlocks.fromJson(b)));
             out.setDelta(d);
+            out.addAllLogprobs(Logprobs.fromJson(choice.get("logprobs")));
             if (choice.hasNonNull("finish_reason")) {
                 out.setFinishReason(choice.get("finish_reason").asText());
             }
@@ -303,6 +310,7 @@ public class InferenceGrpcService implements InferenceService {
                 .setMessage(m).setFinishReason(choice.path("finish_reason").asText(""))
                 .setUsage(usage(completion.path("usage")))
                 .setCreated(Timestamp.newBuilder().setSeconds(completion.path("created").asLong()))
+                .addAllLogprobs(Logprobs.fromJson(choice.get("logprobs")))
                 .build();
     }
 }

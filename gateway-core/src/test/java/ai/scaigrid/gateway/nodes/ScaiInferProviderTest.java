@@ -337,6 +337,75 @@ class ScaiInferProviderTest {
      * from a separate client process (bench/scaiinfer/run.sh, SECTIONS=relay), not from this in-JVM
      * client.
      */
+    /**
+     * Token log probabilities from a node (the simulated model's own odds: each word one of its vocabulary, equally
+     * likely) reach every caller: chat streamed and not, text completions in their own shape, and gRPC clients.
+     */
+    @Test
+    void tokenLogprobsFromANodeReachEveryCaller() throws Exception {
+        String slug = "lp-" + RUN + "/sim";
+        publish(slug, FAST);
+        double uniform = Math.log(1.0 / 73); // the simulated model draws from 73 words
+        Map<String, Object> chat = new java.util.HashMap<>(Map.of("model", slug, "seed", 5, "logprobs", true, "top_logprobs", 2,
+                "messages", List.of(Map.of("role", "user", "content", "odds please"))));
+        io.restassured.path.json.JsonPath whole = given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
+                .body(chat).when().post("/oai/v1/chat/completions").then().statusCode(200).extract().jsonPath();
+        List<Map<String, Object>> content = whole.getList("choices[0].logprobs.content");
+        assertThat(content).hasSize(24);
+        assertThat(content.stream().map(t -> (String) t.get("token")).collect(Collectors.joining()))
+                .isEqualTo(whole.getString("choices[0].message.content"));
+        assertThat(whole.getDouble("choices[0].logprobs.content[0].logprob")).isCloseTo(uniform, org.assertj.core.data.Offset.offset(1e-6));
+        assertThat(whole.getList("choices[0].logprobs.content[0].top_logprobs")).hasSize(2);
+        assertThat(whole.getList("choices[0].logprobs.content[0].bytes")).isNotEmpty();
+
+        chat.put("stream", true);
+        String sse = given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON).body(chat)
+                .when().post("/oai/v1/chat/completions").then().statusCode(200).extract().asString();
+        StringBuilder streamedTokens = new StringBuilder();
+        int streamed = 0;
+        for (String frame : sse.split("\n\n")) {
+            if (!frame.startsWith("data: {")) {
+                continue;
+            }
+            for (com.fasterxml.jackson.databind.JsonNode t : mapper.readTree(frame.substring(6)).at("/choices/0/logprobs/content")) {
+                streamedTokens.append(t.path("token").asText());
+                streamed++;
+            }
+        }
+        assertThat(streamed).isEqualTo(24);
+        assertThat(streamedTokens.toString()).isEqualTo(whole.getString("choices[0].message.content"));
+
+        // a text completion: the completions shape, with offsets
+        io.restassured.path.json.JsonPath text = given().header("Authorization", "Bearer " + ADMIN).contentType(ContentType.JSON)
+                .body(Map.of("model", slug, "prompt", "Once upon a time", "logprobs", 1, "seed", 5))
+                .when().post("/oai/v1/completions").then().statusCode(200).extract().jsonPath();
+        assertThat(text.getList("choices[0].logprobs.tokens")).hasSize(24);
+        assertThat(text.getList("choices[0].logprobs.text_offset").get(0)).isEqualTo(0);
+        assertThat(text.getList("choices[0].logprobs.top_logprobs")).hasSize(24);
+        assertThat(text.getFloat("choices[0].logprobs.token_logprobs[3]"))
+                .isCloseTo((float) uniform, org.assertj.core.data.Offset.offset(1e-4f));
+
+        // and over gRPC, from the gateway's own InferenceService
+        io.grpc.ManagedChannel channel = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", 59051).usePlaintext().build();
+        try {
+            var request = ai.scaigrid.proto.scaiinfer.v1.InferenceRequest.newBuilder().setModel(slug).setSeed(5).setLogprobs(true)
+                    .setTopLogprobs(3).addMessages(ai.scaigrid.proto.scaiinfer.v1.ChatMessage.newBuilder().setRole("user")
+                            .setContent("odds please")).build();
+            List<ai.scaigrid.proto.scaiinfer.v1.TokenLogprob> viaStream = new ArrayList<>();
+            ai.scaigrid.proto.scaiinfer.v1.InferenceServiceGrpc.newBlockingStub(channel).withInterceptors(asAdmin())
+                    .streamInference(request).forEachRemaining(c -> viaStream.addAll(c.getLogprobsList()));
+            assertThat(viaStream).hasSize(24);
+            assertThat(viaStream).allSatisfy(t -> assertThat(t.getTopLogprobsCount()).isEqualTo(3));
+            var unary = ai.scaigrid.proto.scaiinfer.v1.InferenceServiceGrpc.newBlockingStub(channel).withInterceptors(asAdmin())
+                    .infer(request);
+            assertThat(unary.getLogprobsList()).isEqualTo(viaStream);
+            assertThat(unary.getLogprobsList().stream().map(t -> t.getToken()).collect(Collectors.joining()))
+                    .isEqualTo(unary.getMessage().getContent());
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+
     @Test
     void concurrentGrpcStreamsThroughTheGatewayDoNotCancelEachOther() throws Exception {
         String slug = "conc-" + RUN + "/sim";

@@ -69,7 +69,10 @@ public final class Chunks {
         return Math.max(1, (text.length() + 3) / 4);
     }
 
-    /** Folds a finished stream into the non-streaming answer (content and reasoning concatenated, tool-call fragments merged). */
+    /**
+     * Folds a finished stream into the non-streaming answer (content, reasoning and token log probabilities
+     * concatenated, tool-call fragments merged).
+     */
     public static InferenceResponse fold(List<InferenceChunk> chunks) {
         StringBuilder content = new StringBuilder();
         StringBuilder reasoning = new StringBuilder();
@@ -79,6 +82,7 @@ public final class Chunks {
         String finish = "stop";
         Usage usage = null;
         Timestamp created = null;
+        List<ai.scaigrid.proto.scaiinfer.v1.TokenLogprob> logprobs = new java.util.ArrayList<>();
         for (InferenceChunk c : chunks) {
             id = c.getId().isEmpty() ? id : c.getId();
             model = c.getModel().isEmpty() ? model : c.getModel();
@@ -87,6 +91,7 @@ public final class Chunks {
             }
             content.append(c.getDelta().getContent());
             reasoning.append(c.getDelta().getReasoningContent());
+            logprobs.addAll(c.getLogprobsList());
             for (ToolCallDelta d : c.getDelta().getToolCallsList()) {
                 ToolCall.Builder b = calls.computeIfAbsent(d.getIndex(), i -> ToolCall.newBuilder().setType("function")
                         .setFunction(FunctionCall.newBuilder()));
@@ -115,7 +120,7 @@ public final class Chunks {
                 .setReasoningContent(reasoning.toString());
         calls.values().forEach(b -> message.addToolCalls(b.build()));
         InferenceResponse.Builder r = InferenceResponse.newBuilder().setId(id).setModel(model).setMessage(message)
-                .setFinishReason(finish).setCreated(created == null ? now() : created);
+                .setFinishReason(finish).setCreated(created == null ? now() : created).addAllLogprobs(logprobs);
         if (usage != null) {
             r.setUsage(usage);
         }

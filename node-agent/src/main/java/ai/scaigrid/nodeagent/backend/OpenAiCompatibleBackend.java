@@ -2,6 +2,7 @@ package ai.scaigrid.nodeagent.backend;
 
 import ai.scaigrid.commons.error.ApiException;
 import ai.scaigrid.commons.error.ErrorCode;
+import ai.scaigrid.commons.scaiinfer.Logprobs;
 import ai.scaigrid.commons.scaiinfer.OpenAiChatBodies;
 import ai.scaigrid.commons.scaiinfer.Reasoning;
 import ai.scaigrid.proto.scaiinfer.v1.EmbedRequest;
@@ -87,6 +88,11 @@ public final class OpenAiCompatibleBackend implements InferenceBackend {
             body.remove("messages");
             body.remove("tools");
             body.remove("tool_choice");
+            if (r.getLogprobs()) {
+                // there, logprobs is the count of alternatives per token
+                body.remove("top_logprobs");
+                body.put("logprobs", r.getTopLogprobs());
+            }
         } else if (!body.has("messages")) {
             body.putArray("messages");
         }
@@ -305,7 +311,9 @@ public final class OpenAiCompatibleBackend implements InferenceBackend {
                     delta.setRole("assistant");
                     sentRole = true;
                 }
-                emitter.emit(Chunks.base(id, modelName, created).setDelta(delta).build());
+                // the tokens' log probabilities, when asked: chat's shape, or the completions' from /completions
+                emitter.emit(Chunks.base(id, modelName, created).setDelta(delta)
+                        .addAllLogprobs(Logprobs.fromJson(choice.get("logprobs"))).build());
             }
         }
 

@@ -6,8 +6,10 @@ import ai.scaigrid.proto.scaiinfer.v1.Embedding;
 import ai.scaigrid.proto.scaiinfer.v1.FunctionCall;
 import ai.scaigrid.proto.scaiinfer.v1.InferenceChunk;
 import ai.scaigrid.proto.scaiinfer.v1.InferenceRequest;
+import ai.scaigrid.proto.scaiinfer.v1.TokenLogprob;
 import ai.scaigrid.proto.scaiinfer.v1.Tool;
 import ai.scaigrid.proto.scaiinfer.v1.ToolCallDelta;
+import ai.scaigrid.proto.scaiinfer.v1.TopLogprob;
 import com.google.protobuf.Timestamp;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
@@ -112,11 +114,13 @@ public final class SimulatedBackend implements InferenceBackend {
 
     /**
      * What a request will produce: the reasoning tokens, then the token texts (or one tool call), the
-     * finish reason and prompt size.
+     * finish reason and prompt size; {@code drawn} when the tokens are words drawn from {@link #WORDS}
+     * (not the pieces of a JSON answer), for their log probabilities.
      */
-    public record Plan(List<String> reasoning, List<String> tokens, ToolCallDelta toolCall, String finishReason, int promptTokens) {
+    public record Plan(List<String> reasoning, List<String> tokens, ToolCallDelta toolCall, String finishReason, int promptTokens,
+                       boolean drawn) {
         Plan(List<String> tokens, ToolCallDelta toolCall, String finishReason, int promptTokens) {
-            this(List.of(), tokens, toolCall, finishReason, promptTokens);
+            this(List.of(), tokens, toolCall, finishReason, promptTokens, false);
         }
 
         public String text() {
@@ -133,7 +137,7 @@ public final class SimulatedBackend implements InferenceBackend {
         }
 
         Plan withReasoning(List<String> thought) {
-            return new Plan(thought, tokens, toolCall, finishReason, promptTokens);
+            return new Plan(thought, tokens, toolCall, finishReason, promptTokens, drawn);
         }
     }
 
@@ -187,7 +191,7 @@ public final class SimulatedBackend implements InferenceBackend {
         if (format.equals("json_object")) {
             return jsonPlan(NODES.objectNode().put("answer", String.join("", tokens)).toString(), limit, promptTokens);
         }
-        return applyStops(new Plan(tokens, null, finish, promptTokens), request.getStopList());
+        return applyStops(new Plan(List.of(), tokens, null, finish, promptTokens, true), request.getStopList());
     }
 
     /** {@code count} word tokens in sentences; the last ends its sentence unless the text was {@code cut} short. */
@@ -258,7 +262,7 @@ public final class SimulatedBackend implements InferenceBackend {
                 break;
             }
         }
-        return new Plan(plan.reasoning(), kept, null, "stop", plan.promptTokens());
+        return new Plan(plan.reasoning(), kept, null, "stop", plan.promptTokens(), plan.drawn());
     }
 
     private static String firstFunction(List<Tool> tools) {
@@ -284,9 +288,53 @@ public final class SimulatedBackend implements InferenceBackend {
         }
     }
 
+    /** The log probability of any one word: the model draws its words uniformly from {@link #WORDS}. */
+    private static final double WORD_LOGPROB = -Math.log(WORDS.length);
+    private static final java.util.Map<String, Integer> WORD_INDEX = new java.util.HashMap<>();
+
+    static {
+        for (int i = 0; i < WORDS.length; i++) {
+            WORD_INDEX.putIfAbsent(WORDS[i], i);
+        }
+    }
+
+    /**
+     * A token's log probability as this model drew it. A word token (with its leading space, capital and full stop)
+     * was one of {@link #WORDS}, each as likely: {@code ln(1/|WORDS|)}, and its alternatives are the next words of
+     * the list, written the same way. Anything else (a piece of a JSON answer: not {@code drawn}; a word cut by a stop
+     * sequence) follows from what came before: log probability 0, no alternative.
+     */
+    static TokenLogprob logprob(String token, int alternatives, boolean drawn) {
+        boolean space = token.startsWith(" ");
+        boolean stop = token.endsWith(".");
+        String core = token.substring(space ? 1 : 0, token.length() - (stop ? 1 : 0));
+        boolean capital = !core.isEmpty() && Character.isUpperCase(core.charAt(0));
+        String lower = capital ? Character.toLowerCase(core.charAt(0)) + core.substring(1) : core;
+        Integer index = core.isEmpty() || !drawn ? null : WORD_INDEX.get(lower);
+        TokenLogprob.Builder out = TokenLogprob.newBuilder().setToken(token)
+                .setBytes(com.google.protobuf.ByteString.copyFromUtf8(token));
+        if (index == null) {
+            out.setLogprob(0);
+            if (alternatives > 0) {
+                out.addTopLogprobs(TopLogprob.newBuilder().setToken(token).setLogprob(0).setBytes(out.getBytes()));
+            }
+            return out.build();
+        }
+        out.setLogprob(WORD_LOGPROB);
+        for (int i = 0; i < alternatives; i++) {
+            String word = WORDS[(index + i) % WORDS.length];
+            String alt = (space ? " " : "") + (capital ? Character.toUpperCase(word.charAt(0)) + word.substring(1) : word)
+                    + (stop ? "." : "");
+            out.addTopLogprobs(TopLogprob.newBuilder().setToken(alt).setLogprob(WORD_LOGPROB)
+                    .setBytes(com.google.protobuf.ByteString.copyFromUtf8(alt)));
+        }
+        return out.build();
+    }
+
     @Override
     public Multi<InferenceChunk> stream(InferenceRequest request) {
-        return Multi.createFrom().emitter(emitter -> new Run(plan(request), emitter).start());
+        int alternatives = request.getLogprobs() ? Math.max(0, Math.min(20, request.getTopLogprobs())) : -1;
+        return Multi.createFrom().emitter(emitter -> new Run(plan(request), emitter, alternatives).start());
     }
 
     /** One generation in progress: emits due tokens on each timer tick. */
@@ -301,10 +349,14 @@ public final class SimulatedBackend implements InferenceBackend {
         private long startNanos;
         private int next;
 
-        Run(Plan plan, MultiEmitter<? super InferenceChunk> emitter) {
+        /** The alternatives to report with each token's log probability (top_logprobs); -1: none asked. */
+        private final int alternatives;
+
+        Run(Plan plan, MultiEmitter<? super InferenceChunk> emitter, int alternatives) {
             this.plan = plan;
             this.emitter = emitter;
             this.steps = plan.steps();
+            this.alternatives = alternatives;
         }
 
         void start() {
@@ -355,7 +407,11 @@ public final class SimulatedBackend implements InferenceBackend {
                     delta.setContent(plan.tokens().get(next - thought));
                 }
                 next++;
-                emitter.emit(Chunks.base(id, modelName, created).setDelta(delta).build());
+                var chunk = Chunks.base(id, modelName, created).setDelta(delta);
+                if (alternatives >= 0 && !delta.getContent().isEmpty()) {
+                    chunk.addLogprobs(logprob(delta.getContent(), alternatives, plan.drawn()));
+                }
+                emitter.emit(chunk.build());
                 if (done.get()) {
                     return true;
                 }

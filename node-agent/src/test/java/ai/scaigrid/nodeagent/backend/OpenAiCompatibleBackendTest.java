@@ -76,6 +76,31 @@ class OpenAiCompatibleBackendTest {
     }
 
     @Test
+    void tokenLogprobsAreAskedForAndRelayedWithTheirTokens() {
+        List<InferenceChunk> chunks = run(backend("llama-ok"), chat("hi").toBuilder().setLogprobs(true).setTopLogprobs(2).build());
+        assertThat(upstream.lastBody.get().getBoolean("logprobs")).isTrue();
+        assertThat(upstream.lastBody.get().getInteger("top_logprobs")).isEqualTo(2);
+        List<ai.scaigrid.proto.scaiinfer.v1.TokenLogprob> tokens = Chunks.fold(chunks).getLogprobsList();
+        assertThat(tokens).extracting(t -> t.getToken(), t -> t.getLogprob())
+                .containsExactly(tuple("Hello", -0.5), tuple(" world", -0.125));
+        assertThat(tokens.get(0).getBytes().toStringUtf8()).isEqualTo("Hello");
+        assertThat(tokens.get(0).getTopLogprobsList()).extracting(t -> t.getToken()).containsExactly("Hello", "Hi");
+        // unasked, none
+        assertThat(Chunks.fold(run(backend("llama-ok"), chat("hi"))).getLogprobsCount()).isZero();
+        assertThat(upstream.lastBody.get().containsKey("logprobs")).isFalse();
+
+        // a raw prompt: /completions takes the count of alternatives, and answers in its own shape
+        List<InferenceChunk> text = run(backend("llama-ok"), InferenceRequest.newBuilder().setModel("local-llama").setPrompt("Once")
+                .setLogprobs(true).setTopLogprobs(2).build());
+        assertThat(upstream.lastBody.get().getInteger("logprobs")).isEqualTo(2);
+        assertThat(upstream.lastBody.get().containsKey("top_logprobs")).isFalse();
+        List<ai.scaigrid.proto.scaiinfer.v1.TokenLogprob> textTokens = Chunks.fold(text).getLogprobsList();
+        assertThat(textTokens).extracting(t -> t.getToken(), t -> t.getLogprob())
+                .containsExactly(tuple("Once", -1.5), tuple(" upon", -0.25));
+        assertThat(textTokens.get(0).getTopLogprobsList()).extracting(t -> t.getToken()).containsExactly("Once", "One");
+    }
+
+    @Test
     void prefixCacheHitsAreReportedAsCachedTokens() {
         List<InferenceChunk> chunks = run(backend("vllm-cached"), chat("hi"));
         assertThat(chunks.get(chunks.size() - 1).getUsage().getCachedTokens()).isEqualTo(8);

@@ -60,6 +60,42 @@ class SimulatedBackendTest {
         return chunks.stream().map(c -> c.getDelta().getContent()).collect(Collectors.joining());
     }
 
+    /**
+     * The model draws each word uniformly from its vocabulary: every word token's log probability is ln(1/|vocabulary|), and
+     * its alternatives are other words written the same way (space, capital, full stop); a JSON answer's pieces are
+     * certain.
+     */
+    @Test
+    void tokenLogprobsAreTheModelsOwnOdds() {
+        SimulatedBackend b = backend(0, Duration.ofMillis(1), 12);
+        List<InferenceChunk> chunks = run(b, chat("odds", 3L).toBuilder().setLogprobs(true).setTopLogprobs(3).build());
+        List<ai.scaigrid.proto.scaiinfer.v1.TokenLogprob> tokens = chunks.stream().flatMap(c -> c.getLogprobsList().stream()).toList();
+        assertThat(tokens).hasSize(12);
+        assertThat(tokens.stream().map(t -> t.getToken()).collect(Collectors.joining())).isEqualTo(text(chunks));
+        double uniform = tokens.get(0).getLogprob();
+        assertThat(uniform).isEqualTo(-Math.log(73)); // its 73 words
+        for (var t : tokens) {
+            assertThat(t.getLogprob()).isEqualTo(uniform);
+            assertThat(t.getBytes().toStringUtf8()).isEqualTo(t.getToken());
+            assertThat(t.getTopLogprobsList()).hasSize(3);
+            assertThat(t.getTopLogprobs(0).getToken()).isEqualTo(t.getToken());
+            assertThat(t.getTopLogprobsList()).allSatisfy(alt -> {
+                assertThat(alt.getLogprob()).isEqualTo(uniform);
+                assertThat(alt.getToken().startsWith(" ")).isEqualTo(t.getToken().startsWith(" "));
+                assertThat(alt.getToken().endsWith(".")).isEqualTo(t.getToken().endsWith("."));
+            });
+        }
+        assertThat(tokens.get(0).getTopLogprobs(1).getToken()).isNotEqualTo(tokens.get(0).getToken());
+        // the same text with and without them
+        assertThat(text(run(b, chat("odds", 3L)))).isEqualTo(text(chunks));
+        assertThat(run(b, chat("odds", 3L)).stream().mapToInt(InferenceChunk::getLogprobsCount).sum()).isZero();
+        // a JSON answer follows from its schema: certain pieces
+        List<InferenceChunk> json = run(b, chat("odds", 3L).toBuilder().setLogprobs(true)
+                .setResponseFormat(ai.scaigrid.proto.scaiinfer.v1.ResponseFormat.newBuilder().setType("json_object")).build());
+        assertThat(json.stream().flatMap(c -> c.getLogprobsList().stream())).isNotEmpty()
+                .allSatisfy(t -> assertThat(t.getLogprob()).isZero());
+    }
+
     @Test
     void samePromptAndSeedGiveTheSameTextAndChangingEitherChangesIt() {
         SimulatedBackend b = backend(0, Duration.ofMillis(1), 40);

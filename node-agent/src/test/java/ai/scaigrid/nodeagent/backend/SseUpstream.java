@@ -61,11 +61,16 @@ public final class SseUpstream implements AutoCloseable {
             case "llama-bad" -> req.response().setStatusCode(400).putHeader("content-type", "application/json")
                     .end("{\"error\":{\"message\":\"context length exceeded\",\"type\":\"invalid_request_error\"}}");
             case "llama-down" -> req.response().setStatusCode(500).end("internal upstream trace at Foo.java:12");
-            default -> stream(req, model, req.path().endsWith("/completions") && !req.path().endsWith("/chat/completions"));
+            default -> stream(req, model, req.path().endsWith("/completions") && !req.path().endsWith("/chat/completions"),
+                    body.containsKey("logprobs") && !Boolean.FALSE.equals(body.getValue("logprobs")));
         }
     }
 
-    private void stream(HttpServerRequest req, String model, boolean completions) {
+    /**
+     * Streams the model's answer; {@code logprobs} asked, each text delta carries its tokens' log probabilities as
+     * llama-server sends them (chat's {@code content} list, or the completions' parallel lists).
+     */
+    private void stream(HttpServerRequest req, String model, boolean completions, boolean logprobs) {
         var res = req.response().setChunked(true).putHeader("content-type", "text/event-stream");
         res.closeHandler(v -> {
             if (!res.ended()) {
@@ -74,8 +79,16 @@ public final class SseUpstream implements AutoCloseable {
         });
         String id = "chatcmpl-up1";
         if (completions) {
+            JsonObject first = new JsonObject().put("index", 0).put("text", "Once upon").putNull("finish_reason");
+            if (logprobs) {
+                first.put("logprobs", new JsonObject().put("tokens", new JsonArray().add("Once").add(" upon"))
+                        .put("token_logprobs", new JsonArray().add(-1.5).add(-0.25))
+                        .put("top_logprobs", new JsonArray().add(new JsonObject().put("Once", -1.5).put("One", -2.0))
+                                .add(new JsonObject().put(" upon", -0.25)))
+                        .put("text_offset", new JsonArray().add(0).add(4)));
+            }
             event(res, new JsonObject().put("id", "cmpl-1").put("object", "text_completion").put("created", 1700000000)
-                    .put("choices", new JsonArray().add(new JsonObject().put("index", 0).put("text", "Once upon").putNull("finish_reason"))));
+                    .put("choices", new JsonArray().add(first)));
             event(res, new JsonObject().put("id", "cmpl-1").put("choices", new JsonArray().add(new JsonObject().put("index", 0)
                     .put("text", " a time").put("finish_reason", "length"))));
             event(res, new JsonObject().put("id", "cmpl-1").put("choices", new JsonArray())
@@ -132,9 +145,20 @@ public final class SseUpstream implements AutoCloseable {
             default -> {
                 // the shape llama-server and vLLM send: role first, content deltas, finish, then usage alone
                 event(res, chunk(id, new JsonObject().put("role", "assistant").put("content", ""), null));
-                event(res, chunk(id, new JsonObject().put("content", "Hello"), null));
+                JsonObject hello = chunk(id, new JsonObject().put("content", "Hello"), null);
+                JsonObject world = chunk(id, new JsonObject().put("content", " world"), null);
+                if (logprobs) {
+                    hello.getJsonArray("choices").getJsonObject(0).put("logprobs", new JsonObject().put("content", new JsonArray()
+                            .add(new JsonObject().put("token", "Hello").put("logprob", -0.5).put("bytes", new JsonArray().add(72).add(101)
+                                            .add(108).add(108).add(111))
+                                    .put("top_logprobs", new JsonArray().add(new JsonObject().put("token", "Hello").put("logprob", -0.5))
+                                            .add(new JsonObject().put("token", "Hi").put("logprob", -1.25))))));
+                    world.getJsonArray("choices").getJsonObject(0).put("logprobs", new JsonObject().put("content", new JsonArray()
+                            .add(new JsonObject().put("token", " world").put("logprob", -0.125).put("top_logprobs", new JsonArray()))));
+                }
+                event(res, hello);
                 res.write(": keep-alive comment\n\n");
-                event(res, chunk(id, new JsonObject().put("content", " world"), null));
+                event(res, world);
                 event(res, chunk(id, new JsonObject(), "stop"));
                 event(res, new JsonObject().put("id", id).put("object", "chat.completion.chunk").put("created", 1700000000)
                         .put("choices", new JsonArray())

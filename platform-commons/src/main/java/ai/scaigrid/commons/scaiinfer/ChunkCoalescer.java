@@ -15,7 +15,8 @@ import io.vertx.core.Context;
  * generated since its last read. No token waits: what arrived is sent at the end of the current task,
  * so an idle stream still goes out chunk by chunk, while a burst (a node that produced several tokens
  * at once, one network read carrying many messages) costs one gRPC message instead of one per token.
- * Only plain text deltas merge (answer text with answer text, reasoning with reasoning); role, tool calls, thinking blocks, finish reason, usage and errors keep their own
+ * Only plain text deltas merge (answer text with answer text, reasoning with reasoning; their token log probabilities
+ * with them); role, tool calls, thinking blocks, finish reason, usage and errors keep their own
  * chunks and their order. The flush runs on the event loop that delivered the chunk (no thread hop),
  * else on the given Vert.x context; with neither, chunks pass through as they are.
  */
@@ -61,6 +62,8 @@ public final class ChunkCoalescer {
         private InferenceChunk pending;
         private final StringBuilder appended = new StringBuilder();
         private final StringBuilder appendedReasoning = new StringBuilder();
+        /** The merged chunks' token log probabilities, after the pending chunk's own. */
+        private final java.util.List<ai.scaigrid.proto.scaiinfer.v1.TokenLogprob> appendedLogprobs = new java.util.ArrayList<>();
         private boolean flushScheduled;
 
         Merger(MultiEmitter<? super InferenceChunk> emitter, Context context) {
@@ -83,6 +86,7 @@ public final class ChunkCoalescer {
                         appendedReasoning.length() > 0 || !pending.getDelta().getReasoningContent().isEmpty(), chunk)) {
                     appended.append(chunk.getDelta().getContent());
                     appendedReasoning.append(chunk.getDelta().getReasoningContent());
+                    appendedLogprobs.addAll(chunk.getLogprobsList());
                 } else {
                     emitPending();
                     pending = chunk;
@@ -119,9 +123,10 @@ public final class ChunkCoalescer {
                 if (appendedReasoning.length() > 0) {
                     delta.setReasoningContent(out.getDelta().getReasoningContent() + appendedReasoning);
                 }
-                out = out.toBuilder().setDelta(delta).build();
+                out = out.toBuilder().setDelta(delta).addAllLogprobs(appendedLogprobs).build();
                 appended.setLength(0);
                 appendedReasoning.setLength(0);
+                appendedLogprobs.clear();
             }
             emitter.emit(out);
         }

@@ -21,7 +21,8 @@ public final class OpenAiChatBodies {
 
     /**
      * The request's own fields: {@code messages} (tool calls included), {@code prompt}, the sampling
-     * settings, {@code stop}, {@code seed}, {@code reasoning_effort}, {@code tools}, {@code tool_choice} and
+     * settings, {@code stop}, {@code seed}, {@code reasoning_effort}, {@code logprobs} (with {@code top_logprobs}),
+     * {@code tools}, {@code tool_choice} and
      * {@code response_format}; an assistant message's {@code reasoning_content} goes along (templates of
      * reasoning models that continue a tool-use loop read it, the others ignore it), and so do its
      * {@code thinking_blocks} (for the gateway's Anthropic backends; a node drops them).
@@ -90,6 +91,12 @@ public final class OpenAiChatBodies {
         }
         if (r.hasReasoningEffort()) {
             body.put("reasoning_effort", r.getReasoningEffort());
+        }
+        if (r.getLogprobs()) {
+            body.put("logprobs", true);
+            if (r.getTopLogprobs() > 0) {
+                body.put("top_logprobs", r.getTopLogprobs());
+            }
         }
         if (r.getToolsCount() > 0) {
             ArrayNode tools = body.putArray("tools");

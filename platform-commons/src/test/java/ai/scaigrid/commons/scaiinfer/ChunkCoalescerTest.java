@@ -75,6 +75,23 @@ class ChunkCoalescerTest {
     }
 
     @Test
+    void mergedTextKeepsEveryTokensLogprobInOrder() {
+        java.util.function.Function<String, InferenceChunk> withLogprob = t -> text(t).toBuilder()
+                .addLogprobs(ai.scaigrid.proto.scaiinfer.v1.TokenLogprob.newBuilder().setToken(t).setLogprob(-t.length())).build();
+        List<InferenceChunk> out = collect((up, ctx) -> {
+            up.emit(withLogprob.apply("Hel"));
+            up.emit(withLogprob.apply("lo"));
+            up.emit(withLogprob.apply(" world"));
+            up.emit(last());
+            up.complete();
+        }, new AtomicReference<>());
+        assertThat(out).hasSize(2);
+        assertThat(out.get(0).getDelta().getContent()).isEqualTo("Hello world");
+        assertThat(out.get(0).getLogprobsList()).extracting(l -> l.getToken(), l -> l.getLogprob())
+                .containsExactly(tuple("Hel", -3.0), tuple("lo", -2.0), tuple(" world", -6.0));
+    }
+
+    @Test
     void textDeltasOfOneTaskLeaveAsOneChunkAndTheFinalChunkStaysSeparate() {
         List<InferenceChunk> out = collect((up, ctx) -> {
             up.emit(first("Hello"));

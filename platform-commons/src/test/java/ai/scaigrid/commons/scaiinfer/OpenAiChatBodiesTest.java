@@ -34,7 +34,7 @@ class OpenAiChatBodiesTest {
                         .setFunction(FunctionCall.newBuilder().setName("f").setArguments("{\"a\":1}"))))
                 .addMessages(ChatMessage.newBuilder().setRole("tool").setToolCallId("c1").setName("f").setContent("done"))
                 .setMaxTokens(50).setTemperature(0.5f).setTopP(0.75f).setPresencePenalty(0.25f).setFrequencyPenalty(-0.5f).setSeed(7)
-                .addStop("END").setReasoningEffort("low")
+                .addStop("END").setReasoningEffort("low").setLogprobs(true).setTopLogprobs(3)
                 .addTools(Tool.newBuilder().setFunction(FunctionDefinition.newBuilder().setName("f").setDescription("does f")
                         .setParametersJson("{\"type\":\"object\"}").setStrict(true)))
                 .setToolChoice(ToolChoice.newBuilder().setMode("function").setFunctionName("f"))
@@ -51,7 +51,7 @@ class OpenAiChatBodiesTest {
                     "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\\"a\\":1}"}}]},
                    {"role": "tool", "content": "done", "name": "f", "tool_call_id": "c1"}],
                  "max_tokens": 50, "temperature": 0.5, "top_p": 0.75, "presence_penalty": 0.25, "frequency_penalty": -0.5,
-                 "seed": 7, "stop": ["END"], "reasoning_effort": "low",
+                 "seed": 7, "stop": ["END"], "reasoning_effort": "low", "logprobs": true, "top_logprobs": 3,
                  "tools": [{"type": "function", "function": {"name": "f", "description": "does f",
                             "parameters": {"type": "object"}, "strict": true}}],
                  "tool_choice": {"type": "function", "function": {"name": "f"}},

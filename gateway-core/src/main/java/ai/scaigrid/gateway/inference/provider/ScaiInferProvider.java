@@ -3,6 +3,7 @@ package ai.scaigrid.gateway.inference.provider;
 import ai.scaigrid.commons.error.ErrorCode;
 import ai.scaigrid.commons.error.GrpcErrors;
 import ai.scaigrid.commons.requestid.RequestIds;
+import ai.scaigrid.commons.scaiinfer.Logprobs;
 import ai.scaigrid.commons.scaiinfer.Reasoning;
 import ai.scaigrid.gateway.inference.CircuitBreaker;
 import ai.scaigrid.gateway.nodes.NodeChannels;
@@ -593,6 +594,9 @@ public class ScaiInferProvider implements Provider {
         if (body.path("reasoning_effort").isTextual()) {
             r.setReasoningEffort(body.get("reasoning_effort").asText());
         }
+        if (body.path("logprobs").asBoolean(false)) {
+            r.setLogprobs(true).setTopLogprobs(Math.max(0, body.path("top_logprobs").asInt(0)));
+        }
         JsonNode metadata = body.get("metadata");
         if (metadata != null && metadata.isObject()) {
             metadata.fields().forEachRemaining(e -> r.putMetadata(e.getKey(), e.getValue().isTextual() ? e.getValue().asText()
@@ -721,6 +725,9 @@ public class ScaiInferProvider implements Provider {
                 fn.put("arguments", d.getFunction().getArguments());
             }
         }
+        if (chunk.getLogprobsCount() > 0) {
+            choice.set("logprobs", Logprobs.toJson(chunk.getLogprobsList(), mapper));
+        }
         if (chunk.getFinishReason().isEmpty()) {
             choice.putNull("finish_reason");
         } else {
@@ -757,6 +764,7 @@ public class ScaiInferProvider implements Provider {
                         .putObject("function").put("name", c.getFunction().getName()).put("arguments", c.getFunction().getArguments());
             }
         }
+        choice.set("logprobs", r.getLogprobsCount() > 0 ? Logprobs.toJson(r.getLogprobsList(), mapper) : mapper.nullNode());
         choice.put("finish_reason", r.getFinishReason().isEmpty() ? "stop" : r.getFinishReason());
         if (r.hasUsage()) {
             out.set("usage", usage(r.getUsage()));
