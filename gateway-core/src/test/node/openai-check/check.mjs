@@ -270,6 +270,21 @@ if (speechModel) {
     fail(`speech was ${JSON.stringify(audio)} as ${speech.headers.get('content-type')}`);
   }
   console.log('speech:', JSON.stringify(audio));
+  // as server-sent events: the audio in base64 pieces, then speech.audio.done with the usage
+  const events = await client.audio.speech.create({ model: speechModel, voice: 'alloy', input: 'sdk speaks events',
+    stream_format: 'sse' });
+  let pieces = Buffer.alloc(0);
+  let doneEvent = null;
+  for (const line of (await events.text()).split('\n')) {
+    if (!line.startsWith('data: ')) continue;
+    const e = JSON.parse(line.slice(6));
+    if (e.type === 'speech.audio.delta') pieces = Buffer.concat([pieces, Buffer.from(e.audio, 'base64')]);
+    if (e.type === 'speech.audio.done') doneEvent = e;
+  }
+  if (pieces.toString('utf8') !== 'AUDIO/mp3: sdk speaks events' || doneEvent?.usage?.output_tokens !== 42) {
+    fail(`speech as events was ${pieces.toString('utf8')} ending ${JSON.stringify(doneEvent)}`);
+  }
+  console.log('speech events:', JSON.stringify(pieces.toString('utf8')), 'output tokens', doneEvent.usage.output_tokens);
 }
 const transcribeModel = process.env.TRANSCRIBE_MODEL;
 if (transcribeModel) {

@@ -502,8 +502,9 @@ public final class InferenceRequests {
             p.add("instructions", "instructions must be a string of at most 4096 characters");
         }
         JsonNode streamFormat = body.get("stream_format");
-        if (streamFormat != null && !streamFormat.isNull() && !(streamFormat.isTextual() && "audio".equals(streamFormat.asText()))) {
-            p.add("stream_format", "stream_format must be \"audio\" (speech as server-sent events is not supported)");
+        if (streamFormat != null && !streamFormat.isNull()
+                && !(streamFormat.isTextual() && ("audio".equals(streamFormat.asText()) || "sse".equals(streamFormat.asText())))) {
+            p.add("stream_format", "stream_format must be \"audio\" (the audio as it is made) or \"sse\" (server-sent events)");
         }
         p.throwIfAny();
         ObjectNode out = body.deepCopy();

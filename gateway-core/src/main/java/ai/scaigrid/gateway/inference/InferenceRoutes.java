@@ -789,13 +789,16 @@ public class InferenceRoutes {
     }
 
     /**
-     * Relays an upstream body as it arrives (chunked, with backpressure); a streamed transcript's usage is read from
-     * its events on the way ({@link RelayedEvents}). The request is recorded when the relay ends: whole, broken off by
-     * the upstream (then the client's connection is reset, so a cut answer never looks complete), or abandoned by the
-     * client (then the upstream request is reset).
+     * Relays an upstream body as it arrives (chunked, with backpressure); the usage of a streamed transcript, or of
+     * speech as events, is read from its events on the way ({@link RelayedEvents}). The request is recorded when the
+     * relay ends: whole, broken off by the upstream (then the client's connection is reset, so a cut answer never
+     * looks complete), or abandoned by the client (then the upstream request is reset).
      */
     private void relay(HttpServerResponse response, io.vertx.core.http.HttpClientResponse upstream, InferenceExchange ex) {
-        RelayedEvents events = "speech".equals(ex.endpoint) ? null : new RelayedEvents(ex);
+        // speech is raw audio, unless asked as events (stream_format "sse"), whose last one carries its usage
+        String type = upstream.getHeader("content-type");
+        boolean eventStream = type != null && type.toLowerCase(java.util.Locale.ROOT).startsWith("text/event-stream");
+        RelayedEvents events = "speech".equals(ex.endpoint) && !eventStream ? null : new RelayedEvents(ex);
         AtomicBoolean over = new AtomicBoolean();
         response.setChunked(true);
         response.closeHandler(v -> {

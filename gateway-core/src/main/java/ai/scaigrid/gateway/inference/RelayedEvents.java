@@ -8,9 +8,10 @@ import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Reads the usage of a streamed transcription from its server-sent events as they are relayed byte for byte: the
- * characters of each {@code transcript.text.delta}, and the upstream's token counts from
- * {@code transcript.text.done} (gpt-4o-transcribe's {@code usage}) when it gives them. Lines may be split across
+ * Reads the usage of a streamed transcription, or of speech as events, from its server-sent events as they are relayed
+ * byte for byte: the characters of each {@code transcript.text.delta}, and the upstream's token counts from
+ * {@code transcript.text.done} (gpt-4o-transcribe's {@code usage}) or {@code speech.audio.done} (gpt-4o-mini-tts's)
+ * when it gives them. Lines may be split across
  * reads; what is not an event it knows, or not JSON, is skipped (the client gets it unchanged either way).
  */
 final class RelayedEvents {
@@ -61,6 +62,14 @@ final class RelayedEvents {
         }
         switch (event.path("type").asText()) {
             case "transcript.text.delta" -> ex.completionChars += event.path("delta").asText("").length();
+            case "speech.audio.done" -> {
+                // gpt-4o-mini-tts's tokens: the text in, the audio out
+                JsonNode u = event.path("usage");
+                if (u.path("input_tokens").canConvertToInt() && u.path("output_tokens").canConvertToInt()) {
+                    ex.promptTokens = Math.max(0, u.path("input_tokens").asInt());
+                    ex.completionTokens = Math.max(0, u.path("output_tokens").asInt());
+                }
+            }
             case "transcript.text.done" -> {
                 JsonNode u = event.path("usage");
                 if (u.path("input_tokens").canConvertToInt() && u.path("output_tokens").canConvertToInt()) {

@@ -82,6 +82,39 @@ class AudioTest {
     }
 
     /**
+     * Speech as server-sent events ({@code stream_format: "sse"}, gpt-4o-mini-tts): the upstream's events relayed as
+     * they are, the audio in base64 pieces, and the request's tokens read from the last one.
+     */
+    @Test
+    void speechAsEventsIsRelayedWithItsUsage() throws Exception {
+        String model = audioModel("speak");
+        String input = "speak in events";
+        for (String door : java.util.List.of("/oai/v1/audio/speech", "/v1/inference/audio/speech")) {
+            String requestId = "req_speech_sse_" + door.length();
+            String sse = as(ADMIN).header("X-Request-Id", requestId).body(with(speak(model, input), "stream_format", "sse"))
+                    .when().post(door).then().statusCode(200).contentType(startsWith("text/event-stream")).extract().asString();
+            java.io.ByteArrayOutputStream audio = new java.io.ByteArrayOutputStream();
+            JsonObject done = null;
+            for (String data : InferenceFixtures.parseSse(sse).data()) {
+                JsonObject event = new JsonObject(data);
+                if ("speech.audio.delta".equals(event.getString("type"))) {
+                    audio.write(java.util.Base64.getDecoder().decode(event.getString("audio")));
+                } else {
+                    done = event;
+                }
+            }
+            assertThat(audio.toString(StandardCharsets.UTF_8)).isEqualTo(OpenAiTestUpstream.speechBytes("mp3", input));
+            assertThat(done).isNotNull();
+            assertThat(done.getString("type")).isEqualTo("speech.audio.done");
+            assertThat(OpenAiTestUpstream.get().sentContaining(input).getString("stream_format")).isEqualTo("sse");
+            Row r = record(requestId);
+            assertThat(r.getString("status")).isEqualTo("ok");
+            assertThat(r.getInteger("prompt_tokens")).isEqualTo(11);
+            assertThat(r.getInteger("completion_tokens")).isEqualTo(42);
+        }
+    }
+
+    /**
      * Speech is relayed as it arrives: the client reads the first part while the upstream still holds back the rest
      * (were it buffered, nothing would arrive until the gate opens, and the read would time out); an upstream that
      * breaks off leaves the client with a broken response, never a clean, short one.
@@ -140,7 +173,7 @@ class AudioTest {
                 .statusCode(400).body("error.param", equalTo("speed"));
         as(ADMIN).body(speak(model, "x".repeat(4097))).when().post("/v1/inference/audio/speech").then()
                 .statusCode(400).body("error.details[0].field", equalTo("input"));
-        as(ADMIN).body(with(speak(model, "x"), "stream_format", "sse")).when().post("/v1/inference/audio/speech").then()
+        as(ADMIN).body(with(speak(model, "x"), "stream_format", "chunks")).when().post("/v1/inference/audio/speech").then()
                 .statusCode(400).body("error.details[0].field", equalTo("stream_format"));
         assertThat(OpenAiTestUpstream.get().calls("speak")).isEqualTo(before);
         // a chat model does not speak, an audio model does not chat

@@ -63,6 +63,7 @@ class OpenAiSdkCompatibilityTest {
                 .contains("images: 2 urls, \"PNG 0: a lighthouse\" revised \"A careful drawing of a lighthouse at dusk\" "
                         + "edited \"EDITED 1 image: add a hat\"")
                 .contains("speech: \"AUDIO/wav: sdk speaks\"")
+                .contains("speech events: \"AUDIO/mp3: sdk speaks events\" output tokens 42")
                 .contains("batch: b1=echo: batched b1, b2=echo: batched b2 files expiring in 86400 and 7200 s")
                 .contains("responses: \"echo: sdk responds\" streamed \"echo: sdk streams a response\"")
                 .contains("responses tool call: toolu_01 get_weather")

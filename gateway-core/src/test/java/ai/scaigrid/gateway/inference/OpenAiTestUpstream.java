@@ -127,6 +127,18 @@ public final class OpenAiTestUpstream {
                     } else {
                         speechGate.get().thenRun(() -> vertx.runOnContext(v -> res.end(SPEECH_PART_2)));
                     }
+                } else if ("speak".equals(model) && "sse".equals(body.getString("stream_format"))) {
+                    // gpt-4o-mini-tts's events: the audio in base64 pieces, then its usage
+                    String format = body.getString("response_format", "mp3");
+                    byte[] audio = speechBytes(format, body.getString("input")).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                    res.setChunked(true).putHeader("content-type", "text/event-stream");
+                    for (int i = 0; i < audio.length; i += 8) {
+                        String piece = java.util.Base64.getEncoder().encodeToString(java.util.Arrays.copyOfRange(audio, i,
+                                Math.min(audio.length, i + 8)));
+                        res.write("data: " + new JsonObject().put("type", "speech.audio.delta").put("audio", piece).encode() + "\n\n");
+                    }
+                    res.end("data: " + new JsonObject().put("type", "speech.audio.done").put("usage", new JsonObject()
+                            .put("input_tokens", 11).put("output_tokens", 42).put("total_tokens", 53)).encode() + "\n\n");
                 } else if ("speak".equals(model)) {
                     String format = body.getString("response_format", "mp3");
                     res.putHeader("content-type", "mp3".equals(format) ? "audio/mpeg" : "audio/" + format)
