@@ -22,7 +22,8 @@ public final class CatalogModels {
                                 Map<String, Object> defaultParams, String inputPricePerMtok, String cachedInputPricePerMtok,
                                 String cacheWritePricePerMtok,
                                 @JsonProperty("cache_write_1h_price_per_mtok") String cacheWrite1hPricePerMtok,
-                                String outputPricePerMtok, String pricePerImage, String status, String ownerScope, String ownerPartnerId,
+                                String outputPricePerMtok, String pricePerImage, String pricePerAudioMinute, String status,
+                                String ownerScope, String ownerPartnerId,
                                 String ownerTenantId,
                                 int activeBackendCount, int totalBackendCount, String healthStatus, OffsetDateTime createdAt,
                                 OffsetDateTime updatedAt) {
@@ -34,7 +35,8 @@ public final class CatalogModels {
                                        Map<String, Object> defaultParams, BigDecimal inputPricePerMtok,
                                        BigDecimal cachedInputPricePerMtok, BigDecimal cacheWritePricePerMtok,
                                        @JsonProperty("cache_write_1h_price_per_mtok") BigDecimal cacheWrite1hPricePerMtok,
-                                       BigDecimal outputPricePerMtok, BigDecimal pricePerImage, String status, String ownerScope,
+                                       BigDecimal outputPricePerMtok, BigDecimal pricePerImage, BigDecimal pricePerAudioMinute,
+                                       String status, String ownerScope,
                                        String ownerPartnerId, String ownerTenantId) {
     }
 

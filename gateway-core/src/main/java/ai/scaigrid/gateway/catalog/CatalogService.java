@@ -122,16 +122,18 @@ public class CatalogService {
                         INSERT INTO frontend_models (id, slug, display_name, description, modality, context_window,
                             max_output_tokens, capabilities, system_prompt_template, avatar_url, metadata, default_params,
                             input_price_per_mtok, output_price_per_mtok, status, owner_scope, owner_partner_id, owner_tenant_id,
-                            cached_input_price_per_mtok, cache_write_price_per_mtok, cache_write_1h_price_per_mtok, price_per_image)
+                            cached_input_price_per_mtok, cache_write_price_per_mtok, cache_write_1h_price_per_mtok, price_per_image,
+                            price_per_audio_minute)
                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-                            $22)
+                            $22, $23)
                         RETURNING id""")
                 .execute(Tuple.from(Arrays.asList(ApiKeys.newId("fm"), r.slug(), r.displayName().trim(), r.description(),
                         r.modality() == null ? "chat" : r.modality(), r.contextWindow(), r.maxOutputTokens(),
                         jsonObject(r.capabilities()), r.systemPromptTemplate(), r.avatarUrl(), jsonObject(r.metadata()),
                         jsonObject(r.defaultParams()), r.inputPricePerMtok(), r.outputPricePerMtok(),
                         r.status() == null ? "active" : r.status(), owner.scope(), owner.partnerId(), owner.tenantId(),
-                        r.cachedInputPricePerMtok(), r.cacheWritePricePerMtok(), r.cacheWrite1hPricePerMtok(), r.pricePerImage())))
+                        r.cachedInputPricePerMtok(), r.cacheWritePricePerMtok(), r.cacheWrite1hPricePerMtok(), r.pricePerImage(),
+                        r.pricePerAudioMinute())))
                 .onFailure(CatalogService::isUniqueViolation).transform(e -> new ApiException(ErrorCode.SLUG_CONFLICT,
                         "Slug already exists", Map.of("slug", r.slug())))
                 .flatMap(rows -> getAny(rows.iterator().next().getString("id"))));
@@ -198,14 +200,15 @@ public class CatalogService {
                             cached_input_price_per_mtok = coalesce($15, cached_input_price_per_mtok),
                             cache_write_price_per_mtok = coalesce($16, cache_write_price_per_mtok),
                             cache_write_1h_price_per_mtok = coalesce($17, cache_write_1h_price_per_mtok),
-                            price_per_image = coalesce($18, price_per_image), updated_at = now()
+                            price_per_image = coalesce($18, price_per_image),
+                            price_per_audio_minute = coalesce($19, price_per_audio_minute), updated_at = now()
                         WHERE id = $1""")
                 .execute(Tuple.from(Arrays.asList(existing.id(), r.displayName(), r.description(), r.modality(),
                         r.contextWindow(), r.maxOutputTokens(), r.capabilities() == null ? null : jsonObject(r.capabilities()),
                         r.systemPromptTemplate(), r.avatarUrl(), r.metadata() == null ? null : jsonObject(r.metadata()),
                         r.defaultParams() == null ? null : jsonObject(r.defaultParams()), r.inputPricePerMtok(),
                         r.outputPricePerMtok(), r.status(), r.cachedInputPricePerMtok(), r.cacheWritePricePerMtok(),
-                        r.cacheWrite1hPricePerMtok(), r.pricePerImage())))
+                        r.cacheWrite1hPricePerMtok(), r.pricePerImage(), r.pricePerAudioMinute())))
                 .flatMap(x -> getAny(existing.id())));
     }
 
@@ -542,6 +545,7 @@ public class CatalogService {
         prices.put("cache_write_1h_price_per_mtok", r.cacheWrite1hPricePerMtok());
         prices.put("output_price_per_mtok", r.outputPricePerMtok());
         prices.put("price_per_image", r.pricePerImage());
+        prices.put("price_per_audio_minute", r.pricePerAudioMinute());
         prices.forEach((field, price) -> {
             // numeric(12, 4): at most 8 digits before the point
             if (price != null && (price.signum() < 0 || price.precision() - price.scale() > 8)) {
@@ -597,6 +601,7 @@ public class CatalogService {
         BigDecimal write = r.getBigDecimal("cache_write_price_per_mtok");
         BigDecimal write1h = r.getBigDecimal("cache_write_1h_price_per_mtok");
         BigDecimal perImage = r.getBigDecimal("price_per_image");
+        BigDecimal perAudioMinute = r.getBigDecimal("price_per_audio_minute");
         return new FrontendModel(r.getString("id"), r.getString("slug"), r.getString("display_name"),
                 r.getString("description"), r.getString("modality"), r.getInteger("context_window"),
                 r.getInteger("max_output_tokens"), map(r.getValue("capabilities")), r.getString("system_prompt_template"),
@@ -606,7 +611,8 @@ public class CatalogService {
                 write == null ? null : write.stripTrailingZeros().toPlainString(),
                 write1h == null ? null : write1h.stripTrailingZeros().toPlainString(),
                 out == null ? null : out.stripTrailingZeros().toPlainString(),
-                perImage == null ? null : perImage.stripTrailingZeros().toPlainString(), r.getString("status"),
+                perImage == null ? null : perImage.stripTrailingZeros().toPlainString(),
+                perAudioMinute == null ? null : perAudioMinute.stripTrailingZeros().toPlainString(), r.getString("status"),
                 r.getString("owner_scope"), r.getString("owner_partner_id"), r.getString("owner_tenant_id"),
                 r.getLong("active_backends").intValue(), r.getLong("total_backends").intValue(), healthOf(r),
                 r.getOffsetDateTime("created_at"), r.getOffsetDateTime("updated_at"));

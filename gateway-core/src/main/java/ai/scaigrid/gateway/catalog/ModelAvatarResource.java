@@ -89,7 +89,7 @@ public class ModelAvatarResource {
         String url = "/v1/models/" + modelId + "/avatar";
         // only someone who may change the model may change its face
         return catalog.updateFrontend(caller.get(), modelId, new CatalogModels.FrontendModelRequest(null, null, null, null, null,
-                        null, null, null, url, null, null, null, null, null, null, null, null, null, null, null, null))
+                        null, null, null, url, null, null, null, null, null, null, null, null, null, null, null, null, null))
                 .call(m -> pool.preparedQuery("""
                                 INSERT INTO model_avatars (model_id, content_type, image, etag) VALUES ($1, $2, $3, $4)
                                 ON CONFLICT (model_id) DO UPDATE SET content_type = EXCLUDED.content_type, image = EXCLUDED.image,

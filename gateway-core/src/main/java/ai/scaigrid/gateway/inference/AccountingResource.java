@@ -62,7 +62,7 @@ public class AccountingResource {
 
     public record UsageRow(String tenantId, String model, String day, long requestCount, long errorCount,
                            long promptTokens, long cachedTokens, long cacheWriteTokens, long completionTokens,
-                           long reasoningTokens, long totalTokens, long images, String cost, long avgLatencyMs) {
+                           long reasoningTokens, long totalTokens, long images, String audioSeconds, String cost, long avgLatencyMs) {
     }
 
     @GET
@@ -189,7 +189,7 @@ public class AccountingResource {
                 + "sum(prompt_tokens) AS prompt, sum(cached_tokens) AS cached, sum(cache_write_tokens) AS written, "
                 + "sum(completion_tokens) AS completion, "
                 + "sum(reasoning_tokens) AS reasoning, "
-                + "sum(total_tokens) AS total, sum(images) AS images, "
+                + "sum(total_tokens) AS total, sum(images) AS images, sum(audio_seconds) AS audio_seconds, "
                 + "sum(cost) AS cost, avg(latency_ms)::bigint AS latency "
                 + "FROM usage_records WHERE created_at >= $1 AND created_at < $2 AND ($3::text IS NULL OR tenant_id = $3) "
                 + "AND ($4::text IS NULL OR model = $4) AND " + scopeSql
@@ -200,7 +200,7 @@ public class AccountingResource {
                 items.add(new UsageRow(r.getString("tenant_id"), r.getString("model"), r.getString("day"), r.getLong("requests"),
                         r.getLong("errors"), r.getLong("prompt"), r.getLong("cached"), r.getLong("written"),
                         r.getLong("completion"), r.getLong("reasoning"),
-                        r.getLong("total"), r.getLong("images"),
+                        r.getLong("total"), r.getLong("images"), r.getBigDecimal("audio_seconds").stripTrailingZeros().toPlainString(),
                         r.getBigDecimal("cost").stripTrailingZeros().toPlainString(), r.getLong("latency")));
             }
             return Envelope.of(Map.of("items", items, "start", from.toString(), "end", to.toString()));

@@ -51,7 +51,8 @@ public class AccountingUsageResource {
 
     public record UsageItem(String id, String requestId, String model, String backendId, String userId, String tenantId,
                             String apiKeyId, String api, String endpoint, long tokensIn, long tokensCached, long tokensCacheWrite,
-                            long tokensOut, long tokensReasoning, int images, String cost, long latencyMs, Integer ttftMs,
+                            long tokensOut, long tokensReasoning, int images, String audioSeconds, String cost, long latencyMs,
+                            Integer ttftMs,
                             String status, String errorCode, OffsetDateTime createdAt) {
     }
 
@@ -67,7 +68,8 @@ public class AccountingUsageResource {
     /** {@code backend_cost} is null: backends carry no upstream price in this catalogue, so it is not known. */
     public record SummaryRow(String groupKey, long requestCount, long inputTokens, long cachedInputTokens,
                              long cacheWriteInputTokens, long outputTokens,
-                             long reasoningTokens, long totalTokens, long images, String totalCost, String backendCost) {
+                             long reasoningTokens, long totalTokens, long images, String audioSeconds, String totalCost,
+                             String backendCost) {
     }
 
     /** A WHERE clause and its parameters, built up filter by filter. */
@@ -120,7 +122,8 @@ public class AccountingUsageResource {
                         r.getString("user_id"), r.getString("tenant_id"), r.getString("api_key_id"), r.getString("api"),
                         r.getString("endpoint"), r.getInteger("prompt_tokens"), r.getInteger("cached_tokens"),
                         r.getInteger("cache_write_tokens"), r.getInteger("completion_tokens"), r.getInteger("reasoning_tokens"),
-                        r.getInteger("images"), decimal(r.getBigDecimal("cost")), r.getInteger("latency_ms"), r.getInteger("ttft_ms"),
+                        r.getInteger("images"), decimal(r.getBigDecimal("audio_seconds")), decimal(r.getBigDecimal("cost")),
+                        r.getInteger("latency_ms"), r.getInteger("ttft_ms"),
                         r.getString("status"),
                         r.getString("error_code"), r.getOffsetDateTime("created_at")));
             }
@@ -153,7 +156,7 @@ public class AccountingUsageResource {
         String sql = "SELECT coalesce(" + column + ", '') AS group_key, count(*) AS requests, sum(prompt_tokens) AS input, "
                 + "sum(completion_tokens) AS output, sum(total_tokens) AS total, sum(cost) AS cost, "
                 + "sum(reasoning_tokens) AS reasoning, sum(cached_tokens) AS cached, sum(cache_write_tokens) AS written, "
-                + "sum(images) AS images "
+                + "sum(images) AS images, sum(audio_seconds) AS audio_seconds "
                 + "FROM usage_records WHERE "
                 + where.sql + " GROUP BY 1 ORDER BY 6 DESC, 2 DESC, 1 LIMIT 10000";
         return pool.preparedQuery(sql).execute(Tuple.from(where.args)).map(rows -> {
@@ -162,7 +165,7 @@ public class AccountingUsageResource {
                 out.add(new SummaryRow(r.getString("group_key"), r.getLong("requests"), r.getLong("input"), r.getLong("cached"),
                         r.getLong("written"),
                         r.getLong("output"), r.getLong("reasoning"), r.getLong("total"), r.getLong("images"),
-                        decimal(r.getBigDecimal("cost")), null));
+                        decimal(r.getBigDecimal("audio_seconds")), decimal(r.getBigDecimal("cost")), null));
             }
             return Envelope.of(Map.of("group_by", group, "items", out));
         });

@@ -39,6 +39,8 @@ public final class InferenceExchange {
     volatile int cacheWrite1hTokens;
     /** Images an image request produced. */
     volatile int images;
+    /** Seconds of audio taken in (a transcription: the upstream's duration), for the price per minute. */
+    volatile java.math.BigDecimal audioSeconds;
     /** An image edit's files by field name (image, image[], mask), set by the API layer once the request was admitted. */
     volatile java.util.List<java.util.Map.Entry<String, ai.scaigrid.gateway.inference.provider.Upload>> files;
     /** A transcription's audio, set by the API layer once the request was admitted. */

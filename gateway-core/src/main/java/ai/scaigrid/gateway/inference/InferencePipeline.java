@@ -288,6 +288,7 @@ public class InferencePipeline {
                     if (answer.stream() != null) {
                         // server-sent events, relayed as they come: their usage is read on the way (RelayedEvents)
                         ex.promptTokens = ex.request.promptEstimate();
+                        ex.audioSeconds = AudioDuration.ofWav(ex.upload == null ? null : ex.upload.bytes());
                         return;
                     }
                     JsonNode json = null;
@@ -299,6 +300,8 @@ public class InferencePipeline {
                                     null, e);
                         }
                     }
+                    BigDecimal seconds = AudioDuration.reported(json);
+                    ex.audioSeconds = seconds != null ? seconds : AudioDuration.ofWav(ex.upload == null ? null : ex.upload.bytes());
                     JsonNode u = json == null ? null : json.path("usage");
                     if (u != null && u.path("input_tokens").canConvertToInt() && u.path("output_tokens").canConvertToInt()) {
                         ex.promptTokens = Math.max(0, u.path("input_tokens").asInt());
@@ -671,14 +674,15 @@ public class InferencePipeline {
         ModelPrices.PromptTokens promptTokens = new ModelPrices.PromptTokens(prompt, ex.cachedTokens, ex.cacheWriteTokens,
                 ex.cacheWrite1hTokens).clamped();
         int images = produced ? ex.images : 0;
-        BigDecimal cost = ex.route.prices().cost(promptTokens, completion, images);
+        BigDecimal audioSeconds = produced && ex.audioSeconds != null ? ex.audioSeconds : BigDecimal.ZERO;
+        BigDecimal cost = ex.route.prices().cost(promptTokens, completion, images, audioSeconds);
         limits.recordTokens(ex.caller, prompt + completion);
         BackendTarget backend = ex.backend;
         usage.record(new UsageRecorder.UsageRecord("usage_" + ex.requestId + "_" + Long.toString(now & 0xffffff, 36),
                 ex.requestId, ex.caller.partnerId(), ex.caller.tenantId(), ex.caller.userId(), ex.caller.credentialId(),
                 ex.route.slug(), backend == null ? null : backend.id(), backend == null ? null : backend.providerType(),
                 ex.endpoint, ex.api, ex.request.stream(), prompt, completion, produced ? ex.reasoningTokens() : 0,
-                (int) promptTokens.cached(), (int) promptTokens.written(), images, cost,
+                (int) promptTokens.cached(), (int) promptTokens.written(), images, audioSeconds, cost,
                 (int) ((now - ex.startedNanos) / 1_000_000),
                 produced ? Integer.valueOf((int) ((ex.firstTokenNanos - ex.startedNanos) / 1_000_000)) : null,
                 status, errorCode, OffsetDateTime.now(ZoneOffset.UTC)));

@@ -4,9 +4,10 @@ import java.math.BigDecimal;
 import java.math.MathContext;
 
 /**
- * A frontend model's prices per million tokens, and per generated image. Each may be null: the input price
+ * A frontend model's prices per million tokens, per generated image and per minute of audio taken in (whisper-1's
+ * price). Each may be null: the input price
  * when unset for the prompt-cache prices (a 1-hour cache write falls back to the cache-write price first),
- * nothing charged when the input, output or image price itself is unset.
+ * nothing charged when the input, output, image or audio price itself is unset.
  *
  * <p>Prompt caching changes what a prompt token costs. Anthropic charges a cache read a tenth of the
  * input price, a write to its 5-minute cache 1.25 times it and to its 1-hour cache twice it; OpenAI
@@ -14,9 +15,16 @@ import java.math.MathContext;
  * budgets see both what caching saves and what it costs.
  */
 public record ModelPrices(BigDecimal input, BigDecimal cachedInput, BigDecimal cacheWrite, BigDecimal cacheWrite1h,
-                          BigDecimal output, BigDecimal perImage) {
-    public static final ModelPrices NONE = new ModelPrices(null, null, null, null, null, null);
+                          BigDecimal output, BigDecimal perImage, BigDecimal perAudioMinute) {
+    public static final ModelPrices NONE = new ModelPrices(null, null, null, null, null, null, null);
     private static final BigDecimal MILLION = BigDecimal.valueOf(1_000_000);
+    private static final BigDecimal SIXTY = BigDecimal.valueOf(60);
+
+    /** Prices without a price per minute of audio. */
+    public ModelPrices(BigDecimal input, BigDecimal cachedInput, BigDecimal cacheWrite, BigDecimal cacheWrite1h, BigDecimal output,
+                       BigDecimal perImage) {
+        this(input, cachedInput, cacheWrite, cacheWrite1h, output, perImage, null);
+    }
 
     /**
      * How a call's prompt splits: {@code prompt} is all of it; of it {@code cached} tokens were read from the
@@ -63,6 +71,15 @@ public record ModelPrices(BigDecimal input, BigDecimal cachedInput, BigDecimal c
         perMillion = add(perMillion, cacheWrite1hPrice(), t.written1h());
         perMillion = add(perMillion, output, completion);
         return withImages(perMillion, images);
+    }
+
+    /** {@link #cost(PromptTokens, long, int)} and {@code audioSeconds} of audio taken in at the price per minute. */
+    public BigDecimal cost(PromptTokens tokens, long completion, int images, BigDecimal audioSeconds) {
+        BigDecimal cost = cost(tokens, completion, images);
+        if (perAudioMinute == null || audioSeconds == null || audioSeconds.signum() <= 0) {
+            return cost;
+        }
+        return cost.add(perAudioMinute.multiply(audioSeconds).divide(SIXTY, MathContext.DECIMAL64));
     }
 
     /**

@@ -103,7 +103,8 @@ public class ModelRoutes {
         return pool.preparedQuery("""
                         SELECT f.id, f.slug, f.modality, f.status, f.context_window, f.max_output_tokens,
                                f.input_price_per_mtok, f.cached_input_price_per_mtok, f.cache_write_price_per_mtok,
-                               f.cache_write_1h_price_per_mtok, f.output_price_per_mtok, f.price_per_image, f.owner_scope,
+                               f.cache_write_1h_price_per_mtok, f.output_price_per_mtok, f.price_per_image,
+                               f.price_per_audio_minute, f.owner_scope,
                                f.owner_partner_id, f.owner_tenant_id,
                                f.system_prompt_template, f.default_params,
                                ARRAY(SELECT group_id FROM model_group_members m WHERE m.model_slug = f.slug) AS group_ids
@@ -137,7 +138,7 @@ public class ModelRoutes {
                                         new ModelPrices(f.getBigDecimal("input_price_per_mtok"),
                                                 f.getBigDecimal("cached_input_price_per_mtok"), f.getBigDecimal("cache_write_price_per_mtok"),
                                                 f.getBigDecimal("cache_write_1h_price_per_mtok"), f.getBigDecimal("output_price_per_mtok"),
-                                                f.getBigDecimal("price_per_image")),
+                                                f.getBigDecimal("price_per_image"), f.getBigDecimal("price_per_audio_minute")),
                                         f.getString("owner_scope"), f.getString("owner_partner_id"), f.getString("owner_tenant_id"),
                                         groups == null ? Set.of() : new HashSet<>(List.of(groups)), List.copyOf(backends),
                                         blankToNull(f.getString("system_prompt_template")), defaults(f.getValue("default_params")));

@@ -72,6 +72,10 @@ final class RelayedEvents {
             }
             case "transcript.text.done" -> {
                 JsonNode u = event.path("usage");
+                java.math.BigDecimal seconds = AudioDuration.reported(event);
+                if (seconds != null) {
+                    ex.audioSeconds = seconds;
+                }
                 if (u.path("input_tokens").canConvertToInt() && u.path("output_tokens").canConvertToInt()) {
                     ex.promptTokens = Math.max(0, u.path("input_tokens").asInt());
                     ex.completionTokens = Math.max(0, u.path("output_tokens").asInt());

@@ -41,7 +41,7 @@ public class UsageRecorder {
     public record UsageRecord(String id, String requestId, String partnerId, String tenantId, String userId, String apiKeyId,
                               String model, String backendId, String providerType, String endpoint, String api,
                               boolean stream, int promptTokens, int completionTokens, int reasoningTokens, int cachedTokens,
-                              int cacheWriteTokens, int images,
+                              int cacheWriteTokens, int images, BigDecimal audioSeconds,
                               BigDecimal cost,
                               int latencyMs, Integer ttftMs, String status, String errorCode, OffsetDateTime createdAt) {
     }
@@ -207,7 +207,7 @@ public class UsageRecorder {
         Integer[] promptTokens = new Integer[n], completionTokens = new Integer[n], totalTokens = new Integer[n],
                 latencyMs = new Integer[n], ttftMs = new Integer[n], reasoningTokens = new Integer[n], cachedTokens = new Integer[n],
                 cacheWriteTokens = new Integer[n], images = new Integer[n];
-        Numeric[] cost = new Numeric[n];
+        Numeric[] cost = new Numeric[n], audioSeconds = new Numeric[n];
         OffsetDateTime[] createdAt = new OffsetDateTime[n];
         for (int i = 0; i < n; i++) {
             UsageRecord r = batch.get(i);
@@ -230,6 +230,7 @@ public class UsageRecorder {
             cachedTokens[i] = r.cachedTokens();
             cacheWriteTokens[i] = r.cacheWriteTokens();
             images[i] = r.images();
+            audioSeconds[i] = Numeric.create(r.audioSeconds() == null ? BigDecimal.ZERO : r.audioSeconds());
             cost[i] = Numeric.create(r.cost());
             latencyMs[i] = r.latencyMs();
             ttftMs[i] = r.ttftMs();
@@ -243,11 +244,12 @@ public class UsageRecorder {
                         WITH inserted AS (
                             INSERT INTO usage_records (id, request_id, partner_id, tenant_id, user_id, api_key_id, model, backend_id,
                                 provider_type, endpoint, api, stream, prompt_tokens, completion_tokens, total_tokens, cost, latency_ms,
-                                ttft_ms, status, error_code, created_at, reasoning_tokens, cached_tokens, cache_write_tokens, images)
+                                ttft_ms, status, error_code, created_at, reasoning_tokens, cached_tokens, cache_write_tokens, images,
+                                audio_seconds)
                             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                                 $8::text[], $9::text[], $10::text[], $11::text[], $12::boolean[], $13::int[], $14::int[], $15::int[],
                                 $16::numeric[], $17::int[], $18::int[], $19::text[], $20::text[], $21::timestamptz[], $22::int[], $23::int[],
-                                $24::int[], $25::int[])
+                                $24::int[], $25::int[], $26::numeric[])
                             ON CONFLICT (id) DO NOTHING
                             RETURNING tenant_id, created_at, total_tokens, cost)
                         INSERT INTO tenant_daily_spend AS d (tenant_id, day, tokens, cost)
@@ -256,7 +258,7 @@ public class UsageRecorder {
                         ON CONFLICT (tenant_id, day) DO UPDATE SET tokens = d.tokens + EXCLUDED.tokens, cost = d.cost + EXCLUDED.cost""")
                 .execute(Tuple.from(new Object[]{id, requestId, partnerId, tenantId, userId, apiKeyId, model, backendId,
                         providerType, endpoint, api, stream, promptTokens, completionTokens, totalTokens, cost, latencyMs, ttftMs,
-                        status, errorCode, createdAt, reasoningTokens, cachedTokens, cacheWriteTokens, images}))
+                        status, errorCode, createdAt, reasoningTokens, cachedTokens, cacheWriteTokens, images, audioSeconds}))
                 .replaceWithVoid();
     }
 

@@ -272,6 +272,60 @@ class AudioTest {
         assertThat(record("req_translate").getString("endpoint")).isEqualTo("translations");
     }
 
+    /** A WAV file: a 16-bit mono header at {@code rate} Hz and {@code dataBytes} of silence. */
+    static byte[] wav(int rate, int dataBytes) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(44 + dataBytes).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.put("RIFF".getBytes(StandardCharsets.US_ASCII)).putInt(36 + dataBytes).put("WAVE".getBytes(StandardCharsets.US_ASCII));
+        b.put("fmt ".getBytes(StandardCharsets.US_ASCII)).putInt(16).putShort((short) 1).putShort((short) 1).putInt(rate)
+                .putInt(rate * 2).putShort((short) 2).putShort((short) 16);
+        b.put("data".getBytes(StandardCharsets.US_ASCII)).putInt(dataBytes);
+        return b.array();
+    }
+
+    /**
+     * A model priced by the minute of audio (whisper-1's $0.006): the seconds the upstream reports ({@code duration}
+     * of verbose_json), else a WAV upload's own length, are recorded and charged on top of the token prices; a
+     * format that reports nothing for an upload that is not WAV leaves the minutes uncharged.
+     */
+    @Test
+    void audioMinutesAreChargedAtTheModelsPricePerMinute() {
+        String model = audioModel("hear");
+        String id = as(ADMIN).when().get("/v1/models/" + model).then().statusCode(200).extract().path("data.id");
+        as(ADMIN).body(Map.of("price_per_audio_minute", "0.006")).when().put("/v1/models/" + id).then().statusCode(200)
+                .body("data.price_per_audio_minute", equalTo("0.006"));
+        as(ADMIN).body(Map.of("price_per_audio_minute", "-1")).when().put("/v1/models/" + id).then().statusCode(400)
+                .body("error.details[0].field", equalTo("price_per_audio_minute"));
+
+        // verbose_json: the upstream says 1.5 s
+        form(ADMIN).header("X-Request-Id", "req_minutes_reported").multiPart("file", "m.mp3", "some words".getBytes(StandardCharsets.UTF_8))
+                .multiPart("model", model).multiPart("response_format", "verbose_json")
+                .when().post("/oai/v1/audio/transcriptions").then().statusCode(200).body("duration", equalTo(1.5f));
+        Row reported = record("req_minutes_reported");
+        assertThat(reported.getBigDecimal("audio_seconds")).isEqualByComparingTo("1.5");
+        int prompt = reported.getInteger("prompt_tokens");
+        int completion = reported.getInteger("completion_tokens");
+        java.math.BigDecimal tokens = java.math.BigDecimal.valueOf(prompt).add(java.math.BigDecimal.valueOf(2L * completion))
+                .divide(java.math.BigDecimal.valueOf(1_000_000));
+        // 1.5 s at 0.006 a minute = 0.00015, on top of the tokens
+        assertThat(reported.getBigDecimal("cost")).isEqualByComparingTo(tokens.add(new java.math.BigDecimal("0.00015")));
+
+        // text: nothing reported; the WAV upload is 2 s long (16 kHz, 16-bit mono: 64,000 bytes)
+        form(ADMIN).header("X-Request-Id", "req_minutes_wav").multiPart("file", "two.wav", wav(16000, 64000), "audio/wav")
+                .multiPart("model", model).multiPart("response_format", "text")
+                .when().post("/oai/v1/audio/transcriptions").then().statusCode(200);
+        assertThat(record("req_minutes_wav").getBigDecimal("audio_seconds")).isEqualByComparingTo("2");
+
+        // text of an mp3: its length is not known here, and only the tokens are charged
+        form(ADMIN).header("X-Request-Id", "req_minutes_unknown").multiPart("file", "x.mp3", "mp3 words".getBytes(StandardCharsets.UTF_8))
+                .multiPart("model", model).multiPart("response_format", "text")
+                .when().post("/oai/v1/audio/transcriptions").then().statusCode(200);
+        assertThat(record("req_minutes_unknown").getBigDecimal("audio_seconds")).isZero();
+
+        // the accounting shows the seconds
+        as(ADMIN).when().get("/v1/accounting/usage/summary?group_by=model&model=" + model).then().statusCode(200)
+                .body("data.items[0].audio_seconds", equalTo("3.5"));
+    }
+
     @Test
     void transcriptionTokensAreTheUpstreams() {
         String model = audioModel("hear-tokens");

@@ -252,7 +252,7 @@ class LimitsAndUsageTest {
             for (int i = 0; i < 10; i++) {
                 usage.record(new UsageRecorder.UsageRecord("ur_flush_" + round + "_" + i, "req_flush_" + round + "_" + i, null,
                         tenantId, null, null, "test/model", null, "openai", "chat", "native", false, 1, 2, 0, 0, 0, 0, BigDecimal.ZERO,
-                        5, 1, "ok", null, OffsetDateTime.now()));
+                        BigDecimal.ZERO, 5, 1, "ok", null, OffsetDateTime.now()));
             }
             usage.flush().subscribe().with(n -> { }, t -> { });
             usage.flush().await().atMost(Duration.ofSeconds(10));

@@ -78,4 +78,16 @@ class ModelPricesTest {
         assertThat(both.cost(PromptTokens.plain(20), 4160, 2)).isEqualByComparingTo("0.1865");
         assertThat(both.cost(PromptTokens.plain(20), 4160, 0)).isEqualByComparingTo("0.1665");
     }
+
+    @Test
+    void audioIsChargedByTheMinute() {
+        ModelPrices whisper = new ModelPrices(null, null, null, null, null, null, d("0.006"));
+        assertThat(whisper.cost(ModelPrices.PromptTokens.plain(100), 50, 0, d("90"))).isEqualByComparingTo("0.009");
+        assertThat(whisper.cost(ModelPrices.PromptTokens.plain(100), 50, 0, BigDecimal.ZERO)).isEqualByComparingTo("0");
+        // with token prices too, both are charged; without a price per minute the seconds cost nothing
+        ModelPrices both = new ModelPrices(d("1.00"), null, null, null, d("2.00"), null, d("0.006"));
+        assertThat(both.cost(ModelPrices.PromptTokens.plain(1_000_000), 0, 0, d("30"))).isEqualByComparingTo("1.003");
+        assertThat(prices("1.00", null, null, null, "2.00").cost(ModelPrices.PromptTokens.plain(1_000_000), 0, 0, d("30")))
+                .isEqualByComparingTo("1.00");
+    }
 }
