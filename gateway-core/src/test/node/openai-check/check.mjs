@@ -260,6 +260,11 @@ if (imageModel) {
   if (editedBytes !== 'EDITED 1 image: add a hat') fail(`an edit decoded to ${JSON.stringify(editedBytes)}`);
   console.log('images:', urls.data.length, 'urls,', JSON.stringify(bytes), 'revised', JSON.stringify(urls.data[0].revised_prompt),
     'edited', JSON.stringify(editedBytes));
+  const varied = await client.images.createVariation({ model: imageModel, n: 2, response_format: 'b64_json',
+    image: await toFile(Buffer.from('sdk square'), 'square.png', { type: 'image/png' }) });
+  const variation = Buffer.from(varied.data[1].b64_json, 'base64').toString('utf8');
+  if (varied.data.length !== 2 || variation !== 'VARIATION 1 OF sdk square') fail(`a variation decoded to ${JSON.stringify(variation)}`);
+  console.log('image variations:', varied.data.length, JSON.stringify(variation));
 }
 
 const speechModel = process.env.SPEECH_MODEL;

@@ -11,7 +11,10 @@ public final class InferenceExchange {
     public final String requestId;
     /** native | oai | grpc */
     public final String api;
-    /** chat | generate | embed | images | image_edits | speech | transcriptions | translations | responses | moderations */
+    /**
+     * chat | generate | embed | images | image_edits | image_variations | speech | transcriptions | translations | responses
+     * | moderations
+     */
     public final String endpoint;
     /** The request as sent, replaced once during admission by the request with the model's defaults applied. */
     public InferenceRequests.Parsed request;

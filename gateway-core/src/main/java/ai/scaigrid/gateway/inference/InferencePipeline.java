@@ -97,6 +97,7 @@ public class InferencePipeline {
                 case "embed" -> InferenceRequests.embed(body);
                 case "images" -> InferenceRequests.images(body);
                 case "image_edits" -> InferenceRequests.imageEdit(body);
+                case "image_variations" -> InferenceRequests.imageVariation(body);
                 case "speech" -> InferenceRequests.speech(body);
                 case "transcriptions", "translations" -> InferenceRequests.transcription(body, "translations".equals(endpoint));
                 case "moderations" -> InferenceRequests.moderation(body);
@@ -160,7 +161,7 @@ public class InferencePipeline {
     private static void checkModality(ModelRoutes.Route route, String endpoint) {
         String needed = switch (endpoint) {
             case "embed" -> "embedding";
-            case "images", "image_edits" -> "image";
+            case "images", "image_edits", "image_variations" -> "image";
             case "speech", "transcriptions", "translations" -> "audio";
             case "moderations" -> "moderation";
             default -> "chat";
@@ -217,13 +218,17 @@ public class InferencePipeline {
     }
 
     /**
-     * Image generation (and edits): OpenAI's images response. Tokens are the upstream's where it reports them (gpt-image-1's
-     * {@code input_tokens} / {@code output_tokens}), else the prompt estimate and no output; the images are
-     * counted from the answer, so a backend that returns fewer than asked is charged for what it returned.
+     * Image generation (and edits, and variations): OpenAI's images response. Tokens are the upstream's where it
+     * reports them (gpt-image-1's {@code input_tokens} / {@code output_tokens}), else the prompt estimate and no
+     * output; the images are counted from the answer, so a backend that returns fewer than asked is charged for what
+     * it returned.
      */
     public Uni<ObjectNode> generateImages(InferenceExchange ex) {
-        boolean edit = "image_edits".equals(ex.endpoint);
-        return attemptUni(ex, candidates(ex), 0, (p, b) -> edit ? p.editImages(b, call(ex), ex.files) : p.generateImages(b, call(ex)))
+        return attemptUni(ex, candidates(ex), 0, (p, b) -> switch (ex.endpoint) {
+                    case "image_edits" -> p.editImages(b, call(ex), ex.files);
+                    case "image_variations" -> p.imageVariations(b, call(ex), ex.files);
+                    default -> p.generateImages(b, call(ex));
+                })
                 .map(result -> {
                     ex.firstTokenNanos = System.nanoTime();
                     JsonNode u = result.path("usage");
@@ -490,7 +495,7 @@ public class InferencePipeline {
     }
 
     static boolean images(String endpoint) {
-        return "images".equals(endpoint) || "image_edits".equals(endpoint);
+        return "images".equals(endpoint) || "image_edits".equals(endpoint) || "image_variations".equals(endpoint);
     }
 
     static boolean audio(String endpoint) {

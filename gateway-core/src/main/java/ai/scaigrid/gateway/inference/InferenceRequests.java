@@ -605,6 +605,41 @@ public final class InferenceRequests {
         return images(body);
     }
 
+    /**
+     * {@code /v1/inference/images/variations} and {@code /oai/v1/images/variations}: the form fields of OpenAI's image
+     * variation (DALL-E 2: one square PNG, no prompt), with the upload described by the API layer in {@code image}
+     * (a list of {@code {filename, bytes}}). {@code n} 1-10, {@code size}, {@code response_format} and {@code user}
+     * are checked as an image request's; a prompt has no place here.
+     */
+    public static Parsed imageVariation(JsonNode raw) {
+        ObjectNode body = object(raw).deepCopy();
+        JsonNode images = body.remove("image");
+        JsonNode n = body.get("n");
+        if (n != null && n.isTextual() && n.asText().matches("-?[0-9]{1,9}")) {
+            body.put("n", Integer.parseInt(n.asText()));
+        }
+        if (images == null || !images.isArray() || images.isEmpty()) {
+            throw ApiException.validation("image", "image is required: the image to make variations of (one image part)");
+        }
+        if (images.size() > 1) {
+            throw ApiException.validation("image", "a variation is made of one image; send one image part");
+        }
+        if (body.has("prompt")) {
+            throw ApiException.validation("prompt", "an image variation takes no prompt; use /images/edits to change an image by a prompt");
+        }
+        for (String field : List.of("quality", "style", "output_format", "background", "moderation", "output_compression",
+                "partial_images", "stream")) {
+            if (body.has(field)) {
+                throw ApiException.validation(field, field + " is not a field of an image variation");
+            }
+        }
+        // checked as an image request, with a stand-in prompt that is not sent
+        Parsed checked = images(body.deepCopy().put("prompt", "variation"));
+        ObjectNode out = checked.body();
+        out.remove("prompt");
+        return new Parsed(checked.model(), false, false, out, 0, null);
+    }
+
     /** How many choices a validated chat body (or images an image request) asks for ({@code n}, 1 when absent). */
     public static int choices(JsonNode body) {
         JsonNode n = body == null ? null : body.get("n");

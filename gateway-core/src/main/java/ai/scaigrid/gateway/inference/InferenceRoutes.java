@@ -44,11 +44,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * (SSE frames, headers only once the first token arrived so failover stays invisible, flow control,
  * client disconnect cancelling the upstream at once):
  * <ul>
- *   <li>native: {@code POST /v1/inference/chat|generate|embed|images/generate|images/edits|audio/speech|
+ *   <li>native: {@code POST /v1/inference/chat|generate|embed|images/generate|images/edits|images/variations|audio/speech|
  *   audio/transcriptions|audio/translations} — enveloped JSON (speech: the audio), or SSE with
  *   {@code event: error} and a final {@code data: [DONE]};</li>
  *   <li>OpenAI-compatible: {@code POST /oai/v1/chat/completions}, {@code /completions}, {@code /embeddings},
- *   {@code /images/generations}, {@code /images/edits}, {@code /audio/speech}, {@code /audio/transcriptions},
+ *   {@code /images/generations}, {@code /images/edits}, {@code /images/variations}, {@code /audio/speech}, {@code /audio/transcriptions},
  *   {@code /audio/translations}, {@code /responses} ({@link ResponsesApi}), {@code GET /oai/v1/models},
  *   {@code GET /oai/v1/models/{id}} — OpenAI's own shapes and error format, so the official SDKs work unchanged
  *   (files and batches: {@link OaiBatchRoutes}).</li>
@@ -146,6 +146,7 @@ public class InferenceRoutes {
         post(router, "/v1/inference/embed", Api.NATIVE, body, rc -> inference(rc, Api.NATIVE, "embed"));
         post(router, "/v1/inference/images/generate", Api.NATIVE, body, rc -> inference(rc, Api.NATIVE, "images"));
         post(router, "/v1/inference/images/edits", Api.NATIVE, null, rc -> imageEdit(rc, Api.NATIVE));
+        post(router, "/v1/inference/images/variations", Api.NATIVE, null, rc -> imageVariation(rc, Api.NATIVE));
         post(router, "/v1/inference/audio/speech", Api.NATIVE, body, rc -> inference(rc, Api.NATIVE, "speech"));
         post(router, "/v1/inference/audio/transcriptions", Api.NATIVE, null, rc -> transcription(rc, Api.NATIVE, "transcriptions"));
         post(router, "/v1/inference/audio/translations", Api.NATIVE, null, rc -> transcription(rc, Api.NATIVE, "translations"));
@@ -155,6 +156,7 @@ public class InferenceRoutes {
         post(router, "/oai/v1/embeddings", Api.OAI, body, rc -> inference(rc, Api.OAI, "embed"));
         post(router, "/oai/v1/images/generations", Api.OAI, body, rc -> inference(rc, Api.OAI, "images"));
         post(router, "/oai/v1/images/edits", Api.OAI, null, rc -> imageEdit(rc, Api.OAI));
+        post(router, "/oai/v1/images/variations", Api.OAI, null, rc -> imageVariation(rc, Api.OAI));
         post(router, "/oai/v1/audio/speech", Api.OAI, body, rc -> inference(rc, Api.OAI, "speech"));
         post(router, "/oai/v1/audio/transcriptions", Api.OAI, null, rc -> transcription(rc, Api.OAI, "transcriptions"));
         post(router, "/oai/v1/audio/translations", Api.OAI, null, rc -> transcription(rc, Api.OAI, "translations"));
@@ -342,6 +344,27 @@ public class InferenceRoutes {
                         }
                     }
                     admitAndDispatch(rc, api, "image_edits", caller, requestId, body, null, files, null, arrived, requestContext);
+                }));
+    }
+
+    /**
+     * An image variation (DALL-E 2): OpenAI's multipart form with one {@code image} part and no prompt, read once the
+     * caller is known; the upload is described in the body's {@code image} field for validation, every image part
+     * counted so that more than one is refused by name.
+     */
+    private void imageVariation(RoutingContext rc, Api api) {
+        long arrived = System.nanoTime();
+        io.vertx.core.Context requestContext = io.vertx.core.Vertx.currentContext();
+        String requestId = begin(rc);
+        authenticatedUpload(rc, api, requestId, authenticate(rc, requestId), caller ->
+                readParts(rc, api, requestId, maxImageUpload, "image", java.util.Set.of("image"), (body, parts) -> {
+                    ArrayNode described = body.putArray("image");
+                    List<java.util.Map.Entry<String, Upload>> files = new ArrayList<>();
+                    for (FilePart part : parts) {
+                        described.addObject().put("filename", part.upload().filename()).put("bytes", part.upload().bytes().length());
+                        files.add(java.util.Map.entry("image", part.upload()));
+                    }
+                    admitAndDispatch(rc, api, "image_variations", caller, requestId, body, null, files, null, arrived, requestContext);
                 }));
     }
 

@@ -240,10 +240,59 @@ class ImageGenerationTest {
                 .when().post("/oai/v1/images/edits").then().statusCode(401);
     }
 
+    /** DALL-E 2's variations: one image part, no prompt, n images back, each charged at the image price. */
+    @Test
+    void variationsTakeOneImageAndNoPrompt() {
+        String model = imageModel("draw");
+        byte[] png = "a small square png".getBytes(StandardCharsets.UTF_8);
+        String b64 = io.restassured.RestAssured.given().header("Authorization", "Bearer " + ADMIN).header("X-Request-Id", "req_vary_one")
+                .multiPart("image", "square.png", png, "image/png").multiPart("model", model).multiPart("n", "3")
+                .multiPart("size", "256x256").multiPart("response_format", "b64_json")
+                .when().post("/oai/v1/images/variations").then().statusCode(200).body("data.size()", equalTo(3))
+                .extract().path("data[2].b64_json");
+        assertThat(new String(Base64.getDecoder().decode(b64), StandardCharsets.UTF_8)).isEqualTo("VARIATION 2 OF a small square png");
+        JsonObject sent = OpenAiTestUpstream.get().sentContaining("256x256");
+        assertThat(sent.getString("_path")).isEqualTo("/v1/images/variations");
+        assertThat(sent.getString("model")).isEqualTo("draw");
+        assertThat(sent.getJsonArray("_files").getList()).containsExactly("image");
+        assertThat(sent.containsKey("prompt")).isFalse();
+        Row r = record("req_vary_one");
+        assertThat(r.getString("endpoint")).isEqualTo("image_variations");
+        assertThat(r.getInteger("images")).isEqualTo(3);
+        assertThat(r.getInteger("prompt_tokens")).isZero();
+        assertThat(r.getBigDecimal("cost")).isEqualByComparingTo("0.12"); // 3 x 0.04
+
+        // the native door, enveloped
+        io.restassured.RestAssured.given().header("Authorization", "Bearer " + ADMIN)
+                .multiPart("image", "s.png", png, "image/png").multiPart("model", model)
+                .when().post("/v1/inference/images/variations").then().statusCode(200).body("status", equalTo("ok"))
+                .body("data.data.size()", equalTo(1));
+
+        // no image, two images, a prompt, a bad n, an edit-only field, a chat model
+        io.restassured.RestAssured.given().header("Authorization", "Bearer " + ADMIN).multiPart("model", model)
+                .when().post("/oai/v1/images/variations").then().statusCode(400).body("error.param", equalTo("image"));
+        io.restassured.RestAssured.given().header("Authorization", "Bearer " + ADMIN).multiPart("image", "a.png", png)
+                .multiPart("image", "b.png", png).multiPart("model", model)
+                .when().post("/oai/v1/images/variations").then().statusCode(400).body("error.param", equalTo("image"));
+        io.restassured.RestAssured.given().header("Authorization", "Bearer " + ADMIN).multiPart("image", "a.png", png)
+                .multiPart("model", model).multiPart("prompt", "make it blue")
+                .when().post("/oai/v1/images/variations").then().statusCode(400).body("error.param", equalTo("prompt"));
+        io.restassured.RestAssured.given().header("Authorization", "Bearer " + ADMIN).multiPart("image", "a.png", png)
+                .multiPart("model", model).multiPart("n", "11")
+                .when().post("/v1/inference/images/variations").then().statusCode(400).body("error.details[0].field", equalTo("n"));
+        io.restassured.RestAssured.given().header("Authorization", "Bearer " + ADMIN).multiPart("image", "a.png", png)
+                .multiPart("model", model).multiPart("quality", "hd")
+                .when().post("/oai/v1/images/variations").then().statusCode(400).body("error.param", equalTo("quality"));
+        io.restassured.RestAssured.given().header("Authorization", "Bearer " + ADMIN).multiPart("image", "a.png", png)
+                .multiPart("model", chatModel("echo"))
+                .when().post("/oai/v1/images/variations").then().statusCode(400).body("error.param", equalTo("model"));
+    }
+
     @Test
     void openApiDescribesTheImageRoutes() {
         String doc = io.restassured.RestAssured.given().accept("application/json").when().get("/q/openapi").then().statusCode(200)
                 .extract().asString();
-        assertThat(doc).contains("/v1/inference/images/generate").contains("/oai/v1/images/generations").contains("price_per_image");
+        assertThat(doc).contains("/v1/inference/images/generate").contains("/oai/v1/images/generations").contains("price_per_image")
+                .contains("/oai/v1/images/variations").contains("price_per_audio_minute");
     }
 }

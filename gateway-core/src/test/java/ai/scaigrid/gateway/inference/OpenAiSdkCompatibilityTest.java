@@ -62,6 +62,7 @@ class OpenAiSdkCompatibilityTest {
                 .contains("streamed tool call: toolu_01 get_weather").contains("embeddings: 2 vectors of 3")
                 .contains("images: 2 urls, \"PNG 0: a lighthouse\" revised \"A careful drawing of a lighthouse at dusk\" "
                         + "edited \"EDITED 1 image: add a hat\"")
+                .contains("image variations: 2 \"VARIATION 1 OF sdk square\"")
                 .contains("speech: \"AUDIO/wav: sdk speaks\"")
                 .contains("speech events: \"AUDIO/mp3: sdk speaks events\" output tokens 42")
                 .contains("batch: b1=echo: batched b1, b2=echo: batched b2 files expiring in 86400 and 7200 s")

@@ -94,7 +94,7 @@ public final class OpenAiTestUpstream {
             listModels(req);
             return;
         }
-        if (req.path().endsWith("/images/edits")) {
+        if (req.path().endsWith("/images/edits") || req.path().endsWith("/images/variations")) {
             editImages(req);
             return;
         }
@@ -691,6 +691,19 @@ public final class OpenAiTestUpstream {
             if (!"draw".equals(model)) {
                 req.response().setStatusCode(404)
                         .end(new JsonObject().put("error", new JsonObject().put("message", "no such model")).encode());
+                return;
+            }
+            if (req.path().endsWith("/variations")) {
+                // DALL-E 2's variations: base64 of "VARIATION <i> OF <the image's bytes>"
+                String image = form.files().stream().filter(f -> "image".equals(f.name())).findFirst()
+                        .map(f -> f.bytes().toString(java.nio.charset.StandardCharsets.UTF_8)).orElse("none");
+                JsonArray varied = new JsonArray();
+                for (int i = 0; i < Integer.parseInt(body.getString("n", "1")); i++) {
+                    varied.add(new JsonObject().put("b64_json", java.util.Base64.getEncoder().encodeToString(
+                            ("VARIATION " + i + " OF " + image).getBytes(java.nio.charset.StandardCharsets.UTF_8))));
+                }
+                req.response().putHeader("content-type", "application/json")
+                        .end(new JsonObject().put("created", 1700000000).put("data", varied).encode());
                 return;
             }
             long images = fields.stream().filter(f -> f.startsWith("image")).count();

@@ -206,6 +206,11 @@ public class OpenAiProvider implements Provider {
         return postForm(backend, call, "/images/edits", files, null).map(answer -> imagesAnswer(http.parse(answer)));
     }
 
+    @Override
+    public Uni<ObjectNode> imageVariations(BackendTarget backend, ProviderCall call, List<Map.Entry<String, Upload>> files) {
+        return postForm(backend, call, "/images/variations", files, null).map(answer -> imagesAnswer(http.parse(answer)));
+    }
+
     /** A multipart POST of {@link #form} to {@code path}, with {@code accept} when given; the whole answer as it came. */
     private Uni<UpstreamHttp.RawAnswer> postForm(BackendTarget backend, ProviderCall call, String path,
                                                  List<Map.Entry<String, Upload>> files, String accept) {

@@ -60,6 +60,16 @@ public interface Provider {
     }
 
     /**
+     * Image variations (DALL-E 2): {@code call.body()} holds the validated form fields (n, size, response_format,
+     * user), {@code files} the one {@code image}. The answer is OpenAI's images response.
+     */
+    default Uni<ObjectNode> imageVariations(BackendTarget backend, ProviderCall call,
+                                            java.util.List<java.util.Map.Entry<String, Upload>> files) {
+        return Uni.createFrom().failure(new UpstreamFailure(ai.scaigrid.commons.error.ErrorCode.BACKEND_ERROR,
+                "Backends of type " + backend.providerType() + " cannot make image variations", false, null, null));
+    }
+
+    /**
      * Whether this backend has a native text-completion endpoint, which alone answers several prompts, token-id prompts
      * and echo with logprobs ({@link ProviderCall#completionPrompt}); the dispatcher skips backends that have none.
      */
