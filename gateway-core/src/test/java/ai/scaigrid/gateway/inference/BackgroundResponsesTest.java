@@ -35,7 +35,7 @@ class BackgroundResponsesTest {
     @Inject
     BackgroundResponses background;
 
-    private static Map<String, Object> inBackground(String model, String input) {
+    static Map<String, Object> inBackground(String model, String input) {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("model", model);
         body.put("input", input);

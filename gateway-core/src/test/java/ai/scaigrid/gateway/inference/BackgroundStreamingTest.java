@@ -18,7 +18,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -58,10 +57,7 @@ class BackgroundStreamingTest {
     InferenceRoutes routes;
 
     private static Map<String, Object> streamedInBackground(String model, String input) {
-        Map<String, Object> body = new LinkedHashMap<>();
-        body.put("model", model);
-        body.put("input", input);
-        body.put("background", true);
+        Map<String, Object> body = BackgroundResponsesTest.inBackground(model, input);
         body.put("stream", true);
         return body;
     }
