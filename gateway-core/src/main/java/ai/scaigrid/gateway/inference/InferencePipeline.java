@@ -90,6 +90,8 @@ public class InferencePipeline {
     public Uni<InferenceExchange> admit(Caller caller, String requestId, String api, String endpoint, JsonNode body,
                                         long deadlineNanos) {
         caller.require(Permissions.MODELS_USE);
+        // read before validation takes it off the body: the upload a transcription holds its budget for
+        JsonNode upload = body != null && audio(endpoint) ? body.path(InferenceRequests.UPLOAD_FIELD).deepCopy() : null;
         return limits.settings(caller.tenantId()).flatMap(settings -> {
             Limits.RateState rate = limits.admit(caller, settings);
             InferenceRequests.Parsed parsed = switch (endpoint) {
@@ -140,7 +142,8 @@ public class InferencePipeline {
                 long worstTokens = effective.promptEstimate() + worstAllChoices;
                 int images = images(endpoint) ? InferenceRequests.choices(effective.body()) : 0;
                 return limits.reserve(caller.tenantId(), settings, worstTokens, route.prices().worstCost(
-                        effective.promptEstimate(), InferenceRequests.marksCache(effective.body()), worstAllChoices, images));
+                        effective.promptEstimate(), InferenceRequests.marksCache(effective.body()), worstAllChoices, images)
+                        .add(route.prices().audioCost(worstAudioSeconds(upload))));
             }).map(reservation -> {
                 ex.reservation = reservation;
                 return ex;
@@ -492,6 +495,21 @@ public class InferencePipeline {
         boolean severalChoices = ("chat".equals(ex.endpoint) || "generate".equals(ex.endpoint))
                 && InferenceRequests.choices(ex.request.body()) > 1;
         return severalChoices ? (p, b) -> p.answersSeveralChoices() : null;
+    }
+
+    /**
+     * The most audio an upload can hold, for a price per minute: a WAV's own length, else its size at 6 kbit/s (the
+     * leanest speech codec OpenAI's formats carry, Opus in Ogg or WebM). Null without an upload.
+     */
+    static BigDecimal worstAudioSeconds(JsonNode upload) {
+        if (upload == null || !upload.isObject()) {
+            return null;
+        }
+        if (upload.path("seconds").isNumber()) {
+            return upload.get("seconds").decimalValue();
+        }
+        long bytes = upload.path("bytes").asLong(0);
+        return bytes <= 0 ? null : BigDecimal.valueOf(bytes).divide(BigDecimal.valueOf(750), java.math.MathContext.DECIMAL64);
     }
 
     static boolean images(String endpoint) {

@@ -290,8 +290,12 @@ public class InferenceRoutes {
         authenticatedUpload(rc, api, requestId, authenticate(rc, requestId), caller ->
                 readForm(rc, api, requestId, maxAudio, "audio file", (body, upload) -> {
                     if (upload != null) {
-                        body.putObject(InferenceRequests.UPLOAD_FIELD).put("filename", upload.filename())
+                        ObjectNode described = body.putObject(InferenceRequests.UPLOAD_FIELD).put("filename", upload.filename())
                                 .put("bytes", upload.bytes().length());
+                        java.math.BigDecimal seconds = AudioDuration.ofWav(upload.bytes());
+                        if (seconds != null) {
+                            described.put("seconds", seconds); // a WAV's length is known before the call: for its budget hold
+                        }
                     }
                     admitAndDispatch(rc, api, endpoint, caller, requestId, body, upload, null, null, arrived, requestContext);
                 }));

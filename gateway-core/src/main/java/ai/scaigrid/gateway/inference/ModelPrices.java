@@ -75,11 +75,15 @@ public record ModelPrices(BigDecimal input, BigDecimal cachedInput, BigDecimal c
 
     /** {@link #cost(PromptTokens, long, int)} and {@code audioSeconds} of audio taken in at the price per minute. */
     public BigDecimal cost(PromptTokens tokens, long completion, int images, BigDecimal audioSeconds) {
-        BigDecimal cost = cost(tokens, completion, images);
-        if (perAudioMinute == null || audioSeconds == null || audioSeconds.signum() <= 0) {
-            return cost;
+        return cost(tokens, completion, images).add(audioCost(audioSeconds));
+    }
+
+    /** What {@code seconds} of audio taken in cost at the price per minute (nothing without one). */
+    public BigDecimal audioCost(BigDecimal seconds) {
+        if (perAudioMinute == null || seconds == null || seconds.signum() <= 0) {
+            return BigDecimal.ZERO;
         }
-        return cost.add(perAudioMinute.multiply(audioSeconds).divide(SIXTY, MathContext.DECIMAL64));
+        return perAudioMinute.multiply(seconds).divide(SIXTY, MathContext.DECIMAL64);
     }
 
     /**

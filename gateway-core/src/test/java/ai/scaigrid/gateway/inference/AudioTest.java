@@ -326,6 +326,33 @@ class AudioTest {
                 .body("data.items[0].audio_seconds", equalTo("3.5"));
     }
 
+    /**
+     * A budget holds a transcription's audio minutes before the call: a WAV's own length, any other upload's size at
+     * 6 kbit/s; a request whose minutes do not fit is refused before the upstream hears of it.
+     */
+    @Test
+    void aBudgetHoldsTheAudioMinutesBeforeTheCall() {
+        String model = audioModel("hear");
+        String id = as(ADMIN).when().get("/v1/models/" + model).then().statusCode(200).extract().path("data.id");
+        as(ADMIN).body(Map.of("price_per_audio_minute", "1.00")).when().put("/v1/models/" + id).then().statusCode(200);
+        String tenantId = InferenceFixtures.tenant();
+        as(ADMIN).body(Map.of("budget_cost", "0.02", "budget_period", "day")).when().put("/v1/tenants/" + tenantId + "/limits")
+                .then().statusCode(200);
+        String userKey = InferenceFixtures.key(tenantId, "tenant_user", null);
+        int before = OpenAiTestUpstream.get().calls("hear");
+        // the transcript's tokens hold 0.008 (4,096 at 2.00 a million); 2 s at 1.00 a minute 0.033 more: over 0.02
+        form(userKey).multiPart("file", "long.wav", wav(16000, 64000), "audio/wav").multiPart("model", model)
+                .when().post("/oai/v1/audio/transcriptions").then().statusCode(402).body("error.type", equalTo("insufficient_quota"));
+        // an mp3 of 1,000 bytes may hold 1.33 s at 6 kbit/s: 0.022 more, over it too
+        form(userKey).multiPart("file", "x.mp3", new byte[1000], "audio/mpeg").multiPart("model", model)
+                .when().post("/oai/v1/audio/transcriptions").then().statusCode(402);
+        assertThat(OpenAiTestUpstream.get().calls("hear")).isEqualTo(before);
+        // 0.3 s (0.005 more) fits
+        form(userKey).multiPart("file", "short.wav", wav(16000, 9600), "audio/wav").multiPart("model", model)
+                .when().post("/oai/v1/audio/transcriptions").then().statusCode(200);
+        assertThat(OpenAiTestUpstream.get().calls("hear")).isEqualTo(before + 1);
+    }
+
     @Test
     void transcriptionTokensAreTheUpstreams() {
         String model = audioModel("hear-tokens");
