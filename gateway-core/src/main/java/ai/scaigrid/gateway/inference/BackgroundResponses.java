@@ -72,7 +72,11 @@ public class BackgroundResponses {
     private record Running(InferenceExchange ex, AtomicReference<Cancellable> call, ResponseEvents.Log log,
                            ResponsesApi.Stream framing, java.util.concurrent.atomic.AtomicBoolean ending) {
         Running(InferenceExchange ex) {
-            this(ex, new AtomicReference<>(), null, null, new java.util.concurrent.atomic.AtomicBoolean());
+            this(ex, null, null);
+        }
+
+        Running(InferenceExchange ex, ResponseEvents.Log log, ResponsesApi.Stream framing) {
+            this(ex, new AtomicReference<>(), log, framing, new java.util.concurrent.atomic.AtomicBoolean());
         }
 
         void cancel() {
@@ -136,8 +140,7 @@ public class BackgroundResponses {
     private void runStreamed(InferenceExchange ex, long createdAt) {
         ResponsesApi.Turn turn = ex.responses;
         ResponseEvents.Log log = events.open(turn.id);
-        Running r = new Running(ex, new AtomicReference<>(), log, new ResponsesApi.Stream(turn, log::append),
-                new java.util.concurrent.atomic.AtomicBoolean());
+        Running r = new Running(ex, log, new ResponsesApi.Stream(turn, log::append));
         running.put(turn.id, r);
         synchronized (log) {
             r.framing.begin(createdAt, ex.route.slug());

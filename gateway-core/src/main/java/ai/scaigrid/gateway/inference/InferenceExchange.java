@@ -119,6 +119,19 @@ public final class InferenceExchange {
         cacheWrite1hTokens = count(usage.path("cache_creation").path("ephemeral_1h_input_tokens"));
     }
 
+    /**
+     * Takes a usage in the newer OpenAI names, {@code input_tokens} / {@code output_tokens} (gpt-image-1,
+     * gpt-4o-transcribe, gpt-4o-mini-tts); false, and nothing taken, when it does not give both.
+     */
+    boolean takeInputOutputTokens(JsonNode usage) {
+        if (usage == null || !usage.path("input_tokens").canConvertToInt() || !usage.path("output_tokens").canConvertToInt()) {
+            return false;
+        }
+        promptTokens = Math.max(0, usage.path("input_tokens").asInt());
+        completionTokens = Math.max(0, usage.path("output_tokens").asInt());
+        return true;
+    }
+
     private static int count(JsonNode n) {
         return n.canConvertToInt() && n.asInt() > 0 ? n.asInt() : 0;
     }

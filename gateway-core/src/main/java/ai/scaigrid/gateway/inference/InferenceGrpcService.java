@@ -198,10 +198,8 @@ public class InferenceGrpcService implements InferenceService {
     ObjectNode toJson(InferenceRequest r) {
         ObjectNode body = OpenAiChatBodies.of(r, mapper);
         body.put("model", r.getModel());
-        if (r.getLogprobs() && r.getMessagesCount() == 0 && r.hasPrompt()) {
-            // a raw prompt is a text completion, whose logprobs is the count of alternatives
-            body.remove("top_logprobs");
-            body.put("logprobs", r.getTopLogprobs());
+        if (r.getMessagesCount() == 0 && r.hasPrompt()) {
+            Logprobs.asCompletionCount(body, r); // a raw prompt is a text completion
         }
         if (r.getMetadataCount() > 0) {
             ObjectNode metadata = body.putObject("metadata");

@@ -106,6 +106,7 @@ public class InferencePipeline {
                 default -> InferenceRequests.chat(body);
             };
             InferenceExchange ex = new InferenceExchange(caller, requestId, api, endpoint, parsed, deadlineNanos);
+            ex.audioSeconds = knownAudioSeconds(upload); // a WAV's own length; what the upstream reports replaces it
             ex.rate = rate;
             return routes.resolve(caller, parsed.model()).flatMap(route -> {
                 ex.route = route;
@@ -234,11 +235,7 @@ public class InferencePipeline {
                 })
                 .map(result -> {
                     ex.firstTokenNanos = System.nanoTime();
-                    JsonNode u = result.path("usage");
-                    if (u.path("input_tokens").canConvertToInt() && u.path("output_tokens").canConvertToInt()) {
-                        ex.promptTokens = Math.max(0, u.path("input_tokens").asInt());
-                        ex.completionTokens = Math.max(0, u.path("output_tokens").asInt());
-                    } else {
+                    if (!ex.takeInputOutputTokens(result.path("usage"))) {
                         ex.promptTokens = ex.request.promptEstimate();
                         ex.completionTokens = 0;
                     }
@@ -296,7 +293,6 @@ public class InferencePipeline {
                     if (answer.stream() != null) {
                         // server-sent events, relayed as they come: their usage is read on the way (RelayedEvents)
                         ex.promptTokens = ex.request.promptEstimate();
-                        ex.audioSeconds = AudioDuration.ofWav(ex.upload == null ? null : ex.upload.bytes());
                         return;
                     }
                     JsonNode json = null;
@@ -309,12 +305,10 @@ public class InferencePipeline {
                         }
                     }
                     BigDecimal seconds = AudioDuration.reported(json);
-                    ex.audioSeconds = seconds != null ? seconds : AudioDuration.ofWav(ex.upload == null ? null : ex.upload.bytes());
-                    JsonNode u = json == null ? null : json.path("usage");
-                    if (u != null && u.path("input_tokens").canConvertToInt() && u.path("output_tokens").canConvertToInt()) {
-                        ex.promptTokens = Math.max(0, u.path("input_tokens").asInt());
-                        ex.completionTokens = Math.max(0, u.path("output_tokens").asInt());
-                    } else {
+                    if (seconds != null) {
+                        ex.audioSeconds = seconds; // else a WAV's own length, known since admission
+                    }
+                    if (!ex.takeInputOutputTokens(json == null ? null : json.path("usage"))) {
                         ex.promptTokens = ex.request.promptEstimate();
                         ex.completionChars = json != null ? json.path("text").asText("").length() : answer.body().length();
                     }
@@ -502,14 +496,17 @@ public class InferencePipeline {
      * leanest speech codec OpenAI's formats carry, Opus in Ogg or WebM). Null without an upload.
      */
     static BigDecimal worstAudioSeconds(JsonNode upload) {
-        if (upload == null || !upload.isObject()) {
-            return null;
-        }
-        if (upload.path("seconds").isNumber()) {
-            return upload.get("seconds").decimalValue();
+        BigDecimal known = knownAudioSeconds(upload);
+        if (known != null || upload == null) {
+            return known;
         }
         long bytes = upload.path("bytes").asLong(0);
         return bytes <= 0 ? null : BigDecimal.valueOf(bytes).divide(BigDecimal.valueOf(750), java.math.MathContext.DECIMAL64);
+    }
+
+    /** An upload's length when the API layer read it from the file (a WAV's header), else null. */
+    private static BigDecimal knownAudioSeconds(JsonNode upload) {
+        return upload != null && upload.path("seconds").isNumber() ? upload.get("seconds").decimalValue() : null;
     }
 
     static boolean images(String endpoint) {

@@ -586,12 +586,7 @@ public final class InferenceRequests {
         ObjectNode body = object(raw).deepCopy();
         JsonNode images = body.remove("image");
         body.remove("mask");
-        for (String field : List.of("n", "output_compression", "partial_images")) {
-            JsonNode v = body.get(field);
-            if (v != null && v.isTextual() && v.asText().matches("-?[0-9]{1,9}")) {
-                body.put(field, Integer.parseInt(v.asText()));
-            }
-        }
+        formIntegers(body, "n", "output_compression", "partial_images");
         JsonNode stream = body.get("stream");
         if (stream != null && stream.isTextual() && ("true".equals(stream.asText()) || "false".equals(stream.asText()))) {
             body.put("stream", Boolean.parseBoolean(stream.asText()));
@@ -605,6 +600,16 @@ public final class InferenceRequests {
         return images(body);
     }
 
+    /** Form fields that hold integers, read as such (a form sends every field as a string); anything else stays for validation. */
+    private static void formIntegers(ObjectNode body, String... fields) {
+        for (String field : fields) {
+            JsonNode v = body.get(field);
+            if (v != null && v.isTextual() && v.asText().matches("-?[0-9]{1,9}")) {
+                body.put(field, Integer.parseInt(v.asText()));
+            }
+        }
+    }
+
     /**
      * {@code /v1/inference/images/variations} and {@code /oai/v1/images/variations}: the form fields of OpenAI's image
      * variation (DALL-E 2: one square PNG, no prompt), with the upload described by the API layer in {@code image}
@@ -614,10 +619,7 @@ public final class InferenceRequests {
     public static Parsed imageVariation(JsonNode raw) {
         ObjectNode body = object(raw).deepCopy();
         JsonNode images = body.remove("image");
-        JsonNode n = body.get("n");
-        if (n != null && n.isTextual() && n.asText().matches("-?[0-9]{1,9}")) {
-            body.put("n", Integer.parseInt(n.asText()));
-        }
+        formIntegers(body, "n");
         if (images == null || !images.isArray() || images.isEmpty()) {
             throw ApiException.validation("image", "image is required: the image to make variations of (one image part)");
         }

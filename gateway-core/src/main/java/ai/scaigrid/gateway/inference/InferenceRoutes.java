@@ -117,7 +117,21 @@ public class InferenceRoutes {
     @Inject
     io.vertx.core.Vertx vertx;
 
-    private static final Buffer KEEP_ALIVE = Buffer.buffer(": keep-alive\n\n");
+    static final Buffer KEEP_ALIVE = Buffer.buffer(": keep-alive\n\n");
+
+    /** The head of every event stream this gateway sends: status 200, chunked, and not buffered by a proxy on the way. */
+    static void eventStreamHead(HttpServerResponse response) {
+        response.setStatusCode(200)
+                .putHeader("Content-Type", "text/event-stream; charset=utf-8")
+                .putHeader("Cache-Control", "no-cache")
+                .putHeader("X-Accel-Buffering", "no")
+                .setChunked(true);
+    }
+
+    /** One named server-sent event: {@code event: <type>} and its JSON as the data line. */
+    static Buffer appendEvent(Buffer out, String type, byte[] json) {
+        return out.appendString("event: ").appendString(type).appendString("\ndata: ").appendBytes(json).appendString("\n\n");
+    }
 
     /** The keep-alive interval of streams started from now on (tests shorten it). */
     void sseKeepAlive(java.time.Duration every) {
@@ -145,8 +159,8 @@ public class InferenceRoutes {
         post(router, "/v1/inference/generate", Api.NATIVE, body, rc -> inference(rc, Api.NATIVE, "generate"));
         post(router, "/v1/inference/embed", Api.NATIVE, body, rc -> inference(rc, Api.NATIVE, "embed"));
         post(router, "/v1/inference/images/generate", Api.NATIVE, body, rc -> inference(rc, Api.NATIVE, "images"));
-        post(router, "/v1/inference/images/edits", Api.NATIVE, null, rc -> imageEdit(rc, Api.NATIVE));
-        post(router, "/v1/inference/images/variations", Api.NATIVE, null, rc -> imageVariation(rc, Api.NATIVE));
+        post(router, "/v1/inference/images/edits", Api.NATIVE, null, rc -> imageUpload(rc, Api.NATIVE, "image_edits"));
+        post(router, "/v1/inference/images/variations", Api.NATIVE, null, rc -> imageUpload(rc, Api.NATIVE, "image_variations"));
         post(router, "/v1/inference/audio/speech", Api.NATIVE, body, rc -> inference(rc, Api.NATIVE, "speech"));
         post(router, "/v1/inference/audio/transcriptions", Api.NATIVE, null, rc -> transcription(rc, Api.NATIVE, "transcriptions"));
         post(router, "/v1/inference/audio/translations", Api.NATIVE, null, rc -> transcription(rc, Api.NATIVE, "translations"));
@@ -155,8 +169,8 @@ public class InferenceRoutes {
         post(router, "/oai/v1/completions", Api.OAI, body, rc -> inference(rc, Api.OAI, "generate"));
         post(router, "/oai/v1/embeddings", Api.OAI, body, rc -> inference(rc, Api.OAI, "embed"));
         post(router, "/oai/v1/images/generations", Api.OAI, body, rc -> inference(rc, Api.OAI, "images"));
-        post(router, "/oai/v1/images/edits", Api.OAI, null, rc -> imageEdit(rc, Api.OAI));
-        post(router, "/oai/v1/images/variations", Api.OAI, null, rc -> imageVariation(rc, Api.OAI));
+        post(router, "/oai/v1/images/edits", Api.OAI, null, rc -> imageUpload(rc, Api.OAI, "image_edits"));
+        post(router, "/oai/v1/images/variations", Api.OAI, null, rc -> imageUpload(rc, Api.OAI, "image_variations"));
         post(router, "/oai/v1/audio/speech", Api.OAI, body, rc -> inference(rc, Api.OAI, "speech"));
         post(router, "/oai/v1/audio/transcriptions", Api.OAI, null, rc -> transcription(rc, Api.OAI, "transcriptions"));
         post(router, "/oai/v1/audio/translations", Api.OAI, null, rc -> transcription(rc, Api.OAI, "translations"));
@@ -322,18 +336,24 @@ public class InferenceRoutes {
     }
 
     /**
-     * An image edit: OpenAI's multipart form, images as {@code image} or {@code image[]} parts and an optional
-     * {@code mask}, read once the caller is known; the uploads are described in the body's {@code image} and
-     * {@code mask} fields for validation and passed on to the backend by their field names.
+     * An image edit or variation: OpenAI's multipart form, read once the caller is known. An edit takes images as
+     * {@code image} or {@code image[]} parts and an optional {@code mask}; a variation ({@code image_variations},
+     * DALL-E 2) one {@code image} part (every one is counted, so that a second is refused by name). The uploads are
+     * described in the body's {@code image} and {@code mask} fields for validation and passed on to the backend by
+     * their field names.
      */
-    private void imageEdit(RoutingContext rc, Api api) {
+    private void imageUpload(RoutingContext rc, Api api, String endpoint) {
         long arrived = System.nanoTime();
         io.vertx.core.Context requestContext = io.vertx.core.Vertx.currentContext();
         String requestId = begin(rc);
+        boolean edit = "image_edits".equals(endpoint);
+        java.util.Set<String> fileFields = edit ? java.util.Set.of("image", "image[]", "mask") : java.util.Set.of("image");
         authenticatedUpload(rc, api, requestId, authenticate(rc, requestId), caller ->
-                readParts(rc, api, requestId, maxImageUpload, "images", java.util.Set.of("image", "image[]", "mask"), (body, parts) -> {
+                readParts(rc, api, requestId, maxImageUpload, edit ? "images" : "image", fileFields, (body, parts) -> {
                     ArrayNode described = body.putArray("image");
-                    body.remove("mask");
+                    if (edit) {
+                        body.remove("mask");
+                    }
                     List<java.util.Map.Entry<String, Upload>> files = new ArrayList<>();
                     for (FilePart part : parts) {
                         if ("mask".equals(part.field())) {
@@ -347,28 +367,7 @@ public class InferenceRoutes {
                             files.add(java.util.Map.entry(part.field(), part.upload()));
                         }
                     }
-                    admitAndDispatch(rc, api, "image_edits", caller, requestId, body, null, files, null, arrived, requestContext);
-                }));
-    }
-
-    /**
-     * An image variation (DALL-E 2): OpenAI's multipart form with one {@code image} part and no prompt, read once the
-     * caller is known; the upload is described in the body's {@code image} field for validation, every image part
-     * counted so that more than one is refused by name.
-     */
-    private void imageVariation(RoutingContext rc, Api api) {
-        long arrived = System.nanoTime();
-        io.vertx.core.Context requestContext = io.vertx.core.Vertx.currentContext();
-        String requestId = begin(rc);
-        authenticatedUpload(rc, api, requestId, authenticate(rc, requestId), caller ->
-                readParts(rc, api, requestId, maxImageUpload, "image", java.util.Set.of("image"), (body, parts) -> {
-                    ArrayNode described = body.putArray("image");
-                    List<java.util.Map.Entry<String, Upload>> files = new ArrayList<>();
-                    for (FilePart part : parts) {
-                        described.addObject().put("filename", part.upload().filename()).put("bytes", part.upload().bytes().length());
-                        files.add(java.util.Map.entry("image", part.upload()));
-                    }
-                    admitAndDispatch(rc, api, "image_variations", caller, requestId, body, null, files, null, arrived, requestContext);
+                    admitAndDispatch(rc, api, endpoint, caller, requestId, body, null, files, null, arrived, requestContext);
                 }));
     }
 
@@ -1062,8 +1061,7 @@ public class InferenceRoutes {
                 if (events == null) {
                     events = Buffer.buffer(512);
                 }
-                events.appendString("event: ").appendString(type).appendString("\ndata: ")
-                        .appendBytes(mapper.writeValueAsBytes(event)).appendString("\n\n");
+                appendEvent(events, type, mapper.writeValueAsBytes(event));
             } catch (Exception e) {
                 LOG.errorf(e, "writing a response event failed");
             }
@@ -1309,11 +1307,7 @@ public class InferenceRoutes {
         private void sendHeaders(HttpServerResponse response) {
             if (headersSent.compareAndSet(false, true)) {
                 rateHeaders(response, ex);
-                response.setStatusCode(200)
-                        .putHeader("Content-Type", "text/event-stream; charset=utf-8")
-                        .putHeader("Cache-Control", "no-cache")
-                        .putHeader("X-Accel-Buffering", "no")
-                        .setChunked(true);
+                eventStreamHead(response);
             }
         }
 

@@ -63,23 +63,14 @@ final class RelayedEvents {
         switch (event.path("type").asText()) {
             case "transcript.text.delta" -> ex.completionChars += event.path("delta").asText("").length();
             case "speech.audio.done" -> {
-                // gpt-4o-mini-tts's tokens: the text in, the audio out
-                JsonNode u = event.path("usage");
-                if (u.path("input_tokens").canConvertToInt() && u.path("output_tokens").canConvertToInt()) {
-                    ex.promptTokens = Math.max(0, u.path("input_tokens").asInt());
-                    ex.completionTokens = Math.max(0, u.path("output_tokens").asInt());
-                }
+                ex.takeInputOutputTokens(event.path("usage")); // gpt-4o-mini-tts's tokens: the text in, the audio out
             }
             case "transcript.text.done" -> {
-                JsonNode u = event.path("usage");
                 java.math.BigDecimal seconds = AudioDuration.reported(event);
                 if (seconds != null) {
                     ex.audioSeconds = seconds;
                 }
-                if (u.path("input_tokens").canConvertToInt() && u.path("output_tokens").canConvertToInt()) {
-                    ex.promptTokens = Math.max(0, u.path("input_tokens").asInt());
-                    ex.completionTokens = Math.max(0, u.path("output_tokens").asInt());
-                } else {
+                if (!ex.takeInputOutputTokens(event.path("usage"))) {
                     ex.completionChars = event.path("text").asText("").length();
                 }
             }

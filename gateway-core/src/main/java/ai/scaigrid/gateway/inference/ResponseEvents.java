@@ -40,7 +40,6 @@ public class ResponseEvents {
     private static final Set<String> LAST = Set.of("response.completed", "response.incomplete", "response.failed", "error");
     /** Events a follower writes in one go; more wait until those are written. */
     private static final int PAGE = 500;
-    private static final Buffer KEEP_ALIVE = Buffer.buffer(": keep-alive\n\n");
 
     @Inject
     Pool pool;
@@ -212,11 +211,7 @@ public class ResponseEvents {
     void follow(RoutingContext rc, io.vertx.core.Context context, String id, int after, Consumer<HttpServerResponse> headers) {
         HttpServerResponse response = rc.response();
         headers.accept(response);
-        response.setStatusCode(200)
-                .putHeader("Content-Type", "text/event-stream; charset=utf-8")
-                .putHeader("Cache-Control", "no-cache")
-                .putHeader("X-Accel-Buffering", "no")
-                .setChunked(true);
+        InferenceRoutes.eventStreamHead(response);
         new Follower(rc, context, id, after, logs.get(id)).start();
     }
 
@@ -380,8 +375,7 @@ public class ResponseEvents {
             }
             Buffer out = Buffer.buffer(events.size() * 128);
             for (Event e : events) {
-                out.appendString("event: ").appendString(e.type()).appendString("\ndata: ")
-                        .appendBytes(e.json().getBytes(StandardCharsets.UTF_8)).appendString("\n\n");
+                InferenceRoutes.appendEvent(out, e.type(), e.json().getBytes(StandardCharsets.UTF_8));
                 cursor = e.sequence();
             }
             response.write(out);
@@ -406,7 +400,7 @@ public class ResponseEvents {
             if (!done && System.nanoTime() - lastWrite >= everyMillis * 1_000_000L) {
                 HttpServerResponse response = rc.response();
                 if (!response.closed() && !response.ended()) {
-                    response.write(KEEP_ALIVE.copy());
+                    response.write(InferenceRoutes.KEEP_ALIVE.copy());
                     lastWrite = System.nanoTime();
                 }
             }

@@ -677,16 +677,19 @@ final class ResponsesApi {
          * while the model has yet to answer.
          */
         void begin(long createdAt, String model) {
+            open(createdAt, model, "queued");
+        }
+
+        /** The response's first two events: {@code response.created} as {@code createdStatus}, then in progress. */
+        private void open(long createdAt, String model, String createdStatus) {
             response = skeleton(turn, createdAt, model);
-            event("response.created", NODES.objectNode().set("response", response.deepCopy().put("status", "queued")));
+            event("response.created", NODES.objectNode().set("response", response.deepCopy().put("status", createdStatus)));
             event("response.in_progress", NODES.objectNode().set("response", response.deepCopy()));
         }
 
         void onChunk(ObjectNode chunk) {
             if (response == null) {
-                response = skeleton(turn, chunk.path("created").asLong(System.currentTimeMillis() / 1000), chunk.path("model").asText());
-                event("response.created", NODES.objectNode().set("response", response.deepCopy()));
-                event("response.in_progress", NODES.objectNode().set("response", response.deepCopy()));
+                open(chunk.path("created").asLong(System.currentTimeMillis() / 1000), chunk.path("model").asText(), "in_progress");
             }
             if (chunk.hasNonNull("usage")) {
                 usage = chunk.get("usage");

@@ -101,14 +101,9 @@ public class StoredResponses {
         }
         String id = rc.pathParam("id");
         int startingAfter = after;
-        return pool.preparedQuery("SELECT streamed FROM oai_responses "
-                        + "WHERE id = $1 AND tenant_id = $2 AND owner_id = $3 AND expires_at > now()")
-                .execute(Tuple.of(OaiBatchRoutes.clean(id), caller.tenantId(), OaiBatchRoutes.ownerOf(caller)))
-                .map(rows -> {
-                    if (rows.size() == 0) {
-                        throw new ApiException(ErrorCode.NOT_FOUND, "No response with id '" + id + "'");
-                    }
-                    if (!rows.iterator().next().getBoolean("streamed")) {
+        return column(caller, id, "streamed")
+                .map(streamed -> {
+                    if (!streamed.asBoolean()) {
                         throw ApiException.validation("stream", "Response '" + id + "' was not created with background and stream, "
                                 + "so its events were not kept: fetch it without stream");
                     }

@@ -88,11 +88,7 @@ public final class OpenAiCompatibleBackend implements InferenceBackend {
             body.remove("messages");
             body.remove("tools");
             body.remove("tool_choice");
-            if (r.getLogprobs()) {
-                // there, logprobs is the count of alternatives per token
-                body.remove("top_logprobs");
-                body.put("logprobs", r.getTopLogprobs());
-            }
+            Logprobs.asCompletionCount(body, r);
         } else if (!body.has("messages")) {
             body.putArray("messages");
         }

@@ -24,6 +24,17 @@ public final class Logprobs {
     private Logprobs() {
     }
 
+    /**
+     * A raw prompt's body ({@code /completions}): its {@code logprobs} is the count of alternatives per token, not chat's
+     * {@code logprobs: true} with {@code top_logprobs}. Nothing changes unless {@code r} asks for log probabilities.
+     */
+    public static void asCompletionCount(ObjectNode body, ai.scaigrid.proto.scaiinfer.v1.InferenceRequest r) {
+        if (r.getLogprobs()) {
+            body.remove("top_logprobs");
+            body.put("logprobs", r.getTopLogprobs());
+        }
+    }
+
     /** Chat's {@code logprobs} object for these tokens: {@code content} and a null {@code refusal}. */
     public static ObjectNode toJson(List<TokenLogprob> tokens, ObjectMapper mapper) {
         ObjectNode out = mapper.createObjectNode();
