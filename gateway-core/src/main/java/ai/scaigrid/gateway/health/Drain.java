@@ -178,7 +178,7 @@ public class Drain {
         String requestId = RequestIds.acceptOrGenerate(rc.request().getHeader(RequestIds.HTTP_HEADER));
         rc.response().putHeader(RequestIds.HTTP_HEADER, requestId);
         // OpenAI's shape under /oai: its SDKs retry a 503 on their own
-        routes.writeError(rc, rc.normalizedPath().startsWith("/oai/"), requestId, refusal());
+        routes.writeError(rc, InferenceRoutes.Api.of(rc.normalizedPath()), requestId, refusal());
     }
 
     // ------------------------------------------------------------------ gRPC

@@ -59,7 +59,22 @@ public class InferenceRoutes {
     private static final Logger LOG = Logger.getLogger(InferenceRoutes.class);
     private static final Buffer DONE = Buffer.buffer("data: [DONE]\n\n");
 
-    enum Api { NATIVE, OAI }
+    /** The inference doors, each with its own request and error shapes. */
+    public enum Api {
+        NATIVE("native"), OAI("oai"), ANTHROPIC("anthropic");
+
+        /** How usage records and metrics name the door. */
+        final String tag;
+
+        Api(String tag) {
+            this.tag = tag;
+        }
+
+        /** The door a request path belongs to. */
+        public static Api of(String path) {
+            return path == null ? NATIVE : path.startsWith("/oai/") ? OAI : path.startsWith("/anthropic/") ? ANTHROPIC : NATIVE;
+        }
+    }
 
     @Inject
     InferencePipeline pipeline;
@@ -178,6 +193,10 @@ public class InferenceRoutes {
         post(router, "/oai/v1/responses", Api.OAI, body, this::responses);
         router.get("/oai/v1/models").handler(this::oaiModels);
         router.getWithRegex("/oai/v1/models/(?<id>.+)").handler(this::oaiModel);
+        post(router, "/anthropic/v1/messages", Api.ANTHROPIC, body, this::messages);
+        post(router, "/anthropic/v1/messages/count_tokens", Api.ANTHROPIC, body, this::countTokens);
+        router.get("/anthropic/v1/models").handler(this::anthropicModels);
+        router.getWithRegex("/anthropic/v1/models/(?<id>.+)").handler(this::anthropicModel);
     }
 
     /**
@@ -273,13 +292,68 @@ public class InferenceRoutes {
         }), failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
     }
 
+    /** Anthropic's Messages API: the request translated to chat ({@link MessagesApi#toChat}), the answer framed back. */
+    private void messages(RoutingContext rc) {
+        long arrived = System.nanoTime();
+        io.vertx.core.Context requestContext = io.vertx.core.Vertx.currentContext();
+        String requestId = begin(rc);
+        authenticate(rc, requestId).subscribe().with(caller -> guard(rc, Api.ANTHROPIC, requestId, null, () -> {
+            if (caller == null) {
+                return;
+            }
+            ObjectNode chat;
+            try {
+                chat = MessagesApi.toChat(jsonBody(rc), false);
+            } catch (ApiException e) {
+                fail(rc, Api.ANTHROPIC, requestId, e);
+                return;
+            }
+            admitAndDispatch(rc, Api.ANTHROPIC, "chat", caller, requestId, chat, null, null, null, arrived, requestContext);
+        }), failure -> fail(rc, Api.ANTHROPIC, requestId, InferencePipeline.toApiException(failure)));
+    }
+
+    /**
+     * Anthropic's {@code count_tokens}: the request checked as a message would be, for a model the caller may use, and
+     * its prompt's tokens estimated as the gateway estimates every prompt for its limits (about four characters a
+     * token; images and documents uncounted): no backend is called.
+     */
+    private void countTokens(RoutingContext rc) {
+        String requestId = begin(rc);
+        authenticateListing(rc, requestId).flatMap(caller -> {
+            if (caller == null) {
+                return Uni.createFrom().<ObjectNode>nullItem(); // already answered
+            }
+            caller.require(ai.scaigrid.commons.security.Permissions.MODELS_USE);
+            InferenceRequests.Parsed parsed = InferenceRequests.chat(MessagesApi.toChat(jsonBody(rc), true));
+            return routes.resolve(caller, parsed.model())
+                    .map(route -> mapper.createObjectNode().put("input_tokens", parsed.promptEstimate()));
+        }).subscribe().with(out -> guard(rc, Api.ANTHROPIC, requestId, null, () -> {
+            if (out != null) {
+                json(rc, null, 200, out);
+            }
+        }), failure -> fail(rc, Api.ANTHROPIC, requestId, InferencePipeline.toApiException(failure)));
+    }
+
+    /** The request's JSON body; a 400 naming {@code body} when there is none or it does not parse. */
+    private JsonNode jsonBody(RoutingContext rc) {
+        Buffer raw = rc.body().buffer();
+        if (raw == null || raw.length() == 0) {
+            throw ApiException.validation("body", "The request body must be a JSON object");
+        }
+        try {
+            return mapper.readTree(raw.getBytes());
+        } catch (Exception e) {
+            throw ApiException.validation("body", "The request body is not valid JSON");
+        }
+    }
+
     private void admitAndDispatch(RoutingContext rc, Api api, String endpoint, Caller caller, String requestId, JsonNode body,
                                   Upload upload, List<java.util.Map.Entry<String, Upload>> files, ResponsesApi.Turn responses,
                                   long arrived, io.vertx.core.Context requestContext) {
         Uni<InferenceExchange> admitted;
         String echo = "generate".equals(endpoint) ? InferenceRequests.echoText(body) : null; // validation consumes the field
         try {
-            admitted = pipeline.admit(caller, requestId, api == Api.OAI ? "oai" : "native", endpoint, body, 0);
+            admitted = pipeline.admit(caller, requestId, api.tag, endpoint, body, 0);
         } catch (RuntimeException e) {
             fail(rc, api, requestId, InferencePipeline.toApiException(e));
             return;
@@ -529,6 +603,9 @@ public class InferenceRoutes {
         Uni<ObjectNode> framed = result.flatMap(completion -> ex.responses != null
                 ? storedResponses.respond(ex.caller, ex.responses, completion)
                 : Uni.createFrom().item(() -> {
+                    if (api == Api.ANTHROPIC) {
+                        return MessagesApi.message(completion, ex.request.model());
+                    }
                     ObjectNode out = "generate".equals(ex.endpoint) ? toTextCompletion(completion, ex.echo) : completion;
                     return api == Api.OAI ? out : envelope(out);
                 }));
@@ -598,12 +675,15 @@ public class InferenceRoutes {
         String requestId = RequestIds.acceptOrGenerate(rc.request().getHeader(RequestIds.HTTP_HEADER));
         RequestIds.bind(requestId);
         rc.response().putHeader(RequestIds.HTTP_HEADER, requestId);
+        if (rc.request().path().startsWith("/anthropic/")) {
+            rc.response().putHeader("request-id", requestId); // where Anthropic's SDKs read it
+        }
         return requestId;
     }
 
     /** The caller, or null after answering 401/429 in the API's own error format. */
     Uni<Caller> authenticate(RoutingContext rc, String requestId) {
-        Api api = rc.request().path().startsWith("/oai/") ? Api.OAI : Api.NATIVE;
+        Api api = Api.of(rc.request().path());
         String source = rc.request().remoteAddress() == null ? "unknown" : rc.request().remoteAddress().hostAddress();
         if (authLimiter.isBlocked(source)) {
             fail(rc, api, requestId, new ApiException(ErrorCode.RATE_LIMITED, "Too many failed authentication attempts", null,
@@ -611,6 +691,10 @@ public class InferenceRoutes {
             return Uni.createFrom().nullItem();
         }
         String header = rc.request().getHeader("Authorization");
+        String apiKey = api == Api.ANTHROPIC ? rc.request().getHeader("x-api-key") : null;
+        if ((header == null || header.isBlank()) && apiKey != null && !apiKey.isBlank()) {
+            header = "Bearer " + apiKey; // Anthropic's SDKs send their key as x-api-key
+        }
         if (header == null || header.isBlank()) {
             fail(rc, api, requestId, new ApiException(ErrorCode.AUTH_TOKEN_MISSING));
             return Uni.createFrom().nullItem();
@@ -750,6 +834,82 @@ public class InferenceRoutes {
                 json(rc, null, 200, out);
             }
         }), failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
+    }
+
+    /** Anthropic's model list: {@code data}, {@code has_more}, {@code first_id}, {@code last_id}, paged by {@code after_id}/{@code before_id}/{@code limit}. */
+    private void anthropicModels(RoutingContext rc) {
+        String requestId = begin(rc);
+        authenticateListing(rc, requestId).flatMap(caller -> {
+            if (caller == null) {
+                return Uni.createFrom().<ObjectNode>nullItem(); // already answered
+            }
+            if (!caller.has(ai.scaigrid.commons.security.Permissions.MODELS_LIST)
+                    && !caller.has(ai.scaigrid.commons.security.Permissions.MODELS_USE)) {
+                throw new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "Missing permission models:list");
+            }
+            String limitParam = rc.request().getParam("limit");
+            int limit = 20;
+            if (limitParam != null) {
+                try {
+                    limit = Integer.parseInt(limitParam);
+                } catch (NumberFormatException e) {
+                    limit = -1;
+                }
+                if (limit < 1 || limit > 1000) {
+                    throw ApiException.validation("limit", "limit must be an integer from 1 to 1000");
+                }
+            }
+            int pageSize = limit;
+            String afterId = rc.request().getParam("after_id");
+            String beforeId = rc.request().getParam("before_id");
+            return allVisible(caller, null, new ArrayList<>(), 0).map(models -> {
+                List<FrontendModel> page = MessagesApi.page(models, FrontendModel::slug, afterId, beforeId, pageSize);
+                ObjectNode out = mapper.createObjectNode();
+                ArrayNode data = out.putArray("data");
+                page.forEach(m -> data.add(anthropicModel(m)));
+                int last = page.isEmpty() ? -1 : models.indexOf(page.get(page.size() - 1));
+                int first = page.isEmpty() ? -1 : models.indexOf(page.get(0));
+                out.put("has_more", beforeId != null ? first > 0 : last >= 0 && last < models.size() - 1);
+                if (page.isEmpty()) {
+                    out.putNull("first_id").putNull("last_id");
+                } else {
+                    out.put("first_id", page.get(0).slug()).put("last_id", page.get(page.size() - 1).slug());
+                }
+                return out;
+            });
+        }).subscribe().with(out -> guard(rc, Api.ANTHROPIC, requestId, null, () -> {
+            if (out != null) {
+                json(rc, null, 200, out);
+            }
+        }), failure -> fail(rc, Api.ANTHROPIC, requestId, InferencePipeline.toApiException(failure)));
+    }
+
+    private void anthropicModel(RoutingContext rc) {
+        String requestId = begin(rc);
+        authenticateListing(rc, requestId).flatMap(caller -> {
+            if (caller == null) {
+                return Uni.createFrom().<ObjectNode>nullItem(); // already answered
+            }
+            String id = rc.pathParam("id");
+            try {
+                id = java.net.URLDecoder.decode(id, StandardCharsets.UTF_8);
+            } catch (IllegalArgumentException notEncoded) {
+                // a stray '%' is part of the id as given: no such model, not a server error
+            }
+            return catalog.getVisible(caller, id).flatMap(m -> caller.modelGroupIds().isEmpty()
+                    ? Uni.createFrom().item(anthropicModel(m))
+                    : routes.resolve(caller, m.slug()).map(route -> anthropicModel(m)));
+        }).subscribe().with(out -> guard(rc, Api.ANTHROPIC, requestId, null, () -> {
+            if (out != null) {
+                json(rc, null, 200, out);
+            }
+        }), failure -> fail(rc, Api.ANTHROPIC, requestId, InferencePipeline.toApiException(failure)));
+    }
+
+    private ObjectNode anthropicModel(FrontendModel m) {
+        ObjectNode node = mapper.createObjectNode().put("type", "model").put("id", m.slug()).put("display_name", m.displayName());
+        node.put("created_at", (m.createdAt() == null ? java.time.Instant.EPOCH : m.createdAt().toInstant()).toString());
+        return node;
     }
 
     private ObjectNode oaiModel(FrontendModel m) {
@@ -906,7 +1066,7 @@ public class InferenceRoutes {
             LOG.warnf(e.errorCode() == ErrorCode.INTERNAL_ERROR ? e.getCause() : null, "request %s failed: %s %s", requestId, e.errorCode(),
                     e.getMessage());
         }
-        writeError(rc, api == Api.OAI, requestId, e);
+        writeError(rc, api, requestId, e);
     }
 
     /**
@@ -914,11 +1074,12 @@ public class InferenceRoutes {
      * {@code /oai/v1} paths), with the error's headers; nothing when the response is already ended or gone.
      * Also the gateway's drain gate writes its refusals with this.
      */
-    public void writeError(RoutingContext rc, boolean openAi, String requestId, ApiException e) {
+    public void writeError(RoutingContext rc, Api api, String requestId, ApiException e) {
         HttpServerResponse response = rc.response();
         if (response.ended() || response.closed()) {
             return;
         }
+        boolean openAi = api == Api.OAI;
         e.responseHeaders().forEach(response::putHeader);
         if (openAi && e.errorCode() == ErrorCode.RATE_LIMITED && e.retryAfterSeconds() != null) {
             // OpenAI's names too: the limit that refused (requests or tokens), nothing left, free again in
@@ -930,7 +1091,7 @@ public class InferenceRoutes {
             response.putHeader("x-ratelimit-remaining-" + unit, "0");
             response.putHeader("x-ratelimit-reset-" + unit, Limits.openAiDuration(e.retryAfterSeconds()));
         }
-        Object body = openAi ? oaiError(e) : ErrorEnvelope.of(e, requestId);
+        Object body = openAi ? oaiError(e) : api == Api.ANTHROPIC ? MessagesApi.error(e, requestId) : ErrorEnvelope.of(e, requestId);
         try {
             response.setStatusCode(e.httpStatus()).putHeader("Content-Type", "application/json")
                     .end(Buffer.buffer(mapper.writeValueAsBytes(body)));
@@ -1045,6 +1206,8 @@ public class InferenceRoutes {
         private volatile boolean finished;
         /** For a Responses API stream: its event framing, which writes into {@link #events}; else null. */
         private final ResponsesApi.Stream responses;
+        /** For an Anthropic Messages stream: its event framing, which writes into {@link #events}; else null. */
+        private final MessagesApi.Stream messages;
         private Buffer events;
 
         SseWriter(RoutingContext rc, Api api, InferenceExchange ex, io.vertx.core.Context context) {
@@ -1052,11 +1215,13 @@ public class InferenceRoutes {
             this.api = api;
             this.ex = ex;
             this.context = context;
-            this.responses = ex.responses == null ? null : new ResponsesApi.Stream(ex.responses, this::responsesEvent);
+            this.responses = ex.responses == null ? null : new ResponsesApi.Stream(ex.responses, this::namedEvent);
+            this.messages = api != Api.ANTHROPIC ? null
+                    : new MessagesApi.Stream(ex.request.model(), ex.request.promptEstimate(), this::namedEvent);
         }
 
-        /** One Responses event as SSE, {@code event: <type>} and its data, collected into {@link #events}. */
-        private void responsesEvent(String type, ObjectNode event) {
+        /** One Responses or Messages event as SSE, {@code event: <type>} and its data, collected into {@link #events}. */
+        private void namedEvent(String type, ObjectNode event) {
             try {
                 if (events == null) {
                     events = Buffer.buffer(512);
@@ -1230,8 +1395,12 @@ public class InferenceRoutes {
                 return;
             }
             sendHeaders(response);
-            if (responses != null) {
-                responses.onChunk(chunk);
+            if (responses != null || messages != null) {
+                if (responses != null) {
+                    responses.onChunk(chunk);
+                } else {
+                    messages.onChunk(chunk);
+                }
                 Buffer frames = takeEvents();
                 if (frames.length() > 0) {
                     enqueue(frames, false);
@@ -1330,6 +1499,11 @@ public class InferenceRoutes {
                 fail(rc, api, ex.requestId, e);
                 return;
             }
+            if (messages != null) {
+                messages.onFailure(e, ex.requestId);
+                endWith(takeEvents());
+                return;
+            }
             if (responses != null) {
                 ObjectNode failed = responses.onFailure(e, oaiError(e));
                 endWith(takeEvents());
@@ -1367,6 +1541,11 @@ public class InferenceRoutes {
                 return;
             }
             sendHeaders(response);
+            if (messages != null) {
+                messages.finish();
+                endWith(takeEvents());
+                return;
+            }
             if (responses != null) {
                 // the closing item events now; response.completed once the response is stored, so that a client may
                 // continue from it (previous_response_id) as soon as it has it
