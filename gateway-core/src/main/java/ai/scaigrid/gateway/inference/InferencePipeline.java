@@ -106,7 +106,7 @@ public class InferencePipeline {
                 default -> InferenceRequests.chat(body);
             };
             InferenceExchange ex = new InferenceExchange(caller, requestId, api, endpoint, parsed, deadlineNanos);
-            ex.audioSeconds = knownAudioSeconds(upload); // a WAV's own length; what the upstream reports replaces it
+            ex.audioSeconds = knownAudioSeconds(upload); // the upload's own length; what the upstream reports replaces it
             ex.rate = rate;
             return routes.resolve(caller, parsed.model()).flatMap(route -> {
                 ex.route = route;
@@ -306,7 +306,7 @@ public class InferencePipeline {
                     }
                     BigDecimal seconds = AudioDuration.reported(json);
                     if (seconds != null) {
-                        ex.audioSeconds = seconds; // else a WAV's own length, known since admission
+                        ex.audioSeconds = seconds; // else the upload's own length, known since admission
                     }
                     if (!ex.takeInputOutputTokens(json == null ? null : json.path("usage"))) {
                         ex.promptTokens = ex.request.promptEstimate();
@@ -492,8 +492,9 @@ public class InferencePipeline {
     }
 
     /**
-     * The most audio an upload can hold, for a price per minute: a WAV's own length, else its size at 6 kbit/s (the
-     * leanest speech codec OpenAI's formats carry, Opus in Ogg or WebM). Null without an upload.
+     * The most audio an upload can hold, for a price per minute: the upload's own length when its header tells (WAV, MP3,
+     * FLAC, Ogg, MP4/M4A, WebM), else its size at 6 kbit/s (the leanest speech codec OpenAI's formats carry, Opus in Ogg or
+     * WebM). Null without an upload.
      */
     static BigDecimal worstAudioSeconds(JsonNode upload) {
         BigDecimal known = knownAudioSeconds(upload);
@@ -504,7 +505,7 @@ public class InferencePipeline {
         return bytes <= 0 ? null : BigDecimal.valueOf(bytes).divide(BigDecimal.valueOf(750), java.math.MathContext.DECIMAL64);
     }
 
-    /** An upload's length when the API layer read it from the file (a WAV's header), else null. */
+    /** An upload's length when the API layer read it from the file's header (WAV, MP3, FLAC, Ogg, MP4/M4A, WebM), else null. */
     private static BigDecimal knownAudioSeconds(JsonNode upload) {
         return upload != null && upload.path("seconds").isNumber() ? upload.get("seconds").decimalValue() : null;
     }

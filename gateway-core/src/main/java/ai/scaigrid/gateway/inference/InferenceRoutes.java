@@ -380,9 +380,9 @@ public class InferenceRoutes {
                     if (upload != null) {
                         ObjectNode described = body.putObject(InferenceRequests.UPLOAD_FIELD).put("filename", upload.filename())
                                 .put("bytes", upload.bytes().length());
-                        java.math.BigDecimal seconds = AudioDuration.ofWav(upload.bytes());
+                        java.math.BigDecimal seconds = AudioDuration.ofUpload(upload.bytes());
                         if (seconds != null) {
-                            described.put("seconds", seconds); // a WAV's length is known before the call: for its budget hold
+                            described.put("seconds", seconds); // the upload's length is known before the call: for its budget hold
                         }
                     }
                     admitAndDispatch(rc, api, endpoint, caller, requestId, body, upload, null, null, arrived, requestContext);
