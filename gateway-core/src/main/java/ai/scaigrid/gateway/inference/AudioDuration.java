@@ -40,7 +40,8 @@ final class AudioDuration {
      * The length is billed, so a header must not make audio look shorter than its bytes allow (an MP3's Xing frame
      * count of 1, a WAV's huge byte rate): the length is at least the file's bytes at the format's highest plausible
      * byte rate. Lossy ones at their codec's top bitrate; lossless ones at 192 kHz * 8 channels * 4 bytes, loose but bounded.
-     * A video's MP4 or WebM is floored by all its bytes, picture included: it errs long, never short.
+     * MP4 and WebM may carry a picture (OpenAI takes video files), whose bytes are no audio: they take the loose bound
+     * too, so that a real video is not charged for its picture.
      */
     private static final int MP3_MAX_BYTE_RATE = 320_000 / 8;
     private static final int AAC_OPUS_VORBIS_MAX_BYTE_RATE = 512_000 / 8;
@@ -82,10 +83,10 @@ final class AudioDuration {
             return billable(ofOgg(file), file, AAC_OPUS_VORBIS_MAX_BYTE_RATE);
         }
         if (file.getUnsignedInt(0) == EBML_MAGIC) {
-            return billable(ofMatroska(file), file, AAC_OPUS_VORBIS_MAX_BYTE_RATE);
+            return billable(ofMatroska(file), file, LOSSLESS_MAX_BYTE_RATE);
         }
         if (MP4_FIRST_BOXES.contains(file.getString(4, 8))) {
-            return billable(ofMp4(file), file, AAC_OPUS_VORBIS_MAX_BYTE_RATE);
+            return billable(ofMp4(file), file, LOSSLESS_MAX_BYTE_RATE);
         }
         int audio = afterId3v2(file); // taggers put ID3v2 in front of FLAC too
         if (audio < 0) {
