@@ -836,7 +836,10 @@ public class InferenceRoutes {
         }), failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
     }
 
-    /** Anthropic's model list: {@code data}, {@code has_more}, {@code first_id}, {@code last_id}, paged by {@code after_id}/{@code before_id}/{@code limit}. */
+    /**
+     * Anthropic's model list: {@code data}, {@code has_more}, {@code first_id}, {@code last_id}, paged by
+     * {@code after_id}, {@code before_id} and {@code limit}.
+     */
     private void anthropicModels(RoutingContext rc) {
         String requestId = begin(rc);
         authenticateListing(rc, requestId).flatMap(caller -> {

@@ -241,7 +241,8 @@ final class MessagesApi {
                     thinking.addObject().put("type", "thinking").put("thinking", block.get("thinking").asText())
                             .put("signature", block.path("signature").asText(""));
                 }
-                case "redacted_thinking" -> thinking.addObject().put("type", "redacted_thinking").put("data", block.path("data").asText(""));
+                case "redacted_thinking" -> thinking.addObject().put("type", "redacted_thinking")
+                        .put("data", block.path("data").asText(""));
                 default -> throw unsupported(at + ".type", block);
             }
         }
@@ -465,8 +466,9 @@ final class MessagesApi {
             content.addObject().put("type", "text").put("text", text);
         }
         for (JsonNode call : answer.path("tool_calls")) {
+            JsonNode function = call.path("function");
             content.addObject().put("type", "tool_use").put("id", call.path("id").asText())
-                    .put("name", call.path("function").path("name").asText()).set("input", input(call.path("function").path("arguments").asText("")));
+                    .put("name", function.path("name").asText()).set("input", input(function.path("arguments").asText("")));
         }
         out.put("stop_reason", stopReason(choice.path("finish_reason").asText(null)));
         out.set("usage", usage(completion.path("usage")));

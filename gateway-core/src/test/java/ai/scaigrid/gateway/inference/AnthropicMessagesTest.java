@@ -151,7 +151,8 @@ class AnthropicMessagesTest {
         assertThat(messages.get(3).path("role").asText()).isEqualTo("tool");
         assertThat(messages.get(3).path("tool_call_id").asText()).isEqualTo("toolu_9");
         assertThat(messages.get(3).path("content").get(0).path("text").asText()).isEqualTo("Error: station offline");
-        assertThat(messages.get(4).path("content").get(0).path("image_url").path("url").asText()).isEqualTo("data:image/png;base64,iVBORw0K");
+        assertThat(messages.get(4).path("content").get(0).path("image_url").path("url").asText())
+                .isEqualTo("data:image/png;base64,iVBORw0K");
         assertThat(messages.get(4).path("content").get(1).path("text").asText()).isEqualTo("translate me");
         assertThat(sent.path("tools").get(0).path("function").path("parameters").path("properties").has("city")).isTrue();
         assertThat(sent.path("tool_choice").asText()).isEqualTo("required");
@@ -177,7 +178,8 @@ class AnthropicMessagesTest {
         assertThat(start.path("model").asText()).isEqualTo(model);
         assertThat(start.path("content")).isEmpty();
         StringBuilder text = new StringBuilder();
-        events.stream().filter(e -> e.has("delta") && e.get("delta").has("text")).forEach(e -> text.append(e.get("delta").get("text").asText()));
+        events.stream().filter(e -> e.has("delta") && e.get("delta").has("text"))
+                .forEach(e -> text.append(e.get("delta").get("text").asText()));
         assertThat(text).hasToString("echo: stream it");
         JsonNode delta = events.get(events.size() - 2);
         assertThat(delta.path("delta").path("stop_reason").asText()).isEqualTo("end_turn");
@@ -199,7 +201,8 @@ class AnthropicMessagesTest {
         body.put("stream", true);
         List<JsonNode> events = events(anthropic(ADMIN).body(body).when().post("/anthropic/v1/messages").then().statusCode(200)
                 .extract().asString());
-        JsonNode use = events.stream().filter(e -> e.path("content_block").path("type").asText().equals("tool_use")).findFirst().orElseThrow();
+        JsonNode use = events.stream().filter(e -> e.path("content_block").path("type").asText().equals("tool_use"))
+                .findFirst().orElseThrow();
         assertThat(use.path("content_block").path("id").asText()).isEqualTo("toolu_01");
         StringBuilder json = new StringBuilder();
         events.stream().filter(e -> e.path("index").asInt() == use.path("index").asInt() && e.path("delta").has("partial_json"))
@@ -218,7 +221,8 @@ class AnthropicMessagesTest {
         think.put("stream", true);
         List<JsonNode> streamed = events(anthropic(ADMIN).body(think).when().post("/anthropic/v1/messages").then().statusCode(200)
                 .extract().asString());
-        assertThat(types(streamed)).startsWith("message_start", "ping", "content_block_start:thinking", "content_block_delta:thinking_delta")
+        assertThat(types(streamed))
+                .startsWith("message_start", "ping", "content_block_start:thinking", "content_block_delta:thinking_delta")
                 .contains("content_block_delta:signature_delta", "content_block_start:text");
         assertThat(streamed.stream().filter(e -> e.path("delta").has("signature")).findFirst().orElseThrow()
                 .path("delta").path("signature").asText()).isEqualTo(AnthropicTestUpstream.SIGNATURE);
@@ -259,7 +263,8 @@ class AnthropicMessagesTest {
         noCap.remove("max_tokens");
         anthropic(ADMIN).header("X-Request-Id", "req_anthropic_bad").body(noCap).when().post("/anthropic/v1/messages").then()
                 .statusCode(400).body("type", equalTo("error")).body("error.type", equalTo("invalid_request_error"))
-                .body("error.message", equalTo("max_tokens is required: a positive integer")).body("request_id", equalTo("req_anthropic_bad"));
+                .body("error.message", equalTo("max_tokens is required: a positive integer"))
+                .body("request_id", equalTo("req_anthropic_bad"));
         anthropic("sgk_not_a_key").body(message(model, "hi")).when().post("/anthropic/v1/messages").then().statusCode(401)
                 .body("error.type", equalTo("authentication_error"));
         RestAssured.given().contentType("application/json").body(message(model, "hi")).when().post("/anthropic/v1/messages").then()
@@ -317,6 +322,7 @@ class AnthropicMessagesTest {
                 .body("error.type", equalTo("invalid_request_error"));
         anthropic(ADMIN).when().get("/anthropic/v1/models/" + a).then().statusCode(200).body("id", equalTo(a))
                 .body("type", equalTo("model")).body("created_at", startsWith("20"));
-        anthropic(ADMIN).when().get("/anthropic/v1/models/nobody/none").then().statusCode(404).body("error.type", equalTo("not_found_error"));
+        anthropic(ADMIN).when().get("/anthropic/v1/models/nobody/none").then().statusCode(404)
+                .body("error.type", equalTo("not_found_error"));
     }
 }

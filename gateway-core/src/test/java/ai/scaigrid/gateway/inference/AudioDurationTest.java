@@ -16,10 +16,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 class AudioDurationTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** MPEG-1 Layer III, no CRC; 128 kbit/s, 44.1 kHz, no padding; stereo or mono. */
-    private static final int MP3_STEREO = 0xFFFB9000;
+    static final int MP3_STEREO = 0xFFFB9000;
     private static final int MP3_MONO = 0xFFFB90C0;
     /** 144 * 128000 / 44100, unpadded. */
-    private static final int MP3_FRAME = 417;
+    static final int MP3_FRAME = 417;
 
     @Test
     void theUpstreamsReportComesFirst() throws Exception {
@@ -279,7 +279,7 @@ class AudioDurationTest {
     }
 
     /** {@code count} frames with this 4-byte header, each {@code frameLength} bytes long. */
-    private static byte[] mp3Frames(int header, int count, int frameLength) {
+    static byte[] mp3Frames(int header, int count, int frameLength) {
         Bytes frames = new Bytes();
         for (int i = 0; i < count; i++) {
             frames.be32(header).zeros(frameLength - 4);

@@ -284,8 +284,9 @@ class AudioTest {
 
     /**
      * A model priced by the minute of audio (whisper-1's $0.006): the seconds the upstream reports ({@code duration}
-     * of verbose_json), else a WAV upload's own length, are recorded and charged on top of the token prices; a
-     * format that reports nothing for an upload that is not WAV leaves the minutes uncharged.
+     * of verbose_json), else the upload's own length (WAV, MP3 ... headers: {@link AudioDurationTest}), are recorded
+     * and charged on top of the token prices; a format that reports nothing for an upload whose length cannot be read
+     * leaves the minutes uncharged.
      */
     @Test
     void audioMinutesAreChargedAtTheModelsPricePerMinute() {
@@ -315,7 +316,14 @@ class AudioTest {
                 .when().post("/oai/v1/audio/transcriptions").then().statusCode(200);
         assertThat(record("req_minutes_wav").getBigDecimal("audio_seconds")).isEqualByComparingTo("2");
 
-        // text of an mp3: its length is not known here, and only the tokens are charged
+        // text of an MP3: 100 frames at 128 kbit/s, 41,700 bytes, are 2.606 s
+        form(ADMIN).header("X-Request-Id", "req_minutes_mp3").multiPart("file", "two.mp3",
+                        AudioDurationTest.mp3Frames(AudioDurationTest.MP3_STEREO, 100, AudioDurationTest.MP3_FRAME), "audio/mpeg")
+                .multiPart("model", model).multiPart("response_format", "text")
+                .when().post("/oai/v1/audio/transcriptions").then().statusCode(200);
+        assertThat(record("req_minutes_mp3").getBigDecimal("audio_seconds")).isEqualByComparingTo("2.606");
+
+        // text of an upload that is no audio format read here: its length is not known, and only the tokens are charged
         form(ADMIN).header("X-Request-Id", "req_minutes_unknown").multiPart("file", "x.mp3", "mp3 words".getBytes(StandardCharsets.UTF_8))
                 .multiPart("model", model).multiPart("response_format", "text")
                 .when().post("/oai/v1/audio/transcriptions").then().statusCode(200);
@@ -323,7 +331,7 @@ class AudioTest {
 
         // the accounting shows the seconds
         as(ADMIN).when().get("/v1/accounting/usage/summary?group_by=model&model=" + model).then().statusCode(200)
-                .body("data.items[0].audio_seconds", equalTo("3.5"));
+                .body("data.items[0].audio_seconds", equalTo("6.106"));
     }
 
     /**
