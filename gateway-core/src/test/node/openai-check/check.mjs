@@ -94,6 +94,13 @@ console.log('scored prompts:', scored.choices.length);
   if (next.previous_response_id !== final.id || next.output_text !== 'echo: sdk continues') {
     fail(`a continued response was ${JSON.stringify(next)}`);
   }
+  // counting a turn's input: the earlier turns it continues count too
+  const alone = await client.responses.inputTokens.count({ model, input: 'x'.repeat(400) });
+  const continued = await client.responses.inputTokens.count({ model, previous_response_id: next.id, input: 'x'.repeat(400) });
+  if (alone.object !== 'response.input_tokens' || !(alone.input_tokens >= 100) || !(continued.input_tokens > alone.input_tokens)) {
+    fail(`responses.inputTokens.count gave ${JSON.stringify({ alone, continued })}`);
+  }
+  console.log('input tokens:', alone.input_tokens, 'continued', continued.input_tokens > alone.input_tokens ? 'more' : 'not more');
   await client.responses.delete(response.id);
   try {
     await client.responses.retrieve(response.id);

@@ -191,6 +191,7 @@ public class InferenceRoutes {
         post(router, "/oai/v1/audio/translations", Api.OAI, null, rc -> transcription(rc, Api.OAI, "translations"));
         post(router, "/oai/v1/moderations", Api.OAI, body, rc -> inference(rc, Api.OAI, "moderations"));
         post(router, "/oai/v1/responses", Api.OAI, body, this::responses);
+        post(router, "/oai/v1/responses/input_tokens", Api.OAI, body, this::responseInputTokens);
         router.get("/oai/v1/models").handler(this::oaiModels);
         router.getWithRegex("/oai/v1/models/(?<id>.+)").handler(this::oaiModel);
         post(router, "/anthropic/v1/messages", Api.ANTHROPIC, body, this::messages);
@@ -289,6 +290,36 @@ public class InferenceRoutes {
             storedResponses.chat(caller, turn).subscribe().with(chat -> guard(rc, Api.OAI, requestId, null, () ->
                             admitAndDispatch(rc, Api.OAI, "responses", caller, requestId, chat, null, null, turn, arrived, requestContext)),
                     failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
+        }), failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
+    }
+
+    /**
+     * OpenAI's input token count ({@code POST /responses/input_tokens}): the request checked as a response would be,
+     * with the earlier turns it continues, and its prompt's tokens estimated as for {@link #countTokens}; a model, when
+     * named, must be one the caller may use. No backend is called.
+     */
+    private void responseInputTokens(RoutingContext rc) {
+        String requestId = begin(rc);
+        authenticateListing(rc, requestId).flatMap(caller -> {
+            if (caller == null) {
+                return Uni.createFrom().<ObjectNode>nullItem(); // already answered
+            }
+            caller.require(ai.scaigrid.commons.security.Permissions.MODELS_USE);
+            ResponsesApi.Turn turn = new ResponsesApi.Turn(jsonBody(rc));
+            return storedResponses.chat(caller, turn).flatMap(chat -> {
+                boolean named = chat.hasNonNull("model");
+                if (!named) {
+                    chat.put("model", "unnamed"); // the count needs none; the check of the rest does
+                }
+                InferenceRequests.Parsed parsed = InferenceRequests.chat(chat);
+                ObjectNode out = mapper.createObjectNode().put("object", "response.input_tokens")
+                        .put("input_tokens", parsed.promptEstimate());
+                return named ? routes.resolve(caller, parsed.model()).map(route -> out) : Uni.createFrom().item(out);
+            });
+        }).subscribe().with(out -> guard(rc, Api.OAI, requestId, null, () -> {
+            if (out != null) {
+                json(rc, null, 200, out);
+            }
         }), failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
     }
 
@@ -774,7 +805,8 @@ public class InferenceRoutes {
                 ? Uni.createFrom().item(caller)
                 : limits.admitRequest(caller).map(rate -> {
                     rate.headers().forEach(rc.response()::putHeader);
-                    rate.openAiHeaders(System.currentTimeMillis() / 1000).forEach(rc.response()::putHeader);
+                    (Api.of(rc.request().path()) == Api.ANTHROPIC ? rate.anthropicHeaders()
+                            : rate.openAiHeaders(System.currentTimeMillis() / 1000)).forEach(rc.response()::putHeader);
                     return caller;
                 }));
     }
@@ -1058,6 +1090,8 @@ public class InferenceRoutes {
             rate.headers().forEach(response::putHeader);
             if ("oai".equals(ex.api)) {
                 rate.openAiHeaders(System.currentTimeMillis() / 1000).forEach(response::putHeader);
+            } else if ("anthropic".equals(ex.api)) {
+                rate.anthropicHeaders().forEach(response::putHeader);
             }
         }
     }
@@ -1084,6 +1118,10 @@ public class InferenceRoutes {
         }
         boolean openAi = api == Api.OAI;
         e.responseHeaders().forEach(response::putHeader);
+        if (e.errorCode() == ErrorCode.QUOTA_EXCEEDED || e.errorCode() == ErrorCode.BUDGET_EXCEEDED) {
+            // the SDKs retry a 429 unless told not to; an exhausted quota or budget does not come back in seconds
+            response.putHeader("x-should-retry", "false");
+        }
         if (openAi && e.errorCode() == ErrorCode.RATE_LIMITED && e.retryAfterSeconds() != null) {
             // OpenAI's names too: the limit that refused (requests or tokens), nothing left, free again in
             String unit = limitUnit(e);
@@ -1093,6 +1131,16 @@ public class InferenceRoutes {
             }
             response.putHeader("x-ratelimit-remaining-" + unit, "0");
             response.putHeader("x-ratelimit-reset-" + unit, Limits.openAiDuration(e.retryAfterSeconds()));
+        }
+        if (api == Api.ANTHROPIC && e.errorCode() == ErrorCode.RATE_LIMITED && e.retryAfterSeconds() != null) {
+            String unit = "tokens".equals(limitUnit(e)) ? "tokens" : "requests";
+            String limit = response.headers().get("X-Scaigrid-Ratelimit-Limit");
+            if (limit != null) {
+                response.putHeader("anthropic-ratelimit-" + unit + "-limit", limit);
+            }
+            response.putHeader("anthropic-ratelimit-" + unit + "-remaining", "0");
+            response.putHeader("anthropic-ratelimit-" + unit + "-reset",
+                    java.time.Instant.ofEpochSecond(System.currentTimeMillis() / 1000 + e.retryAfterSeconds()).toString());
         }
         Object body = openAi ? oaiError(e) : api == Api.ANTHROPIC ? MessagesApi.error(e, requestId) : ErrorEnvelope.of(e, requestId);
         try {

@@ -66,6 +66,16 @@ public class Limits {
                     "x-ratelimit-remaining-requests", Long.toString(remaining),
                     "x-ratelimit-reset-requests", openAiDuration(resetEpochSecond - nowEpochSecond));
         }
+
+        /**
+         * The same figures under Anthropic's names, for {@code /anthropic/v1}: {@code anthropic-ratelimit-requests-limit},
+         * {@code -remaining}, and {@code -reset} as an RFC 3339 time.
+         */
+        public Map<String, String> anthropicHeaders() {
+            return limit <= 0 ? Map.of() : Map.of("anthropic-ratelimit-requests-limit", Long.toString(limit),
+                    "anthropic-ratelimit-requests-remaining", Long.toString(remaining),
+                    "anthropic-ratelimit-requests-reset", java.time.Instant.ofEpochSecond(resetEpochSecond).toString());
+        }
     }
 
     /** A duration in OpenAI's rate-limit header format: "0s", "45s", "1m5s", "2h0m0s". */

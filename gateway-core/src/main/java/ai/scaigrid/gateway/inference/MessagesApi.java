@@ -12,15 +12,17 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Anthropic's Messages API ({@code POST /anthropic/v1/messages}) over the chat pipeline, so that Anthropic's SDKs and
  * the tools built on them (Claude Code with {@code ANTHROPIC_BASE_URL}) reach every model of the catalogue. A request's
- * {@code system}, {@code messages} (text, images, {@code tool_use} and {@code tool_result}, signed {@code thinking}),
+ * {@code system}, {@code messages} (text, images, text and PDF documents, {@code tool_use} and {@code tool_result}, signed
+ * {@code thinking}),
  * custom tools, {@code tool_choice}, {@code thinking} and {@code output_config.format} become a chat request
  * ({@link #toChat}); the chat answer becomes a {@code message} ({@link #message}) and a chat stream Anthropic's event
- * stream ({@link Stream}). Server tools (web search, code execution, bash ...), documents and MCP servers are refused
- * by name: only Anthropic runs them.
+ * stream ({@link Stream}). Server tools (web search, code execution, bash ...) and MCP servers are refused by name:
+ * only Anthropic runs them.
  */
 final class MessagesApi {
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
@@ -125,8 +127,16 @@ final class MessagesApi {
             }
             parts.add(textPart(block));
         }
-        if (!parts.isEmpty()) {
+        boolean cached = false;
+        for (JsonNode part : parts) {
+            cached |= part.has("cache_control");
+        }
+        if (cached) {
             messages.addObject().put("role", "system").set("content", parts);
+        } else if (!parts.isEmpty()) {
+            List<String> texts = new java.util.ArrayList<>();
+            parts.forEach(part -> texts.add(part.path("text").asText()));
+            messages.addObject().put("role", "system").put("content", String.join("\n\n", texts));
         }
     }
 
@@ -166,6 +176,7 @@ final class MessagesApi {
             switch (block.path("type").asText("")) {
                 case "text" -> parts.add(textPart(block, at));
                 case "image" -> parts.add(imagePart(block, at));
+                case "document" -> parts.add(documentPart(block, at));
                 case "tool_result" -> {
                     ObjectNode tool = out.addObject().put("role", "tool");
                     JsonNode id = block.get("tool_use_id");
@@ -184,6 +195,7 @@ final class MessagesApi {
                             switch (part.path("type").asText("")) {
                                 case "text" -> texts.add(textPart(part, at + ".content[" + j + "]").get("text").asText());
                                 case "image" -> parts.add(imagePart(part, at + ".content[" + j + "]"));
+                                case "document" -> parts.add(documentPart(part, at + ".content[" + j + "]"));
                                 default -> throw unsupported(at + ".content[" + j + "].type", part);
                             }
                         }
@@ -192,9 +204,11 @@ final class MessagesApi {
                     }
                     // chat has no error flag on a tool's answer: the model reads it in the text
                     String text = (block.path("is_error").asBoolean(false) ? "Error: " : "") + String.join("\n", texts);
-                    ObjectNode part = tool.putArray("content").addObject().put("type", "text").put("text", text);
                     if (block.has("cache_control")) {
-                        part.set("cache_control", block.get("cache_control"));
+                        tool.putArray("content").addObject().put("type", "text").put("text", text)
+                                .set("cache_control", block.get("cache_control"));
+                    } else {
+                        tool.put("content", text); // a plain string: what servers without content parts take
                     }
                 }
                 default -> throw unsupported(at + ".type", block);
@@ -310,6 +324,33 @@ final class MessagesApi {
         return part;
     }
 
+    /**
+     * A document block: plain text ({@code source.type: text}) as a text part, a base64 PDF as chat's {@code file} part
+     * (what OpenAI-style backends read, and the Anthropic backend sends back as a document); a URL or a file id has no
+     * chat form.
+     */
+    private static ObjectNode documentPart(JsonNode block, String field) {
+        JsonNode source = block.path("source");
+        String type = source.path("type").asText("");
+        if (type.equals("text") && source.path("data").isTextual()) {
+            ObjectNode part = NODES.objectNode().put("type", "text").put("text", source.get("data").asText());
+            if (block.has("cache_control")) {
+                part.set("cache_control", block.get("cache_control"));
+            }
+            return part;
+        }
+        if (type.equals("base64") && "application/pdf".equals(source.path("media_type").asText()) && source.path("data").isTextual()) {
+            ObjectNode part = NODES.objectNode().put("type", "file");
+            ObjectNode file = part.putObject("file").put("file_data", "data:application/pdf;base64," + source.get("data").asText());
+            file.put("filename", block.path("title").isTextual() ? block.get("title").asText() : "document.pdf");
+            if (block.has("cache_control")) {
+                part.set("cache_control", block.get("cache_control"));
+            }
+            return part;
+        }
+        throw ApiException.validation(field + ".source", "documents must be plain text or a base64 PDF here");
+    }
+
     private static ApiException unsupported(String field, JsonNode block) {
         String type = block.path("type").asText("");
         return ApiException.validation(field, type.isEmpty() ? "each content block needs a type"
@@ -375,7 +416,8 @@ final class MessagesApi {
     /**
      * {@code thinking} as chat's {@code reasoning_effort}: a budget below 2,048 tokens is {@code low}, below 4,096
      * {@code medium}, more {@code high} (the budgets the Anthropic backend uses for those efforts); adaptive thinking
-     * takes {@code output_config.effort}, else {@code medium}; disabled asks for none.
+     * takes {@code output_config.effort} as it is (an Anthropic backend passes it on; {@code xhigh} and {@code max} are
+     * Anthropic's), else {@code medium}; disabled asks for none.
      */
     private static void thinking(JsonNode thinking, JsonNode effort, ObjectNode chat) {
         if (thinking == null || thinking.isNull()) {
@@ -392,11 +434,10 @@ final class MessagesApi {
             }
             case "adaptive" -> {
                 String level = effort != null && effort.isTextual() ? effort.asText() : "medium";
-                chat.put("reasoning_effort", switch (level) {
-                    case "low", "medium", "high" -> level;
-                    case "max" -> "xhigh";
-                    default -> throw ApiException.validation("output_config.effort", "effort must be low, medium, high or max");
-                });
+                if (!Set.of("low", "medium", "high", "xhigh", "max").contains(level)) {
+                    throw ApiException.validation("output_config.effort", "effort must be low, medium, high, xhigh or max");
+                }
+                chat.put("reasoning_effort", level);
             }
             case "disabled" -> {
                 // no reasoning_effort: the model's default, which for an Anthropic backend is no thinking
@@ -423,13 +464,16 @@ final class MessagesApi {
 
     // ------------------------------------------------------------------ the answer
 
-    /** Anthropic's stop reason for a chat finish reason. */
-    static String stopReason(String finishReason) {
+    /**
+     * Anthropic's stop reason for a chat finish reason. A turn that ends with tool calls is {@code tool_use} also when
+     * the backend said {@code stop} (some local servers do): agents loop on that reason.
+     */
+    static String stopReason(String finishReason, boolean usedTools) {
         return switch (finishReason == null ? "" : finishReason) {
             case "length" -> "max_tokens";
             case "tool_calls" -> "tool_use";
             case "content_filter" -> "refusal";
-            default -> "end_turn";
+            default -> usedTools ? "tool_use" : "end_turn";
         };
     }
 
@@ -470,7 +514,7 @@ final class MessagesApi {
             content.addObject().put("type", "tool_use").put("id", call.path("id").asText())
                     .put("name", function.path("name").asText()).set("input", input(function.path("arguments").asText("")));
         }
-        out.put("stop_reason", stopReason(choice.path("finish_reason").asText(null)));
+        out.put("stop_reason", stopReason(choice.path("finish_reason").asText(null), !answer.path("tool_calls").isEmpty()));
         out.set("usage", usage(completion.path("usage")));
         return out;
     }
@@ -551,6 +595,8 @@ final class MessagesApi {
      * event ends the stream with an {@code error} event.
      */
     static final class Stream {
+        private static final com.fasterxml.jackson.databind.ObjectReader STRICT =
+                JSON.reader().with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
         private final String model;
         private final int inputEstimate;
         private final java.util.function.BiConsumer<String, ObjectNode> emit;
@@ -559,8 +605,36 @@ final class MessagesApi {
         private String openType;
         private String finishReason;
         private JsonNode usage;
-        /** Chat tool-call index → its block's index. */
-        private final Map<Integer, Integer> calls = new HashMap<>();
+        /** The chat tool calls in the order they began, and the latest by its chat index. */
+        private final List<Call> calls = new java.util.ArrayList<>();
+        private final Map<Integer, Call> byIndex = new HashMap<>();
+        /** The call whose {@code tool_use} block is open, or null. */
+        private Call openCall;
+        private boolean usedTools;
+        /** Text that came while a call's arguments were unfinished: it follows that call's block. */
+        private final StringBuilder heldText = new StringBuilder();
+
+        /**
+         * One chat tool call. Anthropic's blocks do not interleave, chat's calls may (parallel calls, or text with a
+         * call's continuation): a call streams live while its block is open; the others wait, whole, until it is done.
+         */
+        private static final class Call {
+            String id = "";
+            String name = "";
+            final StringBuilder unsent = new StringBuilder();
+            final StringBuilder arguments = new StringBuilder();
+            boolean opened;
+            boolean done;
+
+            /** The arguments are one whole JSON value: nothing more can belong to them. */
+            boolean complete() {
+                try {
+                    return arguments.length() > 0 && STRICT.readTree(arguments.toString()) != null;
+                } catch (Exception unfinished) {
+                    return false;
+                }
+            }
+        }
 
         /** {@code inputEstimate}: the prompt's estimated tokens, for {@code message_start} (the real count comes at the end). */
         Stream(String model, int inputEstimate, java.util.function.BiConsumer<String, ObjectNode> emit) {
@@ -605,44 +679,126 @@ final class MessagesApi {
                 delta("thinking_delta", "thinking", thought);
             }
             for (JsonNode block : delta.path("thinking_blocks")) {
-                // a finished block: its signature closes the thinking streamed so far, or it comes whole
                 if ("redacted_thinking".equals(block.path("type").asText())) {
                     open("redacted_thinking", thinkingBlock(block));
-                } else {
-                    if (!"thinking".equals(openType)) {
-                        open("thinking", NODES.objectNode().put("type", "thinking").put("thinking", "").put("signature", ""));
-                        delta("thinking_delta", "thinking", block.path("thinking").asText());
-                    }
-                    if (!block.path("signature").asText("").isEmpty()) {
-                        delta("signature_delta", "signature", block.get("signature").asText());
-                    }
+                    close();
+                    continue;
                 }
-                close();
+                // a signed block closes the thinking streamed so far (or comes whole); an unsigned one is a fragment
+                if (!"thinking".equals(openType)) {
+                    open("thinking", NODES.objectNode().put("type", "thinking").put("thinking", "").put("signature", ""));
+                    delta("thinking_delta", "thinking", block.path("thinking").asText());
+                }
+                if (!block.path("signature").asText("").isEmpty()) {
+                    delta("signature_delta", "signature", block.get("signature").asText());
+                    close();
+                }
             }
             String content = delta.path("content").asText("");
             if (!content.isEmpty()) {
-                if (!"text".equals(openType)) {
-                    open("text", NODES.objectNode().put("type", "text").put("text", ""));
-                }
-                delta("text_delta", "text", content);
+                text(content);
             }
-            for (JsonNode call : delta.path("tool_calls")) {
-                int at = call.path("index").asInt();
-                Integer block = calls.get(at);
-                if (block == null || block != index) {
-                    ObjectNode use = NODES.objectNode().put("type", "tool_use").put("id", call.path("id").asText(""))
-                            .put("name", call.path("function").path("name").asText(""));
-                    use.putObject("input");
-                    open("tool_use", use);
-                    calls.put(at, index);
-                }
-                String args = call.path("function").path("arguments").asText("");
-                if (!args.isEmpty()) {
-                    delta("input_json_delta", "partial_json", args);
-                }
+            for (JsonNode fragment : delta.path("tool_calls")) {
+                toolCall(fragment);
             }
             if (choice.hasNonNull("finish_reason")) {
                 finishReason = choice.get("finish_reason").asText();
+            }
+        }
+
+        private void text(String content) {
+            if (openCall != null) {
+                if (!openCall.complete()) {
+                    heldText.append(content);
+                    return;
+                }
+                close();
+                pump();
+                if (openCall != null) { // a waiting call opened and is unfinished
+                    heldText.append(content);
+                    return;
+                }
+            }
+            if (!"text".equals(openType)) {
+                open("text", NODES.objectNode().put("type", "text").put("text", ""));
+            }
+            delta("text_delta", "text", content);
+        }
+
+        private void toolCall(JsonNode fragment) {
+            int at = fragment.path("index").asInt(0);
+            String id = fragment.path("id").asText("");
+            Call call = byIndex.get(at);
+            if (call == null || (!id.isEmpty() && !call.id.isEmpty() && !id.equals(call.id))) {
+                // a new call (a backend that numbers every call 0 starts each with its id)
+                call = new Call();
+                calls.add(call);
+                byIndex.put(at, call);
+            }
+            if (call.done) {
+                return; // more of a call whose block has closed: nothing can carry it any more
+            }
+            JsonNode function = fragment.path("function");
+            if (!call.opened) {
+                call.id = id.isEmpty() ? call.id : id;
+                call.name = function.path("name").asText("").isEmpty() ? call.name : function.get("name").asText();
+            }
+            String args = function.path("arguments").asText("");
+            call.unsent.append(args);
+            call.arguments.append(args);
+            pump();
+        }
+
+        /** Sends what the open call has; once it is whole and another call or held text waits, closes it and opens the next. */
+        private void pump() {
+            while (true) {
+                if (openCall != null) {
+                    Call open = openCall;
+                    if (open.unsent.length() > 0) {
+                        delta("input_json_delta", "partial_json", open.unsent.toString());
+                        open.unsent.setLength(0);
+                    }
+                    if (!open.complete() || (!waiting() && heldText.length() == 0)) {
+                        return;
+                    }
+                    close();
+                }
+                Call next = nextWaiting();
+                if (next == null) {
+                    flushHeldText();
+                    return;
+                }
+                openToolUse(next);
+            }
+        }
+
+        private boolean waiting() {
+            return nextWaiting() != null;
+        }
+
+        private Call nextWaiting() {
+            for (Call call : calls) {
+                if (!call.opened && !call.name.isEmpty()) {
+                    return call;
+                }
+            }
+            return null;
+        }
+
+        private void openToolUse(Call call) {
+            ObjectNode use = NODES.objectNode().put("type", "tool_use").put("id", call.id).put("name", call.name);
+            use.putObject("input");
+            open("tool_use", use);
+            call.opened = true;
+            openCall = call;
+            usedTools = true;
+        }
+
+        private void flushHeldText() {
+            if (heldText.length() > 0) {
+                String held = heldText.toString();
+                heldText.setLength(0);
+                text(held);
             }
         }
 
@@ -664,14 +820,33 @@ final class MessagesApi {
                 event("content_block_stop", NODES.objectNode().put("index", index));
                 openType = null;
             }
+            if (openCall != null) {
+                openCall.done = true;
+                openCall = null;
+            }
         }
 
-        /** The stream ended well: the open block closed, {@code message_delta} with the stop reason and usage, {@code message_stop}. */
+        /**
+         * The stream ended well: the open block closed, the calls still waiting sent whole, then {@code message_delta}
+         * with the stop reason and usage, and {@code message_stop}.
+         */
         void finish() {
             start();
+            while (true) {
+                if (openCall != null) {
+                    pump();
+                    close();
+                }
+                Call next = nextWaiting();
+                if (next == null) {
+                    break;
+                }
+                openToolUse(next);
+            }
+            flushHeldText();
             close();
             ObjectNode delta = NODES.objectNode();
-            delta.putObject("delta").put("stop_reason", stopReason(finishReason)).putNull("stop_sequence");
+            delta.putObject("delta").put("stop_reason", stopReason(finishReason, usedTools)).putNull("stop_sequence");
             delta.set("usage", usage(usage == null ? NODES.objectNode() : usage));
             event("message_delta", delta);
             event("message_stop", NODES.objectNode());

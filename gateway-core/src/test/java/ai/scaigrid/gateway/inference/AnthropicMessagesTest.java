@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 
 import static ai.scaigrid.gateway.TestKeys.ADMIN;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.as;
 import static ai.scaigrid.gateway.inference.InferenceFixtures.chatModel;
 import static ai.scaigrid.gateway.inference.InferenceFixtures.chatModelOver;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -130,6 +131,9 @@ class AnthropicMessagesTest {
                 Map.of("role", "user", "content", List.of(
                         Map.of("type", "tool_result", "tool_use_id", "toolu_9", "is_error", true, "content", "station offline"),
                         Map.of("type", "image", "source", Map.of("type", "base64", "media_type", "image/png", "data", "iVBORw0K")),
+                        Map.of("type", "document", "source", Map.of("type", "text", "media_type", "text/plain", "data", "a note")),
+                        Map.of("type", "document", "title", "spec.pdf",
+                                "source", Map.of("type", "base64", "media_type", "application/pdf", "data", "JVBERi0x")),
                         Map.of("type", "text", "text", "translate me")))));
         body.put("tools", List.of(Map.of("name", "get_weather", "description", "Weather by city",
                 "input_schema", Map.of("type", "object", "properties", Map.of("city", Map.of("type", "string"))))));
@@ -150,10 +154,14 @@ class AnthropicMessagesTest {
         assertThat(messages.get(2).path("tool_calls").get(0).path("function").path("arguments").asText()).isEqualTo("{\"city\":\"Oslo\"}");
         assertThat(messages.get(3).path("role").asText()).isEqualTo("tool");
         assertThat(messages.get(3).path("tool_call_id").asText()).isEqualTo("toolu_9");
-        assertThat(messages.get(3).path("content").get(0).path("text").asText()).isEqualTo("Error: station offline");
+        assertThat(messages.get(3).path("content").asText()).isEqualTo("Error: station offline");
         assertThat(messages.get(4).path("content").get(0).path("image_url").path("url").asText())
                 .isEqualTo("data:image/png;base64,iVBORw0K");
-        assertThat(messages.get(4).path("content").get(1).path("text").asText()).isEqualTo("translate me");
+        assertThat(messages.get(4).path("content").get(1).path("text").asText()).isEqualTo("a note");
+        assertThat(messages.get(4).path("content").get(2).path("file").path("file_data").asText())
+                .isEqualTo("data:application/pdf;base64,JVBERi0x");
+        assertThat(messages.get(4).path("content").get(2).path("file").path("filename").asText()).isEqualTo("spec.pdf");
+        assertThat(messages.get(4).path("content").get(3).path("text").asText()).isEqualTo("translate me");
         assertThat(sent.path("tools").get(0).path("function").path("parameters").path("properties").has("city")).isTrue();
         assertThat(sent.path("tool_choice").asText()).isEqualTo("required");
         assertThat(sent.path("parallel_tool_calls").asBoolean(true)).isFalse();
@@ -227,6 +235,19 @@ class AnthropicMessagesTest {
         assertThat(streamed.stream().filter(e -> e.path("delta").has("signature")).findFirst().orElseThrow()
                 .path("delta").path("signature").asText()).isEqualTo(AnthropicTestUpstream.SIGNATURE);
 
+        // a PDF reaches an Anthropic backend as a document; adaptive thinking at effort max as that effort
+        Map<String, Object> pdf = message(claude("claude-echo"), List.of(Map.of("type", "document",
+                "source", Map.of("type", "base64", "media_type", "application/pdf", "data", "JVBERi0y")),
+                Map.of("type", "text", "text", "read it")));
+        pdf.put("thinking", Map.of("type", "adaptive"));
+        pdf.put("output_config", Map.of("effort", "max"));
+        anthropic(ADMIN).body(pdf).when().post("/anthropic/v1/messages").then().statusCode(200);
+        JsonNode sentPdf = JSON.readTree(AnthropicTestUpstream.get().sentContaining("JVBERi0y").encode());
+        JsonNode document = sentPdf.get("messages").get(0).get("content").get(0);
+        assertThat(document.path("type").asText()).isEqualTo("document");
+        assertThat(document.path("source").path("data").asText()).isEqualTo("JVBERi0y");
+        assertThat(sentPdf.path("output_config").path("effort").asText()).isEqualTo("max");
+
         // the signed thinking sent back reaches the backend as it was signed
         Map<String, Object> again = new LinkedHashMap<>(message(thinking, "again"));
         again.put("max_tokens", 900);
@@ -278,9 +299,13 @@ class AnthropicMessagesTest {
         serverTool.put("tools", List.of(Map.of("type", "web_search_20250305", "name", "web_search")));
         anthropic(ADMIN).body(serverTool).when().post("/anthropic/v1/messages").then().statusCode(400)
                 .body("error.message", startsWith("server tools (web_search_20250305) are not supported"));
-        anthropic(ADMIN).body(message(model, List.of(Map.of("type", "document", "source", Map.of("type", "text", "data", "x")))))
+        anthropic(ADMIN).body(message(model, List.of(Map.of("type", "search_result", "source", "x"))))
                 .when().post("/anthropic/v1/messages").then().statusCode(400)
-                .body("error.message", equalTo("content blocks of type document are not supported here"));
+                .body("error.message", equalTo("content blocks of type search_result are not supported here"));
+        anthropic(ADMIN).body(message(model, List.of(Map.of("type", "document",
+                        "source", Map.of("type", "url", "url", "https://x.test/a.pdf")))))
+                .when().post("/anthropic/v1/messages").then().statusCode(400)
+                .body("error.message", equalTo("documents must be plain text or a base64 PDF here"));
         Map<String, Object> badRole = message(model, "x");
         badRole.put("messages", List.of(Map.of("role", "system", "content", "x")));
         anthropic(ADMIN).body(badRole).when().post("/anthropic/v1/messages").then().statusCode(400)
@@ -289,6 +314,65 @@ class AnthropicMessagesTest {
         overCap.put("max_tokens", 1_000_000);
         anthropic(ADMIN).body(overCap).when().post("/anthropic/v1/messages").then().statusCode(400)
                 .body("error.type", equalTo("invalid_request_error"));
+    }
+
+    /** Each malformed request is a 400 in Anthropic's shape naming what is wrong, never a 500. */
+    @Test
+    void malformedRequestsAreRefusedByName() {
+        String model = chatModel("echo");
+        Map<String, Object> base = message(model, "hi");
+        List<Map.Entry<String, Object>> cases = List.of(
+                Map.entry("messages", List.of()),
+                Map.entry("messages", "hi"),
+                Map.entry("messages", java.util.Arrays.asList((Object) null)),
+                Map.entry("messages", List.of(Map.of("role", "user", "content", List.of(Map.of("type", "text"))))),
+                Map.entry("messages", List.of(Map.of("role", "user", "content", java.util.Arrays.asList((Object) null)))),
+                Map.entry("messages", List.of(Map.of("role", "user", "content", 5))),
+                Map.entry("messages", List.of(Map.of("role", "user", "content", List.of(Map.of("type", "image",
+                        "source", Map.of("type", "file", "file_id", "f")))))),
+                Map.entry("messages", List.of(Map.of("role", "user", "content", List.of(Map.of("type", "tool_result"))))),
+                Map.entry("messages", List.of(Map.of("role", "assistant", "content", List.of(Map.of("type", "tool_use", "id", "t"))))),
+                Map.entry("system", 5),
+                Map.entry("system", List.of(Map.of("type", "image"))),
+                Map.entry("max_tokens", 0),
+                Map.entry("max_tokens", "many"),
+                Map.entry("max_tokens", 1e12),
+                Map.entry("stream", "yes"),
+                Map.entry("stop_sequences", "END"),
+                Map.entry("stop_sequences", List.of(1)),
+                Map.entry("tools", Map.of("name", "x")),
+                Map.entry("tools", java.util.Arrays.asList((Object) null)),
+                Map.entry("tools", List.of(Map.of("name", "x"))),
+                Map.entry("tool_choice", "auto"),
+                Map.entry("tool_choice", Map.of("type", "tool")),
+                Map.entry("thinking", Map.of("type", "enabled")),
+                Map.entry("thinking", "on"),
+                Map.entry("output_config", Map.of("format", Map.of("type", "json_object"))),
+                Map.entry("temperature", "hot"),
+                Map.entry("model", 5));
+        for (Map.Entry<String, Object> c : cases) {
+            Map<String, Object> body = new LinkedHashMap<>(base);
+            body.put(c.getKey(), c.getValue());
+            anthropic(ADMIN).body(body).when().post("/anthropic/v1/messages").then().statusCode(400)
+                    .body("type", equalTo("error")).body("error.type", equalTo("invalid_request_error"))
+                    .body("error.message", org.hamcrest.Matchers.not(org.hamcrest.Matchers.containsString("Exception")));
+        }
+    }
+
+    /** Rate limits answer with Anthropic's header names, and a refusal is a rate_limit_error with retry-after. */
+    @Test
+    void rateLimitsUseAnthropicsHeaders() {
+        String tenantId = InferenceFixtures.tenant();
+        as(ADMIN).body(Map.of("key_requests_per_minute", 2)).when().put("/v1/tenants/" + tenantId + "/limits").then().statusCode(200);
+        String key = InferenceFixtures.key(tenantId, "tenant_user", null);
+        String model = chatModel("echo");
+        anthropic(key).body(message(model, "one")).when().post("/anthropic/v1/messages").then().statusCode(200)
+                .header("anthropic-ratelimit-requests-limit", "2").header("anthropic-ratelimit-requests-remaining", "1")
+                .header("anthropic-ratelimit-requests-reset", org.hamcrest.Matchers.matchesPattern("\\d{4}-\\d\\d-\\d\\dT.*Z"));
+        anthropic(key).when().get("/anthropic/v1/models").then().statusCode(200).header("anthropic-ratelimit-requests-remaining", "0");
+        anthropic(key).body(message(model, "three")).when().post("/anthropic/v1/messages").then().statusCode(429)
+                .body("error.type", equalTo("rate_limit_error")).header("retry-after", org.hamcrest.Matchers.notNullValue())
+                .header("anthropic-ratelimit-requests-remaining", "0");
     }
 
     @Test

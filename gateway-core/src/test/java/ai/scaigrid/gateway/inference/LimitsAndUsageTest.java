@@ -209,7 +209,12 @@ class LimitsAndUsageTest {
         String userKey = key(tenantId, "tenant_user", null);
         // about 2 prompt tokens + 4 x 30 > 100: refused before the upstream is called
         as(userKey).body(with(with(chat(model, "four"), "max_tokens", 30), "n", 4)).when().post("/oai/v1/chat/completions")
-                .then().statusCode(402).body("error.type", equalTo("insufficient_quota"));
+                .then().statusCode(402).body("error.type", equalTo("insufficient_quota")).header("x-should-retry", "false");
+        // the Anthropic door says the same in its words
+        RestAssured.given().header("x-api-key", userKey).contentType("application/json")
+                .body(Map.of("model", model, "max_tokens", 120, "messages", List.of(Map.of("role", "user", "content", "big"))))
+                .when().post("/anthropic/v1/messages").then().statusCode(402).body("error.type", equalTo("billing_error"))
+                .header("x-should-retry", "false");
         // 2 x 30 fits; the upstream's usage (7 + 3 per choice) is what is spent
         as(userKey).body(with(with(chat(model, "two"), "max_tokens", 30), "n", 2)).when().post("/oai/v1/chat/completions")
                 .then().statusCode(200).body("choices.size()", equalTo(2)).body("usage.total_tokens", equalTo(13));

@@ -24,5 +24,10 @@ class OpenAiRateHeadersTest {
         assertThat(rate.openAiHeaders(1_000_000)).containsEntry("x-ratelimit-limit-requests", "100")
                 .containsEntry("x-ratelimit-remaining-requests", "42").containsEntry("x-ratelimit-reset-requests", "30s");
         assertThat(new Limits.RateState(0, 0, 0).openAiHeaders(1_000_000)).isEmpty();
+        // Anthropic's names, the reset as an RFC 3339 time
+        assertThat(rate.anthropicHeaders()).containsEntry("anthropic-ratelimit-requests-limit", "100")
+                .containsEntry("anthropic-ratelimit-requests-remaining", "42")
+                .containsEntry("anthropic-ratelimit-requests-reset", "1970-01-12T13:47:10Z");
+        assertThat(new Limits.RateState(0, 0, 0).anthropicHeaders()).isEmpty();
     }
 }

@@ -21,7 +21,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * assembles tool calls (streamed and not) from a model served by the Anthropic translation, and reads
  * embeddings in the base64 encoding it asks for by default, generates images (URLs and base64), speaks and
  * transcribes (a multipart upload), runs a batch over an uploaded file, uses the Responses API (text, events,
- * function calls), raises the
+ * function calls, input token counts), raises the
  * error of a stream cut short, and
  * parses structured output from an Anthropic-backed model, and reads a reasoning model's thinking
  * (reasoning_content, thinking_blocks) and sends it back on the next turn.
@@ -69,6 +69,7 @@ class OpenAiSdkCompatibilityTest {
                 .contains("responses: \"echo: sdk responds\" streamed \"echo: sdk streams a response\"")
                 .contains("responses tool call: toolu_01 get_weather")
                 .containsPattern("stored responses: retrieved, listed, continued resp_[0-9a-f]{32} and deleted resp_[0-9a-f]{32}")
+                .containsPattern("input tokens: 1[0-9][0-9] continued more")
                 .containsPattern("conversation: conv_[0-9a-f]{32} items paged one by one: 3")
                 .contains("background response: queued then completed")
                 .contains("background stream: left after event 1 resumed from 2 to response.completed")

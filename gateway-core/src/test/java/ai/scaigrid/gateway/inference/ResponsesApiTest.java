@@ -371,6 +371,39 @@ class ResponsesApiTest {
         as(owner).when().get("/oai/v1/responses/" + id).then().statusCode(200);
     }
 
+    /**
+     * {@code POST /responses/input_tokens} estimates a turn's input, the earlier turns it continues included, without
+     * calling a backend; what a response would refuse it refuses, and someone else's response is not continued.
+     */
+    @Test
+    void inputTokensAreCountedWithTheTurnsBefore() {
+        String model = chatModel("echo");
+        int before = OpenAiTestUpstream.get().calls("echo");
+        int alone = as(ADMIN).body(request(model, "x".repeat(400))).when().post("/oai/v1/responses/input_tokens").then().statusCode(200)
+                .body("object", equalTo("response.input_tokens")).extract().path("input_tokens");
+        assertThat(alone).isBetween(100, 110);
+        String tenantId = tenant();
+        String owner = key(tenantId, "tenant_user", null);
+        String id = as(owner).body(request(model, "y".repeat(400))).when().post("/oai/v1/responses").then().statusCode(200)
+                .extract().path("id");
+        int continued = as(owner).body(with(request(model, "x".repeat(400)), "previous_response_id", id))
+                .when().post("/oai/v1/responses/input_tokens").then().statusCode(200).extract().path("input_tokens");
+        assertThat(continued).isGreaterThan(alone + 99);
+        // no model named: still counted
+        Map<String, Object> unnamed = new LinkedHashMap<>(request(model, "x".repeat(400)));
+        unnamed.remove("model");
+        as(ADMIN).body(unnamed).when().post("/oai/v1/responses/input_tokens").then().statusCode(200).body("input_tokens", equalTo(alone));
+        assertThat(OpenAiTestUpstream.get().calls("echo")).isEqualTo(before + 1);
+
+        as(key(tenantId, "tenant_user", null)).body(with(request(model, "x"), "previous_response_id", id))
+                .when().post("/oai/v1/responses/input_tokens").then().statusCode(400).body("error.param", equalTo("previous_response_id"));
+        as(ADMIN).body(request("nobody/none", "x")).when().post("/oai/v1/responses/input_tokens").then().statusCode(404)
+                .body("error.code", equalTo("model_not_found"));
+        as(ADMIN).body(with(request(model, "x"), "tools", List.of(Map.of("type", "web_search")))).when()
+                .post("/oai/v1/responses/input_tokens").then().statusCode(400).body("error.param", startsWith("tools"));
+        as(ADMIN).body("{").when().post("/oai/v1/responses/input_tokens").then().statusCode(400).body("error.param", equalTo("body"));
+    }
+
     /** A reply cut by max_output_tokens: the response and its message are both incomplete. */
     @Test
     void aCutReplyIsIncompleteThroughout() throws Exception {

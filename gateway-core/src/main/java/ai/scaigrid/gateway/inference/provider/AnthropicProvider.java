@@ -37,9 +37,9 @@ import java.util.function.Consumer;
  * gets the one the gateway reserved for (the model's {@code max_output_tokens}, else the gateway's default).
  *
  * <p>Extended thinking, in the shapes LiteLLM, DeepSeek and vLLM use: {@code reasoning_effort}
- * {@code minimal}/{@code low}, {@code medium}, {@code high}, {@code xhigh} becomes adaptive thinking at
+ * {@code minimal}/{@code low}, {@code medium}, {@code high}, {@code xhigh}, {@code max} becomes adaptive thinking at
  * that effort (Claude 4.6 and later), or with connection_config {@code thinking: budget} (earlier
- * models) a fixed budget of 1024, 2048, 4096, 8192 tokens ({@code none}: no thinking; other values are
+ * models) a fixed budget of 1024, 2048, 4096, 8192, 16384 tokens ({@code none}: no thinking; other values are
  * refused). What Anthropic refuses with thinking is refused up front as VALIDATION_ERROR naming the
  * field: {@code max_tokens} not above a fixed budget, a {@code temperature} other than 1, {@code top_p}
  * below 0.95, {@code top_k}, a forced {@code tool_choice}, {@code response_format} (its answer tool is
@@ -278,12 +278,13 @@ public class AnthropicProvider implements Provider {
 
     /** Adaptive thinking's effort for each OpenAI {@code reasoning_effort} that turns thinking on. */
     static final Map<String, String> EFFORTS = Map.of("minimal", "low", "low", "low", "medium", "medium",
-            "high", "high", "xhigh", "xhigh");
+            "high", "high", "xhigh", "xhigh", "max", "max");
     /** The fixed thinking budget for each effort (connection_config {@code thinking: budget}); 1024 is Anthropic's minimum. */
-    private static final Map<String, Integer> BUDGETS = Map.of("low", 1024, "medium", 2048, "high", 4096, "xhigh", 8192);
+    private static final Map<String, Integer> BUDGETS = Map.of("low", 1024, "medium", 2048, "high", 4096, "xhigh", 8192,
+            "max", 16384);
 
     /**
-     * The thinking effort ({@code low}, {@code medium}, {@code high}, {@code xhigh}) for
+     * The thinking effort ({@code low}, {@code medium}, {@code high}, {@code xhigh}, {@code max}) for
      * {@code reasoning_effort}, or null for no thinking (none given, or {@code none}). Claude 4.6 and
      * later think adaptively at that effort; earlier models need a fixed budget (connection_config
      * {@code thinking: budget}; the budgets follow LiteLLM's mapping), which must stay below
@@ -307,7 +308,8 @@ public class AnthropicProvider implements Provider {
         String effort = effortNode.asText();
         String level = EFFORTS.get(effort);
         if (level == null) {
-            throw invalid("reasoning_effort", "an Anthropic backend takes reasoning_effort none, minimal, low, medium, high or xhigh");
+            throw invalid("reasoning_effort",
+                    "an Anthropic backend takes reasoning_effort none, minimal, low, medium, high, xhigh or max");
         }
         String with = " with reasoning_effort " + effort + " (extended thinking)";
         Map<String, String> clashes = new LinkedHashMap<>(); // field -> why it cannot go with thinking
@@ -430,13 +432,21 @@ public class AnthropicProvider implements Provider {
                 JsonNode image = part.path("image_url");
                 String url = image.isTextual() ? image.asText() : image.path("url").asText("");
                 blocks.add(markCache(imageBlock(url, field + "[" + i + "]"), part));
+            } else if ("file".equals(type) && part.path("file").path("file_data").asText("").startsWith(PDF_DATA)) {
+                // a PDF as OpenAI's file part carries it: Anthropic reads it as a document
+                ObjectNode document = NODES.objectNode().put("type", "document");
+                document.putObject("source").put("type", "base64").put("media_type", "application/pdf")
+                        .put("data", part.path("file").path("file_data").asText().substring(PDF_DATA.length()));
+                blocks.add(markCache(document, part));
             } else {
                 throw invalid(field + "[" + i + "].type", "content parts of type " + type
-                        + " cannot be sent to an Anthropic backend (text and image_url can)");
+                        + " cannot be sent to an Anthropic backend (text, image_url and a base64 PDF file can)");
             }
         }
         return blocks;
     }
+
+    private static final String PDF_DATA = "data:application/pdf;base64,";
 
     /** A data URL becomes an inline base64 image; anything else is fetched by Anthropic from its URL. */
     private static ObjectNode imageBlock(String url, String field) {
