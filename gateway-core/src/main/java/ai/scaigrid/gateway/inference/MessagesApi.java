@@ -107,6 +107,11 @@ final class MessagesApi {
     }
 
     private static void system(JsonNode system, ArrayNode messages) {
+        system(system, messages, "system");
+    }
+
+    /** {@code system} (a string or text blocks) as one chat system message, none when empty; {@code field} names it in refusals. */
+    private static void system(JsonNode system, ArrayNode messages, String field) {
         if (system == null || system.isNull()) {
             return;
         }
@@ -117,13 +122,13 @@ final class MessagesApi {
             return;
         }
         if (!system.isArray()) {
-            throw ApiException.validation("system", "system must be a string or an array of text blocks");
+            throw ApiException.validation(field, "system must be a string or an array of text blocks");
         }
         ArrayNode parts = NODES.arrayNode();
         for (int i = 0; i < system.size(); i++) {
             JsonNode block = system.get(i);
             if (!"text".equals(block.path("type").asText()) || !block.path("text").isTextual()) {
-                throw ApiException.validation("system[" + i + "]", "system blocks must be {\"type\": \"text\", \"text\": ...}");
+                throw ApiException.validation(field + "[" + i + "]", "system blocks must be {\"type\": \"text\", \"text\": ...}");
             }
             parts.add(textPart(block));
         }
@@ -150,8 +155,16 @@ final class MessagesApi {
             throw ApiException.validation(field, "each message must be an object with role and content");
         }
         String role = m.path("role").asText("");
-        if (!role.equals("user") && !role.equals("assistant")) {
-            throw ApiException.validation(field + ".role", "role must be user or assistant");
+        if (!role.equals("user") && !role.equals("assistant") && !role.equals("system")) {
+            throw ApiException.validation(field + ".role", "role must be user, assistant or system");
+        }
+        if (role.equals("system")) {
+            // instructions in the conversation (Claude Code sends its environment so): a chat system message there
+            JsonNode content = m.get("content");
+            ArrayNode held = NODES.arrayNode();
+            system(content == null || content.isNull() ? NODES.textNode("") : content, held, field + ".content");
+            out.addAll(held);
+            return;
         }
         JsonNode content = m.get("content");
         if (content != null && content.isTextual()) {

@@ -126,6 +126,7 @@ class AnthropicMessagesTest {
         body.put("system", List.of(Map.of("type", "text", "text", "You are terse.", "cache_control", Map.of("type", "ephemeral"))));
         body.put("messages", List.of(
                 Map.of("role", "user", "content", "weather in Oslo?"),
+                Map.of("role", "system", "content", List.of(Map.of("type", "text", "text", "# Environment"))),
                 Map.of("role", "assistant", "content", List.of(Map.of("type", "text", "text", "Checking."),
                         Map.of("type", "tool_use", "id", "toolu_9", "name", "get_weather", "input", Map.of("city", "Oslo")))),
                 Map.of("role", "user", "content", List.of(
@@ -146,7 +147,10 @@ class AnthropicMessagesTest {
 
         JsonNode sent = JSON.valueToTree(OpenAiTestUpstream.get().sentContaining("station offline").getMap());
         JsonNode messages = sent.get("messages");
-        assertThat(messages).hasSize(5);
+        assertThat(messages).hasSize(6);
+        // a system message in the conversation (as Claude Code sends its environment) stays where it was
+        assertThat(((com.fasterxml.jackson.databind.node.ArrayNode) messages).remove(2).path("content").asText())
+                .isEqualTo("# Environment");
         assertThat(messages.get(0).path("role").asText()).isEqualTo("system");
         assertThat(messages.get(0).path("content").get(0).path("text").asText()).isEqualTo("You are terse.");
         assertThat(messages.get(1).path("content").asText()).isEqualTo("weather in Oslo?");
@@ -307,9 +311,9 @@ class AnthropicMessagesTest {
                 .when().post("/anthropic/v1/messages").then().statusCode(400)
                 .body("error.message", equalTo("documents must be plain text or a base64 PDF here"));
         Map<String, Object> badRole = message(model, "x");
-        badRole.put("messages", List.of(Map.of("role", "system", "content", "x")));
+        badRole.put("messages", List.of(Map.of("role", "tool", "content", "x")));
         anthropic(ADMIN).body(badRole).when().post("/anthropic/v1/messages").then().statusCode(400)
-                .body("error.message", equalTo("role must be user or assistant"));
+                .body("error.message", equalTo("role must be user, assistant or system"));
         Map<String, Object> overCap = message(model, "x");
         overCap.put("max_tokens", 1_000_000);
         anthropic(ADMIN).body(overCap).when().post("/anthropic/v1/messages").then().statusCode(400)
