@@ -299,11 +299,7 @@ public class InferenceRoutes {
      * named, must be one the caller may use. No backend is called.
      */
     private void responseInputTokens(RoutingContext rc) {
-        String requestId = begin(rc);
-        authenticateListing(rc, requestId).flatMap(caller -> {
-            if (caller == null) {
-                return Uni.createFrom().<ObjectNode>nullItem(); // already answered
-            }
+        answered(rc, Api.OAI, caller -> {
             caller.require(ai.scaigrid.commons.security.Permissions.MODELS_USE);
             ResponsesApi.Turn turn = new ResponsesApi.Turn(jsonBody(rc));
             return storedResponses.chat(caller, turn).flatMap(chat -> {
@@ -316,11 +312,7 @@ public class InferenceRoutes {
                         .put("input_tokens", parsed.promptEstimate());
                 return named ? routes.resolve(caller, parsed.model()).map(route -> out) : Uni.createFrom().item(out);
             });
-        }).subscribe().with(out -> guard(rc, Api.OAI, requestId, null, () -> {
-            if (out != null) {
-                json(rc, null, 200, out);
-            }
-        }), failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
+        });
     }
 
     /** Anthropic's Messages API: the request translated to chat ({@link MessagesApi#toChat}), the answer framed back. */
@@ -349,20 +341,12 @@ public class InferenceRoutes {
      * token; images and documents uncounted): no backend is called.
      */
     private void countTokens(RoutingContext rc) {
-        String requestId = begin(rc);
-        authenticateListing(rc, requestId).flatMap(caller -> {
-            if (caller == null) {
-                return Uni.createFrom().<ObjectNode>nullItem(); // already answered
-            }
+        answered(rc, Api.ANTHROPIC, caller -> {
             caller.require(ai.scaigrid.commons.security.Permissions.MODELS_USE);
             InferenceRequests.Parsed parsed = InferenceRequests.chat(MessagesApi.toChat(jsonBody(rc), true));
             return routes.resolve(caller, parsed.model())
                     .map(route -> mapper.createObjectNode().put("input_tokens", parsed.promptEstimate()));
-        }).subscribe().with(out -> guard(rc, Api.ANTHROPIC, requestId, null, () -> {
-            if (out != null) {
-                json(rc, null, 200, out);
-            }
-        }), failure -> fail(rc, Api.ANTHROPIC, requestId, InferencePipeline.toApiException(failure)));
+        });
     }
 
     /** The request's JSON body; a 400 naming {@code body} when there is none or it does not parse. */
@@ -811,28 +795,52 @@ public class InferenceRoutes {
                 }));
     }
 
-    // one chain per request, subscribed once: whatever throws on the way is answered by fail(), never dropped
-    private void oaiModels(RoutingContext rc) {
+    /**
+     * A read answered with what {@code handler} yields for the authenticated caller (counted against its request
+     * limits), or its failure in {@code api}'s error shape: one chain per request, subscribed once, so whatever throws
+     * on the way is answered by fail(), never dropped.
+     */
+    private void answered(RoutingContext rc, Api api, java.util.function.Function<Caller, Uni<ObjectNode>> handler) {
         String requestId = begin(rc);
-        authenticateListing(rc, requestId).flatMap(caller -> {
-            if (caller == null) {
-                return Uni.createFrom().<ObjectNode>nullItem(); // already answered
-            }
-            if (!caller.has(ai.scaigrid.commons.security.Permissions.MODELS_LIST)
-                    && !caller.has(ai.scaigrid.commons.security.Permissions.MODELS_USE)) {
-                throw new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "Missing permission models:list");
-            }
-            return allVisible(caller, null, new ArrayList<>(), 0).map(models -> {
-                ObjectNode out = mapper.createObjectNode().put("object", "list");
-                ArrayNode data = out.putArray("data");
-                models.forEach(m -> data.add(oaiModel(m)));
-                return out;
-            });
-        }).subscribe().with(out -> guard(rc, Api.OAI, requestId, null, () -> {
-            if (out != null) {
-                json(rc, null, 200, out);
-            }
-        }), failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
+        authenticateListing(rc, requestId)
+                .flatMap(caller -> caller == null ? Uni.createFrom().<ObjectNode>nullItem() : handler.apply(caller)) // null: answered
+                .subscribe().with(out -> guard(rc, api, requestId, null, () -> {
+                    if (out != null) {
+                        json(rc, null, 200, out);
+                    }
+                }), failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
+    }
+
+    /** Every model the caller may list, for a models listing. */
+    private Uni<List<FrontendModel>> listable(Caller caller) {
+        if (!caller.has(ai.scaigrid.commons.security.Permissions.MODELS_LIST)
+                && !caller.has(ai.scaigrid.commons.security.Permissions.MODELS_USE)) {
+            throw new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "Missing permission models:list");
+        }
+        return allVisible(caller, null, new ArrayList<>(), 0);
+    }
+
+    /** The model the path's {@code id} names, if the caller may see it. */
+    private Uni<FrontendModel> namedModel(RoutingContext rc, Caller caller) {
+        String id = rc.pathParam("id");
+        try {
+            id = java.net.URLDecoder.decode(id, StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException notEncoded) {
+            // a stray '%' is part of the id as given: no such model, not a server error
+        }
+        return catalog.getVisible(caller, id).flatMap(m -> caller.modelGroupIds().isEmpty()
+                ? Uni.createFrom().item(m)
+                // group-restricted keys see only their groups' models: route resolution knows the groups
+                : routes.resolve(caller, m.slug()).map(route -> m));
+    }
+
+    private void oaiModels(RoutingContext rc) {
+        answered(rc, Api.OAI, caller -> listable(caller).map(models -> {
+            ObjectNode out = mapper.createObjectNode().put("object", "list");
+            ArrayNode data = out.putArray("data");
+            models.forEach(m -> data.add(oaiModel(m)));
+            return out;
+        }));
     }
 
     private Uni<List<FrontendModel>> allVisible(Caller caller, String cursor, List<FrontendModel> acc, int pages) {
@@ -846,26 +854,7 @@ public class InferenceRoutes {
     }
 
     private void oaiModel(RoutingContext rc) {
-        String requestId = begin(rc);
-        authenticateListing(rc, requestId).flatMap(caller -> {
-            if (caller == null) {
-                return Uni.createFrom().<ObjectNode>nullItem(); // already answered
-            }
-            String id = rc.pathParam("id");
-            try {
-                id = java.net.URLDecoder.decode(id, StandardCharsets.UTF_8);
-            } catch (IllegalArgumentException notEncoded) {
-                // a stray '%' is part of the id as given: no such model, not a server error
-            }
-            return catalog.getVisible(caller, id).flatMap(m -> caller.modelGroupIds().isEmpty()
-                    ? Uni.createFrom().item(oaiModel(m))
-                    // group-restricted keys see only their groups' models: route resolution knows the groups
-                    : routes.resolve(caller, m.slug()).map(route -> oaiModel(m)));
-        }).subscribe().with(out -> guard(rc, Api.OAI, requestId, null, () -> {
-            if (out != null) {
-                json(rc, null, 200, out);
-            }
-        }), failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
+        answered(rc, Api.OAI, caller -> namedModel(rc, caller).map(this::oaiModel));
     }
 
     /**
@@ -873,15 +862,7 @@ public class InferenceRoutes {
      * {@code after_id}, {@code before_id} and {@code limit}.
      */
     private void anthropicModels(RoutingContext rc) {
-        String requestId = begin(rc);
-        authenticateListing(rc, requestId).flatMap(caller -> {
-            if (caller == null) {
-                return Uni.createFrom().<ObjectNode>nullItem(); // already answered
-            }
-            if (!caller.has(ai.scaigrid.commons.security.Permissions.MODELS_LIST)
-                    && !caller.has(ai.scaigrid.commons.security.Permissions.MODELS_USE)) {
-                throw new ApiException(ErrorCode.AUTHZ_PERMISSION_DENIED, "Missing permission models:list");
-            }
+        answered(rc, Api.ANTHROPIC, caller -> {
             String limitParam = rc.request().getParam("limit");
             int limit = 20;
             if (limitParam != null) {
@@ -897,7 +878,7 @@ public class InferenceRoutes {
             int pageSize = limit;
             String afterId = rc.request().getParam("after_id");
             String beforeId = rc.request().getParam("before_id");
-            return allVisible(caller, null, new ArrayList<>(), 0).map(models -> {
+            return listable(caller).map(models -> {
                 List<FrontendModel> page = MessagesApi.page(models, FrontendModel::slug, afterId, beforeId, pageSize);
                 ObjectNode out = mapper.createObjectNode();
                 ArrayNode data = out.putArray("data");
@@ -912,33 +893,11 @@ public class InferenceRoutes {
                 }
                 return out;
             });
-        }).subscribe().with(out -> guard(rc, Api.ANTHROPIC, requestId, null, () -> {
-            if (out != null) {
-                json(rc, null, 200, out);
-            }
-        }), failure -> fail(rc, Api.ANTHROPIC, requestId, InferencePipeline.toApiException(failure)));
+        });
     }
 
     private void anthropicModel(RoutingContext rc) {
-        String requestId = begin(rc);
-        authenticateListing(rc, requestId).flatMap(caller -> {
-            if (caller == null) {
-                return Uni.createFrom().<ObjectNode>nullItem(); // already answered
-            }
-            String id = rc.pathParam("id");
-            try {
-                id = java.net.URLDecoder.decode(id, StandardCharsets.UTF_8);
-            } catch (IllegalArgumentException notEncoded) {
-                // a stray '%' is part of the id as given: no such model, not a server error
-            }
-            return catalog.getVisible(caller, id).flatMap(m -> caller.modelGroupIds().isEmpty()
-                    ? Uni.createFrom().item(anthropicModel(m))
-                    : routes.resolve(caller, m.slug()).map(route -> anthropicModel(m)));
-        }).subscribe().with(out -> guard(rc, Api.ANTHROPIC, requestId, null, () -> {
-            if (out != null) {
-                json(rc, null, 200, out);
-            }
-        }), failure -> fail(rc, Api.ANTHROPIC, requestId, InferencePipeline.toApiException(failure)));
+        answered(rc, Api.ANTHROPIC, caller -> namedModel(rc, caller).map(this::anthropicModel));
     }
 
     private ObjectNode anthropicModel(FrontendModel m) {

@@ -18,6 +18,7 @@ import java.util.Map;
 import static ai.scaigrid.gateway.TestKeys.ADMIN;
 import static ai.scaigrid.gateway.inference.InferenceFixtures.as;
 import static ai.scaigrid.gateway.inference.InferenceFixtures.chatModel;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.namedEvents;
 import static ai.scaigrid.gateway.inference.InferenceFixtures.chatModelOver;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.equalTo;
@@ -52,28 +53,6 @@ class AnthropicMessagesTest {
     private static String claude(String upstreamModel) {
         return chatModelOver(List.of(Map.of("name", "claude", "provider_type", "anthropic", "model_name", upstreamModel,
                 "connection_config", Map.of("base_url", AnthropicTestUpstream.get().baseUrl(), "api_key", AnthropicTestUpstream.KEY))));
-    }
-
-    /** The events of a Messages stream, in order; each data's type is its event's name. */
-    private static List<JsonNode> events(String sse) throws Exception {
-        List<JsonNode> out = new ArrayList<>();
-        for (String frame : sse.split("\n\n")) {
-            String type = null;
-            String data = null;
-            for (String line : frame.split("\n")) {
-                if (line.startsWith("event: ")) {
-                    type = line.substring(7);
-                } else if (line.startsWith("data: ")) {
-                    data = line.substring(6);
-                }
-            }
-            if (data != null) {
-                JsonNode node = JSON.readTree(data);
-                assertThat(node.path("type").asText()).isEqualTo(type);
-                out.add(node);
-            }
-        }
-        return out;
     }
 
     /** Each event's type (with its delta's or block's type), a run of the same one counted once: chunks may be coalesced. */
@@ -182,7 +161,7 @@ class AnthropicMessagesTest {
         body.put("stream", true);
         String sse = anthropic(ADMIN).body(body).when().post("/anthropic/v1/messages").then().statusCode(200)
                 .header("Content-Type", startsWith("text/event-stream")).extract().asString();
-        List<JsonNode> events = events(sse);
+        List<JsonNode> events = namedEvents(sse);
         assertThat(types(events)).containsExactly("message_start", "ping", "content_block_start:text",
                 "content_block_delta:text_delta", "content_block_stop", "message_delta", "message_stop");
         JsonNode start = events.get(0).get("message");
@@ -211,7 +190,7 @@ class AnthropicMessagesTest {
                 .body("content[1].id", equalTo("toolu_01")).body("content[1].name", equalTo("get_weather"))
                 .body("content[1].input.city", equalTo("Oslo")).body("stop_reason", equalTo("tool_use"));
         body.put("stream", true);
-        List<JsonNode> events = events(anthropic(ADMIN).body(body).when().post("/anthropic/v1/messages").then().statusCode(200)
+        List<JsonNode> events = namedEvents(anthropic(ADMIN).body(body).when().post("/anthropic/v1/messages").then().statusCode(200)
                 .extract().asString());
         JsonNode use = events.stream().filter(e -> e.path("content_block").path("type").asText().equals("tool_use"))
                 .findFirst().orElseThrow();
@@ -231,7 +210,7 @@ class AnthropicMessagesTest {
                 .body("content[0].signature", equalTo(AnthropicTestUpstream.SIGNATURE))
                 .body("content[1].text", equalTo("echo: think it over"));
         think.put("stream", true);
-        List<JsonNode> streamed = events(anthropic(ADMIN).body(think).when().post("/anthropic/v1/messages").then().statusCode(200)
+        List<JsonNode> streamed = namedEvents(anthropic(ADMIN).body(think).when().post("/anthropic/v1/messages").then().statusCode(200)
                 .extract().asString());
         assertThat(types(streamed))
                 .startsWith("message_start", "ping", "content_block_start:thinking", "content_block_delta:thinking_delta")
@@ -272,7 +251,7 @@ class AnthropicMessagesTest {
     void aStreamThatBreaksEndsWithAnErrorEvent() throws Exception {
         Map<String, Object> body = message(chatModel("midfail"), "break");
         body.put("stream", true);
-        List<JsonNode> events = events(anthropic(ADMIN).body(body).when().post("/anthropic/v1/messages").then().statusCode(200)
+        List<JsonNode> events = namedEvents(anthropic(ADMIN).body(body).when().post("/anthropic/v1/messages").then().statusCode(200)
                 .extract().asString());
         assertThat(types(events)).startsWith("message_start", "ping", "content_block_start:text").doesNotContain("message_stop");
         JsonNode last = events.get(events.size() - 1);

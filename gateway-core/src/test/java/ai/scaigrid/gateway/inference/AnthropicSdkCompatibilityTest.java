@@ -5,13 +5,9 @@ import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.RestAssured;
 import org.junit.jupiter.api.Test;
 
-import java.io.File;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 import static ai.scaigrid.gateway.TestKeys.ADMIN;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -36,13 +32,13 @@ class AnthropicSdkCompatibilityTest {
         NodeScripts.npmCi(DIR, "node_modules/@anthropic-ai/sdk");
         String model = InferenceFixtures.chatModel("echo");
         InferenceFixtures.chatModel("echo"); // more models than a page of two
-        String output = run(new String[]{
-                "ANTHROPIC_BASE_URL=http://localhost:" + RestAssured.port + "/anthropic",
-                "ANTHROPIC_API_KEY=" + ADMIN,
-                "MODEL=" + model,
-                "TOOLS_MODEL=" + claude("claude-tools"),
-                "THINKING_MODEL=" + claude("claude-thinking"),
-                "MIDFAIL_MODEL=" + InferenceFixtures.chatModel("midfail")});
+        String output = NodeScripts.check(DIR, "check.mjs", Map.of(
+                "ANTHROPIC_BASE_URL", "http://localhost:" + RestAssured.port + "/anthropic",
+                "ANTHROPIC_API_KEY", ADMIN,
+                "MODEL", model,
+                "TOOLS_MODEL", claude("claude-tools"),
+                "THINKING_MODEL", claude("claude-thinking"),
+                "MIDFAIL_MODEL", InferenceFixtures.chatModel("midfail")), 120);
         assertThat(output).contains("models: paged").contains("non-streaming: echo: sdk says hi with request id")
                 .contains("streaming: echo: sdk streams")
                 .contains("tool use: toolu_01 get_weather {\"city\":\"Oslo\"} streamed toolu_01")
@@ -51,24 +47,5 @@ class AnthropicSdkCompatibilityTest {
                 .contains("mid-stream error:")
                 .contains("unknown model: 404 not_found_error with request id")
                 .contains("bad request: 400 invalid_request_error").contains("wrong key: 401").contains("OK");
-    }
-
-    private static String run(String[] env) throws Exception {
-        ProcessBuilder pb = new ProcessBuilder("node", "check.mjs").directory(DIR.toFile()).redirectErrorStream(true);
-        for (String kv : env) {
-            int eq = kv.indexOf('=');
-            pb.environment().put(kv.substring(0, eq), kv.substring(eq + 1));
-        }
-        File log = Files.createTempFile("anthropic-check", ".log").toFile();
-        pb.redirectOutput(log);
-        Process p = pb.start();
-        boolean done = p.waitFor(120, TimeUnit.SECONDS);
-        String output = Files.readString(log.toPath(), StandardCharsets.UTF_8);
-        if (!done) {
-            p.destroyForcibly();
-        }
-        assertThat(done).as("node check.mjs timed out:%n%s", output).isTrue();
-        assertThat(p.exitValue()).as("node check.mjs failed:%n%s", output).isZero();
-        return output;
     }
 }

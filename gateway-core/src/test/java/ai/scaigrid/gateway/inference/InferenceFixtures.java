@@ -122,6 +122,32 @@ final class InferenceFixtures {
     record Sse(List<String> data, List<String> events) {
     }
 
+    /**
+     * The events of a named-event stream (Responses, Anthropic Messages) in order, each data line parsed; asserts that
+     * each event's name is its data's {@code type}.
+     */
+    static List<com.fasterxml.jackson.databind.JsonNode> namedEvents(String sse) throws Exception {
+        List<com.fasterxml.jackson.databind.JsonNode> out = new ArrayList<>();
+        for (String frame : sse.split("\n\n")) {
+            String type = null;
+            String data = null;
+            for (String line : frame.split("\n")) {
+                if (line.startsWith("event: ")) {
+                    type = line.substring(7);
+                } else if (line.startsWith("data: ")) {
+                    data = line.substring(6);
+                }
+            }
+            if (data != null) {
+                com.fasterxml.jackson.databind.JsonNode node = new com.fasterxml.jackson.databind.ObjectMapper().readTree(data);
+                org.assertj.core.api.Assertions.assertThat(node.path("type").asText()).as("the event name is the data's type")
+                        .isEqualTo(type);
+                out.add(node);
+            }
+        }
+        return out;
+    }
+
     static Sse parseSse(String body) {
         List<String> data = new ArrayList<>();
         List<String> events = new ArrayList<>();

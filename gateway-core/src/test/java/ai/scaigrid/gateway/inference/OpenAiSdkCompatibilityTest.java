@@ -5,12 +5,8 @@ import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.RestAssured;
 import org.junit.jupiter.api.Test;
 
-import java.io.File;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import static ai.scaigrid.gateway.TestKeys.ADMIN;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -38,7 +34,7 @@ class OpenAiSdkCompatibilityTest {
                 "model_name", "claude-tools", "connection_config", java.util.Map.of("base_url", AnthropicTestUpstream.get().baseUrl(),
                         "api_key", AnthropicTestUpstream.KEY))));
         String embedModel = InferenceFixtures.model("test-" + InferenceFixtures.run() + "/embed", "embedding", null, "embed");
-        String output = run(List.of("node", "check.mjs"), new String[]{
+        String output = NodeScripts.check(DIR, "check.mjs", environment(
                 "OPENAI_BASE_URL=http://localhost:" + RestAssured.port + "/oai/v1",
                 "OPENAI_API_KEY=" + ADMIN,
                 "MODEL=" + model,
@@ -55,7 +51,7 @@ class OpenAiSdkCompatibilityTest {
                                 "api_key", AnthropicTestUpstream.KEY)))),
                 "PARSE_MODEL=" + InferenceFixtures.chatModelOver(List.of(java.util.Map.of("name", "claude", "provider_type", "anthropic",
                         "model_name", "claude-echo", "connection_config", java.util.Map.of("base_url", AnthropicTestUpstream.get().baseUrl(),
-                                "api_key", AnthropicTestUpstream.KEY))))}, 120);
+                                "api_key", AnthropicTestUpstream.KEY))))), 120);
         assertThat(output).contains("non-streaming: echo: sdk says hi").contains("streaming: echo: sdk streams")
                 .contains("completions:  Paris, of course. streamed:  Paris, of course.").contains("scored prompts: 2")
                 .contains("non-streaming tool call: toolu_01 get_weather")
@@ -82,24 +78,12 @@ class OpenAiSdkCompatibilityTest {
                 .contains("unknown model: 404").contains("wrong key: 401").contains("OK");
     }
 
-    private static String run(List<String> command, String[] env, int timeoutSeconds) throws Exception {
-        ProcessBuilder pb = new ProcessBuilder(command).directory(DIR.toFile()).redirectErrorStream(true);
-        if (env != null) {
-            for (String kv : env) {
-                int eq = kv.indexOf('=');
-                pb.environment().put(kv.substring(0, eq), kv.substring(eq + 1));
-            }
+    /** {@code NAME=value} pairs as an environment. */
+    private static java.util.Map<String, String> environment(String... pairs) {
+        java.util.Map<String, String> env = new java.util.LinkedHashMap<>();
+        for (String kv : pairs) {
+            env.put(kv.substring(0, kv.indexOf('=')), kv.substring(kv.indexOf('=') + 1));
         }
-        File log = Files.createTempFile("node-check", ".log").toFile();
-        pb.redirectOutput(log);
-        Process p = pb.start();
-        boolean done = p.waitFor(timeoutSeconds, TimeUnit.SECONDS);
-        String output = Files.readString(log.toPath(), StandardCharsets.UTF_8);
-        if (!done) {
-            p.destroyForcibly();
-        }
-        assertThat(done).as("%s timed out:%n%s", command, output).isTrue();
-        assertThat(p.exitValue()).as("%s failed:%n%s", command, output).isZero();
-        return output;
+        return env;
     }
 }

@@ -17,6 +17,7 @@ import java.util.Map;
 import static ai.scaigrid.gateway.TestKeys.ADMIN;
 import static ai.scaigrid.gateway.inference.InferenceFixtures.as;
 import static ai.scaigrid.gateway.inference.InferenceFixtures.chatModel;
+import static ai.scaigrid.gateway.inference.InferenceFixtures.namedEvents;
 import static ai.scaigrid.gateway.inference.InferenceFixtures.key;
 import static ai.scaigrid.gateway.inference.InferenceFixtures.run;
 import static ai.scaigrid.gateway.inference.InferenceFixtures.tenant;
@@ -49,28 +50,6 @@ class ResponsesApiTest {
 
     private static JsonNode sentContaining(String text) {
         return JSON.valueToTree(OpenAiTestUpstream.get().sentContaining(text).getMap());
-    }
-
-    /** The events of a Responses stream, in order: {@code [type, data]}. */
-    private static List<JsonNode> events(String sse) throws Exception {
-        List<JsonNode> out = new ArrayList<>();
-        for (String frame : sse.split("\n\n")) {
-            String type = null;
-            String data = null;
-            for (String line : frame.split("\n")) {
-                if (line.startsWith("event: ")) {
-                    type = line.substring(7);
-                } else if (line.startsWith("data: ")) {
-                    data = line.substring(6);
-                }
-            }
-            if (data != null) {
-                JsonNode node = JSON.readTree(data);
-                assertThat(node.path("type").asText()).as("the event name is the data's type").isEqualTo(type);
-                out.add(node);
-            }
-        }
-        return out;
     }
 
     @Test
@@ -148,7 +127,7 @@ class ResponsesApiTest {
         String sse = as(ADMIN).body(Map.of("model", model, "input", "stream responses", "stream", true))
                 .when().post("/oai/v1/responses").then().statusCode(200).contentType(startsWith("text/event-stream"))
                 .extract().asString();
-        List<JsonNode> events = events(sse);
+        List<JsonNode> events = namedEvents(sse);
         List<String> types = events.stream().map(e -> e.path("type").asText()).toList();
         assertThat(types.get(0)).isEqualTo("response.created");
         assertThat(types.get(1)).isEqualTo("response.in_progress");
@@ -176,7 +155,7 @@ class ResponsesApiTest {
         Map<String, Object> body = request(chatModel("tools"), "stream a tool call");
         body.put("stream", true);
         body.put("tools", List.of(Map.of("type", "function", "name", "get_weather", "parameters", Map.of("type", "object"))));
-        List<JsonNode> events = events(as(ADMIN).body(body).when().post("/oai/v1/responses").then().statusCode(200)
+        List<JsonNode> events = namedEvents(as(ADMIN).body(body).when().post("/oai/v1/responses").then().statusCode(200)
                 .extract().asString());
         JsonNode added = events.stream().filter(e -> e.path("type").asText().equals("response.output_item.added")).findFirst().orElseThrow();
         assertThat(added.at("/item/type").asText()).isEqualTo("function_call");
@@ -191,7 +170,7 @@ class ResponsesApiTest {
 
     @Test
     void aStreamCutShortEndsFailed() throws Exception {
-        List<JsonNode> events = events(as(ADMIN).body(Map.of("model", chatModel("midfail"), "input", "x", "stream", true))
+        List<JsonNode> events = namedEvents(as(ADMIN).body(Map.of("model", chatModel("midfail"), "input", "x", "stream", true))
                 .when().post("/oai/v1/responses").then().statusCode(200).extract().asString());
         List<String> types = events.stream().map(e -> e.path("type").asText()).toList();
         assertThat(types.subList(types.size() - 2, types.size())).containsExactly("response.failed", "error");
@@ -299,7 +278,8 @@ class ResponsesApiTest {
         String second = "and my surname? " + run();
         Map<String, Object> two = with(request(model, second), "previous_response_id", firstId);
         two.put("stream", true);
-        List<JsonNode> events = events(as(ADMIN).body(two).when().post("/oai/v1/responses").then().statusCode(200).extract().asString());
+        List<JsonNode> events = namedEvents(as(ADMIN).body(two).when().post("/oai/v1/responses").then().statusCode(200)
+                .extract().asString());
         JsonNode completed = events.get(events.size() - 1);
         assertThat(completed.path("type").asText()).isEqualTo("response.completed");
         assertThat(completed.at("/response/previous_response_id").asText()).isEqualTo(firstId);
@@ -413,7 +393,7 @@ class ResponsesApiTest {
                 .body("output[0].status", equalTo("incomplete"));
         Map<String, Object> streamed = with(request(model, "cut me short please"), "max_output_tokens", 1);
         streamed.put("stream", true);
-        List<JsonNode> events = events(as(ADMIN).body(streamed).when().post("/oai/v1/responses").then().statusCode(200)
+        List<JsonNode> events = namedEvents(as(ADMIN).body(streamed).when().post("/oai/v1/responses").then().statusCode(200)
                 .extract().asString());
         JsonNode itemDone = events.stream().filter(e -> e.path("type").asText().equals("response.output_item.done"))
                 .findFirst().orElseThrow();

@@ -57,6 +57,26 @@ public final class NodeScripts {
         assertThat(npm.exitValue()).as("npm ci: " + out).isZero();
     }
 
+    /**
+     * Runs {@code node <script>} in {@code dir} with {@code env} added to the environment, asserts that it exits 0
+     * within {@code timeoutSeconds}, and returns what it printed (stdout and stderr, so a failure shows its message).
+     */
+    public static String check(Path dir, String script, java.util.Map<String, String> env, int timeoutSeconds) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder("node", script).directory(dir.toFile()).redirectErrorStream(true);
+        pb.environment().putAll(env);
+        java.io.File log = java.nio.file.Files.createTempFile("node-check", ".log").toFile();
+        pb.redirectOutput(log);
+        Process p = pb.start();
+        boolean done = p.waitFor(timeoutSeconds, TimeUnit.SECONDS);
+        String output = java.nio.file.Files.readString(log.toPath(), StandardCharsets.UTF_8);
+        if (!done) {
+            p.destroyForcibly();
+        }
+        assertThat(done).as("node %s timed out:%n%s", script, output).isTrue();
+        assertThat(p.exitValue()).as("node %s failed:%n%s", script, output).isZero();
+        return output;
+    }
+
     /** Runs {@code node <args>} in {@code dir} (at most 60 s) and collects its JSON lines. */
     public static Run run(Path dir, List<String> args) throws Exception {
         List<String> command = new ArrayList<>();
