@@ -71,6 +71,26 @@ const counted = await client.messages.countTokens({ model, messages: [{ role: 'u
 if (!(counted.input_tokens >= 100)) fail(`countTokens gave ${JSON.stringify(counted)}`);
 console.log('count tokens:', counted.input_tokens);
 
+// a message batch: created, polled until it has ended, its results read as the SDK streams them, then deleted
+const created = await client.messages.batches.create({ requests: [
+  { custom_id: 'one', params: { model, max_tokens: 50, messages: [{ role: 'user', content: 'batched one' }] } },
+  { custom_id: 'two', params: { model, max_tokens: 50, messages: [{ role: 'user', content: 'batched two' }] } }] });
+let batch = created;
+for (let i = 0; i < 300 && batch.processing_status !== 'ended'; i++) {
+  await new Promise((r) => setTimeout(r, 100));
+  batch = await client.messages.batches.retrieve(created.id);
+}
+if (batch.processing_status !== 'ended' || batch.request_counts.succeeded !== 2) fail(`the batch was ${JSON.stringify(batch)}`);
+const batchResults = [];
+for await (const r of await client.messages.batches.results(created.id)) {
+  batchResults.push(`${r.custom_id}=${r.result.type === 'succeeded' ? r.result.message.content[0].text : r.result.type}`);
+}
+const listed = [];
+for await (const b of client.messages.batches.list({ limit: 10 })) listed.push(b.id);
+if (!listed.includes(created.id)) fail(`batches.list() lacks ${created.id}`);
+const deleted = await client.messages.batches.delete(created.id);
+console.log('message batch:', batchResults.join(', '), deleted.type);
+
 try {
   const broken = client.messages.stream({ model: process.env.MIDFAIL_MODEL, max_tokens: 100, messages: [{ role: 'user', content: 'x' }] });
   let before = '';

@@ -350,7 +350,7 @@ public class InferenceRoutes {
     }
 
     /** The request's JSON body; a 400 naming {@code body} when there is none or it does not parse. */
-    private JsonNode jsonBody(RoutingContext rc) {
+    JsonNode jsonBody(RoutingContext rc) {
         Buffer raw = rc.body().buffer();
         if (raw == null || raw.length() == 0) {
             throw ApiException.validation("body", "The request body must be a JSON object");
@@ -800,7 +800,7 @@ public class InferenceRoutes {
      * limits), or its failure in {@code api}'s error shape: one chain per request, subscribed once, so whatever throws
      * on the way is answered by fail(), never dropped.
      */
-    private void answered(RoutingContext rc, Api api, java.util.function.Function<Caller, Uni<ObjectNode>> handler) {
+    void answered(RoutingContext rc, Api api, java.util.function.Function<Caller, Uni<ObjectNode>> handler) {
         String requestId = begin(rc);
         authenticateListing(rc, requestId)
                 .flatMap(caller -> caller == null ? Uni.createFrom().<ObjectNode>nullItem() : handler.apply(caller)) // null: answered

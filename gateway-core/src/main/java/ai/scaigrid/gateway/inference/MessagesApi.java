@@ -585,7 +585,12 @@ final class MessagesApi {
         if (e.errorCode() == ErrorCode.BUDGET_EXCEEDED || e.errorCode() == ErrorCode.QUOTA_EXCEEDED) {
             return "billing_error";
         }
-        return switch (e.httpStatus()) {
+        return errorType(e.httpStatus());
+    }
+
+    /** Anthropic's error type for an HTTP status. */
+    static String errorType(int status) {
+        return switch (status) {
             case 401 -> "authentication_error";
             case 402 -> "billing_error";
             case 403 -> "permission_error";
@@ -594,7 +599,7 @@ final class MessagesApi {
             case 429 -> "rate_limit_error";
             case 503, 529 -> "overloaded_error";
             case 504 -> "timeout_error";
-            default -> e.httpStatus() >= 500 ? "api_error" : "invalid_request_error";
+            default -> status >= 500 ? "api_error" : "invalid_request_error";
         };
     }
 

@@ -332,7 +332,7 @@ public class OaiBatchRoutes {
     }
 
     Uni<Row> batch(Caller caller, String id) {
-        return pool.preparedQuery("SELECT * FROM oai_batches WHERE id = $1 AND tenant_id = $2 AND owner_id = $3")
+        return pool.preparedQuery("SELECT * FROM oai_batches WHERE id = $1 AND tenant_id = $2 AND owner_id = $3 AND api = 'oai'")
                 .execute(Tuple.of(clean(id), caller.tenantId(), ownerOf(caller)))
                 .map(rows -> one(rows, "No such batch: " + id, "batch_id"));
     }
@@ -341,7 +341,7 @@ public class OaiBatchRoutes {
         int limit = intParam(rc, "limit", 20, 1, 100);
         String after = rc.request().getParam("after");
         return pool.preparedQuery("""
-                        SELECT * FROM oai_batches WHERE tenant_id = $1 AND owner_id = $2
+                        SELECT * FROM oai_batches WHERE tenant_id = $1 AND owner_id = $2 AND api = 'oai'
                           AND ($3::text IS NULL OR (created_at, id) < (SELECT created_at, id FROM oai_batches WHERE id = $3))
                         ORDER BY created_at DESC, id DESC LIMIT $4""")
                 .execute(Tuple.from(Arrays.asList(caller.tenantId(), ownerOf(caller), clean(after), limit + 1)))

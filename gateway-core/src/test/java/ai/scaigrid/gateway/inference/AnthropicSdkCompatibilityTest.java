@@ -15,7 +15,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * A real client: the official {@code @anthropic-ai/sdk} npm package (pinned in src/test/node/anthropic-check, installed
  * by this test with {@code npm ci}) calls /anthropic/v1: models listed page by page, a message streamed and not, a tool
- * call (streamed and not) and its result sent back, signed thinking streamed and sent back, count_tokens, and the
+ * call (streamed and not) and its result sent back, signed thinking streamed and sent back, count_tokens, a message
+ * batch (created, polled, its results streamed, listed, deleted), and the
  * errors its classes stand for (a stream cut short, an unknown model, a bad request, a wrong key).
  */
 @QuarkusTest
@@ -44,6 +45,7 @@ class AnthropicSdkCompatibilityTest {
                 .contains("tool use: toolu_01 get_weather {\"city\":\"Oslo\"} streamed toolu_01")
                 .contains("thinking: \"The user wants an echo.\" then \"echo: once more\"")
                 .containsPattern("count tokens: 1[0-9][0-9]\\b")
+                .contains("message batch: one=echo: batched one, two=echo: batched two message_batch_deleted")
                 .contains("mid-stream error:")
                 .contains("unknown model: 404 not_found_error with request id")
                 .contains("bad request: 400 invalid_request_error").contains("wrong key: 401").contains("OK");
