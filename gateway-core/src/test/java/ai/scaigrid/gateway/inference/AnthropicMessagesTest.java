@@ -247,6 +247,35 @@ class AnthropicMessagesTest {
         assertThat(sent.path("thinking").path("type").asText()).isNotEmpty();
     }
 
+    /** A client that leaves a Messages stream cancels the upstream at once, and the request is recorded as cancelled. */
+    @Test
+    void aClientThatLeavesCancelsTheUpstream() throws Exception {
+        OpenAiTestUpstream up = OpenAiTestUpstream.get();
+        int cancelledBefore = up.cancelledStreams.get();
+        Map<String, Object> streamed = message(chatModel("slow"), "long");
+        streamed.put("stream", true);
+        String body = JSON.writeValueAsString(streamed);
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", RestAssured.port)) {
+            java.io.OutputStream out = socket.getOutputStream();
+            out.write(("POST /anthropic/v1/messages HTTP/1.1\r\nHost: localhost\r\nx-api-key: " + ADMIN
+                    + "\r\nContent-Type: application/json\r\nX-Request-Id: req_anthropic_leaves\r\nContent-Length: "
+                    + body.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + "\r\n\r\n" + body)
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            out.flush();
+            java.io.InputStream in = socket.getInputStream();
+            StringBuilder seen = new StringBuilder();
+            byte[] buf = new byte[1024];
+            while (!seen.toString().contains("tick")) {
+                int n = in.read(buf);
+                assertThat(n).isPositive();
+                seen.append(new String(buf, 0, n, java.nio.charset.StandardCharsets.UTF_8));
+            }
+            assertThat(seen.toString()).contains("event: content_block_delta");
+        }
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(3)).until(() -> up.cancelledStreams.get() > cancelledBefore);
+        assertThat(InferenceFixtures.usageRecord(pool, usage, "req_anthropic_leaves").getString("status")).isEqualTo("cancelled");
+    }
+
     @Test
     void aStreamThatBreaksEndsWithAnErrorEvent() throws Exception {
         Map<String, Object> body = message(chatModel("midfail"), "break");
