@@ -690,7 +690,7 @@ public class InferenceRoutes {
         String requestId = RequestIds.acceptOrGenerate(rc.request().getHeader(RequestIds.HTTP_HEADER));
         RequestIds.bind(requestId);
         rc.response().putHeader(RequestIds.HTTP_HEADER, requestId);
-        if (rc.request().path().startsWith("/anthropic/")) {
+        if (Api.of(rc.request().path()) == Api.ANTHROPIC) {
             rc.response().putHeader("request-id", requestId); // where Anthropic's SDKs read it
         }
         return requestId;
@@ -789,8 +789,7 @@ public class InferenceRoutes {
                 ? Uni.createFrom().item(caller)
                 : limits.admitRequest(caller).map(rate -> {
                     rate.headers().forEach(rc.response()::putHeader);
-                    (Api.of(rc.request().path()) == Api.ANTHROPIC ? rate.anthropicHeaders()
-                            : rate.openAiHeaders(System.currentTimeMillis() / 1000)).forEach(rc.response()::putHeader);
+                    doorRateHeaders(rate, Api.of(rc.request().path()).tag).forEach(rc.response()::putHeader);
                     return caller;
                 }));
     }
@@ -880,18 +879,10 @@ public class InferenceRoutes {
             String beforeId = rc.request().getParam("before_id");
             return listable(caller).map(models -> {
                 List<FrontendModel> page = MessagesApi.page(models, FrontendModel::slug, afterId, beforeId, pageSize);
-                ObjectNode out = mapper.createObjectNode();
-                ArrayNode data = out.putArray("data");
-                page.forEach(m -> data.add(anthropicModel(m)));
                 int last = page.isEmpty() ? -1 : models.indexOf(page.get(page.size() - 1));
                 int first = page.isEmpty() ? -1 : models.indexOf(page.get(0));
-                out.put("has_more", beforeId != null ? first > 0 : last >= 0 && last < models.size() - 1);
-                if (page.isEmpty()) {
-                    out.putNull("first_id").putNull("last_id");
-                } else {
-                    out.put("first_id", page.get(0).slug()).put("last_id", page.get(page.size() - 1).slug());
-                }
-                return out;
+                return MessagesApi.list(page.stream().map(this::anthropicModel).toList(),
+                        beforeId != null ? first > 0 : last >= 0 && last < models.size() - 1);
             });
         });
     }
@@ -1047,12 +1038,17 @@ public class InferenceRoutes {
         Limits.RateState rate = ex.rate();
         if (rate != null) {
             rate.headers().forEach(response::putHeader);
-            if ("oai".equals(ex.api)) {
-                rate.openAiHeaders(System.currentTimeMillis() / 1000).forEach(response::putHeader);
-            } else if ("anthropic".equals(ex.api)) {
-                rate.anthropicHeaders().forEach(response::putHeader);
-            }
+            doorRateHeaders(rate, ex.api).forEach(response::putHeader);
         }
+    }
+
+    /** The rate figures under the names of the door a request came by ({@link Api#tag}): OpenAI's, Anthropic's, else none. */
+    private static java.util.Map<String, String> doorRateHeaders(Limits.RateState rate, String door) {
+        return switch (door) {
+            case "oai" -> rate.openAiHeaders(System.currentTimeMillis() / 1000);
+            case "anthropic" -> rate.anthropicHeaders();
+            default -> java.util.Map.of();
+        };
     }
 
     /** An error before any byte of the answer: the right status, in the API's own error format. */
@@ -1081,25 +1077,18 @@ public class InferenceRoutes {
             // the SDKs retry a 429 unless told not to; an exhausted quota or budget does not come back in seconds
             response.putHeader("x-should-retry", "false");
         }
-        if (openAi && e.errorCode() == ErrorCode.RATE_LIMITED && e.retryAfterSeconds() != null) {
-            // OpenAI's names too: the limit that refused (requests or tokens), nothing left, free again in
+        if (api != Api.NATIVE && e.errorCode() == ErrorCode.RATE_LIMITED && e.retryAfterSeconds() != null) {
+            // the door's own names too: the limit that refused (requests or tokens), nothing left, free again in/at
             String unit = limitUnit(e);
             String limit = response.headers().get("X-Scaigrid-Ratelimit-Limit");
+            String prefix = openAi ? "x-ratelimit-" : "anthropic-ratelimit-" + unit + "-";
+            String suffix = openAi ? "-" + unit : "";
             if (limit != null) {
-                response.putHeader("x-ratelimit-limit-" + unit, limit);
+                response.putHeader(prefix + "limit" + suffix, limit);
             }
-            response.putHeader("x-ratelimit-remaining-" + unit, "0");
-            response.putHeader("x-ratelimit-reset-" + unit, Limits.openAiDuration(e.retryAfterSeconds()));
-        }
-        if (api == Api.ANTHROPIC && e.errorCode() == ErrorCode.RATE_LIMITED && e.retryAfterSeconds() != null) {
-            String unit = "tokens".equals(limitUnit(e)) ? "tokens" : "requests";
-            String limit = response.headers().get("X-Scaigrid-Ratelimit-Limit");
-            if (limit != null) {
-                response.putHeader("anthropic-ratelimit-" + unit + "-limit", limit);
-            }
-            response.putHeader("anthropic-ratelimit-" + unit + "-remaining", "0");
-            response.putHeader("anthropic-ratelimit-" + unit + "-reset",
-                    java.time.Instant.ofEpochSecond(System.currentTimeMillis() / 1000 + e.retryAfterSeconds()).toString());
+            response.putHeader(prefix + "remaining" + suffix, "0");
+            response.putHeader(prefix + "reset" + suffix, openAi ? Limits.openAiDuration(e.retryAfterSeconds())
+                    : java.time.Instant.ofEpochSecond(System.currentTimeMillis() / 1000 + e.retryAfterSeconds()).toString());
         }
         Object body = openAi ? oaiError(e) : api == Api.ANTHROPIC ? MessagesApi.error(e, requestId) : ErrorEnvelope.of(e, requestId);
         try {

@@ -8,7 +8,6 @@ import ai.scaigrid.gateway.identity.ApiKeys;
 import ai.scaigrid.gateway.inference.InferenceRoutes.Api;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.smallrye.mutiny.Uni;
 import io.vertx.core.buffer.Buffer;
@@ -134,13 +133,7 @@ public class MessageBatchRoutes {
     private Uni<Row> batch(Caller caller, String id) {
         return pool.preparedQuery("SELECT * FROM oai_batches WHERE id = $1 AND tenant_id = $2 AND owner_id = $3 AND api = 'anthropic'")
                 .execute(Tuple.of(OaiBatchRoutes.clean(id), caller.tenantId(), OaiBatchRoutes.ownerOf(caller)))
-                .map(rows -> {
-                    if (rows.size() == 0) {
-                        throw new ApiException(ErrorCode.NOT_FOUND, "No such message batch: " + id,
-                                List.of(Map.of("field", "message_batch_id", "message", "not found")));
-                    }
-                    return rows.iterator().next();
-                });
+                .map(rows -> OaiBatchRoutes.one(rows, "No such message batch: " + id, "message_batch_id"));
     }
 
     /** Newest first, {@code limit} 1-1,000 (default 20), paged by {@code after_id} (older) or {@code before_id} (newer). */
@@ -168,13 +161,7 @@ public class MessageBatchRoutes {
                     if (before != null) {
                         java.util.Collections.reverse(page);
                     }
-                    ObjectNode out = mapper.createObjectNode();
-                    ArrayNode data = out.putArray("data");
-                    page.forEach(data::add);
-                    out.put("has_more", rows.size() > limit);
-                    out.put("first_id", page.isEmpty() ? null : page.get(0).path("id").asText());
-                    out.put("last_id", page.isEmpty() ? null : page.get(page.size() - 1).path("id").asText());
-                    return out;
+                    return MessagesApi.list(page, rows.size() > limit);
                 });
     }
 

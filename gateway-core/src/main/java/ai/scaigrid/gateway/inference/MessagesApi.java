@@ -515,8 +515,11 @@ final class MessagesApi {
         JsonNode blocks = answer.path("thinking_blocks");
         if (blocks.isArray() && !blocks.isEmpty()) {
             blocks.forEach(b -> content.add(thinkingBlock(b)));
-        } else if (!Reasoning.of(answer).isEmpty()) {
-            content.addObject().put("type", "thinking").put("thinking", Reasoning.of(answer)).put("signature", "");
+        } else {
+            String reasoning = Reasoning.of(answer);
+            if (!reasoning.isEmpty()) {
+                content.addObject().put("type", "thinking").put("thinking", reasoning).put("signature", "");
+            }
         }
         String text = answer.path("content").isTextual() ? answer.get("content").asText() : "";
         if (!text.isEmpty()) {
@@ -876,6 +879,17 @@ final class MessagesApi {
             error.remove("type");
             event("error", error);
         }
+    }
+
+    /** Anthropic's list object: {@code data}, {@code has_more}, and the first and last item's {@code id} (null when empty). */
+    static ObjectNode list(List<? extends JsonNode> items, boolean more) {
+        ObjectNode out = NODES.objectNode();
+        ArrayNode data = out.putArray("data");
+        items.forEach(data::add);
+        out.put("has_more", more);
+        out.put("first_id", items.isEmpty() ? null : items.get(0).path("id").asText());
+        out.put("last_id", items.isEmpty() ? null : items.get(items.size() - 1).path("id").asText());
+        return out;
     }
 
     /** Which of a list's entries Anthropic's {@code after_id}/{@code before_id}/{@code limit} paging yields. */

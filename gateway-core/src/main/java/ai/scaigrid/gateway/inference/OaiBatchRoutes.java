@@ -424,7 +424,7 @@ public class OaiBatchRoutes {
         return out;
     }
 
-    private static Row one(RowSet<Row> rows, String message, String field) {
+    static Row one(RowSet<Row> rows, String message, String field) {
         if (rows.size() == 0) {
             throw new ApiException(ErrorCode.NOT_FOUND, message, List.of(Map.of("field", field, "message", "not found")));
         }
