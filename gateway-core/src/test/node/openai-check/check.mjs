@@ -377,6 +377,27 @@ if (thinkingModel) {
   console.log('reasoning:', JSON.stringify(thought), 'then', JSON.stringify(said));
 }
 
+// a remote MCP server as a tool (AGENT_MODEL calls "echo" when asked "call echo {...}"; MCP_URL serves it): the
+// gateway lists the tools, makes the call and asks the model again; the SDK assembles the mcp items, streamed and not
+const agentModel = process.env.AGENT_MODEL;
+if (agentModel && process.env.MCP_URL) {
+  const tools = [{ type: 'mcp', server_label: 'everything', server_url: process.env.MCP_URL, require_approval: 'never' }];
+  const input = 'call echo {"message":"sdk via mcp"}';
+  const answered = await client.responses.create({ model: agentModel, input, tools });
+  const call = answered.output.find((item) => item.type === 'mcp_call');
+  if (call?.output !== 'Echo: sdk via mcp' || answered.output_text !== 'tool said: Echo: sdk via mcp') {
+    fail(`responses.create with an mcp tool gave ${JSON.stringify(answered)}`);
+  }
+  const events = [];
+  const stream = client.responses.stream({ model: agentModel, input, tools });
+  stream.on('event', (event) => { if (event.type.includes('mcp')) events.push(event.type); });
+  const final = await stream.finalResponse();
+  if (final.output_text !== answered.output_text || !events.includes('response.mcp_call.completed')) {
+    fail(`responses.stream with an mcp tool gave ${JSON.stringify({ events, final })}`);
+  }
+  console.log('mcp:', final.output.map((item) => item.type).join(','), JSON.stringify(final.output_text), events.length, 'mcp events');
+}
+
 const midfailModel = process.env.MIDFAIL_MODEL;
 if (midfailModel) {
   let got = '';

@@ -172,7 +172,7 @@ public class BackgroundResponses {
         }
         ResponsesApi.Turn turn = r.ex.responses;
         ObjectNode response;
-        ObjectNode answer = null;
+        JsonNode answer = null;
         try {
             synchronized (r.log) {
                 if (failure == null) {
@@ -213,7 +213,7 @@ public class BackgroundResponses {
      * conversation. True when stored; false when it was cancelled or deleted meanwhile, or on a database failure
      * (logged).
      */
-    private Uni<Boolean> finish(ResponsesApi.Turn turn, ObjectNode response, ObjectNode answer, ResponseEvents.Log log) {
+    private Uni<Boolean> finish(ResponsesApi.Turn turn, ObjectNode response, JsonNode answer, ResponseEvents.Log log) {
         return pool.withTransaction(conn -> Uni.createFrom().deferred(() -> conn.preparedQuery("UPDATE oai_responses SET status = $2, "
                                 + "response = $3::text::json, context = $4::text::json, updated_at = now() WHERE id = $1 AND " + RUNNING)
                         .execute(Tuple.of(turn.id, response.path("status").asText(), stored.json(response),

@@ -107,6 +107,9 @@ public class InferenceRoutes {
     BackgroundResponses background;
 
     @Inject
+    HostedMcp hostedMcp;
+
+    @Inject
     ResponseEvents responseEvents;
 
     @ConfigProperty(name = "scaigrid.inference.max-body-size", defaultValue = "16777216")
@@ -287,7 +290,9 @@ public class InferenceRoutes {
                 fail(rc, Api.OAI, requestId, e);
                 return;
             }
-            storedResponses.chat(caller, turn).subscribe().with(chat -> guard(rc, Api.OAI, requestId, null, () ->
+            storedResponses.chat(caller, turn)
+                    .flatMap(chat -> turn.mcpServers.isEmpty() ? Uni.createFrom().item(chat) : hostedMcp.prepare(caller, turn, chat))
+                    .subscribe().with(chat -> guard(rc, Api.OAI, requestId, null, () ->
                             admitAndDispatch(rc, Api.OAI, "responses", caller, requestId, chat, null, null, turn, arrived, requestContext)),
                     failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
         }), failure -> fail(rc, Api.OAI, requestId, InferencePipeline.toApiException(failure)));
@@ -367,6 +372,9 @@ public class InferenceRoutes {
                                   long arrived, io.vertx.core.Context requestContext) {
         Uni<InferenceExchange> admitted;
         String echo = "generate".equals(endpoint) ? InferenceRequests.echoText(body) : null; // validation consumes the field
+        // a Responses request with MCP servers has its sessions open: they end with the request, whatever ends it
+        Runnable endSessions = responses == null || responses.hosted == null ? () -> { } : responses.hosted::close;
+        rc.addEndHandler(v -> endSessions.run());
         try {
             admitted = pipeline.admit(caller, requestId, api.tag, endpoint, body, 0);
         } catch (RuntimeException e) {
@@ -590,10 +598,14 @@ public class InferenceRoutes {
                     failure -> fail(rc, api, ex.requestId, InferencePipeline.toApiException(failure)));
             return;
         }
+        if (ex.responses != null && ex.responses.hosted != null && !ex.responses.stream) {
+            hostedAnswer(rc, ex);
+            return;
+        }
         if (ex.request.stream()) {
             Multi<ObjectNode> chunks;
             try {
-                chunks = pipeline.stream(ex);
+                chunks = ex.responses != null && ex.responses.hosted != null ? hostedMcp.stream(ex) : pipeline.stream(ex);
             } catch (RuntimeException e) {
                 fail(rc, api, ex.requestId, InferencePipeline.toApiException(e));
                 return;
@@ -630,6 +642,28 @@ public class InferenceRoutes {
             c.cancel();
             pipeline.cancelled(ex);
         });
+    }
+
+    /**
+     * A Responses request with MCP servers, not streamed: the run's model calls are streamed from the upstream
+     * ({@link HostedMcp#stream}) and framed as a stream would be, without events; the finished response is stored
+     * and sent whole.
+     */
+    private void hostedAnswer(RoutingContext rc, InferenceExchange ex) {
+        ResponsesApi.Stream framing = new ResponsesApi.Stream(ex.responses, (type, event) -> { });
+        Cancellable c = hostedMcp.stream(ex).onItem().invoke(framing::onChunk).collect().last()
+                .flatMap(last -> {
+                    ObjectNode done = framing.finish();
+                    return storedResponses.save(ex.caller, ex.responses, done, framing.answer()).map(stored -> {
+                        if (!stored) {
+                            done.put("store", false);
+                        }
+                        return done;
+                    });
+                })
+                .subscribe().with(out -> guard(rc, Api.OAI, ex.requestId, ex, () -> json(rc, ex, 200, out)),
+                        failure -> fail(rc, Api.OAI, ex.requestId, InferencePipeline.toApiException(failure)));
+        cancelOnClose(rc, c::cancel);
     }
 
     /** Runs {@code task} on the request's context (now, when already there). */

@@ -22,8 +22,9 @@ import java.util.Set;
  * included. A reasoning item's {@code encrypted_content} ({@code include: ["reasoning.encrypted_content"]}) carries
  * those blocks for callers that do not store: base64 of the blocks as the backend signed them, not encrypted here.
  * A response may be made in a conversation ({@link Conversations}) or run in the background
- * ({@link BackgroundResponses}). Stored prompts and item references are refused by name, as are the hosted tools
- * (web search, file search, computer use ...), which only OpenAI runs.
+ * ({@link BackgroundResponses}). Remote MCP servers among the tools are run by the gateway ({@link HostedMcp}).
+ * Stored prompts and item references are refused by name, as are the other hosted tools (web search, file search,
+ * computer use ...), which only OpenAI runs.
  */
 final class ResponsesApi {
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
@@ -65,6 +66,14 @@ final class ResponsesApi {
         final boolean encryptedReasoning;
         final ArrayNode inputItems = NODES.arrayNode();
         final ArrayNode inputMessages = NODES.arrayNode();
+        /** The remote MCP servers among the tools ({@link HostedMcp}); empty when there are none. */
+        final List<HostedMcp.Server> mcpServers;
+        /** The {@code mcp_approval_response} items of this request's input. */
+        final List<Approval> approvals = new java.util.ArrayList<>();
+        /** {@code max_tool_calls}: how many MCP calls the response may make; null when not given. */
+        final Integer maxToolCalls;
+        /** The hosted run of a request with MCP servers, once {@link HostedMcp#prepare} has opened it; else null. */
+        HostedMcp.Run hosted;
         private final ObjectNode chat = NODES.objectNode();
         private final String instructions;
 
@@ -120,7 +129,27 @@ final class ResponsesApi {
             }
             instructions = given == null || given.isNull() ? null : given.asText();
             input(request.get("input"), "input", inputMessages, inputItems);
-            tools(request, chat);
+            mcpServers = tools(request, chat);
+            JsonNode input = request.get("input");
+            for (int i = 0; input.isArray() && i < input.size(); i++) {
+                JsonNode item = input.get(i);
+                if ("mcp_approval_response".equals(item.path("type").asText())) {
+                    approvals.add(new Approval("input[" + i + "]", item.path("approval_request_id").asText(),
+                            item.path("approve").asBoolean(), item.path("reason").isTextual() ? item.path("reason").asText() : null));
+                }
+            }
+            if (!approvals.isEmpty() && mcpServers.isEmpty()) {
+                throw ApiException.validation("tools", "an mcp_approval_response needs its MCP server among the request's tools");
+            }
+            JsonNode maxCalls = request.get("max_tool_calls");
+            if (maxCalls != null && !maxCalls.isNull() && (!maxCalls.canConvertToInt() || !maxCalls.isIntegralNumber()
+                    || maxCalls.asInt() < 1)) {
+                throw ApiException.validation("max_tool_calls", "max_tool_calls must be a positive integer");
+            }
+            maxToolCalls = maxCalls == null || maxCalls.isNull() ? null : maxCalls.asInt();
+            if (background && !mcpServers.isEmpty()) {
+                throw ApiException.validation("background", "a response with MCP tools cannot run in the background here");
+            }
             format(request.path("text").get("format"), chat);
         }
 
@@ -148,6 +177,10 @@ final class ResponsesApi {
         String suffix() {
             return id.substring(5);
         }
+    }
+
+    /** An {@code mcp_approval_response} input item ({@code field} names it in errors). */
+    record Approval(String field, String requestId, boolean approve, String reason) {
     }
 
     /** {@code conversation}: its id, as a string or as {@code {"id": ...}}; null when not given. */
@@ -199,7 +232,7 @@ final class ResponsesApi {
      */
     static ArrayNode keptOutput(JsonNode output, JsonNode answer) {
         ArrayNode kept = NODES.arrayNode();
-        JsonNode blocks = answer == null ? null : answer.get("thinking_blocks");
+        JsonNode blocks = answer == null || !answer.isObject() ? null : answer.get("thinking_blocks");
         for (JsonNode item : output) {
             ObjectNode copy = item.deepCopy();
             if ("reasoning".equals(copy.path("type").asText()) && blocks != null && blocks.isArray() && !blocks.isEmpty()) {
@@ -310,8 +343,42 @@ final class ResponsesApi {
                     listed.remove("encrypted_content");
                     items.add(listed);
                 }
+                case "mcp_call" -> {
+                    // a call the gateway made in an earlier turn: the model's call and its result
+                    if (!item.path("name").isTextual() || !item.path("server_label").isTextual()) {
+                        throw ApiException.validation(field, "an mcp_call item needs server_label and name");
+                    }
+                    String callId = item.path("id").isTextual() ? item.path("id").asText() : "mcp_" + hex();
+                    ObjectNode asked = messages.addObject().put("role", "assistant");
+                    asked.putNull("content");
+                    if (thinking != null) {
+                        asked.set("thinking_blocks", thinking);
+                        thinking = null;
+                    }
+                    asked.putArray("tool_calls").addObject().put("id", callId).put("type", "function").putObject("function")
+                            .put("name", item.path("name").asText()).put("arguments", item.path("arguments").asText("{}"));
+                    JsonNode error = item.get("error");
+                    messages.add(HostedMcp.toolMessage(callId, error != null && error.isTextual() ? "Error: " + error.asText()
+                            : item.path("output").asText("")));
+                    toolCaller = null;
+                    items.add(listed(item, "mcp_", null));
+                }
+                case "mcp_list_tools", "mcp_approval_request" -> {
+                    // a tool list, or a call waiting for approval: nothing the model is told (an approval answers it)
+                    if (!item.path("server_label").isTextual()) {
+                        throw ApiException.validation(field + ".server_label", "an " + type + " item needs its server_label");
+                    }
+                    items.add(listed(item, "mcp_list_tools".equals(type) ? "mcpl_" : "mcpr_", null));
+                }
+                case "mcp_approval_response" -> {
+                    if (!item.path("approval_request_id").isTextual() || !item.path("approve").isBoolean()) {
+                        throw ApiException.validation(field,
+                                "an mcp_approval_response needs approval_request_id and approve (true or false)");
+                    }
+                    items.add(listed(item, "mcpa_", null));
+                }
                 default -> throw ApiException.validation(field + ".type", "input items of type " + (type.isEmpty() ? "(none)" : type)
-                        + " are not supported (message, function_call, function_call_output and reasoning are)");
+                        + " are not supported (message, function_call, function_call_output, reasoning and the mcp items are)");
             }
         }
     }
@@ -411,8 +478,10 @@ final class ResponsesApi {
         return text.toString();
     }
 
-    private static void tools(ObjectNode r, ObjectNode chat) {
+    /** The request's function tools as chat's; its remote MCP servers are returned ({@link HostedMcp}). */
+    private static List<HostedMcp.Server> tools(ObjectNode r, ObjectNode chat) {
         JsonNode tools = r.get("tools");
+        List<HostedMcp.Server> servers = new java.util.ArrayList<>();
         if (tools != null && !tools.isNull()) {
             if (!tools.isArray()) {
                 throw ApiException.validation("tools", "tools must be a list");
@@ -420,8 +489,17 @@ final class ResponsesApi {
             ArrayNode out = chat.putArray("tools");
             for (int i = 0; i < tools.size(); i++) {
                 JsonNode t = tools.get(i);
+                if ("mcp".equals(t.path("type").asText())) {
+                    HostedMcp.Server server = HostedMcp.server(t, "tools[" + i + "]");
+                    if (servers.stream().anyMatch(s -> s.label().equals(server.label()))) {
+                        throw ApiException.validation("tools[" + i + "].server_label",
+                                "server_label must differ from one mcp tool to the next");
+                    }
+                    servers.add(server);
+                    continue;
+                }
                 if (!"function".equals(t.path("type").asText())) {
-                    throw ApiException.validation("tools[" + i + "].type", "only function tools are supported here (the hosted "
+                    throw ApiException.validation("tools[" + i + "].type", "only function and mcp tools are supported here (the hosted "
                             + t.path("type").asText("") + " tool runs at OpenAI only)");
                 }
                 ObjectNode function = out.addObject().put("type", "function").putObject("function");
@@ -443,6 +521,10 @@ final class ResponsesApi {
                         "tool_choice must be auto, none, required or {\"type\": \"function\", \"name\": ...}");
             }
         }
+        if (chat.path("tools").isEmpty()) {
+            chat.remove("tools"); // only MCP servers: their tools are added once listed
+        }
+        return servers;
     }
 
     private static void format(JsonNode format, ObjectNode chat) {
@@ -658,6 +740,12 @@ final class ResponsesApi {
         private final StringBuilder text = new StringBuilder();
         /** Chat tool-call index → output index of its function_call item. */
         private final Map<Integer, Integer> calls = new java.util.HashMap<>();
+        /** Chat tool-call index → how the hosted run handles it (MCP servers only). */
+        private final Map<Integer, HostedMcp.Kind> kinds = new java.util.HashMap<>();
+        /** MCP calls whose arguments are done and whose result is yet to come: call id → output index. */
+        private final Map<String, Integer> pendingCalls = new java.util.HashMap<>();
+        /** Which model call of a hosted run the chunks are of (0: the first); it tells items of later calls apart. */
+        private int round;
 
         Stream(Turn turn, java.util.function.BiConsumer<String, ObjectNode> emit) {
             this.turn = turn;
@@ -687,9 +775,18 @@ final class ResponsesApi {
             event("response.in_progress", NODES.objectNode().set("response", response.deepCopy()));
         }
 
+        /** An item id of this response: {@code prefix}, the response's suffix, and the model call's number after the first. */
+        private String itemId(String prefix) {
+            return prefix + suffix + (round == 0 ? "" : "_" + round);
+        }
+
         void onChunk(ObjectNode chunk) {
             if (response == null) {
                 open(chunk.path("created").asLong(System.currentTimeMillis() / 1000), chunk.path("model").asText(), "in_progress");
+            }
+            if (chunk.has(HostedMcp.CONTROL)) {
+                hosted(chunk);
+                return;
             }
             if (chunk.hasNonNull("usage")) {
                 usage = chunk.get("usage");
@@ -702,7 +799,7 @@ final class ResponsesApi {
             String thought = Reasoning.of(delta);
             JsonNode blocks = delta.path("thinking_blocks");
             if ((!thought.isEmpty() || !blocks.isEmpty()) && !"reasoning".equals(openType)) {
-                openItem("reasoning", reasoningItem("rs_" + suffix, null));
+                openItem("reasoning", reasoningItem(itemId("rs_"), null));
             }
             if (!thought.isEmpty()) {
                 if (!summaryOpen) {
@@ -717,7 +814,7 @@ final class ResponsesApi {
             String content = delta.path("content").asText("");
             if (!content.isEmpty()) {
                 if (!"message".equals(openType)) {
-                    openItem("message", messageItem("msg_" + suffix, null, "in_progress"));
+                    openItem("message", messageItem(itemId("msg_"), null, "in_progress"));
                     event("response.content_part.added", at().put("content_index", 0).set("part", textPart("")));
                 }
                 text.append(content);
@@ -727,18 +824,97 @@ final class ResponsesApi {
                 int index = call.path("index").asInt();
                 Integer at = calls.get(index);
                 if (at == null || at != open) {
-                    openItem("function_call", functionCallItem("fc_" + suffix + "_" + index, call.path("id").asText(""),
-                            call.path("function").path("name").asText(""), "", "in_progress"));
-                    calls.put(index, open);
+                    openCall(index, call);
                 }
                 String args = call.path("function").path("arguments").asText("");
                 if (!args.isEmpty()) {
                     text.append(args);
-                    event("response.function_call_arguments.delta", at().put("delta", args));
+                    switch (openType) {
+                        case "mcp_call" -> event("response.mcp_call_arguments.delta", at().put("delta", args));
+                        case "mcp_approval_request" -> { } // sent whole, with the item
+                        default -> event("response.function_call_arguments.delta", at().put("delta", args));
+                    }
                 }
             }
             if (choice.hasNonNull("finish_reason")) {
                 finishReason = choice.get("finish_reason").asText();
+            }
+        }
+
+        /**
+         * The item of a tool call: a {@code function_call} for the client, or, for a tool of one of the request's MCP
+         * servers, an {@code mcp_call} (made by the gateway once its arguments are done) or an
+         * {@code mcp_approval_request}.
+         */
+        private void openCall(int index, JsonNode call) {
+            String name = call.path("function").path("name").asText("");
+            HostedMcp.Kind kind = kinds.computeIfAbsent(index, i -> turn.hosted == null ? HostedMcp.Kind.CLIENT : turn.hosted.kind(name));
+            String callId = call.path("id").asText("");
+            String id = itemId("") + "_" + index;
+            if (kind == HostedMcp.Kind.CLIENT) {
+                openItem("function_call", functionCallItem("fc_" + id, callId, name, "", "in_progress"));
+            } else {
+                HostedMcp.Tool tool = turn.hosted.tool(name);
+                if (kind == HostedMcp.Kind.CALL) {
+                    openItem("mcp_call", HostedMcp.mcpCallItem("mcp_" + id, tool.session().server.label(), tool.tool().name(), ""));
+                    pendingCalls.put(callId, open);
+                } else {
+                    openItem("mcp_approval_request", NODES.objectNode().put("id", "mcpr_" + id).put("type", "mcp_approval_request")
+                            .put("server_label", tool.session().server.label()).put("name", tool.tool().name()).put("arguments", ""));
+                }
+            }
+            calls.put(index, open);
+        }
+
+        /** A step of a hosted run ({@link HostedMcp}): an item made whole, an MCP call's result, or the next model call. */
+        private void hosted(ObjectNode control) {
+            switch (control.path(HostedMcp.CONTROL).asText()) {
+                case "item" -> {
+                    closeItem("completed");
+                    ObjectNode item = ((ObjectNode) control.get("item")).deepCopy();
+                    output.add(item);
+                    int at = output.size() - 1;
+                    ObjectNode coordinates = NODES.objectNode().put("item_id", item.path("id").asText()).put("output_index", at);
+                    ObjectNode added = item.deepCopy();
+                    if ("mcp_list_tools".equals(item.path("type").asText())) {
+                        added.putArray("tools");
+                        event("response.output_item.added", NODES.objectNode().put("output_index", at).set("item", added));
+                        event("response.mcp_list_tools.in_progress", coordinates.deepCopy());
+                        event("response.mcp_list_tools.completed", coordinates.deepCopy());
+                    } else {
+                        added.putNull("output");
+                        added.putNull("error");
+                        added.put("status", "in_progress");
+                        event("response.output_item.added", NODES.objectNode().put("output_index", at).set("item", added));
+                        event("response.mcp_call.in_progress", coordinates.deepCopy());
+                        event(item.hasNonNull("error") ? "response.mcp_call.failed" : "response.mcp_call.completed",
+                                coordinates.deepCopy());
+                    }
+                    event("response.output_item.done", NODES.objectNode().put("output_index", at).set("item", item.deepCopy()));
+                }
+                case "result" -> {
+                    closeItem("completed");
+                    Integer at = pendingCalls.remove(control.path("call_id").asText());
+                    if (at == null) {
+                        return;
+                    }
+                    ObjectNode item = (ObjectNode) output.get(at);
+                    boolean failed = control.hasNonNull("error");
+                    item.set("output", control.get("output"));
+                    item.set("error", control.get("error"));
+                    item.put("status", failed ? "failed" : "completed");
+                    ObjectNode coordinates = NODES.objectNode().put("item_id", item.path("id").asText()).put("output_index", at);
+                    event(failed ? "response.mcp_call.failed" : "response.mcp_call.completed", coordinates);
+                    event("response.output_item.done", NODES.objectNode().put("output_index", at).set("item", item.deepCopy()));
+                }
+                case "round" -> {
+                    closeItem("completed");
+                    calls.clear();
+                    kinds.clear();
+                    finishReason = "";
+                    round++;
+                }
+                default -> { }
             }
         }
 
@@ -774,6 +950,16 @@ final class ResponsesApi {
                     event("response.function_call_arguments.done", at().put("arguments", done));
                     item.put("arguments", done).put("status", status);
                 }
+                case "mcp_call" -> {
+                    // its arguments are done; the item is, once the gateway has made the call (hosted "result")
+                    event("response.mcp_call_arguments.done", at().put("arguments", done));
+                    item.put("arguments", done);
+                    event("response.mcp_call.in_progress", at());
+                    open = -1;
+                    openType = null;
+                    return;
+                }
+                case "mcp_approval_request" -> item.put("arguments", done);
                 default -> {
                     if (summaryOpen) {
                         event("response.reasoning_summary_text.done", at().put("summary_index", 0).put("text", done));
@@ -802,9 +988,12 @@ final class ResponsesApi {
             return response;
         }
 
-        /** The assistant's turn as a chat message, for a later turn ({@link #answerMessage}). */
-        ObjectNode answer() {
-            return answerMessage(output, thinkingBlocks);
+        /**
+         * The assistant's turn as a chat message, for a later turn ({@link #answerMessage}); for a hosted run, every
+         * message it added (the model's calls, their results, its answer).
+         */
+        JsonNode answer() {
+            return turn.hosted != null ? turn.hosted.produced : answerMessage(output, thinkingBlocks);
         }
 
         /**
@@ -829,7 +1018,7 @@ final class ResponsesApi {
                 ObjectNode item = (ObjectNode) output.get(open);
                 switch (openType) {
                     case "message" -> ((ArrayNode) item.get("content")).add(textPart(text.toString()));
-                    case "function_call" -> item.put("arguments", text.toString());
+                    case "function_call", "mcp_call", "mcp_approval_request" -> item.put("arguments", text.toString());
                     default -> {
                         if (summaryOpen) {
                             ((ArrayNode) item.get("summary")).addObject().put("type", "summary_text").put("text", text.toString());

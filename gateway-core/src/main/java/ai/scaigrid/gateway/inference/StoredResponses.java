@@ -174,12 +174,42 @@ public class StoredResponses {
     }
 
     /**
+     * The {@code mcp_approval_request} item {@code id} that an approval in {@code turn} answers: from the turn's own
+     * input, else from the output of the response it continues, else from the conversation it is made in; null when
+     * the caller has none such.
+     */
+    Uni<JsonNode> approvalRequest(Caller caller, ResponsesApi.Turn turn, String id) {
+        for (JsonNode item : turn.inputItems) {
+            if ("mcp_approval_request".equals(item.path("type").asText()) && id.equals(item.path("id").asText())) {
+                return Uni.createFrom().item(item);
+            }
+        }
+        if (turn.previousId != null) {
+            return pool.preparedQuery("""
+                            SELECT item::text AS item FROM oai_responses r, json_array_elements(r.response -> 'output') item
+                             WHERE r.id = $1 AND r.tenant_id = $2 AND r.owner_id = $3 AND r.expires_at > now()
+                               AND item ->> 'type' = 'mcp_approval_request' AND item ->> 'id' = $4""")
+                    .execute(Tuple.of(OaiBatchRoutes.clean(turn.previousId), caller.tenantId(), OaiBatchRoutes.ownerOf(caller), id))
+                    .map(rows -> rows.size() == 0 ? null : read(rows.iterator().next().getString("item")));
+        }
+        if (turn.conversationId != null) {
+            return pool.preparedQuery("""
+                            SELECT i.item::text AS item FROM oai_conversation_items i JOIN oai_conversations c ON c.id = i.conversation_id
+                             WHERE c.id = $1 AND c.tenant_id = $2 AND c.owner_id = $3 AND i.id = $4
+                               AND i.item ->> 'type' = 'mcp_approval_request'""")
+                    .execute(Tuple.of(OaiBatchRoutes.clean(turn.conversationId), caller.tenantId(), OaiBatchRoutes.ownerOf(caller), id))
+                    .map(rows -> rows.size() == 0 ? null : read(rows.iterator().next().getString("item")));
+        }
+        return Uni.createFrom().nullItem();
+    }
+
+    /**
      * Keeps a finished (or failed) response with its turn, unless the request said {@code store: false}, and adds a
      * finished one's input and output items to the conversation it was made in; true when done as asked. A database
      * failure is logged and yields false (nothing of it kept): the caller still gets its answer, marked
      * {@code store: false}.
      */
-    Uni<Boolean> save(Caller caller, ResponsesApi.Turn turn, ObjectNode response, ObjectNode answer) {
+    Uni<Boolean> save(Caller caller, ResponsesApi.Turn turn, ObjectNode response, JsonNode answer) {
         if (!turn.store && !joinsConversation(turn, response)) {
             return Uni.createFrom().item(true);
         }
@@ -196,7 +226,7 @@ public class StoredResponses {
      * Inserts a response: its status is the response's, its context the turn's input and {@code answer} (null: none
      * yet), kept for {@code scaigrid.responses.retention}.
      */
-    Uni<Void> insert(SqlClient conn, Caller caller, ResponsesApi.Turn turn, ObjectNode response, ObjectNode answer, boolean background) {
+    Uni<Void> insert(SqlClient conn, Caller caller, ResponsesApi.Turn turn, ObjectNode response, JsonNode answer, boolean background) {
         return Uni.createFrom().deferred(() -> conn.preparedQuery("""
                         INSERT INTO oai_responses (id, tenant_id, owner_id, previous_response_id, status, response, input_items,
                                                    context, expires_at, background, streamed)
@@ -209,10 +239,15 @@ public class StoredResponses {
                 .replaceWithVoid();
     }
 
-    /** A turn as later turns replay it, as chat messages: its input, then the assistant's {@code answer} (if any). */
-    static ArrayNode context(ResponsesApi.Turn turn, ObjectNode answer) {
+    /**
+     * A turn as later turns replay it, as chat messages: its input, then the assistant's {@code answer} (if any: one
+     * message, or, for a run with MCP servers, the messages it added).
+     */
+    static ArrayNode context(ResponsesApi.Turn turn, JsonNode answer) {
         ArrayNode context = turn.inputMessages.deepCopy();
-        if (answer != null) {
+        if (answer != null && answer.isArray()) {
+            context.addAll((ArrayNode) answer);
+        } else if (answer != null) {
             context.add(answer);
         }
         return context;
@@ -224,7 +259,7 @@ public class StoredResponses {
     }
 
     /** Adds a response's input and output items to its conversation, if it {@linkplain #joinsConversation joins} one. */
-    Uni<Void> joinConversation(SqlConnection conn, ResponsesApi.Turn turn, ObjectNode response, ObjectNode answer) {
+    Uni<Void> joinConversation(SqlConnection conn, ResponsesApi.Turn turn, ObjectNode response, JsonNode answer) {
         return joinsConversation(turn, response) ? conversations.append(conn, turn.conversationId, turn.keptInput(),
                 ResponsesApi.keptOutput(response.path("output"), answer)) : Uni.createFrom().voidItem();
     }

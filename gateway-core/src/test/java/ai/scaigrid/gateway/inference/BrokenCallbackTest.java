@@ -114,7 +114,7 @@ class BrokenCallbackTest {
             }
 
             @Override
-            Uni<Boolean> save(Caller caller, ResponsesApi.Turn turn, ObjectNode response, ObjectNode answer) {
+            Uni<Boolean> save(Caller caller, ResponsesApi.Turn turn, ObjectNode response, com.fasterxml.jackson.databind.JsonNode answer) {
                 throw new NoClassDefFoundError("ai/scaigrid/gateway/inference/Gone");
             }
         }, StoredResponses.class);

@@ -38,6 +38,8 @@ class OpenAiSdkCompatibilityTest {
                 "OPENAI_BASE_URL=http://localhost:" + RestAssured.port + "/oai/v1",
                 "OPENAI_API_KEY=" + ADMIN,
                 "MODEL=" + model,
+                "AGENT_MODEL=" + InferenceFixtures.chatModel("agent"),
+                "MCP_URL=" + McpTestServer.streamable().url,
                 "TOOLS_MODEL=" + toolsModel,
                 "EMBED_MODEL=" + embedModel,
                 "IMAGE_MODEL=" + InferenceFixtures.model("test-" + InferenceFixtures.run() + "/images", "image", null, "draw"),
@@ -71,6 +73,7 @@ class OpenAiSdkCompatibilityTest {
                 .contains("background stream: left after event 1 resumed from 2 to response.completed")
                 .contains("transcription: \"heard: sdk listens\" and as text \"heard: as text\" translation: \"heard in English: hallo\"")
                 .contains("streamed transcription: \"heard: sdk streams speech\"")
+                .contains("mcp: mcp_list_tools,mcp_call,message \"tool said: Echo: sdk via mcp\"")
                 .contains("mid-stream error: \"Hello wor\"")
                 .contains("moderation: true false")
                 .contains("structured output: {\"answer\":\"echo: parse me\"}")

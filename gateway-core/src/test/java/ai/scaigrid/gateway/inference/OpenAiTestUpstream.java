@@ -7,6 +7,7 @@ import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -224,10 +225,85 @@ public final class OpenAiTestUpstream {
                 case "nousage" -> complete(body, res, stream, false, false);
                 case "think" -> think(body, res, stream);
                 case "tools" -> complete(body, res, stream, true, true);
+                case "agent" -> agent(body, res, stream);
                 case "cached", "cut" -> complete(body, res, stream, true, false);
                 default -> complete(body, res, stream, true, false);
             }
         });
+    }
+
+    /**
+     * A model that uses the tools it is given: "call NAME {json}" in the last user message (several joined by ";") makes
+     * it call them, each call's arguments streamed in two pieces; once the last messages are tool results, it answers
+     * "tool said: " and their contents joined by " | ". Anything else is echoed.
+     */
+    private void agent(JsonObject body, HttpServerResponse res, boolean stream) {
+        JsonArray messages = body.getJsonArray("messages", new JsonArray());
+        String text = null;
+        JsonArray calls = new JsonArray();
+        if (!messages.isEmpty() && "tool".equals(messages.getJsonObject(messages.size() - 1).getString("role"))) {
+            java.util.LinkedList<String> results = new java.util.LinkedList<>();
+            for (int i = messages.size() - 1; i >= 0 && "tool".equals(messages.getJsonObject(i).getString("role")); i--) {
+                results.addFirst(String.valueOf(messages.getJsonObject(i).getValue("content")));
+            }
+            text = "tool said: " + String.join(" | ", results);
+        } else {
+            String user = lastUserText(body);
+            for (String part : user.split(";")) {
+                part = part.trim();
+                if (part.startsWith("call ") && !"none".equals(body.getValue("tool_choice"))) {
+                    String rest = part.substring(5);
+                    int space = rest.indexOf(' ');
+                    String name = space < 0 ? rest : rest.substring(0, space);
+                    calls.add(new JsonObject().put("id", "call_" + java.util.UUID.randomUUID().toString().substring(0, 8))
+                            .put("type", "function").put("function", new JsonObject().put("name", name)
+                                    .put("arguments", space < 0 ? "{}" : rest.substring(space + 1))));
+                }
+            }
+            if (calls.isEmpty()) {
+                text = "echo: " + user;
+            }
+        }
+        String finish = calls.isEmpty() ? "stop" : "tool_calls";
+        if (!stream) {
+            JsonObject message = new JsonObject().put("role", "assistant").put("content", text);
+            if (!calls.isEmpty()) {
+                message.put("tool_calls", calls);
+            }
+            res.putHeader("content-type", "application/json").end(new JsonObject().put("id", "chatcmpl-agent")
+                    .put("object", "chat.completion").put("created", 1700000000).put("model", "agent")
+                    .put("choices", new JsonArray().add(new JsonObject().put("index", 0).put("message", message)
+                            .put("finish_reason", finish)))
+                    .put("usage", usage(body, 1)).encode());
+            return;
+        }
+        res.setChunked(true).putHeader("content-type", "text/event-stream");
+        if (text != null) {
+            for (String word : text.split("(?<= )")) {
+                res.write(chunk(word, null));
+            }
+        }
+        for (int i = 0; i < calls.size(); i++) {
+            JsonObject call = calls.getJsonObject(i);
+            String args = call.getJsonObject("function").getString("arguments");
+            int half = args.length() / 2;
+            JsonObject first = call.copy().put("index", i);
+            first.getJsonObject("function").put("arguments", args.substring(0, half));
+            JsonObject second = new JsonObject().put("index", i).put("function", new JsonObject().put("arguments", args.substring(half)));
+            for (JsonObject piece : List.of(first, second)) {
+                res.write("data: " + new JsonObject().put("id", "chatcmpl-agent").put("object", "chat.completion.chunk")
+                        .put("created", 1700000000).put("model", "agent").put("choices", new JsonArray().add(new JsonObject()
+                                .put("index", 0).put("delta", new JsonObject().put("tool_calls", new JsonArray().add(piece)))
+                                .putNull("finish_reason"))).encode() + "\n\n");
+            }
+        }
+        res.write(chunk(null, finish));
+        if (body.getJsonObject("stream_options", new JsonObject()).getBoolean("include_usage", false)) {
+            res.write("data: " + new JsonObject().put("id", "chatcmpl-agent").put("object", "chat.completion.chunk")
+                    .put("created", 1700000000).put("model", "agent").put("choices", new JsonArray())
+                    .put("usage", usage(body, 1)).encode() + "\n\n");
+        }
+        res.end("data: [DONE]\n\n");
     }
 
     private static String lastUserText(JsonObject body) {

@@ -57,6 +57,8 @@ public enum ErrorCode {
     PROVIDER_HAS_BACKENDS(409, Status.Code.FAILED_PRECONDITION, "Provider still has backends"),
     /** seed 002: no upstream credential for the lookup proxy. */
     MISSING_CREDENTIALS(412, Status.Code.FAILED_PRECONDITION, "No upstream credentials configured"),
+    /** 424 (OpenAI's status for it): a remote MCP server named in a request's tools could not be reached or used. */
+    MCP_SERVER_ERROR(424, Status.Code.FAILED_PRECONDITION, "A remote MCP server could not be used"),
 
     // --- rate limits and quotas (gRPC RESOURCE_EXHAUSTED) ---
     RATE_LIMITED(429, Status.Code.RESOURCE_EXHAUSTED, "Rate limit exceeded"),
