@@ -115,6 +115,21 @@ try {
   if (!(e instanceof Anthropic.BadRequestError)) fail(`no max_tokens raised ${e?.constructor?.name}`);
   console.log('bad request:', e.status, e.error?.error?.type);
 }
+// the MCP connector (beta): AGENT_MODEL calls "get-sum" when asked; MCP_URL serves it; the gateway makes the call
+if (process.env.AGENT_MODEL && process.env.MCP_URL) {
+  const request = {
+    model: process.env.AGENT_MODEL, max_tokens: 100, betas: ['mcp-client-2025-04-04'],
+    mcp_servers: [{ type: 'url', url: process.env.MCP_URL, name: 'everything' }],
+    messages: [{ role: 'user', content: 'call get-sum {"a": 2, "b": 3}' }],
+  };
+  const answered = await client.beta.messages.create(request);
+  const streamed = await client.beta.messages.stream(request).finalMessage();
+  const shape = (m) => m.content.map((b) => b.type).join(',') + ' ' + JSON.stringify(m.content.at(-1)?.text);
+  if (shape(answered) !== shape(streamed) || streamed.content[0].server_name !== 'everything') {
+    fail(`the MCP connector gave ${JSON.stringify({ answered, streamed })}`);
+  }
+  console.log('mcp connector:', shape(streamed), streamed.stop_reason);
+}
 try {
   await new Anthropic({ baseURL: process.env.ANTHROPIC_BASE_URL, apiKey: 'sgk_wrong000000000000000000000000000000', maxRetries: 0 })
     .messages.create({ model, max_tokens: 10, messages: [{ role: 'user', content: 'x' }] });

@@ -45,7 +45,8 @@ import java.util.regex.Pattern;
  * the model asked again with the result, until it answers without calling one. A call that needs the user's approval
  * ({@code require_approval}, "always" unless said otherwise, as at OpenAI) ends the response with an
  * {@code mcp_approval_request}; an {@code mcp_approval_response} in the next request's input runs (or declines) it.
- * Function tools of the same request still go back to the client.
+ * Function tools of the same request still go back to the client. Anthropic's MCP connector ({@code mcp_servers} of
+ * a Messages request) runs the same way, without approvals ({@link #anthropicServer}).
  *
  * <p>Each model call is one admitted chat request (limits, budget, routing, failover and one usage record each, all
  * under the response's request id), streamed from the upstream whether or not the client streams. The MCP client is
@@ -62,6 +63,8 @@ public class HostedMcp {
     /** Headers the HTTP client sets itself (and refuses to be given), and those the MCP transport owns. */
     private static final Set<String> RESERVED_HEADERS = Set.of("connection", "content-length", "expect", "host", "upgrade",
             "content-type", "accept", "mcp-session-id", "mcp-protocol-version", "last-event-id");
+    /** Where a Messages request's run waits in its routing context until the request is admitted. */
+    static final String RUN = "scaigrid.hosted-mcp";
     /** Marks a stream item that is not a chat chunk but a step of the hosted run, for {@link ResponsesApi.Stream}. */
     static final String CONTROL = "scaigrid_hosted";
 
@@ -87,7 +90,7 @@ public class HostedMcp {
 
     /** One MCP server of a request's tools; {@code field} names it in errors ({@code tools[2]}). */
     record Server(String field, String label, URI url, Map<String, String> headers, Set<String> allowed, boolean readOnly,
-                  Set<String> never, Set<String> always, boolean approveByDefault) {
+                  Set<String> never, Set<String> always, boolean approveByDefault, Set<String> disabled) {
 
         boolean needsApproval(String tool) {
             if (never.contains(tool)) {
@@ -97,7 +100,7 @@ public class HostedMcp {
         }
 
         boolean offers(McpSchema.Tool tool) {
-            if (allowed != null && !allowed.contains(tool.name())) {
+            if (allowed != null && !allowed.contains(tool.name()) || disabled.contains(tool.name())) {
                 return false;
             }
             return !readOnly || tool.annotations() != null && Boolean.TRUE.equals(tool.annotations().readOnlyHint());
@@ -113,16 +116,7 @@ public class HostedMcp {
         if (!LABEL.matcher(label).matches()) {
             throw ApiException.validation(field + ".server_label", "server_label is required: 1-64 letters, digits, _ or -");
         }
-        URI url;
-        try {
-            url = new URI(t.path("server_url").asText(""));
-        } catch (java.net.URISyntaxException e) {
-            url = null;
-        }
-        if (url == null || url.getHost() == null || !("https".equalsIgnoreCase(url.getScheme()) || "http".equalsIgnoreCase(url.getScheme()))
-                || url.getRawUserInfo() != null) {
-            throw ApiException.validation(field + ".server_url", "server_url is required: the MCP server's http(s) URL");
-        }
+        URI url = url(t.path("server_url").asText(""), field + ".server_url");
         Map<String, String> headers = new LinkedHashMap<>();
         JsonNode given = t.get("headers");
         if (given != null && !given.isNull()) {
@@ -142,13 +136,7 @@ public class HostedMcp {
                 headers.put(h.getKey(), h.getValue().asText());
             }
         }
-        JsonNode authorization = t.get("authorization");
-        if (authorization != null && !authorization.isNull()) {
-            if (!authorization.isTextual() || authorization.asText().matches("(?s).*[\\r\\n].*")) {
-                throw ApiException.validation(field + ".authorization", "authorization must be the token as a string");
-            }
-            headers.put("Authorization", "Bearer " + authorization.asText());
-        }
+        bearer(t.get("authorization"), field + ".authorization", headers);
         Set<String> allowed = null;
         boolean readOnly = false;
         JsonNode allowedTools = t.get("allowed_tools");
@@ -183,7 +171,77 @@ public class HostedMcp {
                         "require_approval must be always, never or {\"never\": {\"tool_names\": [...]}, \"always\": {...}}");
             }
         }
-        return new Server(field, label, url, Map.copyOf(headers), allowed, readOnly, never, always, byDefault);
+        return new Server(field, label, url, Map.copyOf(headers), allowed, readOnly, never, always, byDefault, Set.of());
+    }
+
+    /**
+     * A server of an Anthropic Messages request ({@code mcp_servers[i]}: {@code type} url, {@code url}, {@code name},
+     * {@code authorization_token}, {@code tool_configuration}), its tools narrowed by an {@code mcp_toolset} tool
+     * naming it ({@code toolset}, or null). Anthropic's connector asks no approval: every call is made.
+     */
+    static Server anthropicServer(JsonNode s, String field, JsonNode toolset) {
+        if (!s.isObject() || !"url".equals(s.path("type").asText())) {
+            throw ApiException.validation(field + ".type", field + ".type must be url");
+        }
+        String name = s.path("name").asText("");
+        if (!LABEL.matcher(name).matches()) {
+            throw ApiException.validation(field + ".name", field + ".name is required: 1-64 letters, digits, _ or -");
+        }
+        URI url = url(s.path("url").asText(""), field + ".url");
+        Map<String, String> headers = new LinkedHashMap<>();
+        bearer(s.get("authorization_token"), field + ".authorization_token", headers);
+        Set<String> allowed = null;
+        JsonNode configuration = s.path("tool_configuration");
+        if (configuration.has("allowed_tools") && !configuration.get("allowed_tools").isNull()) {
+            allowed = names(configuration.get("allowed_tools"), field + ".tool_configuration.allowed_tools");
+        }
+        if (configuration.has("enabled") && !configuration.path("enabled").asBoolean(true)) {
+            allowed = Set.of();
+        }
+        if (toolset != null) {
+            // mcp_toolset: default_config.enabled for every tool, configs.<tool>.enabled for one
+            boolean byDefault = toolset.path("default_config").path("enabled").asBoolean(true);
+            Set<String> enabled = new LinkedHashSet<>();
+            Set<String> disabled = new LinkedHashSet<>();
+            toolset.path("configs").fields().forEachRemaining(c -> (c.getValue().path("enabled").asBoolean(true) ? enabled : disabled)
+                    .add(c.getKey()));
+            if (!byDefault) {
+                allowed = allowed == null ? enabled : intersection(allowed, enabled);
+            }
+            return new Server(field, name, url, Map.copyOf(headers), allowed, false, Set.of(), Set.of(), false, disabled);
+        }
+        return new Server(field, name, url, Map.copyOf(headers), allowed, false, Set.of(), Set.of(), false, Set.of());
+    }
+
+    private static Set<String> intersection(Set<String> a, Set<String> b) {
+        Set<String> out = new LinkedHashSet<>(a);
+        out.retainAll(b);
+        return out;
+    }
+
+    /** An MCP server's URL: http(s), with a host and no credentials in it. */
+    private static URI url(String text, String field) {
+        URI url;
+        try {
+            url = new URI(text);
+        } catch (java.net.URISyntaxException e) {
+            url = null;
+        }
+        if (url == null || url.getHost() == null || !("https".equalsIgnoreCase(url.getScheme()) || "http".equalsIgnoreCase(url.getScheme()))
+                || url.getRawUserInfo() != null) {
+            throw ApiException.validation(field, field + " must be the MCP server's http(s) URL");
+        }
+        return url;
+    }
+
+    /** A bearer token for the server, as its {@code Authorization} header. */
+    private static void bearer(JsonNode token, String field, Map<String, String> headers) {
+        if (token != null && !token.isNull()) {
+            if (!token.isTextual() || token.asText().matches("(?s).*[\\r\\n].*")) {
+                throw ApiException.validation(field, "the token must be a string");
+            }
+            headers.put("Authorization", "Bearer " + token.asText());
+        }
     }
 
     private static Set<String> names(JsonNode names, String field) {
@@ -238,6 +296,8 @@ public class HostedMcp {
         int calls;
         int maxCalls;
         int round;
+        /** Whether the client asked for a stream (the model calls are streamed either way). */
+        boolean clientStreams;
         final long[] usage = new long[5]; // prompt, completion, reasoning, cached, cache-written
         String model;
 
@@ -292,32 +352,44 @@ public class HostedMcp {
      * and returns the chat request with the servers' tools among its functions. The run is kept on the turn.
      */
     Uni<ObjectNode> prepare(Caller caller, ResponsesApi.Turn turn, ObjectNode chat) {
+        Executor back = contextExecutor();
+        return start(turn.mcpServers, chat, turn.maxToolCalls)
+                .flatMap(run -> {
+                    turn.hosted = run;
+                    run.clientStreams = turn.stream;
+                    return approvals(caller, turn, run, chat).emitOn(back)
+                            .onFailure().invoke(e -> run.close());
+                })
+                .replaceWith(chat);
+    }
+
+    /**
+     * Opens a session with each server and lists its tools (a 424 naming the server when one cannot be used), and
+     * puts them among the chat request's functions; the model calls of the run are streamed from the backend.
+     */
+    Uni<Run> start(List<Server> servers, ObjectNode chat, Integer maxCalls) {
         Run run = new Run();
         run.model = chat.path("model").asText();
-        run.maxCalls = turn.maxToolCalls == null ? maxToolCalls : Math.min(turn.maxToolCalls, maxToolCalls);
-        turn.hosted = run;
+        run.maxCalls = maxCalls == null ? maxToolCalls : Math.min(maxCalls, maxToolCalls);
+        run.clientStreams = chat.path("stream").asBoolean(false);
         Executor back = contextExecutor();
         List<Uni<Session>> opening = new ArrayList<>();
-        for (Server s : turn.mcpServers) {
+        for (Server s : servers) {
             opening.add(open(s).emitOn(back));
         }
         Uni<List<Session>> opened = opening.isEmpty() ? Uni.createFrom().item(List.of())
                 : Uni.join().all(opening).andCollectFailures().onFailure().transform(e -> firstFailure(e));
-        return opened.flatMap(sessions -> {
-                    run.sessions.addAll(sessions);
-                    for (Session s : sessions) {
-                        run.startItems.add(listToolsItem(s));
-                    }
-                    offer(run, chat);
-                    return approvals(caller, turn, run, chat).emitOn(back);
-                })
-                .map(v -> {
-                    chat.put("stream", true);
-                    chat.putObject("stream_options").put("include_usage", true);
-                    run.chat = chat;
-                    return chat;
-                })
-                .onFailure().invoke(e -> run.close());
+        return opened.map(sessions -> {
+            run.sessions.addAll(sessions);
+            for (Session s : sessions) {
+                run.startItems.add(listToolsItem(s));
+            }
+            offer(run, chat);
+            chat.put("stream", true);
+            chat.putObject("stream_options").put("include_usage", true);
+            run.chat = chat;
+            return run;
+        }).onFailure().invoke(e -> run.close());
     }
 
     private static Throwable firstFailure(Throwable e) {
@@ -445,7 +517,7 @@ public class HostedMcp {
      * sum so far. Cancelling it cancels the model call or MCP call in progress; the sessions close at the end.
      */
     Multi<ObjectNode> stream(InferenceExchange first) {
-        Run run = first.responses.hosted;
+        Run run = first.hosted;
         List<ObjectNode> start = new ArrayList<>();
         run.startItems.forEach(item -> start.add(control(run, "item").set("item", item)));
         return Multi.createBy().concatenating().streams(Multi.createFrom().iterable(start), round(run, first))
@@ -535,6 +607,7 @@ public class HostedMcp {
             return Multi.createFrom().uni(pipeline.admit(ex.caller, ex.requestId, ex.api, ex.endpoint, next, 0).emitOn(back))
                     .onItem().transformToMultiAndConcatenate(nextEx -> {
                         nextEx.responses = ex.responses;
+                        nextEx.hosted = run;
                         return Multi.createBy().concatenating().streams(Multi.createFrom().item(control(run, "round")),
                                 round(run, nextEx));
                     });

@@ -52,6 +52,8 @@ public final class InferenceExchange {
     volatile String echo;
     /** A Responses API request, checked (its chat translation is {@link #request}); null for other APIs. */
     volatile ResponsesApi.Turn responses;
+    /** The run of a request with remote MCP servers among its tools ({@link HostedMcp}); else null. */
+    volatile HostedMcp.Run hosted;
     volatile boolean finished;
     volatile boolean dispatchRecorded;
     volatile boolean relayRecorded;

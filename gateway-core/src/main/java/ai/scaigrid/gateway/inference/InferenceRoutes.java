@@ -330,13 +330,24 @@ public class InferenceRoutes {
                 return;
             }
             ObjectNode chat;
+            List<HostedMcp.Server> servers;
             try {
-                chat = MessagesApi.toChat(jsonBody(rc), false);
+                JsonNode body = jsonBody(rc);
+                chat = MessagesApi.toChat(body, false);
+                servers = MessagesApi.mcpServers(body);
             } catch (ApiException e) {
                 fail(rc, Api.ANTHROPIC, requestId, e);
                 return;
             }
-            admitAndDispatch(rc, Api.ANTHROPIC, "chat", caller, requestId, chat, null, null, null, arrived, requestContext);
+            if (servers.isEmpty()) {
+                admitAndDispatch(rc, Api.ANTHROPIC, "chat", caller, requestId, chat, null, null, null, arrived, requestContext);
+                return;
+            }
+            // the MCP connector: the servers' tools listed before the request is admitted (HostedMcp)
+            hostedMcp.start(servers, chat, null).subscribe().with(run -> guard(rc, Api.ANTHROPIC, requestId, null, () -> {
+                rc.put(HostedMcp.RUN, run);
+                admitAndDispatch(rc, Api.ANTHROPIC, "chat", caller, requestId, chat, null, null, null, arrived, requestContext);
+            }), failure -> fail(rc, Api.ANTHROPIC, requestId, InferencePipeline.toApiException(failure)));
         }), failure -> fail(rc, Api.ANTHROPIC, requestId, InferencePipeline.toApiException(failure)));
     }
 
@@ -373,8 +384,10 @@ public class InferenceRoutes {
         Uni<InferenceExchange> admitted;
         String echo = "generate".equals(endpoint) ? InferenceRequests.echoText(body) : null; // validation consumes the field
         // a Responses request with MCP servers has its sessions open: they end with the request, whatever ends it
-        Runnable endSessions = responses == null || responses.hosted == null ? () -> { } : responses.hosted::close;
-        rc.addEndHandler(v -> endSessions.run());
+        HostedMcp.Run hosted = responses != null ? responses.hosted : rc.get(HostedMcp.RUN);
+        if (hosted != null) {
+            rc.addEndHandler(v -> hosted.close());
+        }
         try {
             admitted = pipeline.admit(caller, requestId, api.tag, endpoint, body, 0);
         } catch (RuntimeException e) {
@@ -386,6 +399,7 @@ public class InferenceRoutes {
             ex.files = files;
             ex.echo = echo;
             ex.responses = responses;
+            ex.hosted = hosted;
             dispatch(rc, api, ex.arrivedAt(arrived), requestContext);
         }), failure -> fail(rc, api, requestId, InferencePipeline.toApiException(failure)));
     }
@@ -598,14 +612,14 @@ public class InferenceRoutes {
                     failure -> fail(rc, api, ex.requestId, InferencePipeline.toApiException(failure)));
             return;
         }
-        if (ex.responses != null && ex.responses.hosted != null && !ex.responses.stream) {
-            hostedAnswer(rc, ex);
+        if (ex.hosted != null && !ex.hosted.clientStreams) {
+            hostedAnswer(rc, api, ex);
             return;
         }
         if (ex.request.stream()) {
             Multi<ObjectNode> chunks;
             try {
-                chunks = ex.responses != null && ex.responses.hosted != null ? hostedMcp.stream(ex) : pipeline.stream(ex);
+                chunks = ex.hosted != null ? hostedMcp.stream(ex) : pipeline.stream(ex);
             } catch (RuntimeException e) {
                 fail(rc, api, ex.requestId, InferencePipeline.toApiException(e));
                 return;
@@ -645,24 +659,33 @@ public class InferenceRoutes {
     }
 
     /**
-     * A Responses request with MCP servers, not streamed: the run's model calls are streamed from the upstream
-     * ({@link HostedMcp#stream}) and framed as a stream would be, without events; the finished response is stored
-     * and sent whole.
+     * A request with MCP servers, not streamed: the run's model calls are streamed from the upstream
+     * ({@link HostedMcp#stream}) and framed as a stream would be; a response is stored and sent whole, a Messages
+     * answer is the message its events build.
      */
-    private void hostedAnswer(RoutingContext rc, InferenceExchange ex) {
-        ResponsesApi.Stream framing = new ResponsesApi.Stream(ex.responses, (type, event) -> { });
-        Cancellable c = hostedMcp.stream(ex).onItem().invoke(framing::onChunk).collect().last()
-                .flatMap(last -> {
-                    ObjectNode done = framing.finish();
-                    return storedResponses.save(ex.caller, ex.responses, done, framing.answer()).map(stored -> {
-                        if (!stored) {
-                            done.put("store", false);
-                        }
-                        return done;
-                    });
-                })
-                .subscribe().with(out -> guard(rc, Api.OAI, ex.requestId, ex, () -> json(rc, ex, 200, out)),
-                        failure -> fail(rc, Api.OAI, ex.requestId, InferencePipeline.toApiException(failure)));
+    private void hostedAnswer(RoutingContext rc, Api api, InferenceExchange ex) {
+        Uni<ObjectNode> answer;
+        if (api == Api.ANTHROPIC) {
+            MessagesApi.Accumulator message = new MessagesApi.Accumulator();
+            MessagesApi.Stream framing = new MessagesApi.Stream(ex.request.model(), ex.request.promptEstimate(), ex.hosted, message);
+            answer = hostedMcp.stream(ex).onItem().invoke(framing::onChunk).collect().last().map(last -> {
+                framing.finish();
+                return message.message();
+            });
+        } else {
+            ResponsesApi.Stream framing = new ResponsesApi.Stream(ex.responses, (type, event) -> { });
+            answer = hostedMcp.stream(ex).onItem().invoke(framing::onChunk).collect().last().flatMap(last -> {
+                ObjectNode done = framing.finish();
+                return storedResponses.save(ex.caller, ex.responses, done, framing.answer()).map(stored -> {
+                    if (!stored) {
+                        done.put("store", false);
+                    }
+                    return done;
+                });
+            });
+        }
+        Cancellable c = answer.subscribe().with(out -> guard(rc, api, ex.requestId, ex, () -> json(rc, ex, 200, out)),
+                failure -> fail(rc, api, ex.requestId, InferencePipeline.toApiException(failure)));
         cancelOnClose(rc, c::cancel);
     }
 
@@ -1250,7 +1273,7 @@ public class InferenceRoutes {
             this.context = context;
             this.responses = ex.responses == null ? null : new ResponsesApi.Stream(ex.responses, this::namedEvent);
             this.messages = api != Api.ANTHROPIC ? null
-                    : new MessagesApi.Stream(ex.request.model(), ex.request.promptEstimate(), this::namedEvent);
+                    : new MessagesApi.Stream(ex.request.model(), ex.request.promptEstimate(), ex.hosted, this::namedEvent);
         }
 
         /** One Responses or Messages event as SSE, {@code event: <type>} and its data, collected into {@link #events}. */

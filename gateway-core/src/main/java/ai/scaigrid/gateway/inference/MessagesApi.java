@@ -87,10 +87,6 @@ final class MessagesApi {
         if (user != null && user.isTextual()) {
             chat.put("user", user.asText());
         }
-        JsonNode servers = raw.get("mcp_servers");
-        if (servers != null && servers.isArray() && !servers.isEmpty()) {
-            throw ApiException.validation("mcp_servers", "MCP servers are not supported: pass their tools as custom tools");
-        }
         thinking(raw.get("thinking"), raw.path("output_config").get("effort"), chat);
         format(raw.path("output_config").has("format") ? raw.path("output_config").get("format") : raw.get("output_format"), chat);
         ArrayNode messages = chat.putArray("messages");
@@ -104,6 +100,40 @@ final class MessagesApi {
         }
         tools(raw.get("tools"), raw.get("tool_choice"), chat);
         return chat;
+    }
+
+    /**
+     * The request's remote MCP servers ({@code mcp_servers}, Anthropic's MCP connector), each narrowed by the
+     * {@code mcp_toolset} tool naming it, if any ({@link HostedMcp#anthropicServer}); empty when there are none.
+     */
+    static List<HostedMcp.Server> mcpServers(JsonNode raw) {
+        JsonNode given = raw.get("mcp_servers");
+        Map<String, JsonNode> toolsets = new HashMap<>();
+        JsonNode tools = raw.path("tools");
+        for (int i = 0; tools.isArray() && i < tools.size(); i++) {
+            if ("mcp_toolset".equals(tools.get(i).path("type").asText())) {
+                toolsets.put(tools.get(i).path("mcp_server_name").asText(""), tools.get(i));
+            }
+        }
+        List<HostedMcp.Server> servers = new java.util.ArrayList<>();
+        if (given != null && !given.isNull()) {
+            if (!given.isArray()) {
+                throw ApiException.validation("mcp_servers", "mcp_servers must be an array");
+            }
+            for (int i = 0; i < given.size(); i++) {
+                String name = given.get(i).path("name").asText("");
+                HostedMcp.Server server = HostedMcp.anthropicServer(given.get(i), "mcp_servers[" + i + "]", toolsets.remove(name));
+                if (servers.stream().anyMatch(s -> s.label().equals(server.label()))) {
+                    throw ApiException.validation("mcp_servers[" + i + "].name", "each MCP server needs its own name");
+                }
+                servers.add(server);
+            }
+        }
+        if (!toolsets.isEmpty()) {
+            String name = toolsets.keySet().iterator().next();
+            throw ApiException.validation("tools", "an mcp_toolset names MCP server '" + clip(name) + "', which mcp_servers lacks");
+        }
+        return servers;
     }
 
     private static void system(JsonNode system, ArrayNode messages) {
@@ -177,7 +207,45 @@ final class MessagesApi {
         if (role.equals("user")) {
             userBlocks(content, field + ".content", out);
         } else {
-            out.add(assistantBlocks(content, field + ".content"));
+            assistantTurn(content, field + ".content", out);
+        }
+    }
+
+    /**
+     * An assistant turn as chat messages: one assistant message, or, when the gateway ran MCP calls in it
+     * ({@code mcp_tool_use} then {@code mcp_tool_result} blocks), an assistant message up to each result, the result
+     * as a tool message, and what follows as the next assistant message.
+     */
+    private static void assistantTurn(JsonNode content, String field, ArrayNode out) {
+        ArrayNode segment = NODES.arrayNode();
+        int from = 0;
+        for (int i = 0; i < content.size(); i++) {
+            JsonNode block = content.get(i);
+            if (!"mcp_tool_result".equals(block.path("type").asText())) {
+                segment.add(block);
+                continue;
+            }
+            if (!segment.isEmpty()) {
+                out.add(assistantBlocks(segment, field, from));
+            }
+            String at = field + "[" + i + "]";
+            if (!block.path("tool_use_id").isTextual()) {
+                throw ApiException.validation(at + ".tool_use_id", "an mcp_tool_result needs the tool_use_id it answers");
+            }
+            List<String> texts = new java.util.ArrayList<>();
+            JsonNode result = block.get("content");
+            if (result != null && result.isTextual()) {
+                texts.add(result.asText());
+            } else if (result != null && result.isArray()) {
+                result.forEach(part -> texts.add(part.path("text").asText("")));
+            }
+            out.add(HostedMcp.toolMessage(block.get("tool_use_id").asText(),
+                    (block.path("is_error").asBoolean(false) ? "Error: " : "") + String.join("\n", texts)));
+            segment = NODES.arrayNode();
+            from = i + 1;
+        }
+        if (!segment.isEmpty() || from == 0) {
+            out.add(assistantBlocks(segment, field, from));
         }
     }
 
@@ -235,7 +303,8 @@ final class MessagesApi {
         }
     }
 
-    private static ObjectNode assistantBlocks(JsonNode content, String field) {
+    /** Assistant blocks as one chat assistant message; {@code offset}: the first block's index in the turn, for errors. */
+    private static ObjectNode assistantBlocks(JsonNode content, String field, int offset) {
         ObjectNode message = NODES.objectNode().put("role", "assistant");
         ArrayNode parts = NODES.arrayNode();
         boolean cached = false;
@@ -244,13 +313,13 @@ final class MessagesApi {
         StringBuilder reasoning = new StringBuilder();
         for (int i = 0; i < content.size(); i++) {
             JsonNode block = content.get(i);
-            String at = field + "[" + i + "]";
+            String at = field + "[" + (i + offset) + "]";
             switch (block.path("type").asText("")) {
                 case "text" -> {
                     parts.add(textPart(block, at));
                     cached |= block.has("cache_control");
                 }
-                case "tool_use" -> {
+                case "tool_use", "mcp_tool_use" -> {
                     JsonNode id = block.get("id");
                     JsonNode name = block.get("name");
                     if (id == null || !id.isTextual() || name == null || !name.isTextual() || name.asText().isBlank()) {
@@ -270,6 +339,7 @@ final class MessagesApi {
                 }
                 case "redacted_thinking" -> thinking.addObject().put("type", "redacted_thinking")
                         .put("data", block.path("data").asText(""));
+                case "mcp_tool_listing" -> { } // a newer MCP beta's tool list, sent back as it came: nothing the model reads
                 default -> throw unsupported(at + ".type", block);
             }
         }
@@ -380,6 +450,9 @@ final class MessagesApi {
             for (int i = 0; i < tools.size(); i++) {
                 JsonNode t = tools.get(i);
                 String type = t.path("type").asText("custom");
+                if (type.equals("mcp_toolset")) {
+                    continue; // which tools of an MCP server are offered (mcpServers)
+                }
                 if (!type.equals("custom")) {
                     throw ApiException.validation("tools[" + i + "].type", "server tools (" + clip(type)
                             + ") are not supported here: only custom tools, which the client runs");
@@ -657,10 +730,17 @@ final class MessagesApi {
             }
         }
 
-        /** {@code inputEstimate}: the prompt's estimated tokens, for {@code message_start} (the real count comes at the end). */
-        Stream(String model, int inputEstimate, java.util.function.BiConsumer<String, ObjectNode> emit) {
+        /** The run of a request with MCP servers ({@link HostedMcp}), or null. */
+        private final HostedMcp.Run hosted;
+
+        /**
+         * {@code inputEstimate}: the prompt's estimated tokens, for {@code message_start} (the real count comes at the
+         * end); {@code hosted}: the request's MCP run, or null.
+         */
+        Stream(String model, int inputEstimate, HostedMcp.Run hosted, java.util.function.BiConsumer<String, ObjectNode> emit) {
             this.model = model;
             this.inputEstimate = inputEstimate;
+            this.hosted = hosted;
             this.emit = emit;
         }
 
@@ -684,6 +764,10 @@ final class MessagesApi {
 
         void onChunk(JsonNode chunk) {
             start();
+            if (chunk.has(HostedMcp.CONTROL)) {
+                hosted(chunk);
+                return;
+            }
             if (chunk.hasNonNull("usage")) {
                 usage = chunk.get("usage");
             }
@@ -807,12 +891,61 @@ final class MessagesApi {
         }
 
         private void openToolUse(Call call) {
-            ObjectNode use = NODES.objectNode().put("type", "tool_use").put("id", call.id).put("name", call.name);
-            use.putObject("input");
-            open("tool_use", use);
+            HostedMcp.Tool tool = hosted == null ? null : hosted.tool(call.name);
+            if (tool != null) {
+                // a call the gateway makes: Anthropic's connector block, which does not end the turn
+                ObjectNode use = NODES.objectNode().put("type", "mcp_tool_use").put("id", call.id).put("name", tool.tool().name())
+                        .put("server_name", tool.session().server.label());
+                use.putObject("input");
+                open("mcp_tool_use", use);
+            } else {
+                ObjectNode use = NODES.objectNode().put("type", "tool_use").put("id", call.id).put("name", call.name);
+                use.putObject("input");
+                open("tool_use", use);
+                usedTools = true;
+            }
             call.opened = true;
             openCall = call;
-            usedTools = true;
+        }
+
+        /** A step of the MCP run: a call's result as an {@code mcp_tool_result} block, or the next model call. */
+        private void hosted(JsonNode control) {
+            switch (control.path(HostedMcp.CONTROL).asText()) {
+                case "result" -> {
+                    flushCalls();
+                    boolean failed = control.hasNonNull("error");
+                    ObjectNode result = NODES.objectNode().put("type", "mcp_tool_result")
+                            .put("tool_use_id", control.path("call_id").asText()).put("is_error", failed);
+                    result.putArray("content").addObject().put("type", "text")
+                            .put("text", failed ? control.path("error").asText() : control.path("output").asText(""));
+                    open("mcp_tool_result", result);
+                    close();
+                }
+                case "round" -> {
+                    flushCalls();
+                    calls.clear();
+                    byIndex.clear();
+                    finishReason = null;
+                }
+                default -> { } // a tool list: Anthropic's connector shows none
+            }
+        }
+
+        /** Closes the open block and sends the calls still waiting, whole, then text held back behind them. */
+        private void flushCalls() {
+            while (true) {
+                if (openCall != null) {
+                    pump();
+                    close();
+                }
+                Call next = nextWaiting();
+                if (next == null) {
+                    break;
+                }
+                openToolUse(next);
+            }
+            flushHeldText();
+            close();
         }
 
         private void flushHeldText() {
@@ -853,19 +986,7 @@ final class MessagesApi {
          */
         void finish() {
             start();
-            while (true) {
-                if (openCall != null) {
-                    pump();
-                    close();
-                }
-                Call next = nextWaiting();
-                if (next == null) {
-                    break;
-                }
-                openToolUse(next);
-            }
-            flushHeldText();
-            close();
+            flushCalls();
             ObjectNode delta = NODES.objectNode();
             delta.putObject("delta").put("stop_reason", stopReason(finishReason, usedTools)).putNull("stop_sequence");
             delta.set("usage", usage(usage == null ? NODES.objectNode() : usage));
@@ -878,6 +999,54 @@ final class MessagesApi {
             ObjectNode error = error(e, requestId);
             error.remove("type");
             event("error", error);
+        }
+    }
+
+    /**
+     * A {@code message} built from its stream's events, as Anthropic's SDKs accumulate one: the answer of a request
+     * that was run as a stream (one with MCP servers) but not asked to be streamed.
+     */
+    static final class Accumulator implements java.util.function.BiConsumer<String, ObjectNode> {
+        private ObjectNode message;
+        private final StringBuilder json = new StringBuilder();
+
+        @Override
+        public void accept(String type, ObjectNode event) {
+            switch (type) {
+                case "message_start" -> message = ((ObjectNode) event.get("message")).deepCopy();
+                case "content_block_start" -> {
+                    ((ArrayNode) message.get("content")).add(event.get("content_block").deepCopy());
+                    json.setLength(0);
+                }
+                case "content_block_delta" -> {
+                    ObjectNode block = (ObjectNode) message.get("content").get(event.path("index").asInt());
+                    JsonNode delta = event.path("delta");
+                    switch (delta.path("type").asText()) {
+                        case "text_delta" -> block.put("text", block.path("text").asText() + delta.path("text").asText());
+                        case "thinking_delta" -> block.put("thinking", block.path("thinking").asText() + delta.path("thinking").asText());
+                        case "signature_delta" -> block.put("signature", delta.path("signature").asText());
+                        case "input_json_delta" -> json.append(delta.path("partial_json").asText());
+                        default -> { }
+                    }
+                }
+                case "content_block_stop" -> {
+                    ObjectNode block = (ObjectNode) message.get("content").get(event.path("index").asInt());
+                    if (block.has("input") && json.length() > 0) {
+                        block.set("input", input(json.toString()));
+                    }
+                    json.setLength(0);
+                }
+                case "message_delta" -> {
+                    message.set("stop_reason", event.path("delta").path("stop_reason"));
+                    message.set("stop_sequence", event.path("delta").path("stop_sequence"));
+                    message.set("usage", event.get("usage"));
+                }
+                default -> { }
+            }
+        }
+
+        ObjectNode message() {
+            return message;
         }
     }
 

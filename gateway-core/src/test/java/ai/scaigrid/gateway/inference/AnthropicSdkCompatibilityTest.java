@@ -39,13 +39,16 @@ class AnthropicSdkCompatibilityTest {
                 "MODEL", model,
                 "TOOLS_MODEL", claude("claude-tools"),
                 "THINKING_MODEL", claude("claude-thinking"),
-                "MIDFAIL_MODEL", InferenceFixtures.chatModel("midfail")), 120);
+                "MIDFAIL_MODEL", InferenceFixtures.chatModel("midfail"),
+                "AGENT_MODEL", InferenceFixtures.chatModel("agent"),
+                "MCP_URL", McpTestServer.streamable().url), 120);
         assertThat(output).contains("models: paged").contains("non-streaming: echo: sdk says hi with request id")
                 .contains("streaming: echo: sdk streams")
                 .contains("tool use: toolu_01 get_weather {\"city\":\"Oslo\"} streamed toolu_01")
                 .contains("thinking: \"The user wants an echo.\" then \"echo: once more\"")
                 .containsPattern("count tokens: 1[0-9][0-9]\\b")
                 .contains("message batch: one=echo: batched one, two=echo: batched two message_batch_deleted")
+                .contains("mcp connector: mcp_tool_use,mcp_tool_result,text \"tool said: The sum of 2 and 3 is 5.\" end_turn")
                 .contains("mid-stream error:")
                 .contains("unknown model: 404 not_found_error with request id")
                 .contains("bad request: 400 invalid_request_error").contains("wrong key: 401").contains("OK");

@@ -338,6 +338,133 @@ class HostedMcpTest {
         assertThat(post(request(chatModel("agent"), "x", connector), 400).at("/error/param").asText()).isEqualTo("tools[0].connector_id");
     }
 
+    private static io.restassured.specification.RequestSpecification anthropic() {
+        return io.restassured.RestAssured.given().header("x-api-key", ADMIN).header("anthropic-version", "2023-06-01")
+                .header("anthropic-beta", "mcp-client-2025-04-04").contentType("application/json");
+    }
+
+    private static Map<String, Object> message(String text, Object servers, Object... tools) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("model", chatModel("agent"));
+        body.put("max_tokens", 256);
+        body.put("messages", List.of(Map.of("role", "user", "content", text)));
+        body.put("mcp_servers", servers);
+        if (tools.length > 0) {
+            body.put("tools", List.of(tools));
+        }
+        return body;
+    }
+
+    private static Map<String, Object> anthropicServer(String url, Object... more) {
+        Map<String, Object> server = new LinkedHashMap<>();
+        server.put("type", "url");
+        server.put("url", url);
+        server.put("name", "everything");
+        for (int i = 0; i < more.length; i += 2) {
+            server.put((String) more[i], more[i + 1]);
+        }
+        return server;
+    }
+
+    private static List<String> blockTypes(JsonNode message) {
+        List<String> out = new ArrayList<>();
+        message.path("content").forEach(b -> out.add(b.path("type").asText()));
+        return out;
+    }
+
+    @Test
+    void anthropicsMcpConnectorRunsTheCallsAndShowsThemAsBlocks() throws Exception {
+        String url = McpTestServer.streamable().url;
+        JsonNode message = JSON.readTree(anthropic().body(message("call get-sum {\"a\": 20, \"b\": 22}", List.of(anthropicServer(url))))
+                .when().post("/anthropic/v1/messages").then().statusCode(200).extract().asString());
+        assertThat(blockTypes(message)).containsExactly("mcp_tool_use", "mcp_tool_result", "text");
+        JsonNode use = message.at("/content/0");
+        assertThat(use.path("name").asText()).isEqualTo("get-sum");
+        assertThat(use.path("server_name").asText()).isEqualTo("everything");
+        assertThat(use.at("/input/a").asInt()).isEqualTo(20);
+        JsonNode result = message.at("/content/1");
+        assertThat(result.path("tool_use_id").asText()).isEqualTo(use.path("id").asText());
+        assertThat(result.path("is_error").asBoolean()).isFalse();
+        assertThat(result.at("/content/0/text").asText()).isEqualTo("The sum of 20 and 22 is 42.");
+        assertThat(message.at("/content/2/text").asText()).isEqualTo("tool said: The sum of 20 and 22 is 42.");
+        assertThat(message.path("stop_reason").asText()).isEqualTo("end_turn");
+        assertThat(message.at("/usage/input_tokens").asInt()).isEqualTo(14);
+        assertThat(message.at("/usage/output_tokens").asInt()).isEqualTo(6);
+
+        // streamed: the same blocks, one after the other
+        Map<String, Object> body = message("call echo {\"message\":\"anthropic stream\"}", List.of(anthropicServer(url)));
+        body.put("stream", true);
+        List<JsonNode> events = namedEvents(anthropic().body(body).when().post("/anthropic/v1/messages").then().statusCode(200)
+                .extract().asString());
+        MessagesApi.Accumulator accumulated = new MessagesApi.Accumulator();
+        List<String> starts = new ArrayList<>();
+        for (JsonNode e : events) {
+            accumulated.accept(e.path("type").asText(), (com.fasterxml.jackson.databind.node.ObjectNode) e);
+            if ("content_block_start".equals(e.path("type").asText())) {
+                starts.add(e.at("/content_block/type").asText());
+            }
+        }
+        assertThat(starts).containsExactly("mcp_tool_use", "mcp_tool_result", "text");
+        assertThat(events.get(events.size() - 1).path("type").asText()).isEqualTo("message_stop");
+        JsonNode streamed = accumulated.message();
+        assertThat(streamed.at("/content/0/input/message").asText()).isEqualTo("anthropic stream");
+        assertThat(streamed.at("/content/1/content/0/text").asText()).isEqualTo("Echo: anthropic stream");
+        assertThat(streamed.at("/content/2/text").asText()).isEqualTo("tool said: Echo: anthropic stream");
+        assertThat(streamed.path("stop_reason").asText()).isEqualTo("end_turn");
+
+        // the turn sent back: the blocks become the call, its result and the answer, in order
+        String followUp = "and then? (anthropic mcp)";
+        Map<String, Object> next = new LinkedHashMap<>();
+        next.put("model", chatModel("agent"));
+        next.put("max_tokens", 64);
+        // (a newer beta's mcp_tool_listing block, sent back as it came, is taken and not shown to the model)
+        com.fasterxml.jackson.databind.node.ArrayNode sentBack = ((com.fasterxml.jackson.databind.node.ArrayNode) message.path("content"))
+                .deepCopy();
+        sentBack.insertObject(0).put("type", "mcp_tool_listing").put("mcp_server_name", "everything").putArray("tools");
+        next.put("messages", List.of(Map.of("role", "user", "content", "call get-sum {\"a\": 20, \"b\": 22}"),
+                Map.of("role", "assistant", "content", sentBack), Map.of("role", "user", "content", followUp)));
+        anthropic().body(JSON.writeValueAsString(next)).when().post("/anthropic/v1/messages").then().statusCode(200);
+        JsonNode replayed = JSON.valueToTree(OpenAiTestUpstream.get().sentContaining(followUp).getMap()).path("messages");
+        List<String> roles = new ArrayList<>();
+        replayed.forEach(m -> roles.add(m.path("role").asText()));
+        assertThat(roles).containsExactly("user", "assistant", "tool", "assistant", "user");
+        assertThat(replayed.get(1).at("/tool_calls/0/function/name").asText()).isEqualTo("get-sum");
+        assertThat(replayed.get(2).path("content").asText()).isEqualTo("The sum of 20 and 22 is 42.");
+    }
+
+    @Test
+    void anthropicsToolConfigurationAndToolsetsNarrowTheToolsAndClientToolsStillEndTheTurn() throws Exception {
+        String url = McpTestServer.streamable().url;
+        Map<String, Object> custom = Map.of("name", "lookup", "input_schema", Map.of("type", "object"));
+        JsonNode message = JSON.readTree(anthropic().body(message("call echo {\"message\":\"x\"}; call lookup {}",
+                        List.of(anthropicServer(url, "tool_configuration", Map.of("allowed_tools", List.of("echo")))), custom))
+                .when().post("/anthropic/v1/messages").then().statusCode(200).extract().asString());
+        assertThat(blockTypes(message)).containsExactly("mcp_tool_use", "tool_use", "mcp_tool_result");
+        assertThat(message.path("stop_reason").asText()).isEqualTo("tool_use");
+        JsonNode offered = JSON.valueToTree(OpenAiTestUpstream.get().sentContaining("call lookup").getMap()).path("tools");
+        List<String> names = new ArrayList<>();
+        offered.forEach(t -> names.add(t.at("/function/name").asText()));
+        assertThat(names).containsExactlyInAnyOrder("lookup", "echo");
+
+        // the newer beta's mcp_toolset: every tool off but the one enabled
+        Map<String, Object> toolset = Map.of("type", "mcp_toolset", "mcp_server_name", "everything",
+                "default_config", Map.of("enabled", false), "configs", Map.of("get-sum", Map.of("enabled", true)));
+        anthropic().body(message("list the tools (toolset)", List.of(anthropicServer(url)), toolset))
+                .when().post("/anthropic/v1/messages").then().statusCode(200);
+        JsonNode narrowed = JSON.valueToTree(OpenAiTestUpstream.get().sentContaining("list the tools (toolset)").getMap()).path("tools");
+        assertThat(narrowed.size()).isEqualTo(1);
+        assertThat(narrowed.at("/0/function/name").asText()).isEqualTo("get-sum");
+
+        // refusals name the field
+        assertThat(JSON.readTree(anthropic().body(message("x", List.of(anthropicServer("ftp://x/mcp")))).when()
+                .post("/anthropic/v1/messages").then().statusCode(400).extract().asString()).at("/error/message").asText())
+                .contains("mcp_servers[0].url");
+        Map<String, Object> orphan = Map.of("type", "mcp_toolset", "mcp_server_name", "nobody");
+        assertThat(JSON.readTree(anthropic().body(message("x", List.of(anthropicServer(url)), orphan)).when()
+                .post("/anthropic/v1/messages").then().statusCode(400).extract().asString()).at("/error/message").asText())
+                .contains("nobody");
+    }
+
     @Test
     void privateAddressesAreRefusedUnlessAllowed() {
         for (String url : List.of("http://127.0.0.1:3001/mcp", "http://10.1.2.3/mcp", "http://192.168.0.1/mcp",

@@ -25,7 +25,7 @@ class MessagesStreamTest {
     }
 
     private final List<ObjectNode> events = new ArrayList<>();
-    private final MessagesApi.Stream stream = new MessagesApi.Stream("m", 5, (type, event) -> events.add(event));
+    private final MessagesApi.Stream stream = new MessagesApi.Stream("m", 5, null, (type, event) -> events.add(event));
 
     private static ObjectNode chunk(String json) throws Exception {
         return (ObjectNode) JSON.readTree("{\"choices\":[" + json + "]}");
