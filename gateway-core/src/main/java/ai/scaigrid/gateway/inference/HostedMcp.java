@@ -357,6 +357,9 @@ public class HostedMcp {
                 .flatMap(run -> {
                     turn.hosted = run;
                     run.clientStreams = turn.stream;
+                    if (turn.mcpChoice != null) {
+                        chooseTool(run, chat, turn.mcpChoice);
+                    }
                     return approvals(caller, turn, run, chat).emitOn(back)
                             .onFailure().invoke(e -> run.close());
                 })
@@ -429,6 +432,21 @@ public class HostedMcp {
                         : new ObjectMapper().valueToTree(t.inputSchema()));
             }
         }
+    }
+
+    /**
+     * {@code tool_choice: {"type": "mcp", "server_label", "name"}}: the model must call that tool (chat's function
+     * choice under the name the model sees); without a name, it must call a tool (chat's {@code required}).
+     */
+    private static void chooseTool(Run run, ObjectNode chat, ResponsesApi.McpChoice choice) {
+        if (choice.name() == null) {
+            chat.put("tool_choice", "required");
+            return;
+        }
+        Tool tool = run.tools.values().stream().filter(t -> t.session.server.label().equals(choice.label())
+                && t.tool.name().equals(choice.name())).findFirst().orElseThrow(() -> ApiException.validation("tool_choice.name",
+                "MCP server '" + choice.label() + "' offers no tool '" + choice.name() + "' to this request"));
+        chat.putObject("tool_choice").put("type", "function").putObject("function").put("name", tool.chatName());
     }
 
     /** The calls this request approves or declines: run (or declined) now, before the model is asked. */
@@ -602,6 +620,8 @@ public class HostedMcp {
             }
             if (run.calls >= run.maxCalls) {
                 next.put("tool_choice", "none"); // the budget of calls is spent: the model must answer
+            } else if (next.has("tool_choice") && !"none".equals(next.path("tool_choice").asText())) {
+                next.put("tool_choice", "auto"); // a forced call was made: forced again, the model could never answer
             }
             run.round++;
             return Multi.createFrom().uni(pipeline.admit(ex.caller, ex.requestId, ex.api, ex.endpoint, next, 0).emitOn(back))

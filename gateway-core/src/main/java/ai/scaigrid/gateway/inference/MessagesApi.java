@@ -554,6 +554,15 @@ final class MessagesApi {
      * Anthropic's stop reason for a chat finish reason. A turn that ends with tool calls is {@code tool_use} also when
      * the backend said {@code stop} (some local servers do): agents loop on that reason.
      */
+    /**
+     * The stop sequence that ended a chat choice, where the backend tells it: vLLM's {@code stop_reason} (the matched
+     * string; a stop token's id is a number), which the Anthropic provider fills as well; else null.
+     */
+    static String matchedStop(JsonNode choice) {
+        JsonNode matched = choice.get("stop_reason");
+        return matched != null && matched.isTextual() && "stop".equals(choice.path("finish_reason").asText()) ? matched.asText() : null;
+    }
+
     static String stopReason(String finishReason, boolean usedTools) {
         return switch (finishReason == null ? "" : finishReason) {
             case "length" -> "max_tokens";
@@ -604,6 +613,10 @@ final class MessagesApi {
                     .put("name", function.path("name").asText()).set("input", input(function.path("arguments").asText("")));
         }
         out.put("stop_reason", stopReason(choice.path("finish_reason").asText(null), !answer.path("tool_calls").isEmpty()));
+        String matched = matchedStop(choice);
+        if (matched != null && "end_turn".equals(out.path("stop_reason").asText())) {
+            out.put("stop_reason", "stop_sequence").put("stop_sequence", matched);
+        }
         out.set("usage", usage(completion.path("usage")));
         return out;
     }
@@ -698,6 +711,8 @@ final class MessagesApi {
         private int index = -1;
         private String openType;
         private String finishReason;
+        /** The stop sequence that ended the answer, when the backend said which ({@link #matchedStop}); else null. */
+        private String stopSequence;
         private JsonNode usage;
         /** The chat tool calls in the order they began, and the latest by its chat index. */
         private final List<Call> calls = new java.util.ArrayList<>();
@@ -808,6 +823,7 @@ final class MessagesApi {
             }
             if (choice.hasNonNull("finish_reason")) {
                 finishReason = choice.get("finish_reason").asText();
+                stopSequence = matchedStop(choice);
             }
         }
 
@@ -926,6 +942,7 @@ final class MessagesApi {
                     calls.clear();
                     byIndex.clear();
                     finishReason = null;
+                    stopSequence = null;
                 }
                 default -> { } // a tool list: Anthropic's connector shows none
             }
@@ -988,7 +1005,12 @@ final class MessagesApi {
             start();
             flushCalls();
             ObjectNode delta = NODES.objectNode();
-            delta.putObject("delta").put("stop_reason", stopReason(finishReason, usedTools)).putNull("stop_sequence");
+            String reason = stopReason(finishReason, usedTools);
+            if (stopSequence != null && "end_turn".equals(reason)) {
+                delta.putObject("delta").put("stop_reason", "stop_sequence").put("stop_sequence", stopSequence);
+            } else {
+                delta.putObject("delta").put("stop_reason", reason).putNull("stop_sequence");
+            }
             delta.set("usage", usage(usage == null ? NODES.objectNode() : usage));
             event("message_delta", delta);
             event("message_stop", NODES.objectNode());

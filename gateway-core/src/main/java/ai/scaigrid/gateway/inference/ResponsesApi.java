@@ -74,6 +74,8 @@ final class ResponsesApi {
         final Integer maxToolCalls;
         /** The hosted run of a request with MCP servers, once {@link HostedMcp#prepare} has opened it; else null. */
         HostedMcp.Run hosted;
+        /** {@code tool_choice} naming an MCP server (and tool), or null. */
+        McpChoice mcpChoice;
         private final ObjectNode chat = NODES.objectNode();
         private final String instructions;
 
@@ -130,6 +132,15 @@ final class ResponsesApi {
             instructions = given == null || given.isNull() ? null : given.asText();
             input(request.get("input"), "input", inputMessages, inputItems);
             mcpServers = tools(request, chat);
+            JsonNode choice = request.path("tool_choice");
+            if ("mcp".equals(choice.path("type").asText())) {
+                String label = choice.path("server_label").asText("");
+                if (mcpServers.stream().noneMatch(s -> s.label().equals(label))) {
+                    throw ApiException.validation("tool_choice.server_label", "tool_choice names MCP server '" + label
+                            + "', which is not among the request's tools");
+                }
+                mcpChoice = new McpChoice(label, choice.path("name").isTextual() ? choice.path("name").asText() : null);
+            }
             JsonNode input = request.get("input");
             for (int i = 0; input.isArray() && i < input.size(); i++) {
                 JsonNode item = input.get(i);
@@ -177,6 +188,10 @@ final class ResponsesApi {
         String suffix() {
             return id.substring(5);
         }
+    }
+
+    /** {@code tool_choice} of type {@code mcp}: the server, and the tool (null: any of its tools). */
+    record McpChoice(String label, String name) {
     }
 
     /** An {@code mcp_approval_response} input item ({@code field} names it in errors). */
@@ -516,9 +531,11 @@ final class ResponsesApi {
                 chat.set("tool_choice", choice);
             } else if ("function".equals(choice.path("type").asText()) && choice.path("name").isTextual()) {
                 chat.putObject("tool_choice").put("type", "function").putObject("function").put("name", choice.path("name").asText());
+            } else if ("mcp".equals(choice.path("type").asText())) {
+                // chosen once the server's tools are listed (HostedMcp)
             } else {
                 throw ApiException.validation("tool_choice",
-                        "tool_choice must be auto, none, required or {\"type\": \"function\", \"name\": ...}");
+                        "tool_choice must be auto, none, required, {\"type\": \"function\", \"name\": ...} or {\"type\": \"mcp\", ...}");
             }
         }
         if (chat.path("tools").isEmpty()) {

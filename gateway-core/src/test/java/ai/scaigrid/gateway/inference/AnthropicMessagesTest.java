@@ -179,6 +179,29 @@ class AnthropicMessagesTest {
         assertThat(sse).doesNotContain("[DONE]");
     }
 
+    /** A stop sequence that ended the answer is named where the backend says which (Anthropic, or vLLM's stop_reason). */
+    @Test
+    void aMatchedStopSequenceIsNamedWhenTheBackendSaysWhichOne() throws Exception {
+        for (String model : List.of(claude("claude-echo"), chatModel("stops"))) {
+            Map<String, Object> body = message(model, "one two STOP three");
+            body.put("stop_sequences", List.of("NEVER", "STOP"));
+            anthropic(ADMIN).body(body).when().post("/anthropic/v1/messages").then().statusCode(200)
+                    .body("content[0].text", equalTo("echo: one two ")).body("stop_reason", equalTo("stop_sequence"))
+                    .body("stop_sequence", equalTo("STOP"));
+            body.put("stream", true);
+            List<JsonNode> events = namedEvents(anthropic(ADMIN).body(body).when().post("/anthropic/v1/messages").then()
+                    .statusCode(200).extract().asString());
+            JsonNode delta = events.get(events.size() - 2);
+            assertThat(delta.at("/delta/stop_reason").asText()).as(model).isEqualTo("stop_sequence");
+            assertThat(delta.at("/delta/stop_sequence").asText()).isEqualTo("STOP");
+        }
+        // a backend that ended without one: end_turn, and no stop sequence
+        Map<String, Object> body = message(chatModel("stops"), "nothing to stop");
+        body.put("stop_sequences", List.of("STOP"));
+        anthropic(ADMIN).body(body).when().post("/anthropic/v1/messages").then().statusCode(200)
+                .body("stop_reason", equalTo("end_turn")).body("stop_sequence", org.hamcrest.Matchers.nullValue());
+    }
+
     /** An Anthropic backend's tool use and signed thinking come back as the same blocks, streamed and not. */
     @Test
     void toolUseAndThinkingPassThroughAnAnthropicBackend() throws Exception {

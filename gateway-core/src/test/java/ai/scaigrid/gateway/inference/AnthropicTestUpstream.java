@@ -185,10 +185,23 @@ public final class AnthropicTestUpstream {
                         forcedTool(res, stream, choice.getString("name"), text);
                         return;
                     }
+                    // a stop sequence in the echo ends it there, as at Anthropic (stop_reason stop_sequence, and which one)
+                    String matched = null;
+                    int cut = -1;
+                    for (Object stop : body.getJsonArray("stop_sequences", new JsonArray())) {
+                        int at = text.indexOf((String) stop);
+                        if (at >= 0 && (cut < 0 || at < cut)) {
+                            cut = at;
+                            matched = (String) stop;
+                        }
+                    }
+                    text = cut < 0 ? text : text.substring(0, cut);
                     if (stream) {
-                        streamText(res, text);
+                        streamText(res, text, matched);
                     } else {
-                        res.end(message(new JsonArray().add(new JsonObject().put("type", "text").put("text", text)), "end_turn").encode());
+                        JsonObject answer = message(new JsonArray().add(new JsonObject().put("type", "text").put("text", text)),
+                                matched == null ? "end_turn" : "stop_sequence");
+                        res.end((matched == null ? answer : answer.put("stop_sequence", matched)).encode());
                     }
                 }
             }
@@ -258,6 +271,10 @@ public final class AnthropicTestUpstream {
     }
 
     private static void streamText(HttpServerResponse res, String text) {
+        streamText(res, text, null);
+    }
+
+    private static void streamText(HttpServerResponse res, String text, String stopSequence) {
         sse(res);
         res.write(event("message_start", messageStart()));
         res.write(textBlockStart());
@@ -266,7 +283,14 @@ public final class AnthropicTestUpstream {
             res.write(event("content_block_delta", textDelta(0, word)));
         }
         res.write(event("content_block_stop", new JsonObject().put("type", "content_block_stop").put("index", 0)));
-        end(res, "end_turn");
+        if (stopSequence == null) {
+            end(res, "end_turn");
+            return;
+        }
+        res.write(event("message_delta", new JsonObject().put("type", "message_delta")
+                .put("delta", new JsonObject().put("stop_reason", "stop_sequence").put("stop_sequence", stopSequence))
+                .put("usage", new JsonObject().put("output_tokens", 6))));
+        res.end(event("message_stop", new JsonObject().put("type", "message_stop")));
     }
 
     /** A signed thinking block at index 0 (as Anthropic streams it: empty start, thinking and signature deltas), then text. */

@@ -291,6 +291,26 @@ class HostedMcpTest {
     }
 
     @Test
+    void anMcpToolChoiceForcesTheFirstCallOnly() throws Exception {
+        String url = McpTestServer.streamable().url;
+        Map<String, Object> body = request(chatModel("agent"), "call echo {\"message\":\"forced\"}", mcp(url, "never"));
+        body.put("tool_choice", Map.of("type", "mcp", "server_label", "everything", "name", "echo"));
+        JsonNode response = post(body, 200);
+        assertThat(response.at("/output/2/content/0/text").asText()).isEqualTo("tool said: Echo: forced");
+        List<io.vertx.core.json.JsonObject> sent = OpenAiTestUpstream.get().allSentContaining("message\\\":\\\"forced");
+        assertThat(sent).hasSize(2);
+        JsonNode first = JSON.valueToTree(sent.get(0).getMap());
+        assertThat(first.at("/tool_choice/function/name").asText()).isEqualTo("echo");
+        JsonNode second = JSON.valueToTree(sent.get(1).getMap());
+        assertThat(second.path("tool_choice").asText()).isEqualTo("auto");
+
+        body.put("tool_choice", Map.of("type", "mcp", "server_label", "nobody"));
+        assertThat(post(body, 400).at("/error/param").asText()).isEqualTo("tool_choice.server_label");
+        body.put("tool_choice", Map.of("type", "mcp", "server_label", "everything", "name", "no-such-tool"));
+        assertThat(post(body, 400).at("/error/param").asText()).isEqualTo("tool_choice.name");
+    }
+
+    @Test
     void theOlderSseTransportWorksToo() throws Exception {
         String url = McpTestServer.sse().url;
         JsonNode response = post(request(chatModel("agent"), "call echo {\"message\":\"over sse\"}", mcp(url, "never")), 200);

@@ -77,6 +77,11 @@ public final class OpenAiTestUpstream {
     }
 
     /** The last recorded request whose body mentions {@code text}. */
+    /** Every request that mentioned {@code text}, oldest first. */
+    public List<JsonObject> allSentContaining(String text) {
+        return requests.stream().filter(r -> r.encode().contains(text)).toList();
+    }
+
     public JsonObject sentContaining(String text) {
         for (int i = requests.size() - 1; i >= 0; i--) {
             if (requests.get(i).encode().contains(text)) {
@@ -226,6 +231,7 @@ public final class OpenAiTestUpstream {
                 case "think" -> think(body, res, stream);
                 case "tools" -> complete(body, res, stream, true, true);
                 case "agent" -> agent(body, res, stream);
+                case "stops" -> stops(body, res, stream);
                 case "cached", "cut" -> complete(body, res, stream, true, false);
                 default -> complete(body, res, stream, true, false);
             }
@@ -303,6 +309,37 @@ public final class OpenAiTestUpstream {
                     .put("created", 1700000000).put("model", "agent").put("choices", new JsonArray())
                     .put("usage", usage(body, 1)).encode() + "\n\n");
         }
+        res.end("data: [DONE]\n\n");
+    }
+
+    /** vLLM's way with {@code stop}: the echo ends before the first stop string in it, named by the choice's {@code stop_reason}. */
+    private void stops(JsonObject body, HttpServerResponse res, boolean stream) {
+        String text = "echo: " + lastUserText(body);
+        Object stop = body.getValue("stop");
+        List<?> stops = stop instanceof JsonArray a ? a.getList() : stop == null ? List.of() : List.of(stop);
+        String matched = null;
+        int cut = -1;
+        for (Object s : stops) {
+            int at = text.indexOf((String) s);
+            if (at >= 0 && (cut < 0 || at < cut)) {
+                cut = at;
+                matched = (String) s;
+            }
+        }
+        text = cut < 0 ? text : text.substring(0, cut);
+        JsonObject choice = new JsonObject().put("index", 0).put("finish_reason", "stop").put("stop_reason", matched);
+        if (!stream) {
+            res.putHeader("content-type", "application/json").end(new JsonObject().put("id", "chatcmpl-stops")
+                    .put("object", "chat.completion").put("created", 1700000000).put("model", "stops")
+                    .put("choices", new JsonArray().add(choice.put("message", new JsonObject().put("role", "assistant")
+                            .put("content", text)))).put("usage", usage(body, 1)).encode());
+            return;
+        }
+        res.setChunked(true).putHeader("content-type", "text/event-stream");
+        res.write(chunk(text, null));
+        res.write("data: " + new JsonObject().put("id", "chatcmpl-stops").put("object", "chat.completion.chunk")
+                .put("created", 1700000000).put("model", "stops").put("choices", new JsonArray().add(choice.put("delta", new JsonObject())))
+                .put("usage", usage(body, 1)).encode() + "\n\n");
         res.end("data: [DONE]\n\n");
     }
 

@@ -642,6 +642,7 @@ public class AnthropicProvider implements Provider {
             reply.set("thinking_blocks", thinkingBlocks);
         }
         choice.put("finish_reason", answerFinish(finishReason(message.path("stop_reason").asText(null)), answered));
+        matchedStop(choice, message);
         JsonNode usage = message.path("usage");
         if (usage.has("output_tokens")) {
             out.set("usage", withCache(usage(promptTokens(usage), usage.path("output_tokens").asLong()), usage));
@@ -721,6 +722,13 @@ public class AnthropicProvider implements Provider {
      * chunk with {@code finish_reason}, followed by one with the usage. Nothing is emitted before the
      * first content, thinking included (so the first-token timeout and failover cover the wait for it).
      */
+    /** Which stop sequence ended the answer, as vLLM tells it: the choice's {@code stop_reason} (chat has no field of its own). */
+    static void matchedStop(ObjectNode choice, JsonNode stopped) {
+        if ("stop_sequence".equals(stopped.path("stop_reason").asText()) && stopped.path("stop_sequence").isTextual()) {
+            choice.put("stop_reason", stopped.get("stop_sequence").asText());
+        }
+    }
+
     final class StreamTranslator implements UpstreamHttp.SseTranslator {
         private final String slug;
         private final long created = System.currentTimeMillis() / 1000;
@@ -836,8 +844,10 @@ public class AnthropicProvider implements Provider {
                     if (usage.has("cache_read_input_tokens") || usage.has("cache_creation_input_tokens")) {
                         cacheUsage = usage;
                     }
-                    emit.accept(chunk(NODES.objectNode(),
-                            answerFinish(finishReason(json.path("delta").path("stop_reason").asText(null)), answerBlock >= 0)));
+                    ObjectNode finishing = chunk(NODES.objectNode(),
+                            answerFinish(finishReason(json.path("delta").path("stop_reason").asText(null)), answerBlock >= 0));
+                    matchedStop((ObjectNode) finishing.path("choices").get(0), json.path("delta"));
+                    emit.accept(finishing);
                     ObjectNode last = header();
                     last.putArray("choices");
                     last.set("usage", withCache(usage(promptTokens, completionTokens), cacheUsage));
