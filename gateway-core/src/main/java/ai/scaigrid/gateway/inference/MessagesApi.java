@@ -79,6 +79,10 @@ final class MessagesApi {
                     throw ApiException.validation("stop_sequences", "stop_sequences must be an array of strings");
                 }
             }
+            if (stop.size() > 4) {
+                // chat's limit (OpenAI's), which every backend of the catalogue takes
+                throw ApiException.validation("stop_sequences", "at most 4 stop_sequences are supported here");
+            }
             if (!stop.isEmpty()) {
                 chat.set("stop", stop);
             }

@@ -195,6 +195,10 @@ class AnthropicMessagesTest {
             assertThat(delta.at("/delta/stop_reason").asText()).as(model).isEqualTo("stop_sequence");
             assertThat(delta.at("/delta/stop_sequence").asText()).isEqualTo("STOP");
         }
+        Map<String, Object> many = message(chatModel("stops"), "x");
+        many.put("stop_sequences", List.of("a", "b", "c", "d", "e"));
+        anthropic(ADMIN).body(many).when().post("/anthropic/v1/messages").then().statusCode(400)
+                .body("error.message", equalTo("at most 4 stop_sequences are supported here"));
         // a backend that ended without one: end_turn, and no stop sequence
         Map<String, Object> body = message(chatModel("stops"), "nothing to stop");
         body.put("stop_sequences", List.of("STOP"));
