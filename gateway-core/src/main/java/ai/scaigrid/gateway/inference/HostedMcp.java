@@ -56,6 +56,7 @@ import java.util.regex.Pattern;
  */
 @ApplicationScoped
 public class HostedMcp {
+    private static final org.jboss.logging.Logger LOG = org.jboss.logging.Logger.getLogger(HostedMcp.class);
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
     private static final Pattern LABEL = Pattern.compile("[A-Za-z0-9_-]{1,64}");
     /** What a chat function may be named (OpenAI's rule); an MCP tool whose name breaks it is renamed for the model. */
@@ -687,9 +688,12 @@ public class HostedMcp {
                 .flatMap(session -> uni(session.client.initialize())
                         .flatMap(init -> listAll(session, null, 0))
                         .onFailure().invoke(e -> session.client.closeGracefully().onErrorResume(x -> Mono.empty()).subscribe()))
-                .onFailure(e -> !(e instanceof ApiException)).transform(e -> new ApiException(ErrorCode.MCP_SERVER_ERROR,
-                        "Error retrieving tool list from MCP server '" + server.label() + "': " + reason(e),
-                        List.of(Map.of("field", server.field() + ".server_url", "message", reason(e)))));
+                .onFailure(e -> !(e instanceof ApiException)).transform(e -> {
+                    LOG.warnf("MCP server '%s' (%s) could not be used: %s", server.label(), server.url().getHost(), causes(e));
+                    return new ApiException(ErrorCode.MCP_SERVER_ERROR,
+                            "Error retrieving tool list from MCP server '" + server.label() + "': " + reason(e),
+                            List.of(Map.of("field", server.field() + ".server_url", "message", reason(e))));
+                });
     }
 
     private Uni<Session> listAll(Session session, String cursor, int page) {
@@ -805,21 +809,37 @@ public class HostedMcp {
         return b.length == 4 && (b[0] & 0xff) == 100 && (b[1] & 0xc0) == 64;
     }
 
-    /** What went wrong with a server, in a line that tells its user (not the gateway's internals). */
-    private static String reason(Throwable e) {
-        Throwable t = e;
-        while (t.getCause() != null && t.getCause() != t
-                && (t.getMessage() == null || t instanceof java.util.concurrent.CompletionException)) {
-            t = t.getCause();
+    /**
+     * What went wrong with a server, in a line that tells its user (not the gateway's internals): what the network
+     * said, when it was the network; else the innermost message (the SDK wraps what the server answered).
+     */
+    static String reason(Throwable e) {
+        String innermost = null;
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof java.util.concurrent.TimeoutException || t instanceof java.net.http.HttpTimeoutException) {
+                return "it did not answer in time";
+            }
+            if (t instanceof java.net.ConnectException || t instanceof java.nio.channels.UnresolvedAddressException) {
+                return "it could not be reached";
+            }
+            if (t instanceof java.net.UnknownHostException) {
+                return "its host is unknown";
+            }
+            if (t.getMessage() != null && !(t instanceof java.util.concurrent.CompletionException)) {
+                innermost = t.getMessage();
+            }
         }
-        if (t instanceof java.util.concurrent.TimeoutException || t instanceof java.net.http.HttpTimeoutException) {
-            return "it did not answer in time";
-        }
-        if (t instanceof java.net.ConnectException) {
-            return "it could not be reached";
-        }
-        String message = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+        String message = innermost == null ? e.getClass().getSimpleName() : innermost;
         return message.length() > 300 ? message.substring(0, 300) + "..." : message;
+    }
+
+    /** Every cause's type and message, outermost first: for the operator's log. */
+    private static String causes(Throwable e) {
+        StringBuilder out = new StringBuilder();
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            out.append(out.length() == 0 ? "" : " <- ").append(t.getClass().getSimpleName()).append(": ").append(t.getMessage());
+        }
+        return out.toString();
     }
 
     private static <T> Uni<T> uni(Mono<T> mono) {

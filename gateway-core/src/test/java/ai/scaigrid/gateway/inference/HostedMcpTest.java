@@ -340,7 +340,28 @@ class HostedMcpTest {
         JsonNode unreachable = post(request(chatModel("agent"), "x", mcp("http://127.0.0.1:" + closed + "/mcp", "never")), 424);
         assertThat(unreachable.at("/error/code").asText()).isEqualTo("mcp_server_error");
         assertThat(unreachable.at("/error/param").asText()).isEqualTo("tools[0].server_url");
-        assertThat(unreachable.at("/error/message").asText()).contains("'everything'");
+        assertThat(unreachable.at("/error/message").asText())
+                .isEqualTo("Error retrieving tool list from MCP server 'everything': it could not be reached");
+
+        // a server that refuses the credentials: what it said, in the error
+        com.sun.net.httpserver.HttpServer locked =
+                com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+        locked.createContext("/mcp", exchange -> {
+            byte[] refusal = "{\"error\":\"invalid_token\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            exchange.getResponseHeaders().add("Content-Type", "application/json");
+            exchange.sendResponseHeaders(401, refusal.length);
+            exchange.getResponseBody().write(refusal);
+            exchange.close();
+        });
+        locked.start();
+        try {
+            JsonNode refused = post(request(chatModel("agent"), "x", mcp("http://127.0.0.1:" + locked.getAddress().getPort() + "/mcp",
+                    "never", "authorization", "wrong-token")), 424);
+            assertThat(refused.at("/error/message").asText()).startsWith("Error retrieving tool list from MCP server 'everything': ")
+                    .contains("Authorization error");
+        } finally {
+            locked.stop(0);
+        }
 
         Map<String, Object> noLabel = mcp(McpTestServer.streamable().url, "never");
         noLabel.remove("server_label");

@@ -875,7 +875,7 @@ class InferenceApiTest {
         String doc = RestAssured.given().accept("application/json").when().get("/q/openapi").then().statusCode(200)
                 .extract().asString();
         assertThat(doc).contains("/v1/inference/chat").contains("/oai/v1/chat/completions").contains("/v1/models")
-                .contains("/v1/usage");
+                .contains("/v1/usage").contains("/anthropic/v1/messages").contains("mcp_server_error");
     }
 
     @Test

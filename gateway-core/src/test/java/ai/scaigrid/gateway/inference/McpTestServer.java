@@ -22,9 +22,13 @@ final class McpTestServer {
     private static final Map<String, McpTestServer> RUNNING = new HashMap<>();
 
     final String url;
+    private final Process process;
+    private final StringBuilder said;
 
-    private McpTestServer(String url) {
+    private McpTestServer(String url, Process process, StringBuilder said) {
         this.url = url;
+        this.process = process;
+        this.said = said;
     }
 
     /** The server over Streamable HTTP. */
@@ -39,8 +43,14 @@ final class McpTestServer {
 
     private static synchronized McpTestServer start(String mode, String path) throws Exception {
         McpTestServer running = RUNNING.get(mode);
-        if (running != null) {
+        if (running != null && running.process.isAlive()) {
             return running;
+        }
+        if (running != null) {
+            synchronized (running.said) {
+                System.err.println("the MCP test server (" + mode + ") had ended, exit " + running.process.exitValue() + "; it said:\n"
+                        + running.said);
+            }
         }
         NodeScripts.npmCi(DIR, "node_modules/@modelcontextprotocol/server-everything");
         int port;
@@ -60,7 +70,7 @@ final class McpTestServer {
                     synchronized (said) {
                         said.append(line).append('\n');
                     }
-                    if (line.contains(Integer.toString(port))) {
+                    if (line.contains(Integer.toString(port)) && !line.contains("in use")) {
                         up.complete(null);
                     }
                 }
@@ -72,7 +82,10 @@ final class McpTestServer {
         reader.setDaemon(true);
         reader.start();
         up.get(60, TimeUnit.SECONDS);
-        McpTestServer server = new McpTestServer("http://127.0.0.1:" + port + path);
+        if (!process.isAlive()) {
+            throw new IllegalStateException("the MCP test server ended at once: " + said);
+        }
+        McpTestServer server = new McpTestServer("http://127.0.0.1:" + port + path, process, said);
         RUNNING.put(mode, server);
         return server;
     }
