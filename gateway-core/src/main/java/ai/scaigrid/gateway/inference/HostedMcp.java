@@ -597,7 +597,9 @@ public class HostedMcp {
             run.produced.add(assistant);
         }
         Executor back = contextExecutor();
-        Multi<ObjectNode> results = Multi.createFrom().iterable(mine).onItem().transformToUniAndConcatenate(call -> {
+        // the model's answer is whole: its last item closes now (an MCP call's "in progress"), before any call is made
+        Multi<ObjectNode> answered = Multi.createFrom().item(control(run, "answered"));
+        Multi<ObjectNode> calls = Multi.createFrom().iterable(mine).onItem().transformToUniAndConcatenate(call -> {
             Tool tool = run.tool(call.path("function").path("name").asText());
             String arguments = call.path("function").path("arguments").asText("");
             String callId = call.path("id").asText();
@@ -610,6 +612,7 @@ public class HostedMcp {
                 return result;
             });
         });
+        Multi<ObjectNode> results = Multi.createBy().concatenating().streams(answered, calls);
         if (handBack || mine.isEmpty()) {
             return results;
         }
@@ -767,6 +770,10 @@ public class HostedMcp {
         server.headers().forEach(request::header);
         java.net.http.HttpClient.Builder http = java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10))
                 .followRedirects(java.net.http.HttpClient.Redirect.NEVER);
+        if ("http".equalsIgnoreCase(url.getScheme())) {
+            // no h2c upgrade attempt on cleartext: few servers take it, and HTTP/2 comes through TLS (ALPN) anyway
+            http.version(java.net.http.HttpClient.Version.HTTP_1_1);
+        }
         McpClientTransport transport = path.endsWith("/sse") || path.contains("/sse?")
                 ? HttpClientSseClientTransport.builder(base).sseEndpoint(path).clientBuilder(http).requestBuilder(request)
                 .jsonMapper(json).build()

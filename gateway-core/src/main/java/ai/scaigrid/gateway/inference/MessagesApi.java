@@ -941,6 +941,7 @@ final class MessagesApi {
                     open("mcp_tool_result", result);
                     close();
                 }
+                case "answered" -> flushCalls();
                 case "round" -> {
                     flushCalls();
                     calls.clear();

@@ -924,6 +924,7 @@ final class ResponsesApi {
                     event(failed ? "response.mcp_call.failed" : "response.mcp_call.completed", coordinates);
                     event("response.output_item.done", NODES.objectNode().put("output_index", at).set("item", item.deepCopy()));
                 }
+                case "answered" -> closeItem(itemStatus(finishReason));
                 case "round" -> {
                     closeItem("completed");
                     calls.clear();

@@ -311,6 +311,35 @@ class HostedMcpTest {
     }
 
     @Test
+    void aClientThatLeavesDuringACallEndsTheRunAndItsSessions() throws Exception {
+        McpTestServer server = McpTestServer.streamable();
+        Map<String, Object> body = request(chatModel("agent"), "call trigger-long-running-operation {\"duration\": 20, \"steps\": 4}",
+                mcp(server.url, "never"));
+        body.put("stream", true);
+        byte[] json = JSON.writeValueAsBytes(body);
+        String session;
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", io.restassured.RestAssured.port)) {
+            // the call's "in progress" comes as it starts, not when the 20 s operation is over
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write(("POST /oai/v1/responses HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + ADMIN
+                    + "\r\nContent-Type: application/json\r\nContent-Length: " + json.length + "\r\n\r\n")
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            socket.getOutputStream().write(json);
+            socket.getOutputStream().flush();
+            java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(socket.getInputStream(),
+                    java.nio.charset.StandardCharsets.UTF_8));
+            for (String line = in.readLine(); line != null && !line.contains("response.mcp_call.in_progress"); line = in.readLine()) {
+                // read until the gateway is making the call
+            }
+            session = server.lastSession(); // this request's: the tests run one at a time
+        } // the client leaves while the 20 s operation runs
+        // the run stops: its MCP session is ended at once (the server is told), long before the operation would end and
+        // the run would end it itself
+        String ended = "Received session termination request for session " + session;
+        await().atMost(Duration.ofSeconds(5)).until(() -> server.said(ended) == 1);
+    }
+
+    @Test
     void theOlderSseTransportWorksToo() throws Exception {
         String url = McpTestServer.sse().url;
         JsonNode response = post(request(chatModel("agent"), "call echo {\"message\":\"over sse\"}", mcp(url, "never")), 200);

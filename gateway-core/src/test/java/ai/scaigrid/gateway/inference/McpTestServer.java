@@ -41,6 +41,26 @@ final class McpTestServer {
         return start("sse", "/sse");
     }
 
+    /** How many times the server has said {@code text} so far (its log: sessions opened, ended ...). */
+    int said(String text) {
+        synchronized (said) {
+            int count = 0;
+            for (int at = said.indexOf(text); at >= 0; at = said.indexOf(text, at + 1)) {
+                count++;
+            }
+            return count;
+        }
+    }
+
+    /** The id of the session the server opened last (Streamable HTTP). */
+    String lastSession() {
+        String marker = "Session initialized with ID: ";
+        synchronized (said) {
+            int at = said.lastIndexOf(marker);
+            return at < 0 ? null : said.substring(at + marker.length(), said.indexOf("\n", at)).trim();
+        }
+    }
+
     private static synchronized McpTestServer start(String mode, String path) throws Exception {
         McpTestServer running = RUNNING.get(mode);
         if (running != null && running.process.isAlive()) {
