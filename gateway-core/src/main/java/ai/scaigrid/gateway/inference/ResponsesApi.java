@@ -630,6 +630,26 @@ final class ResponsesApi {
         return m;
     }
 
+    /**
+     * The request's tools as the response echoes (and stores) them: an MCP server's credentials left out
+     * ({@code authorization}; {@code headers}, whose values may be keys, by name only).
+     */
+    private static ArrayNode echoedTools(JsonNode tools) {
+        ArrayNode out = NODES.arrayNode();
+        for (JsonNode t : tools) {
+            ObjectNode copy = t.deepCopy();
+            if ("mcp".equals(t.path("type").asText())) {
+                copy.remove("authorization");
+                if (t.path("headers").isObject()) {
+                    ObjectNode names = copy.putObject("headers");
+                    t.get("headers").fieldNames().forEachRemaining(name -> names.put(name, "[redacted]"));
+                }
+            }
+            out.add(copy);
+        }
+        return out;
+    }
+
     /** A response's fields before its output: what was asked, as OpenAI echoes it. */
     static ObjectNode skeleton(Turn turn, long createdAt, String model) {
         JsonNode request = turn.request;
@@ -657,7 +677,7 @@ final class ResponsesApi {
         text.set("format", request.path("text").path("format").isObject() ? request.path("text").get("format")
                 : NODES.objectNode().put("type", "text"));
         r.set("tool_choice", request.has("tool_choice") ? request.get("tool_choice") : NODES.textNode("auto"));
-        r.set("tools", request.path("tools").isArray() ? request.get("tools") : NODES.arrayNode());
+        r.set("tools", request.path("tools").isArray() ? echoedTools(request.get("tools")) : NODES.arrayNode());
         r.set("top_p", request.hasNonNull("top_p") ? request.get("top_p") : NODES.numberNode(1.0));
         r.put("truncation", "disabled");
         r.putNull("usage");

@@ -82,8 +82,15 @@ class HostedMcpTest {
     void theGatewayListsTheToolsCallsOneAndAsksTheModelAgainWithItsResult() throws Exception {
         String url = McpTestServer.streamable().url;
         String model = chatModel("agent");
-        JsonNode response = post(request(model, "call echo {\"message\":\"hello mcp\"}", mcp(url, "never")), 200);
+        JsonNode response = post(request(model, "call echo {\"message\":\"hello mcp\"}", mcp(url, "never",
+                "authorization", "secret-token-1", "headers", Map.of("X-Api-Key", "secret-key-2"))), 200);
         assertThat(response.path("status").asText()).isEqualTo("completed");
+        // the server's credentials are neither echoed nor stored
+        String fetched = as(ADMIN).when().get("/oai/v1/responses/" + response.path("id").asText()).then().statusCode(200)
+                .extract().asString();
+        for (String answer : List.of(response.toString(), fetched)) {
+            assertThat(answer).doesNotContain("secret-token-1").doesNotContain("secret-key-2").contains("\"X-Api-Key\":\"[redacted]\"");
+        }
         assertThat(types(response)).containsExactly("mcp_list_tools", "mcp_call", "message");
 
         JsonNode listed = response.at("/output/0");
@@ -375,7 +382,9 @@ class HostedMcpTest {
         // a server that refuses the credentials: what it said, in the error
         com.sun.net.httpserver.HttpServer locked =
                 com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+        java.util.Set<String> presented = java.util.concurrent.ConcurrentHashMap.newKeySet();
         locked.createContext("/mcp", exchange -> {
+            presented.add(exchange.getRequestHeaders().getFirst("Authorization") + " " + exchange.getRequestHeaders().getFirst("X-Tenant"));
             byte[] refusal = "{\"error\":\"invalid_token\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
             exchange.getResponseHeaders().add("Content-Type", "application/json");
             exchange.sendResponseHeaders(401, refusal.length);
@@ -385,7 +394,8 @@ class HostedMcpTest {
         locked.start();
         try {
             JsonNode refused = post(request(chatModel("agent"), "x", mcp("http://127.0.0.1:" + locked.getAddress().getPort() + "/mcp",
-                    "never", "authorization", "wrong-token")), 424);
+                    "never", "authorization", "wrong-token", "headers", Map.of("X-Tenant", "t1"))), 424);
+            assertThat(presented).containsExactly("Bearer wrong-token t1"); // what the request gave for the server
             assertThat(refused.at("/error/message").asText()).startsWith("Error retrieving tool list from MCP server 'everything': ")
                     .contains("Authorization error");
         } finally {
