@@ -64,6 +64,8 @@ public class HostedMcp {
     /** Headers the HTTP client sets itself (and refuses to be given), and those the MCP transport owns. */
     private static final Set<String> RESERVED_HEADERS = Set.of("connection", "content-length", "expect", "host", "upgrade",
             "content-type", "accept", "mcp-session-id", "mcp-protocol-version", "last-event-id");
+    /** How many MCP servers one request may name: each is a session (and an HTTP client) for the request's time. */
+    static final int MAX_SERVERS = 10;
     /** Where a Messages request's run waits in its routing context until the request is admitted. */
     static final String RUN = "scaigrid.hosted-mcp";
     /** Marks a stream item that is not a chat chunk but a step of the hosted run, for {@link ResponsesApi.Stream}. */

@@ -124,6 +124,9 @@ final class MessagesApi {
             if (!given.isArray()) {
                 throw ApiException.validation("mcp_servers", "mcp_servers must be an array");
             }
+            if (given.size() > HostedMcp.MAX_SERVERS) {
+                throw ApiException.validation("mcp_servers", "at most " + HostedMcp.MAX_SERVERS + " mcp_servers per request");
+            }
             for (int i = 0; i < given.size(); i++) {
                 String name = given.get(i).path("name").asText("");
                 HostedMcp.Server server = HostedMcp.anthropicServer(given.get(i), "mcp_servers[" + i + "]", toolsets.remove(name));

@@ -511,6 +511,9 @@ final class ResponsesApi {
                                 "server_label must differ from one mcp tool to the next");
                     }
                     servers.add(server);
+                    if (servers.size() > HostedMcp.MAX_SERVERS) {
+                        throw ApiException.validation("tools[" + i + "]", "at most " + HostedMcp.MAX_SERVERS + " mcp tools per request");
+                    }
                     continue;
                 }
                 if (!"function".equals(t.path("type").asText())) {

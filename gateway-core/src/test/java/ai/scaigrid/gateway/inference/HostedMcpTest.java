@@ -414,6 +414,13 @@ class HostedMcpTest {
         Map<String, Object> background = request(chatModel("agent"), "x", mcp("https://example.com/mcp", "never"));
         background.put("background", true);
         assertThat(post(background, 400).at("/error/param").asText()).isEqualTo("background");
+        List<Object> eleven = new ArrayList<>();
+        for (int i = 0; i < 11; i++) {
+            Map<String, Object> server = mcp("https://example.com/mcp" + i, "never");
+            server.put("server_label", "s" + i);
+            eleven.add(server);
+        }
+        assertThat(post(request(chatModel("agent"), "x", eleven.toArray()), 400).at("/error/param").asText()).isEqualTo("tools[10]");
         Map<String, Object> connector = mcp("https://example.com/mcp", "never", "connector_id", "connector_gmail");
         assertThat(post(request(chatModel("agent"), "x", connector), 400).at("/error/param").asText()).isEqualTo("tools[0].connector_id");
     }
