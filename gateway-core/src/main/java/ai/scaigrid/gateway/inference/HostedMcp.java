@@ -288,7 +288,10 @@ public class HostedMcp {
      * summed usage of its model calls and how many MCP calls it has made.
      */
     static final class Run {
+        /** The sessions, in the request's order of servers. */
         final List<Session> sessions = new ArrayList<>();
+        /** Every session opened so far, in whatever order they opened: what {@link #close} ends. */
+        final List<Session> opened = java.util.Collections.synchronizedList(new ArrayList<>());
         final Map<String, Tool> tools = new LinkedHashMap<>();
         final ArrayNode startItems = NODES.arrayNode();
         /** The messages this response adds to the conversation: what a later turn replays. */
@@ -343,8 +346,10 @@ public class HostedMcp {
             if (!closed.compareAndSet(false, true)) {
                 return;
             }
-            for (Session s : sessions) {
-                s.client.closeGracefully().onErrorResume(e -> Mono.empty()).subscribe();
+            synchronized (opened) {
+                for (Session s : opened) {
+                    s.client.closeGracefully().onErrorResume(e -> Mono.empty()).subscribe();
+                }
             }
         }
     }
@@ -381,7 +386,8 @@ public class HostedMcp {
         Executor back = contextExecutor();
         List<Uni<Session>> opening = new ArrayList<>();
         for (Server s : servers) {
-            opening.add(open(s).emitOn(back));
+            // each session is the run's to close as soon as it is open: another server may yet fail
+            opening.add(open(s).invoke(run.opened::add).emitOn(back));
         }
         Uni<List<Session>> opened = opening.isEmpty() ? Uni.createFrom().item(List.of())
                 : Uni.join().all(opening).andCollectFailures().onFailure().transform(e -> firstFailure(e));

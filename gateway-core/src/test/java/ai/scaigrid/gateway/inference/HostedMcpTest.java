@@ -379,6 +379,14 @@ class HostedMcpTest {
         assertThat(unreachable.at("/error/message").asText())
                 .isEqualTo("Error retrieving tool list from MCP server 'everything': it could not be reached");
 
+        // one server of two cannot be used: the other's session, opened meanwhile, is ended too
+        McpTestServer good = McpTestServer.streamable();
+        Map<String, Object> working = mcp(good.url, "never");
+        working.put("server_label", "working");
+        post(request(chatModel("agent"), "x", working, mcp("http://127.0.0.1:" + closed + "/mcp", "never")), 424);
+        String opened = good.lastSession();
+        await().atMost(Duration.ofSeconds(5)).until(() -> good.said("Received session termination request for session " + opened) == 1);
+
         // a server that refuses the credentials: what it said, in the error
         com.sun.net.httpserver.HttpServer locked =
                 com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
