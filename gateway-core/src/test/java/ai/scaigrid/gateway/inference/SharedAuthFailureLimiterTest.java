@@ -32,6 +32,10 @@ class SharedAuthFailureLimiterTest {
     @Inject
     Pool pool;
 
+    /** The test profile's limit, far above the failures the whole suite makes from 127.0.0.1 on purpose. */
+    @org.eclipse.microprofile.config.inject.ConfigProperty(name = "scaigrid.auth.failures.max-failures")
+    int maxFailures;
+
     @Test
     void theGatewayUsesTheSharedLimiter() {
         assertThat(limiter).isInstanceOf(SharedAuthFailureLimiter.class);
@@ -41,9 +45,9 @@ class SharedAuthFailureLimiterTest {
     void failuresSeenByAnotherReplicaBlockTheSourceHere() {
         String source = "203.0.113." + (System.nanoTime() % 200 + 1);
         long now = System.currentTimeMillis() / 1000;
-        pool.preparedQuery("INSERT INTO rate_limit_counts (window_key, second, replica, requests, tokens) VALUES ($1, $2, 'gw-other', 19, 0)")
-                .execute(Tuple.of("af:" + source, now)).await().atMost(WAIT);
-        limiter.recordFailure(source); // the first failure here; 19 happened on the other replica
+        pool.preparedQuery("INSERT INTO rate_limit_counts (window_key, second, replica, requests, tokens) VALUES ($1, $2, 'gw-other', $3, 0)")
+                .execute(Tuple.of("af:" + source, now, maxFailures - 1)).await().atMost(WAIT);
+        limiter.recordFailure(source); // the first failure here; all the others happened on the other replica
         sync.sync().await().atMost(WAIT);
         assertThat(limiter.isBlocked(source)).isTrue();
         assertThat(limiter.retryAfterSeconds(source)).isBetween(1L, 60L);
@@ -68,9 +72,9 @@ class SharedAuthFailureLimiterTest {
     @Test
     void overHttpAnAddressWithTooManyFailuresIsRefusedAndOthersAreNot() throws Exception {
         String address = "127.0.0." + (System.nanoTime() % 200 + 20);
-        // ten failures on another replica, ten here: the limit of 20 is reached over both
-        pool.preparedQuery("INSERT INTO rate_limit_counts (window_key, second, replica, requests, tokens) VALUES ($1, $2, 'gw-other', 10, 0)")
-                .execute(Tuple.of("af:" + address, System.currentTimeMillis() / 1000)).await().atMost(WAIT);
+        // all but ten failures on another replica, ten here: the limit is reached over both
+        pool.preparedQuery("INSERT INTO rate_limit_counts (window_key, second, replica, requests, tokens) VALUES ($1, $2, 'gw-other', $3, 0)")
+                .execute(Tuple.of("af:" + address, System.currentTimeMillis() / 1000, maxFailures - 10)).await().atMost(WAIT);
         limiter.recordFailure(address);
         sync.sync().await().atMost(WAIT);
         for (int i = 0; i < 9; i++) {
