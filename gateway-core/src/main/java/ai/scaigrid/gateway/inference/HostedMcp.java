@@ -34,7 +34,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.regex.Pattern;
 
@@ -58,6 +57,8 @@ import java.util.regex.Pattern;
 public class HostedMcp {
     private static final org.jboss.logging.Logger LOG = org.jboss.logging.Logger.getLogger(HostedMcp.class);
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+    /** For the SDK's schema maps as JSON trees (thread-safe once configured). */
+    private static final ObjectMapper PLAIN = new ObjectMapper();
     private static final Pattern LABEL = Pattern.compile("[A-Za-z0-9_-]{1,64}");
     /** What a chat function may be named (OpenAI's rule); an MCP tool whose name breaks it is renamed for the model. */
     private static final Pattern FUNCTION_NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
@@ -66,8 +67,6 @@ public class HostedMcp {
             "content-type", "accept", "mcp-session-id", "mcp-protocol-version", "last-event-id");
     /** How many MCP servers one request may name: each is a session (and an HTTP client) for the request's time. */
     static final int MAX_SERVERS = 10;
-    /** Where a Messages request's run waits in its routing context until the request is admitted. */
-    static final String RUN = "scaigrid.hosted-mcp";
     /** Marks a stream item that is not a chat chunk but a step of the hosted run, for {@link ResponsesApi.Stream}. */
     static final String CONTROL = "scaigrid_hosted";
 
@@ -88,6 +87,16 @@ public class HostedMcp {
 
     @ConfigProperty(name = "scaigrid.mcp.max-tool-calls", defaultValue = "20")
     int maxToolCalls;
+
+    /** The SDK's JSON over Quarkus's mapper, and its schema validator (which caches schemas): one each for every session. */
+    private JacksonMcpJsonMapper mcpJson;
+    private DefaultJsonSchemaValidator schemaValidator;
+
+    @jakarta.annotation.PostConstruct
+    void init() {
+        mcpJson = new JacksonMcpJsonMapper(mapper);
+        schemaValidator = new DefaultJsonSchemaValidator(mapper);
+    }
 
     // ------------------------------------------------------------------ the request's tools
 
@@ -364,7 +373,6 @@ public class HostedMcp {
         return start(turn.mcpServers, chat, turn.maxToolCalls)
                 .flatMap(run -> {
                     turn.hosted = run;
-                    run.clientStreams = turn.stream;
                     if (turn.mcpChoice != null) {
                         chooseTool(run, chat, turn.mcpChoice);
                     }
@@ -438,7 +446,7 @@ public class HostedMcp {
                     function.put("description", t.description());
                 }
                 function.set("parameters", t.inputSchema() == null ? NODES.objectNode().put("type", "object")
-                        : new ObjectMapper().valueToTree(t.inputSchema()));
+                        : PLAIN.valueToTree(t.inputSchema()));
             }
         }
     }
@@ -523,14 +531,13 @@ public class HostedMcp {
         ObjectNode item = NODES.objectNode().put("id", "mcpl_" + ResponsesApi.hex()).put("type", "mcp_list_tools")
                 .put("server_label", s.server.label());
         ArrayNode tools = item.putArray("tools");
-        ObjectMapper plain = new ObjectMapper();
         for (McpSchema.Tool t : s.tools) {
             ObjectNode tool = tools.addObject().put("name", t.name());
             if (t.description() != null) {
                 tool.put("description", t.description());
             }
-            tool.set("input_schema", t.inputSchema() == null ? NODES.objectNode() : plain.valueToTree(t.inputSchema()));
-            tool.set("annotations", t.annotations() == null ? NODES.nullNode() : plain.valueToTree(t.annotations()));
+            tool.set("input_schema", t.inputSchema() == null ? NODES.objectNode() : PLAIN.valueToTree(t.inputSchema()));
+            tool.set("annotations", t.annotations() == null ? NODES.nullNode() : PLAIN.valueToTree(t.annotations()));
         }
         item.putNull("error");
         return item;
@@ -552,8 +559,7 @@ public class HostedMcp {
     }
 
     private ObjectNode control(Run run, String step) {
-        ObjectNode c = NODES.objectNode().put(CONTROL, step).put("model", run.model).put("created", System.currentTimeMillis() / 1000);
-        return c;
+        return NODES.objectNode().put(CONTROL, step).put("model", run.model).put("created", System.currentTimeMillis() / 1000);
     }
 
     /** One model call: its chunks relayed (tool calls given ids where the upstream gave none), then what follows it. */
@@ -615,8 +621,7 @@ public class HostedMcp {
             return call(tool.session, tool.tool.name(), arguments).emitOn(back).map(outcome -> {
                 run.produced.add(toolMessage(callId, outcome.forModel()));
                 ObjectNode result = control(run, "result").put("call_id", callId);
-                result.set("output", outcome.output == null ? NODES.nullNode() : NODES.textNode(outcome.output));
-                result.set("error", outcome.error == null ? NODES.nullNode() : NODES.textNode(outcome.error));
+                outcome.into(result);
                 return result;
             });
         });
@@ -701,10 +706,14 @@ public class HostedMcp {
                         .onFailure().invoke(e -> session.client.closeGracefully().onErrorResume(x -> Mono.empty()).subscribe()))
                 .onFailure(e -> !(e instanceof ApiException)).transform(e -> {
                     LOG.warnf("MCP server '%s' (%s) could not be used: %s", server.label(), server.url().getHost(), causes(e));
-                    return new ApiException(ErrorCode.MCP_SERVER_ERROR,
-                            "Error retrieving tool list from MCP server '" + server.label() + "': " + reason(e),
-                            List.of(Map.of("field", server.field() + ".server_url", "message", reason(e))));
+                    return unusable(server, reason(e));
                 });
+    }
+
+    /** The 424 for a server whose tools could not be listed, and why, in its user's terms. */
+    private static ApiException unusable(Server server, String why) {
+        return new ApiException(ErrorCode.MCP_SERVER_ERROR, "Error retrieving tool list from MCP server '" + server.label() + "': " + why,
+                List.of(Map.of("field", server.field() + ".server_url", "message", why)));
     }
 
     private Uni<Session> listAll(Session session, String cursor, int page) {
@@ -773,7 +782,6 @@ public class HostedMcp {
         String base = url.getScheme() + "://" + url.getRawAuthority();
         String path = (url.getRawPath() == null || url.getRawPath().isEmpty() ? "/" : url.getRawPath())
                 + (url.getRawQuery() == null ? "" : "?" + url.getRawQuery());
-        JacksonMcpJsonMapper json = new JacksonMcpJsonMapper(mapper);
         java.net.http.HttpRequest.Builder request = java.net.http.HttpRequest.newBuilder().timeout(timeout);
         server.headers().forEach(request::header);
         java.net.http.HttpClient.Builder http = java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10))
@@ -784,12 +792,12 @@ public class HostedMcp {
         }
         McpClientTransport transport = path.endsWith("/sse") || path.contains("/sse?")
                 ? HttpClientSseClientTransport.builder(base).sseEndpoint(path).clientBuilder(http).requestBuilder(request)
-                .jsonMapper(json).build()
+                .jsonMapper(mcpJson).build()
                 : HttpClientStreamableHttpTransport.builder(base).endpoint(path).clientBuilder(http).requestBuilder(request)
-                .jsonMapper(json).build();
+                .jsonMapper(mcpJson).build();
         return McpClient.async(transport).requestTimeout(timeout).initializationTimeout(timeout)
                 .clientInfo(new McpSchema.Implementation("scaigrid-gateway", "1.0"))
-                .jsonSchemaValidator(new DefaultJsonSchemaValidator(mapper))
+                .jsonSchemaValidator(schemaValidator)
                 .build();
     }
 
@@ -802,8 +810,7 @@ public class HostedMcp {
         try {
             addresses = InetAddress.getAllByName(server.url().getHost());
         } catch (java.net.UnknownHostException e) {
-            throw new ApiException(ErrorCode.MCP_SERVER_ERROR, "Error retrieving tool list from MCP server '" + server.label()
-                    + "': its host is unknown", List.of(Map.of("field", server.field() + ".server_url", "message", "unknown host")));
+            throw unusable(server, "its host is unknown");
         }
         for (InetAddress a : addresses) {
             if (a.isLoopbackAddress() || a.isSiteLocalAddress() || a.isLinkLocalAddress() || a.isAnyLocalAddress()
@@ -858,21 +865,12 @@ public class HostedMcp {
     }
 
     private static <T> Uni<T> uni(Mono<T> mono) {
-        return Uni.createFrom().completionStage(() -> {
-            CompletableFuture<T> f = mono.toFuture();
-            return f;
-        });
+        return Uni.createFrom().completionStage(mono::toFuture);
     }
 
     /** Where the SDK's callbacks (on its own threads) hand back to: the caller's Vert.x context, when there is one. */
     private static Executor contextExecutor() {
         io.vertx.core.Context context = io.vertx.core.Vertx.currentContext();
-        return context == null ? Runnable::run : task -> {
-            if (io.vertx.core.Vertx.currentContext() == context) {
-                task.run();
-            } else {
-                context.runOnContext(v -> task.run());
-            }
-        };
+        return task -> InferenceRoutes.onRequestContext(context, task);
     }
 }

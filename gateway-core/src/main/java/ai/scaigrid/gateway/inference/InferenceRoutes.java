@@ -344,10 +344,9 @@ public class InferenceRoutes {
                 return;
             }
             // the MCP connector: the servers' tools listed before the request is admitted (HostedMcp)
-            hostedMcp.start(servers, chat, null).subscribe().with(run -> guard(rc, Api.ANTHROPIC, requestId, null, () -> {
-                rc.put(HostedMcp.RUN, run);
-                admitAndDispatch(rc, Api.ANTHROPIC, "chat", caller, requestId, chat, null, null, null, arrived, requestContext);
-            }), failure -> fail(rc, Api.ANTHROPIC, requestId, InferencePipeline.toApiException(failure)));
+            hostedMcp.start(servers, chat, null).subscribe().with(run -> guard(rc, Api.ANTHROPIC, requestId, null, () ->
+                    admitAndDispatch(rc, Api.ANTHROPIC, "chat", caller, requestId, chat, null, null, null, run, arrived, requestContext)),
+                    failure -> fail(rc, Api.ANTHROPIC, requestId, InferencePipeline.toApiException(failure)));
         }), failure -> fail(rc, Api.ANTHROPIC, requestId, InferencePipeline.toApiException(failure)));
     }
 
@@ -381,10 +380,17 @@ public class InferenceRoutes {
     private void admitAndDispatch(RoutingContext rc, Api api, String endpoint, Caller caller, String requestId, JsonNode body,
                                   Upload upload, List<java.util.Map.Entry<String, Upload>> files, ResponsesApi.Turn responses,
                                   long arrived, io.vertx.core.Context requestContext) {
+        admitAndDispatch(rc, api, endpoint, caller, requestId, body, upload, files, responses,
+                responses == null ? null : responses.hosted, arrived, requestContext);
+    }
+
+    /** {@code hosted}: the request's MCP run ({@link HostedMcp}), or null. */
+    private void admitAndDispatch(RoutingContext rc, Api api, String endpoint, Caller caller, String requestId, JsonNode body,
+                                  Upload upload, List<java.util.Map.Entry<String, Upload>> files, ResponsesApi.Turn responses,
+                                  HostedMcp.Run hosted, long arrived, io.vertx.core.Context requestContext) {
         Uni<InferenceExchange> admitted;
         String echo = "generate".equals(endpoint) ? InferenceRequests.echoText(body) : null; // validation consumes the field
-        // a Responses request with MCP servers has its sessions open: they end with the request, whatever ends it
-        HostedMcp.Run hosted = responses != null ? responses.hosted : rc.get(HostedMcp.RUN);
+        // a request with MCP servers has its sessions open: they end with the request, whatever ends it
         if (hosted != null) {
             rc.addEndHandler(v -> hosted.close());
         }
@@ -674,15 +680,8 @@ public class InferenceRoutes {
             });
         } else {
             ResponsesApi.Stream framing = new ResponsesApi.Stream(ex.responses, (type, event) -> { });
-            answer = hostedMcp.stream(ex).onItem().invoke(framing::onChunk).collect().last().flatMap(last -> {
-                ObjectNode done = framing.finish();
-                return storedResponses.save(ex.caller, ex.responses, done, framing.answer()).map(stored -> {
-                    if (!stored) {
-                        done.put("store", false);
-                    }
-                    return done;
-                });
-            });
+            answer = hostedMcp.stream(ex).onItem().invoke(framing::onChunk).collect().last()
+                    .flatMap(last -> storedResponses.keep(ex.caller, ex.responses, framing.finish(), framing.answer()));
         }
         Cancellable c = answer.subscribe().with(out -> guard(rc, api, ex.requestId, ex, () -> json(rc, ex, 200, out)),
                 failure -> fail(rc, api, ex.requestId, InferencePipeline.toApiException(failure)));
@@ -690,7 +689,7 @@ public class InferenceRoutes {
     }
 
     /** Runs {@code task} on the request's context (now, when already there). */
-    private static void onRequestContext(io.vertx.core.Context context, Runnable task) {
+    static void onRequestContext(io.vertx.core.Context context, Runnable task) {
         if (context == null || io.vertx.core.Vertx.currentContext() == context) {
             task.run();
         } else {

@@ -913,39 +913,35 @@ final class ResponsesApi {
                     closeItem("completed");
                     ObjectNode item = ((ObjectNode) control.get("item")).deepCopy();
                     output.add(item);
-                    int at = output.size() - 1;
-                    ObjectNode coordinates = NODES.objectNode().put("item_id", item.path("id").asText()).put("output_index", at);
+                    int index = output.size() - 1;
                     ObjectNode added = item.deepCopy();
                     if ("mcp_list_tools".equals(item.path("type").asText())) {
                         added.putArray("tools");
-                        event("response.output_item.added", NODES.objectNode().put("output_index", at).set("item", added));
-                        event("response.mcp_list_tools.in_progress", coordinates.deepCopy());
-                        event("response.mcp_list_tools.completed", coordinates.deepCopy());
+                        event("response.output_item.added", NODES.objectNode().put("output_index", index).set("item", added));
+                        event("response.mcp_list_tools.in_progress", at(index));
+                        event("response.mcp_list_tools.completed", at(index));
                     } else {
                         added.putNull("output");
                         added.putNull("error");
                         added.put("status", "in_progress");
-                        event("response.output_item.added", NODES.objectNode().put("output_index", at).set("item", added));
-                        event("response.mcp_call.in_progress", coordinates.deepCopy());
-                        event(item.hasNonNull("error") ? "response.mcp_call.failed" : "response.mcp_call.completed",
-                                coordinates.deepCopy());
+                        event("response.output_item.added", NODES.objectNode().put("output_index", index).set("item", added));
+                        event("response.mcp_call.in_progress", at(index));
+                        event("response.mcp_call." + item.path("status").asText(), at(index));
                     }
-                    event("response.output_item.done", NODES.objectNode().put("output_index", at).set("item", item.deepCopy()));
+                    event("response.output_item.done", NODES.objectNode().put("output_index", index).set("item", item.deepCopy()));
                 }
                 case "result" -> {
                     closeItem("completed");
-                    Integer at = pendingCalls.remove(control.path("call_id").asText());
-                    if (at == null) {
+                    Integer index = pendingCalls.remove(control.path("call_id").asText());
+                    if (index == null) {
                         return;
                     }
-                    ObjectNode item = (ObjectNode) output.get(at);
-                    boolean failed = control.hasNonNull("error");
-                    item.set("output", control.get("output"));
-                    item.set("error", control.get("error"));
-                    item.put("status", failed ? "failed" : "completed");
-                    ObjectNode coordinates = NODES.objectNode().put("item_id", item.path("id").asText()).put("output_index", at);
-                    event(failed ? "response.mcp_call.failed" : "response.mcp_call.completed", coordinates);
-                    event("response.output_item.done", NODES.objectNode().put("output_index", at).set("item", item.deepCopy()));
+                    ObjectNode item = (ObjectNode) output.get(index);
+                    for (String field : List.of("output", "error", "status")) { // as HostedMcp.Outcome puts them
+                        item.set(field, control.get(field));
+                    }
+                    event("response.mcp_call." + control.path("status").asText(), at(index));
+                    event("response.output_item.done", NODES.objectNode().put("output_index", index).set("item", item.deepCopy()));
                 }
                 case "answered" -> closeItem(itemStatus(finishReason));
                 case "round" -> {
@@ -961,7 +957,12 @@ final class ResponsesApi {
 
         /** The open item's coordinates, for its events. */
         private ObjectNode at() {
-            return NODES.objectNode().put("item_id", output.get(open).path("id").asText()).put("output_index", open);
+            return at(open);
+        }
+
+        /** An output item's coordinates, for its events. */
+        private ObjectNode at(int index) {
+            return NODES.objectNode().put("item_id", output.get(index).path("id").asText()).put("output_index", index);
         }
 
         private void openItem(String type, ObjectNode item) {

@@ -165,6 +165,14 @@ public class StoredResponses {
         ObjectNode response = ResponsesApi.fromChat(turn, completion);
         ObjectNode answer = ResponsesApi.answerMessage(response.get("output"),
                 completion.path("choices").path(0).path("message").get("thinking_blocks"));
+        return keep(caller, turn, response, answer);
+    }
+
+    /**
+     * A finished response, stored as asked with the turn's {@code answer} ({@link #save}); {@code store: false} in it
+     * when it could not be.
+     */
+    Uni<ObjectNode> keep(Caller caller, ResponsesApi.Turn turn, ObjectNode response, JsonNode answer) {
         return save(caller, turn, response, answer).map(stored -> {
             if (!stored) {
                 response.put("store", false);
