@@ -1,19 +1,20 @@
 package ai.scaigrid.gateway.identity;
 
+import ai.scaigrid.commons.cache.RefreshingCache;
 import ai.scaigrid.commons.error.ApiException;
 import ai.scaigrid.commons.error.ErrorCode;
 import ai.scaigrid.commons.security.Caller;
 import ai.scaigrid.commons.security.CredentialType;
 import ai.scaigrid.commons.security.Permissions;
-import io.quarkus.cache.Cache;
-import io.quarkus.cache.CacheName;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.RowSet;
 import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.annotation.PostConstruct;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 import java.time.Duration;
@@ -27,9 +28,10 @@ import java.util.Set;
 
 /**
  * API keys: create (the secret is returned once), list (never the secret), revoke, and
- * authenticate a presented key. Authentication results are cached briefly (see
- * {@code quarkus.cache.caffeine.api-keys.*}); a revocation on this replica evicts at once, other
- * replicas see it when their entry expires.
+ * authenticate a presented key. Authentication results are cached briefly
+ * ({@code scaigrid.auth.key-cache-ttl}; a key in use is reloaded in the background before its entry
+ * expires, so its requests never wait for the database); a revocation on this replica evicts at once,
+ * other replicas see it within the ttl.
  */
 @ApplicationScoped
 public class ApiKeyService {
@@ -39,9 +41,24 @@ public class ApiKeyService {
     @Inject
     Pool pool;
 
-    @Inject
-    @CacheName("api-keys")
-    Cache cache;
+    @ConfigProperty(name = "scaigrid.auth.key-cache-ttl", defaultValue = "5s")
+    Duration cacheTtl;
+
+    @ConfigProperty(name = "scaigrid.auth.key-cache-size", defaultValue = "100000")
+    long cacheSize;
+
+    /** Key hash → the outcome of its lookup (refusals too, to absorb floods of a bad key). */
+    private RefreshingCache<String, Lookup> cache;
+
+    @PostConstruct
+    void createCache() {
+        cache = new RefreshingCache<>(cacheTtl, cacheSize, this::lookup);
+    }
+
+    /** Forgets a key's cached lookup at once (it was revoked, or its user or tenant changed). */
+    public void evict(String keyHash) {
+        cache.invalidate(keyHash);
+    }
 
     public record CreatedKey(String id, String name, String key, String prefix, String tenantId, String userId,
                              List<String> permissions, List<String> modelGroupIds, OffsetDateTime expiresAt,
@@ -62,7 +79,7 @@ public class ApiKeyService {
             return Uni.createFrom().failure(new ApiException(ErrorCode.AUTH_TOKEN_INVALID));
         }
         String hash = ApiKeys.hash(presentedKey);
-        return cache.<String, Lookup>getAsync(hash, this::lookup)
+        return cache.get(hash)
                 .map(lookup -> {
                     if (lookup.caller() == null || (lookup.expiresAt() != null && lookup.expiresAt().isBefore(OffsetDateTime.now()))) {
                         throw new ApiException(ErrorCode.AUTH_TOKEN_INVALID);
@@ -222,7 +239,7 @@ public class ApiKeyService {
                     }
                     return pool.preparedQuery("UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1")
                             .execute(Tuple.of(keyId))
-                            .flatMap(ignored -> cache.invalidate(key.getString("key_hash")));
+                            .invoke(() -> cache.invalidate(key.getString("key_hash"))).replaceWithVoid();
                 });
     }
 

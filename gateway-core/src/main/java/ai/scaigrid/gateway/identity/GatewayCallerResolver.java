@@ -1,5 +1,6 @@
 package ai.scaigrid.gateway.identity;
 
+import ai.scaigrid.commons.cache.RefreshingCache;
 import ai.scaigrid.commons.error.ApiException;
 import ai.scaigrid.commons.error.ErrorCode;
 import ai.scaigrid.commons.security.Caller;
@@ -7,15 +8,16 @@ import ai.scaigrid.commons.security.CallerResolver;
 import ai.scaigrid.commons.security.CredentialType;
 import ai.scaigrid.commons.security.Permissions;
 import ai.scaigrid.commons.security.ServiceScopes;
-import io.quarkus.cache.Cache;
-import io.quarkus.cache.CacheName;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.Tuple;
 import io.smallrye.mutiny.Uni;
+import jakarta.annotation.PostConstruct;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 
+import java.time.Duration;
 import java.util.Optional;
 import java.util.Set;
 
@@ -38,9 +40,16 @@ public class GatewayCallerResolver implements CallerResolver {
     @Inject
     Pool pool;
 
+    @ConfigProperty(name = "scaigrid.auth.key-cache-ttl", defaultValue = "5s")
+    Duration cacheTtl;
+
     /** tenant id → its partner while the tenant is active; as short-lived as the API-key cache. */
-    @CacheName("service-tenants")
-    Cache tenants;
+    private RefreshingCache<String, Optional<String>> tenants;
+
+    @PostConstruct
+    void createCache() {
+        tenants = new RefreshingCache<>(cacheTtl, 10_000, this::activeTenantPartner);
+    }
 
     @Override
     public Uni<Caller> resolve(String bearerToken, Channel channel) {
@@ -71,7 +80,7 @@ public class GatewayCallerResolver implements CallerResolver {
         if (!service.serviceScopes().contains(ServiceScopes.SCAIINFER_INFERENCE) || service.tenantId() == null) {
             return Uni.createFrom().item(service);
         }
-        return tenants.<String, Optional<String>>getAsync(service.tenantId(), this::activeTenantPartner).map(partner -> {
+        return tenants.get(service.tenantId()).map(partner -> {
             if (partner.isEmpty()) {
                 throw new ApiException(ErrorCode.SERVICE_TOKEN_INVALID);
             }

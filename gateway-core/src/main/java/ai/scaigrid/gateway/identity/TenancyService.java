@@ -4,8 +4,6 @@ import ai.scaigrid.commons.error.ApiException;
 import ai.scaigrid.commons.error.ErrorCode;
 import ai.scaigrid.commons.security.Caller;
 import ai.scaigrid.commons.security.Role;
-import io.quarkus.cache.Cache;
-import io.quarkus.cache.CacheName;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
@@ -36,8 +34,7 @@ public class TenancyService {
     Pool pool;
 
     @Inject
-    @CacheName("api-keys")
-    Cache apiKeyCache;
+    ApiKeyService apiKeys;
 
     public record Partner(String id, String slug, String displayName, String status, OffsetDateTime createdAt) {
     }
@@ -191,11 +188,10 @@ public class TenancyService {
     private Uni<Void> evictKeysOf(String userId) {
         return pool.preparedQuery("SELECT key_hash FROM api_keys WHERE user_id = $1").execute(Tuple.of(userId))
                 .flatMap(rows -> {
-                    List<Uni<Void>> evictions = new ArrayList<>();
                     for (Row r : rows) {
-                        evictions.add(apiKeyCache.invalidate(r.getString("key_hash")));
+                        apiKeys.evict(r.getString("key_hash"));
                     }
-                    return evictions.isEmpty() ? Uni.createFrom().voidItem() : Uni.join().all(evictions).andFailFast().replaceWithVoid();
+                    return Uni.createFrom().voidItem();
                 });
     }
 

@@ -1,5 +1,6 @@
 package ai.scaigrid.gateway.inference;
 
+import ai.scaigrid.commons.cache.RefreshingCache;
 import ai.scaigrid.commons.error.ApiException;
 import ai.scaigrid.commons.error.ErrorCode;
 import ai.scaigrid.commons.security.Caller;
@@ -12,6 +13,7 @@ import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.annotation.PostConstruct;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
@@ -24,13 +26,13 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Slug → everything the hot path needs (the frontend model, its enabled backends in priority order,
  * the model groups that list it), cached in memory for a short TTL so an inference request costs no
  * database round trip. Catalogue edits reach every replica within the TTL. Concurrent misses for one
- * slug share a single load.
+ * slug share a single load, and a slug in use is reloaded in the background before it expires, so a
+ * request never waits for the catalogue while its model is busy ({@link RefreshingCache}).
  */
 @ApplicationScoped
 public class ModelRoutes {
@@ -41,9 +43,6 @@ public class ModelRoutes {
                         Integer maxOutputTokens, ModelPrices prices,
                         String ownerScope, String ownerPartnerId, String ownerTenantId, Set<String> groupIds,
                         List<BackendTarget> backends, String systemPromptTemplate, ObjectNode defaultParams) {
-    }
-
-    private record Entry(Uni<Route> value, long expiresAt) {
     }
 
     private static final Route MISSING = new Route(null, null, null, null, null, null, ModelPrices.NONE, null, null, null,
@@ -61,7 +60,7 @@ public class ModelRoutes {
     @ConfigProperty(name = "scaigrid.inference.route-cache-ttl", defaultValue = "3s")
     Duration ttl;
 
-    private final Map<String, Entry> cache = new ConcurrentHashMap<>();
+    private RefreshingCache<String, Route> cache;
 
     /**
      * The route for a slug the caller may use. Unknown or out-of-sight: MODEL_NOT_FOUND; a key
@@ -81,22 +80,17 @@ public class ModelRoutes {
 
     /** Drops every cached route (catalogue tests and admin edits on this replica). */
     public void invalidateAll() {
-        cache.clear();
+        cache.invalidateAll();
+    }
+
+    @PostConstruct
+    void createCache() {
+        // bounded: unknown slugs from callers are cached (as MISSING) too
+        cache = new RefreshingCache<>(ttl, 50_000, this::load);
     }
 
     private Uni<Route> cached(String slug) {
-        long now = System.nanoTime();
-        Entry entry = cache.get(slug);
-        if (entry != null && entry.expiresAt() - now > 0) {
-            return entry.value();
-        }
-        Uni<Route> load = load(slug).memoize().indefinitely();
-        Entry fresh = new Entry(load, now + ttl.toNanos());
-        cache.put(slug, fresh);
-        if (cache.size() > 50_000) {
-            cache.clear(); // unbounded slugs from callers: never let misses grow the map without limit
-        }
-        return load.onFailure().invoke(() -> cache.remove(slug, fresh));
+        return cache.get(slug);
     }
 
     private Uni<Route> load(String slug) {
