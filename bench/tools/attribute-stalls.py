@@ -6,7 +6,8 @@ Inputs (see bench/tools/profile-gateway-bench.sh, which produces all three):
             ("[slow > X ms] <phase>: started <ISO time>, N requests (due ms:latency ms) due:lat ...")
   --perf    `perf script -F comm,pid,cpu,time` of a system-wide `perf record -k CLOCK_REALTIME`
   --gc      optional: the gateway's GC log written with -Xlog:gc*:file=...:time
-  --phase   which phase to analyse (its name, e.g. "gateway-core"; the last phase of that name)
+  --phase   which phase to analyse (its name, e.g. "gateway-core"; its measured run,
+            not a warm-up slice of the same name)
   --around  optional: print a per-millisecond CPU timeline around this due offset (ms)
 
 A slow request is put in the first class whose window overlaps [due, due + latency]:
@@ -28,12 +29,16 @@ def iso_millis(text):
 
 
 def phases(bench_file):
+    """Every slow-request list; a list directly followed by its phase's result line is the measured phase
+    (the others are warm-up slices, which carry the same name)."""
     out = []
     for line in open(bench_file, encoding='utf-8', errors='replace'):
         m = SLOW.match(line.strip())
         if m:
             pts = [(int(a), float(b)) for a, b in re.findall(r' (\d+):([\d.]+)', m.group(5))]
-            out.append((m.group(2), iso_millis(m.group(3)), float(m.group(1)), pts))
+            out.append([m.group(2), iso_millis(m.group(3)), float(m.group(1)), pts, False])
+        elif out and re.match(re.escape(out[-1][0]) + r' +rate ', line):
+            out[-1][4] = True
     return out
 
 
@@ -96,7 +101,8 @@ def main():
     matching = [p for p in phases(args.bench) if p[0] == args.phase]
     if not matching:
         sys.exit('no phase named %r with a slow-request list (was SLOW_MS set?)' % args.phase)
-    name, start, threshold, pts = matching[-1]
+    measured = [p for p in matching if p[4]]
+    name, start, threshold, pts, _ = (measured or matching)[-1]
     samples = perf_samples(args.perf)
     kd = bursts(samples, 'kdamond')
     gc = gc_pauses(args.gc)

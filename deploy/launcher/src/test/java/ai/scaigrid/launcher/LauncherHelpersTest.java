@@ -178,9 +178,13 @@ class LauncherHelpersTest {
 
     @Test
     void serviceJvmOptionsComeFromTheEnvironmentAfterTheDefaultHeap() {
-        assertThat(Launcher.javaCommand("java", "svc.jar", Map.of()))
+        assertThat(Launcher.javaCommand("java", "lookup-proxy", "svc.jar", Map.of()))
                 .containsExactly("java", Launcher.SERVICE_HEAP, "-jar", "svc.jar");
-        assertThat(Launcher.javaCommand("java", "svc.jar", Map.of("SCAIGRID_SERVICE_JAVA_OPTS", "  -Xmx1g   -XX:+UseParallelGC ")))
+        assertThat(Launcher.javaCommand("java", "lookup-proxy", "svc.jar",
+                Map.of("SCAIGRID_SERVICE_JAVA_OPTS", "  -Xmx1g   -XX:+UseParallelGC ")))
                 .containsExactly("java", Launcher.SERVICE_HEAP, "-Xmx1g", "-XX:+UseParallelGC", "-jar", "svc.jar");
+        // gateway-core's young generation is a default too, and the operator's options still come last
+        assertThat(Launcher.javaCommand("java", "gateway-core", "svc.jar", Map.of("SCAIGRID_SERVICE_JAVA_OPTS", "-Xmn64m")))
+                .containsExactly("java", Launcher.SERVICE_HEAP, Launcher.GATEWAY_YOUNG_GEN, "-Xmn64m", "-jar", "svc.jar");
     }
 }
