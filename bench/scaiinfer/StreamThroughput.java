@@ -72,7 +72,14 @@ public class StreamThroughput {
         long warmStart = System.nanoTime();
         int rounds = 0;
         long jitRound;
+        // with --metrics-url the server is read right before the measured run; read it in every warm-up round too,
+        // as a scraper would, so that first read does not make the server's JIT recompile shared paths in the run
+        var metrics = java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1).build();
         do {
+            if (a.containsKey("metrics-url")) {
+                metrics.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(a.get("metrics-url"))).build(),
+                        java.net.http.HttpResponse.BodyHandlers.discarding());
+            }
             long jit0 = HeartbeatTicks.jitMillis(jitPids);
             run(stub, model, warmupRequests, concurrency, staggerMillis, new ArrayList<>(), new AtomicLong(), new AtomicLong(),
                     new AtomicInteger());
@@ -83,8 +90,7 @@ public class StreamThroughput {
                 warmupRequests, (System.nanoTime() - warmStart) / 1e9, jitRound);
         ERRORS.clear();
         if (a.containsKey("metrics-url")) { // the server's metrics right before the measured run, for its own-time share
-            var http = java.net.http.HttpClient.newHttpClient();
-            http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(a.get("metrics-url"))).build(),
+            metrics.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(a.get("metrics-url"))).build(),
                     java.net.http.HttpResponse.BodyHandlers.ofFile(java.nio.file.Path.of(a.get("metrics-out"))));
         }
 
