@@ -187,12 +187,8 @@ public class TenancyService {
 
     private Uni<Void> evictKeysOf(String userId) {
         return pool.preparedQuery("SELECT key_hash FROM api_keys WHERE user_id = $1").execute(Tuple.of(userId))
-                .flatMap(rows -> {
-                    for (Row r : rows) {
-                        apiKeys.evict(r.getString("key_hash"));
-                    }
-                    return Uni.createFrom().voidItem();
-                });
+                .invoke(rows -> rows.forEach(r -> apiKeys.evict(r.getString("key_hash"))))
+                .replaceWithVoid();
     }
 
     // ---------------------------------------------------------------- rules

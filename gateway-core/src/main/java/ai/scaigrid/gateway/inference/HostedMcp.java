@@ -3,6 +3,7 @@ package ai.scaigrid.gateway.inference;
 import ai.scaigrid.commons.error.ApiException;
 import ai.scaigrid.commons.error.ErrorCode;
 import ai.scaigrid.commons.security.Caller;
+import ai.scaigrid.commons.vertx.Contexts;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -871,6 +872,6 @@ public class HostedMcp {
     /** Where the SDK's callbacks (on its own threads) hand back to: the caller's Vert.x context, when there is one. */
     private static Executor contextExecutor() {
         io.vertx.core.Context context = io.vertx.core.Vertx.currentContext();
-        return task -> InferenceRoutes.onRequestContext(context, task);
+        return task -> Contexts.runOn(context, task);
     }
 }

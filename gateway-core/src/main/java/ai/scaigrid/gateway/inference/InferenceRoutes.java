@@ -7,6 +7,7 @@ import ai.scaigrid.commons.requestid.RequestIds;
 import ai.scaigrid.commons.security.AuthFailureLimiter;
 import ai.scaigrid.commons.security.Caller;
 import ai.scaigrid.commons.security.CallerResolver;
+import ai.scaigrid.commons.vertx.Contexts;
 import ai.scaigrid.gateway.catalog.CatalogModels.FrontendModel;
 import ai.scaigrid.gateway.catalog.CatalogService;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -613,7 +614,7 @@ public class InferenceRoutes {
         }
         if (ex.request.stream() && ex.responses != null && ex.responses.background) {
             // runs apart from this request, which follows its events: the client going away does not stop it
-            background.startStreamed(ex).subscribe().with(id -> onRequestContext(requestContext, () -> guard(rc, api, ex.requestId,
+            background.startStreamed(ex).subscribe().with(id -> Contexts.runOn(requestContext, () -> guard(rc, api, ex.requestId,
                             null, () -> responseEvents.follow(rc, requestContext, id, -1, response -> rateHeaders(response, ex)))),
                     failure -> fail(rc, api, ex.requestId, InferencePipeline.toApiException(failure)));
             return;
@@ -688,14 +689,6 @@ public class InferenceRoutes {
         cancelOnClose(rc, c::cancel);
     }
 
-    /** Runs {@code task} on the request's context (now, when already there). */
-    static void onRequestContext(io.vertx.core.Context context, Runnable task) {
-        if (context == null || io.vertx.core.Vertx.currentContext() == context) {
-            task.run();
-        } else {
-            context.runOnContext(v -> task.run());
-        }
-    }
 
     /**
      * Runs {@code step}, a callback in a request's asynchronous chain. Mutiny and Vert.x drop what such a callback

@@ -67,7 +67,7 @@ public class ModelRoutes {
      * restricted to model groups that do not list it: MODEL_ACCESS_DENIED.
      */
     public Uni<Route> resolve(Caller caller, String slug) {
-        return cached(slug).map(route -> {
+        return cache.get(slug).map(route -> {
             if (route == MISSING || !ModelAccess.inScope(caller, route.ownerScope(), route.ownerPartnerId(), route.ownerTenantId())) {
                 throw new ApiException(ErrorCode.MODEL_NOT_FOUND, "No model named " + slug, Map.of("model", slug));
             }
@@ -87,10 +87,6 @@ public class ModelRoutes {
     void createCache() {
         // bounded: unknown slugs from callers are cached (as MISSING) too
         cache = new RefreshingCache<>(ttl, 50_000, this::load);
-    }
-
-    private Uni<Route> cached(String slug) {
-        return cache.get(slug);
     }
 
     private Uni<Route> load(String slug) {

@@ -35,10 +35,11 @@ import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Usage records leave the hot path at once: {@link #record} only enqueues. A flusher writes them in
- * batches (one INSERT per batch, over JDBC from a thread of its own) every {@code scaigrid.usage.flush-interval} or as soon as a batch is
- * full; on graceful shutdown, after in-flight requests finished, everything left is written before
- * the database pool closes. A failed batch is put back and retried, so nothing is dropped while the
- * database is briefly away (the queue is bounded only by memory; its size is exported as a gauge).
+ * batches (one INSERT per batch, over JDBC from a thread of its own) every
+ * {@code scaigrid.usage.flush-interval} or as soon as a batch is full; on graceful shutdown, after
+ * in-flight requests finished, everything left is written before the database pool closes. A failed
+ * batch is put back and retried, so nothing is dropped while the database is briefly away (the queue
+ * is bounded only by memory; its size is exported as a gauge).
  */
 @ApplicationScoped
 public class UsageRecorder {
@@ -92,8 +93,6 @@ public class UsageRecorder {
     private final AtomicInteger queued = new AtomicInteger();
     /** Completes when the batch being written is committed (or failed and re-queued); null when idle. */
     private final AtomicReference<CompletableFuture<Void>> inFlight = new AtomicReference<>();
-    /** A flush for a full batch is scheduled and has not started yet. */
-    private final java.util.concurrent.atomic.AtomicBoolean flushScheduled = new java.util.concurrent.atomic.AtomicBoolean();
     private final Map<String, TenantSpend> spend = new ConcurrentHashMap<>();
     private Counter written;
 
@@ -106,19 +105,8 @@ public class UsageRecorder {
     public void record(UsageRecord record) {
         queue.add(record);
         spend.computeIfAbsent(record.tenantId(), k -> new TenantSpend()).recorded(record);
-        if (queued.incrementAndGet() >= batchSize && flushScheduled.compareAndSet(false, true)) {
-            // not inline: record() runs in the request's own chain, before its response is written, and
-            // encoding a batch would hold that response back (it showed in the latency tail)
-            io.vertx.core.Context context = io.vertx.core.Vertx.currentContext();
-            if (context == null) {
-                flushScheduled.set(false);
-                flushIfIdle();
-            } else {
-                context.runOnContext(v -> {
-                    flushScheduled.set(false);
-                    flushIfIdle();
-                });
-            }
+        if (queued.incrementAndGet() >= batchSize) {
+            flushIfIdle(); // cheap here: the batch is encoded and written on the writer thread
         }
     }
 

@@ -1,5 +1,6 @@
 package ai.scaigrid.commons.cache;
 
+import ai.scaigrid.commons.vertx.Contexts;
 import com.github.benmanes.caffeine.cache.AsyncCacheLoader;
 import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
@@ -60,14 +61,7 @@ public final class RefreshingCache<K, V> {
             return Uni.createFrom().item(value.join());
         }
         Context context = Vertx.currentContext();
-        Uni<V> waiting = Uni.createFrom().completionStage(value);
-        return context == null ? waiting : waiting.emitOn(task -> {
-            if (Vertx.currentContext() == context) {
-                task.run();
-            } else {
-                context.runOnContext(v -> task.run());
-            }
-        });
+        return Uni.createFrom().completionStage(value).emitOn(task -> Contexts.runOn(context, task));
     }
 
     /** Drops the entry; the next caller loads it afresh. */
@@ -78,10 +72,5 @@ public final class RefreshingCache<K, V> {
     /** Drops every entry. */
     public void invalidateAll() {
         cache.synchronous().invalidateAll();
-    }
-
-    /** How many entries are held (approximate, for tests and metrics). */
-    public long size() {
-        return cache.synchronous().estimatedSize();
     }
 }

@@ -32,6 +32,14 @@ class RefreshingCacheTest {
         }, ticker);
     }
 
+    /** A cache holding "k" = v1, loaded at the clock's current time. */
+    private RefreshingCache<String, String> loaded() {
+        RefreshingCache<String, String> cache = cache();
+        cache.get("k").subscribeAsCompletionStage();
+        complete(0);
+        return cache;
+    }
+
     private void complete(int load) {
         loads.get(load).complete("v" + version.incrementAndGet());
     }
@@ -62,9 +70,7 @@ class RefreshingCacheTest {
 
     @Test
     void afterHalfTheTtlTheValueIsServedAndReloadedInTheBackground() {
-        RefreshingCache<String, String> cache = cache();
-        cache.get("k").subscribeAsCompletionStage();
-        complete(0);
+        RefreshingCache<String, String> cache = loaded();
         advance(Duration.ofSeconds(1));
         assertThat(now(cache.get("k"))).isEqualTo("v1");
         assertThat(loads).as("fresh: no reload").hasSize(1);
@@ -83,9 +89,7 @@ class RefreshingCacheTest {
 
     @Test
     void anExpiredEntryMakesTheCallerWaitForTheLoad() {
-        RefreshingCache<String, String> cache = cache();
-        cache.get("k").subscribeAsCompletionStage();
-        complete(0);
+        RefreshingCache<String, String> cache = loaded();
         advance(Duration.ofSeconds(5)); // nobody asked in between: past the ttl
         CompletableFuture<String> waiting = cache.get("k").subscribeAsCompletionStage();
         assertThat(waiting).as("an expired value is never served").isNotDone();
@@ -107,9 +111,7 @@ class RefreshingCacheTest {
 
     @Test
     void aFailedRefreshKeepsTheValueUntilItExpires() {
-        RefreshingCache<String, String> cache = cache();
-        cache.get("k").subscribeAsCompletionStage();
-        complete(0);
+        RefreshingCache<String, String> cache = loaded();
         advance(Duration.ofMillis(2500));
         assertThat(now(cache.get("k"))).isEqualTo("v1");
         loads.get(1).completeExceptionally(new IllegalStateException("database down"));
@@ -123,9 +125,7 @@ class RefreshingCacheTest {
 
     @Test
     void invalidateDropsTheEntryAndDiscardsARefreshInFlight() {
-        RefreshingCache<String, String> cache = cache();
-        cache.get("k").subscribeAsCompletionStage();
-        complete(0);
+        RefreshingCache<String, String> cache = loaded();
         advance(Duration.ofMillis(2500));
         assertThat(now(cache.get("k"))).isEqualTo("v1");
         assertThat(loads).hasSize(2); // a refresh is running
