@@ -15,6 +15,8 @@ import io.vertx.core.Context;
  * generated since its last read. No token waits: what arrived is sent at the end of the current task,
  * so an idle stream still goes out chunk by chunk, while a burst (a node that produced several tokens
  * at once, one network read carrying many messages) costs one gRPC message instead of one per token.
+ * A stream's first output (and a role-only opening before it) is not held even that long: it leaves at
+ * once, ahead of the rest of the task, which in a relay is a whole decode step of other streams' chunks.
  * Only plain text deltas merge (answer text with answer text, reasoning with reasoning; their token log probabilities
  * with them); role, tool calls, thinking blocks, finish reason, usage and errors keep their own
  * chunks and their order. The flush runs on the event loop that delivered the chunk (no thread hop),
@@ -49,6 +51,12 @@ public final class ChunkCoalescer {
         return nextHasReasoning ? !pendingHasText && !nextHasText : !pendingHasReasoning;
     }
 
+    private static boolean carriesOutput(InferenceChunk c) {
+        ChunkDelta d = c.getDelta();
+        return !d.getContent().isEmpty() || !d.getReasoningContent().isEmpty() || d.getToolCallsCount() > 0
+                || d.getThinkingBlocksCount() > 0 || !c.getFinishReason().isEmpty() || c.hasUsage() || c.hasError();
+    }
+
     private static boolean isPlainText(InferenceChunk c) {
         return c.getFinishReason().isEmpty() && !c.hasUsage() && !c.hasError() && c.getDelta().getToolCallsCount() == 0
                 && c.getDelta().getThinkingBlocksCount() == 0;
@@ -65,6 +73,8 @@ public final class ChunkCoalescer {
         /** The merged chunks' token log probabilities, after the pending chunk's own. */
         private final java.util.List<ai.scaigrid.proto.scaiinfer.v1.TokenLogprob> appendedLogprobs = new java.util.ArrayList<>();
         private boolean flushScheduled;
+        /** Whether the stream's first output has gone out: until then chunks never wait for the end of the task. */
+        private boolean started;
 
         Merger(MultiEmitter<? super InferenceChunk> emitter, Context context) {
             this.emitter = emitter;
@@ -82,6 +92,13 @@ public final class ChunkCoalescer {
             }
             boolean schedule;
             synchronized (this) {
+                if (!started) {
+                    // the time to first token: the first output leaves at once, ahead of whatever else this task
+                    // delivers (a decode step's chunks of every other stream, in a relay); a role-only opening too
+                    started = carriesOutput(chunk);
+                    emitter.emit(chunk);
+                    return;
+                }
                 if (pending != null && mergeable(pending, appended.length() > 0 || !pending.getDelta().getContent().isEmpty(),
                         appendedReasoning.length() > 0 || !pending.getDelta().getReasoningContent().isEmpty(), chunk)) {
                     appended.append(chunk.getDelta().getContent());

@@ -79,33 +79,59 @@ class ChunkCoalescerTest {
         java.util.function.Function<String, InferenceChunk> withLogprob = t -> text(t).toBuilder()
                 .addLogprobs(ai.scaigrid.proto.scaiinfer.v1.TokenLogprob.newBuilder().setToken(t).setLogprob(-t.length())).build();
         List<InferenceChunk> out = collect((up, ctx) -> {
-            up.emit(withLogprob.apply("Hel"));
+            up.emit(first("Hi."));
+            up.emit(withLogprob.apply(" Hel"));
             up.emit(withLogprob.apply("lo"));
             up.emit(withLogprob.apply(" world"));
             up.emit(last());
             up.complete();
         }, new AtomicReference<>());
-        assertThat(out).hasSize(2);
-        assertThat(out.get(0).getDelta().getContent()).isEqualTo("Hello world");
-        assertThat(out.get(0).getLogprobsList()).extracting(l -> l.getToken(), l -> l.getLogprob())
-                .containsExactly(tuple("Hel", -3.0), tuple("lo", -2.0), tuple(" world", -6.0));
+        assertThat(out).hasSize(3);
+        assertThat(out.get(1).getDelta().getContent()).isEqualTo(" Hello world");
+        assertThat(out.get(1).getLogprobsList()).extracting(l -> l.getToken(), l -> l.getLogprob())
+                .containsExactly(tuple(" Hel", -4.0), tuple("lo", -2.0), tuple(" world", -6.0));
     }
 
     @Test
-    void textDeltasOfOneTaskLeaveAsOneChunkAndTheFinalChunkStaysSeparate() {
-        List<InferenceChunk> out = collect((up, ctx) -> {
+    void theFirstOutputLeavesAtOnceAndTheRestOfTheTaskAsOneChunk() {
+        List<Integer> seenDuringTheTask = new CopyOnWriteArrayList<>();
+        List<InferenceChunk> out = new CopyOnWriteArrayList<>();
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        context.runOnContext(v -> {
+            AtomicReference<MultiEmitter<? super InferenceChunk>> upstream = new AtomicReference<>();
+            ChunkCoalescer.coalesce(Multi.createFrom().<InferenceChunk>emitter(upstream::set), context)
+                    .subscribe().with(out::add, done::completeExceptionally, () -> done.complete(null));
+            MultiEmitter<? super InferenceChunk> up = upstream.get();
             up.emit(first("Hello"));
+            seenDuringTheTask.add(out.size()); // the first token did not wait for the end of the task
             up.emit(text(" brave"));
             up.emit(text(" new"));
             up.emit(text(" world"));
+            seenDuringTheTask.add(out.size()); // the rest does, to leave as one chunk
+            up.emit(last());
+            up.complete();
+        });
+        done.orTimeout(10, TimeUnit.SECONDS).join();
+        assertThat(seenDuringTheTask).containsExactly(1, 1);
+        assertThat(out).hasSize(3);
+        assertThat(out.get(0)).isEqualTo(first("Hello"));
+        assertThat(out.get(1).getDelta().getRole()).isEmpty();
+        assertThat(out.get(1).getDelta().getContent()).isEqualTo(" brave new world");
+        assertThat(out.get(1).getId()).isEqualTo("c1");
+        assertThat(out.get(2)).isEqualTo(last());
+    }
+
+    @Test
+    void aRoleOnlyOpeningDoesNotCountAsTheFirstOutput() {
+        List<InferenceChunk> out = collect((up, ctx) -> {
+            up.emit(first(""));
+            up.emit(text("Hello"));
+            up.emit(text(" world"));
+            up.emit(text("!"));
             up.emit(last());
             up.complete();
         }, new AtomicReference<>());
-        assertThat(out).hasSize(2);
-        assertThat(out.get(0).getDelta().getRole()).isEqualTo("assistant");
-        assertThat(out.get(0).getDelta().getContent()).isEqualTo("Hello brave new world");
-        assertThat(out.get(0).getId()).isEqualTo("c1");
-        assertThat(out.get(1)).isEqualTo(last());
+        assertThat(out).extracting(c -> c.getDelta().getContent()).containsExactly("", "Hello", " world!", "");
     }
 
     static InferenceChunk reasoning(String thought) {
@@ -116,7 +142,8 @@ class ChunkCoalescerTest {
     void reasoningMergesWithReasoningAndTextWithTextInTheOrderTheyCame() {
         List<InferenceChunk> out = collect((up, ctx) -> {
             up.emit(first(""));
-            up.emit(reasoning("Let me"));
+            up.emit(reasoning("Hmm."));
+            up.emit(reasoning(" Let me"));
             up.emit(reasoning(" think."));
             up.emit(text("The answer"));
             up.emit(text(" is 4."));
@@ -125,7 +152,8 @@ class ChunkCoalescerTest {
             up.complete();
         }, new AtomicReference<>());
         assertThat(out).extracting(c -> c.getDelta().getReasoningContent(), c -> c.getDelta().getContent())
-                .containsExactly(tuple("Let me think.", ""), tuple("", "The answer is 4."), tuple(" (late thought)", ""), tuple("", ""));
+                .containsExactly(tuple("", ""), tuple("Hmm.", ""), tuple(" Let me think.", ""), tuple("", "The answer is 4."),
+                        tuple(" (late thought)", ""), tuple("", ""));
         assertThat(out.get(0).getDelta().getRole()).isEqualTo("assistant");
     }
 
@@ -193,9 +221,10 @@ class ChunkCoalescerTest {
         List<InferenceChunk> out = collect((up, ctx) -> {
             up.emit(first("a"));
             up.emit(text("b"));
+            up.emit(text("c"));
             up.fail(new IllegalStateException("node gone"));
         }, failure);
-        assertThat(out).extracting(c -> c.getDelta().getContent()).containsExactly("ab");
+        assertThat(out).extracting(c -> c.getDelta().getContent()).containsExactly("a", "bc");
         assertThat(failure.get()).hasMessage("node gone");
     }
 
