@@ -36,7 +36,7 @@ public class NodeChannels {
      * queue on one thread, and every new call waited behind a whole decode step of chunks (relay bench:
      * 1.2-1.3 ms from the client to the service method at the median, against 0.15-0.4 ms on separate threads).
      */
-    private final EventLoopGroup ioThreads = new NioEventLoopGroup(Math.max(1, Runtime.getRuntime().availableProcessors()),
+    private final EventLoopGroup ioThreads = new NioEventLoopGroup(Runtime.getRuntime().availableProcessors(),
             new DefaultThreadFactory("scaigrid-node-io", true));
 
     public ManagedChannel channel(String address) {

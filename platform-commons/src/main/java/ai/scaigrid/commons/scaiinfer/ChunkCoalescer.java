@@ -51,10 +51,9 @@ public final class ChunkCoalescer {
         return nextHasReasoning ? !pendingHasText && !nextHasText : !pendingHasReasoning;
     }
 
+    /** Anything but a role-only opening: text, reasoning, or any chunk that is not plain text. */
     private static boolean carriesOutput(InferenceChunk c) {
-        ChunkDelta d = c.getDelta();
-        return !d.getContent().isEmpty() || !d.getReasoningContent().isEmpty() || d.getToolCallsCount() > 0
-                || d.getThinkingBlocksCount() > 0 || !c.getFinishReason().isEmpty() || c.hasUsage() || c.hasError();
+        return !isPlainText(c) || !c.getDelta().getContent().isEmpty() || !c.getDelta().getReasoningContent().isEmpty();
     }
 
     private static boolean isPlainText(InferenceChunk c) {

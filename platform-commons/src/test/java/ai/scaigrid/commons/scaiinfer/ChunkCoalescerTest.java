@@ -59,7 +59,13 @@ class ChunkCoalescerTest {
     /** Subscribes on the context and runs {@code producer} with the upstream emitter in one context task. */
     static List<InferenceChunk> collect(java.util.function.BiConsumer<MultiEmitter<? super InferenceChunk>, Context> producer,
                                         AtomicReference<Throwable> failure) {
-        List<InferenceChunk> out = new CopyOnWriteArrayList<>();
+        return collect(new CopyOnWriteArrayList<>(), producer, failure);
+    }
+
+    /** The same, into {@code out}, which the producer may look at while its task runs. */
+    static List<InferenceChunk> collect(List<InferenceChunk> out,
+                                        java.util.function.BiConsumer<MultiEmitter<? super InferenceChunk>, Context> producer,
+                                        AtomicReference<Throwable> failure) {
         CompletableFuture<Void> done = new CompletableFuture<>();
         context.runOnContext(v -> {
             AtomicReference<MultiEmitter<? super InferenceChunk>> upstream = new AtomicReference<>();
@@ -96,12 +102,8 @@ class ChunkCoalescerTest {
     void theFirstOutputLeavesAtOnceAndTheRestOfTheTaskAsOneChunk() {
         List<Integer> seenDuringTheTask = new CopyOnWriteArrayList<>();
         List<InferenceChunk> out = new CopyOnWriteArrayList<>();
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        context.runOnContext(v -> {
-            AtomicReference<MultiEmitter<? super InferenceChunk>> upstream = new AtomicReference<>();
-            ChunkCoalescer.coalesce(Multi.createFrom().<InferenceChunk>emitter(upstream::set), context)
-                    .subscribe().with(out::add, done::completeExceptionally, () -> done.complete(null));
-            MultiEmitter<? super InferenceChunk> up = upstream.get();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        collect(out, (up, ctx) -> {
             up.emit(first("Hello"));
             seenDuringTheTask.add(out.size()); // the first token did not wait for the end of the task
             up.emit(text(" brave"));
@@ -110,8 +112,8 @@ class ChunkCoalescerTest {
             seenDuringTheTask.add(out.size()); // the rest does, to leave as one chunk
             up.emit(last());
             up.complete();
-        });
-        done.orTimeout(10, TimeUnit.SECONDS).join();
+        }, failure);
+        assertThat(failure.get()).isNull();
         assertThat(seenDuringTheTask).containsExactly(1, 1);
         assertThat(out).hasSize(3);
         assertThat(out.get(0)).isEqualTo(first("Hello"));
