@@ -43,6 +43,7 @@ import io.quarkus.grpc.GrpcService;
 import io.quarkus.grpc.RegisterInterceptor;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.subscription.BackPressureStrategy;
 import jakarta.inject.Inject;
 
 import java.util.ArrayList;
@@ -246,7 +247,7 @@ public class InferenceGrpcService implements InferenceService {
                 emitter.complete();
             });
             emitter.onTermination(subscription::cancel);
-        });
+        }, BackPressureStrategy.IGNORE); // the subscriber downstream takes everything, so no queue in between
     }
 
     private static boolean isUsageOnly(InferenceChunk c) {

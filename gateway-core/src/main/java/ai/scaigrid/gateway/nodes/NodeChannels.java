@@ -52,6 +52,9 @@ public class NodeChannels {
         // downstream, never block), so a relayed token does not hop through an executor as well.
         NettyChannelBuilder builder = NettyChannelBuilder.forTarget(address)
                 .directExecutor()
+                // no transparent retries: they route every message through a serializing executor (a queue per
+                // chunk), and the provider already moves a call that fails before its first token to another node
+                .disableRetry()
                 .eventLoopGroup(ioThreads)
                 .channelType(NioSocketChannel.class)
                 .keepAliveTime(30, TimeUnit.SECONDS)
