@@ -356,50 +356,47 @@ public class InferencePipeline {
         List<BackendTarget> candidates = candidates(ex);
         AtomicBoolean sawUsage = new AtomicBoolean();
         String[] lastMeta = new String[2]; // id, created
-        return attemptMulti(ex, candidates, 0)
-                .onItem().invoke(chunk -> {
-                    if (ex.firstTokenNanos == 0) {
-                        ex.firstTokenNanos = System.nanoTime();
-                    }
-                    lastMeta[0] = chunk.path("id").asText(null);
-                    lastMeta[1] = chunk.path("created").asText(null);
-                    for (JsonNode choice : chunk.path("choices")) {
-                        JsonNode delta = choice.path("delta");
-                        ex.completionChars += delta.path("content").asText("").length();
-                        int thought = Reasoning.of(delta).length();
-                        ex.completionChars += thought;
-                        ex.reasoningChars += thought;
-                        if (delta.has("tool_calls")) {
-                            ex.completionChars += delta.get("tool_calls").toString().length();
-                        }
-                    }
-                    JsonNode u = chunk.get("usage");
-                    if (u != null && u.has("completion_tokens")) {
-                        sawUsage.set(true);
-                        ex.takeUsage(u);
-                    }
-                })
-                .onCompletion().switchTo(() -> {
-                    if (sawUsage.get()) {
-                        return Multi.createFrom().empty();
-                    }
-                    // the upstream reported no usage: add a final usage chunk with our own count
-                    ObjectNode last = InferenceRequests.newObject();
-                    last.put("id", lastMeta[0] == null ? "chatcmpl-" + ex.requestId : lastMeta[0]);
-                    last.put("object", "chat.completion.chunk");
-                    last.put("created", lastMeta[1] == null ? System.currentTimeMillis() / 1000 : Long.parseLong(lastMeta[1]));
-                    last.put("model", ex.route.slug());
-                    last.putArray("choices");
-                    last.set("usage", usageNode(ex));
-                    return Multi.createFrom().item(last);
-                })
-                .onTermination().invoke((failure, cancelled) -> {
-                    if (cancelled) {
-                        finishAs(ex, "cancelled", null);
-                    } else {
-                        finish(ex, failure);
-                    }
-                });
+        return new StreamEnd<>(attemptMulti(ex, candidates, 0), chunk -> {
+            if (ex.firstTokenNanos == 0) {
+                ex.firstTokenNanos = System.nanoTime();
+            }
+            lastMeta[0] = chunk.path("id").asText(null);
+            lastMeta[1] = chunk.path("created").asText(null);
+            for (JsonNode choice : chunk.path("choices")) {
+                JsonNode delta = choice.path("delta");
+                ex.completionChars += delta.path("content").asText("").length();
+                int thought = Reasoning.of(delta).length();
+                ex.completionChars += thought;
+                ex.reasoningChars += thought;
+                if (delta.has("tool_calls")) {
+                    ex.completionChars += delta.get("tool_calls").toString().length();
+                }
+            }
+            JsonNode u = chunk.get("usage");
+            if (u != null && u.has("completion_tokens")) {
+                sawUsage.set(true);
+                ex.takeUsage(u);
+            }
+        }, () -> {
+            if (sawUsage.get()) {
+                return null;
+            }
+            // the upstream reported no usage: add a final usage chunk with our own count
+            ObjectNode last = InferenceRequests.newObject();
+            last.put("id", lastMeta[0] == null ? "chatcmpl-" + ex.requestId : lastMeta[0]);
+            last.put("object", "chat.completion.chunk");
+            last.put("created", lastMeta[1] == null ? System.currentTimeMillis() / 1000 : Long.parseLong(lastMeta[1]));
+            last.put("model", ex.route.slug());
+            last.putArray("choices");
+            last.set("usage", usageNode(ex));
+            return last;
+        }, (failure, cancelled) -> {
+            if (cancelled) {
+                finishAs(ex, "cancelled", null);
+            } else {
+                finish(ex, failure);
+            }
+        });
     }
 
     private ObjectNode usageNode(InferenceExchange ex) {
@@ -594,8 +591,13 @@ public class InferencePipeline {
             overhead.dispatched(ex);
             return provider.streamChat(backend, call(ex))
                     .onItem().invoke(() -> started.set(true))
-                    .onCompletion().invoke(breaker::onSuccess)
-                    .onCancellation().invoke(breaker::onIgnored)
+                    .onTermination().invoke((failure, cancelled) -> {
+                        if (cancelled) {
+                            breaker.onIgnored();
+                        } else if (failure == null) {
+                            breaker.onSuccess();
+                        } // a failure: recoverWithMulti decides
+                    })
                     .onFailure().recoverWithMulti(failure -> {
                         UpstreamFailure f = classify(failure);
                         if (f.tripsCircuit()) {
