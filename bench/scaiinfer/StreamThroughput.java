@@ -27,6 +27,11 @@ import java.util.concurrent.atomic.AtomicLong;
  *        --node 127.0.0.1:50060 --token <inbound token> --model bench-fast --node-pid <pid> \
  *        [--concurrency 64] [--requests 2000] [--stagger-ms 1000] [--warmup-requests N]
  *        [--jit-pids pid,pid] [--jit-quiet-ms 100] [--warmup-max-s 300] [--metrics-url URL --metrics-out FILE]
+ *        [--direct-node host:port --direct-token T --direct-model M --direct-pid P] [--rounds 1]
+ *
+ * With {@code --direct-node} the target is a relay (the gateway) and the same load also goes straight to the
+ * node, in {@code --rounds} rounds of each that alternate against the same running processes; the added time to
+ * first token is printed pooled over the rounds and per round pair.
  *
  * The first {@code concurrency} streams start spread evenly over {@code --stagger-ms}, as the starts of
  * that many independent clients would be; started all at once, every stream of an equally long
@@ -36,6 +41,21 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public class StreamThroughput {
     static final Map<String, Integer> ERRORS = new java.util.concurrent.ConcurrentHashMap<>();
+    /** One server to stream from: its address, bearer token, model and the pid whose CPU is measured. */
+    record Target(String label, InferenceServiceGrpc.InferenceServiceStub stub, ManagedChannel channel, String model, long pid) {
+        static Target of(String label, String address, String token, String model, long pid) {
+            Metadata md = new Metadata();
+            md.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
+            ManagedChannel channel = NettyChannelBuilder.forTarget(address).usePlaintext().build();
+            return new Target(label, InferenceServiceGrpc.newStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md)),
+                    channel, model, pid);
+        }
+    }
+
+    /** What one measured round of streams against one target saw. */
+    record Round(Target target, List<Long> ttft, long chunks, long tokens, int failures, double wall, double cpu, double otherCpu) {
+    }
+
     public static void main(String[] argv) throws Exception {
         Map<String, String> a = new HashMap<>();
         for (int i = 0; i + 1 < argv.length; i += 2) {
@@ -43,16 +63,19 @@ public class StreamThroughput {
         }
         int concurrency = Integer.parseInt(a.getOrDefault("concurrency", "64"));
         int requests = Integer.parseInt(a.getOrDefault("requests", "2000"));
+        int rounds = Integer.parseInt(a.getOrDefault("rounds", "1"));
         long pid = Long.parseLong(a.getOrDefault("node-pid", "0"));
-        if (requests < 1 || requests > 200_000 || concurrency < 1 || concurrency > 2000) {
-            throw new IllegalArgumentException("1 <= --requests <= 200000, 1 <= --concurrency <= 2000");
+        if (requests < 1 || requests > 200_000 || concurrency < 1 || concurrency > 2000 || rounds < 1 || rounds > 50) {
+            throw new IllegalArgumentException("1 <= --requests <= 200000, 1 <= --concurrency <= 2000, 1 <= --rounds <= 50");
         }
-        Metadata md = new Metadata();
-        md.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + a.get("token"));
-        ManagedChannel channel = NettyChannelBuilder.forTarget(a.getOrDefault("node", "127.0.0.1:50060")).usePlaintext().build();
-        InferenceServiceGrpc.InferenceServiceStub stub = InferenceServiceGrpc.newStub(channel)
-                .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md));
-        String model = a.getOrDefault("model", "scaigrid-sim-1");
+        Target measured = Target.of(a.containsKey("direct-node") ? "through the gateway" : "streams",
+                a.getOrDefault("node", "127.0.0.1:50060"), a.get("token"), a.getOrDefault("model", "scaigrid-sim-1"), pid);
+        // --direct-node: the same load straight to the node, in rounds alternating with the measured target's
+        // (direct, gateway, gateway, direct, ...) against the same running processes, so that both see the same
+        // host and the added time to first token is a difference within one run, not between two runs
+        Target direct = a.containsKey("direct-node") ? Target.of("direct to the node", a.get("direct-node"), a.get("direct-token"),
+                a.get("direct-model"), Long.parseLong(a.getOrDefault("direct-pid", "0"))) : null;
+        List<Target> targets = direct == null ? List.of(measured) : List.of(direct, measured);
         long staggerMillis = Long.parseLong(a.getOrDefault("stagger-ms", "1000"));
         int warmupRequests = Integer.parseInt(a.getOrDefault("warmup-requests", Integer.toString(Math.max(200, requests / 3))));
 
@@ -67,12 +90,13 @@ public class StreamThroughput {
                 jitPids.add(Long.parseLong(p.trim()));
             }
         }
-        long jitQuietMs = Long.parseLong(a.getOrDefault("jit-quiet-ms", "100"));
+        // per warm-up round of each target: a round against two targets runs twice the streams
+        long jitQuietMs = Long.parseLong(a.getOrDefault("jit-quiet-ms", "100")) * targets.size();
         // at 150 streams/s a gateway's once-per-stream code (authentication, admission, the node call) needs
         // 100-200 s before C2 has compiled it (about 15,000 calls); 90 s left it compiling in the measured run
         long warmupMaxNanos = Long.parseLong(a.getOrDefault("warmup-max-s", "300")) * 1_000_000_000L;
         long warmStart = System.nanoTime();
-        int rounds = 0;
+        int warmRounds = 0;
         long jitRound;
         // with --metrics-url the server is read right before the measured run; read it in every warm-up round too,
         // as a scraper would, so that first read does not make the server's JIT recompile shared paths in the run
@@ -83,44 +107,119 @@ public class StreamThroughput {
                         java.net.http.HttpResponse.BodyHandlers.discarding());
             }
             long jit0 = HeartbeatTicks.jitMillis(jitPids);
-            run(stub, model, warmupRequests, concurrency, staggerMillis, new ArrayList<>(), new AtomicLong(), new AtomicLong(),
-                    new AtomicInteger());
+            for (Target t : targets) {
+                run(t.stub(), t.model(), warmupRequests, concurrency, staggerMillis, new ArrayList<>(), new AtomicLong(),
+                        new AtomicLong(), new AtomicInteger());
+            }
             jitRound = HeartbeatTicks.jitMillis(jitPids) - jit0;
-            rounds++;
+            warmRounds++;
         } while (jitRound > jitQuietMs && System.nanoTime() - warmStart < warmupMaxNanos);
-        System.out.printf("(warmed up: %d rounds of %d streams in %.0f s; JIT CPU in the last round %d ms)%n", rounds,
-                warmupRequests, (System.nanoTime() - warmStart) / 1e9, jitRound);
+        System.out.printf("(warmed up: %d rounds of %d streams in %.0f s; JIT CPU in the last round %d ms)%n", warmRounds,
+                warmupRequests * targets.size(), (System.nanoTime() - warmStart) / 1e9, jitRound);
         ERRORS.clear();
         if (a.containsKey("metrics-url")) { // the server's metrics right before the measured run, for its own-time share
             metrics.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(a.get("metrics-url"))).build(),
                     java.net.http.HttpResponse.BodyHandlers.ofFile(java.nio.file.Path.of(a.get("metrics-out"))));
         }
 
+        List<Round> measuredRounds = new ArrayList<>();
+        for (int r = 0; r < rounds; r++) {
+            for (int k = 0; k < targets.size(); k++) {
+                Target t = targets.get(r % 2 == 0 ? k : targets.size() - 1 - k);
+                Round round = measure(t, t == direct ? measured.pid() : (direct == null ? 0 : direct.pid()), requests,
+                        concurrency, staggerMillis);
+                measuredRounds.add(round);
+                if (rounds > 1) {
+                    System.out.printf("  round %d, %-20s %s%n", r + 1, t.label() + ":", summary(round.ttft()));
+                }
+            }
+        }
+        targets.forEach(t -> t.channel().shutdownNow());
+        for (Target t : targets) {
+            report(t, measuredRounds.stream().filter(x -> x.target() == t).toList(), concurrency, direct != null);
+        }
+        ERRORS.entrySet().stream().sorted((x, y) -> y.getValue() - x.getValue()).limit(3)
+                .forEach(e -> System.out.printf("  failed x%d: %s%n", e.getValue(), e.getKey()));
+        if (direct != null) {
+            List<Long> d = pooled(measuredRounds, direct);
+            List<Long> g = pooled(measuredRounds, measured);
+            List<Double> addedP99 = new ArrayList<>();
+            for (int r = 0; r < rounds; r++) {
+                List<Round> pair = measuredRounds.subList(2 * r, 2 * r + 2);
+                Round dr = pair.get(0).target() == direct ? pair.get(0) : pair.get(1);
+                Round gr = pair.get(0).target() == direct ? pair.get(1) : pair.get(0);
+                addedP99.add((quantile(sorted(gr.ttft()), 0.99) - quantile(sorted(dr.ttft()), 0.99)) / 1e6);
+            }
+            Collections.sort(addedP99);
+            System.out.printf("added time to first token over %d rounds of each: p50 %.2f ms, p99 %.2f ms (pooled); "
+                    + "p99 per round pair %s ms, median %.2f ms%n", rounds,
+                    (quantile(g, 0.5) - quantile(d, 0.5)) / 1e6, (quantile(g, 0.99) - quantile(d, 0.99)) / 1e6,
+                    addedP99.stream().map(x -> String.format("%.2f", x)).toList(), addedP99.get(addedP99.size() / 2));
+        }
+    }
+
+    static Round measure(Target t, long otherPid, int requests, int concurrency, long staggerMillis) throws Exception {
         List<Long> ttft = Collections.synchronizedList(new ArrayList<>());
         AtomicLong chunks = new AtomicLong();
         AtomicLong tokens = new AtomicLong();
         AtomicInteger failures = new AtomicInteger();
-        long cpu0 = HeartbeatTicks.cpu(pid);
+        long cpu0 = HeartbeatTicks.cpu(t.pid());
+        long other0 = HeartbeatTicks.cpu(otherPid);
         long t0 = System.nanoTime();
-        run(stub, model, requests, concurrency, staggerMillis, ttft, chunks, tokens, failures);
+        run(t.stub(), t.model(), requests, concurrency, staggerMillis, ttft, chunks, tokens, failures);
         double wall = (System.nanoTime() - t0) / 1e9;
-        long cpu1 = HeartbeatTicks.cpu(pid);
-        channel.shutdownNow();
-        List<Long> sorted = new ArrayList<>(ttft);
-        Collections.sort(sorted);
-        System.out.printf("%d streams (%d failed) at concurrency %d in %.2f s: %.0f streams/s, %.0f tokens/s in %.0f chunks/s%n",
-                requests, failures.get(), concurrency, wall, requests / wall, tokens.get() / wall, chunks.get() / wall);
-        ERRORS.entrySet().stream().sorted((x, y) -> y.getValue() - x.getValue()).limit(3)
-                .forEach(e -> System.out.printf("  failed x%d: %s%n", e.getValue(), e.getKey()));
-        if (!sorted.isEmpty()) {
-            System.out.printf("time to first token: p50 %.1f ms, p99 %.1f ms%n", sorted.get(sorted.size() / 2) / 1e6,
-                    sorted.get((int) (sorted.size() * 0.99)) / 1e6);
+        return new Round(t, new ArrayList<>(ttft), chunks.get(), tokens.get(), failures.get(), wall,
+                (HeartbeatTicks.cpu(t.pid()) - cpu0) / 100.0, (HeartbeatTicks.cpu(otherPid) - other0) / 100.0);
+    }
+
+    /** Totals over a target's rounds; with a direct comparison the lines say which way the streams went. */
+    static void report(Target t, List<Round> rounds, int concurrency, boolean labelled) {
+        int requests = rounds.stream().mapToInt(r -> r.ttft().size() + r.failures()).sum();
+        int failures = rounds.stream().mapToInt(Round::failures).sum();
+        double wall = rounds.stream().mapToDouble(Round::wall).sum();
+        long tokens = rounds.stream().mapToLong(Round::tokens).sum();
+        long chunks = rounds.stream().mapToLong(Round::chunks).sum();
+        double cpu = rounds.stream().mapToDouble(Round::cpu).sum();
+        String prefix = labelled ? t.label() + ": " : "";
+        System.out.printf("%s%d streams (%d failed) at concurrency %d in %.2f s: %.0f streams/s, %.0f tokens/s in %.0f chunks/s%n",
+                prefix, requests, failures, concurrency, wall, requests / wall, tokens / wall, chunks / wall);
+        List<Long> all = new ArrayList<>();
+        rounds.forEach(r -> all.addAll(r.ttft()));
+        if (!all.isEmpty()) {
+            System.out.printf("%stime to first token: %s%n", prefix, summary(all));
         }
-        if (pid > 0) {
-            double cpu = (cpu1 - cpu0) / 100.0;
-            System.out.printf("server CPU: %.2f s = %.0f%% of one core (%.1f us per token, %.1f us per chunk)%n", cpu,
-                    100 * cpu / wall, cpu * 1e6 / Math.max(1, tokens.get()), cpu * 1e6 / Math.max(1, chunks.get()));
+        if (t.pid() > 0) {
+            System.out.printf("%sserver CPU: %.2f s = %.0f%% of one core (%.1f us per token, %.1f us per chunk)%n", prefix, cpu,
+                    100 * cpu / wall, cpu * 1e6 / Math.max(1, tokens), cpu * 1e6 / Math.max(1, chunks));
         }
+        if (labelled && t.label().startsWith("direct")) {
+            return;
+        }
+        double other = rounds.stream().mapToDouble(Round::otherCpu).sum();
+        if (labelled && other > 0) {
+            System.out.printf("%snode CPU: %.1f us per chunk it sent%n", prefix, other * 1e6 / Math.max(1, chunks));
+        }
+    }
+
+    static List<Long> pooled(List<Round> rounds, Target t) {
+        List<Long> all = new ArrayList<>();
+        rounds.stream().filter(r -> r.target() == t).forEach(r -> all.addAll(r.ttft()));
+        return sorted(all);
+    }
+
+    static List<Long> sorted(List<Long> values) {
+        List<Long> s = new ArrayList<>(values);
+        Collections.sort(s);
+        return s;
+    }
+
+    static double quantile(List<Long> sorted, double q) {
+        return sorted.isEmpty() ? Double.NaN : sorted.get(Math.min(sorted.size() - 1, (int) (sorted.size() * q)));
+    }
+
+    static String summary(List<Long> ttft) {
+        List<Long> s = sorted(ttft);
+        return String.format("p50 %.1f ms, p99 %.1f ms", quantile(s, 0.5) / 1e6, quantile(s, 0.99) / 1e6);
     }
 
     static void run(InferenceServiceGrpc.InferenceServiceStub stub, String model, int requests, int concurrency, long staggerMillis,

@@ -7,9 +7,9 @@
 #      limits, accounting, scaiinfer provider) versus straight to the node, in one run: relayed
 #      tokens/s and the time to first token added by the gateway (p50/p99).
 # Needs the built jars: ./scaigrid build (or ./mvnw -o install -DskipTests). Each relay run first warms up until the
-# JIT compilers of client, node and gateway are quiet (up to 300 s), so a paced model takes 3-6 minutes per run.
+# JIT compilers of client, node and gateway are quiet (up to 300 s), so a paced model takes 6-9 minutes (warm-up, then 4 rounds each way).
 # Settings (environment): NODES (1000), SECONDS_MEASURED (60), PORT_OFFSET (3000), CONCURRENCY (64), REQUESTS (3000),
-# RELAY_CONCURRENCY (200), RELAY_MODELS, SECTIONS ("heartbeat node relay": which parts to run)
+# RELAY_CONCURRENCY (200), RELAY_ROUNDS (4), RELAY_MODELS, SECTIONS ("heartbeat node relay": which parts to run)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -142,6 +142,7 @@ own_time() {
 if [[ " $SECTIONS " == *" relay "* ]]; then
 echo "== gateway relay versus direct (scaiinfer provider, simulated node)"
 RELAY_CONCURRENCY="${RELAY_CONCURRENCY:-200}"
+RELAY_ROUNDS="${RELAY_ROUNDS:-4}"
 for _ in $(seq 1 60); do
   curl -sf -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$HTTP/v1/nodes/bench-node" | grep -q '"ACTIVE"' && break
   sleep 0.5
@@ -157,15 +158,14 @@ done
 # to first token); bench-paced (200 tokens/s) and bench-unpaced push the relay to its limit; bench-1k
 # offers 1,000 tokens/s on each of the concurrent streams (200k tokens/s at 200 streams), long answers.
 # Tokens a node generates in one step travel in one chunk (ChunkCoalescer): tokens/s and chunks/s differ.
+# Direct and relayed rounds alternate against the same processes (RELAY_ROUNDS of each, default 4): the added
+# time to first token moved by more between two single runs than any one change could move it.
 for model in ${RELAY_MODELS:-bench-llm bench-llm-ps bench-paced bench-unpaced bench-1k bench-2k}; do
-  echo "-- $model, $REQUESTS streams at concurrency $RELAY_CONCURRENCY: direct to the node"
-  java -cp "node-agent/target/quarkus-app/lib/main/*" bench/scaiinfer/StreamThroughput.java \
-    --node "127.0.0.1:$NODE_GRPC" --token bench-inbound --model "$model" --node-pid "$NODE_PID" \
-    --concurrency "$RELAY_CONCURRENCY" --requests "$REQUESTS" --jit-pids "$NODE_PID"
-  echo "-- $model, same load through gateway-core (gateway CPU shown as node-pid)"
+  echo "-- $model, $RELAY_ROUNDS x $REQUESTS streams at concurrency $RELAY_CONCURRENCY each way: direct to the node and through gateway-core"
   java -cp "node-agent/target/quarkus-app/lib/main/*" bench/scaiinfer/StreamThroughput.java \
     --node "127.0.0.1:$GRPC" --token "$ADMIN" --model "bench/$model" --node-pid "$GATEWAY_PID" \
-    --concurrency "$RELAY_CONCURRENCY" --requests "$REQUESTS" --jit-pids "$GATEWAY_PID,$NODE_PID" \
+    --direct-node "127.0.0.1:$NODE_GRPC" --direct-token bench-inbound --direct-model "$model" --direct-pid "$NODE_PID" \
+    --rounds "$RELAY_ROUNDS" --concurrency "$RELAY_CONCURRENCY" --requests "$REQUESTS" --jit-pids "$GATEWAY_PID,$NODE_PID" \
     --metrics-url "http://127.0.0.1:$HTTP/q/metrics" --metrics-out "$DATA/metrics-before"
   curl -sf "http://127.0.0.1:$HTTP/q/metrics" > "$DATA/metrics-after" || true
   own_time "$DATA/metrics-before" "$DATA/metrics-after"
