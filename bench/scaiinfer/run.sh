@@ -161,7 +161,8 @@ done
 # Direct and relayed rounds alternate against the same processes (RELAY_ROUNDS of each, default 4): the added
 # time to first token moved by more between two single runs than any one change could move it.
 for model in ${RELAY_MODELS:-bench-llm bench-llm-ps bench-paced bench-unpaced bench-1k bench-2k}; do
-  echo "-- $model, $RELAY_ROUNDS x $REQUESTS streams at concurrency $RELAY_CONCURRENCY each way: direct to the node and through gateway-core"
+  echo "-- $model, $RELAY_ROUNDS x $REQUESTS streams at concurrency $RELAY_CONCURRENCY each way:" \
+       "direct to the node and through gateway-core"
   java -cp "node-agent/target/quarkus-app/lib/main/*" bench/scaiinfer/StreamThroughput.java \
     --node "127.0.0.1:$GRPC" --token "$ADMIN" --model "bench/$model" --node-pid "$GATEWAY_PID" \
     --direct-node "127.0.0.1:$NODE_GRPC" --direct-token bench-inbound --direct-model "$model" --direct-pid "$NODE_PID" \
