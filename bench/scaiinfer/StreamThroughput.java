@@ -53,7 +53,7 @@ public class StreamThroughput {
     }
 
     /** What one measured round of streams against one target saw. */
-    record Round(Target target, List<Long> ttft, long chunks, long tokens, int failures, double wall, double cpu, double otherCpu) {
+    record Round(List<Long> ttft, long chunks, long tokens, int failures, double wall, double cpu, double otherCpu) {
     }
 
     public static void main(String[] argv) throws Exception {
@@ -122,34 +122,33 @@ public class StreamThroughput {
                     java.net.http.HttpResponse.BodyHandlers.ofFile(java.nio.file.Path.of(a.get("metrics-out"))));
         }
 
-        List<Round> measuredRounds = new ArrayList<>();
+        Map<Target, List<Round>> measuredRounds = new HashMap<>();
+        List<Double> addedP99 = new ArrayList<>(); // per round pair, with --direct-node
         for (int r = 0; r < rounds; r++) {
+            Map<Target, Round> pair = new HashMap<>();
             for (int k = 0; k < targets.size(); k++) {
                 Target t = targets.get(r % 2 == 0 ? k : targets.size() - 1 - k);
-                Round round = measure(t, t == direct ? measured.pid() : (direct == null ? 0 : direct.pid()), requests,
-                        concurrency, staggerMillis);
-                measuredRounds.add(round);
+                Target other = t == measured ? direct : measured;
+                Round round = measure(t, other == null ? 0 : other.pid(), requests, concurrency, staggerMillis);
+                measuredRounds.computeIfAbsent(t, x -> new ArrayList<>()).add(round);
+                pair.put(t, round);
                 if (rounds > 1) {
                     System.out.printf("  round %d, %-20s %s%n", r + 1, t.label() + ":", summary(round.ttft()));
                 }
             }
+            if (direct != null) {
+                addedP99.add((quantile(sorted(pair.get(measured).ttft()), 0.99) - quantile(sorted(pair.get(direct).ttft()), 0.99)) / 1e6);
+            }
         }
         targets.forEach(t -> t.channel().shutdownNow());
         for (Target t : targets) {
-            report(t, measuredRounds.stream().filter(x -> x.target() == t).toList(), concurrency, direct != null);
+            report(t, measuredRounds.get(t), concurrency, direct != null, t == measured);
         }
         ERRORS.entrySet().stream().sorted((x, y) -> y.getValue() - x.getValue()).limit(3)
                 .forEach(e -> System.out.printf("  failed x%d: %s%n", e.getValue(), e.getKey()));
         if (direct != null) {
-            List<Long> d = pooled(measuredRounds, direct);
-            List<Long> g = pooled(measuredRounds, measured);
-            List<Double> addedP99 = new ArrayList<>();
-            for (int r = 0; r < rounds; r++) {
-                List<Round> pair = measuredRounds.subList(2 * r, 2 * r + 2);
-                Round dr = pair.get(0).target() == direct ? pair.get(0) : pair.get(1);
-                Round gr = pair.get(0).target() == direct ? pair.get(1) : pair.get(0);
-                addedP99.add((quantile(sorted(gr.ttft()), 0.99) - quantile(sorted(dr.ttft()), 0.99)) / 1e6);
-            }
+            List<Long> d = pooled(measuredRounds.get(direct));
+            List<Long> g = pooled(measuredRounds.get(measured));
             Collections.sort(addedP99);
             System.out.printf("added time to first token over %d rounds of each: p50 %.2f ms, p99 %.2f ms (pooled); "
                     + "p99 per round pair %s ms, median %.2f ms%n", rounds,
@@ -168,12 +167,15 @@ public class StreamThroughput {
         long t0 = System.nanoTime();
         run(t.stub(), t.model(), requests, concurrency, staggerMillis, ttft, chunks, tokens, failures);
         double wall = (System.nanoTime() - t0) / 1e9;
-        return new Round(t, new ArrayList<>(ttft), chunks.get(), tokens.get(), failures.get(), wall,
+        return new Round(new ArrayList<>(ttft), chunks.get(), tokens.get(), failures.get(), wall,
                 (HeartbeatTicks.cpu(t.pid()) - cpu0) / 100.0, (HeartbeatTicks.cpu(otherPid) - other0) / 100.0);
     }
 
-    /** Totals over a target's rounds; with a direct comparison the lines say which way the streams went. */
-    static void report(Target t, List<Round> rounds, int concurrency, boolean labelled) {
+    /**
+     * Totals over a target's rounds; with a direct comparison the lines say which way the streams went, and the
+     * relayed side also gives the node's CPU while it served the relay.
+     */
+    static void report(Target t, List<Round> rounds, int concurrency, boolean labelled, boolean relayed) {
         int requests = rounds.stream().mapToInt(r -> r.ttft().size() + r.failures()).sum();
         int failures = rounds.stream().mapToInt(Round::failures).sum();
         double wall = rounds.stream().mapToDouble(Round::wall).sum();
@@ -183,8 +185,7 @@ public class StreamThroughput {
         String prefix = labelled ? t.label() + ": " : "";
         System.out.printf("%s%d streams (%d failed) at concurrency %d in %.2f s: %.0f streams/s, %.0f tokens/s in %.0f chunks/s%n",
                 prefix, requests, failures, concurrency, wall, requests / wall, tokens / wall, chunks / wall);
-        List<Long> all = new ArrayList<>();
-        rounds.forEach(r -> all.addAll(r.ttft()));
+        List<Long> all = pooled(rounds);
         if (!all.isEmpty()) {
             System.out.printf("%stime to first token: %s%n", prefix, summary(all));
         }
@@ -192,18 +193,16 @@ public class StreamThroughput {
             System.out.printf("%sserver CPU: %.2f s = %.0f%% of one core (%.1f us per token, %.1f us per chunk)%n", prefix, cpu,
                     100 * cpu / wall, cpu * 1e6 / Math.max(1, tokens), cpu * 1e6 / Math.max(1, chunks));
         }
-        if (labelled && t.label().startsWith("direct")) {
-            return;
-        }
         double other = rounds.stream().mapToDouble(Round::otherCpu).sum();
-        if (labelled && other > 0) {
+        if (labelled && relayed && other > 0) {
             System.out.printf("%snode CPU: %.1f us per chunk it sent%n", prefix, other * 1e6 / Math.max(1, chunks));
         }
     }
 
-    static List<Long> pooled(List<Round> rounds, Target t) {
+    /** The time to first token of all streams of these rounds, sorted. */
+    static List<Long> pooled(List<Round> rounds) {
         List<Long> all = new ArrayList<>();
-        rounds.stream().filter(r -> r.target() == t).forEach(r -> all.addAll(r.ttft()));
+        rounds.forEach(r -> all.addAll(r.ttft()));
         return sorted(all);
     }
 

@@ -7,7 +7,8 @@
 #      limits, accounting, scaiinfer provider) versus straight to the node, in one run: relayed
 #      tokens/s and the time to first token added by the gateway (p50/p99).
 # Needs the built jars: ./scaigrid build (or ./mvnw -o install -DskipTests). Each relay run first warms up until the
-# JIT compilers of client, node and gateway are quiet (up to 300 s), so a paced model takes 6-9 minutes (warm-up, then 4 rounds each way).
+# JIT compilers of client, node and gateway are quiet (up to 300 s), so a paced model takes 6-9 minutes (warm-up, then
+# 4 rounds each way).
 # Settings (environment): NODES (1000), SECONDS_MEASURED (60), PORT_OFFSET (3000), CONCURRENCY (64), REQUESTS (3000),
 # RELAY_CONCURRENCY (200), RELAY_ROUNDS (4), RELAY_MODELS, SECTIONS ("heartbeat node relay": which parts to run)
 set -euo pipefail
