@@ -28,6 +28,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *        [--concurrency 64] [--requests 2000] [--stagger-ms 1000] [--warmup-requests N]
  *        [--jit-pids pid,pid] [--jit-quiet-ms 100] [--warmup-max-s 300] [--metrics-url URL --metrics-out FILE]
  *        [--direct-node host:port --direct-token T --direct-model M --direct-pid P] [--rounds 1]
+ *        [--arrivals closed|open]
  *
  * With {@code --direct-node} the target is a relay (the gateway) and the same load also goes straight to the
  * node, in {@code --rounds} rounds of each that alternate against the same running processes; the added time to
@@ -38,6 +39,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * generation would restart in the same instant, and the time to first token would measure that
  * synchronised wave instead of the server. Tokens are counted from each stream's final usage
  * (completion_tokens), chunks as messages received: a relay may carry several tokens in one chunk.
+ *
+ * {@code --arrivals closed} (the default) keeps {@code concurrency} streams open: each client starts its next
+ * stream the moment one ends. {@code --arrivals open} starts the measured streams at random (Poisson) times
+ * instead, independent of when others end, at the rate that keeps {@code concurrency} streams open on average
+ * (the rate is concurrency / mean stream duration of the last warm-up round, which stays closed). With a model
+ * that decodes all its streams in one step, closed-loop clients all start their next stream inside a decode
+ * step's burst of chunks, the busiest moment of every process on the path; open arrivals land anywhere.
  */
 public class StreamThroughput {
     static final Map<String, Integer> ERRORS = new java.util.concurrent.ConcurrentHashMap<>();
@@ -53,7 +61,20 @@ public class StreamThroughput {
     }
 
     /** What one measured round of streams against one target saw. */
-    record Round(List<Long> ttft, long chunks, long tokens, int failures, double wall, double cpu, double otherCpu) {
+    record Round(List<Long> ttft, int streams, long chunks, long tokens, int failures, double wall, double cpu, double otherCpu,
+                 double openAtStart, long[] syscalls) {
+    }
+
+    /** What the streams of one run counted, filled in from gRPC's threads. */
+    static final class Tally {
+        final List<Long> ttft = Collections.synchronizedList(new ArrayList<>());
+        final AtomicLong chunks = new AtomicLong();
+        final AtomicLong tokens = new AtomicLong();
+        final AtomicInteger failures = new AtomicInteger();
+        final AtomicLong streamNanos = new AtomicLong(); // summed over ended streams
+        final AtomicInteger ended = new AtomicInteger();
+        final AtomicInteger open = new AtomicInteger();
+        final AtomicLong openAtStarts = new AtomicLong(); // streams already open when each timed stream started, summed
     }
 
     public static void main(String[] argv) throws Exception {
@@ -78,6 +99,11 @@ public class StreamThroughput {
         List<Target> targets = direct == null ? List.of(measured) : List.of(direct, measured);
         long staggerMillis = Long.parseLong(a.getOrDefault("stagger-ms", "1000"));
         int warmupRequests = Integer.parseInt(a.getOrDefault("warmup-requests", Integer.toString(Math.max(200, requests / 3))));
+        boolean open = switch (a.getOrDefault("arrivals", "closed")) {
+            case "closed" -> false;
+            case "open" -> true;
+            default -> throw new IllegalArgumentException("--arrivals closed|open");
+        };
 
         // warm-up at the measured concurrency, so that class loading and the JIT are not measured; then more
         // warm-up rounds while the JIT compilers (this client's and the servers' in --jit-pids) still used more
@@ -98,6 +124,7 @@ public class StreamThroughput {
         long warmStart = System.nanoTime();
         int warmRounds = 0;
         long jitRound;
+        double meanStreamNanos = 0;
         // with --metrics-url the server is read right before the measured run; read it in every warm-up round too,
         // as a scraper would, so that first read does not make the server's JIT recompile shared paths in the run
         var metrics = java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1).build();
@@ -108,14 +135,23 @@ public class StreamThroughput {
             }
             long jit0 = HeartbeatTicks.jitMillis(jitPids);
             for (Target t : targets) {
-                run(t.stub(), t.model(), warmupRequests, concurrency, staggerMillis, new ArrayList<>(), new AtomicLong(),
-                        new AtomicLong(), new AtomicInteger());
+                Tally warm = new Tally();
+                run(t.stub(), t.model(), warmupRequests, concurrency, staggerMillis, 0, 0, warm);
+                if (t == targets.get(0)) {
+                    meanStreamNanos = (double) warm.streamNanos.get() / Math.max(1, warm.ended.get());
+                }
             }
             jitRound = HeartbeatTicks.jitMillis(jitPids) - jit0;
             warmRounds++;
         } while (jitRound > jitQuietMs && System.nanoTime() - warmStart < warmupMaxNanos);
         System.out.printf("(warmed up: %d rounds of %d streams in %.0f s; JIT CPU in the last round %d ms)%n", warmRounds,
                 warmupRequests * targets.size(), (System.nanoTime() - warmStart) / 1e9, jitRound);
+        // open arrivals: the rate at which streams of the warm-up's mean duration keep `concurrency` open on average
+        double rate = open ? concurrency / (meanStreamNanos / 1e9) : 0;
+        if (open) {
+            System.out.printf("(open arrivals: %.1f streams/s at random times, for %d open on average; mean stream %.0f ms)%n",
+                    rate, concurrency, meanStreamNanos / 1e6);
+        }
         ERRORS.clear();
         if (a.containsKey("metrics-url")) { // the server's metrics right before the measured run, for its own-time share
             metrics.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(a.get("metrics-url"))).build(),
@@ -129,7 +165,8 @@ public class StreamThroughput {
             for (int k = 0; k < targets.size(); k++) {
                 Target t = targets.get(r % 2 == 0 ? k : targets.size() - 1 - k);
                 Target other = t == measured ? direct : measured;
-                Round round = measure(t, other == null ? 0 : other.pid(), requests, concurrency, staggerMillis);
+                // both targets of a round pair get the same arrival times
+                Round round = measure(t, other == null ? 0 : other.pid(), requests, concurrency, staggerMillis, rate, r + 1);
                 measuredRounds.computeIfAbsent(t, x -> new ArrayList<>()).add(round);
                 pair.put(t, round);
                 if (rounds > 1) {
@@ -157,18 +194,22 @@ public class StreamThroughput {
         }
     }
 
-    static Round measure(Target t, long otherPid, int requests, int concurrency, long staggerMillis) throws Exception {
-        List<Long> ttft = Collections.synchronizedList(new ArrayList<>());
-        AtomicLong chunks = new AtomicLong();
-        AtomicLong tokens = new AtomicLong();
-        AtomicInteger failures = new AtomicInteger();
+    static Round measure(Target t, long otherPid, int requests, int concurrency, long staggerMillis, double rate, long seed)
+            throws Exception {
+        Tally tally = new Tally();
         long cpu0 = HeartbeatTicks.cpu(t.pid());
         long other0 = HeartbeatTicks.cpu(otherPid);
+        long[] sys0 = HeartbeatTicks.syscalls(t.pid());
         long t0 = System.nanoTime();
-        run(t.stub(), t.model(), requests, concurrency, staggerMillis, ttft, chunks, tokens, failures);
+        run(t.stub(), t.model(), requests, concurrency, staggerMillis, rate, seed, tally);
         double wall = (System.nanoTime() - t0) / 1e9;
-        return new Round(new ArrayList<>(ttft), chunks.get(), tokens.get(), failures.get(), wall,
-                (HeartbeatTicks.cpu(t.pid()) - cpu0) / 100.0, (HeartbeatTicks.cpu(otherPid) - other0) / 100.0);
+        long[] sys = HeartbeatTicks.syscalls(t.pid());
+        for (int i = 0; i < sys.length; i++) {
+            sys[i] -= sys0[i];
+        }
+        return new Round(new ArrayList<>(tally.ttft), tally.ended.get(), tally.chunks.get(), tally.tokens.get(), tally.failures.get(), wall,
+                (HeartbeatTicks.cpu(t.pid()) - cpu0) / 100.0, (HeartbeatTicks.cpu(otherPid) - other0) / 100.0,
+                (double) tally.openAtStarts.get() / Math.max(1, tally.ttft.size()), sys);
     }
 
     /**
@@ -176,15 +217,18 @@ public class StreamThroughput {
      * relayed side also gives the node's CPU while it served the relay.
      */
     static void report(Target t, List<Round> rounds, int concurrency, boolean labelled, boolean relayed) {
-        int requests = rounds.stream().mapToInt(r -> r.ttft().size() + r.failures()).sum();
+        int requests = rounds.stream().mapToInt(Round::streams).sum();
         int failures = rounds.stream().mapToInt(Round::failures).sum();
         double wall = rounds.stream().mapToDouble(Round::wall).sum();
         long tokens = rounds.stream().mapToLong(Round::tokens).sum();
         long chunks = rounds.stream().mapToLong(Round::chunks).sum();
         double cpu = rounds.stream().mapToDouble(Round::cpu).sum();
         String prefix = labelled ? t.label() + ": " : "";
-        System.out.printf("%s%d streams (%d failed) at concurrency %d in %.2f s: %.0f streams/s, %.0f tokens/s in %.0f chunks/s%n",
-                prefix, requests, failures, concurrency, wall, requests / wall, tokens / wall, chunks / wall);
+        double openAtStart = rounds.stream().mapToDouble(r -> r.openAtStart() * r.ttft().size()).sum()
+                / Math.max(1, rounds.stream().mapToInt(r -> r.ttft().size()).sum());
+        System.out.printf("%s%d streams (%d failed) at concurrency %d (%.0f others open at a timed start) in %.2f s: %.0f streams/s, "
+                        + "%.0f tokens/s in %.0f chunks/s%n",
+                prefix, requests, failures, concurrency, openAtStart, wall, requests / wall, tokens / wall, chunks / wall);
         List<Long> all = pooled(rounds);
         if (!all.isEmpty()) {
             System.out.printf("%stime to first token: %s%n", prefix, summary(all));
@@ -192,6 +236,13 @@ public class StreamThroughput {
         if (t.pid() > 0) {
             System.out.printf("%sserver CPU: %.2f s = %.0f%% of one core (%.1f us per token, %.1f us per chunk)%n", prefix, cpu,
                     100 * cpu / wall, cpu * 1e6 / Math.max(1, tokens), cpu * 1e6 / Math.max(1, chunks));
+            // how many reads, writes and wake-ups a chunk costs: larger batches per read mean fewer of each
+            long[] sys = new long[4];
+            rounds.forEach(r -> java.util.Arrays.setAll(sys, i -> sys[i] + r.syscalls()[i]));
+            System.out.printf("%sserver per 100 chunks: %.1f reads, %.1f writes (system calls), %.1f waits, %.1f preemptions"
+                            + " (context switches)%n",
+                    prefix, 100.0 * sys[0] / Math.max(1, chunks), 100.0 * sys[1] / Math.max(1, chunks),
+                    100.0 * sys[2] / Math.max(1, chunks), 100.0 * sys[3] / Math.max(1, chunks));
         }
         double other = rounds.stream().mapToDouble(Round::otherCpu).sum();
         if (labelled && relayed && other > 0) {
@@ -221,63 +272,101 @@ public class StreamThroughput {
         return String.format("p50 %.1f ms, p99 %.1f ms", quantile(s, 0.5) / 1e6, quantile(s, 0.99) / 1e6);
     }
 
+    /**
+     * {@code requests} streams: with {@code rate} 0, {@code concurrency} clients that each start the next stream when
+     * one ends (the first ones spread over {@code staggerMillis}); otherwise streams started at Poisson arrival times
+     * of that many per second from {@code seed}, whatever else is open; then the first {@code concurrency} streams are
+     * the ramp to that many open, untimed, and come on top of {@code requests}.
+     */
     static void run(InferenceServiceGrpc.InferenceServiceStub stub, String model, int requests, int concurrency, long staggerMillis,
-                    List<Long> ttft, AtomicLong chunks, AtomicLong tokens, AtomicInteger failures) throws InterruptedException {
-        CountDownLatch done = new CountDownLatch(requests);
+                    double rate, long seed, Tally tally) throws InterruptedException {
+        int ramp = rate == 0 ? 0 : concurrency;
+        CountDownLatch done = new CountDownLatch(ramp + requests);
         AtomicInteger next = new AtomicInteger();
         Runnable[] launch = new Runnable[1];
         launch[0] = () -> {
             int i = next.getAndIncrement();
-            if (i >= requests) {
-                return;
+            if (i < ramp + requests) {
+                start(stub, model, i, i >= ramp, tally, () -> {
+                    done.countDown();
+                    if (rate == 0) {
+                        launch[0].run();
+                    }
+                });
             }
-            long start = System.nanoTime();
-            InferenceRequest r = InferenceRequest.newBuilder().setModel(model).setSeed(i)
-                    .setStreamOptions(ai.scaigrid.proto.scaiinfer.v1.StreamOptions.newBuilder().setIncludeUsage(true))
-                    .addMessages(ChatMessage.newBuilder().setRole("user").setContent("benchmark prompt " + i)).build();
-            stub.withDeadlineAfter(60, TimeUnit.SECONDS).streamInference(r, new StreamObserver<InferenceChunk>() {
-                boolean first = true;
-
-                @Override
-                public void onNext(InferenceChunk c) {
-                    if (first) {
-                        first = false;
-                        ttft.add(System.nanoTime() - start);
+        };
+        java.util.concurrent.ScheduledExecutorService starter = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+        if (rate == 0) {
+            for (int c = 0; c < concurrency; c++) {
+                starter.schedule(launch[0], staggerMillis * 1000 * c / concurrency, TimeUnit.MICROSECONDS);
+            }
+        } else {
+            starter.execute(() -> {
+                java.util.Random gaps = new java.util.Random(seed);
+                long at = System.nanoTime();
+                for (int i = 0; i < ramp + requests && !Thread.currentThread().isInterrupted(); i++) {
+                    at += (long) (-Math.log(1 - gaps.nextDouble()) / rate * 1e9); // exponential gaps: Poisson arrivals
+                    for (long wait; (wait = at - System.nanoTime()) > 0; ) {
+                        java.util.concurrent.locks.LockSupport.parkNanos(wait);
                     }
-                    chunks.incrementAndGet();
-                    if (c.hasUsage()) {
-                        tokens.addAndGet(c.getUsage().getCompletionTokens());
-                    }
-                }
-
-                @Override
-                public void onError(Throwable t) {
-                    failures.incrementAndGet();
-                    io.grpc.Status st = io.grpc.Status.fromThrowable(t);
-                    Metadata trailers = io.grpc.Status.trailersFromThrowable(t);
-                    String code = trailers == null ? null
-                            : trailers.get(Metadata.Key.of("scaigrid-error-code", Metadata.ASCII_STRING_MARSHALLER));
-                    ERRORS.merge(st.getCode() + " " + code + ": " + st.getDescription(), 1, Integer::sum);
-                    done.countDown();
-                    launch[0].run();
-                }
-
-                @Override
-                public void onCompleted() {
-                    done.countDown();
                     launch[0].run();
                 }
             });
-        };
-        java.util.concurrent.ScheduledExecutorService starter = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
-        for (int c = 0; c < concurrency; c++) {
-            starter.schedule(launch[0], staggerMillis * 1000 * c / concurrency, TimeUnit.MICROSECONDS);
         }
         boolean finished = done.await(10, TimeUnit.MINUTES);
         starter.shutdownNow();
         if (!finished) {
             throw new IllegalStateException("the run did not finish in 10 minutes");
         }
+    }
+
+    static void start(InferenceServiceGrpc.InferenceServiceStub stub, String model, int i, boolean timed, Tally tally, Runnable ended) {
+        int others = tally.open.getAndIncrement();
+        long start = System.nanoTime();
+        InferenceRequest r = InferenceRequest.newBuilder().setModel(model).setSeed(i)
+                .setStreamOptions(ai.scaigrid.proto.scaiinfer.v1.StreamOptions.newBuilder().setIncludeUsage(true))
+                .addMessages(ChatMessage.newBuilder().setRole("user").setContent("benchmark prompt " + i)).build();
+        stub.withDeadlineAfter(60, TimeUnit.SECONDS).streamInference(r, new StreamObserver<InferenceChunk>() {
+            boolean first = true;
+
+            @Override
+            public void onNext(InferenceChunk c) {
+                if (first) {
+                    first = false;
+                    if (timed) {
+                        tally.ttft.add(System.nanoTime() - start);
+                        tally.openAtStarts.addAndGet(others);
+                    }
+                }
+                tally.chunks.incrementAndGet();
+                if (c.hasUsage()) {
+                    tally.tokens.addAndGet(c.getUsage().getCompletionTokens());
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                tally.failures.incrementAndGet();
+                io.grpc.Status st = io.grpc.Status.fromThrowable(t);
+                Metadata trailers = io.grpc.Status.trailersFromThrowable(t);
+                String code = trailers == null ? null
+                        : trailers.get(Metadata.Key.of("scaigrid-error-code", Metadata.ASCII_STRING_MARSHALLER));
+                ERRORS.merge(st.getCode() + " " + code + ": " + st.getDescription(), 1, Integer::sum);
+                end();
+            }
+
+            @Override
+            public void onCompleted() {
+                end();
+            }
+
+            private void end() {
+                tally.open.decrementAndGet();
+                tally.streamNanos.addAndGet(System.nanoTime() - start);
+                tally.ended.incrementAndGet();
+                ended.run();
+            }
+        });
     }
 
     /** utime + stime of a process, in clock ticks. */
@@ -310,6 +399,43 @@ public class StreamThroughput {
                 }
             }
             return ticks * 10; // USER_HZ = 100
+        }
+
+        /**
+         * Read and write system calls (/proc/<pid>/io) and context switches, voluntary (a thread waited) and not (the
+         * scheduler took its core), summed over its threads, so far; zeros where /proc does not tell.
+         */
+        static long[] syscalls(long pid) {
+            long[] out = new long[4];
+            if (pid <= 0) {
+                return out;
+            }
+            try {
+                for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc", Long.toString(pid), "io"))) {
+                    if (line.startsWith("syscr:")) {
+                        out[0] = Long.parseLong(line.substring(6).trim());
+                    } else if (line.startsWith("syscw:")) {
+                        out[1] = Long.parseLong(line.substring(6).trim());
+                    }
+                }
+            } catch (Exception unreadable) {
+                // another user's process
+            }
+            java.io.File[] tasks = new java.io.File("/proc/" + pid + "/task").listFiles();
+            for (java.io.File t : tasks == null ? new java.io.File[0] : tasks) {
+                try {
+                    for (String line : java.nio.file.Files.readAllLines(t.toPath().resolve("status"))) {
+                        if (line.startsWith("voluntary_ctxt_switches:")) {
+                            out[2] += Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
+                        } else if (line.startsWith("nonvoluntary_ctxt_switches:")) {
+                            out[3] += Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
+                        }
+                    }
+                } catch (Exception gone) {
+                    // the thread ended between listing and reading
+                }
+            }
+            return out;
         }
     }
 }

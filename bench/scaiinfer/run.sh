@@ -10,7 +10,8 @@
 # JIT compilers of client, node and gateway are quiet (up to 300 s), so a paced model takes 6-9 minutes (warm-up, then
 # 4 rounds each way).
 # Settings (environment): NODES (1000), SECONDS_MEASURED (60), PORT_OFFSET (3000), CONCURRENCY (64), REQUESTS (3000),
-# RELAY_CONCURRENCY (200), RELAY_ROUNDS (4), RELAY_MODELS, SECTIONS ("heartbeat node relay": which parts to run)
+# RELAY_CONCURRENCY (200), RELAY_ROUNDS (4), RELAY_ARRIVALS (closed, or open: Poisson starts), RELAY_MODELS,
+# SECTIONS ("heartbeat node relay": which parts to run)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -168,6 +169,7 @@ for model in ${RELAY_MODELS:-bench-llm bench-llm-ps bench-paced bench-unpaced be
     --node "127.0.0.1:$GRPC" --token "$ADMIN" --model "bench/$model" --node-pid "$GATEWAY_PID" \
     --direct-node "127.0.0.1:$NODE_GRPC" --direct-token bench-inbound --direct-model "$model" --direct-pid "$NODE_PID" \
     --rounds "$RELAY_ROUNDS" --concurrency "$RELAY_CONCURRENCY" --requests "$REQUESTS" --jit-pids "$GATEWAY_PID,$NODE_PID" \
+    --arrivals "${RELAY_ARRIVALS:-closed}" \
     --metrics-url "http://127.0.0.1:$HTTP/q/metrics" --metrics-out "$DATA/metrics-before"
   curl -sf "http://127.0.0.1:$HTTP/q/metrics" > "$DATA/metrics-after" || true
   own_time "$DATA/metrics-before" "$DATA/metrics-after"
