@@ -34,7 +34,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * node, in {@code --rounds} rounds of each that alternate against the same running processes; the added time to
  * first token is printed pooled over the rounds and per round pair.
  *
- * The first {@code concurrency} streams start spread evenly over {@code --stagger-ms}, as the starts of
+ * The first {@code concurrency} streams start spread evenly over {@code --stagger-ms} (by default over a mean
+ * stream's length as the warm-up measured it, at most 1 s), as the starts of
  * that many independent clients would be; started all at once, every stream of an equally long
  * generation would restart in the same instant, and the time to first token would measure that
  * synchronised wave instead of the server. Tokens are counted from each stream's final usage
@@ -152,6 +153,9 @@ public class StreamThroughput {
             System.out.printf("(open arrivals: %.1f streams/s at random times, for %d open on average; mean stream %.0f ms)%n",
                     rate, concurrency, meanStreamNanos / 1e6);
         }
+        // spread over more than a stream's length, the first starts would never have `concurrency` open together
+        // (unpaced streams last tens of milliseconds; a round of them ended before a 1 s spread did)
+        long measuredStagger = a.containsKey("stagger-ms") ? staggerMillis : Math.min(staggerMillis, (long) (meanStreamNanos / 1e6));
         ERRORS.clear();
         if (a.containsKey("metrics-url")) { // the server's metrics right before the measured run, for its own-time share
             metrics.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(a.get("metrics-url"))).build(),
@@ -166,7 +170,7 @@ public class StreamThroughput {
                 Target t = targets.get(r % 2 == 0 ? k : targets.size() - 1 - k);
                 Target other = t == measured ? direct : measured;
                 // both targets of a round pair get the same arrival times
-                Round round = measure(t, other == null ? 0 : other.pid(), requests, concurrency, staggerMillis, rate, r + 1);
+                Round round = measure(t, other == null ? 0 : other.pid(), requests, concurrency, measuredStagger, rate, r + 1);
                 measuredRounds.computeIfAbsent(t, x -> new ArrayList<>()).add(round);
                 pair.put(t, round);
                 if (rounds > 1) {
