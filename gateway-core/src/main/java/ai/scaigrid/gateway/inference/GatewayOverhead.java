@@ -2,8 +2,8 @@ package ai.scaigrid.gateway.inference;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import jakarta.inject.Singleton;
 
 import java.time.Duration;
 import java.util.Map;
@@ -17,8 +17,10 @@ import java.util.concurrent.TimeUnit;
  * validation, model resolution, limits, backend choice) and {@code phase="relay"} (the upstream's
  * first token or complete answer → handed to the client's connection), per {@code api}
  * (native, oai, grpc). Fixed buckets from 50 µs to 10 ms, so percentiles can be read from any scrape.
+ * A singleton, not application-scoped: streaming relays call {@link #relayed} for every chunk they write, and a
+ * client proxy's lookup on each of those calls is measurable.
  */
-@ApplicationScoped
+@Singleton
 public class GatewayOverhead {
     private static final Duration[] BUCKETS = {Duration.ofNanos(50_000), Duration.ofNanos(100_000), Duration.ofNanos(250_000),
             Duration.ofNanos(500_000), Duration.ofMillis(1), Duration.ofNanos(2_500_000), Duration.ofMillis(5), Duration.ofMillis(10)};

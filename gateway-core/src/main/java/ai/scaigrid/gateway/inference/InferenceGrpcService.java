@@ -103,11 +103,7 @@ public class InferenceGrpcService implements InferenceService {
                                         .setError(InferenceError.newBuilder().setCode(e.errorCode().name()).setMessage(e.getMessage()))
                                         .build();
                             }), callContext)
-                            .onItem().invoke(() -> {
-                                if (!ex.relayRecorded) { // its first item only: the CDI proxy call is not free per chunk
-                                    overhead.relayed(ex); // handed to the client's stream next
-                                }
-                            })
+                            .onItem().invoke(() -> overhead.relayed(ex)) // handed to the client's stream next
                             .onFailure().transform(InferencePipeline::toApiException);
                 });
     }
