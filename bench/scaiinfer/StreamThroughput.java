@@ -63,7 +63,7 @@ public class StreamThroughput {
 
     /** What one measured round of streams against one target saw. */
     record Round(List<Long> ttft, int streams, long chunks, long tokens, int failures, double wall, double cpu, double otherCpu,
-                 double openAtStart, long[] syscalls) {
+                 long openAtStarts, long[] syscalls) {
     }
 
     /** What the streams of one run counted, filled in from gRPC's threads. */
@@ -213,7 +213,7 @@ public class StreamThroughput {
         }
         return new Round(new ArrayList<>(tally.ttft), tally.ended.get(), tally.chunks.get(), tally.tokens.get(), tally.failures.get(), wall,
                 (HeartbeatTicks.cpu(t.pid()) - cpu0) / 100.0, (HeartbeatTicks.cpu(otherPid) - other0) / 100.0,
-                (double) tally.openAtStarts.get() / Math.max(1, tally.ttft.size()), sys);
+                tally.openAtStarts.get(), sys);
     }
 
     /**
@@ -228,12 +228,11 @@ public class StreamThroughput {
         long chunks = rounds.stream().mapToLong(Round::chunks).sum();
         double cpu = rounds.stream().mapToDouble(Round::cpu).sum();
         String prefix = labelled ? t.label() + ": " : "";
-        double openAtStart = rounds.stream().mapToDouble(r -> r.openAtStart() * r.ttft().size()).sum()
-                / Math.max(1, rounds.stream().mapToInt(r -> r.ttft().size()).sum());
+        List<Long> all = pooled(rounds);
+        double openAtStart = (double) rounds.stream().mapToLong(Round::openAtStarts).sum() / Math.max(1, all.size());
         System.out.printf("%s%d streams (%d failed) at concurrency %d (%.0f others open at a timed start) in %.2f s: %.0f streams/s, "
                         + "%.0f tokens/s in %.0f chunks/s%n",
                 prefix, requests, failures, concurrency, openAtStart, wall, requests / wall, tokens / wall, chunks / wall);
-        List<Long> all = pooled(rounds);
         if (!all.isEmpty()) {
             System.out.printf("%stime to first token: %s%n", prefix, summary(all));
         }
@@ -388,8 +387,7 @@ public class StreamThroughput {
         static long jitMillis(List<Long> pids) {
             long ticks = 0;
             for (long pid : pids) {
-                java.io.File[] tasks = new java.io.File("/proc/" + pid + "/task").listFiles();
-                for (java.io.File t : tasks == null ? new java.io.File[0] : tasks) {
+                for (java.io.File t : threads(pid)) {
                     try {
                         String stat = java.nio.file.Files.readString(t.toPath().resolve("stat"));
                         String comm = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
@@ -425,8 +423,7 @@ public class StreamThroughput {
             } catch (Exception unreadable) {
                 // another user's process
             }
-            java.io.File[] tasks = new java.io.File("/proc/" + pid + "/task").listFiles();
-            for (java.io.File t : tasks == null ? new java.io.File[0] : tasks) {
+            for (java.io.File t : threads(pid)) {
                 try {
                     for (String line : java.nio.file.Files.readAllLines(t.toPath().resolve("status"))) {
                         if (line.startsWith("voluntary_ctxt_switches:")) {
@@ -440,6 +437,12 @@ public class StreamThroughput {
                 }
             }
             return out;
+        }
+
+        /** The process's threads' /proc directories (none once it has gone). */
+        static java.io.File[] threads(long pid) {
+            java.io.File[] tasks = new java.io.File("/proc/" + pid + "/task").listFiles();
+            return tasks == null ? new java.io.File[0] : tasks;
         }
     }
 }
