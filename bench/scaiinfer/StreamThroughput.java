@@ -28,7 +28,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *        [--concurrency 64] [--requests 2000] [--stagger-ms 1000] [--warmup-requests N]
  *        [--jit-pids pid,pid] [--jit-quiet-ms 100] [--warmup-max-s 300] [--metrics-url URL --metrics-out FILE]
  *        [--direct-node host:port --direct-token T --direct-model M --direct-pid P] [--rounds 1]
- *        [--arrivals closed|open]
+ *        [--arrivals closed|open] [--relay-label "through the gateway"]
  *
  * With {@code --direct-node} the target is a relay (the gateway) and the same load also goes straight to the
  * node, in {@code --rounds} rounds of each that alternate against the same running processes; the added time to
@@ -90,7 +90,7 @@ public class StreamThroughput {
         if (requests < 1 || requests > 200_000 || concurrency < 1 || concurrency > 2000 || rounds < 1 || rounds > 50) {
             throw new IllegalArgumentException("1 <= --requests <= 200000, 1 <= --concurrency <= 2000, 1 <= --rounds <= 50");
         }
-        Target measured = Target.of(a.containsKey("direct-node") ? "through the gateway" : "streams",
+        Target measured = Target.of(a.containsKey("direct-node") ? a.getOrDefault("relay-label", "through the gateway") : "streams",
                 a.getOrDefault("node", "127.0.0.1:50060"), a.get("token"), a.getOrDefault("model", "scaigrid-sim-1"), pid);
         // --direct-node: the same load straight to the node, in rounds alternating with the measured target's
         // (direct, gateway, gateway, direct, ...) against the same running processes, so that both see the same
@@ -240,12 +240,15 @@ public class StreamThroughput {
             System.out.printf("%sserver CPU: %.2f s = %.0f%% of one core (%.1f us per token, %.1f us per chunk)%n", prefix, cpu,
                     100 * cpu / wall, cpu * 1e6 / Math.max(1, tokens), cpu * 1e6 / Math.max(1, chunks));
             // how many reads, writes and wake-ups a chunk costs: larger batches per read mean fewer of each
-            long[] sys = new long[4];
+            long[] sys = new long[5];
             rounds.forEach(r -> java.util.Arrays.setAll(sys, i -> sys[i] + r.syscalls()[i]));
             System.out.printf("%sserver per 100 chunks: %.1f reads, %.1f writes (system calls), %.1f waits, %.1f preemptions"
                             + " (context switches)%n",
                     prefix, 100.0 * sys[0] / Math.max(1, chunks), 100.0 * sys[1] / Math.max(1, chunks),
                     100.0 * sys[2] / Math.max(1, chunks), 100.0 * sys[3] / Math.max(1, chunks));
+            // time the server's threads were ready to run but every core was taken: the host's share of its latency
+            System.out.printf("%sserver waited for a core: %.1f us per chunk, %.0f ms per second (its threads, summed)%n",
+                    prefix, sys[4] / 1e3 / Math.max(1, chunks), sys[4] / 1e6 / wall);
         }
         double other = rounds.stream().mapToDouble(Round::otherCpu).sum();
         if (labelled && relayed && other > 0) {
@@ -404,11 +407,12 @@ public class StreamThroughput {
         }
 
         /**
-         * Read and write system calls (/proc/<pid>/io) and context switches, voluntary (a thread waited) and not (the
-         * scheduler took its core), summed over its threads, so far; zeros where /proc does not tell.
+         * Read and write system calls (/proc/<pid>/io: read(2)-family calls only, a proxy's recv(2) does not count),
+         * context switches, voluntary (a thread waited) and not (the scheduler took its core), and nanoseconds its
+         * threads were runnable but waited for a core, summed over its threads, so far; zeros where /proc does not tell.
          */
         static long[] syscalls(long pid) {
-            long[] out = new long[4];
+            long[] out = new long[5];
             if (pid <= 0) {
                 return out;
             }
@@ -424,6 +428,13 @@ public class StreamThroughput {
                 // another user's process
             }
             for (java.io.File t : threads(pid)) {
+                try {
+                    // schedstat: time on a core, time runnable but waiting for one (ns), timeslices
+                    String[] sched = java.nio.file.Files.readString(t.toPath().resolve("schedstat")).trim().split(" ");
+                    out[4] += Long.parseLong(sched[1]);
+                } catch (Exception unavailable) {
+                    // the thread ended, or the kernel keeps no scheduler statistics
+                }
                 try {
                     for (String line : java.nio.file.Files.readAllLines(t.toPath().resolve("status"))) {
                         if (line.startsWith("voluntary_ctxt_switches:")) {

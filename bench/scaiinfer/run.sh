@@ -11,7 +11,7 @@
 # 4 rounds each way).
 # Settings (environment): NODES (1000), SECONDS_MEASURED (60), PORT_OFFSET (3000), CONCURRENCY (64), REQUESTS (3000),
 # RELAY_CONCURRENCY (200), RELAY_ROUNDS (4), RELAY_ARRIVALS (closed, or open: Poisson starts), RELAY_MODELS,
-# SECTIONS ("heartbeat node relay": which parts to run)
+# SECTIONS ("heartbeat node relay": which parts to run; add "peer" for the same relay load through nginx)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -177,4 +177,52 @@ done
 
 echo "-- gateway warnings during the run (last 10):"
 grep -hE '"level":"(WARN|ERROR)"|WARN|ERROR' "$DATA"/logs/gateway-core.log 2>/dev/null | tail -10 | cut -c1-400 || true
+fi
+
+# The same direct-versus-relayed load with a general-purpose proxy as the relay instead of gateway-core (SECTIONS=peer;
+# needs nginx: apt-get install nginx-light; skipped when absent): what one proxy hop that does nothing but forward adds
+# to the time to first token on this host, for comparison with the gateway's figure in the same run. One worker
+# process, as gateway-core's gRPC server runs one event loop. nginx's grpc_pass opens one upstream connection per
+# stream (kept alive and reused) where the gateway multiplexes all streams to a node over one; no authentication, the
+# node's own token passes through. (HAProxy 2.6, also tried, held each gRPC response until its stream ended.)
+if [[ " $SECTIONS " == *" peer "* ]]; then
+if ! command -v nginx > /dev/null; then
+  echo "== nginx: not installed, peer section skipped"
+else
+  PEER_PORT=$((50070 + PORT_OFFSET))
+  echo "== nginx as the relay (one worker), direct versus through it"
+  mkdir -p "$DATA/nginx"
+  cat > "$DATA/nginx.conf" <<CFG
+worker_processes 1;
+daemon off;
+pid $DATA/nginx/nginx.pid;
+error_log $DATA/nginx/error.log warn;
+events { worker_connections 8000; }
+http {
+  access_log off;
+  client_body_temp_path $DATA/nginx;
+  upstream node { server 127.0.0.1:$NODE_GRPC; keepalive 1024; }
+  server {
+    listen 127.0.0.1:$PEER_PORT http2;
+    http2_max_concurrent_streams 2048;
+    location / { grpc_pass grpc://node; grpc_read_timeout 300s; grpc_send_timeout 300s; }
+  }
+}
+CFG
+  nginx -c "$DATA/nginx.conf" > "$DATA/nginx.log" 2>&1 &
+  PEER_LAUNCH=$!
+  for _ in $(seq 1 50); do ss -ltnH "sport = :$PEER_PORT" | grep -q . && break; sleep 0.1; done
+  ss -ltnH "sport = :$PEER_PORT" | grep -q . || { echo "nginx did not start:"; cat "$DATA/nginx.log" "$DATA/nginx/error.log"; exit 1; }
+  PEER_PID="$(pgrep -P "$PEER_LAUNCH" | head -1 || true)" # the worker, which serves the streams
+  for model in ${RELAY_MODELS:-bench-llm}; do
+    echo "-- $model, ${RELAY_ROUNDS:-4} x $REQUESTS streams at concurrency ${RELAY_CONCURRENCY:-200} each way:" \
+         "direct to the node and through nginx"
+    java -cp "node-agent/target/quarkus-app/lib/main/*" bench/scaiinfer/StreamThroughput.java \
+      --node "127.0.0.1:$PEER_PORT" --token bench-inbound --model "$model" --node-pid "${PEER_PID:-$PEER_LAUNCH}" \
+      --direct-node "127.0.0.1:$NODE_GRPC" --direct-token bench-inbound --direct-model "$model" --direct-pid "$NODE_PID" \
+      --rounds "${RELAY_ROUNDS:-4}" --concurrency "${RELAY_CONCURRENCY:-200}" --requests "$REQUESTS" --jit-pids "$NODE_PID" \
+      --arrivals "${RELAY_ARRIVALS:-closed}" --relay-label "through nginx"
+  done
+  kill "$PEER_LAUNCH" 2>/dev/null; wait "$PEER_LAUNCH" 2>/dev/null || true
+fi
 fi
