@@ -93,8 +93,8 @@ public class ApiKeyService {
         return pool.preparedQuery("""
                         SELECT k.id, k.tenant_id, k.user_id, k.permissions, k.model_group_ids, k.expires_at,
                                k.revoked_at, k.last_used_at, u.roles, u.status AS user_status,
-                               t.partner_id, t.status AS tenant_status,
-                               (SELECT g.id FROM model_groups g WHERE g.tenant_id = k.tenant_id AND g.is_default) AS default_group
+                               t.partner_id, t.status AS tenant_status, """ + CustomRoleService.grantedSql("u") + """
+                               , (SELECT g.id FROM model_groups g WHERE g.tenant_id = k.tenant_id AND g.is_default) AS default_group
                         FROM api_keys k JOIN users u ON u.id = k.user_id JOIN tenants t ON t.id = k.tenant_id
                         WHERE k.key_hash = $1""")
                 .execute(Tuple.of(hash))
@@ -113,7 +113,8 @@ public class ApiKeyService {
                     String[] subset = r.getArrayOfStrings("permissions");
                     Set<String> groups = restrictedGroups(r.getArrayOfStrings("model_group_ids"), r.getString("default_group"));
                     Caller caller = new Caller(r.getString("partner_id"), r.getString("tenant_id"), r.getString("user_id"),
-                            roles, Caller.permissionsOf(roles, subset == null ? null : Set.of(subset)),
+                            roles, Caller.permissionsOf(roles, Set.copyOf(java.util.Arrays.asList(r.getArrayOfStrings("granted"))),
+                                    subset == null ? null : Set.of(subset)),
                             CredentialType.API_KEY, r.getString("id"), groups, null);
                     return new Lookup(caller, r.getString("id"), r.getOffsetDateTime("expires_at"),
                             r.getOffsetDateTime("last_used_at"));

@@ -104,14 +104,16 @@ public class JwtUserResolver {
                     return findOrProvision(tenantId, subject, jwt, tokenRoles).map(user -> {
                         Set<String> roles = new HashSet<>(tokenRoles);
                         roles.addAll(Arrays.asList(user.getArrayOfStrings("roles")));
+                        Set<String> granted = Set.copyOf(Arrays.asList(user.getArrayOfStrings("granted")));
                         return new Caller(partnerId, tenantId, user.getString("id"), roles,
-                                Caller.permissionsOf(roles, null), CredentialType.USER_JWT, subject, null, null);
+                                Caller.permissionsOf(roles, granted, null), CredentialType.USER_JWT, subject, null, null);
                     });
                 });
     }
 
     private Uni<Row> findOrProvision(String tenantId, String subject, JsonWebToken jwt, Set<String> tokenRoles) {
-        return pool.preparedQuery("SELECT id, roles, status FROM users WHERE tenant_id = $1 AND external_id = $2")
+        return pool.preparedQuery("SELECT u.id, u.roles, u.status, " + CustomRoleService.grantedSql("u")
+                        + " FROM users u WHERE u.tenant_id = $1 AND u.external_id = $2")
                 .execute(Tuple.of(tenantId, subject))
                 .flatMap(rows -> {
                     if (rows.size() > 0) {
@@ -131,7 +133,7 @@ public class JwtUserResolver {
                                     VALUES ($1, $2, $3, $4, $5, $6)
                                     ON CONFLICT (tenant_id, external_id) WHERE external_id IS NOT NULL
                                     DO UPDATE SET updated_at = now()
-                                    RETURNING id, roles, status""")
+                                    RETURNING id, roles, status, """ + CustomRoleService.grantedSql("users"))
                             .execute(Tuple.from(Arrays.asList(ApiKeys.newId("usr"), tenantId, subject,
                                     claimString(jwt, claims.emailClaim()), claimString(jwt, claims.nameClaim()), initialRoles)))
                             .map(inserted -> {

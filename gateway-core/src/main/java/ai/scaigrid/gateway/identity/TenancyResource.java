@@ -43,7 +43,8 @@ public class TenancyResource {
     public record UserRequest(String tenantId, String email, String displayName, List<String> roles, String externalId) {
     }
 
-    public record RolesRequest(List<String> roles) {
+    /** Either list may be left out: it stays as it is. */
+    public record RolesRequest(List<String> roles, List<String> customRoleIds) {
     }
 
     @POST
@@ -110,7 +111,8 @@ public class TenancyResource {
     @Path("/users/{userId}/roles")
     @RequiresPermission(Permissions.USERS_MANAGE)
     public Uni<Envelope<TenancyService.User>> setRoles(@PathParam("userId") String userId, RolesRequest body) {
-        return tenancy.setRoles(caller.get(), userId, require(body).roles()).map(Envelope::of);
+        RolesRequest b = require(body);
+        return tenancy.setRoles(caller.get(), userId, b.roles(), b.customRoleIds()).map(Envelope::of);
     }
 
     @DELETE

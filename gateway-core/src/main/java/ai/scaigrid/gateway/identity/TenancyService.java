@@ -36,6 +36,9 @@ public class TenancyService {
     @Inject
     ApiKeyService apiKeys;
 
+    @Inject
+    CustomRoleService customRoles;
+
     public record Partner(String id, String slug, String displayName, String status, OffsetDateTime createdAt) {
     }
 
@@ -48,8 +51,9 @@ public class TenancyService {
             SELECT t.*, (SELECT g.id FROM model_groups g WHERE g.tenant_id = t.id AND g.is_default) AS default_model_group_id
             FROM tenants t""";
 
+    /** {@code customRoleIds}: custom roles of the user's tenant, additive to the built-in {@code roles}. */
     public record User(String id, String tenantId, String externalId, String email, String displayName,
-                       List<String> roles, String status, OffsetDateTime createdAt) {
+                       List<String> roles, List<String> customRoleIds, String status, OffsetDateTime createdAt) {
     }
 
     // ---------------------------------------------------------------- partners
@@ -163,11 +167,20 @@ public class TenancyService {
                 });
     }
 
-    public Uni<User> setRoles(Caller caller, String userId, List<String> roles) {
-        List<String> granted = validateGrant(caller, roles);
-        return getUser(caller, userId).flatMap(u -> pool.preparedQuery(
-                        "UPDATE users SET roles = $2, updated_at = now() WHERE id = $1 RETURNING *")
-                .execute(Tuple.of(u.id(), granted.toArray(String[]::new)))
+    /** Sets a user's built-in roles and/or custom roles; a null list stays as it is (at least one is given). */
+    public Uni<User> setRoles(Caller caller, String userId, List<String> roles, List<String> customRoleIds) {
+        if (roles == null && customRoleIds == null) {
+            throw ApiException.validation("roles", "roles or custom_role_ids is required");
+        }
+        List<String> granted = roles == null ? null : validateGrant(caller, roles);
+        return getUser(caller, userId).flatMap(u -> (customRoleIds == null ? Uni.createFrom().<List<String>>nullItem()
+                        : customRoles.validateAssignment(caller, u.tenantId(), customRoleIds))
+                .flatMap(custom -> pool.preparedQuery("""
+                                UPDATE users SET roles = coalesce($2, roles), custom_role_ids = coalesce($3, custom_role_ids),
+                                       updated_at = now()
+                                WHERE id = $1 RETURNING *""")
+                        .execute(Tuple.from(Arrays.asList(u.id(), granted == null ? null : granted.toArray(String[]::new),
+                                custom == null ? null : custom.toArray(String[]::new)))))
                 .flatMap(rows -> evictKeysOf(u.id()).map(x -> user(rows.iterator().next()))));
     }
 
@@ -220,20 +233,20 @@ public class TenancyService {
         }
     }
 
-    private static void validateSlug(String slug) {
+    static void validateSlug(String slug) {
         if (slug == null || !SLUG.matcher(slug).matches()) {
             throw ApiException.validation("slug", "slug must be 1-63 lower-case letters, digits or '-'");
         }
     }
 
-    private static String requireText(String field, String value, int max) {
+    static String requireText(String field, String value, int max) {
         if (value == null || value.isBlank() || value.length() > max) {
             throw ApiException.validation(field, field + " is required (1-" + max + " characters)");
         }
         return value.trim();
     }
 
-    private static boolean isUniqueViolation(Throwable t) {
+    static boolean isUniqueViolation(Throwable t) {
         return t instanceof PgException pg && "23505".equals(pg.getSqlState());
     }
 
@@ -261,7 +274,8 @@ public class TenancyService {
 
     private static User user(Row r) {
         return new User(r.getString("id"), r.getString("tenant_id"), r.getString("external_id"), r.getString("email"),
-                r.getString("display_name"), List.of(r.getArrayOfStrings("roles")), r.getString("status"),
+                r.getString("display_name"), List.of(r.getArrayOfStrings("roles")), List.of(r.getArrayOfStrings("custom_role_ids")),
+                r.getString("status"),
                 r.getOffsetDateTime("created_at"));
     }
 

@@ -28,9 +28,20 @@ public record Caller(String partnerId, String tenantId, String userId, Set<Strin
 
     /** Effective permissions of a set of built-in role keys, optionally narrowed to a subset (API key scopes). */
     public static Set<String> permissionsOf(Set<String> roleKeys, Set<String> subset) {
+        return permissionsOf(roleKeys, null, subset);
+    }
+
+    /**
+     * Effective permissions of built-in role keys plus the permissions of the holder's custom roles (additive),
+     * optionally narrowed to a subset (API key scopes). Unknown names in {@code granted} are ignored.
+     */
+    public static Set<String> permissionsOf(Set<String> roleKeys, Set<String> granted, Set<String> subset) {
         Set<String> all = new HashSet<>();
         for (String key : roleKeys) {
             Role.fromKey(key).ifPresent(role -> all.addAll(role.permissions()));
+        }
+        if (granted != null) {
+            granted.stream().filter(Permissions::isKnown).forEach(all::add);
         }
         if (subset != null && !subset.isEmpty()) {
             all.retainAll(subset);

@@ -44,6 +44,14 @@ class CallerTest {
     }
 
     @Test
+    void customRolePermissionsAddToTheBuiltInOnesAndAKeySubsetNarrowsBoth() {
+        assertThat(Caller.permissionsOf(Set.of("tenant_viewer"), Set.of("models:use", "not:a_permission"), null))
+                .contains("models:use", "models:list").doesNotContain("not:a_permission");
+        assertThat(Caller.permissionsOf(Set.of("tenant_viewer"), Set.of("models:use"), Set.of("models:use", "scaimind:manage")))
+                .containsExactly("models:use");
+    }
+
+    @Test
     void tenantIsolation() {
         assertThat(caller("p1", "t1", "tenant_admin").canSee("t2", "p1")).isFalse();
         assertThat(caller("p1", "t1", "tenant_admin").canSee("t1", "p1")).isTrue();
