@@ -40,7 +40,8 @@ public class TenancyResource {
     public record TenantRequest(String partnerId, String slug, String displayName) {
     }
 
-    public record UserRequest(String tenantId, String email, String displayName, List<String> roles, String externalId) {
+    public record UserRequest(String tenantId, String email, String displayName, List<String> roles, List<String> customRoleIds,
+                              String externalId) {
     }
 
     /** Either list may be left out: it stays as it is. */
@@ -89,7 +90,7 @@ public class TenancyResource {
     @RequiresPermission(Permissions.USERS_MANAGE)
     public Uni<Response> createUser(UserRequest body) {
         UserRequest b = require(body);
-        return tenancy.createUser(caller.get(), b.tenantId(), b.email(), b.displayName(), b.roles(), b.externalId())
+        return tenancy.createUser(caller.get(), b.tenantId(), b.email(), b.displayName(), b.roles(), b.customRoleIds(), b.externalId())
                 .map(TenancyResource::created);
     }
 

@@ -130,17 +130,20 @@ public class TenancyService {
     // ---------------------------------------------------------------- users
 
     public Uni<User> createUser(Caller caller, String tenantId, String email, String displayName, List<String> roles,
-                                String externalId) {
+                                List<String> customRoleIds, String externalId) {
         String target = tenantId == null ? caller.tenantId() : tenantId;
         List<String> granted = validateGrant(caller, roles == null ? List.of(Role.TENANT_USER.key()) : roles);
         if (email != null && (email.length() > 320 || !email.contains("@"))) {
             throw ApiException.validation("email", "email must be a valid address");
         }
-        return getTenant(caller, target).flatMap(t -> pool.preparedQuery("""
-                        INSERT INTO users (id, tenant_id, external_id, email, display_name, roles)
-                        VALUES ($1, $2, $3, $4, $5, $6) RETURNING *""")
-                .execute(Tuple.from(Arrays.asList(ApiKeys.newId("usr"), t.id(), externalId, email,
-                        displayName == null ? email : displayName, granted.toArray(String[]::new))))
+        return getTenant(caller, target).flatMap(t -> customRoles.validateAssignment(caller, t.id(),
+                                customRoleIds == null ? List.of() : customRoleIds)
+                        .flatMap(custom -> pool.preparedQuery("""
+                                        INSERT INTO users (id, tenant_id, external_id, email, display_name, roles, custom_role_ids)
+                                        VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *""")
+                                .execute(Tuple.from(Arrays.asList(ApiKeys.newId("usr"), t.id(), externalId, email,
+                                        displayName == null ? email : displayName, granted.toArray(String[]::new),
+                                        custom.toArray(String[]::new)))))
                 .onFailure(TenancyService::isUniqueViolation).transform(e -> new ApiException(ErrorCode.ALREADY_EXISTS,
                         "A user with this external id already exists in the tenant"))
                 .map(rows -> user(rows.iterator().next())));

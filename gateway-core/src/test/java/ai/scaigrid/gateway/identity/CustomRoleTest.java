@@ -121,6 +121,20 @@ class CustomRoleTest {
     }
 
     @Test
+    void usersCanBeCreatedWithCustomRolesOfTheirTenantOnly() {
+        String roleId = post(KEYS.get("a_admin"), "/v1/iam/custom-roles", role(slug(), List.of("models:use"), List.of()));
+        String userId = as("a_admin").body(Map.of("email", "new@example.test", "roles", List.of("tenant_viewer"),
+                        "custom_role_ids", List.of(roleId)))
+                .when().post("/v1/users").then().statusCode(201)
+                .body("data.roles", contains("tenant_viewer")).body("data.custom_role_ids", contains(roleId))
+                .extract().path("data.id");
+        as("a_admin").when().get("/v1/users/" + userId).then().statusCode(200).body("data.custom_role_ids", contains(roleId));
+        as("super_admin").body(Map.of("tenant_id", IDS.get("tenantB"), "email", "wrong@example.test",
+                        "custom_role_ids", List.of(roleId)))
+                .when().post("/v1/users").then().statusCode(400).body("error.details[0].field", equalTo("custom_role_ids"));
+    }
+
+    @Test
     void userJwtsGetTheirCustomRolesPermissions() {
         String sub = "usr_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
         fixture();
