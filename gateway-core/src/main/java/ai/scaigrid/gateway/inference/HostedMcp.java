@@ -68,6 +68,8 @@ public class HostedMcp {
             "content-type", "accept", "mcp-session-id", "mcp-protocol-version", "last-event-id");
     /** How many MCP servers one request may name: each is a session (and an HTTP client) for the request's time. */
     static final int MAX_SERVERS = 10;
+    private static final com.fasterxml.jackson.core.type.TypeReference<Map<String, Object>> STRING_MAP =
+            new com.fasterxml.jackson.core.type.TypeReference<>() { };
     /** Marks a stream item that is not a chat chunk but a step of the hosted run, for {@link ResponsesApi.Stream}. */
     static final String CONTROL = "scaigrid_hosted";
 
@@ -285,6 +287,8 @@ public class HostedMcp {
         final Server server;
         final McpAsyncClient client;
         final List<McpSchema.Tool> tools = new ArrayList<>();
+        /** Its tools came from an earlier list item of the conversation: no new one is output. */
+        boolean reused;
 
         Session(Server server, McpAsyncClient client) {
             this.server = server;
@@ -371,7 +375,8 @@ public class HostedMcp {
      */
     Uni<ObjectNode> prepare(Caller caller, ResponsesApi.Turn turn, ObjectNode chat) {
         Executor back = contextExecutor();
-        return start(turn.mcpServers, chat, turn.maxToolCalls)
+        return stored.listedTools(caller, turn).emitOn(back)
+                .flatMap(known -> start(turn.mcpServers, chat, turn.maxToolCalls, known))
                 .flatMap(run -> {
                     turn.hosted = run;
                     if (turn.mcpChoice != null) {
@@ -388,6 +393,14 @@ public class HostedMcp {
      * puts them among the chat request's functions; the model calls of the run are streamed from the backend.
      */
     Uni<Run> start(List<Server> servers, ObjectNode chat, Integer maxCalls) {
+        return start(servers, chat, maxCalls, Map.of());
+    }
+
+    /**
+     * As {@link #start(List, ObjectNode, Integer)}, but a server whose tools are {@code known} (an earlier
+     * {@code mcp_list_tools} of the conversation, by label) is not asked for them again and gets no new list item.
+     */
+    Uni<Run> start(List<Server> servers, ObjectNode chat, Integer maxCalls, Map<String, JsonNode> known) {
         Run run = new Run();
         run.model = chat.path("model").asText();
         run.maxCalls = maxCalls == null ? maxToolCalls : Math.min(maxCalls, maxToolCalls);
@@ -396,14 +409,16 @@ public class HostedMcp {
         List<Uni<Session>> opening = new ArrayList<>();
         for (Server s : servers) {
             // each session is the run's to close as soon as it is open: another server may yet fail
-            opening.add(open(s).invoke(run.opened::add).emitOn(back));
+            opening.add(open(s, known.get(s.label())).invoke(run.opened::add).emitOn(back));
         }
         Uni<List<Session>> opened = opening.isEmpty() ? Uni.createFrom().item(List.of())
                 : Uni.join().all(opening).andCollectFailures().onFailure().transform(e -> firstFailure(e));
         return opened.map(sessions -> {
             run.sessions.addAll(sessions);
             for (Session s : sessions) {
-                run.startItems.add(listToolsItem(s));
+                if (!s.reused) {
+                    run.startItems.add(listToolsItem(s));
+                }
             }
             offer(run, chat);
             chat.put("stream", true);
@@ -695,15 +710,19 @@ public class HostedMcp {
         }
     }
 
-    /** Opens a session with a server and lists its tools (every page), those the request allows kept. */
-    private Uni<Session> open(Server server) {
+    /**
+     * Opens a session with a server and lists its tools (every page), those the request allows kept; with
+     * {@code knownTools} (the tools of an earlier {@code mcp_list_tools} item) it takes those instead of asking.
+     */
+    private Uni<Session> open(Server server, JsonNode knownTools) {
         return Uni.createFrom().item(() -> {
                     checkAddress(server, privateNetworks);
                     return new Session(server, client(server));
                 })
                 .runSubscriptionOn(Infrastructure.getDefaultWorkerPool())
                 .flatMap(session -> uni(session.client.initialize())
-                        .flatMap(init -> listAll(session, null, 0))
+                        .flatMap(init -> knownTools != null && reuse(session, knownTools) ? Uni.createFrom().item(session)
+                                : listAll(session, null, 0))
                         .onFailure().invoke(e -> session.client.closeGracefully().onErrorResume(x -> Mono.empty()).subscribe()))
                 .onFailure(e -> !(e instanceof ApiException)).transform(e -> {
                     LOG.warnf("MCP server '%s' (%s) could not be used: %s", server.label(), server.url().getHost(), causes(e));
@@ -715,6 +734,32 @@ public class HostedMcp {
     private static ApiException unusable(Server server, String why) {
         return new ApiException(ErrorCode.MCP_SERVER_ERROR, "Error retrieving tool list from MCP server '" + server.label() + "': " + why,
                 List.of(Map.of("field", server.field() + ".server_url", "message", why)));
+    }
+
+    /**
+     * The session's tools from an earlier list item (as {@link #listToolsItem} wrote it), those this request allows
+     * kept; false, and nothing taken, when the item cannot be read as tools (it is then listed afresh).
+     */
+    static boolean reuse(Session session, JsonNode tools) {
+        List<McpSchema.Tool> read = new ArrayList<>();
+        for (JsonNode t : tools) {
+            if (!t.path("name").isTextual() || !(t.path("input_schema").isObject() || t.path("input_schema").isMissingNode())) {
+                return false;
+            }
+            try {
+                Map<String, Object> schema = t.path("input_schema").isObject() && !t.path("input_schema").isEmpty()
+                        ? PLAIN.convertValue(t.path("input_schema"), STRING_MAP) : null;
+                McpSchema.ToolAnnotations annotations = t.path("annotations").isObject()
+                        ? PLAIN.convertValue(t.path("annotations"), McpSchema.ToolAnnotations.class) : null;
+                read.add(new McpSchema.Tool(t.path("name").asText(), null, t.path("description").textValue(), schema, null,
+                        annotations, null));
+            } catch (IllegalArgumentException unreadable) {
+                return false;
+            }
+        }
+        read.stream().filter(session.server::offers).forEach(session.tools::add);
+        session.reused = true;
+        return true;
     }
 
     private Uni<Session> listAll(Session session, String cursor, int page) {
@@ -737,7 +782,7 @@ public class HostedMcp {
             if (!parsed.isObject()) {
                 return Uni.createFrom().item(new Outcome(null, "the arguments are not a JSON object"));
             }
-            args = mapper.convertValue(parsed, new com.fasterxml.jackson.core.type.TypeReference<Map<String, Object>>() { });
+            args = mapper.convertValue(parsed, STRING_MAP);
         } catch (Exception e) {
             return Uni.createFrom().item(new Outcome(null, "the arguments are not valid JSON"));
         }

@@ -212,6 +212,58 @@ public class StoredResponses {
     }
 
     /**
+     * The tool lists ({@code mcp_list_tools} items) already in a turn's context, by server label, the latest of each:
+     * from the responses it continues, from the conversation it is made in, and from its own input. As at OpenAI, a
+     * server whose tools are in the context is not asked for them again.
+     */
+    Uni<java.util.Map<String, JsonNode>> listedTools(Caller caller, ResponsesApi.Turn turn) {
+        Uni<List<JsonNode>> earlier;
+        if (turn.previousId != null) {
+            earlier = pool.preparedQuery("""
+                            WITH RECURSIVE chain AS (
+                                SELECT id, previous_response_id, response, 0 AS depth FROM oai_responses
+                                 WHERE id = $1 AND tenant_id = $2 AND owner_id = $3 AND expires_at > now()
+                                UNION ALL
+                                SELECT r.id, r.previous_response_id, r.response, c.depth + 1 FROM oai_responses r
+                                  JOIN chain c ON r.id = c.previous_response_id
+                                 WHERE r.tenant_id = $2 AND r.owner_id = $3 AND r.expires_at > now())
+                            SELECT item::text AS item FROM chain, json_array_elements(chain.response -> 'output') item
+                             WHERE item ->> 'type' = 'mcp_list_tools' ORDER BY depth DESC""")
+                    .execute(Tuple.of(OaiBatchRoutes.clean(turn.previousId), caller.tenantId(), OaiBatchRoutes.ownerOf(caller)))
+                    .map(this::items);
+        } else if (turn.conversationId != null) {
+            earlier = pool.preparedQuery("""
+                            SELECT i.item::text AS item FROM oai_conversation_items i JOIN oai_conversations c ON c.id = i.conversation_id
+                             WHERE c.id = $1 AND c.tenant_id = $2 AND c.owner_id = $3 AND i.item ->> 'type' = 'mcp_list_tools'
+                             ORDER BY i.seq""")
+                    .execute(Tuple.of(OaiBatchRoutes.clean(turn.conversationId), caller.tenantId(), OaiBatchRoutes.ownerOf(caller)))
+                    .map(this::items);
+        } else {
+            earlier = Uni.createFrom().item(List.of());
+        }
+        return earlier.map(items -> {
+            java.util.Map<String, JsonNode> byLabel = new java.util.HashMap<>();
+            List<JsonNode> all = new ArrayList<>(items);
+            turn.inputItems.forEach(all::add);
+            for (JsonNode item : all) {
+                // a list that failed (its error set) lists nothing: such a server is asked again
+                boolean listed = item.path("error").isNull() || item.path("error").isMissingNode();
+                if ("mcp_list_tools".equals(item.path("type").asText()) && item.path("server_label").isTextual()
+                        && item.path("tools").isArray() && listed) {
+                    byLabel.put(item.path("server_label").asText(), item.path("tools"));
+                }
+            }
+            return byLabel;
+        });
+    }
+
+    private List<JsonNode> items(io.vertx.mutiny.sqlclient.RowSet<Row> rows) {
+        List<JsonNode> out = new ArrayList<>();
+        rows.forEach(r -> out.add(read(r.getString("item"))));
+        return out;
+    }
+
+    /**
      * Keeps a finished (or failed) response with its turn, unless the request said {@code store: false}, and adds a
      * finished one's input and output items to the conversation it was made in; true when done as asked. A database
      * failure is logged and yields false (nothing of it kept): the caller still gets its answer, marked

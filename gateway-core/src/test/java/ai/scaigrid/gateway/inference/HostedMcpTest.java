@@ -143,6 +143,54 @@ class HostedMcpTest {
     }
 
     @Test
+    void aLaterTurnUsesTheToolListInItsContextInsteadOfListingAgain() throws Exception {
+        String url = McpTestServer.streamable().url;
+        String model = chatModel("agent");
+        JsonNode first = post(request(model, "call echo {\"message\":\"turn one\"}", mcp(url, "never")), 200);
+        assertThat(types(first)).containsExactly("mcp_list_tools", "mcp_call", "message");
+
+        // the same server in the next turn: its tools come from the first turn's list, and its tools still work
+        Map<String, Object> again = request(model, "call echo {\"message\":\"turn two\"}", mcp(url, "never"));
+        again.put("previous_response_id", first.path("id").asText());
+        JsonNode second = post(again, 200);
+        assertThat(types(second)).containsExactly("mcp_call", "message");
+        assertThat(second.at("/output/0/output").asText()).isEqualTo("Echo: turn two");
+        JsonNode offered = JSON.valueToTree(OpenAiTestUpstream.get().sentContaining("turn two").getMap()).path("tools");
+        List<String> names = new ArrayList<>();
+        offered.forEach(t -> names.add(t.at("/function/name").asText()));
+        assertThat(names).contains("echo", "get-sum");
+        JsonNode echoSchema = null;
+        for (JsonNode t : offered) {
+            echoSchema = "echo".equals(t.at("/function/name").asText()) ? t.at("/function/parameters") : echoSchema;
+        }
+        assertThat(echoSchema.at("/properties/message/type").asText()).isEqualTo("string");
+
+        // this turn's allowed_tools still narrow the list taken from the context
+        Map<String, Object> narrowed = request(model, "call get-sum {\"a\": 17, \"b\": 25}",
+                mcp(url, "never", "allowed_tools", List.of("get-sum")));
+        narrowed.put("previous_response_id", second.path("id").asText());
+        JsonNode third = post(narrowed, 200);
+        assertThat(types(third)).containsExactly("mcp_call", "message");
+        List<String> offeredNow = new ArrayList<>();
+        JSON.valueToTree(OpenAiTestUpstream.get().sentContaining("The sum of 17 and 25 is 42.").getMap()).path("tools")
+                .forEach(t -> offeredNow.add(t.at("/function/name").asText()));
+        assertThat(offeredNow).containsExactly("get-sum");
+
+        // a tool list given in the input counts too; one that failed (its error set) does not
+        Map<String, Object> given = request(model, List.of(
+                Map.of("type", "mcp_list_tools", "server_label", "everything", "tools", List.of(Map.of("name", "echo",
+                        "input_schema", Map.of("type", "object", "properties", Map.of("message", Map.of("type", "string")))))),
+                Map.of("role", "user", "content", "call echo {\"message\":\"from the input\"}")), mcp(url, "never"));
+        JsonNode fourth = post(given, 200);
+        assertThat(types(fourth)).containsExactly("mcp_call", "message");
+        assertThat(fourth.at("/output/0/output").asText()).isEqualTo("Echo: from the input");
+        Map<String, Object> failedList = request(model, List.of(
+                Map.of("type", "mcp_list_tools", "server_label", "everything", "tools", List.of(), "error", "it broke"),
+                Map.of("role", "user", "content", "call echo {\"message\":\"listed afresh\"}")), mcp(url, "never"));
+        assertThat(types(post(failedList, 200))).containsExactly("mcp_list_tools", "mcp_call", "message");
+    }
+
+    @Test
     void eachModelCallIsOneUsageRecordOfTheRequest() throws Exception {
         String url = McpTestServer.streamable().url;
         as(ADMIN).header("X-Request-Id", "req_mcp_usage")
@@ -176,10 +224,11 @@ class HostedMcpTest {
                 "approval_request_id", request.path("id").asText())), mcp(url, null));
         approve.put("previous_response_id", asked.path("id").asText());
         JsonNode approved = post(approve, 200);
-        assertThat(types(approved)).containsExactly("mcp_list_tools", "mcp_call", "message");
-        assertThat(approved.at("/output/1/approval_request_id").asText()).isEqualTo(request.path("id").asText());
-        assertThat(approved.at("/output/1/output").asText()).isEqualTo("The sum of 2 and 40 is 42.");
-        assertThat(approved.at("/output/2/content/0/text").asText()).isEqualTo("tool said: The sum of 2 and 40 is 42.");
+        // the server's tools are in the conversation already: not listed again (as at OpenAI)
+        assertThat(types(approved)).containsExactly("mcp_call", "message");
+        assertThat(approved.at("/output/0/approval_request_id").asText()).isEqualTo(request.path("id").asText());
+        assertThat(approved.at("/output/0/output").asText()).isEqualTo("The sum of 2 and 40 is 42.");
+        assertThat(approved.at("/output/1/content/0/text").asText()).isEqualTo("tool said: The sum of 2 and 40 is 42.");
 
         // declined: the model is told so, and nothing is called
         JsonNode again = post(request(model, "call get-sum {\"a\": 1, \"b\": 1}", mcp(url, Map.of("always",
@@ -189,8 +238,8 @@ class HostedMcpTest {
                 "approval_request_id", requestId, "reason", "not now")), mcp(url, null));
         decline.put("previous_response_id", again.path("id").asText());
         JsonNode declined = post(decline, 200);
-        assertThat(types(declined)).containsExactly("mcp_list_tools", "message");
-        assertThat(declined.at("/output/1/content/0/text").asText())
+        assertThat(types(declined)).containsExactly("message");
+        assertThat(declined.at("/output/0/content/0/text").asText())
                 .isEqualTo("tool said: The user declined this call of get-sum: not now");
 
         // an approval of a request this conversation does not have
@@ -216,8 +265,9 @@ class HostedMcpTest {
                 "approval_request_id", requestId)), mcp(url, "always"));
         approve.put("conversation", conversation);
         JsonNode approved = post(approve, 200);
-        assertThat(approved.at("/output/1/output").asText()).isEqualTo("Echo: in a conversation");
-        assertThat(approved.at("/output/2/content/0/text").asText()).isEqualTo("tool said: Echo: in a conversation");
+        assertThat(types(approved)).containsExactly("mcp_call", "message");
+        assertThat(approved.at("/output/0/output").asText()).isEqualTo("Echo: in a conversation");
+        assertThat(approved.at("/output/1/content/0/text").asText()).isEqualTo("tool said: Echo: in a conversation");
 
         // the conversation's items replay the call for the next turn
         Map<String, Object> next = request(model, "what happened in the conversation?");
