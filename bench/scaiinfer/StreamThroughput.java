@@ -28,7 +28,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *        [--concurrency 64] [--requests 2000] [--stagger-ms 1000] [--warmup-requests N]
  *        [--jit-pids pid,pid] [--jit-quiet-ms 100] [--warmup-max-s 300] [--metrics-url URL --metrics-out FILE]
  *        [--direct-node host:port --direct-token T --direct-model M --direct-pid P] [--rounds 1]
- *        [--arrivals closed|open] [--relay-label "through the gateway"]
+ *        [--arrivals closed|open] [--relay-label "through the gateway"] [--warmup-concurrency N]
  *
  * With {@code --direct-node} the target is a relay (the gateway) and the same load also goes straight to the
  * node, in {@code --rounds} rounds of each that alternate against the same running processes; the added time to
@@ -99,7 +99,11 @@ public class StreamThroughput {
                 a.get("direct-model"), Long.parseLong(a.getOrDefault("direct-pid", "0"))) : null;
         List<Target> targets = direct == null ? List.of(measured) : List.of(direct, measured);
         long staggerMillis = Long.parseLong(a.getOrDefault("stagger-ms", "1000"));
-        int warmupRequests = Integer.parseInt(a.getOrDefault("warmup-requests", Integer.toString(Math.max(200, requests / 3))));
+        // a low concurrency can warm up at a higher one: at 15 streams/s the once-per-stream code never reaches C2 within
+        // the warm-up's time cap, and the measured rounds would time the JIT's earlier tiers, not the steady state
+        int warmupConcurrency = Integer.parseInt(a.getOrDefault("warmup-concurrency", Integer.toString(concurrency)));
+        int warmupRequests = Integer.parseInt(a.getOrDefault("warmup-requests",
+                Integer.toString(Math.max(200, Math.max(requests, 10 * warmupConcurrency) / 3))));
         boolean open = switch (a.getOrDefault("arrivals", "closed")) {
             case "closed" -> false;
             case "open" -> true;
@@ -137,7 +141,7 @@ public class StreamThroughput {
             long jit0 = HeartbeatTicks.jitMillis(jitPids);
             for (Target t : targets) {
                 Tally warm = new Tally();
-                run(t.stub(), t.model(), warmupRequests, concurrency, staggerMillis, 0, 0, warm);
+                run(t.stub(), t.model(), warmupRequests, warmupConcurrency, staggerMillis, 0, 0, warm);
                 if (t == targets.get(0)) {
                     meanStreamNanos = (double) warm.streamNanos.get() / Math.max(1, warm.ended.get());
                 }
@@ -145,8 +149,8 @@ public class StreamThroughput {
             jitRound = HeartbeatTicks.jitMillis(jitPids) - jit0;
             warmRounds++;
         } while (jitRound > jitQuietMs && System.nanoTime() - warmStart < warmupMaxNanos);
-        System.out.printf("(warmed up: %d rounds of %d streams in %.0f s; JIT CPU in the last round %d ms)%n", warmRounds,
-                warmupRequests * targets.size(), (System.nanoTime() - warmStart) / 1e9, jitRound);
+        System.out.printf("(warmed up: %d rounds of %d streams at concurrency %d in %.0f s; JIT CPU in the last round %d ms)%n",
+                warmRounds, warmupRequests * targets.size(), warmupConcurrency, (System.nanoTime() - warmStart) / 1e9, jitRound);
         // open arrivals: the rate at which streams of the warm-up's mean duration keep `concurrency` open on average
         double rate = open ? concurrency / (meanStreamNanos / 1e9) : 0;
         if (open) {

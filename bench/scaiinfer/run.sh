@@ -10,7 +10,8 @@
 # JIT compilers of client, node and gateway are quiet (up to 300 s), so a paced model takes 6-9 minutes (warm-up, then
 # 4 rounds each way).
 # Settings (environment): NODES (1000), SECONDS_MEASURED (60), PORT_OFFSET (3000), CONCURRENCY (64), REQUESTS (3000),
-# RELAY_CONCURRENCY (200), RELAY_ROUNDS (4), RELAY_ARRIVALS (closed, or open: Poisson starts), RELAY_MODELS,
+# RELAY_CONCURRENCY (200), RELAY_WARMUP_CONCURRENCY (the same; higher to warm a low concurrency up), RELAY_ROUNDS (4),
+# RELAY_ARRIVALS (closed, or open: Poisson starts), RELAY_MODELS,
 # SECTIONS ("heartbeat node relay": which parts to run; add "peer" for the same relay load through nginx)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -169,6 +170,7 @@ for model in ${RELAY_MODELS:-bench-llm bench-llm-ps bench-paced bench-unpaced be
     --node "127.0.0.1:$GRPC" --token "$ADMIN" --model "bench/$model" --node-pid "$GATEWAY_PID" \
     --direct-node "127.0.0.1:$NODE_GRPC" --direct-token bench-inbound --direct-model "$model" --direct-pid "$NODE_PID" \
     --rounds "$RELAY_ROUNDS" --concurrency "$RELAY_CONCURRENCY" --requests "$REQUESTS" --jit-pids "$GATEWAY_PID,$NODE_PID" \
+    --warmup-concurrency "${RELAY_WARMUP_CONCURRENCY:-$RELAY_CONCURRENCY}" \
     --arrivals "${RELAY_ARRIVALS:-closed}" \
     --metrics-url "http://127.0.0.1:$HTTP/q/metrics" --metrics-out "$DATA/metrics-before"
   curl -sf "http://127.0.0.1:$HTTP/q/metrics" > "$DATA/metrics-after" || true
@@ -221,6 +223,7 @@ CFG
       --node "127.0.0.1:$PEER_PORT" --token bench-inbound --model "$model" --node-pid "${PEER_PID:-$PEER_LAUNCH}" \
       --direct-node "127.0.0.1:$NODE_GRPC" --direct-token bench-inbound --direct-model "$model" --direct-pid "$NODE_PID" \
       --rounds "${RELAY_ROUNDS:-4}" --concurrency "${RELAY_CONCURRENCY:-200}" --requests "$REQUESTS" --jit-pids "$NODE_PID" \
+      --warmup-concurrency "${RELAY_WARMUP_CONCURRENCY:-${RELAY_CONCURRENCY:-200}}" \
       --arrivals "${RELAY_ARRIVALS:-closed}" --relay-label "through nginx"
   done
   kill "$PEER_LAUNCH" 2>/dev/null; wait "$PEER_LAUNCH" 2>/dev/null || true
