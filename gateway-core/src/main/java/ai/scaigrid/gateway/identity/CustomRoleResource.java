@@ -48,7 +48,7 @@ public class CustomRoleResource {
     @POST
     @RequiresPermission(Permissions.USERS_MANAGE)
     public Uni<Response> create(RoleRequest body) {
-        RoleRequest b = require(body);
+        RoleRequest b = TenancyResource.require(body);
         return roles.create(caller.get(), b.tenantId(), b.change())
                 .map(role -> Response.status(201).entity(Envelope.of(role)).build());
     }
@@ -71,7 +71,7 @@ public class CustomRoleResource {
     @Path("/{roleId}")
     @RequiresPermission(Permissions.USERS_MANAGE)
     public Uni<Envelope<CustomRoleService.CustomRole>> update(@PathParam("roleId") String roleId, RoleRequest body) {
-        RoleRequest b = require(body);
+        RoleRequest b = TenancyResource.require(body);
         if (b.tenantId() != null) {
             throw ApiException.validation("tenant_id", "a custom role cannot move to another tenant");
         }
@@ -83,12 +83,5 @@ public class CustomRoleResource {
     @RequiresPermission(Permissions.USERS_MANAGE)
     public Uni<Response> delete(@PathParam("roleId") String roleId) {
         return roles.delete(caller.get(), roleId).map(x -> Response.noContent().build());
-    }
-
-    private static <T> T require(T body) {
-        if (body == null) {
-            throw ApiException.validation("body", "A JSON body is required");
-        }
-        return body;
     }
 }

@@ -67,11 +67,7 @@ public class CustomRoleService {
         List<String> module = permissions("module_permissions", c.modulePermissions(), Permissions.MODULE);
         requireSome(core, module);
         requireMayGrant(caller, core, module);
-        String target = tenantId == null ? caller.tenantId() : tenantId;
-        if (target == null) {
-            throw ApiException.validation("tenant_id", "tenant_id is required for a caller without a tenant");
-        }
-        return tenancy.getTenant(caller, target)
+        return tenancy.getTenant(caller, targetTenant(caller, tenantId))
                 .flatMap(t -> pool.preparedQuery("SELECT count(*) AS n FROM custom_roles WHERE tenant_id = $1").execute(Tuple.of(t.id()))
                         .flatMap(n -> {
                             if (n.iterator().next().getLong("n") >= MAX_PER_TENANT) {
@@ -90,17 +86,22 @@ public class CustomRoleService {
     }
 
     public Uni<List<CustomRole>> list(Caller caller, String tenantId) {
-        String target = tenantId == null ? caller.tenantId() : tenantId;
-        if (target == null) {
-            throw ApiException.validation("tenant_id", "tenant_id is required for a caller without a tenant");
-        }
-        return tenancy.getTenant(caller, target).flatMap(t -> pool.preparedQuery(
+        return tenancy.getTenant(caller, targetTenant(caller, tenantId)).flatMap(t -> pool.preparedQuery(
                         "SELECT * FROM custom_roles WHERE tenant_id = $1 ORDER BY created_at, id").execute(Tuple.of(t.id())))
                 .map(rows -> {
                     List<CustomRole> out = new ArrayList<>();
                     rows.forEach(r -> out.add(role(r)));
                     return out;
                 });
+    }
+
+    /** The tenant named, or else the caller's own (a caller without one must name it). */
+    private static String targetTenant(Caller caller, String tenantId) {
+        String target = tenantId == null ? caller.tenantId() : tenantId;
+        if (target == null) {
+            throw ApiException.validation("tenant_id", "tenant_id is required for a caller without a tenant");
+        }
+        return target;
     }
 
     public Uni<CustomRole> get(Caller caller, String id) {

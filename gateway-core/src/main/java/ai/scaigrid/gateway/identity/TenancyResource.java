@@ -123,7 +123,8 @@ public class TenancyResource {
         return tenancy.deleteUser(caller.get(), userId).map(x -> Response.noContent().build());
     }
 
-    private static <T> T require(T body) {
+    /** The request's body, or a 400 naming it when there is none (shared by the identity resources). */
+    static <T> T require(T body) {
         if (body == null) {
             throw ApiException.validation("body", "A JSON body is required");
         }

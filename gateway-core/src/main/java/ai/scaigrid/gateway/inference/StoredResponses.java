@@ -112,20 +112,28 @@ public class StoredResponses {
     }
 
     /**
+     * The responses a conversation by {@code previous_response_id} is made of ($1: the last one's id; $2, $3: the
+     * caller's tenant and owner id), each with its {@code depth} from the last (0), while none has expired.
+     */
+    private static final String CHAIN = """
+            WITH RECURSIVE chain AS (
+                SELECT id, previous_response_id, 0 AS depth FROM oai_responses
+                 WHERE id = $1 AND tenant_id = $2 AND owner_id = $3 AND expires_at > now()
+                UNION ALL
+                SELECT r.id, r.previous_response_id, c.depth + 1 FROM oai_responses r
+                  JOIN chain c ON r.id = c.previous_response_id
+                 WHERE r.tenant_id = $2 AND r.owner_id = $3 AND r.expires_at > now())
+            """;
+
+    /**
      * The chat messages of the conversation {@code previousId} ends, oldest turn first: each stored turn's input and
      * answer. A 400 naming {@code previous_response_id} when the caller has no such response, or when an earlier
      * turn of it was deleted or has expired (a conversation with a hole in it would mislead the model).
      */
     Uni<List<JsonNode>> history(Caller caller, String previousId) {
-        return pool.preparedQuery("""
-                        WITH RECURSIVE chain AS (
-                            SELECT id, previous_response_id, status, context, 0 AS depth FROM oai_responses
-                             WHERE id = $1 AND tenant_id = $2 AND owner_id = $3 AND expires_at > now()
-                            UNION ALL
-                            SELECT r.id, r.previous_response_id, r.status, r.context, c.depth + 1 FROM oai_responses r
-                              JOIN chain c ON r.id = c.previous_response_id
-                             WHERE r.tenant_id = $2 AND r.owner_id = $3 AND r.expires_at > now())
-                        SELECT id, previous_response_id, status, context::text AS context FROM chain ORDER BY depth DESC""")
+        return pool.preparedQuery(CHAIN + """
+                        SELECT r.id, r.previous_response_id, r.status, r.context::text AS context
+                          FROM chain JOIN oai_responses r ON r.id = chain.id ORDER BY chain.depth DESC""")
                 .execute(Tuple.of(OaiBatchRoutes.clean(previousId), caller.tenantId(), OaiBatchRoutes.ownerOf(caller)))
                 .map(rows -> {
                     if (rows.size() == 0) {
@@ -219,16 +227,10 @@ public class StoredResponses {
     Uni<java.util.Map<String, JsonNode>> listedTools(Caller caller, ResponsesApi.Turn turn) {
         Uni<List<JsonNode>> earlier;
         if (turn.previousId != null) {
-            earlier = pool.preparedQuery("""
-                            WITH RECURSIVE chain AS (
-                                SELECT id, previous_response_id, response, 0 AS depth FROM oai_responses
-                                 WHERE id = $1 AND tenant_id = $2 AND owner_id = $3 AND expires_at > now()
-                                UNION ALL
-                                SELECT r.id, r.previous_response_id, r.response, c.depth + 1 FROM oai_responses r
-                                  JOIN chain c ON r.id = c.previous_response_id
-                                 WHERE r.tenant_id = $2 AND r.owner_id = $3 AND r.expires_at > now())
-                            SELECT item::text AS item FROM chain, json_array_elements(chain.response -> 'output') item
-                             WHERE item ->> 'type' = 'mcp_list_tools' ORDER BY depth DESC""")
+            earlier = pool.preparedQuery(CHAIN + """
+                            SELECT item::text AS item FROM chain JOIN oai_responses r ON r.id = chain.id
+                                   CROSS JOIN LATERAL json_array_elements(r.response -> 'output') item
+                             WHERE item ->> 'type' = 'mcp_list_tools' ORDER BY chain.depth DESC""")
                     .execute(Tuple.of(OaiBatchRoutes.clean(turn.previousId), caller.tenantId(), OaiBatchRoutes.ownerOf(caller)))
                     .map(this::items);
         } else if (turn.conversationId != null) {
