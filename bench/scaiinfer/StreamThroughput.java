@@ -29,6 +29,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *        [--jit-pids pid,pid] [--jit-quiet-ms 100] [--warmup-max-s 300] [--metrics-url URL --metrics-out FILE]
  *        [--direct-node host:port --direct-token T --direct-model M --direct-pid P] [--rounds 1]
  *        [--arrivals closed|open] [--relay-label "through the gateway"] [--warmup-concurrency N]
+ *        [--prewarm-streams N --prewarm-model M --direct-prewarm-model M]
  *
  * With {@code --direct-node} the target is a relay (the gateway) and the same load also goes straight to the
  * node, in {@code --rounds} rounds of each that alternate against the same running processes; the added time to
@@ -127,6 +128,20 @@ public class StreamThroughput {
         // 100-200 s before C2 has compiled it (about 15,000 calls); 90 s left it compiling in the measured run
         long warmupMaxNanos = Long.parseLong(a.getOrDefault("warmup-max-s", "300")) * 1_000_000_000L;
         long warmStart = System.nanoTime();
+        // --prewarm-streams: first that many streams of a fast model (--prewarm-model; --direct-prewarm-model for the
+        // direct target) through each target. HotSpot moves a method from C1 to C2 only after about 5,000-10,000 calls
+        // (more while C2 is busy), checked every 1,024: at 150 streams/s the once-per-stream code (authentication,
+        // admission, the node call) was still C1 code after 200 s, when the JIT had long been quiet, so a paced model's
+        // rounds timed a gateway fresh from its start, not one that has served for a while.
+        int prewarm = Integer.parseInt(a.getOrDefault("prewarm-streams", "0"));
+        if (prewarm > 0) {
+            for (Target t : targets) {
+                String model = a.get(t == measured ? "prewarm-model" : "direct-prewarm-model");
+                Tally pre = new Tally();
+                run(t.stub(), model == null ? t.model() : model, prewarm, warmupConcurrency, staggerMillis, 0, 0, pre);
+            }
+            System.out.printf("(pre-warmed: %d streams each way in %.0f s)%n", prewarm, (System.nanoTime() - warmStart) / 1e9);
+        }
         int warmRounds = 0;
         long jitRound;
         double meanStreamNanos = 0;

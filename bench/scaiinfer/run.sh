@@ -22,6 +22,9 @@ PORT_OFFSET="${PORT_OFFSET:-3000}"
 CONCURRENCY="${CONCURRENCY:-64}"
 REQUESTS="${REQUESTS:-3000}"
 SECTIONS="${SECTIONS:-heartbeat node relay}"
+# streams of the unpaced model through each relay before its warm-up: the once-per-stream code reaches C2 (see
+# StreamThroughput --prewarm-streams), as in a gateway that has served a while
+RELAY_PREWARM="${RELAY_PREWARM:-30000}"
 HTTP=$((8080 + PORT_OFFSET))
 GRPC=$((50051 + PORT_OFFSET))
 NODE_HTTP=$((8090 + PORT_OFFSET))
@@ -171,6 +174,7 @@ for model in ${RELAY_MODELS:-bench-llm bench-llm-ps bench-paced bench-unpaced be
     --direct-node "127.0.0.1:$NODE_GRPC" --direct-token bench-inbound --direct-model "$model" --direct-pid "$NODE_PID" \
     --rounds "$RELAY_ROUNDS" --concurrency "$RELAY_CONCURRENCY" --requests "$REQUESTS" --jit-pids "$GATEWAY_PID,$NODE_PID" \
     --warmup-concurrency "${RELAY_WARMUP_CONCURRENCY:-$RELAY_CONCURRENCY}" \
+    --prewarm-streams "$RELAY_PREWARM" --prewarm-model bench/bench-unpaced --direct-prewarm-model bench-unpaced \
     --arrivals "${RELAY_ARRIVALS:-closed}" \
     --metrics-url "http://127.0.0.1:$HTTP/q/metrics" --metrics-out "$DATA/metrics-before"
   curl -sf "http://127.0.0.1:$HTTP/q/metrics" > "$DATA/metrics-after" || true
@@ -224,6 +228,7 @@ CFG
       --direct-node "127.0.0.1:$NODE_GRPC" --direct-token bench-inbound --direct-model "$model" --direct-pid "$NODE_PID" \
       --rounds "${RELAY_ROUNDS:-4}" --concurrency "${RELAY_CONCURRENCY:-200}" --requests "$REQUESTS" --jit-pids "$NODE_PID" \
       --warmup-concurrency "${RELAY_WARMUP_CONCURRENCY:-${RELAY_CONCURRENCY:-200}}" \
+      --prewarm-streams "$RELAY_PREWARM" --prewarm-model bench-unpaced --direct-prewarm-model bench-unpaced \
       --arrivals "${RELAY_ARRIVALS:-closed}" --relay-label "through nginx"
   done
   kill "$PEER_LAUNCH" 2>/dev/null; wait "$PEER_LAUNCH" 2>/dev/null || true
