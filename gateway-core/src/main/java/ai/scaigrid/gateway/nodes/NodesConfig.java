@@ -41,6 +41,15 @@ public interface NodesConfig {
     int maxAttempts();
 
     /**
+     * A node call opened on an event loop with fewer node calls open than this runs on that same loop: the node's
+     * tokens are read and written to the client by one thread, with no hand-off between threads per token. From
+     * this many on, new calls from the loop use the node connections' own I/O threads, so that reading a decode
+     * step's chunks of many streams does not hold up the loop's new requests. 0: always the own threads.
+     */
+    @WithDefault("32")
+    int sameLoopMaxCalls();
+
+    /**
      * At start-up, create the global models {@code scaigrid/sim-1} (chat) and {@code scaigrid/sim-embed-1}
      * (embeddings) on the node model {@code scaigrid-sim-1}, and {@code scaigrid/sim-reasoning-1} (chat, a
      * model that thinks first) on {@code scaigrid-sim-reasoning-1}, if absent.

@@ -22,7 +22,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Collectors;
 
 import static ai.scaigrid.gateway.TestKeys.ADMIN;
@@ -62,6 +64,15 @@ class ScaiInferProviderTest {
 
     @Inject
     ai.scaigrid.gateway.inference.UsageRecorder usage;
+
+    @Inject
+    io.vertx.core.Vertx vertx;
+
+    @Inject
+    NodeChannels channels;
+
+    @Inject
+    NodesConfig nodesConfig;
 
     private final List<NodeAgentProcess> processes = new ArrayList<>();
     private NodeAgentProcess main;
@@ -595,6 +606,80 @@ class ScaiInferProviderTest {
         long millis = (System.nanoTime() - cancelledAt) / 1_000_000;
         assertThat(millis).as("cancellation to free node slot (ms)").isLessThan(1000);
         assertThat(registry.localInFlight(main.id)).isZero();
+    }
+
+    /**
+     * A call opened on a quiet event loop runs on that loop: its chunks arrive on the loop's thread (no hand-off per
+     * token), and cancelling it still frees the node's slot at once. A call opened off the event loops runs on the
+     * node connections' own threads. Every ended call gives its place in the loop's count back, however it ended.
+     */
+    @Test
+    void aCallFromAQuietEventLoopRunsOnThatLoop() throws Exception {
+        io.vertx.core.Context loop = vertx.getOrCreateContext(); // a new event-loop context (this is not a Vert.x thread)
+        String loopThread = onLoop(loop, () -> Thread.currentThread().getName());
+        Set<String> threads = ConcurrentHashMap.newKeySet();
+        AssertSubscriber<ObjectNode> finished = onLoop(loop, () -> provider.streamChat(backend(FAST), call("on the loop", 0))
+                .onItem().invoke(c -> threads.add(Thread.currentThread().getName()))
+                .subscribe().withSubscriber(AssertSubscriber.create(Long.MAX_VALUE)));
+        finished.awaitCompletion(Duration.ofSeconds(20));
+        assertFinished(finished.getItems(), 24);
+        assertThat(threads).containsExactly(loopThread);
+
+        Set<String> elsewhere = ConcurrentHashMap.newKeySet();
+        List<ObjectNode> offLoop = provider.streamChat(backend(FAST), call("off the loop", 0))
+                .onItem().invoke(c -> elsewhere.add(Thread.currentThread().getName()))
+                .collect().asList().await().atMost(Duration.ofSeconds(20));
+        assertFinished(offLoop, 24);
+        assertThat(elsewhere).isNotEmpty().allSatisfy(t -> assertThat(t).startsWith("scaigrid-node-io"));
+
+        AssertSubscriber<ObjectNode> cancelled = onLoop(loop, () -> provider.streamChat(backend(SLOW), call("cancel on the loop", 0))
+                .subscribe().withSubscriber(AssertSubscriber.create(Long.MAX_VALUE)));
+        await().atMost(Duration.ofSeconds(10)).until(() -> cancelled.getItems().size() >= 2);
+        assertThat(main.inFlight()).isEqualTo(1);
+        cancelled.cancel();
+        await().atMost(Duration.ofSeconds(2)).pollInterval(Duration.ofMillis(10)).until(() -> main.inFlight() == 0);
+
+        // both calls on the loop have given their places back: the loop still takes its whole share, and no more
+        int max = nodesConfig.sameLoopMaxCalls();
+        assertThat(max).isPositive();
+        String address = registry.node(main.id).orElseThrow().address();
+        List<NodeChannels.Use> uses = onLoop(loop, () -> {
+            List<NodeChannels.Use> opened = new ArrayList<>();
+            for (int i = 0; i <= max; i++) {
+                opened.add(channels.open(address));
+            }
+            return opened;
+        });
+        try {
+            assertThat(uses.subList(0, max)).allMatch(NodeChannels.Use::sameLoop);
+            assertThat(uses.get(0).channel()).isSameAs(uses.get(max - 1).channel());
+            assertThat(uses.get(max).sameLoop()).isFalse();
+            assertThat(uses.get(max).channel()).isNotSameAs(uses.get(0).channel());
+            // the count is of every call the loop opened, on whichever channel: one in and one over the share end
+            uses.get(max).close();
+            uses.get(0).close();
+            uses.get(0).close(); // twice: counted once
+            NodeChannels.Use again = onLoop(loop, () -> channels.open(address));
+            NodeChannels.Use over = onLoop(loop, () -> channels.open(address));
+            assertThat(again.sameLoop()).isTrue();
+            assertThat(over.sameLoop()).isFalse();
+            again.close();
+            over.close();
+        } finally {
+            uses.forEach(NodeChannels.Use::close);
+        }
+    }
+
+    private static <T> T onLoop(io.vertx.core.Context loop, java.util.concurrent.Callable<T> work) throws Exception {
+        java.util.concurrent.CompletableFuture<T> result = new java.util.concurrent.CompletableFuture<>();
+        loop.runOnContext(v -> {
+            try {
+                result.complete(work.call());
+            } catch (Exception e) {
+                result.completeExceptionally(e);
+            }
+        });
+        return result.get(10, java.util.concurrent.TimeUnit.SECONDS);
     }
 
     @Test

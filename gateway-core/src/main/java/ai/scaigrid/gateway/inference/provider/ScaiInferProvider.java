@@ -159,6 +159,8 @@ public class ScaiInferProvider implements Provider {
         private final AtomicBoolean settled = new AtomicBoolean();
         private volatile ClientCallStreamObserver<?> call;
         private volatile boolean cancelled;
+        /** The channel the call went out on; null until the stub is made. */
+        private volatile NodeChannels.Use channel;
 
         Attempt(NodeSnapshot node, CircuitBreaker breaker) {
             this.node = node;
@@ -186,6 +188,10 @@ public class ScaiInferProvider implements Provider {
                 return;
             }
             registry.localEnded(node.id());
+            NodeChannels.Use c = channel;
+            if (c != null) {
+                c.close();
+            }
             switch (outcome) {
                 case SUCCESS -> breaker.onSuccess();
                 case FAILURE -> breaker.onFailure();
@@ -242,7 +248,7 @@ public class ScaiInferProvider implements Provider {
             // Deadline and cancellation travel explicitly (the stub's deadline, cancelled()).
             io.grpc.Context previous = io.grpc.Context.ROOT.attach();
             try {
-                invoke(attempt, stub(attempt.node));
+                invoke(attempt, stub(attempt));
             } catch (RuntimeException e) {
                 attempt.settle(Outcome.FAILURE);
                 nodeFailed = true;
@@ -267,13 +273,19 @@ public class ScaiInferProvider implements Provider {
             }
         }
 
-        private InferenceServiceGrpc.InferenceServiceStub stub(NodeSnapshot node) {
+        private InferenceServiceGrpc.InferenceServiceStub stub(Attempt attempt) {
+            NodeSnapshot node = attempt.node;
             Metadata headers = new Metadata();
             registry.callToken(node).ifPresent(token -> headers.put(AUTHORIZATION, "Bearer " + token));
             if (call.requestId() != null) {
                 headers.put(REQUEST_ID, call.requestId());
             }
-            InferenceServiceGrpc.InferenceServiceStub stub = InferenceServiceGrpc.newStub(channels.channel(node.address()))
+            NodeChannels.Use channel = channels.open(node.address());
+            attempt.channel = channel;
+            if (attempt.settled.get()) {
+                channel.close(); // settled meanwhile (the caller went away): the count must not keep the call
+            }
+            InferenceServiceGrpc.InferenceServiceStub stub = InferenceServiceGrpc.newStub(channel.channel())
                     .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
             if (call.deadlineNanos() > 0) {
                 // the caller's deadline travels to the node, which stops generating when it passes
