@@ -36,14 +36,12 @@ public class NodeChannels {
     @Inject
     NodesConfig config;
 
-    /** Channels on the dedicated I/O threads, by node address. */
-    private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
-    /** Channels bound to one caller's event loop, by node address and loop. */
-    private final Map<LoopChannelKey, ManagedChannel> loopChannels = new ConcurrentHashMap<>();
+    /** Channels by node address and the threads that serve them: the own I/O threads, or one caller's event loop. */
+    private final Map<ChannelKey, ManagedChannel> channels = new ConcurrentHashMap<>();
     /** Node calls open per event loop that opened them (whichever channel they use). */
     private final Map<EventExecutor, AtomicInteger> openCalls = new ConcurrentHashMap<>();
 
-    private record LoopChannelKey(String address, EventLoop loop) {
+    private record ChannelKey(String address, EventLoopGroup threads) {
     }
 
     /**
@@ -94,33 +92,25 @@ public class NodeChannels {
     public Use open(String address) {
         EventExecutor current = ThreadExecutorMap.currentExecutor();
         if (!(current instanceof EventLoop loop) || loop.parent() == ioThreads) {
-            return new Use(dedicated(address), null, false);
+            return new Use(channel(address, ioThreads), null, false);
         }
         AtomicInteger calls = openCalls.computeIfAbsent(loop, l -> new AtomicInteger());
         boolean sameLoop = calls.getAndIncrement() < config.sameLoopMaxCalls();
         try {
-            return new Use(sameLoop ? onLoop(address, loop) : dedicated(address), calls, sameLoop);
+            return new Use(channel(address, sameLoop ? loop : ioThreads), calls, sameLoop);
         } catch (RuntimeException e) {
             calls.decrementAndGet();
             throw e;
         }
     }
 
-    private ManagedChannel dedicated(String address) {
-        ManagedChannel existing = channels.get(address);
+    private ManagedChannel channel(String address, EventLoopGroup threads) {
+        ChannelKey key = new ChannelKey(address, threads);
+        ManagedChannel existing = channels.get(key);
         if (existing != null && !existing.isShutdown()) {
             return existing;
         }
-        return channels.compute(address, (a, current) -> current != null && !current.isShutdown() ? current : build(a, ioThreads));
-    }
-
-    private ManagedChannel onLoop(String address, EventLoop loop) {
-        LoopChannelKey key = new LoopChannelKey(address, loop);
-        ManagedChannel existing = loopChannels.get(key);
-        if (existing != null && !existing.isShutdown()) {
-            return existing;
-        }
-        return loopChannels.compute(key, (k, current) -> current != null && !current.isShutdown() ? current : build(address, loop));
+        return channels.compute(key, (k, current) -> current != null && !current.isShutdown() ? current : build(address, threads));
     }
 
     private ManagedChannel build(String address, EventLoopGroup threads) {
@@ -144,7 +134,6 @@ public class NodeChannels {
     @PreDestroy
     void close() {
         channels.values().forEach(ManagedChannel::shutdownNow);
-        loopChannels.values().forEach(ManagedChannel::shutdownNow);
         ioThreads.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }
 }
