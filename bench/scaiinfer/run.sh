@@ -11,6 +11,7 @@
 # 4 rounds each way).
 # Settings (environment): NODES (1000), SECONDS_MEASURED (60), PORT_OFFSET (3000), CONCURRENCY (64), REQUESTS (3000),
 # RELAY_CONCURRENCY (200), RELAY_WARMUP_CONCURRENCY (the same; higher to warm a low concurrency up), RELAY_ROUNDS (4),
+# RELAY_PREWARM (30000 unpaced streams each way before the warm-up; 0: none),
 # RELAY_ARRIVALS (closed, or open: Poisson starts), RELAY_MODELS,
 # SECTIONS ("heartbeat node relay": which parts to run; add "peer" for the same relay load through nginx)
 set -euo pipefail
